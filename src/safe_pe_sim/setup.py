@@ -1,0 +1,25 @@
+from setuptools import find_packages, setup
+
+package_name = 'safe_pe_sim'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='safe_pe developers',
+    maintainer_email='safe-pe@example.com',
+    description=open('package.xml').read().split('<description>')[1].split('</description>')[0],
+    license='Apache-2.0',
+    extras_require={'test': ['pytest']},
+    entry_points={
+        'console_scripts': [
+            'safe_pe_sim_node = safe_pe_sim.ros.sim_node:main',
+        ],
+    },
+)
