@@ -46,10 +46,13 @@ if [[ "${SAFE_PE_SKIP_BUILD:-0}" != "1" ]]; then
   export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
   export PATH="$VENV/bin:$PATH"
   log "colcon build"
+  mkdir -p "$ROOT/log"
+  exec 9>"$ROOT/log/.build.lock"
+  flock 9   # one build at a time in this checkout
   "$VENV/bin/colcon" --log-base "$ROOT/log" build --symlink-install \
     --base-paths "$ROOT/src" --build-base "$ROOT/build" --install-base "$ROOT/install" \
     --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
-    --event-handlers console_cohesion- summary- status- >/dev/null \
+    --event-handlers console_cohesion- summary- status- >/dev/null 2>"$ROOT/log/build.stderr" \
     || { log "colcon build failed; see $ROOT/log/latest_build"; exit 1; }
 fi
 log "ready: source scripts/env.sh to use the workspace"
