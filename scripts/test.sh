@@ -23,7 +23,7 @@ start=$(date +%s)
 echo "== colcon test (package suites) =="
 rm -rf "$ROOT/build"/*/pytest.xml "$ROOT/build"/*/test_results
 colcon --log-base "$ROOT/log" test --base-paths "$ROOT/src" --build-base "$ROOT/build" \
-  --install-base "$ROOT/install" --executor sequential \
+  --install-base "$ROOT/install" --executor sequential --return-code-on-test-failure \
   --event-handlers console_direct+ summary- status- \
   --pytest-args -q -p no:cacheprovider
 colcon_rc=$?
