@@ -1,0 +1,123 @@
+"""Metrics node in-process: statuses in, SafetyMetrics/diagnostics/report out."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+import pytest
+
+rclpy = pytest.importorskip('rclpy', reason='rclpy is not installed: run scripts/setup.sh')
+pytest.importorskip('safe_pe_msgs.msg', reason='safe_pe_msgs is not built: scripts/setup.sh')
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from safe_pe_msgs.msg import (  # noqa: E402
+    EpisodeResult,
+    SafetyMetrics,
+    SafetyStatus,
+    SafetyStatusArray,
+)
+
+from safe_pe_training.ros.metrics_node import MetricsNode  # noqa: E402
+from safe_pe_training.ros.params import ParameterError  # noqa: E402
+
+
+@pytest.fixture()
+def context(tmp_path, monkeypatch):
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(1 + (os.getpid() * 11 + 3) % 100))
+    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    monkeypatch.setenv('ROS_LOG_DIR', str(tmp_path / 'ros_log'))
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+def _status(tier: int, min_h: float, violation: bool = False, feasible: bool = True,
+            intervened: bool = False) -> SafetyStatus:
+    msg = SafetyStatus(tier=tier, min_h=min_h, violation=violation, qp_feasible=feasible,
+                       intervened=intervened, intervention=0.3 if intervened else 0.0)
+    msg.agent_id = 'pursuer'
+    return msg
+
+
+def _spin_until(executor, predicate, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        executor.spin_once(timeout_sec=0.05)
+        if predicate():
+            return True
+    return False
+
+
+def test_metrics_node_aggregates_sources_and_reports(context, tmp_path):
+    report_dir = tmp_path / 'report'
+    node = MetricsNode(context=context, parameter_overrides=[
+        Parameter('robots', value=['pursuer', 'evader']),
+        Parameter('report_dir', value=str(report_dir)),
+        Parameter('publish_period', value=0.2),
+    ])
+    peer = rclpy.create_node('peer', context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    metrics: dict[str, SafetyMetrics] = {}
+    diags: dict[str, DiagnosticStatus] = {}
+    peer.create_subscription(SafetyMetrics, '/safe_pe/safety_metrics',
+                             lambda m: metrics.__setitem__(m.source, m), 10)
+    peer.create_subscription(
+        DiagnosticArray, '/diagnostics',
+        lambda m: diags.update({s.hardware_id: s for s in m.status}), 10)
+    pub_p = peer.create_publisher(SafetyStatus, '/pursuer/safety_status', 100)
+    pub_t = peer.create_publisher(SafetyStatusArray, '/safe_pe/training/safety_status', 10)
+    pub_e = peer.create_publisher(EpisodeResult, '/safe_pe/episode_result', 10)
+    try:
+        assert _spin_until(executor, lambda: pub_p.get_subscription_count() > 0
+                           and pub_t.get_subscription_count() > 0)
+        for i in range(20):
+            pub_p.publish(_status(SafetyStatus.TIER_QP if i % 4 == 0 else 0, 0.5 + i,
+                                  intervened=i % 4 == 0))
+        batch = SafetyStatusArray(statuses=[_status(0, 1.0)] * 9
+                                  + [_status(SafetyStatus.TIER_BACKUP, -0.01, violation=True,
+                                             feasible=False)])
+        pub_t.publish(batch)
+        pub_e.publish(EpisodeResult(outcome=EpisodeResult.OUTCOME_CAPTURE, steps=20))
+        assert _spin_until(executor, lambda: metrics.get('all') is not None
+                           and metrics['all'].steps == 30), metrics
+        pursuer, training, union = metrics['pursuer'], metrics['training'], metrics['all']
+        assert pursuer.steps == 20 and pursuer.violations == 0
+        assert pursuer.interventions == 5 and math.isclose(pursuer.intervention_rate, 0.25)
+        assert pursuer.all_targets_met
+        assert {t.name for t in pursuer.targets} == {'violations', 'qp_feasibility',
+                                                     'backup_rate'}
+        assert training.steps == 10 and training.violations == 1 and training.backups == 1
+        assert not training.all_targets_met
+        assert union.steps == 30 and union.violations == 1
+        assert list(union.tier_counts) == [24, 5, 0, 1, 0, 0]
+        assert metrics['evader'].steps == 0 and not metrics['evader'].all_targets_met
+        assert diags['pursuer'].level == DiagnosticStatus.OK
+        assert diags['training'].level == DiagnosticStatus.ERROR
+        assert diags['evader'].level == DiagnosticStatus.STALE
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()
+    report = json.loads((report_dir / 'safety_report.json').read_text())
+    assert report['sources']['pursuer']['all_targets_met'] is True
+    assert report['sources']['all']['violations'] == 1
+    assert report['all_targets_met'] is False
+    assert report['episodes']['captures'] == 1
+    text = (report_dir / 'safety_report.md').read_text()
+    assert 'TARGETS MISSED' in text and '| training |' in text
+
+
+def test_metrics_node_rejects_bad_parameters(context):
+    with pytest.raises(ParameterError, match='reserved'):
+        MetricsNode(context=context, parameter_overrides=[Parameter('robots', value=['all'])])
+    with pytest.raises(ParameterError, match='min_feasibility_rate'):
+        MetricsNode(context=context, parameter_overrides=[
+            Parameter('targets.min_feasibility_rate', value=1.5)])
