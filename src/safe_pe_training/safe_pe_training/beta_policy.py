@@ -1,0 +1,194 @@
+"""CBF-Beta actor-critic policy for stable-baselines3 PPO.
+
+The actor outputs Beta concentrations ``alpha = softplus(z_a) + 1`` and
+``beta = softplus(z_b) + 1`` per action dimension (so both exceed 1 and every marginal is
+unimodal). The policy's action is the Beta sample ``y`` in ``(0, 1)^2``; that ``y`` is what PPO
+stores in its rollout buffer. The environment wrapper (:mod:`safe_pe_training.safe_vec_env`)
+maps it to a physical command ``lo + (hi - lo) * y`` with the safe action box ``[lo, hi]`` of
+the state in which ``y`` was sampled (OmniSafe's PPOBetaCBF scheme). Because the support of
+the action is the fixed unit box, PPO's log-prob ratios never need the bounds again: the
+first-epoch ratio is exactly the one of the stored sample.
+
+``y`` is clipped to ``[eps, 1 - eps]`` before log-probs are taken (and the clipped value is
+the stored action), which keeps log-probs finite. The deterministic action is the mode
+``(alpha - 1) / (alpha + beta - 2)``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, TypeVar
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.distributions import Distribution, sum_independent_dims
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import Schedule
+from torch import nn
+from torch.distributions import Beta
+
+SelfBetaDistribution = TypeVar("SelfBetaDistribution", bound="BetaDistribution")
+
+DEFAULT_BETA_EPSILON = 1e-5
+"""Default clip distance of ``y`` from 0 and 1 (float32 safe, keeps log-probs finite)."""
+
+
+class BetaDistribution(Distribution):
+    """Independent Beta distributions on ``(0, 1)`` per action dimension.
+
+    :param action_dim: number of action dimensions
+    :param epsilon: samples and modes are clipped to ``[epsilon, 1 - epsilon]``
+    """
+
+    def __init__(self, action_dim: int, epsilon: float = DEFAULT_BETA_EPSILON) -> None:
+        super().__init__()
+        if action_dim < 1:
+            raise ValueError(f"BetaDistribution needs action_dim >= 1, got {action_dim}")
+        if not 0.0 < epsilon < 0.5:
+            raise ValueError(f"BetaDistribution epsilon must be in (0, 0.5), got {epsilon}")
+        self.action_dim = action_dim
+        self.epsilon = float(epsilon)
+        self.alpha: th.Tensor | None = None
+        self.beta: th.Tensor | None = None
+
+    def proba_distribution_net(self, latent_dim: int) -> nn.Module:
+        """Linear layer from the actor latent to ``2 * action_dim`` raw concentrations.
+
+        :param latent_dim: size of the actor's last latent layer
+        """
+        return nn.Linear(latent_dim, 2 * self.action_dim)
+
+    def proba_distribution(
+        self: SelfBetaDistribution, concentration_logits: th.Tensor
+    ) -> SelfBetaDistribution:
+        """Set the distribution from the raw network output.
+
+        :param concentration_logits: ``(batch, 2 * action_dim)``; first half -> alpha,
+            second half -> beta, each through ``softplus(.) + 1``
+        """
+        raw_alpha, raw_beta = th.split(concentration_logits, self.action_dim, dim=-1)
+        self.alpha = nn.functional.softplus(raw_alpha) + 1.0
+        self.beta = nn.functional.softplus(raw_beta) + 1.0
+        self.distribution = Beta(self.alpha, self.beta, validate_args=False)
+        return self
+
+    def _clip(self, y: th.Tensor) -> th.Tensor:
+        return th.clamp(y, self.epsilon, 1.0 - self.epsilon)
+
+    def log_prob(self, actions: th.Tensor) -> th.Tensor:
+        """Summed log density of (clipped) unit-interval actions.
+
+        :param actions: ``(batch, action_dim)`` values in ``[0, 1]``
+        """
+        return sum_independent_dims(self.distribution.log_prob(self._clip(actions)))
+
+    def entropy(self) -> th.Tensor:
+        """Summed differential entropy, ``(batch,)``."""
+        return sum_independent_dims(self.distribution.entropy())
+
+    def sample(self) -> th.Tensor:
+        """A clipped sample in ``[epsilon, 1 - epsilon]``."""
+        return self._clip(self.distribution.sample())
+
+    def mode(self) -> th.Tensor:
+        """The mode ``(alpha - 1) / (alpha + beta - 2)`` (well defined since alpha, beta > 1)."""
+        assert self.alpha is not None and self.beta is not None
+        return self._clip((self.alpha - 1.0) / (self.alpha + self.beta - 2.0))
+
+    def mean(self) -> th.Tensor:
+        """The mean ``alpha / (alpha + beta)``."""
+        assert self.alpha is not None and self.beta is not None
+        return self._clip(self.alpha / (self.alpha + self.beta))
+
+    def actions_from_params(
+        self, concentration_logits: th.Tensor, deterministic: bool = False
+    ) -> th.Tensor:
+        """Sample (or take the mode) directly from raw network output.
+
+        :param concentration_logits: raw output of :meth:`proba_distribution_net`
+        :param deterministic: mode instead of a sample
+        """
+        self.proba_distribution(concentration_logits)
+        return self.get_actions(deterministic=deterministic)
+
+    def log_prob_from_params(
+        self, concentration_logits: th.Tensor
+    ) -> tuple[th.Tensor, th.Tensor]:
+        """Sample and return ``(actions, log_prob)``.
+
+        :param concentration_logits: raw output of :meth:`proba_distribution_net`
+        """
+        actions = self.actions_from_params(concentration_logits)
+        return actions, self.log_prob(actions)
+
+
+class CBFBetaPolicy(ActorCriticPolicy):
+    """Actor-critic policy whose actor is a :class:`BetaDistribution` on the unit box.
+
+    The action space must be ``Box(0, 1, (d,))``; the environment maps actions into the state's
+    safe box. All other arguments are those of SB3's ``ActorCriticPolicy`` (``use_sde`` and
+    ``squash_output`` are not supported).
+
+    :param observation_space: observation space (its last 4 entries carry the safe box)
+    :param action_space: ``Box(0, 1, (d,))``
+    :param lr_schedule: learning-rate schedule
+    :param beta_epsilon: clip distance of actions from 0 and 1
+    :param kwargs: forwarded to ``ActorCriticPolicy``
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        beta_epsilon: float = DEFAULT_BETA_EPSILON,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(action_space, spaces.Box) or len(action_space.shape) != 1:
+            raise ValueError(f"CBFBetaPolicy needs a 1-D Box action space, got {action_space}")
+        if not (np.all(action_space.low == 0.0) and np.all(action_space.high == 1.0)):
+            raise ValueError(
+                "CBFBetaPolicy needs the unit action space Box(0, 1); the environment maps "
+                f"actions into the safe box. Got low={action_space.low}, "
+                f"high={action_space.high}"
+            )
+        if kwargs.get("use_sde", False) or kwargs.get("squash_output", False):
+            raise ValueError("CBFBetaPolicy does not support use_sde or squash_output")
+        self.beta_epsilon = float(beta_epsilon)
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data["beta_epsilon"] = self.beta_epsilon
+        return data
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        """Build networks and optimizer with a Beta head instead of SB3's distributions."""
+        self.action_dist = BetaDistribution(
+            int(self.action_space.shape[0]), epsilon=self.beta_epsilon
+        )
+        self._build_mlp_extractor()
+        self.action_net = self.action_dist.proba_distribution_net(
+            latent_dim=self.mlp_extractor.latent_dim_pi
+        )
+        self.value_net = nn.Linear(self.mlp_extractor.latent_dim_vf, 1)
+        if self.ortho_init:
+            module_gains = {
+                self.features_extractor: np.sqrt(2),
+                self.mlp_extractor: np.sqrt(2),
+                self.action_net: 0.01,
+                self.value_net: 1,
+            }
+            if not self.share_features_extractor:
+                del module_gains[self.features_extractor]
+                module_gains[self.pi_features_extractor] = np.sqrt(2)
+                module_gains[self.vf_features_extractor] = np.sqrt(2)
+            for module, gain in module_gains.items():
+                module.apply(partial(self.init_weights, gain=gain))
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+            self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+        )
+
+    def _get_action_dist_from_latent(self, latent_pi: th.Tensor) -> Distribution:
+        return self.action_dist.proba_distribution(self.action_net(latent_pi))
