@@ -1,0 +1,250 @@
+"""Parameters of the safety-filter node: specs, typed settings, validation (no rclpy).
+
+Node-level parameters are listed in :data:`NODE_SPECS`. The CBF parameters are the fields of
+``safe_pe_cbf.config.CBFConfig``, declared as ``cbf.<field>`` with the defaults of that
+dataclass, so the node and the core can never disagree on names. Every change is checked
+here (:func:`settings_from_values`) before it is applied; a rejected change leaves the
+running filter untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from safe_pe_cbf.config import CBFConfig
+from safe_pe_cbf.ros.conversions import PoseOffset, obstacles_from_flat
+from safe_pe_cbf.ros.param_specs import ParamSpec, spec_table
+
+CBF_PREFIX = "cbf."
+
+STATE_SOURCES = ("odom", "game_state")
+OPPONENT_SOURCES = ("none", "game_state", "odom")
+ARENA_SOURCES = ("parameters", "topic")
+CMD_TYPES = ("twist", "twist_stamped")
+
+NODE_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec("robot_id", "", "This robot's id in the game state (empty: the node namespace's "
+              "last component, or 'pursuer' without a namespace).", read_only=True),
+    ParamSpec("frame_id", "arena", "Arena frame: frame of statuses and markers."),
+    ParamSpec("nominal_cmd_type", "twist", "Message type of cmd_vel_nominal (must match the "
+              "policy's cmd_type).", choices=CMD_TYPES, read_only=True),
+    ParamSpec("cmd_type", "twist", "Message type of the safe cmd_vel: twist (Jazzy bases) or "
+              "twist_stamped (Kilted default); header copied from the nominal when stamped.",
+              choices=CMD_TYPES, read_only=True),
+    ParamSpec("state_source", "odom", "Where this robot's pose comes from.",
+              choices=STATE_SOURCES, read_only=True),
+    ParamSpec("odom_offset", (0.0, 0.0, 0.0), "[x, y, yaw] of the odometry frame's origin in "
+              "the arena frame (odom pose -> arena pose).", array_kind="double"),
+    ParamSpec("opponent_source", "none", "Where the other robot's pose comes from ('none': no "
+              "robot-robot constraint).", choices=OPPONENT_SOURCES, read_only=True),
+    ParamSpec("opponent_odom_topic", "", "Odometry topic of the other robot when "
+              "opponent_source is 'odom' (e.g. /evader/odom).", read_only=True),
+    ParamSpec("arena_source", "parameters", "Walls and obstacles from the arena.* and obstacles "
+              "parameters, or from the /safe_pe/arena topic (transient local).",
+              choices=ARENA_SOURCES, read_only=True),
+    ParamSpec("arena.x_min", -2.2, "Left wall [m].", -1e4, 1e4),
+    ParamSpec("arena.x_max", 2.2, "Right wall [m].", -1e4, 1e4),
+    ParamSpec("arena.y_min", -2.2, "Bottom wall [m].", -1e4, 1e4),
+    ParamSpec("arena.y_max", 2.2, "Top wall [m].", -1e4, 1e4),
+    ParamSpec("obstacles", (), "Circular obstacles as a flat list [x0, y0, r0, x1, y1, r1, ...] "
+              "[m] (omit for none).", array_kind="double"),
+    ParamSpec("state_timeout", 0.5, "State older than this [s] (wall time since receipt) -> "
+              "STOP: zero velocity with a reason.", 0.005, 10.0),
+    ParamSpec("enabled", True, "false: nominal commands pass through unfiltered (tier "
+              "DISABLED). Safety off: for experiments only."),
+    ParamSpec("publish_status", True, "Publish safety_status for every command."),
+    ParamSpec("markers_rate", 10.0, "Highest rate [Hz] of safety_markers (only published "
+              "while someone subscribes; 0 disables).", 0.0, 100.0),
+    ParamSpec("diagnostics_period", 1.0, "Period [s] of /diagnostics messages.", 0.1, 60.0),
+)
+
+# Descriptions and ranges of the CBFConfig fields we know; unknown fields still get declared.
+CBF_FIELD_DOCS: dict[str, tuple[str, float | None, float | None]] = {
+    "vcp_offset": ("Distance d of the virtual control point ahead of the axle [m].", 1e-4, 1.0),
+    "dt": ("Control period the safe command is held for [s] (must match the robot loop).",
+           1e-4, 1.0),
+    "robot_radius": ("Radius of the disk enclosing this robot's body [m].", 1e-3, 5.0),
+    "v_min": ("Lowest linear velocity [m/s] (negative: may reverse).", -10.0, 10.0),
+    "v_max": ("Highest linear velocity [m/s].", -10.0, 10.0),
+    "omega_max": ("Largest |angular velocity| [rad/s].", 1e-3, 50.0),
+    "opponent_radius": ("Radius of the other robot's body [m].", 0.0, 5.0),
+    "opponent_v_max": ("Speed bound of the other robot [m/s] (worst case it moves at).",
+                       0.0, 20.0),
+    "collision_share": ("Share of the robot-robot avoidance this robot takes on (0..1).",
+                        0.0, 1.0),
+    "gamma": ("Discrete-time CBF decay rate per step (0..1].", 0.0, 1.0),
+    "margin": ("Extra clearance added to every constraint [m].", 0.0, 1.0),
+    "weights": ("QP weights [w_v, w_omega] of the distance to the nominal command.", None, None),
+    "relaxation_order": ("Constraint groups in the order they are kept when relaxing.",
+                         None, None),
+    "solver": ("QP backend: exact or osqp.", None, None),
+}
+
+
+def cbf_specs(base: CBFConfig | None = None) -> tuple[ParamSpec, ...]:
+    """One ``cbf.<field>`` spec per CBFConfig field, defaults from ``base`` (or the defaults).
+
+    :param base: config whose values become the parameter defaults.
+    """
+    cfg = base if base is not None else CBFConfig()
+    specs = []
+    for f in dataclasses.fields(cfg):
+        if not f.init:
+            continue
+        value = getattr(cfg, f.name)
+        text, lo, hi = CBF_FIELD_DOCS.get(f.name, (f"CBFConfig.{f.name}.", None, None))
+        name = CBF_PREFIX + f.name
+        if isinstance(value, (list, tuple)):
+            if all(isinstance(v, str) for v in value):
+                specs.append(ParamSpec(name, tuple(value), text, array_kind="string"))
+            else:
+                specs.append(ParamSpec(name, tuple(float(v) for v in value), text,
+                                       array_kind="double"))
+        elif isinstance(value, bool):
+            specs.append(ParamSpec(name, value, text))
+        elif isinstance(value, int):
+            specs.append(ParamSpec(name, value, text, lo, hi))
+        elif isinstance(value, float):
+            specs.append(ParamSpec(name, value, text, lo, hi))
+        elif isinstance(value, str):
+            specs.append(ParamSpec(name, value, text))
+        elif value is None:
+            continue  # optional field without a default: not configurable from ROS
+        else:
+            raise TypeError(f"CBFConfig.{f.name} has unsupported type {type(value).__name__}")
+    return tuple(specs)
+
+
+def all_specs(base: CBFConfig | None = None) -> dict[str, ParamSpec]:
+    """Node and CBF specs by name.
+
+    :param base: config whose values become the ``cbf.*`` defaults.
+    """
+    return spec_table(NODE_SPECS + cbf_specs(base))
+
+
+@dataclass(frozen=True)
+class FilterNodeSettings:
+    """Validated settings of one safety-filter node.
+
+    :param robot_id: this robot's id in the game state.
+    :param frame_id: arena frame name.
+    :param nominal_stamped: nominal commands are TwistStamped.
+    :param output_stamped: safe commands are published as TwistStamped.
+    :param state_source: ``"odom"`` or ``"game_state"``.
+    :param odom_offset: odometry frame -> arena frame transform.
+    :param opponent_source: ``"none"``, ``"game_state"`` or ``"odom"``.
+    :param opponent_odom_topic: odometry topic of the opponent (``opponent_source="odom"``).
+    :param arena_source: ``"parameters"`` or ``"topic"``.
+    :param arena_bounds: ``(x_min, x_max, y_min, y_max)`` from parameters.
+    :param obstacles: ``(K, 3)`` obstacles from parameters.
+    :param state_timeout: staleness limit [s].
+    :param enabled: filtering on.
+    :param publish_status: publish SafetyStatus per command.
+    :param markers_rate: markers rate limit [Hz] (0: never).
+    :param diagnostics_period: diagnostics period [s].
+    :param cbf: the validated core config.
+    """
+
+    robot_id: str
+    frame_id: str
+    nominal_stamped: bool
+    output_stamped: bool
+    state_source: str
+    odom_offset: PoseOffset
+    opponent_source: str
+    opponent_odom_topic: str
+    arena_source: str
+    arena_bounds: tuple[float, float, float, float]
+    obstacles: np.ndarray
+    state_timeout: float
+    enabled: bool
+    publish_status: bool
+    markers_rate: float
+    diagnostics_period: float
+    cbf: CBFConfig
+
+
+def default_robot_id(namespace: str) -> str:
+    """The robot id implied by a node namespace (``/pursuer`` -> ``pursuer``).
+
+    :param namespace: the node's namespace, e.g. ``"/"`` or ``"/robots/pursuer"``.
+    """
+    name = namespace.rstrip("/").rsplit("/", 1)[-1]
+    return name or "pursuer"
+
+
+def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> FilterNodeSettings:
+    """Check all parameter values together and build the settings.
+
+    Raises ``ValueError`` listing every problem (type/range of each value, then the cross-field
+    rules of the node and of ``CBFConfig.validate``).
+
+    :param values: every parameter value by name (node + ``cbf.*``).
+    :param namespace: node namespace (for the default robot id).
+    """
+    specs = all_specs()
+    problems = []
+    for name, spec in specs.items():
+        if name not in values:
+            problems.append(f"{name}: missing")
+            continue
+        problem = spec.check(values[name])
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise ValueError("invalid filter parameters: " + "; ".join(problems))
+
+    bounds = tuple(float(values[f"arena.{k}"]) for k in ("x_min", "x_max", "y_min", "y_max"))
+    if not (bounds[0] < bounds[1] and bounds[2] < bounds[3]):
+        problems.append(f"arena: need x_min < x_max and y_min < y_max, got {bounds}")
+    try:
+        obstacles = obstacles_from_flat(values["obstacles"])
+    except ValueError as err:
+        problems.append(str(err))
+        obstacles = np.zeros((0, 3))
+    offset = list(values["odom_offset"] or [0.0, 0.0, 0.0])
+    if len(offset) != 3:
+        problems.append(f"odom_offset: need [x, y, yaw], got {offset}")
+        offset = [0.0, 0.0, 0.0]
+    if values["opponent_source"] == "odom" and not values["opponent_odom_topic"]:
+        problems.append("opponent_odom_topic: required when opponent_source is 'odom'")
+
+    cbf_values = {
+        name[len(CBF_PREFIX):]: (tuple(value) if isinstance(value, (list, tuple)) else value)
+        for name, value in values.items()
+        if name.startswith(CBF_PREFIX)
+    }
+    cbf = None
+    try:
+        cbf = CBFConfig.from_dict(cbf_values)
+        cbf.validate()
+    except (ValueError, TypeError) as err:
+        problems.append(f"cbf: {err}")
+    if problems:
+        raise ValueError("invalid filter parameters: " + "; ".join(problems))
+    assert cbf is not None
+    return FilterNodeSettings(
+        robot_id=values["robot_id"] or default_robot_id(namespace),
+        frame_id=values["frame_id"],
+        nominal_stamped=values["nominal_cmd_type"] == "twist_stamped",
+        output_stamped=values["cmd_type"] == "twist_stamped",
+        state_source=values["state_source"],
+        odom_offset=PoseOffset(*(float(v) for v in offset)),
+        opponent_source=values["opponent_source"],
+        opponent_odom_topic=values["opponent_odom_topic"],
+        arena_source=values["arena_source"],
+        arena_bounds=bounds,  # type: ignore[arg-type]
+        obstacles=obstacles,
+        state_timeout=float(values["state_timeout"]),
+        enabled=values["enabled"],
+        publish_status=values["publish_status"],
+        markers_rate=float(values["markers_rate"]),
+        diagnostics_period=float(values["diagnostics_period"]),
+        cbf=cbf,
+    )
+
