@@ -1,0 +1,614 @@
+"""`SafeSelfPlayConfig`: every parameter of a safe self-play run, typed, validated, YAML.
+
+Layout (YAML keys = field names; every section is a dataclass below)::
+
+    run_type: A                 # A | B | C | D | custom (A-D must match their flags)
+    use_cbf / use_beta_policy / use_safety_reward
+    seed, num_envs, total_timesteps, device, torch_threads
+    env:            profile (safe_pe_sim profile name or YAML path) + overrides (partial
+                    EnvConfig dict merged over the profile)
+    obstacles:      enabled, count_min / count_max (null: the profile's)
+    cbf:            the CBFConfig fields that are not taken from the env (vcp_offset, gamma,
+                    weights, margin, ...); limits, radii and dt always come from the env
+    safety_reward:  w5, h_max (used only with use_safety_reward)
+    safety_targets: thresholds of the safety-target check (zero violations, QP feasibility,
+                    backup rate, intervention trend)
+    self_play:      steps_per_phase, opponent pool, evaluation, evader speed margin
+    ppo:            n_steps, batch_size, learning_rate, ... net_arch
+
+`get_run_configs()` returns the four ablation runs A/B/C/D; `config/runs/run_{a,b,c,d}.yaml`
+in the repository hold the same configs.
+
+Validation is two-level: `validate()` checks types and ranges of every field and the
+consistency of the flags; with `deep=True` (the default) it also builds the simulator's
+`EnvConfig` and both robots' `CBFConfig` (`safe_pe_training.factories`), so a bad override is
+reported when the config is loaded, not when training starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import yaml
+
+__all__ = [
+    "RUN_TYPES",
+    "CBFSection",
+    "ConfigError",
+    "EnvSection",
+    "ObstacleSection",
+    "PPOSection",
+    "SafeSelfPlayConfig",
+    "SafetyRewardSection",
+    "SafetyTargetsSection",
+    "SelfPlaySection",
+    "get_run_configs",
+    "load_run_config",
+]
+
+RUN_TYPES = ("A", "B", "C", "D", "custom")
+ROLES = ("pursuer", "evader")
+
+
+class ConfigError(ValueError):
+    """A SafeSelfPlayConfig value is missing, malformed or inconsistent."""
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+@dataclass
+class EnvSection:
+    """Which game to play.
+
+    :param profile: safe_pe_sim profile name ("default", "turtlebot3_burger") or a YAML path.
+    :param overrides: partial `EnvConfig` dict merged (recursively) over the profile, e.g.
+        ``{"max_steps": 300, "arena": {"x_max": 5.0}}``. Unknown keys are an error.
+    """
+
+    profile: str = "default"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise `ConfigError` for an empty profile."""
+        _check(bool(self.profile.strip()), "env.profile must be a profile name or YAML path")
+
+
+@dataclass
+class ObstacleSection:
+    """Obstacles on/off and their count (radii and clearances: env overrides).
+
+    :param enabled: place obstacles; False = an empty arena (walls only).
+    :param count_min: fewest obstacles per episode (null: the profile's).
+    :param count_max: most obstacles per episode (null: the profile's).
+    """
+
+    enabled: bool = True
+    count_min: Optional[int] = None
+    count_max: Optional[int] = None
+
+    def validate(self) -> None:
+        """Raise `ConfigError` for negative or unordered counts."""
+        for name in ("count_min", "count_max"):
+            value = getattr(self, name)
+            _check(value is None or value >= 0, f"obstacles.{name} must be >= 0, got {value}")
+        if self.count_min is not None and self.count_max is not None:
+            _check(self.count_min <= self.count_max,
+                   f"obstacles.count_min ({self.count_min}) must be <= obstacles.count_max "
+                   f"({self.count_max})")
+
+
+@dataclass
+class CBFSection:
+    """Safety-filter parameters (`safe_pe_cbf.config.CBFConfig` fields not set by the env).
+
+    dt, robot/opponent radii and speed limits are taken from the env config for each robot;
+    both robots use the same VCP offset, so `opponent_vcp_offset` = `vcp_offset`.
+
+    :param vcp_offset: VCP distance ahead of the axle [m], > 0.
+    :param gamma: discrete-time CBF rate in (0, 1].
+    :param weights: (w_v, w_omega) > 0 of the QP objective.
+    :param margin: extra clearance on every body distance [m], >= 0.
+    :param collision_mode: "shared" (both robots filtered) or "worst_case".
+    :param collision_share: each robot's share of the robot-robot budget, in (0, 0.5] when
+        both robots are filtered ("shared").
+    :param relaxation_order: constraint groups softened first to last.
+    :param solver: "exact" or "osqp".
+    :param osqp_warm_start: with "osqp": set up once, update per call.
+    :param feasibility_tol: solver constraint tolerance, > 0.
+    """
+
+    vcp_offset: float = 0.05
+    gamma: float = 0.5
+    weights: tuple[float, float] = (1.0, 0.25)
+    margin: float = 0.01
+    collision_mode: str = "shared"
+    collision_share: float = 0.5
+    relaxation_order: tuple[str, ...] = ("collision", "arena", "obstacles")
+    solver: str = "exact"
+    osqp_warm_start: bool = True
+    feasibility_tol: float = 1e-9
+
+    def validate(self) -> None:
+        """Raise `ConfigError` for out-of-range values (full check: `CBFConfig`)."""
+        _check(self.vcp_offset > 0.0, f"cbf.vcp_offset must be > 0, got {self.vcp_offset}")
+        _check(0.0 < self.gamma <= 1.0, f"cbf.gamma must be in (0, 1], got {self.gamma}")
+        _check(len(self.weights) == 2 and min(self.weights) > 0.0,
+               f"cbf.weights must be two numbers > 0 (w_v, w_omega), got {self.weights}")
+        _check(self.margin >= 0.0, f"cbf.margin must be >= 0, got {self.margin}")
+        _check(self.collision_mode in ("shared", "worst_case"),
+               f"cbf.collision_mode must be 'shared' or 'worst_case', "
+               f"got {self.collision_mode!r}")
+        upper = 0.5 if self.collision_mode == "shared" else 1.0
+        _check(0.0 < self.collision_share <= upper,
+               f"cbf.collision_share must be in (0, {upper}] with collision_mode "
+               f"{self.collision_mode!r} (the two robots' shares must sum to <= 1), "
+               f"got {self.collision_share}")
+        _check(self.solver in ("exact", "osqp"),
+               f"cbf.solver must be 'exact' or 'osqp', got {self.solver!r}")
+        _check(self.feasibility_tol > 0.0,
+               f"cbf.feasibility_tol must be > 0, got {self.feasibility_tol}")
+
+
+@dataclass
+class SafetyRewardSection:
+    """Safety reward ``w5 * clip(min_i h_i / h_max, -1, 1)`` (with `use_safety_reward`).
+
+    :param w5: weight, > 0.
+    :param h_max: normaliser of the barrier values, > 0.
+    """
+
+    w5: float = 0.01
+    h_max: float = 1.0
+
+    def validate(self) -> None:
+        """Raise `ConfigError` unless both are > 0."""
+        _check(self.w5 > 0.0, f"safety_reward.w5 must be > 0 (turn the reward off with "
+                              f"use_safety_reward: false), got {self.w5}")
+        _check(self.h_max > 0.0, f"safety_reward.h_max must be > 0, got {self.h_max}")
+
+
+@dataclass
+class SafetyTargetsSection:
+    """QP-feasibility and safety targets checked per phase and per run.
+
+    :param max_violations: most body-level violations allowed.
+    :param min_feasibility_rate: least fraction of steps with a feasible exact QP.
+    :param max_backup_rate: largest fraction of steps resolved by the backup tier.
+    :param max_intervention_trend: largest last-window / first-window intervention ratio.
+    :param enforce_intervention_trend: count the trend in "all targets met".
+    :param window_size: steps of the tracker's rolling window.
+    """
+
+    max_violations: int = 0
+    min_feasibility_rate: float = 0.99
+    max_backup_rate: float = 0.01
+    max_intervention_trend: float = 0.5
+    enforce_intervention_trend: bool = False
+    window_size: int = 1000
+
+    def validate(self) -> None:
+        """Raise `ConfigError` for out-of-range thresholds."""
+        _check(self.max_violations >= 0,
+               f"safety_targets.max_violations must be >= 0, got {self.max_violations}")
+        for name in ("min_feasibility_rate", "max_backup_rate"):
+            value = getattr(self, name)
+            _check(0.0 <= value <= 1.0, f"safety_targets.{name} must be in [0, 1], got {value}")
+        _check(self.max_intervention_trend >= 0.0,
+               f"safety_targets.max_intervention_trend must be >= 0, "
+               f"got {self.max_intervention_trend}")
+        _check(self.window_size >= 1,
+               f"safety_targets.window_size must be >= 1, got {self.window_size}")
+
+    def to_safety_targets(self) -> Any:
+        """The equivalent `safe_pe_training.safety_metrics.SafetyTargets`."""
+        from safe_pe_training.safety_metrics import SafetyTargets
+
+        return SafetyTargets(max_violations=self.max_violations,
+                             min_feasibility_rate=self.min_feasibility_rate,
+                             max_backup_rate=self.max_backup_rate,
+                             max_intervention_trend=self.max_intervention_trend,
+                             enforce_intervention_trend=self.enforce_intervention_trend)
+
+
+@dataclass
+class SelfPlaySection:
+    """Alternating self-play with short phases and an opponent pool.
+
+    :param steps_per_phase: learner env-steps (summed over envs) per phase; short phases
+        avoid one side collapsing.
+    :param first_role: role trained in phase 0 ("pursuer" or "evader"); roles alternate.
+    :param opponent_pool_size: past snapshots kept per role (>= 1).
+    :param latest_opponent_prob: probability of facing the newest opponent snapshot instead
+        of one drawn uniformly from the pool.
+    :param eval_episodes: episodes per phase against scripted baselines (0: no evaluation).
+    :param collapse_threshold: a side is collapsing when its evaluation win rate against the
+        scripted baselines falls below this fraction.
+    :param evader_speed_margin: evader v_max = margin * pursuer v_max (null: the profile's).
+    """
+
+    steps_per_phase: int = 20_000
+    first_role: str = "pursuer"
+    opponent_pool_size: int = 5
+    latest_opponent_prob: float = 0.5
+    eval_episodes: int = 10
+    collapse_threshold: float = 0.05
+    evader_speed_margin: Optional[float] = 1.15
+
+    def validate(self) -> None:
+        """Raise `ConfigError` for out-of-range values."""
+        _check(self.steps_per_phase >= 1,
+               f"self_play.steps_per_phase must be >= 1, got {self.steps_per_phase}")
+        _check(self.first_role in ROLES,
+               f"self_play.first_role must be one of {ROLES}, got {self.first_role!r}")
+        _check(self.opponent_pool_size >= 1,
+               f"self_play.opponent_pool_size must be >= 1, got {self.opponent_pool_size}")
+        _check(0.0 <= self.latest_opponent_prob <= 1.0,
+               f"self_play.latest_opponent_prob must be in [0, 1], "
+               f"got {self.latest_opponent_prob}")
+        _check(self.eval_episodes >= 0,
+               f"self_play.eval_episodes must be >= 0, got {self.eval_episodes}")
+        _check(0.0 <= self.collapse_threshold <= 1.0,
+               f"self_play.collapse_threshold must be in [0, 1], got {self.collapse_threshold}")
+        margin = self.evader_speed_margin
+        _check(margin is None or 0.5 <= margin <= 3.0,
+               f"self_play.evader_speed_margin must be null or in [0.5, 3], got {margin}")
+
+
+@dataclass
+class PPOSection:
+    """stable-baselines3 PPO hyperparameters (per learner).
+
+    :param n_steps: rollout steps per env per update.
+    :param batch_size: minibatch size (<= n_steps * num_envs, > 1).
+    :param learning_rate: Adam learning rate.
+    :param n_epochs: optimisation epochs per update.
+    :param gamma: discount factor in (0, 1].
+    :param gae_lambda: GAE lambda in [0, 1].
+    :param clip_range: PPO clip range, > 0.
+    :param ent_coef: entropy coefficient, >= 0.
+    :param vf_coef: value-loss coefficient, >= 0.
+    :param max_grad_norm: gradient clipping norm, > 0.
+    :param net_arch: hidden layer sizes of the actor and the critic.
+    """
+
+    n_steps: int = 256
+    batch_size: int = 1024
+    learning_rate: float = 3e-4
+    n_epochs: int = 5
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    net_arch: list[int] = field(default_factory=lambda: [64, 64])
+
+    def validate(self) -> None:
+        """Raise `ConfigError` for out-of-range values."""
+        _check(self.n_steps >= 2, f"ppo.n_steps must be >= 2, got {self.n_steps}")
+        _check(self.batch_size >= 2, f"ppo.batch_size must be >= 2, got {self.batch_size}")
+        _check(self.learning_rate > 0.0,
+               f"ppo.learning_rate must be > 0, got {self.learning_rate}")
+        _check(self.n_epochs >= 1, f"ppo.n_epochs must be >= 1, got {self.n_epochs}")
+        _check(0.0 < self.gamma <= 1.0, f"ppo.gamma must be in (0, 1], got {self.gamma}")
+        _check(0.0 <= self.gae_lambda <= 1.0,
+               f"ppo.gae_lambda must be in [0, 1], got {self.gae_lambda}")
+        _check(self.clip_range > 0.0, f"ppo.clip_range must be > 0, got {self.clip_range}")
+        _check(self.ent_coef >= 0.0, f"ppo.ent_coef must be >= 0, got {self.ent_coef}")
+        _check(self.vf_coef >= 0.0, f"ppo.vf_coef must be >= 0, got {self.vf_coef}")
+        _check(self.max_grad_norm > 0.0,
+               f"ppo.max_grad_norm must be > 0, got {self.max_grad_norm}")
+        _check(len(self.net_arch) >= 1 and all(n >= 1 for n in self.net_arch),
+               f"ppo.net_arch must be a non-empty list of layer sizes >= 1, got {self.net_arch}")
+
+
+#: (use_cbf, use_beta_policy, use_safety_reward, obstacles.enabled) of each preset run.
+RUN_FLAGS: dict[str, tuple[bool, bool, bool, bool]] = {
+    "A": (True, True, True, True),  # full safe: CBF-Beta policy + filter + obstacles + w5
+    "B": (False, False, False, False),  # unsafe baseline: no CBF, no obstacles
+    "C": (True, False, False, True),  # CBF-QP filter only: Gaussian policy, filter on
+    "D": (True, True, False, True),  # safe without the safety reward w5
+}
+
+
+@dataclass
+class SafeSelfPlayConfig:
+    """Every parameter of one safe self-play run (defaults: run A).
+
+    :param run_type: "A", "B", "C", "D" (flags must match the preset) or "custom".
+    :param use_cbf: filter every command of both robots through the CBF resolver.
+    :param use_beta_policy: CBF-Beta actor whose support is the safe action box (needs
+        use_cbf); False = Gaussian actor.
+    :param use_safety_reward: add the safety reward (`safety_reward` section).
+    :param seed: seed of envs, policies and layouts.
+    :param num_envs: parallel environments of the vectorized env.
+    :param total_timesteps: training budget in learner env-steps (summed over envs).
+    :param device: torch device ("cpu", "cuda", "cuda:N", "auto").
+    :param torch_threads: torch intra-op threads (1 is fastest for small nets here).
+    :param env: game profile and overrides.
+    :param obstacles: obstacles on/off and counts.
+    :param cbf: safety-filter parameters.
+    :param safety_reward: safety reward weight and normaliser.
+    :param safety_targets: safety/feasibility target thresholds.
+    :param self_play: phase length, opponent pool, evaluation, evader speed margin.
+    :param ppo: PPO hyperparameters.
+    """
+
+    run_type: str = "A"
+    use_cbf: bool = True
+    use_beta_policy: bool = True
+    use_safety_reward: bool = True
+    seed: int = 0
+    num_envs: int = 16
+    total_timesteps: int = 200_000
+    device: str = "cpu"
+    torch_threads: int = 1
+    env: EnvSection = field(default_factory=EnvSection)
+    obstacles: ObstacleSection = field(default_factory=ObstacleSection)
+    cbf: CBFSection = field(default_factory=CBFSection)
+    safety_reward: SafetyRewardSection = field(default_factory=SafetyRewardSection)
+    safety_targets: SafetyTargetsSection = field(default_factory=SafetyTargetsSection)
+    self_play: SelfPlaySection = field(default_factory=SelfPlaySection)
+    ppo: PPOSection = field(default_factory=PPOSection)
+
+    def __post_init__(self) -> None:
+        # Normalise containers so that equality and YAML round trips are exact.
+        self.cbf.weights = tuple(self.cbf.weights)  # type: ignore[assignment]
+        self.cbf.relaxation_order = tuple(self.cbf.relaxation_order)
+        self.ppo.net_arch = list(self.ppo.net_arch)
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def num_phases(self) -> int:
+        """Self-play phases the budget buys: ceil(total_timesteps / steps_per_phase)."""
+        return math.ceil(self.total_timesteps / self.self_play.steps_per_phase)
+
+    @property
+    def flags(self) -> tuple[bool, bool, bool, bool]:
+        """(use_cbf, use_beta_policy, use_safety_reward, obstacles.enabled)."""
+        return (self.use_cbf, self.use_beta_policy, self.use_safety_reward,
+                self.obstacles.enabled)
+
+    # ------------------------------------------------------------------ validation
+    def validate(self, deep: bool = True) -> "SafeSelfPlayConfig":
+        """Check every field; raise `ConfigError` saying what to fix; return self.
+
+        :param deep: also build the simulator's EnvConfig and both robots' CBFConfig.
+        """
+        _typecheck(self, "config")
+        _check(self.run_type in RUN_TYPES,
+               f"run_type must be one of {RUN_TYPES}, got {self.run_type!r}")
+        if self.run_type != "custom":
+            names = ("use_cbf", "use_beta_policy", "use_safety_reward", "obstacles.enabled")
+            want = RUN_FLAGS[self.run_type]
+            wrong = [f"{n}={got} (run {self.run_type} has {w})"
+                     for n, got, w in zip(names, self.flags, want) if got != w]
+            _check(not wrong, f"run_type {self.run_type!r} does not match its flags: "
+                              f"{', '.join(wrong)}; set run_type: custom for other mixes")
+        _check(self.use_cbf or not self.use_beta_policy,
+               "use_beta_policy needs use_cbf: the Beta support is the CBF safe action box")
+        _check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        _check(self.num_envs >= 1, f"num_envs must be >= 1, got {self.num_envs}")
+        _check(self.total_timesteps >= 1,
+               f"total_timesteps must be >= 1, got {self.total_timesteps}")
+        _check(self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:"),
+               f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}")
+        _check(self.torch_threads >= 1,
+               f"torch_threads must be >= 1, got {self.torch_threads}")
+        for section in (self.env, self.obstacles, self.cbf, self.safety_reward,
+                        self.safety_targets, self.self_play, self.ppo):
+            section.validate()
+        rollout = self.ppo.n_steps * self.num_envs
+        _check(self.ppo.batch_size <= rollout,
+               f"ppo.batch_size ({self.ppo.batch_size}) must be <= ppo.n_steps * num_envs "
+               f"({rollout}); lower batch_size or raise n_steps/num_envs")
+        if deep:
+            from safe_pe_training.factories import make_cbf_config, make_env_config
+
+            try:
+                env_config = make_env_config(self)
+                for role in ROLES:
+                    make_cbf_config(self, role, env_config)
+            except ConfigError:
+                raise
+            except ValueError as exc:  # the sim's / CBF's ConfigError
+                raise ConfigError(f"config does not give a valid env/CBF config: {exc}") \
+                    from exc
+        return self
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict (lists for tuples), YAML/JSON friendly."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], validate: bool = True,
+                  deep: bool = True) -> "SafeSelfPlayConfig":
+        """Build from a nested mapping; missing keys keep their defaults.
+
+        :param data: mapping as written by `to_dict` (a subset is fine).
+        :param validate: run `validate` on the result.
+        :param deep: passed to `validate`.
+        :raises ConfigError: unknown keys, wrong types, out-of-range values.
+        """
+        config = _build(cls, data, "config")
+        return config.validate(deep=deep) if validate else config
+
+    def to_yaml(self, path: Union[str, os.PathLike[str], None] = None) -> str:
+        """Serialise to YAML; also write it atomically to `path` when given.
+
+        :param path: destination file, or None to only return the text.
+        """
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        if path is not None:
+            path = Path(path)
+            fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=path.name, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                os.replace(tmp, path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        return text
+
+    @classmethod
+    def from_yaml(cls, source: Union[str, os.PathLike[str]],
+                  deep: bool = True) -> "SafeSelfPlayConfig":
+        """Load and validate a YAML file (or YAML text: a string containing a newline).
+
+        :param source: file path or YAML document.
+        :param deep: passed to `validate`.
+        :raises ConfigError: unreadable file, broken YAML, or an invalid config.
+        """
+        if isinstance(source, str) and "\n" in source:
+            where, text = "YAML text", source
+        else:
+            where = os.fspath(source)
+            try:
+                with open(source, encoding="utf-8") as fh:
+                    text = fh.read()
+            except OSError as exc:
+                raise ConfigError(f"cannot read training config {where!r}: {exc}") from exc
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{where} is not valid YAML: {exc}") from exc
+        try:
+            return cls.from_dict({} if data is None else data, deep=deep)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+
+    def copy(self) -> "SafeSelfPlayConfig":
+        """Deep copy (not re-validated)."""
+        return SafeSelfPlayConfig.from_dict(self.to_dict(), validate=False)
+
+
+def get_run_configs(base: SafeSelfPlayConfig | None = None) -> dict[str, SafeSelfPlayConfig]:
+    """The four ablation runs, each a copy of `base` with its preset flags.
+
+    A: full safe (CBF-Beta + filter + obstacles + w5); B: unsafe baseline (no CBF, no
+    obstacles); C: CBF-QP filter only (Gaussian policy, filter on, no w5); D: A without w5.
+
+    :param base: shared parameters (default: `SafeSelfPlayConfig()`).
+    :return: {"A": ..., "B": ..., "C": ..., "D": ...}, each validated.
+    """
+    base = base if base is not None else SafeSelfPlayConfig()
+    configs = {}
+    for run, (cbf, beta, reward, obstacles) in RUN_FLAGS.items():
+        config = base.copy()
+        config.run_type = run
+        config.use_cbf, config.use_beta_policy, config.use_safety_reward = cbf, beta, reward
+        config.obstacles.enabled = obstacles
+        configs[run] = config.validate()
+    return configs
+
+
+def load_run_config(name: Union[str, os.PathLike[str]]) -> SafeSelfPlayConfig:
+    """A preset run ("A"-"D", any case) or a SafeSelfPlayConfig YAML file.
+
+    :param name: run letter or path.
+    """
+    key = os.fspath(name)
+    if key.upper() in RUN_FLAGS:
+        return get_run_configs()[key.upper()]
+    if not os.path.exists(key):
+        raise ConfigError(f"{key!r} is neither a run type {tuple(RUN_FLAGS)} nor a YAML file")
+    return SafeSelfPlayConfig.from_yaml(key)
+
+
+# ---------------------------------------------------------------------- typed conversion
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """Build dataclass `cls` from a mapping, type-checking and converting every field."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(str(k) for k in set(data) - set(names))
+    _check(not unknown, f"{where}: unknown key(s) {unknown}; valid keys are {names}")
+    kwargs = {key: _convert(value, hints[key], f"{where}.{key}" if where != "config"
+                            else key) for key, value in data.items()}
+    return cls(**kwargs)
+
+
+def _typecheck(obj: Any, where: str) -> None:
+    """Re-check the types of a dataclass built in Python (not through `_build`)."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        name = f.name if where == "config" else f"{where}.{f.name}"
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(hints[f.name]):
+            _check(isinstance(value, hints[f.name]),
+                   f"{name} must be a {hints[f.name].__name__}, got {type(value).__name__}")
+            _typecheck(value, name)
+        else:
+            _convert(value, hints[f.name], name)
+
+
+def _convert(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(value, inner, where)
+    if hint is Any:
+        return value
+    if hint is bool:
+        _check(isinstance(value, bool), f"{where} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        _check(isinstance(value, int) and not isinstance(value, bool),
+               f"{where} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, str):  # PyYAML reads "3e-4" (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"{where} must be a number, got {value!r}") from None
+        _check(isinstance(value, (int, float)) and not isinstance(value, bool),
+               f"{where} must be a number, got {value!r}")
+        _check(math.isfinite(value), f"{where} must be finite, got {value}")
+        return float(value)
+    if hint is str:
+        _check(isinstance(value, str), f"{where} must be a string, got {value!r}")
+        return value
+    if origin in (tuple, list):
+        _check(isinstance(value, (list, tuple)), f"{where} must be a list, got {value!r}")
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            _check(len(value) == len(args),
+                   f"{where} must have {len(args)} entries, got {list(value)}")
+            items = [_convert(v, a, f"{where}[{i}]") for i, (v, a) in
+                     enumerate(zip(value, args))]
+        else:
+            items = [_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        _check(isinstance(value, Mapping) and all(isinstance(k, str) for k in value),
+               f"{where} must be a mapping with string keys, got {value!r}")
+        return _plain(dict(value))
+    raise TypeError(f"no converter for {where} of type {hint}")  # pragma: no cover
