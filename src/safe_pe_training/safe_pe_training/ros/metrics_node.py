@@ -16,9 +16,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from safe_pe_msgs.msg import (
@@ -31,6 +29,7 @@ from safe_pe_msgs.msg import (
 
 from safe_pe_training.ros.conversions import source_metrics_to_msg, statuses_to_arrays
 from safe_pe_training.ros.params import ParameterError, declare
+from safe_pe_training.ros.runner import run_node
 from safe_pe_training.ros.report import (
     EpisodeStats,
     SafetyReport,
@@ -260,22 +259,7 @@ def main(args: list[str] | None = None) -> None:
 
     :param args: command-line arguments for ``rclpy.init`` (default: ``sys.argv``).
     """
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = MetricsNode()
-        while rclpy.ok() and not node.done.is_set():
-            rclpy.spin_once(node, timeout_sec=0.2)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ParameterError as exc:
-        print(f'[{NODE_NAME}] invalid parameter: {exc}', flush=True)
-        raise SystemExit(2) from exc
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
+    raise SystemExit(run_node(MetricsNode, NODE_NAME, args, done=lambda node: node.done, threads=2))
 
 
 if __name__ == '__main__':

@@ -1,0 +1,48 @@
+"""The CBF safety filter (and optionally a policy) for one physical robot.
+
+Odometry in (/<robot>/odom), nominal command in (/<robot>/cmd_vel_nominal), safe command out
+(/<robot>/cmd_vel), with the turtlebot3_burger profile and the arena/obstacles from a YAML
+parameter file:
+
+    ros2 launch launch/deploy_filter.launch.py robot:=tb3_0 role:=pursuer \\
+        arena_file:=/path/to/my_arena.yaml
+
+Without use_policy the nominal command comes from whatever you run (teleop, a planner).
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+
+from safe_pe_training.ros.graph_spec import deploy_graph
+from safe_pe_training.ros.launch_support import launch_nodes, truthy
+
+ARGUMENTS = (
+    ('robot', 'pursuer', 'Robot name: the namespace of its odom/cmd_vel topics.'),
+    ('role', '', 'Game role of the robot, pursuer or evader ("" = the robot name).'),
+    ('filter_params', 'turtlebot3_burger_filter.yaml',
+     'Filter parameter file with the robot profile (relative to config/ or absolute).'),
+    ('arena_file', 'arena_example.yaml', 'Parameter file with the arena walls and obstacles.'),
+    ('use_policy', 'false', 'Also run a policy node that publishes cmd_vel_nominal.'),
+    ('checkpoint', '', 'Policy weights (.pt) for use_policy ("" = scripted baseline).'),
+    ('policy_params', 'policy_node.yaml', 'Policy-node parameter file.'),
+    ('use_sim_time', 'false', 'Nodes follow /clock (only with a simulator or bag).'),
+    ('log_level', 'info', 'ROS log level of every node.'),
+)
+
+
+def _nodes(context, *args, **kwargs):
+    value = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+    specs = deploy_graph(
+        robot=value['robot'], role=value['role'], filter_params=value['filter_params'],
+        arena_file=value['arena_file'], use_policy=truthy(value['use_policy']),
+        checkpoint=value['checkpoint'], policy_params=value['policy_params'],
+        use_sim_time=truthy(value['use_sim_time']))
+    return list(launch_nodes(specs, value['log_level']).values())
+
+
+def generate_launch_description() -> LaunchDescription:
+    """Declare the arguments; the nodes are built from them at launch time."""
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=text)
+         for name, default, text in ARGUMENTS] + [OpaqueFunction(function=_nodes)])

@@ -1,0 +1,296 @@
+"""The live graphs as plain data: which nodes, with which parameter files and overrides.
+
+One description serves three consumers, so they cannot drift apart:
+
+- the launch files (``launch/*.launch.py``) turn each :class:`NodeSpec` into a
+  ``launch_ros.actions.Node``;
+- ``safe_pe_stack`` instantiates the same node classes in one process, with the same files;
+- the multi-process graph tests start each node with ``python -m <module> --ros-args ...``.
+
+No rclpy and no ``launch`` import here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+ROLES = ('pursuer', 'evader')
+RUN_TYPES = ('A', 'B', 'C', 'D', 'custom')
+
+
+def repo_root() -> Path:
+    """The repository root (parent of ``src/``), or ``$SAFE_PE_ROOT`` if set."""
+    env = os.environ.get('SAFE_PE_ROOT')
+    if env:
+        return Path(env).resolve()
+    # <root>/src/safe_pe_training/safe_pe_training/ros/graph_spec.py
+    return Path(__file__).resolve().parents[4]
+
+
+def config_dir() -> Path:
+    """The directory of the node parameter files (``<root>/config``)."""
+    return repo_root() / 'config'
+
+
+def config_path(name: str | os.PathLike[str]) -> Path:
+    """Resolve a parameter file: absolute paths as given, others relative to ``config/``.
+
+    :param name: file name or path.
+    :raises FileNotFoundError: if the file does not exist (with the paths tried).
+    """
+    path = Path(name).expanduser()
+    if not path.is_absolute():
+        candidate = config_dir() / path
+        path = candidate if candidate.exists() or not path.exists() else path.resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f'parameter file {str(name)!r} not found (looked for {path}); '
+                                f'pass an existing YAML file')
+    return path
+
+
+@dataclass(frozen=True)
+class NodeClass:
+    """Where a node lives: package, console script, module and class.
+
+    :param package: ROS package (ament index name).
+    :param executable: console script installed by the package.
+    :param module: Python module with ``main(args=None)`` (runnable with ``python -m``).
+    :param class_name: the ``rclpy.node.Node`` subclass in ``module``; its constructor must
+        accept ``**kwargs`` for ``rclpy.node.Node`` (``cli_args``, ``context``).
+    """
+
+    package: str
+    executable: str
+    module: str
+    class_name: str
+
+
+SIM = NodeClass('safe_pe_sim', 'safe_pe_sim_node', 'safe_pe_sim.ros.sim_node', 'SimNode')
+FILTER = NodeClass('safe_pe_cbf', 'safe_pe_filter_node', 'safe_pe_cbf.ros.filter_node',
+                   'SafetyFilterNode')
+TRAINING = NodeClass('safe_pe_training', 'safe_pe_training_node',
+                     'safe_pe_training.ros.training_node', 'TrainingNode')
+METRICS = NodeClass('safe_pe_training', 'safe_pe_metrics_node',
+                    'safe_pe_training.ros.metrics_node', 'MetricsNode')
+POLICY = NodeClass('safe_pe_training', 'safe_pe_policy_node',
+                   'safe_pe_training.ros.policy_node', 'PolicyNode')
+
+
+@dataclass
+class NodeSpec:
+    """One node of a graph.
+
+    :param key: unique key in the graph, e.g. ``"filter/pursuer"``.
+    :param node: where the node's code lives.
+    :param name: node name.
+    :param namespace: node namespace (``""`` for the root namespace).
+    :param param_files: YAML parameter files, applied in order.
+    :param overrides: parameters set on top of the files.
+    """
+
+    key: str
+    node: NodeClass
+    name: str
+    namespace: str = ''
+    param_files: list[Path] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def ros_args(self) -> list[str]:
+        """``--ros-args`` arguments that give a process (or a Node's ``cli_args``) this spec."""
+        args = ['--ros-args', '-r', f'__node:={self.name}']
+        if self.namespace:
+            args += ['-r', f'__ns:=/{self.namespace.strip("/")}']
+        for path in self.param_files:
+            args += ['--params-file', str(path)]
+        for key, value in self.overrides.items():
+            args += ['-p', f'{key}:={json.dumps(value)}']
+        return args
+
+    def command(self, python: str) -> list[str]:
+        """Command line that runs this node as its own process with ``python -m``.
+
+        :param python: the interpreter (e.g. ``sys.executable``).
+        """
+        return [python, '-m', self.node.module, *self.ros_args()]
+
+
+@dataclass
+class GraphFiles:
+    """Parameter files of the nodes (names relative to ``config/`` or absolute paths).
+
+    :param sim: simulator parameters.
+    :param filter: safety-filter parameters (one node per robot).
+    :param training: training-node parameters.
+    :param metrics: metrics-node parameters.
+    :param policy: policy-node parameters (one node per robot).
+    """
+
+    sim: str = 'sim_node.yaml'
+    filter: str = 'filter_node.yaml'
+    training: str = 'training_node.yaml'
+    metrics: str = 'metrics_node.yaml'
+    policy: str = 'policy_node.yaml'
+
+
+def parse_robots(robots: str | Sequence[str]) -> list[str]:
+    """Robot names from a list or a comma/space-separated string.
+
+    :param robots: e.g. ``"pursuer,evader"``.
+    :raises ValueError: if a name is not a role, or a name repeats, or none is given.
+    """
+    names = robots.replace(',', ' ').split() if isinstance(robots, str) else list(robots)
+    if not names:
+        raise ValueError('give at least one robot (pursuer and/or evader)')
+    bad = [n for n in names if n not in ROLES]
+    if bad:
+        raise ValueError(f'robots must be among {ROLES} (the roles of the game), got {bad}')
+    if len(set(names)) != len(names):
+        raise ValueError(f'robot names repeat: {names}')
+    return names
+
+
+def _common(use_sim_time: bool) -> dict[str, Any]:
+    return {'use_sim_time': bool(use_sim_time)}
+
+
+def live_nodes(robots: Sequence[str], files: GraphFiles, use_sim_time: bool,
+               policy_overrides: dict[str, dict[str, Any]] | None = None,
+               sim_overrides: dict[str, Any] | None = None) -> list[NodeSpec]:
+    """Simulator + one filter and one policy node per robot.
+
+    :param robots: robot names (roles).
+    :param files: parameter files.
+    :param use_sim_time: whether the nodes follow ``/clock``.
+    :param policy_overrides: extra policy parameters per robot.
+    :param sim_overrides: extra simulator parameters.
+    """
+    common = _common(use_sim_time)
+    specs = [NodeSpec('sim', SIM, 'safe_pe_sim', '', [config_path(files.sim)],
+                      {**common, **(sim_overrides or {})})]
+    for robot in robots:
+        specs.append(NodeSpec(f'filter/{robot}', FILTER, 'safety_filter', robot,
+                              [config_path(files.filter)], dict(common)))
+    for robot in robots:
+        extra = (policy_overrides or {}).get(robot, {})
+        specs.append(NodeSpec(f'policy/{robot}', POLICY, 'safe_pe_policy', robot,
+                              [config_path(files.policy)],
+                              {**common, 'role': robot, **extra}))
+    return specs
+
+
+def sim_training_graph(robots: str | Sequence[str] = 'pursuer,evader', run_type: str = 'A',
+                       budget: int = 0, run_dir: str = 'runs/sim_training',
+                       training_config: str = '', seed: int = 0,
+                       use_sim_time: bool = False,
+                       files: GraphFiles | None = None) -> list[NodeSpec]:
+    """The training graph: sim, filters, policies following checkpoints, training, metrics.
+
+    :param robots: robot names, e.g. ``"pursuer,evader"``.
+    :param run_type: ``A``/``B``/``C``/``D`` preset or ``custom`` (with ``training_config``).
+    :param budget: training environment steps (0: the training node's file/config value).
+    :param run_dir: run directory (checkpoints, report, plots).
+    :param training_config: SafeSelfPlayConfig YAML (``""``: the run type's preset).
+    :param seed: seed of training and simulator.
+    :param use_sim_time: whether the nodes follow ``/clock``.
+    :param files: parameter files (defaults: ``config/*.yaml``).
+    """
+    names = parse_robots(robots)
+    if run_type not in RUN_TYPES:
+        raise ValueError(f'run_type must be one of {RUN_TYPES}, got {run_type!r}')
+    if run_type == 'custom' and not training_config:
+        raise ValueError('run_type custom needs training_config (a SafeSelfPlayConfig YAML)')
+    if int(budget) < 0:
+        raise ValueError(f'budget must be >= 0 steps, got {budget}')
+    files = files or GraphFiles()
+    run_dir = str(Path(run_dir).expanduser().resolve())
+    policy = {r: {'follow_checkpoints': True, 'checkpoint': ''} for r in names}
+    specs = live_nodes(names, files, use_sim_time, policy, {'seed': int(seed)})
+    training = {**_common(use_sim_time), 'run_type': run_type, 'run_dir': run_dir,
+                'seed': int(seed)}
+    if int(budget) > 0:
+        training['budget'] = int(budget)
+    if training_config:
+        training['config_file'] = str(Path(training_config).expanduser().resolve())
+    specs.append(NodeSpec('training', TRAINING, 'safe_pe_training', '',
+                          [config_path(files.training)], training))
+    specs.append(NodeSpec('metrics', METRICS, 'safe_pe_metrics', '',
+                          [config_path(files.metrics)],
+                          {**_common(use_sim_time), 'robots': names, 'report_dir': run_dir,
+                           'use_training': True}))
+    return specs
+
+
+def sim_eval_graph(pursuer_checkpoint: str = '', evader_checkpoint: str = '',
+                   episodes: int = 5, run_dir: str = 'runs/sim_eval', seed: int = 0,
+                   use_sim_time: bool = False,
+                   files: GraphFiles | None = None) -> list[NodeSpec]:
+    """The evaluation graph: sim, filters, policies with fixed checkpoints, metrics.
+
+    The metrics node writes the report and exits after ``episodes`` finished episodes.
+
+    :param pursuer_checkpoint: pursuer weights (``""``: the scripted baseline).
+    :param evader_checkpoint: evader weights (``""``: the scripted baseline).
+    :param episodes: finished episodes to evaluate (>= 1).
+    :param run_dir: where the report goes.
+    :param seed: simulator seed.
+    :param use_sim_time: whether the nodes follow ``/clock``.
+    :param files: parameter files (defaults: ``config/*.yaml``).
+    """
+    if int(episodes) < 1:
+        raise ValueError(f'episodes must be >= 1, got {episodes}')
+    files = files or GraphFiles()
+    checkpoints = {'pursuer': pursuer_checkpoint, 'evader': evader_checkpoint}
+    policy = {}
+    for role, path in checkpoints.items():
+        if path and not Path(path).expanduser().is_file():
+            raise FileNotFoundError(f'{role} checkpoint {path!r} does not exist; give a .pt '
+                                    f'weights file written by training, or "" for a baseline')
+        policy[role] = {'follow_checkpoints': False,
+                        'checkpoint': str(Path(path).expanduser().resolve()) if path else ''}
+    run_dir = str(Path(run_dir).expanduser().resolve())
+    specs = live_nodes(list(ROLES), files, use_sim_time, policy, {'seed': int(seed)})
+    specs.append(NodeSpec('metrics', METRICS, 'safe_pe_metrics', '',
+                          [config_path(files.metrics)],
+                          {**_common(use_sim_time), 'robots': list(ROLES),
+                           'report_dir': run_dir, 'use_training': False,
+                           'stop_after_episodes': int(episodes)}))
+    return specs
+
+
+def deploy_graph(robot: str = 'pursuer', role: str = '',
+                 filter_params: str = 'turtlebot3_burger_filter.yaml',
+                 arena_file: str = 'arena_example.yaml', use_policy: bool = False,
+                 checkpoint: str = '', policy_params: str = 'policy_node.yaml',
+                 use_sim_time: bool = False) -> list[NodeSpec]:
+    """One physical robot: its safety filter (TurtleBot3 profile) and optionally a policy.
+
+    :param robot: robot name = namespace of its topics (``/<robot>/odom``, ``cmd_vel``...).
+    :param role: ``pursuer`` or ``evader`` (``""``: the robot name, which must be a role).
+    :param filter_params: filter parameter file (robot profile).
+    :param arena_file: parameter file with the arena walls and obstacles.
+    :param use_policy: also run a policy node that publishes the nominal command.
+    :param checkpoint: policy weights (``""``: the scripted baseline).
+    :param policy_params: policy parameter file.
+    :param use_sim_time: whether the nodes follow ``/clock``.
+    """
+    robot = robot.strip('/')
+    if not robot or not robot.replace('_', 'a').isalnum() or robot[0].isdigit():
+        raise ValueError(f'robot must be a valid ROS name (letters, digits, _), got {robot!r}')
+    role = role or robot
+    parse_robots([role])
+    common = _common(use_sim_time)
+    specs = [NodeSpec(f'filter/{robot}', FILTER, 'safety_filter', robot,
+                      [config_path(filter_params), config_path(arena_file)], dict(common))]
+    if use_policy:
+        if checkpoint and not Path(checkpoint).expanduser().is_file():
+            raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+        specs.append(NodeSpec(f'policy/{robot}', POLICY, 'safe_pe_policy', robot,
+                              [config_path(policy_params)],
+                              {**common, 'role': role, 'follow_checkpoints': False,
+                               'checkpoint': str(Path(checkpoint).expanduser().resolve())
+                               if checkpoint else ''}))
+    return specs

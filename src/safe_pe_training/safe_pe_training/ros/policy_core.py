@@ -1,0 +1,187 @@
+"""What the policy node computes, without ROS: game state -> nominal command ``(v, omega)``.
+
+Two kinds of drivers, both called with the plain arrays of one game state
+(:func:`safe_pe_training.ros.conversions.game_state_arrays`):
+
+- :class:`ScriptedDriver`: a scripted baseline (pure pursuit for the pursuer, flee for the
+  evader, or zero) so the live graph moves before the first checkpoint exists;
+- :class:`CheckpointDriver`: a trained policy loaded weights-only with
+  ``safe_pe_training.checkpoints.load_policy``; the observation is built exactly as in the
+  training env: the simulator core's ``ObservationBuilder`` of the run's environment config,
+  plus (for CBF-Beta policies) the state's safe action box from the CBF core, encoded with
+  ``action_mapping.normalise_box``.
+
+Commands are nominal: the safety filter downstream is what makes them safe.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping, Protocol
+
+import numpy as np
+
+ROLES = ('pursuer', 'evader')
+FALLBACKS = ('auto', 'pure_pursuit', 'flee', 'zero')
+
+
+class Driver(Protocol):
+    """Anything that turns a game state into this robot's nominal command."""
+
+    description: str
+
+    def command(self, state: Mapping[str, Any]) -> tuple[float, float]:
+        """``(v, omega)`` for the state (``game_state_arrays`` output)."""
+
+
+def _wrap(angle: float) -> float:
+    return (angle + math.pi) % (2.0 * math.pi) - math.pi
+
+
+class ScriptedDriver:
+    """A scripted baseline that steers by the heading error to a target direction.
+
+    :param role: ``"pursuer"`` or ``"evader"``.
+    :param kind: ``"pure_pursuit"`` (head for the opponent), ``"flee"`` (head away from the
+        opponent, towards the arena centre near walls), ``"zero"`` (stand still) or
+        ``"auto"`` (pure pursuit for the pursuer, flee for the evader).
+    :param v_max: top linear speed [m/s] used by the baseline.
+    :param omega_max: top turn rate [rad/s].
+    :param gain: heading-error gain [1/s].
+    """
+
+    def __init__(self, role: str, kind: str = 'auto', v_max: float = 0.2,
+                 omega_max: float = 2.0, gain: float = 3.0) -> None:
+        if role not in ROLES:
+            raise ValueError(f'role must be one of {ROLES}, got {role!r}')
+        if kind not in FALLBACKS:
+            raise ValueError(f'fallback must be one of {FALLBACKS}, got {kind!r}')
+        if not (v_max >= 0.0 and omega_max > 0.0 and gain > 0.0):
+            raise ValueError('v_max must be >= 0, omega_max and gain > 0')
+        if kind == 'auto':
+            kind = 'pure_pursuit' if role == 'pursuer' else 'flee'
+        self.role, self.kind = role, kind
+        self.v_max, self.omega_max, self.gain = float(v_max), float(omega_max), float(gain)
+        self.agent = ROLES.index(role)
+        self.description = f'scripted {kind}'
+
+    def command(self, state: Mapping[str, Any]) -> tuple[float, float]:
+        """Nominal ``(v, omega)`` of the baseline in this state."""
+        if self.kind == 'zero':
+            return 0.0, 0.0
+        poses = state['poses']
+        x, y, theta = (float(c) for c in poses[self.agent])
+        ox, oy = float(poses[1 - self.agent][0]), float(poses[1 - self.agent][1])
+        if self.kind == 'pure_pursuit':
+            bearing = math.atan2(oy - y, ox - x)
+        else:
+            away = np.array([x - ox, y - oy])
+            x_min, x_max, y_min, y_max = state['arena']
+            centre = np.array([(x_min + x_max) / 2.0, (y_min + y_max) / 2.0]) - [x, y]
+            size = max(x_max - x_min, y_max - y_min)
+            # Blend towards the centre as the walls get close, so the evader does not pin
+            # itself into a corner (the filter would stop it there).
+            wall = min(x - x_min, x_max - x, y - y_min, y_max - y)
+            weight = float(np.clip(1.0 - wall / (0.25 * size), 0.0, 1.0))
+            direction = (away / (np.linalg.norm(away) + 1e-9)
+                         + 2.0 * weight * centre / (np.linalg.norm(centre) + 1e-9))
+            bearing = math.atan2(direction[1], direction[0])
+        error = _wrap(bearing - theta)
+        omega = float(np.clip(self.gain * error, -self.omega_max, self.omega_max))
+        v = self.v_max * max(0.0, math.cos(error))
+        return v, omega
+
+
+def run_config_for(checkpoint: Path, fallback_config: str = '') -> Any:
+    """The ``SafeSelfPlayConfig`` a checkpoint was trained with.
+
+    Looks for the run's resolved config beside the checkpoint (``<run>/checkpoints/x.pt`` ->
+    ``<run>/config.yaml``), then ``fallback_config``, then the preset of the checkpoint's
+    ``run_type``.
+
+    :param checkpoint: the weights file.
+    :param fallback_config: a SafeSelfPlayConfig YAML to use if the run has none.
+    :raises FileNotFoundError: if no config can be found.
+    """
+    from safe_pe_training.artifacts import CONFIG_FILE
+    from safe_pe_training.checkpoints import read_metadata
+    from safe_pe_training.config import SafeSelfPlayConfig, get_run_configs
+
+    for candidate in (checkpoint.parent.parent / CONFIG_FILE, checkpoint.parent / CONFIG_FILE):
+        if candidate.is_file():
+            return SafeSelfPlayConfig.from_yaml(candidate)
+    if fallback_config:
+        return SafeSelfPlayConfig.from_yaml(fallback_config)
+    run_type = read_metadata(checkpoint).run_type
+    presets = get_run_configs()
+    if run_type in presets:
+        return presets[run_type]
+    raise FileNotFoundError(
+        f'no run config for {checkpoint}: expected {checkpoint.parent.parent / CONFIG_FILE}; '
+        f'set the policy node parameter training_config to the run\'s config YAML')
+
+
+class CheckpointDriver:
+    """A trained policy: observation as in training, weights-only checkpoint.
+
+    :param checkpoint: path of the ``.pt`` weights (JSON metadata beside it).
+    :param role: the robot's role; must match the checkpoint's.
+    :param deterministic: act with the policy's mode instead of sampling.
+    :param training_config: SafeSelfPlayConfig YAML if the run directory has none.
+    :raises safe_pe_training.checkpoints.CheckpointError: corrupt or mismatching checkpoint.
+    """
+
+    def __init__(self, checkpoint: str | Path, role: str, deterministic: bool = True,
+                 training_config: str = '') -> None:
+        from safe_pe_cbf.geometry import Arena
+        from safe_pe_sim.observations import ObservationBuilder
+        from safe_pe_training.action_mapping import normalise_box
+        from safe_pe_training.checkpoints import CheckpointError, load_policy
+        from safe_pe_training.factories import make_cbf_config, make_env_config
+
+        self.path = Path(checkpoint).expanduser().resolve()
+        self.policy = load_policy(self.path, deterministic=deterministic)
+        if self.policy.role != role:
+            raise CheckpointError(f'checkpoint {self.path} is a {self.policy.role} policy, '
+                                  f'this node drives the {role}')
+        config = run_config_for(self.path, training_config)
+        self.env_config = make_env_config(config)
+        self.builder = ObservationBuilder(self.env_config)
+        self.agent = ROLES.index(role)
+        self.role = role
+        self.beta = self.policy.meta.policy_type == 'beta'
+        self.cbf_config = make_cbf_config(config, role) if self.beta else None
+        self._arena_cls = Arena
+        self._normalise_box = normalise_box
+        self.max_steps = int(self.env_config.max_steps)
+        meta = self.policy.meta
+        self.description = (f'{meta.policy_type} policy {self.path.name} (phase {meta.phase}, '
+                            f'{meta.total_steps} steps, run {meta.run_type})')
+
+    def observation(self, state: Mapping[str, Any]) -> np.ndarray:
+        """The policy's observation of this state (float32, finite)."""
+        poses = [tuple(float(c) for c in p) for p in state['poses']]
+        velocities = [tuple(float(c) for c in v) for v in state['velocities']]
+        obstacles = [tuple(float(c) for c in o) for o in state['obstacles']]
+        step = min(int(state['step']), self.max_steps)
+        obs = self.builder.single(self.agent, poses, velocities, obstacles, step)
+        if not self.beta:
+            return obs
+        from safe_pe_cbf.bounds import safe_action_box
+
+        arena = self._arena_cls(*state['arena'])
+        box = safe_action_box(np.asarray(state['poses'][self.agent]), arena,
+                              np.asarray(state['obstacles']).reshape(-1, 3),
+                              np.asarray(state['poses'][1 - self.agent]), self.cbf_config)
+        encoded = self._normalise_box(box.lo, box.hi, self.policy.limits)
+        return np.concatenate([obs, encoded]).astype(np.float32)
+
+    def command(self, state: Mapping[str, Any]) -> tuple[float, float]:
+        """Nominal ``(v, omega)`` of the policy in this state."""
+        obs = self.observation(state)
+        if obs.shape[0] != self.policy.obs_dim:
+            raise ValueError(f'observation has {obs.shape[0]} entries, the checkpoint expects '
+                             f'{self.policy.obs_dim}: train and deploy with the same config')
+        v, omega = self.policy(obs)
+        return float(v), float(omega)

@@ -1,0 +1,191 @@
+"""Policy node: the robot's nominal command from the game state, at a fixed rate.
+
+Subscribes to ``/safe_pe/game_state``, publishes ``cmd_vel_nominal`` (relative: run it in the
+robot's namespace, e.g. ``/pursuer/cmd_vel_nominal``) for the safety filter. Drives a trained
+checkpoint (weights-only) when one is given or announced on ``/safe_pe/training/checkpoint``
+for its role (hot reload), else a scripted baseline, so the live graph moves from the start.
+
+Safe fallbacks: no or stale game state -> publishes nothing (the filter's watchdog stops the
+robot); a checkpoint that fails to load -> keeps the current driver and logs why; a policy
+that throws or returns non-finite values -> publishes nothing for that tick; shutdown ->
+one zero command.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from safe_pe_msgs.msg import CheckpointInfo, GameState
+
+from safe_pe_training.ros.conversions import game_state_arrays, make_twist
+from safe_pe_training.ros.params import declare
+from safe_pe_training.ros.runner import run_node
+from safe_pe_training.ros.policy_core import (
+    FALLBACKS,
+    ROLES,
+    CheckpointDriver,
+    Driver,
+    ScriptedDriver,
+)
+
+NODE_NAME = 'safe_pe_policy'
+CHECKPOINT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class PolicyNode(Node):
+    """Publishes a nominal command for one robot from a checkpoint or a scripted baseline."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Create the node.
+
+        :param kwargs: passed to ``rclpy.node.Node`` (``cli_args``, ``parameter_overrides``,
+            ``namespace``, ``context``...).
+        """
+        super().__init__(NODE_NAME, **kwargs)
+        default_role = self.get_namespace().strip('/').split('/')[-1]
+        self.role: str = declare(
+            self, 'role', default_role if default_role in ROLES else 'pursuer',
+            'Game role this node drives (default: the namespace if it is a role).',
+            choices=ROLES)
+        self.checkpoint: str = declare(
+            self, 'checkpoint', '', 'Policy weights (.pt) to load at start ("" = none).')
+        self.follow = declare(
+            self, 'follow_checkpoints', True,
+            'Hot-reload checkpoints of our role announced on /safe_pe/training/checkpoint.')
+        self.training_config: str = declare(
+            self, 'training_config', '',
+            'SafeSelfPlayConfig YAML used if a checkpoint\'s run directory has no config.')
+        rate = declare(self, 'rate', 20.0, 'Nominal command rate [Hz].',
+                       min_value=0.5, max_value=200.0)
+        self.stamped = declare(self, 'stamped', False,
+                               'Publish TwistStamped (true) or Twist; must equal the '
+                               'filter\'s input_stamped.')
+        self.deterministic = declare(self, 'deterministic', True,
+                                     'Act with the policy\'s mode instead of sampling.')
+        fallback = declare(self, 'fallback', 'auto',
+                           'Scripted baseline used until a checkpoint is loaded.',
+                           choices=FALLBACKS)
+        self.fallback_speed = declare(self, 'fallback_speed', 0.2,
+                                      'Top linear speed of the scripted baseline [m/s].',
+                                      min_value=0.0, max_value=10.0)
+        self.state_timeout = declare(self, 'state_timeout', 0.5,
+                                     'Game state older than this [s] -> publish nothing.',
+                                     min_value=0.01, max_value=60.0)
+        self.base_frame: str = declare(self, 'base_frame', 'base_link',
+                                       'frame_id of TwistStamped commands.')
+        self._lock = threading.Lock()
+        self._state: GameState | None = None
+        self._state_time = 0.0
+        self._scripted = ScriptedDriver(self.role, fallback, v_max=self.fallback_speed)
+        self._driver: Driver = self._scripted
+        self._loading = threading.Lock()
+        self._loaded_path = ''
+        self.commands_published = 0
+        self.reloads = 0
+        self._warned: set[str] = set()
+
+        self._pub = self.create_publisher(
+            make_twist(0.0, 0.0, 'twist_stamped' if self.stamped else 'twist').__class__,
+            'cmd_vel_nominal', 10)
+        self.create_subscription(GameState, '/safe_pe/game_state', self._on_state, 10)
+        if self.checkpoint:
+            self.load(self.checkpoint)
+        if self.follow:
+            self.create_subscription(CheckpointInfo, '/safe_pe/training/checkpoint',
+                                     self._on_checkpoint, CHECKPOINT_QOS,
+                                     callback_group=MutuallyExclusiveCallbackGroup())
+        self._timer = self.create_timer(1.0 / rate, self._tick)
+        self.get_logger().info(f'{self.role}: driving with {self._driver.description} at '
+                               f'{rate:g} Hz (follow checkpoints: {self.follow})')
+
+    @property
+    def driver_description(self) -> str:
+        """What drives the robot now."""
+        return self._driver.description
+
+    def load(self, path: str) -> bool:
+        """Load a checkpoint and switch to it; keep the current driver if it fails.
+
+        :param path: weights file.
+        :return: whether the new checkpoint is now driving.
+        """
+        with self._loading:
+            try:
+                driver = CheckpointDriver(path, self.role, self.deterministic,
+                                          self.training_config)
+            except Exception as exc:  # noqa: BLE001 - any load failure keeps the old driver
+                self.get_logger().error(
+                    f'cannot load checkpoint {path!r} ({type(exc).__name__}: {exc}); still '
+                    f'driving with {self._driver.description}')
+                return False
+            with self._lock:
+                self._driver = driver
+                self._loaded_path = str(driver.path)
+            self.reloads += 1
+            self.get_logger().info(f'{self.role}: now driving with {driver.description}')
+            return True
+
+    def _on_checkpoint(self, msg: CheckpointInfo) -> None:
+        if msg.role != self.role or not msg.path:
+            return
+        if msg.path == self._loaded_path:
+            return
+        self.load(msg.path)
+
+    def _on_state(self, msg: GameState) -> None:
+        with self._lock:
+            self._state = msg
+            self._state_time = time.monotonic()
+
+    def _warn_once(self, key: str, text: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self.get_logger().warning(text)
+
+    def _tick(self) -> None:
+        with self._lock:
+            msg, age, driver = self._state, time.monotonic() - self._state_time, self._driver
+        if msg is None or age > self.state_timeout:
+            return
+        try:
+            v, omega = driver.command(game_state_arrays(msg))
+            out = make_twist(v, omega, 'twist_stamped' if self.stamped else 'twist',
+                             self.get_clock().now().to_msg(), self.base_frame)
+        except Exception as exc:  # noqa: BLE001 - never crash the command loop
+            self._warn_once(type(exc).__name__, f'no command this tick: {exc}')
+            return
+        self._pub.publish(out)
+        self.commands_published += 1
+
+    def stop(self) -> None:
+        """Stop the command loop and publish one zero command."""
+        self._timer.cancel()
+        try:
+            self._pub.publish(make_twist(0.0, 0.0,
+                                         'twist_stamped' if self.stamped else 'twist',
+                                         self.get_clock().now().to_msg(), self.base_frame))
+        except Exception:  # noqa: BLE001 - context may already be shut down
+            pass
+
+    def destroy_node(self) -> None:
+        """Publish a zero nominal command, then destroy the node."""
+        self.stop()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run one policy node until Ctrl-C.
+
+    :param args: command-line arguments for ``rclpy.init`` (default: ``sys.argv``).
+    """
+    raise SystemExit(run_node(PolicyNode, NODE_NAME, args, threads=2))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,66 @@
+"""Run one node in its own process with a clean shutdown on SIGINT/SIGTERM.
+
+rclpy's own signal handler shuts the context down before the node can say goodbye, so a
+policy node could not publish its final zero command. Here SIGINT and SIGTERM raise
+``KeyboardInterrupt`` in the main thread instead; the node is destroyed while the context is
+still valid (``destroy_node`` publishes/writes what it must), then rclpy is shut down.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Callable
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+from safe_pe_training.ros.params import ParameterError
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f'signal {signum}')
+
+
+def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = None,
+             done: Callable[[Node], threading.Event | None] | None = None,
+             threads: int = 2) -> int:
+    """Create a node, spin it until Ctrl-C/SIGTERM (or its done event), destroy it cleanly.
+
+    :param factory: builds the node (called after ``rclpy.init``).
+    :param name: node name for error messages.
+    :param args: command-line arguments (default: ``sys.argv``).
+    :param done: returns an event that ends spinning when set, or None.
+    :param threads: executor threads (2: a slow callback does not block the timers).
+    :return: process exit code: 0, or 2 for invalid parameters.
+    """
+    rclpy.init(args=args if args is not None else sys.argv,
+               signal_handler_options=SignalHandlerOptions.NO)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    node = None
+    executor = MultiThreadedExecutor(num_threads=threads)
+    code = 0
+    try:
+        node = factory()
+        executor.add_node(node)
+        event = done(node) if done is not None else None
+        while rclpy.ok() and not (event is not None and event.is_set()):
+            executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ParameterError as exc:
+        print(f'[{name}] invalid parameter: {exc}', file=sys.stderr, flush=True)
+        code = 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        try:
+            if node is not None:
+                executor.remove_node(node)
+                node.destroy_node()
+        finally:
+            executor.shutdown(timeout_sec=1.0)
+            rclpy.try_shutdown()
+    return code

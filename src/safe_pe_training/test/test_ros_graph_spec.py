@@ -1,0 +1,95 @@
+"""The graph description shared by the launch files, safe_pe_stack and the graph tests."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from safe_pe_training.ros.graph_spec import (
+    GraphFiles,
+    deploy_graph,
+    parse_robots,
+    repo_root,
+    sim_eval_graph,
+    sim_training_graph,
+)
+
+
+@pytest.fixture()
+def files(tmp_path):
+    names = {}
+    for key in ('sim', 'filter', 'training', 'metrics', 'policy'):
+        path = tmp_path / f'{key}.yaml'
+        path.write_text('/**:\n  ros__parameters: {}\n')
+        names[key] = str(path)
+    return GraphFiles(**names)
+
+
+def test_repo_root_holds_config_and_launch():
+    root = repo_root()
+    assert (root / 'config' / 'metrics_node.yaml').is_file()
+    assert (root / 'launch' / 'sim_training.launch.py').is_file()
+
+
+def test_sim_training_graph_nodes_and_overrides(files, tmp_path):
+    specs = sim_training_graph('pursuer, evader', run_type='A', budget=1234,
+                               run_dir=str(tmp_path / 'run'), seed=7, files=files)
+    keys = [s.key for s in specs]
+    assert keys == ['sim', 'filter/pursuer', 'filter/evader', 'policy/pursuer',
+                    'policy/evader', 'training', 'metrics']
+    by_key = {s.key: s for s in specs}
+    assert by_key['filter/evader'].namespace == 'evader'
+    assert by_key['policy/pursuer'].overrides['role'] == 'pursuer'
+    assert by_key['policy/pursuer'].overrides['follow_checkpoints'] is True
+    assert by_key['training'].overrides['budget'] == 1234
+    assert by_key['training'].overrides['run_dir'] == str((tmp_path / 'run').resolve())
+    assert by_key['metrics'].overrides['robots'] == ['pursuer', 'evader']
+    assert by_key['metrics'].overrides['report_dir'] == str((tmp_path / 'run').resolve())
+    assert all(s.overrides['use_sim_time'] is False for s in specs)
+
+
+def test_ros_args_round_trip_values_as_yaml(files, tmp_path):
+    spec = [s for s in sim_training_graph('pursuer', run_dir=str(tmp_path), files=files)
+            if s.key == 'metrics'][0]
+    args = spec.ros_args()
+    assert args[:3] == ['--ros-args', '-r', '__node:=safe_pe_metrics']
+    assert '--params-file' in args and files.metrics in args
+    values = dict(a.split(':=', 1) for a in args[args.index('-p') + 1::2] if ':=' in a)
+    assert json.loads(values['robots']) == ['pursuer']
+    cmd = spec.command(sys.executable)
+    assert cmd[:3] == [sys.executable, '-m', 'safe_pe_training.ros.metrics_node']
+
+
+def test_bad_arguments_fail_with_a_clear_message(files, tmp_path):
+    with pytest.raises(ValueError, match='robots must be among'):
+        parse_robots('pursuer,chaser')
+    with pytest.raises(ValueError, match='repeat'):
+        parse_robots(['pursuer', 'pursuer'])
+    with pytest.raises(ValueError, match='run_type'):
+        sim_training_graph(run_type='E', files=files)
+    with pytest.raises(ValueError, match='custom needs training_config'):
+        sim_training_graph(run_type='custom', files=files)
+    with pytest.raises(FileNotFoundError, match='parameter file'):
+        sim_training_graph(files=GraphFiles(sim=str(tmp_path / 'missing.yaml')))
+    with pytest.raises(FileNotFoundError, match='checkpoint'):
+        sim_eval_graph(pursuer_checkpoint=str(tmp_path / 'nope.pt'), files=files)
+    with pytest.raises(ValueError, match='episodes'):
+        sim_eval_graph(episodes=0, files=files)
+    with pytest.raises(ValueError, match='valid ROS name'):
+        deploy_graph(robot='1robot', role='pursuer', filter_params=files.filter,
+                     arena_file=files.sim)
+
+
+def test_sim_eval_and_deploy_graphs(files, tmp_path):
+    specs = {s.key: s for s in sim_eval_graph(episodes=3, run_dir=str(tmp_path), files=files)}
+    assert specs['metrics'].overrides['stop_after_episodes'] == 3
+    assert specs['policy/evader'].overrides['follow_checkpoints'] is False
+    assert 'training' not in specs
+    deploy = deploy_graph(robot='tb3_0', role='evader', filter_params=files.filter,
+                          arena_file=files.sim, use_policy=True, policy_params=files.policy)
+    assert [s.key for s in deploy] == ['filter/tb3_0', 'policy/tb3_0']
+    assert deploy[0].param_files == [files.filter and deploy[0].param_files[0],
+                                     deploy[0].param_files[1]]
+    assert deploy[1].overrides['role'] == 'evader' and deploy[1].namespace == 'tb3_0'
