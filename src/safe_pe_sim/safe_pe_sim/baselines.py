@@ -1,0 +1,192 @@
+"""Scripted policies for evaluation and health checks (physical commands).
+
+All policies take the state of N games as arrays (agent 0 = pursuer, 1 = evader) and return
+``(N, 2)`` physical commands ``(v, omega)`` for the agent they control, within its limits:
+
+* :func:`pure_pursuit`: greedy pursuer that steers at the evader (optionally at a point led by
+  the evader's velocity over ``lead_time``).
+* :func:`flee`: evader that steers straight away from the pursuer.
+* :func:`aware_flee`: evader that steers away from the pursuer and is repelled by walls and
+  obstacles (potential field).
+* :func:`random_commands`: uniformly random commands (any agent).
+
+Steering law: ``omega = clip(gain * heading_error, +-omega_max)``, ``v = v_max`` when
+``|heading_error| <= pi / 2``, else ``max(v_min, 0)`` (turn in place first). :func:`single_state`
+builds the arrays for one game; :func:`to_normalized` converts to the ``[-1, 1]`` action.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from .actions import to_normalized
+from .config import EnvConfig, RobotConfig
+from .dynamics import wrap_angle
+
+__all__ = ["steer_towards", "pure_pursuit", "flee", "aware_flee", "random_commands",
+           "SCRIPTED", "scripted_policy", "single_state", "to_normalized"]
+
+
+def steer_towards(poses: np.ndarray, heading: np.ndarray, robot: RobotConfig,
+                  gain: float = 4.0) -> np.ndarray:
+    """Commands turning robots towards desired headings.
+
+    :param poses: ``(N, 3)`` poses of the controlled robots.
+    :param heading: ``(N,)`` desired headings [rad].
+    :param robot: the robot's limits.
+    :param gain: proportional turn gain [1/s].
+    """
+    err = wrap_angle(heading - poses[:, 2])
+    omega = np.clip(gain * err, -robot.omega_max, robot.omega_max)
+    v = np.where(np.abs(err) <= math.pi / 2, robot.v_max, max(robot.v_min, 0.0))
+    return np.stack((v, omega), axis=1)
+
+
+def pure_pursuit(poses: np.ndarray, velocities: np.ndarray, config: EnvConfig,
+                 lead_time: float = 0.0, gain: float = 4.0) -> np.ndarray:
+    """Greedy pursuer: steer at the evader (or where it will be after ``lead_time``).
+
+    :param poses: ``(N, 2, 3)`` poses.
+    :param velocities: ``(N, 2, 2)`` last applied commands (used for the lead).
+    :param config: game config (pursuer limits).
+    :param lead_time: prediction horizon [s]; 0 = plain pure pursuit.
+    :param gain: turn gain [1/s].
+    """
+    tx = poses[:, 1, 0]
+    ty = poses[:, 1, 1]
+    if lead_time > 0.0:
+        tx = tx + lead_time * velocities[:, 1, 0] * np.cos(poses[:, 1, 2])
+        ty = ty + lead_time * velocities[:, 1, 0] * np.sin(poses[:, 1, 2])
+    heading = np.arctan2(ty - poses[:, 0, 1], tx - poses[:, 0, 0])
+    return steer_towards(poses[:, 0], heading, config.pursuer, gain)
+
+
+def flee(poses: np.ndarray, velocities: np.ndarray, config: EnvConfig,
+         gain: float = 4.0) -> np.ndarray:
+    """Evader that steers directly away from the pursuer.
+
+    :param poses: ``(N, 2, 3)`` poses.
+    :param velocities: ``(N, 2, 2)`` last applied commands (unused; uniform signature).
+    :param config: game config (evader limits).
+    :param gain: turn gain [1/s].
+    """
+    heading = np.arctan2(poses[:, 1, 1] - poses[:, 0, 1], poses[:, 1, 0] - poses[:, 0, 0])
+    return steer_towards(poses[:, 1], heading, config.evader, gain)
+
+
+def aware_flee(poses: np.ndarray, velocities: np.ndarray, config: EnvConfig,
+               obstacles: np.ndarray | None = None, mask: np.ndarray | None = None,
+               influence: float | None = None, gain: float = 4.0) -> np.ndarray:
+    """Evader fleeing the pursuer while repelled by walls and obstacles.
+
+    Desired direction = unit vector away from the pursuer plus, for each wall and obstacle
+    closer than ``influence`` (body clearance ``c``), a push along its normal of strength
+    ``(1 / max(c, 0.05 * influence) - 1 / influence) * influence``.
+
+    :param poses: ``(N, 2, 3)`` poses.
+    :param velocities: ``(N, 2, 2)`` last applied commands (unused; uniform signature).
+    :param config: game config (evader limits, arena).
+    :param obstacles: ``(N, K, 3)`` obstacles, or None.
+    :param mask: ``(N, K)`` real obstacle rows (required with ``obstacles``).
+    :param influence: clearance [m] below which walls/obstacles repel; default 15 % of the
+        arena's shorter side.
+    :param gain: turn gain [1/s].
+    """
+    arena = config.arena
+    if influence is None:
+        influence = 0.15 * min(arena.width, arena.height)
+    r = config.evader.radius
+    x = poses[:, 1, 0]
+    y = poses[:, 1, 1]
+    ax = x - poses[:, 0, 0]
+    ay = y - poses[:, 0, 1]
+    norm = np.maximum(np.hypot(ax, ay), 1e-9)
+    dx = ax / norm
+    dy = ay / norm
+    floor = 0.05 * influence
+
+    def push(c: np.ndarray) -> np.ndarray:
+        return np.where(c < influence,
+                        (1.0 / np.maximum(c, floor) - 1.0 / influence) * influence, 0.0)
+
+    dx = dx + push(x - arena.x_min - r) - push(arena.x_max - x - r)
+    dy = dy + push(y - arena.y_min - r) - push(arena.y_max - y - r)
+    if obstacles is not None and obstacles.shape[1]:
+        if mask is None:
+            raise ValueError("aware_flee needs the obstacle mask with the obstacles")
+        ox = x[:, None] - obstacles[..., 0]
+        oy = y[:, None] - obstacles[..., 1]
+        dist = np.maximum(np.hypot(ox, oy), 1e-9)
+        p = np.where(mask, push(dist - obstacles[..., 2] - r), 0.0)
+        dx = dx + (p * ox / dist).sum(axis=1)
+        dy = dy + (p * oy / dist).sum(axis=1)
+    return steer_towards(poses[:, 1], np.arctan2(dy, dx), config.evader, gain)
+
+
+def random_commands(rng: np.random.Generator, n: int, robot: RobotConfig) -> np.ndarray:
+    """Uniformly random commands inside the robot's limits.
+
+    :param rng: generator to draw from.
+    :param n: number of games.
+    :param robot: the robot's limits.
+    """
+    v = rng.uniform(robot.v_min, robot.v_max, n)
+    omega = rng.uniform(-robot.omega_max, robot.omega_max, n)
+    return np.stack((v, omega), axis=1)
+
+
+ScriptedFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+SCRIPTED = {
+    "pure_pursuit": ("pursuer", "steer at the evader"),
+    "lead_pursuit": ("pursuer", "steer at the evader's position 0.5 s ahead"),
+    "random": ("any", "uniformly random commands"),
+    "flee": ("evader", "steer away from the pursuer"),
+    "aware_flee": ("evader", "flee while repelled by walls and obstacles"),
+}
+"""Scripted baseline names: ``name -> (role, description)``."""
+
+
+def scripted_policy(name: str, config: EnvConfig, role: str,
+                    rng: np.random.Generator | None = None) -> ScriptedFn:
+    """A batched scripted policy ``f(poses, velocities, obstacles, mask) -> (N, 2)`` commands.
+
+    :param name: one of :data:`SCRIPTED`.
+    :param config: game config.
+    :param role: ``"pursuer"`` or ``"evader"``: the agent it controls.
+    :param rng: generator for ``"random"`` (default: seeded 0).
+    """
+    if name not in SCRIPTED:
+        raise ValueError(f"unknown scripted baseline {name!r}; use one of {sorted(SCRIPTED)}")
+    if role not in ("pursuer", "evader"):
+        raise ValueError(f"role must be 'pursuer' or 'evader', got {role!r}")
+    want = SCRIPTED[name][0]
+    if want != "any" and want != role:
+        raise ValueError(f"scripted baseline {name!r} plays the {want}, not the {role}")
+    if name == "pure_pursuit":
+        return lambda p, v, o, m: pure_pursuit(p, v, config)
+    if name == "lead_pursuit":
+        return lambda p, v, o, m: pure_pursuit(p, v, config, lead_time=0.5)
+    if name == "flee":
+        return lambda p, v, o, m: flee(p, v, config)
+    if name == "aware_flee":
+        return lambda p, v, o, m: aware_flee(p, v, config, o, m)
+    generator = rng if rng is not None else np.random.default_rng(0)
+    robot = config.pursuer if role == "pursuer" else config.evader
+    return lambda p, v, o, m: random_commands(generator, p.shape[0], robot)
+
+
+def single_state(poses: list[tuple[float, float, float]], velocities: list[tuple[float, float]],
+                 obstacles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Batch-of-one arrays ``(poses, velocities, obstacles, mask)`` for one game.
+
+    :param poses: ``[(x, y, theta)] * 2``.
+    :param velocities: ``[(v, omega)] * 2``.
+    :param obstacles: ``(k, 3)`` obstacles.
+    """
+    obs = np.asarray(obstacles, dtype=np.float64).reshape(1, -1, 3)
+    return (np.asarray(poses, dtype=np.float64)[None], np.asarray(velocities)[None], obs,
+            np.ones(obs.shape[:2], dtype=bool))

@@ -1,0 +1,199 @@
+"""``PursuitEvasionGame``: one pursuit-evasion game in pure Python (the fast N = 1 path).
+
+Same maths and the same random streams as :class:`~safe_pe_sim.vec_core.VectorizedPursuitEvasion`
+(whose game ``i`` seeded ``s`` equals this game seeded ``s + i``; a test keeps them equal), but
+without per-step numpy overhead. Unlike the vector core it does not reset itself: call
+:meth:`reset` after an episode ends.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import EnvConfig
+from .dynamics import unicycle_step_scalar
+from .errors import SimInputError
+from .observations import ObservationBuilder
+from .rewards import game_rewards_scalar
+from .safety_check import ScalarSafety, check_step_scalar
+from .vec_core import NoiseStream, draw_base_seed
+from .world import generate_obstacles, make_rngs, sample_spawns
+
+__all__ = ["PursuitEvasionGame", "StepResult"]
+
+
+@dataclass
+class StepResult:
+    """Outcome of one control step of one game."""
+
+    rewards: tuple[float, float]
+    """``(pursuer, evader)`` rewards."""
+    terminated: bool
+    """Capture (or a violation with ``terminate_on_violation``)."""
+    truncated: bool
+    """Step limit reached without termination (evader escaped)."""
+    captured: bool
+    """Evader captured at this step."""
+    safety: ScalarSafety
+    """Per-agent violation report of this step."""
+    distance: float
+    """Centre distance after the step [m]."""
+    applied: list[tuple[float, float]] = field(default_factory=list)
+    """Commands actually applied (clipped, noisy) per agent."""
+
+
+class PursuitEvasionGame:
+    """State and rules of one game. Agent 0 = pursuer, 1 = evader."""
+
+    def __init__(self, config: EnvConfig) -> None:
+        """:param config: game config (validated here)."""
+        config.validate()
+        self.config = config
+        self.bounds = config.arena.bounds()
+        robots = config.robots()
+        self.radii = (robots[0].radius, robots[1].radius)
+        self.limits = [(r.v_min, r.v_max, r.omega_max) for r in robots]
+        self.obs_builder = ObservationBuilder(config)
+        self.poses: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)] * 2
+        self.velocities: list[tuple[float, float]] = [(0.0, 0.0)] * 2
+        self.obstacles: list[tuple[float, float, float]] = []
+        self.obstacles_array = np.zeros((0, 3))
+        self.step_count = 0
+        self.distance = 0.0
+        self.seed_value = -1
+        self.episode_id = -1
+        self.episode_return = [0.0, 0.0]
+        self.episode_violation_steps = [0, 0]
+        self.min_distance = math.inf
+        self._rng: np.random.Generator | None = None
+        self._noise: NoiseStream | None = None
+
+    def seed(self, seed: int | None) -> int:
+        """Re-seed the layout/spawn and noise streams; return the seed used.
+
+        :param seed: non-negative seed, None for a fresh one from OS entropy.
+        """
+        if seed is None:
+            seed = draw_base_seed()
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise SimInputError(f"seed must be a non-negative integer or None, got {seed!r}")
+        self.seed_value = int(seed)
+        self._rng, noise_rng = make_rngs(self.seed_value)
+        self._noise = NoiseStream([noise_rng])
+        self.episode_id = -1
+        return self.seed_value
+
+    def reset(self, seed: int | None = None, obstacles: np.ndarray | None = None,
+              poses: np.ndarray | None = None) -> None:
+        """Start an episode: new layout and spawns from the stream (or the given ones).
+
+        :param seed: re-seed first when given (None keeps the stream; first use draws one).
+        :param obstacles: explicit ``(k, 3)`` obstacles for this episode (else generated).
+        :param poses: explicit ``(2, 3)`` start poses (else sampled).
+        """
+        if seed is not None or self._rng is None:
+            self.seed(seed)
+        assert self._rng is not None
+        if obstacles is None:
+            obs_arr = generate_obstacles(self.config, self._rng)
+        else:
+            from .world import explicit_obstacles
+            obs_arr = explicit_obstacles(obstacles)
+        if poses is None:
+            start = sample_spawns(self.config, obs_arr, self._rng)
+        else:
+            start = np.asarray(poses, dtype=np.float64).reshape(2, 3)
+            if not np.all(np.isfinite(start)):
+                raise SimInputError("start poses must be finite")
+        self.obstacles_array = obs_arr
+        self.obstacles = [tuple(map(float, row)) for row in obs_arr]
+        self.poses = [tuple(map(float, row)) for row in start]
+        self.velocities = [(0.0, 0.0), (0.0, 0.0)]
+        self.step_count = 0
+        (x0, y0, _), (x1, y1, _) = self.poses
+        self.distance = math.hypot(x0 - x1, y0 - y1)
+        self.min_distance = self.distance
+        self.episode_id += 1
+        self.episode_return = [0.0, 0.0]
+        self.episode_violation_steps = [0, 0]
+
+    def observation(self, agent: int) -> np.ndarray:
+        """Observation ``(OBS_DIM,)`` float32 of agent 0 (pursuer) or 1 (evader).
+
+        :param agent: agent index.
+        """
+        return self.obs_builder.single(agent, self.poses, self.velocities, self.obstacles,
+                                       self.step_count)
+
+    def step(self, cmd_pursuer: tuple[float, float], cmd_evader: tuple[float, float]
+             ) -> StepResult:
+        """Apply physical commands ``(v, omega)`` for one control period.
+
+        :param cmd_pursuer: pursuer command (clipped to its limits).
+        :param cmd_evader: evader command (clipped to its limits).
+        """
+        cfg = self.config
+        applied = []
+        noise = None
+        if cfg.actuator_noise.enabled:
+            assert self._noise is not None
+            noise = self._noise.next()[0]
+        for a, cmd in enumerate((cmd_pursuer, cmd_evader)):
+            try:
+                v = float(cmd[0])
+                om = float(cmd[1])
+            except (TypeError, ValueError, IndexError) as exc:
+                raise SimInputError(f"command of agent {a} must be (v, omega): {exc}") from exc
+            if not (math.isfinite(v) and math.isfinite(om)):
+                raise SimInputError(f"non-finite command ({v}, {om}) for agent {a}; filter "
+                                    f"NaN/inf before stepping (nothing was applied)")
+            v_min, v_max, w_max = self.limits[a]
+            v = min(max(v, v_min), v_max)
+            om = min(max(om, -w_max), w_max)
+            if noise is not None:
+                v = min(max(v + noise[a, 0] * cfg.actuator_noise.v_std, v_min), v_max)
+                om = min(max(om + noise[a, 1] * cfg.actuator_noise.omega_std, -w_max), w_max)
+                v, om = float(v), float(om)
+            applied.append((v, om))
+        prev = self.poses
+        dt = cfg.dt
+        self.poses = [unicycle_step_scalar(*prev[a], *applied[a], dt) for a in range(2)]
+        self.velocities = applied
+        safety = check_step_scalar(prev, applied, dt, cfg.substeps, self.radii, self.obstacles,
+                                   self.bounds)
+        d_prev = self.distance
+        (x0, y0, _), (x1, y1, _) = self.poses
+        self.distance = d = math.hypot(x0 - x1, y0 - y1)
+        self.step_count += 1
+        captured = d <= cfg.capture_radius
+        terminated = captured or (cfg.terminate_on_violation and any(safety.violated))
+        truncated = self.step_count >= cfg.max_steps and not terminated
+        rewards = game_rewards_scalar(cfg.rewards, d_prev, d, captured, truncated,
+                                      safety.violated)
+        self.episode_return[0] += rewards[0]
+        self.episode_return[1] += rewards[1]
+        self.episode_violation_steps[0] += safety.violated[0]
+        self.episode_violation_steps[1] += safety.violated[1]
+        if d < self.min_distance:
+            self.min_distance = d
+        return StepResult(rewards, terminated, truncated, captured, safety, d, applied)
+
+    def info(self, result: StepResult | None = None) -> dict[str, Any]:
+        """Plain info dict of the current state (and of ``result`` when given).
+
+        :param result: the step just taken, if any.
+        """
+        info: dict[str, Any] = {
+            "step": self.step_count, "distance": self.distance, "episode_id": self.episode_id,
+            "seed": self.seed_value,
+        }
+        if result is not None:
+            s = result.safety
+            info.update(captured=result.captured, timed_out=result.truncated,
+                        violation=tuple(s.violated), violation_kinds=tuple(s.kinds),
+                        violation_depth=tuple(s.depth))
+        return info

@@ -1,0 +1,272 @@
+"""Body-level safety ground truth on the continuous trajectory (sub-stepped).
+
+A *violation* is a robot body (disk) overlapping an obstacle, crossing a wall, or the two bodies
+overlapping: a signed clearance (free gap, negative = penetration depth) below zero. Clearances:
+
+* obstacle j: ``|p - c_j| - r_j - r_robot``
+* walls (in order ``x_min, x_max, y_min, y_max``): ``x - x_min - r``, ``x_max - x - r``, ...
+* collision: ``|p_pursuer - p_evader| - r_pursuer - r_evader`` (reported for both agents)
+
+Each control step is checked at ``substeps`` evenly spaced instants ``t = k dt / substeps``
+(``k = 1..substeps``) on the exact arcs, so a body that tunnels through a thin obstacle corner
+between two control samples is caught. The start of a step is the end of the previous one and
+spawns are collision-free, so ``k = 0`` is not re-checked.
+
+Pre-filter (exact): every clearance is 1-Lipschitz in each robot position and a robot moves at
+most ``|v| dt`` (its arc length) in a step, so a game whose start clearances exceed the travel
+(``|v| dt`` for walls/obstacles, ``(|v_p| + |v_e|) dt`` for the pair) cannot violate anything in
+that step and is not sub-stepped. Only the remaining games pay for sub-stepping.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .dynamics import unicycle_step, unicycle_step_scalar
+
+__all__ = ["OBSTACLE", "ARENA", "COLLISION", "WALL_NAMES", "SafetyReport", "clearances",
+           "check_step", "ScalarSafety", "check_step_scalar", "describe"]
+
+OBSTACLE = 1
+"""Bit of ``SafetyReport.kinds``: the body overlapped an obstacle."""
+ARENA = 2
+"""Bit of ``SafetyReport.kinds``: the body crossed a wall."""
+COLLISION = 4
+"""Bit of ``SafetyReport.kinds``: the two bodies overlapped."""
+WALL_NAMES = ("x_min", "x_max", "y_min", "y_max")
+"""Wall order used by ``wall_index`` and the wall clearances."""
+
+
+@dataclass
+class SafetyReport:
+    """Per game and agent (``(N, 2)`` arrays; agent 0 = pursuer, 1 = evader) for one step."""
+
+    violated: np.ndarray
+    """bool: any constraint violated during the step."""
+    kinds: np.ndarray
+    """uint8 bitmask of violated constraints (OBSTACLE | ARENA | COLLISION)."""
+    depth: np.ndarray
+    """Deepest penetration over all constraints [m], 0 when none."""
+    depth_obstacle: np.ndarray
+    """Deepest obstacle penetration [m], 0 when none."""
+    depth_arena: np.ndarray
+    """Deepest wall crossing [m], 0 when none."""
+    depth_collision: np.ndarray
+    """Deepest body overlap [m], 0 when none (same for both agents)."""
+    obstacle_index: np.ndarray
+    """int: row of the deepest-penetrated obstacle, -1 when none."""
+    wall_index: np.ndarray
+    """int: index into WALL_NAMES of the deepest-crossed wall, -1 when none."""
+    substepped: np.ndarray
+    """``(N,)`` bool: the game failed the pre-filter and was sub-stepped."""
+
+    @classmethod
+    def empty(cls, n: int) -> "SafetyReport":
+        """A report of ``n`` games without violations."""
+        z = np.zeros((n, 2))
+        return cls(np.zeros((n, 2), bool), np.zeros((n, 2), np.uint8), z, z.copy(), z.copy(),
+                   z.copy(), np.full((n, 2), -1), np.full((n, 2), -1), np.zeros(n, bool))
+
+
+def clearances(xy: np.ndarray, radii: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
+               bounds: tuple[float, float, float, float]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signed clearances of both bodies.
+
+    :param xy: ``(..., 2, 2)`` positions of pursuer and evader.
+    :param radii: ``(2,)`` body radii.
+    :param obstacles: ``(..., K, 3)`` obstacles broadcastable against ``xy``'s leading dims.
+    :param mask: ``(..., K)`` real obstacle rows.
+    :param bounds: ``(x_min, x_max, y_min, y_max)``.
+    :return: obstacle ``(..., 2, K)`` (+inf on padding), wall ``(..., 2, 4)``, pair ``(...)``.
+    """
+    x = xy[..., 0]
+    y = xy[..., 1]
+    ox = obstacles[..., None, :, 0]
+    oy = obstacles[..., None, :, 1]
+    orad = obstacles[..., None, :, 2]
+    obs = np.hypot(x[..., None] - ox, y[..., None] - oy) - orad - radii[:, None]
+    obs = np.where(mask[..., None, :], obs, np.inf)
+    x_min, x_max, y_min, y_max = bounds
+    walls = np.stack((x - x_min - radii, x_max - x - radii,
+                      y - y_min - radii, y_max - y - radii), axis=-1)
+    pair = np.hypot(x[..., 0] - x[..., 1], y[..., 0] - y[..., 1]) - (radii[0] + radii[1])
+    return obs, walls, pair
+
+
+def check_step(prev_poses: np.ndarray, cmds: np.ndarray, dt: float, substeps: int,
+               radii: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
+               bounds: tuple[float, float, float, float], prefilter: bool = True
+               ) -> SafetyReport:
+    """Check one control step of N games on the continuous trajectory.
+
+    :param prev_poses: ``(N, 2, 3)`` poses at the start of the step.
+    :param cmds: ``(N, 2, 2)`` commands actually applied (after clipping and noise).
+    :param dt: control period [s].
+    :param substeps: instants checked per step (>= 1).
+    :param radii: ``(2,)`` body radii.
+    :param obstacles: ``(N, K, 3)`` obstacles.
+    :param mask: ``(N, K)`` real obstacle rows.
+    :param bounds: ``(x_min, x_max, y_min, y_max)``.
+    :param prefilter: skip games that provably cannot violate (exact; False = check all).
+    """
+    n = prev_poses.shape[0]
+    report = SafetyReport.empty(n)
+    if prefilter:
+        travel = np.abs(cmds[..., 0]) * dt
+        ob, wa, pa = clearances(prev_poses[..., :2], radii, obstacles, mask, bounds)
+        static = np.minimum(ob.min(axis=-1, initial=np.inf), wa.min(axis=-1))
+        need = (static <= travel).any(axis=1) | (pa <= travel.sum(axis=1))
+        idx = np.flatnonzero(need)
+    else:
+        idx = np.arange(n)
+    if idx.size == 0:
+        return report
+    report.substepped[idx] = True
+    t = dt * (np.arange(1, substeps + 1) / substeps)
+    sub = unicycle_step(prev_poses[idx][:, None], cmds[idx][:, None], t[None, :, None])
+    ob, wa, pa = clearances(sub[..., :2], radii, obstacles[idx][:, None], mask[idx][:, None],
+                            bounds)
+    # ob: (n, S, 2, K), wa: (n, S, 2, 4), pa: (n, S)
+    ob_min = ob.min(axis=1)          # (n, 2, K)
+    wa_min = wa.min(axis=1)          # (n, 2, 4)
+    pa_min = pa.min(axis=1)          # (n,)
+    k = ob_min.shape[-1]
+    if k:
+        j = ob_min.argmin(axis=-1)
+        ob_worst = np.take_along_axis(ob_min, j[..., None], axis=-1)[..., 0]
+    else:
+        j = np.full((idx.size, 2), -1)
+        ob_worst = np.full((idx.size, 2), np.inf)
+    w = wa_min.argmin(axis=-1)
+    wa_worst = np.take_along_axis(wa_min, w[..., None], axis=-1)[..., 0]
+    d_ob = np.maximum(-ob_worst, 0.0)
+    d_wa = np.maximum(-wa_worst, 0.0)
+    d_pa = np.broadcast_to(np.maximum(-pa_min, 0.0)[:, None], d_ob.shape)
+    kinds = ((ob_worst < 0) * OBSTACLE + (wa_worst < 0) * ARENA
+             + (pa_min < 0)[:, None] * COLLISION).astype(np.uint8)
+    report.kinds[idx] = kinds
+    report.violated[idx] = kinds > 0
+    report.depth_obstacle[idx] = d_ob
+    report.depth_arena[idx] = d_wa
+    report.depth_collision[idx] = d_pa
+    report.depth[idx] = np.maximum(np.maximum(d_ob, d_wa), d_pa)
+    report.obstacle_index[idx] = np.where(ob_worst < 0, j, -1)
+    report.wall_index[idx] = np.where(wa_worst < 0, w, -1)
+    return report
+
+
+class ScalarSafety:
+    """One game's step report (pure Python lists of two entries, pursuer then evader)."""
+
+    __slots__ = ("violated", "kinds", "depth", "depth_obstacle", "depth_arena",
+                 "depth_collision", "obstacle_index", "wall_index", "substepped")
+
+    def __init__(self) -> None:
+        self.violated = [False, False]
+        self.kinds = [0, 0]
+        self.depth = [0.0, 0.0]
+        self.depth_obstacle = [0.0, 0.0]
+        self.depth_arena = [0.0, 0.0]
+        self.depth_collision = [0.0, 0.0]
+        self.obstacle_index = [-1, -1]
+        self.wall_index = [-1, -1]
+        self.substepped = False
+
+
+def _static_scalar(x: float, y: float, r: float, obstacles: list[tuple[float, float, float]],
+                   bounds: tuple[float, float, float, float]
+                   ) -> tuple[float, int, float, int]:
+    """(min obstacle clearance, its row or -1, min wall clearance, its wall)."""
+    ob_best = math.inf
+    ob_j = -1
+    for j, (ox, oy, orad) in enumerate(obstacles):
+        c = math.hypot(x - ox, y - oy) - orad - r
+        if c < ob_best:
+            ob_best, ob_j = c, j
+    x_min, x_max, y_min, y_max = bounds
+    walls = (x - x_min - r, x_max - x - r, y - y_min - r, y_max - y - r)
+    w = min(range(4), key=walls.__getitem__)
+    return ob_best, ob_j, walls[w], w
+
+
+def check_step_scalar(prev: list[tuple[float, float, float]], cmds: list[tuple[float, float]],
+                      dt: float, substeps: int, radii: tuple[float, float],
+                      obstacles: list[tuple[float, float, float]],
+                      bounds: tuple[float, float, float, float]) -> ScalarSafety:
+    """Pure-Python :func:`check_step` for one game (same maths, same pre-filter).
+
+    :param prev: start poses ``[(x, y, theta)] * 2``.
+    :param cmds: applied commands ``[(v, omega)] * 2``.
+    :param dt: control period [s].
+    :param substeps: instants checked per step.
+    :param radii: ``(r_pursuer, r_evader)``.
+    :param obstacles: real obstacles ``[(x, y, radius), ...]``.
+    :param bounds: ``(x_min, x_max, y_min, y_max)``.
+    """
+    rep = ScalarSafety()
+    t0 = abs(cmds[0][0]) * dt
+    t1 = abs(cmds[1][0]) * dt
+    (x0, y0, _), (x1, y1, _) = prev
+    r0, r1 = radii
+    o0, _, w0, _ = _static_scalar(x0, y0, r0, obstacles, bounds)
+    o1, _, w1, _ = _static_scalar(x1, y1, r1, obstacles, bounds)
+    pair = math.hypot(x0 - x1, y0 - y1) - (r0 + r1)
+    if min(o0, w0) > t0 and min(o1, w1) > t1 and pair > t0 + t1:
+        return rep
+    rep.substepped = True
+    best_ob = [math.inf, math.inf]
+    best_j = [-1, -1]
+    best_wa = [math.inf, math.inf]
+    best_w = [-1, -1]
+    best_pair = math.inf
+    for k in range(1, substeps + 1):
+        t = dt * (k / substeps)
+        pos = []
+        for a in range(2):
+            x, y, th = prev[a]
+            v, om = cmds[a]
+            px, py, _ = unicycle_step_scalar(x, y, th, v, om, t)
+            pos.append((px, py))
+            ob, j, wa, w = _static_scalar(px, py, radii[a], obstacles, bounds)
+            if ob < best_ob[a]:
+                best_ob[a], best_j[a] = ob, j
+            if wa < best_wa[a]:
+                best_wa[a], best_w[a] = wa, w
+        c = math.hypot(pos[0][0] - pos[1][0], pos[0][1] - pos[1][1]) - (r0 + r1)
+        if c < best_pair:
+            best_pair = c
+    d_pa = max(-best_pair, 0.0)
+    for a in range(2):
+        kinds = ((OBSTACLE if best_ob[a] < 0 else 0) | (ARENA if best_wa[a] < 0 else 0)
+                 | (COLLISION if best_pair < 0 else 0))
+        rep.kinds[a] = kinds
+        rep.violated[a] = kinds > 0
+        rep.depth_obstacle[a] = max(-best_ob[a], 0.0)
+        rep.depth_arena[a] = max(-best_wa[a], 0.0)
+        rep.depth_collision[a] = d_pa
+        rep.depth[a] = max(rep.depth_obstacle[a], rep.depth_arena[a], d_pa)
+        rep.obstacle_index[a] = best_j[a] if best_ob[a] < 0 else -1
+        rep.wall_index[a] = best_w[a] if best_wa[a] < 0 else -1
+    return rep
+
+
+def describe(kinds: int, depth: float, obstacle_index: int = -1, wall_index: int = -1) -> str:
+    """Human-readable text of one agent's violation (empty when ``kinds == 0``).
+
+    :param kinds: bitmask of OBSTACLE, ARENA, COLLISION.
+    :param depth: deepest penetration [m].
+    :param obstacle_index: obstacle row, -1 if none.
+    :param wall_index: wall index into WALL_NAMES, -1 if none.
+    """
+    parts = []
+    if kinds & OBSTACLE:
+        parts.append(f"obstacle[{obstacle_index}]")
+    if kinds & ARENA:
+        parts.append(f"wall {WALL_NAMES[wall_index]}" if wall_index >= 0 else "wall")
+    if kinds & COLLISION:
+        parts.append("collision")
+    return f"{'+'.join(parts)} depth {depth:.4f} m" if parts else ""

@@ -1,0 +1,144 @@
+"""Arena layouts: seeded obstacle generation, explicit layouts and spawn sampling.
+
+All randomness comes from the ``numpy.random.Generator`` passed in, and the same functions are
+used by the single and the vectorised environments, so a game seeded ``s`` has the same layout
+and spawns wherever it runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import ConfigError, EnvConfig
+
+__all__ = ["Layout", "generate_obstacles", "explicit_obstacles", "sample_spawns",
+           "pad_obstacles", "NOISE_STREAM", "make_rngs"]
+
+NOISE_STREAM = 0x6E6F6973
+"""Second seed word of the actuator-noise generator: ``default_rng([seed, NOISE_STREAM])``."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One episode's walls and obstacles."""
+
+    bounds: tuple[float, float, float, float]
+    """``(x_min, x_max, y_min, y_max)`` [m]."""
+    obstacles: np.ndarray
+    """``(k, 3)`` rows ``(x, y, radius)`` [m], k may be 0."""
+
+    def to_geometry(self) -> tuple[object, list[object]]:
+        """``(safe_pe_cbf.geometry.Arena, [CircleObstacle, ...])`` for the CBF core."""
+        from safe_pe_cbf.geometry import Arena, CircleObstacle
+        arena = Arena(*self.bounds)
+        return arena, [CircleObstacle(float(x), float(y), float(r))
+                       for x, y, r in self.obstacles]
+
+
+def make_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Layout/spawn generator and actuator-noise generator of a game seeded ``seed``.
+
+    :param seed: non-negative integer seed.
+    """
+    return np.random.default_rng(seed), np.random.default_rng([seed, NOISE_STREAM])
+
+
+def explicit_obstacles(rows: list[list[float]] | np.ndarray) -> np.ndarray:
+    """Validate and return explicit obstacles as a ``(k, 3)`` float array.
+
+    :param rows: ``[[x, y, radius], ...]``.
+    """
+    arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+    if not np.all(np.isfinite(arr)):
+        raise ConfigError("explicit obstacles must be finite numbers")
+    if np.any(arr[:, 2] <= 0.0):
+        raise ConfigError("explicit obstacle radii must be > 0")
+    return arr
+
+
+def generate_obstacles(config: EnvConfig, rng: np.random.Generator) -> np.ndarray:
+    """Draw one obstacle layout (or return the explicit list).
+
+    :param config: environment config (``obstacles`` and ``arena`` are used).
+    :param rng: generator the draws come from.
+    :return: ``(k, 3)`` array of ``(x, y, radius)``.
+    """
+    oc = config.obstacles
+    if oc.explicit:
+        return explicit_obstacles(oc.explicit)
+    x_min, x_max, y_min, y_max = config.arena.bounds()
+    count = int(rng.integers(oc.count_min, oc.count_max + 1))
+    out: list[tuple[float, float, float]] = []
+    for i in range(count):
+        for _ in range(oc.max_tries):
+            r = float(rng.uniform(oc.radius_min, oc.radius_max))
+            pad = r + oc.clearance_walls
+            if 2 * pad >= min(x_max - x_min, y_max - y_min):
+                continue
+            x = float(rng.uniform(x_min + pad, x_max - pad))
+            y = float(rng.uniform(y_min + pad, y_max - pad))
+            if all(math.hypot(x - ox, y - oy) - r - orad >= oc.clearance_obstacles
+                   for ox, oy, orad in out):
+                out.append((x, y, r))
+                break
+        else:
+            raise ConfigError(
+                f"could not place obstacle {i + 1} of {count} in {oc.max_tries} tries: the "
+                f"arena is too crowded; lower obstacles.count_max/radius_max or the clearances")
+    return np.asarray(out, dtype=np.float64).reshape(-1, 3)
+
+
+def sample_spawns(config: EnvConfig, obstacles: np.ndarray,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Draw start poses for pursuer and evader clear of walls, obstacles and each other.
+
+    :param config: environment config (``spawn``, radii, ``obstacles.clearance_spawn``).
+    :param obstacles: ``(k, 3)`` obstacles of this episode.
+    :param rng: generator the draws come from.
+    :return: ``(2, 3)`` poses, row 0 = pursuer, row 1 = evader.
+    """
+    x_min, x_max, y_min, y_max = config.arena.bounds()
+    sc = config.spawn
+    gap = config.obstacles.clearance_spawn
+    poses = np.zeros((2, 3))
+    for _ in range(sc.max_tries):
+        ok = True
+        for a, robot in enumerate(config.robots()):
+            pad = robot.radius + sc.clearance_walls
+            x = float(rng.uniform(x_min + pad, x_max - pad))
+            y = float(rng.uniform(y_min + pad, y_max - pad))
+            theta = float(rng.uniform(-math.pi, math.pi))
+            poses[a] = (x, y, theta)
+            for ox, oy, orad in obstacles:
+                if math.hypot(x - ox, y - oy) - orad - robot.radius < gap:
+                    ok = False
+        if not ok:
+            continue
+        d = math.hypot(poses[0, 0] - poses[1, 0], poses[0, 1] - poses[1, 1])
+        if d < sc.min_separation or (sc.max_separation > 0.0 and d > sc.max_separation):
+            continue
+        return poses
+    raise ConfigError(
+        f"could not sample spawn poses in {sc.max_tries} tries; lower spawn.min_separation, "
+        f"spawn.clearance_walls or obstacles.clearance_spawn, or use fewer/smaller obstacles")
+
+
+def pad_obstacles(obstacles: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pad ``(k, 3)`` obstacles to ``(capacity, 3)`` plus a boolean mask of real rows.
+
+    Padding rows are zeros and must be ignored through the mask (never treated as obstacles).
+
+    :param obstacles: ``(k, 3)`` with ``k <= capacity``.
+    :param capacity: padded row count K.
+    """
+    k = obstacles.shape[0]
+    if k > capacity:
+        raise ConfigError(f"{k} obstacles do not fit the capacity {capacity}")
+    arr = np.zeros((capacity, 3))
+    arr[:k] = obstacles
+    mask = np.zeros(capacity, dtype=bool)
+    mask[:k] = True
+    return arr, mask

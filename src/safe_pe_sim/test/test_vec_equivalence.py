@@ -1,0 +1,93 @@
+"""The vector env equals N single games / envs step for step for the same seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from safe_pe_sim.config import NoiseConfig, load_profile
+from safe_pe_sim.env import PursuitEvasionEnv
+from safe_pe_sim.game import PursuitEvasionGame
+from safe_pe_sim.vec_core import VectorizedPursuitEvasion
+from safe_pe_sim.vec_env import PursuitEvasionVecEnv
+
+
+def _small_config(noise: bool):
+    cfg = load_profile("turtlebot3_burger")
+    cfg.max_steps = 60          # several auto-resets within the test
+    cfg.rewards.w5 = 0.0
+    cfg.rewards.violation = -0.5
+    if noise:
+        cfg.actuator_noise = NoiseConfig(v_std=0.05, omega_std=0.3)
+    return cfg.validate()
+
+
+@pytest.mark.parametrize("noise", [False, True])
+def test_core_equals_single_games(noise: bool) -> None:
+    cfg = _small_config(noise)
+    n, seed, steps = 6, 11, 200
+    vec = VectorizedPursuitEvasion(cfg, n, seed=seed)
+    games = [PursuitEvasionGame(cfg) for _ in range(n)]
+    for i, g in enumerate(games):
+        g.reset(seed=seed + i)
+    obs = vec.observations()
+    rng = np.random.default_rng(0)
+    n_done = n_viol = 0
+    for _ in range(steps):
+        for i, g in enumerate(games):
+            np.testing.assert_allclose(vec.poses[i], np.array(g.poses), atol=1e-9)
+            np.testing.assert_allclose(obs[i, 0], g.observation(0), atol=2e-6)
+            np.testing.assert_allclose(obs[i, 1], g.observation(1), atol=2e-6)
+        # wide commands (beyond the limits, so clipping matters too)
+        cp = rng.uniform([-0.1, -4.0], [0.4, 4.0], (n, 2))
+        ce = rng.uniform([-0.1, -4.0], [0.4, 4.0], (n, 2))
+        obs, rew, term, trunc, info = vec.step(cp, ce)
+        for i, g in enumerate(games):
+            res = g.step(tuple(cp[i]), tuple(ce[i]))
+            assert res.terminated == term[i] and res.truncated == trunc[i]
+            assert res.captured == info["captured"][i]
+            assert list(res.safety.violated) == list(info["violation"][i])
+            assert list(res.safety.kinds) == list(info["violation_kinds"][i])
+            np.testing.assert_allclose(res.safety.depth, info["violation_depth"][i], atol=1e-9)
+            np.testing.assert_allclose(res.rewards, rew[i], atol=1e-9)
+            np.testing.assert_allclose(res.applied, info["applied_commands"][i], atol=1e-12)
+            n_viol += any(res.safety.violated)
+            if res.terminated or res.truncated:
+                n_done += 1
+                np.testing.assert_allclose(g.episode_return, info["episode_return"][i],
+                                           atol=1e-7)
+                assert g.step_count == info["episode_length"][i]
+                np.testing.assert_allclose(info["terminal_observation"][i, 0],
+                                           g.observation(0), atol=2e-6)
+                g.reset()
+    assert n_done >= n, "the test should cover auto-resets"
+    assert n_viol > 0, "the test should cover violations"
+
+
+def test_sb3_vec_env_equals_gym_envs() -> None:
+    cfg = _small_config(False)
+    n, seed = 4, 100
+    venv = PursuitEvasionVecEnv(cfg, n, role="evader", opponent="pure_pursuit")
+    venv.seed(seed)
+    obs = venv.reset()
+    envs = [PursuitEvasionEnv(cfg, role="evader", opponent="pure_pursuit") for _ in range(n)]
+    single = [e.reset(seed=seed + i)[0] for i, e in enumerate(envs)]
+    rng = np.random.default_rng(1)
+    dones_seen = 0
+    for _ in range(150):
+        np.testing.assert_allclose(obs, np.stack(single), atol=2e-6)
+        actions = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+        obs, rew, done, infos = venv.step(actions)
+        single = []
+        for i, e in enumerate(envs):
+            o, r, te, tr, info = e.step(actions[i])
+            assert np.isclose(r, rew[i], atol=1e-5)
+            assert (te or tr) == done[i]
+            if te or tr:
+                dones_seen += 1
+                np.testing.assert_allclose(infos[i]["terminal_observation"], o, atol=2e-6)
+                assert infos[i]["TimeLimit.truncated"] == tr
+                assert infos[i]["episode"]["l"] == info["episode"]["l"]
+                o, _ = e.reset()
+            single.append(o)
+    assert dones_seen >= n
