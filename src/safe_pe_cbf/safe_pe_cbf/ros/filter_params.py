@@ -23,7 +23,7 @@ CBF_PREFIX = "cbf."
 
 STATE_SOURCES = ("odom", "game_state")
 OPPONENT_SOURCES = ("none", "game_state", "odom")
-ARENA_SOURCES = ("parameters", "topic")
+ARENA_SOURCES = ("parameters", "topic", "game_state")
 CMD_TYPES = ("twist", "twist_stamped")
 
 NODE_SPECS: tuple[ParamSpec, ...] = (
@@ -44,7 +44,8 @@ NODE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("opponent_odom_topic", "", "Odometry topic of the other robot when "
               "opponent_source is 'odom' (e.g. /evader/odom).", read_only=True),
     ParamSpec("arena_source", "parameters", "Walls and obstacles from the arena.* and obstacles "
-              "parameters, or from the /safe_pe/arena topic (transient local).",
+              "parameters, the /safe_pe/arena topic (transient local), or the arena inside "
+              "each /safe_pe/game_state (always consistent with the state in simulation).",
               choices=ARENA_SOURCES, read_only=True),
     ParamSpec("arena.x_min", -2.2, "Left wall [m].", -1e4, 1e4),
     ParamSpec("arena.x_max", 2.2, "Right wall [m].", -1e4, 1e4),
@@ -139,7 +140,7 @@ class FilterNodeSettings:
     :param odom_offset: odometry frame -> arena frame transform.
     :param opponent_source: ``"none"``, ``"game_state"`` or ``"odom"``.
     :param opponent_odom_topic: odometry topic of the opponent (``opponent_source="odom"``).
-    :param arena_source: ``"parameters"`` or ``"topic"``.
+    :param arena_source: ``"parameters"``, ``"topic"`` or ``"game_state"``.
     :param arena_bounds: ``(x_min, x_max, y_min, y_max)`` from parameters.
     :param obstacles: ``(K, 3)`` obstacles from parameters.
     :param state_timeout: staleness limit [s].

@@ -1,0 +1,372 @@
+"""safe_pe_filter_node: the CBF safety filter between a policy and one robot's wheels.
+
+One node per robot, in the robot's namespace::
+
+    python -m safe_pe_cbf.ros.filter_node --ros-args -r __ns:=/pursuer \\
+        --params-file config/filter_node.yaml
+
+Topics (relative to the namespace): ``cmd_vel_nominal`` in, ``cmd_vel`` out (Twist or
+TwistStamped by parameter, header copied through), ``odom`` or ``/safe_pe/game_state`` in
+(``state_source``), ``/safe_pe/arena`` in (transient local) when ``arena_source`` is
+``topic``, ``safety_status`` / ``safety_markers`` / ``/diagnostics`` out.
+
+Every nominal command produces exactly one safe command (event driven, no timer on the command
+path). Stale or missing state, a missing arena or a core error produce a zero command with tier
+STOP and a reason; no nominal command produces nothing, so the robot base's own command timeout
+applies (as with Nav2's collision_monitor). On shutdown one zero command is published.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Twist, TwistStamped
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.duration import Duration
+from rclpy.exceptions import ParameterUninitializedException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import (
+    DurabilityPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+from rclpy.signals import SignalHandlerOptions
+from safe_pe_msgs.msg import Arena as ArenaMsg, GameState, SafetyStatus
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+
+from safe_pe_cbf.resolver import Tier
+from safe_pe_cbf.ros.conversions import (
+    NonFiniteInput,
+    arena_from_message,
+    command_from_twist,
+    command_message,
+    pose_from_agent_state,
+    pose_from_odometry,
+    split_game_state,
+    twist_from_command,
+)
+from safe_pe_cbf.ros.filter_params import FilterNodeSettings, all_specs, settings_from_values
+from safe_pe_cbf.ros.filter_pipeline import FilterDecision, FilterPipeline
+from safe_pe_cbf.ros.markers import constraint_markers
+
+ARENA_TOPIC = "/safe_pe/arena"
+GAME_STATE_TOPIC = "/safe_pe/game_state"
+ARENA_QOS = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+COMMAND_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class SafetyFilterNode(Node):
+    """The safety filter of one robot (thin shell around :class:`FilterPipeline`).
+
+    :param node_name: ROS node name.
+    :param kwargs: passed to ``rclpy.node.Node`` (namespace, parameter_overrides, context...).
+    """
+
+    def __init__(self, node_name: str = "safety_filter", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self._specs = all_specs()
+        for spec in self._specs.values():
+            default: Any = spec.default
+            if spec.array_kind == "double":
+                default = Parameter.Type.DOUBLE_ARRAY if not spec.default else list(default)
+            elif spec.array_kind == "string":
+                default = list(default)
+            self.declare_parameter(spec.name, default, spec.descriptor())
+        self.settings: FilterNodeSettings = settings_from_values(
+            self._parameter_values(), self.get_namespace()
+        )
+        s = self.settings
+        self.pipeline = FilterPipeline(
+            s.cbf, s.state_timeout, needs_opponent=s.opponent_source != "none", enabled=s.enabled
+        )
+        if s.arena_source == "parameters":
+            self.pipeline.set_arena(s.arena_bounds, s.obstacles)
+        self._last_markers = -math.inf
+        self._stop_logged = ""
+
+        # Inputs: arena and state subscriptions are created before the nominal command so
+        # that a single-threaded executor handling several in one wait serves them first.
+        if s.arena_source == "topic":
+            self.create_subscription(ArenaMsg, ARENA_TOPIC, self._on_arena, ARENA_QOS)
+        if s.state_source == "odom":
+            self.create_subscription(Odometry, "odom", self._on_odom, qos_profile_sensor_data)
+        if "game_state" in (s.state_source, s.opponent_source, s.arena_source):
+            self.create_subscription(
+                GameState, GAME_STATE_TOPIC, self._on_game_state, qos_profile_sensor_data
+            )
+        if s.opponent_source == "odom":
+            self.create_subscription(
+                Odometry, s.opponent_odom_topic, self._on_opponent_odom, qos_profile_sensor_data
+            )
+        nominal_type = TwistStamped if s.nominal_stamped else Twist
+        self.create_subscription(nominal_type, "cmd_vel_nominal", self._on_nominal, COMMAND_QOS)
+
+        self.cmd_pub = self.create_publisher(
+            TwistStamped if s.output_stamped else Twist, "cmd_vel", COMMAND_QOS
+        )
+        self.status_pub = self.create_publisher(SafetyStatus, "safety_status", 10)
+        self.marker_pub = self.create_publisher(MarkerArray, "safety_markers", 1)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diag_timer = self.create_timer(s.diagnostics_period, self._publish_diagnostics)
+
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self.get_logger().info(
+            f"safety filter for {s.robot_id!r}: state from {s.state_source}, arena from "
+            f"{s.arena_source}, opponent from {s.opponent_source}, dt={s.cbf.dt} s, "
+            f"state_timeout={s.state_timeout} s, "
+            f"{'enabled' if s.enabled else 'DISABLED (pass-through)'}"
+        )
+
+    # -- parameters ------------------------------------------------------------------------
+    def _parameter_values(self) -> dict[str, Any]:
+        values = {}
+        for name in self._specs:
+            try:
+                value = self.get_parameter(name).value
+            except ParameterUninitializedException:  # an array declared without a default
+                value = None
+            values[name] = list(value) if isinstance(value, (list, tuple)) else value
+        return values
+
+    def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Reject a change (with the reason) unless all values together are valid."""
+        values = self._parameter_values()
+        for p in params:
+            if p.name in values:
+                v = p.value
+                values[p.name] = list(v) if isinstance(v, (list, tuple)) else v
+        try:
+            settings_from_values(values, self.get_namespace())
+        except ValueError as err:
+            return SetParametersResult(successful=False, reason=str(err))
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params: list[Parameter]) -> None:
+        """Apply an accepted change: rebuild the resolver (runtime reconfiguration)."""
+        s = settings_from_values(self._parameter_values(), self.get_namespace())
+        self.settings = s
+        self.pipeline.reconfigure(s.cbf, s.state_timeout, s.enabled)
+        if s.arena_source == "parameters":
+            self.pipeline.set_arena(s.arena_bounds, s.obstacles)
+        if any(p.name == "diagnostics_period" for p in params):
+            self._diag_timer.cancel()
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = self.create_timer(s.diagnostics_period, self._publish_diagnostics)
+        names = ", ".join(p.name for p in params)
+        self.get_logger().info(f"parameters updated ({names}); safety filter rebuilt")
+
+    # -- inputs ------------------------------------------------------------------------------
+    def _on_odom(self, msg: Odometry) -> None:
+        try:
+            pose = pose_from_odometry(msg, self.settings.odom_offset)
+        except NonFiniteInput as err:
+            self._drop("state", err)
+            return
+        self.pipeline.set_state(pose)
+
+    def _on_opponent_odom(self, msg: Odometry) -> None:
+        try:
+            pose = pose_from_odometry(msg)
+        except NonFiniteInput as err:
+            self._drop("opponent", err)
+            return
+        self.pipeline.set_opponent(pose)
+
+    def _on_game_state(self, msg: GameState) -> None:
+        if self.settings.arena_source == "game_state":
+            self._on_arena(msg.arena)
+        try:
+            own, other = split_game_state(msg, self.settings.robot_id)
+        except KeyError as err:
+            self._drop("state", err)
+            return
+        if self.settings.state_source == "game_state":
+            try:
+                self.pipeline.set_state(pose_from_agent_state(own))
+            except NonFiniteInput as err:
+                self._drop("state", err)
+        if self.settings.opponent_source == "game_state":
+            try:
+                self.pipeline.set_opponent(pose_from_agent_state(other))
+            except NonFiniteInput as err:
+                self._drop("opponent", err)
+
+    def _on_arena(self, msg: ArenaMsg) -> None:
+        try:
+            bounds, obstacles = arena_from_message(msg)
+        except ValueError as err:  # NonFiniteInput is a ValueError
+            self._drop("arena", err)
+            return
+        if self.pipeline.arena_matches(bounds, obstacles):
+            return
+        self.pipeline.set_arena(bounds, obstacles)
+        if self.pipeline.resolver is None:
+            self.get_logger().error(self.pipeline.arena_error)
+        else:
+            self.get_logger().info(f"arena {bounds} with {len(obstacles)} obstacles")
+
+    def _drop(self, source: str, err: Exception) -> None:
+        self.pipeline.drop(source)
+        self.get_logger().warning(
+            f"dropped {source} message: {err}", throttle_duration_sec=1.0
+        )
+
+    # -- the command path ----------------------------------------------------------------------
+    def _on_nominal(self, msg: Twist | TwistStamped) -> None:
+        try:
+            v_nom, omega_nom = command_from_twist(msg)
+        except NonFiniteInput as err:
+            self._drop("nominal", err)
+            return
+        decision = self.pipeline.process(v_nom, omega_nom)
+        header = msg.header if isinstance(msg, TwistStamped) else None
+        if header is None and (self.settings.output_stamped or self.settings.publish_status):
+            header = self._header()
+        self.cmd_pub.publish(
+            command_message(*decision.command, self.settings.output_stamped, header)
+        )
+        if self.settings.publish_status:
+            self.status_pub.publish(self._status(decision, header, v_nom, omega_nom))
+        self._maybe_publish_markers(decision)
+        if decision.tier == Tier.STOP and decision.reason != self._stop_logged:
+            self.get_logger().warning(f"STOP: {decision.reason}")
+        self._stop_logged = decision.reason if decision.tier == Tier.STOP else ""
+
+    def _header(self) -> Header:
+        return Header(stamp=self.get_clock().now().to_msg(), frame_id=self.settings.frame_id)
+
+    def _status(
+        self, d: FilterDecision, header: Any, v_nom: float, omega_nom: float
+    ) -> SafetyStatus:
+        msg = SafetyStatus()
+        msg.header.stamp = header.stamp
+        msg.header.frame_id = self.settings.frame_id
+        msg.source = self.get_fully_qualified_name()
+        msg.agent_id = self.settings.robot_id
+        msg.tier = int(d.tier)
+        msg.min_h = float(d.min_h)
+        msg.min_h_constraint = d.min_h_constraint
+        msg.intervened = d.intervened
+        msg.intervention = float(d.intervention)
+        msg.violation = False  # ground truth is not known to the filter
+        msg.qp_feasible = d.qp_feasible
+        msg.solve_time = float(d.solve_time)
+        msg.nominal = twist_from_command(v_nom, omega_nom)
+        msg.safe = twist_from_command(*d.command)
+        msg.reason = d.reason
+        return msg
+
+    def _maybe_publish_markers(self, decision: FilterDecision) -> None:
+        rate = self.settings.markers_rate
+        if rate <= 0.0 or self.marker_pub.get_subscription_count() == 0:
+            return
+        now = time.monotonic()
+        if now - self._last_markers < 1.0 / rate:
+            return
+        self._last_markers = now
+        p = self.pipeline
+        if p.arena is None or p.pose is None or p.resolver is None:
+            return
+        opponent = p.opponent if p.needs_opponent else None
+        try:
+            markers = constraint_markers(
+                self._header(), p.pose, decision.command, p.cbf,
+                p.resolver.constraints(p.pose, opponent), p.arena, p.obstacles, opponent,
+                decision.active_constraints, self.get_name(),
+            )
+        except ValueError as err:
+            self.get_logger().warning(f"markers not drawn: {err}", throttle_duration_sec=5.0)
+            return
+        self.marker_pub.publish(markers)
+
+    # -- diagnostics --------------------------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        p, c = self.pipeline, self.pipeline.counters
+        reason = p.stop_reason(time.monotonic())
+        status = DiagnosticStatus()
+        status.name = f"{self.get_fully_qualified_name()}: safety filter"
+        status.hardware_id = self.settings.robot_id
+        if not p.enabled:
+            status.level, status.message = DiagnosticStatus.WARN, "disabled: no filtering"
+        elif reason:
+            status.level, status.message = DiagnosticStatus.ERROR, f"STOP: {reason}"
+        elif c.core_errors:
+            status.level, status.message = DiagnosticStatus.WARN, "core errors occurred"
+        else:
+            status.level, status.message = DiagnosticStatus.OK, "filtering"
+        last = p.last_decision
+        pairs = {
+            "enabled": str(p.enabled),
+            "commands": str(c.commands),
+            "state_age_s": f"{p.state_age():.3f}",
+            "core_errors": str(c.core_errors),
+            "last_tier": Tier(last.tier).name if last else "none",
+            "last_reason": last.reason if last else "",
+        }
+        pairs.update({f"tier_{t.name.lower()}": str(c.tier_counts[int(t)]) for t in Tier})
+        pairs.update({f"dropped_{k}": str(v) for k, v in c.dropped.items()})
+        status.values = [KeyValue(key=k, value=v) for k, v in pairs.items()]
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [status]
+        self.diag_pub.publish(array)
+
+    # -- shutdown --------------------------------------------------------------------------
+    def publish_zero(self, wait_s: float = 0.5) -> None:
+        """Publish one zero command and wait (bounded) until subscribers acknowledged it.
+
+        :param wait_s: longest wait for the acknowledgement [s].
+        """
+        header = self._header() if self.settings.output_stamped else None
+        self.cmd_pub.publish(command_message(0.0, 0.0, self.settings.output_stamped, header))
+        self.cmd_pub.wait_for_all_acked(Duration(seconds=wait_s))
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the filter node until SIGINT/SIGTERM; then publish one zero command.
+
+    :param args: command-line arguments (``--ros-args ...``); default ``sys.argv``.
+    """
+    # Our own signal handling: rclpy's would invalidate the context before we can publish
+    # the final zero command.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    node = None
+    try:
+        node = SafetyFilterNode()
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    except ValueError as err:  # invalid parameters at start-up: say what to fix
+        if node is None:
+            rclpy.logging.get_logger("safety_filter").fatal(str(err))
+            raise SystemExit(2) from err
+        raise
+    finally:
+        if node is not None:
+            try:
+                node.publish_zero()
+            finally:
+                node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""What the safety-filter node does with one nominal command, without ROS (no rclpy).
+
+:class:`FilterPipeline` holds the latest state, opponent and arena, a watchdog over their age,
+and the core :class:`~safe_pe_cbf.resolver.SafeActionResolver`. ``process`` turns one nominal
+command into a :class:`FilterDecision`. It never raises and never returns a non-finite
+command: missing/stale inputs and core errors all become tier STOP (zero velocity) with a
+reason, like Nav2's collision_monitor. The node only converts messages around it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from safe_pe_cbf.config import CBFConfig
+from safe_pe_cbf.errors import SafetyInputError
+from safe_pe_cbf.geometry import Arena
+from safe_pe_cbf.resolver import SafeActionResolver, Tier
+
+ResolverFactory = Callable[[CBFConfig, Arena, np.ndarray], SafeActionResolver]
+
+
+def make_resolver(config: CBFConfig, arena: Arena, obstacles: np.ndarray) -> SafeActionResolver:
+    """Build the core resolver (the default factory).
+
+    :param config: validated CBF config.
+    :param arena: walls.
+    :param obstacles: ``(K, 3)`` rows ``(x, y, radius)``.
+    """
+    return SafeActionResolver(config, arena, obstacles)
+
+
+@dataclass(frozen=True)
+class FilterDecision:
+    """The outcome for one nominal command.
+
+    :param command: safe ``(v, omega)`` to publish (always finite).
+    :param tier: a :class:`Tier` value (same numbers as ``SafetyStatus.TIER_*``).
+    :param reason: why STOP/BACKUP/RELAXED/DISABLED, else empty.
+    :param min_h: smallest barrier value (NaN when unknown, e.g. STOP without state).
+    :param min_h_constraint: name of the constraint attaining ``min_h``.
+    :param intervened: the safe command differs from the nominal.
+    :param intervention: weighted size of the change.
+    :param qp_feasible: the exact CBF-QP had a solution (False when not solved).
+    :param solve_time: seconds spent in the resolver.
+    :param active_constraints: names of the constraints active at the solution.
+    """
+
+    command: tuple[float, float]
+    tier: int
+    reason: str = ""
+    min_h: float = math.nan
+    min_h_constraint: str = ""
+    intervened: bool = False
+    intervention: float = 0.0
+    qp_feasible: bool = False
+    solve_time: float = 0.0
+    active_constraints: tuple[str, ...] = ()
+
+
+@dataclass
+class FilterCounters:
+    """Lifetime counters of one filter (reported on /diagnostics).
+
+    :param commands: nominal commands processed.
+    :param tier_counts: commands per tier, indexed by tier number.
+    :param dropped: non-finite/invalid messages dropped, by input name.
+    :param core_errors: resolver calls that raised (answered with STOP).
+    """
+
+    commands: int = 0
+    tier_counts: list[int] = field(default_factory=lambda: [0] * (int(Tier.DISABLED) + 1))
+    dropped: dict[str, int] = field(
+        default_factory=lambda: {"nominal": 0, "state": 0, "opponent": 0, "arena": 0}
+    )
+    core_errors: int = 0
+
+
+class FilterPipeline:
+    """Watchdog + resolver for one robot.
+
+    :param cbf: validated CBF config.
+    :param state_timeout: inputs older than this [s] are stale (STOP).
+    :param needs_opponent: an opponent pose is required (robot-robot constraint active).
+    :param enabled: filtering on; off passes nominal commands through (tier DISABLED).
+    :param factory: builds the resolver from (config, arena, obstacles).
+    :param clock: monotonic time source in seconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        cbf: CBFConfig,
+        state_timeout: float,
+        needs_opponent: bool = False,
+        enabled: bool = True,
+        factory: ResolverFactory = make_resolver,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cbf = cbf
+        self.state_timeout = float(state_timeout)
+        self.needs_opponent = needs_opponent
+        self.enabled = enabled
+        self.factory = factory
+        self.clock = clock
+        self.counters = FilterCounters()
+        self.resolver: SafeActionResolver | None = None
+        self.arena: Arena | None = None
+        self.obstacles = np.zeros((0, 3))
+        self.arena_error = "no arena received yet"
+        self.pose: np.ndarray | None = None
+        self.pose_time = -math.inf
+        self.opponent: np.ndarray | None = None
+        self.opponent_time = -math.inf
+        self.last_decision: FilterDecision | None = None
+
+    # -- inputs --------------------------------------------------------------------------
+    def set_arena(self, bounds: tuple[float, float, float, float], obstacles: np.ndarray) -> None:
+        """Use new walls/obstacles (rebuilds the resolver; on error the filter STOPs).
+
+        :param bounds: ``(x_min, x_max, y_min, y_max)``.
+        :param obstacles: ``(K, 3)`` rows ``(x, y, radius)``.
+        """
+        try:
+            self.arena = Arena(*bounds)
+        except ValueError as err:
+            self.arena, self.resolver = None, None
+            self.arena_error = f"invalid arena: {err}"
+            return
+        self.obstacles = np.asarray(obstacles, dtype=float).reshape(-1, 3)
+        self._rebuild()
+
+    def arena_matches(
+        self, bounds: tuple[float, float, float, float], obstacles: np.ndarray
+    ) -> bool:
+        """Whether these walls/obstacles are the ones already in use (no rebuild needed).
+
+        :param bounds: ``(x_min, x_max, y_min, y_max)``.
+        :param obstacles: ``(K, 3)`` rows.
+        """
+        return (
+            self.resolver is not None
+            and self.arena is not None
+            and self.arena.as_tuple() == tuple(float(b) for b in bounds)
+            and np.array_equal(self.obstacles, np.asarray(obstacles, dtype=float).reshape(-1, 3))
+        )
+
+    def reconfigure(self, cbf: CBFConfig, state_timeout: float, enabled: bool) -> None:
+        """Apply new (already validated) settings; rebuilds the resolver.
+
+        :param cbf: new CBF config.
+        :param state_timeout: new staleness limit [s].
+        :param enabled: filtering on/off.
+        """
+        self.cbf = cbf
+        self.state_timeout = float(state_timeout)
+        self.enabled = enabled
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        if self.arena is None:
+            return
+        try:
+            self.resolver = self.factory(self.cbf, self.arena, self.obstacles)
+            self.arena_error = ""
+        except (ValueError, TypeError) as err:  # SafetyInputError/ConfigError are ValueErrors
+            self.resolver = None
+            self.arena_error = f"cannot build the safety filter for this arena: {err}"
+
+    def set_state(self, pose: np.ndarray, now: float | None = None) -> None:
+        """Record this robot's arena-frame pose ``(x, y, theta)`` (must be finite).
+
+        :param pose: the pose.
+        :param now: receipt time (default: the clock).
+        """
+        self.pose = np.asarray(pose, dtype=float).copy()
+        self.pose_time = self.clock() if now is None else now
+
+    def set_opponent(self, pose: np.ndarray, now: float | None = None) -> None:
+        """Record the other robot's arena-frame pose.
+
+        :param pose: the pose.
+        :param now: receipt time (default: the clock).
+        """
+        self.opponent = np.asarray(pose, dtype=float).copy()
+        self.opponent_time = self.clock() if now is None else now
+
+    def drop(self, source: str) -> None:
+        """Count one dropped (non-finite or invalid) message.
+
+        :param source: ``"nominal"``, ``"state"``, ``"opponent"`` or ``"arena"``.
+        """
+        self.counters.dropped[source] = self.counters.dropped.get(source, 0) + 1
+
+    def state_age(self, now: float | None = None) -> float:
+        """Seconds since the last state (inf if none)."""
+        return (self.clock() if now is None else now) - self.pose_time
+
+    # -- decision ------------------------------------------------------------------------
+    def stop_reason(self, now: float) -> str:
+        """Why the filter must STOP right now, or an empty string.
+
+        :param now: current monotonic time.
+        """
+        if self.resolver is None:
+            return self.arena_error or "safety filter not configured"
+        if self.pose is None:
+            return "no robot state received yet"
+        age = now - self.pose_time
+        if age > self.state_timeout:
+            return f"robot state is stale: {age:.3f} s old > state_timeout {self.state_timeout} s"
+        if self.needs_opponent:
+            if self.opponent is None:
+                return "no opponent state received yet"
+            age = now - self.opponent_time
+            if age > self.state_timeout:
+                return (f"opponent state is stale: {age:.3f} s old > state_timeout "
+                        f"{self.state_timeout} s")
+        return ""
+
+    def process(self, v_nom: float, omega_nom: float, now: float | None = None) -> FilterDecision:
+        """Filter one (finite) nominal command. Never raises.
+
+        :param v_nom: nominal linear velocity [m/s].
+        :param omega_nom: nominal angular velocity [rad/s].
+        :param now: current monotonic time (default: the clock).
+        """
+        now = self.clock() if now is None else now
+        decision = self._decide(float(v_nom), float(omega_nom), now)
+        self.counters.commands += 1
+        self.counters.tier_counts[decision.tier] += 1
+        self.last_decision = decision
+        return decision
+
+    def _decide(self, v_nom: float, omega_nom: float, now: float) -> FilterDecision:
+        if not self.enabled:
+            return FilterDecision((v_nom, omega_nom), int(Tier.DISABLED),
+                                  "filter disabled (parameter 'enabled' is false)")
+        reason = self.stop_reason(now)
+        if reason:
+            return self._stop(reason, v_nom, omega_nom)
+        assert self.resolver is not None and self.pose is not None
+        opponent = self.opponent if self.needs_opponent else None
+        start = time.perf_counter()
+        try:
+            u, rec = self.resolver.resolve(self.pose, np.array([v_nom, omega_nom]), opponent)
+        except SafetyInputError as err:
+            self.counters.core_errors += 1
+            return self._stop(f"safety core rejected the input: {err}", v_nom, omega_nom)
+        except Exception as err:  # noqa: BLE001 - never leave the robot moving on a bug
+            self.counters.core_errors += 1
+            return self._stop(f"safety core failed ({type(err).__name__}): {err}", v_nom, omega_nom)
+        elapsed = time.perf_counter() - start
+        v, omega = float(u[0]), float(u[1])
+        if not (math.isfinite(v) and math.isfinite(omega)):
+            self.counters.core_errors += 1
+            return self._stop(f"safety core returned a non-finite command ({v}, {omega})", v_nom, omega_nom)
+        solve_time = float(getattr(rec, "solve_time", elapsed))
+        return FilterDecision(
+            command=(v, omega),
+            tier=int(rec.tier),
+            reason=str(getattr(rec, "reason", "") or ""),
+            min_h=float(rec.min_h),
+            min_h_constraint=str(rec.min_h_constraint),
+            intervened=bool(rec.intervened),
+            intervention=float(rec.intervention),
+            qp_feasible=bool(rec.qp_feasible),
+            solve_time=solve_time,
+            active_constraints=tuple(getattr(rec, "active_constraints", ())),
+        )
+
+
+    def _stop(self, reason: str, v_nom: float, omega_nom: float) -> FilterDecision:
+        w_v, w_omega = (float(w) for w in getattr(self.cbf, "weights", (1.0, 1.0)))
+        size = math.hypot(w_v * v_nom, w_omega * omega_nom)
+        return FilterDecision((0.0, 0.0), int(Tier.STOP), reason, intervened=size > 0.0,
+                              intervention=size)

@@ -1,0 +1,174 @@
+"""The safety-filter node in-process with rclpy: topics, watchdog, parameters, markers."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed: run scripts/setup.sh")
+pytest.importorskip("safe_pe_msgs.msg", reason="safe_pe_msgs is not built: scripts/setup.sh")
+
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from geometry_msgs.msg import TwistStamped  # noqa: E402
+from nav_msgs.msg import Odometry  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from safe_pe_msgs.msg import SafetyStatus  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+from visualization_msgs.msg import MarkerArray  # noqa: E402
+
+from safe_pe_cbf.ros.conversions import odometry_message  # noqa: E402
+from safe_pe_cbf.ros.filter_node import SafetyFilterNode  # noqa: E402
+
+
+@pytest.fixture()
+def context(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(1 + (os.getpid() * 17 + 7) % 100))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+def _spin_until(executor, predicate, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        executor.spin_once(timeout_sec=0.02)
+        if predicate():
+            return True
+    return False
+
+
+def _spin_for(executor, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        executor.spin_once(timeout_sec=0.02)
+
+
+def _nominal(v: float, omega: float, sec: int) -> TwistStamped:
+    msg = TwistStamped()
+    msg.header.stamp.sec = sec
+    msg.header.frame_id = "policy"
+    msg.twist.linear.x, msg.twist.angular.z = v, omega
+    return msg
+
+
+def test_filter_node_watchdog_topics_and_parameters(context):
+    node = SafetyFilterNode(context=context, namespace="/pursuer", parameter_overrides=[
+        Parameter("nominal_cmd_type", value="twist_stamped"),
+        Parameter("cmd_type", value="twist_stamped"),
+        Parameter("arena.x_min", value=0.0), Parameter("arena.x_max", value=4.0),
+        Parameter("arena.y_min", value=0.0), Parameter("arena.y_max", value=4.0),
+        Parameter("obstacles", value=[2.0, 2.0, 0.3]),
+        Parameter("state_timeout", value=0.3),
+        Parameter("diagnostics_period", value=0.2),
+        Parameter("cbf.v_max", value=0.22), Parameter("cbf.robot_radius", value=0.105),
+    ])
+    peer = rclpy.create_node("robot", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    cmds: list[TwistStamped] = []
+    statuses: list[SafetyStatus] = []
+    diags: list[DiagnosticArray] = []
+    peer.create_subscription(TwistStamped, "/pursuer/cmd_vel", cmds.append, 10)
+    peer.create_subscription(SafetyStatus, "/pursuer/safety_status", statuses.append, 10)
+    peer.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
+    odom_pub = peer.create_publisher(Odometry, "/pursuer/odom", 10)
+    nominal_pub = peer.create_publisher(TwistStamped, "/pursuer/cmd_vel_nominal", 10)
+    try:
+        assert node.get_parameter("robot_id").value == ""
+        assert node.settings.robot_id == "pursuer"
+        assert _spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
+                           and odom_pub.get_subscription_count() > 0)
+
+        # No state yet: STOP with a reason, zero command, header copied through.
+        nominal_pub.publish(_nominal(0.2, 0.0, sec=7))
+        assert _spin_until(executor, lambda: cmds and statuses)
+        assert cmds[-1].twist.linear.x == 0.0 and cmds[-1].header.stamp.sec == 7
+        assert cmds[-1].header.frame_id == "policy"
+        assert statuses[-1].tier == SafetyStatus.TIER_STOP
+        assert "no robot state" in statuses[-1].reason
+        assert statuses[-1].agent_id == "pursuer" and statuses[-1].nominal.linear.x == 0.2
+
+        # Fresh state far from everything: nominal passes unchanged.
+        odom = odometry_message([1.0, 1.0, 0.0], (0.0, 0.0), Header(frame_id="odom"), "base")
+        odom_pub.publish(odom)
+        _spin_for(executor, 0.05)
+        nominal_pub.publish(_nominal(0.1, 0.5, sec=8))
+        assert _spin_until(executor, lambda: len(cmds) >= 2 and len(statuses) >= 2)
+        assert statuses[-1].tier == SafetyStatus.TIER_NOMINAL, statuses[-1].reason
+        assert cmds[-1].twist.linear.x == pytest.approx(0.1)
+        assert cmds[-1].twist.angular.z == pytest.approx(0.5)
+
+        # NaN nominal: dropped and counted, nothing published.
+        nominal_pub.publish(_nominal(math.nan, 0.0, sec=9))
+        _spin_for(executor, 0.3)
+        assert len(cmds) == 2
+        assert node.pipeline.counters.dropped["nominal"] == 1
+
+        # No nominal commands: the filter publishes nothing (the base's timeout applies).
+        _spin_for(executor, 0.3)
+        assert len(cmds) == 2
+
+        # State now stale (> 0.3 s): zero command with the reason.
+        nominal_pub.publish(_nominal(0.1, 0.0, sec=10))
+        assert _spin_until(executor, lambda: len(statuses) >= 3)
+        assert statuses[-1].tier == SafetyStatus.TIER_STOP and "stale" in statuses[-1].reason
+        assert cmds[-1].twist.linear.x == 0.0
+
+        # Diagnostics report the stop and the drop.
+        assert _spin_until(executor, lambda: diags and any(
+            kv.key == "dropped_nominal" and kv.value == "1" for kv in diags[-1].status[0].values))
+        assert diags[-1].status[0].level == diags[-1].status[0].ERROR
+
+        # Invalid parameters are rejected with a reason; valid ones rebuild the filter.
+        result = node.set_parameters([Parameter("cbf.v_min", value=0.5)])[0]
+        assert not result.successful and "v_min" in result.reason
+        result = node.set_parameters([Parameter("obstacles", value=[1.0, 1.0])])[0]
+        assert not result.successful and "multiple of 3" in result.reason
+        result = node.set_parameters([Parameter("state_source", value="game_state")])[0]
+        assert not result.successful  # read-only
+        assert node.set_parameters([Parameter("state_timeout", value=5.0)])[0].successful
+        assert node.pipeline.state_timeout == 5.0
+        assert node.set_parameters([Parameter("enabled", value=False)])[0].successful
+        nominal_pub.publish(_nominal(3.0, 0.0, sec=11))
+        assert _spin_until(executor, lambda: len(statuses) >= 4)
+        assert statuses[-1].tier == SafetyStatus.TIER_DISABLED
+        assert cmds[-1].twist.linear.x == 3.0
+        assert node.set_parameters([Parameter("enabled", value=True)])[0].successful
+
+        # Markers only while someone subscribes.
+        markers: list[MarkerArray] = []
+        nominal_pub.publish(_nominal(0.1, 0.0, sec=12))
+        _spin_for(executor, 0.2)
+        assert node.marker_pub.get_subscription_count() == 0
+        peer.create_subscription(MarkerArray, "/pursuer/safety_markers", markers.append, 10)
+        assert _spin_until(executor, lambda: node.marker_pub.get_subscription_count() > 0)
+        odom_pub.publish(odom)
+        _spin_for(executor, 0.05)
+        nominal_pub.publish(_nominal(0.1, 0.0, sec=13))
+        assert _spin_until(executor, lambda: markers)
+        assert any(m.ns.endswith("/active") or m.ns.endswith("/labels")
+                   for m in markers[-1].markers)
+
+        # Shutdown: one zero command.
+        count = len(cmds)
+        node.publish_zero(wait_s=1.0)
+        assert _spin_until(executor, lambda: len(cmds) > count)
+        assert cmds[-1].twist.linear.x == 0.0 and cmds[-1].twist.angular.z == 0.0
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()
+
+
+def test_invalid_start_parameters_fail_fast(context):
+    with pytest.raises(ValueError, match="arena"):
+        SafetyFilterNode(context=context, parameter_overrides=[
+            Parameter("arena.x_min", value=5.0), Parameter("arena.x_max", value=1.0)])
