@@ -1,0 +1,226 @@
+"""Two processes: the filter node runs alone; this test plays the robot.
+
+The robot (this process) publishes its Odometry and adversarial nominal commands -- full speed
+straight at an obstacle, at a wall, into a corner while turning, and steering at the obstacle
+-- integrates every safe command it receives with the exact unicycle arcs for one control
+period, and checks the body disk against every obstacle and wall at 20 instants per period.
+It must never touch anything. Then it stops publishing Odometry: the filter must answer with
+zero commands and a STOP status with a reason. Finally SIGINT: the filter publishes a zero
+command and exits cleanly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed: run scripts/setup.sh")
+pytest.importorskip("safe_pe_msgs.msg", reason="safe_pe_msgs is not built: scripts/setup.sh")
+
+from geometry_msgs.msg import TwistStamped  # noqa: E402
+from nav_msgs.msg import Odometry  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from safe_pe_msgs.msg import SafetyStatus  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+
+from safe_pe_cbf.ros.conversions import odometry_message  # noqa: E402
+
+DT = 0.05
+V_MAX = 1.0
+OMEGA_MAX = 2.84
+RADIUS = 0.15
+ARENA = (0.0, 4.0, 0.0, 4.0)
+OBSTACLES = [(2.2, 2.0, 0.3), (1.0, 3.2, 0.2)]
+SUBSTEPS = 20
+STATE_TIMEOUT = 0.4
+
+PARAMS = f"""/**:
+  ros__parameters:
+    nominal_cmd_type: twist_stamped
+    cmd_type: twist_stamped
+    state_source: odom
+    arena_source: parameters
+    arena.x_min: {ARENA[0]}
+    arena.x_max: {ARENA[1]}
+    arena.y_min: {ARENA[2]}
+    arena.y_max: {ARENA[3]}
+    obstacles: [{", ".join(f"{v}" for ob in OBSTACLES for v in ob)}]
+    state_timeout: {STATE_TIMEOUT}
+    cbf.dt: {DT}
+    cbf.v_min: 0.0
+    cbf.v_max: {V_MAX}
+    cbf.omega_max: {OMEGA_MAX}
+    cbf.robot_radius: {RADIUS}
+"""
+
+
+def arc(x: float, y: float, th: float, v: float, w: float, t: float) -> tuple[float, ...]:
+    """Exact unicycle motion for time t under constant (v, w) (test oracle)."""
+    if abs(w) < 1e-9:
+        return x + v * t * math.cos(th), y + v * t * math.sin(th), th + w * t
+    th1 = th + w * t
+    return (x + v / w * (math.sin(th1) - math.sin(th)),
+            y - v / w * (math.cos(th1) - math.cos(th)), th1)
+
+
+def clearance(x: float, y: float) -> float:
+    """Smallest signed gap between the body disk and any obstacle or wall."""
+    gaps = [x - ARENA[0] - RADIUS, ARENA[1] - x - RADIUS, y - ARENA[2] - RADIUS,
+            ARENA[3] - y - RADIUS]
+    gaps += [math.hypot(x - ox, y - oy) - r - RADIUS for ox, oy, r in OBSTACLES]
+    return min(gaps)
+
+
+def straight(v: float, w: float):
+    return lambda pose: (v, w)
+
+
+def aim_at(tx: float, ty: float):
+    def policy(pose):
+        err = math.atan2(ty - pose[1], tx - pose[0]) - pose[2]
+        err = (err + math.pi) % (2 * math.pi) - math.pi
+        return V_MAX, max(-OMEGA_MAX, min(OMEGA_MAX, 4.0 * err))
+    return policy
+
+
+SCENARIOS = [
+    ("straight at obstacle", (0.8, 2.0, 0.0), straight(V_MAX, 0.0), 60),
+    ("straight at wall", (3.0, 1.0, 0.0), straight(V_MAX, 0.0), 40),
+    ("spiral into corner", (0.6, 0.6, -3 * math.pi / 4), straight(V_MAX, OMEGA_MAX), 50),
+    ("grazing obstacle", (0.8, 2.3, 0.0), straight(V_MAX, -0.3), 60),
+    ("steering at obstacle", (3.5, 3.5, math.pi), aim_at(2.2, 2.0), 80),
+    ("steering at small obstacle", (3.0, 3.4, math.pi), aim_at(1.0, 3.2), 80),
+]
+
+
+@pytest.fixture()
+def ros_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(1 + (os.getpid() * 19 + 11) % 100))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx, tmp_path
+    rclpy.try_shutdown(context=ctx)
+
+
+def _spin_until(executor, predicate, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        executor.spin_once(timeout_sec=0.005)
+        if predicate():
+            return True
+    return False
+
+
+def test_robot_never_collides_and_stale_state_stops_it(ros_env):
+    ctx, tmp_path = ros_env
+    params = tmp_path / "filter.yaml"
+    params.write_text(PARAMS)
+    log = open(tmp_path / "filter_node.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "safe_pe_cbf.ros.filter_node", "--ros-args",
+         "-r", "__ns:=/robot", "--params-file", str(params)],
+        stdout=log, stderr=subprocess.STDOUT)
+    node = rclpy.create_node("robot_sim", context=ctx)
+    executor = SingleThreadedExecutor(context=ctx)
+    executor.add_node(node)
+    cmds: dict[int, TwistStamped] = {}
+    statuses: list[SafetyStatus] = []
+    node.create_subscription(
+        TwistStamped, "/robot/cmd_vel",
+        lambda m: cmds.__setitem__(m.header.stamp.sec * 10**9 + m.header.stamp.nanosec, m), 50)
+    node.create_subscription(SafetyStatus, "/robot/safety_status", statuses.append, 50)
+    odom_pub = node.create_publisher(Odometry, "/robot/odom", 10)
+    nominal_pub = node.create_publisher(TwistStamped, "/robot/cmd_vel_nominal", 10)
+    try:
+        assert _spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
+                           and odom_pub.get_subscription_count() > 0, 20.0), \
+            "filter node did not come up: " + (tmp_path / "filter_node.log").read_text()
+        # Warm-up: the first Odometry may arrive after the first nominal (no order across
+        # topics); until the filter has a state it answers STOP, which is safe.
+        seq = 0
+        for _ in range(100):
+            odom_pub.publish(odometry_message((0.5, 0.5, 0.0), (0.0, 0.0), Header(), "base"))
+            executor.spin_once(timeout_sec=0.01)
+            seq += 1
+            nominal = TwistStamped()
+            nominal.header.stamp.sec, nominal.header.stamp.nanosec = 1, seq
+            nominal_pub.publish(nominal)
+            if _spin_until(executor, lambda: statuses and statuses[-1].header.stamp.nanosec
+                           == seq, 5.0) and statuses[-1].tier != SafetyStatus.TIER_STOP:
+                break
+        statuses.clear()
+        worst = math.inf
+        interventions = 0
+        steps = 0
+        for name, start, policy, n_steps in SCENARIOS:
+            x, y, th = start
+            for _ in range(n_steps):
+                odom_pub.publish(odometry_message((x, y, th), (0.0, 0.0), Header(), "base"))
+                executor.spin_once(timeout_sec=0.002)
+                v_nom, w_nom = policy((x, y, th))
+                seq += 1
+                nominal = TwistStamped()
+                nominal.header.stamp.sec, nominal.header.stamp.nanosec = 1, seq
+                nominal.twist.linear.x, nominal.twist.angular.z = v_nom, w_nom
+                nominal_pub.publish(nominal)
+                key = 10**9 + seq
+                assert _spin_until(executor, lambda: key in cmds, 5.0), f"{name}: no answer"
+                safe = cmds[key].twist
+                v, w = safe.linear.x, safe.angular.z
+                assert -1e-9 <= v <= V_MAX + 1e-9 and abs(w) <= OMEGA_MAX + 1e-9, (name, v, w)
+                interventions += (abs(v - v_nom) > 1e-9 or abs(w - w_nom) > 1e-9)
+                for k in range(1, SUBSTEPS + 1):
+                    px, py, _ = arc(x, y, th, v, w, DT * k / SUBSTEPS)
+                    gap = clearance(px, py)
+                    worst = min(worst, gap)
+                    assert gap >= 0.0, f"{name}: body collided (gap {gap:.4f} m) at step {steps}"
+                x, y, th = arc(x, y, th, v, w, DT)
+                steps += 1
+        assert steps == sum(s[3] for s in SCENARIOS)
+        assert interventions > 50, "the adversarial commands should need the filter"
+        assert not any(s.tier == SafetyStatus.TIER_STOP for s in statuses), \
+            [s.reason for s in statuses if s.tier == SafetyStatus.TIER_STOP][:3]
+
+        # Odometry stops: after state_timeout the filter commands zero with a reason.
+        stop_seen = None
+        t_last_odom = time.monotonic()
+        while time.monotonic() - t_last_odom < STATE_TIMEOUT + 1.0:
+            seq += 1
+            nominal = TwistStamped()
+            nominal.header.stamp.sec, nominal.header.stamp.nanosec = 1, seq
+            nominal.twist.linear.x = V_MAX
+            nominal_pub.publish(nominal)
+            key = 10**9 + seq
+            assert _spin_until(executor, lambda: key in cmds, 5.0)
+            if time.monotonic() - t_last_odom > STATE_TIMEOUT + 0.05:
+                assert cmds[key].twist.linear.x == 0.0 and cmds[key].twist.angular.z == 0.0
+                stop_seen = statuses[-1] if statuses else None
+            time.sleep(0.05)
+        assert _spin_until(executor, lambda: statuses and statuses[-1].tier
+                           == SafetyStatus.TIER_STOP, 2.0)
+        assert stop_seen is not None and "stale" in statuses[-1].reason
+
+        # SIGINT: one zero command on the way out, clean exit.
+        count = len(cmds)
+        proc.send_signal(signal.SIGINT)
+        assert _spin_until(executor, lambda: len(cmds) > count, 5.0)
+        last = max(cmds.values(), key=lambda m: (m.header.stamp.sec, m.header.stamp.nanosec))
+        assert last.twist.linear.x == 0.0
+        assert proc.wait(timeout=10.0) == 0
+        print(f"two-process: {steps} steps, {interventions} interventions, "
+              f"smallest body gap {worst:.4f} m")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+        executor.shutdown()
+        node.destroy_node()
