@@ -1,0 +1,194 @@
+"""Geometry of the safety problem: arena, circular obstacles, virtual control point (VCP).
+
+Conventions (docs/architecture.md): SI units, a pose is ``(x, y, theta)``, obstacles as arrays
+are ``(K, 3)`` rows ``(x, y, radius)``. The robot body is a disk of ``robot_radius`` centred on
+the axle midpoint ``(x, y)``; the VCP is the point ``vcp_offset`` ahead of it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence, Union
+
+import numpy as np
+
+from safe_pe_cbf.errors import SafetyInputError
+
+__all__ = [
+    "Arena",
+    "CircleObstacle",
+    "obstacles_array",
+    "obstacles_tuple",
+    "check_pose",
+    "check_command",
+    "wrap_angle",
+    "vcp_point",
+]
+
+
+def _finite(name: str, value: object) -> float:
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise SafetyInputError(f"{name} must be a real number, got {value!r}") from exc
+    if not math.isfinite(out):
+        raise SafetyInputError(f"{name} must be finite, got {out}")
+    return out
+
+
+@dataclass(frozen=True)
+class Arena:
+    """Axis-aligned rectangular arena; the robot bodies must stay inside it.
+
+    :param x_min: left wall [m]
+    :param x_max: right wall [m], > x_min
+    :param y_min: bottom wall [m]
+    :param y_max: top wall [m], > y_min
+    """
+
+    x_min: float
+    x_max: float
+    y_min: float
+    y_max: float
+
+    def __post_init__(self) -> None:
+        for name in ("x_min", "x_max", "y_min", "y_max"):
+            object.__setattr__(self, name, _finite(f"Arena.{name}", getattr(self, name)))
+        if not self.x_min < self.x_max:
+            raise SafetyInputError(
+                f"Arena needs x_min < x_max, got x_min={self.x_min}, x_max={self.x_max}")
+        if not self.y_min < self.y_max:
+            raise SafetyInputError(
+                f"Arena needs y_min < y_max, got y_min={self.y_min}, y_max={self.y_max}")
+
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        """Return ``(x_min, x_max, y_min, y_max)``."""
+        return (self.x_min, self.x_max, self.y_min, self.y_max)
+
+    @classmethod
+    def square(cls, size: float) -> "Arena":
+        """Square arena ``[0, size] x [0, size]``.
+
+        :param size: side length [m], > 0
+        """
+        return cls(0.0, size, 0.0, size)
+
+
+@dataclass(frozen=True)
+class CircleObstacle:
+    """Static circular obstacle.
+
+    :param x: centre x [m]
+    :param y: centre y [m]
+    :param radius: radius [m], >= 0
+    """
+
+    x: float
+    y: float
+    radius: float
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y", "radius"):
+            object.__setattr__(self, name, _finite(f"CircleObstacle.{name}",
+                                                   getattr(self, name)))
+        if self.radius < 0.0:
+            raise SafetyInputError(f"CircleObstacle.radius must be >= 0, got {self.radius}")
+
+
+ObstacleLike = Union[CircleObstacle, Sequence[float]]
+
+
+def obstacles_array(obstacles: Union[Iterable[ObstacleLike], np.ndarray, None]) -> np.ndarray:
+    """Validate obstacles and return them as a float64 ``(K, 3)`` array of ``(x, y, radius)``.
+
+    :param obstacles: ``CircleObstacle`` objects, ``(x, y, radius)`` triples, a ``(K, 3)``
+        array, or None (no obstacles)
+    :raises SafetyInputError: on a wrong shape, a non-finite value or a negative radius
+    """
+    if obstacles is None:
+        return np.zeros((0, 3))
+    rows = []
+    for k, ob in enumerate(obstacles):
+        if isinstance(ob, CircleObstacle):
+            rows.append((ob.x, ob.y, ob.radius))
+            continue
+        try:
+            vals = [float(v) for v in ob]  # type: ignore[union-attr]
+        except (TypeError, ValueError) as exc:
+            raise SafetyInputError(
+                f"obstacle[{k}] must be (x, y, radius) numbers, got {ob!r}") from exc
+        if len(vals) != 3:
+            raise SafetyInputError(f"obstacle[{k}] must have 3 entries (x, y, radius), "
+                                   f"got {len(vals)}")
+        rows.append(tuple(vals))
+    arr = np.array(rows, dtype=np.float64).reshape(-1, 3)
+    if not np.all(np.isfinite(arr)):
+        raise SafetyInputError("obstacles must be finite (no NaN/inf)")
+    if np.any(arr[:, 2] < 0.0):
+        bad = int(np.argmax(arr[:, 2] < 0.0))
+        raise SafetyInputError(f"obstacle[{bad}] has a negative radius {arr[bad, 2]}")
+    return arr
+
+
+def obstacles_tuple(obstacles: Union[Iterable[ObstacleLike], np.ndarray, None]
+                    ) -> tuple[tuple[float, float, float], ...]:
+    """Validated obstacles as a tuple of Python-float triples (fast path of the resolver).
+
+    :param obstacles: anything :func:`obstacles_array` accepts
+    """
+    return tuple((float(a), float(b), float(c))
+                 for a, b, c in obstacles_array(obstacles).tolist())
+
+
+def check_pose(pose: object, name: str = "pose") -> tuple[float, float, float]:
+    """Return ``(x, y, theta)`` as finite Python floats or raise :class:`SafetyInputError`.
+
+    :param pose: sequence or array of 3 numbers
+    :param name: what to call it in the error message
+    """
+    try:
+        x, y, th = pose  # type: ignore[misc]
+        x = float(x)
+        y = float(y)
+        th = float(th)
+    except (TypeError, ValueError) as exc:
+        raise SafetyInputError(f"{name} must be 3 numbers (x, y, theta), got {pose!r}") from exc
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(th)):
+        raise SafetyInputError(f"{name} must be finite, got ({x}, {y}, {th})")
+    return x, y, th
+
+
+def check_command(cmd: object, name: str = "u_nom") -> tuple[float, float]:
+    """Return ``(v, omega)`` as finite Python floats or raise :class:`SafetyInputError`.
+
+    :param cmd: sequence or array of 2 numbers
+    :param name: what to call it in the error message
+    """
+    try:
+        v, w = cmd  # type: ignore[misc]
+        v = float(v)
+        w = float(w)
+    except (TypeError, ValueError) as exc:
+        raise SafetyInputError(f"{name} must be 2 numbers (v, omega), got {cmd!r}") from exc
+    if not (math.isfinite(v) and math.isfinite(w)):
+        raise SafetyInputError(f"{name} must be finite, got ({v}, {w})")
+    return v, w
+
+
+def wrap_angle(theta: float) -> float:
+    """Wrap an angle to ``[-pi, pi)``.
+
+    :param theta: angle [rad]
+    """
+    return (theta + math.pi) % (2.0 * math.pi) - math.pi
+
+
+def vcp_point(pose: Sequence[float], offset: float) -> tuple[float, float]:
+    """Virtual control point ``(x + d cos th, y + d sin th)``.
+
+    :param pose: ``(x, y, theta)``
+    :param offset: VCP offset d [m]
+    """
+    x, y, th = pose
+    return x + offset * math.cos(th), y + offset * math.sin(th)
