@@ -10,14 +10,15 @@
   `use_safety_reward`, the safety reward.
 
 Sim and CBF modules are imported inside the functions that need them, so importing this
-module (and `safe_pe_training.config`) stays cheap.
+module (and `safe_pe_training.config`) stays cheap; neither imports SB3 or rclpy.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional
 
+import gymnasium as gym
 import numpy as np
 
 from safe_pe_training.config import ROLES, ConfigError, SafeSelfPlayConfig
@@ -25,8 +26,13 @@ from safe_pe_training.config import ROLES, ConfigError, SafeSelfPlayConfig
 __all__ = [
     "arena_of",
     "make_cbf_config",
+    "make_batched_filter",
     "make_cbf_filter",
     "make_env_config",
+    "make_resolver",
+    "make_safe_env",
+    "make_safe_vec_env",
+    "make_safety_reward",
     "role_index",
 ]
 
@@ -144,3 +150,130 @@ def arena_of(env_config: Any) -> Any:
     from safe_pe_cbf.geometry import Arena
 
     return Arena(*env_config.arena.bounds())
+
+
+def make_resolver(config: SafeSelfPlayConfig, cbf: Any = None, arena: Any = None,
+                  obstacles: Any = None, role: str | int = "pursuer") -> Any:
+    """A single-robot `SafeActionResolver` of a config.
+
+    :param config: the training config.
+    :param cbf: the robot's `CBFConfig` (default: `make_cbf_config(config, role)`).
+    :param arena: a `safe_pe_cbf.geometry.Arena` (default: the env config's arena).
+    :param obstacles: (K, 3) obstacles (default: none; `resolver.update(obstacles=...)` per
+        episode).
+    :param role: robot whose CBF config is built when `cbf` is None.
+    """
+    from safe_pe_cbf.config import CBFConfig
+    from safe_pe_cbf.resolver import SafeActionResolver
+
+    env_config = None
+    if cbf is None or arena is None:
+        env_config = make_env_config(config)
+    if cbf is None:
+        cbf = make_cbf_config(config, role, env_config)
+    if not isinstance(cbf, CBFConfig):
+        raise ConfigError(f"cbf must be a safe_pe_cbf CBFConfig (see make_cbf_config), "
+                          f"got {type(cbf).__name__}")
+    if arena is None:
+        arena = arena_of(env_config)
+    return SafeActionResolver(cbf, arena, () if obstacles is None else obstacles)
+
+
+def make_batched_filter(config: SafeSelfPlayConfig, role: str | int = "pursuer",
+                        env_config: Any = None) -> Any:
+    """A `BatchedSafetyFilter` of one robot for N vectorized games.
+
+    :param config: the training config.
+    :param role: "pursuer"/0 or "evader"/1.
+    :param env_config: the `EnvConfig` (default: `make_env_config(config)`).
+    """
+    from safe_pe_cbf.batch import BatchedSafetyFilter
+
+    env = env_config if env_config is not None else make_env_config(config)
+    return BatchedSafetyFilter(make_cbf_config(config, role, env), arena_of(env))
+
+
+def make_safety_reward(config: SafeSelfPlayConfig, env_config: Any = None) -> Any:
+    """The simulator's `SafetyRewardComputer` (w5 term), or None without the safety reward.
+
+    :param config: the training config.
+    :param env_config: the `EnvConfig` (default: `make_env_config(config)`); its
+        `rewards.w5` / `rewards.h_max` come from the `safety_reward` section.
+    """
+    if not config.use_safety_reward:
+        return None
+    from safe_pe_sim.rewards import SafetyRewardComputer
+
+    env = env_config if env_config is not None else make_env_config(config)
+    return SafetyRewardComputer(env)
+
+
+def make_safe_env(config: SafeSelfPlayConfig, role: str = "pursuer", opponent: Any = None,
+                  render_mode: Optional[str] = None) -> Any:
+    """A gymnasium env of one role: the config's game (obstacles included) and, with
+    `use_safety_reward`, the learner's safety reward added to its reward (also reported as
+    ``info["safety_reward"]``).
+
+    :param config: the training config.
+    :param role: the learner's role.
+    :param opponent: opponent spec (see `safe_pe_sim.opponents`).
+    :param render_mode: None or "rgb_array".
+    """
+    from safe_pe_sim.env import PursuitEvasionEnv
+
+    env_config = make_env_config(config)
+    env = PursuitEvasionEnv(env_config, role=role, opponent=opponent, render_mode=render_mode)
+    computer = make_safety_reward(config, env_config)
+    if computer is None:
+        return env
+    return _SafetyRewardWrapper(env, computer)
+
+
+def make_safe_vec_env(config: SafeSelfPlayConfig, role: str = "pursuer",
+                      opponent: Any = None, num_envs: Optional[int] = None,
+                      seed: Optional[int] = None) -> Any:
+    """The SB3 `PursuitEvasionVecEnv` of a config with the safety reward attached to its core.
+
+    Commands are not filtered here (see `safe_pe_training.safe_vec_env`).
+
+    :param config: the training config.
+    :param role: the learner's role.
+    :param opponent: opponent spec.
+    :param num_envs: games N (default: `config.num_envs`).
+    :param seed: base seed (default: `config.seed`).
+    """
+    from safe_pe_sim.vec_env import PursuitEvasionVecEnv
+
+    env_config = make_env_config(config)
+    venv = PursuitEvasionVecEnv(env_config, num_envs=num_envs or config.num_envs, role=role,
+                                opponent=opponent,
+                                seed=config.seed if seed is None else seed)
+    venv.core.safety_reward = make_safety_reward(config, env_config)
+    return venv
+
+
+class _SafetyRewardWrapper(gym.Wrapper):
+    """Adds the learner's safety reward (from the post-step state) to a single-role env."""
+
+    def __init__(self, env: Any, computer: Any) -> None:
+        super().__init__(env)
+        self.computer = computer
+        self.agent = env.unwrapped.agent
+        self._bonus_sum = 0.0
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        game = self.env.unwrapped.game
+        obstacles = np.asarray(game.obstacles_array, dtype=np.float64).reshape(1, -1, 3)
+        extra = self.computer.compute(np.asarray(game.poses, dtype=np.float64)[None],
+                                      obstacles, np.ones(obstacles.shape[:2], dtype=bool))
+        bonus = float(extra[0, self.agent])
+        self._bonus_sum += bonus
+        info["safety_reward"] = bonus
+        if "episode" in info:
+            info["episode"] = dict(info["episode"], r=info["episode"]["r"] + self._bonus_sum)
+        return obs, float(reward) + bonus, terminated, truncated, info
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        self._bonus_sum = 0.0
+        return self.env.reset(**kwargs)

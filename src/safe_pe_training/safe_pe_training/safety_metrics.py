@@ -46,7 +46,7 @@ Envs whose info has no "safety" key are not counted for that step.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from enum import IntEnum
 from typing import Any, Iterable, Mapping, Sequence
 
