@@ -1,0 +1,341 @@
+"""safe_pe_sim_node: steps the pursuit-evasion game and plays the world for the ROS graph.
+
+::
+
+    python -m safe_pe_sim.ros.sim_node --ros-args --params-file config/sim_node.yaml
+
+Publishes ``/safe_pe/game_state``, ``/<robot>/odom`` (frame ``arena``, child
+``<robot>/base_link``), ``/safe_pe/arena`` and ``/safe_pe/obstacle_markers`` (transient local,
+re-sent at every reset), ``/safe_pe/episode_result`` at every episode end, optionally ``/clock``.
+Subscribes to ``/<robot>/cmd_vel`` (Twist or TwistStamped, ``cmd_type``) and
+``/<robot>/safety_status`` (to count filter interventions). Service
+``/safe_pe/reset_episode``. The game itself is :class:`safe_pe_sim.game.PursuitEvasionGame`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import Twist, TwistStamped
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from safe_pe_cbf.ros.conversions import (
+    NonFiniteInput,
+    arena_from_message,
+    arena_message,
+    command_from_twist,
+    odometry_message,
+)
+from safe_pe_msgs.msg import Arena as ArenaMsg, EpisodeResult, GameState, SafetyStatus
+from safe_pe_msgs.srv import ResetEpisode
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+
+from safe_pe_sim.config import ArenaConfig
+from safe_pe_sim.game import PursuitEvasionGame, StepResult
+from safe_pe_sim.ros.command_gate import CommandGate
+from safe_pe_sim.ros.sim_messages import (
+    episode_result_message,
+    game_state_message,
+    initial_pose_problem,
+    obstacle_markers,
+    time_from_seconds,
+)
+from safe_pe_sim.ros.sim_params import SimNodeSettings, sim_settings_from_values, sim_specs
+
+LATCHED = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class SimulatorNode(Node):
+    """The simulator (thin shell around :class:`PursuitEvasionGame` and :class:`CommandGate`).
+
+    :param node_name: ROS node name.
+    :param kwargs: passed to ``rclpy.node.Node`` (parameter_overrides, context, ...).
+    """
+
+    def __init__(self, node_name: str = "safe_pe_sim", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self._specs = sim_specs()
+        for spec in self._specs.values():
+            default = list(spec.default) if spec.array_kind else spec.default
+            self.declare_parameter(spec.name, default, spec.descriptor())
+        self.settings: SimNodeSettings = sim_settings_from_values(self._parameter_values())
+        s = self.settings
+        self.game = PursuitEvasionGame(s.env)
+        self.gate = CommandGate(s.robots, s.cmd_timeout)
+        self.total_steps = 0
+        self.episode_id = -1
+        self.episode_seed = -1
+        self.episode_over = False
+        self.violation_steps = 0
+        self.intervention_steps = 0
+        self._intervened = False
+        self._last_step = time.monotonic()
+        self.last_state: GameState | None = None
+
+        self.state_pub = self.create_publisher(GameState, "/safe_pe/game_state", RELIABLE)
+        self.arena_pub = self.create_publisher(ArenaMsg, "/safe_pe/arena", LATCHED)
+        self.marker_pub = self.create_publisher(MarkerArray, "/safe_pe/obstacle_markers", LATCHED)
+        self.result_pub = self.create_publisher(EpisodeResult, "/safe_pe/episode_result", RELIABLE)
+        self.clock_pub = (
+            self.create_publisher(Clock, "/clock", RELIABLE) if s.publish_clock else None
+        )
+        self.odom_pubs = [
+            self.create_publisher(Odometry, f"/{name}/odom", RELIABLE) for name in s.robots
+        ]
+        cmd_type = TwistStamped if s.stamped else Twist
+        for name in s.robots:
+            self.create_subscription(
+                cmd_type, f"/{name}/cmd_vel", lambda msg, n=name: self._on_cmd(n, msg), RELIABLE
+            )
+            self.create_subscription(
+                SafetyStatus, f"/{name}/safety_status", self._on_safety_status, 10
+            )
+        self.create_service(ResetEpisode, "/safe_pe/reset_episode", self._on_reset)
+
+        self._start_episode(seed=s.seed)
+        self._step_timer = self.create_timer(self._timer_period(), self._on_timer)
+        self._marker_timer = self.create_timer(s.markers_period, self._publish_layout)
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self.get_logger().info(
+            f"simulator: {s.mode}, dt={s.env.dt} s, step period {self._timer_period():.4f} s, "
+            f"robots {list(s.robots)}, seed {self.game.seed_value}"
+        )
+
+    # -- parameters ------------------------------------------------------------------------
+    def _parameter_values(self) -> dict[str, Any]:
+        values = {}
+        for name in self._specs:
+            value = self.get_parameter(name).value
+            values[name] = list(value) if isinstance(value, (list, tuple)) else value
+        return values
+
+    def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        values = self._parameter_values()
+        values.update({p.name: p.value for p in params if p.name in values})
+        try:
+            sim_settings_from_values(values, env=self.settings.env)
+        except ValueError as err:
+            return SetParametersResult(successful=False, reason=str(err))
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params: list[Parameter]) -> None:
+        self.settings = sim_settings_from_values(self._parameter_values(), env=self.settings.env)
+        self.gate.cmd_timeout = self.settings.cmd_timeout
+        for timer in (self._step_timer, self._marker_timer):
+            timer.cancel()
+            self.destroy_timer(timer)
+        self._step_timer = self.create_timer(self._timer_period(), self._on_timer)
+        self._marker_timer = self.create_timer(self.settings.markers_period, self._publish_layout)
+        self.get_logger().info(f"parameters updated: {', '.join(p.name for p in params)}")
+
+    def _timer_period(self) -> float:
+        s = self.settings
+        if s.mode == "lock_step":  # poll for the lock-step timeout
+            return max(min(s.lock_step_timeout / 5.0, 0.01), 0.0005)
+        return s.step_period
+
+    # -- inputs ----------------------------------------------------------------------------
+    def _on_cmd(self, robot: str, msg: Twist | TwistStamped) -> None:
+        try:
+            v, omega = command_from_twist(msg)
+        except NonFiniteInput as err:
+            self.gate.drop(robot)
+            self.get_logger().warning(f"dropped command of {robot}: {err}",
+                                   throttle_duration_sec=1.0)
+            return
+        self.gate.receive(robot, v, omega, time.monotonic())
+        if self.settings.mode == "lock_step" and self.gate.all_arrived() and not self.episode_over:
+            self._step()
+
+    def _on_safety_status(self, msg: SafetyStatus) -> None:
+        if msg.intervened:
+            self._intervened = True
+
+    def _on_timer(self) -> None:
+        now = time.monotonic()
+        if self.episode_over:
+            self._publish_state(None)  # keep the world visible while waiting for a reset
+            return
+        if self.settings.mode == "free_running":
+            self._step()
+        elif now - self._last_step >= self.settings.lock_step_timeout:
+            self._step()
+
+    # -- stepping ----------------------------------------------------------------------------
+    def _header(self) -> Header:
+        if self.settings.publish_clock:
+            stamp = time_from_seconds(self.total_steps * self.settings.env.dt)
+        else:
+            stamp = self.get_clock().now().to_msg()
+        return Header(stamp=stamp, frame_id=self.settings.frame_id)
+
+    def _step(self) -> None:
+        now = time.monotonic()
+        lock_step = self.settings.mode == "lock_step"
+        cmds = self.gate.commands(now, lock_step=lock_step)
+        result = self.game.step(cmds[0], cmds[1])
+        self.gate.mark_stepped()
+        self._last_step = now
+        self.total_steps += 1
+        if any(result.safety.violated):
+            self.violation_steps += 1
+        if self._intervened:
+            self.intervention_steps += 1
+            self._intervened = False
+        if self.clock_pub is not None:
+            self.clock_pub.publish(Clock(clock=time_from_seconds(self.total_steps
+                                                                 * self.settings.env.dt)))
+        self._publish_state(result)
+        if result.terminated or result.truncated:
+            if result.captured:
+                outcome = EpisodeResult.OUTCOME_CAPTURE
+            elif result.truncated:
+                outcome = EpisodeResult.OUTCOME_TIMEOUT
+            else:  # terminated by a violation (terminate_on_violation)
+                outcome = EpisodeResult.OUTCOME_ABORTED
+            self._publish_result(outcome)
+            if self.settings.auto_reset:
+                self._start_episode(seed=None, fresh_seed=False)
+            else:
+                self.episode_over = True
+
+    def _publish_state(self, result: StepResult | None) -> None:
+        header = self._header()
+        msg = game_state_message(self.game, self.settings.robots, header, self.episode_id,
+                                 result)
+        self.state_pub.publish(msg)
+        self.last_state = msg
+        for a, pub in enumerate(self.odom_pubs):
+            pub.publish(odometry_message(
+                np.asarray(self.game.poses[a]), self.game.velocities[a], header,
+                f"{self.settings.robots[a]}/base_link"))
+
+    def _publish_result(self, outcome: int) -> None:
+        self.result_pub.publish(episode_result_message(
+            self.game, self._header(), self.episode_id, self.episode_seed, outcome,
+            self.violation_steps, self.intervention_steps))
+
+    def _publish_layout(self) -> None:
+        header = self._header()
+        self.arena_pub.publish(arena_message(self.game.bounds, self.game.obstacles_array, header))
+        self.marker_pub.publish(obstacle_markers(self.game.bounds, self.game.obstacles_array,
+                                                 header))
+
+    def _start_episode(
+        self,
+        seed: int | None,
+        fresh_seed: bool = True,
+        obstacles: np.ndarray | None = None,
+        poses: np.ndarray | None = None,
+    ) -> None:
+        """Reset the game (``seed`` None + ``fresh_seed``: new random stream) and publish."""
+        if seed is not None:
+            self.game.reset(seed=seed, obstacles=obstacles, poses=poses)
+            self.episode_seed = int(seed)
+        elif fresh_seed:
+            self.episode_seed = self.game.seed(None)
+            self.game.reset(obstacles=obstacles, poses=poses)
+        else:  # continue the current random stream
+            self.game.reset(obstacles=obstacles, poses=poses)
+            self.episode_seed = -1
+        self.episode_id += 1
+        self.episode_over = False
+        self.violation_steps = 0
+        self.intervention_steps = 0
+        self._intervened = False
+        self.gate.mark_stepped()
+        self._last_step = time.monotonic()
+        self._publish_layout()
+        self._publish_state(None)
+
+    # -- reset service -----------------------------------------------------------------------
+    def _on_reset(self, req: ResetEpisode.Request,
+                  resp: ResetEpisode.Response) -> ResetEpisode.Response:
+        try:
+            obstacles, poses, new_game = self._reset_inputs(req)
+        except ValueError as err:
+            resp.success, resp.message = False, str(err)
+            resp.episode_id = max(self.episode_id, 0)
+            return resp
+        if self.game.step_count > 0 and not self.episode_over:
+            self._publish_result(EpisodeResult.OUTCOME_ABORTED)
+        if new_game is not None:
+            self.game = new_game
+        try:
+            self._start_episode(seed=req.seed if req.seed >= 0 else None, fresh_seed=True,
+                                obstacles=obstacles, poses=poses)
+        except ValueError as err:  # ConfigError / SimInputError from the core
+            resp.success, resp.message = False, f"reset failed: {err}"
+            resp.episode_id = max(self.episode_id, 0)
+            return resp
+        resp.success = True
+        resp.episode_id = self.episode_id
+        assert self.last_state is not None
+        resp.state = self.last_state
+        self.get_logger().info(f"episode {self.episode_id} started by reset_episode "
+                               f"(seed {self.game.seed_value})")
+        return resp
+
+    def _reset_inputs(
+        self, req: ResetEpisode.Request
+    ) -> tuple[np.ndarray | None, np.ndarray | None, PursuitEvasionGame | None]:
+        """Validate a reset request: (obstacles, poses, new game if the walls change)."""
+        obstacles = None
+        bounds = self.game.bounds
+        if req.use_layout:
+            bounds, obstacles = arena_from_message(req.layout)
+        poses = None
+        if req.use_initial_states:
+            poses = np.array([[req.pursuer.x, req.pursuer.y, req.pursuer.theta],
+                              [req.evader.x, req.evader.y, req.evader.theta]], dtype=float)
+            radii = [r.radius for r in self.game.config.robots()]
+            layout = obstacles if obstacles is not None else self.game.obstacles_array
+            problem = initial_pose_problem(poses, radii, layout, bounds)
+            if problem:
+                raise ValueError(f"initial states rejected: {problem}")
+        new_game = None
+        if tuple(bounds) != tuple(self.game.bounds):
+            cfg = self.game.config.copy()
+            cfg.arena = ArenaConfig(*bounds)
+            new_game = PursuitEvasionGame(cfg)  # validates (ConfigError is a ValueError)
+        return obstacles, poses, new_game
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the simulator until SIGINT.
+
+    :param args: command-line arguments (``--ros-args ...``); default ``sys.argv``.
+    """
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SimulatorNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as err:
+        if node is None:  # invalid parameters at start-up: say what to fix
+            rclpy.logging.get_logger("safe_pe_sim").fatal(str(err))
+            raise SystemExit(2) from err
+        raise
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

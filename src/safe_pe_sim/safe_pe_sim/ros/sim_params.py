@@ -1,0 +1,129 @@
+"""Parameters of the simulator node: specs with descriptors, typed settings (no rclpy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from safe_pe_cbf.ros.param_specs import ParamSpec, spec_table
+
+from safe_pe_sim.config import ConfigError, EnvConfig, load_profile
+
+MODES = ("free_running", "lock_step")
+CMD_TYPES = ("twist", "twist_stamped")
+
+SIM_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec("profile", "default", "Game profile: 'default', 'turtlebot3_burger', or a path "
+              "to an EnvConfig YAML file.", read_only=True),
+    ParamSpec("seed", 0, "Seed of the first episode's layout and spawns (-1: fresh random "
+              "seed). Later auto-reset episodes continue the same random stream.", -1,
+              2**62, read_only=True),
+    ParamSpec("rate", 0.0, "Steps per wall-clock second in free_running mode (0: real time, "
+              "1/dt).", 0.0, 10000.0),
+    ParamSpec("mode", "free_running", "free_running: step at 'rate' with the latest fresh "
+              "commands; lock_step: step as soon as every robot sent a command for the current "
+              "step (or lock_step_timeout passed).", choices=MODES),
+    ParamSpec("lock_step_timeout", 0.5, "lock_step: step anyway after this long [s]; robots "
+              "without a command for the step stop.", 0.001, 60.0),
+    ParamSpec("cmd_timeout", 0.5, "free_running: a command older than this [s] is stale and "
+              "the robot stops.", 0.001, 60.0),
+    ParamSpec("cmd_type", "twist", "Message type of every robot's cmd_vel.", choices=CMD_TYPES,
+              read_only=True),
+    ParamSpec("robots", ("pursuer", "evader"), "Robot names = namespaces [pursuer, evader].",
+              read_only=True, array_kind="string"),
+    ParamSpec("frame_id", "arena", "Arena frame of odometry, game state and markers.",
+              read_only=True),
+    ParamSpec("publish_clock", False, "Publish /clock (simulated time) and stamp messages "
+              "with it (other nodes then run with use_sim_time).", read_only=True),
+    ParamSpec("auto_reset", True, "Start a new episode when one ends (otherwise wait for "
+              "/safe_pe/reset_episode)."),
+    ParamSpec("markers_period", 1.0, "Period [s] of /safe_pe/obstacle_markers (also sent at "
+              "every reset).", 0.05, 60.0),
+)
+
+
+@dataclass(frozen=True)
+class SimNodeSettings:
+    """Validated settings of the simulator node.
+
+    :param env: the game configuration (from ``profile``).
+    :param seed: first seed (``None``: fresh random seed).
+    :param rate: steps per second in free_running mode.
+    :param mode: ``"free_running"`` or ``"lock_step"``.
+    :param lock_step_timeout: longest wait for commands in lock_step mode [s].
+    :param cmd_timeout: command staleness limit in free_running mode [s].
+    :param stamped: cmd_vel is TwistStamped.
+    :param robots: robot names (pursuer first).
+    :param frame_id: arena frame.
+    :param publish_clock: publish /clock.
+    :param auto_reset: reset automatically at episode end.
+    :param markers_period: obstacle markers period [s].
+    """
+
+    env: EnvConfig
+    seed: int | None
+    rate: float
+    mode: str
+    lock_step_timeout: float
+    cmd_timeout: float
+    stamped: bool
+    robots: tuple[str, str]
+    frame_id: str
+    publish_clock: bool
+    auto_reset: bool
+    markers_period: float
+
+    @property
+    def step_period(self) -> float:
+        """Wall-clock period [s] between free-running steps."""
+        return 1.0 / self.rate if self.rate > 0.0 else self.env.dt
+
+
+def sim_specs() -> dict[str, ParamSpec]:
+    """The simulator's parameter specs by name."""
+    return spec_table(SIM_SPECS)
+
+
+def sim_settings_from_values(
+    values: Mapping[str, Any], env: EnvConfig | None = None
+) -> SimNodeSettings:
+    """Check all values together and build the settings; ``ValueError`` lists every problem.
+
+    :param values: every parameter value by name.
+    :param env: already-loaded game config to reuse (``profile`` is read-only, so a runtime
+        change never reloads it).
+    """
+    specs = sim_specs()
+    problems = []
+    for name, spec in specs.items():
+        problem = spec.check(values[name]) if name in values else f"{name}: missing"
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise ValueError("invalid simulator parameters: " + "; ".join(problems))
+    robots = tuple(values["robots"])
+    if len(robots) != 2 or len(set(robots)) != 2 or not all(robots):
+        problems.append(f"robots: need two distinct names [pursuer, evader], got {list(robots)}")
+    if env is None:
+        try:
+            env = load_profile(values["profile"])
+        except (ConfigError, OSError, ValueError) as err:
+            problems.append(f"profile: {err}")
+    if problems:
+        raise ValueError("invalid simulator parameters: " + "; ".join(problems))
+    assert env is not None
+    seed = int(values["seed"])
+    return SimNodeSettings(
+        env=env,
+        seed=None if seed < 0 else seed,
+        rate=float(values["rate"]),
+        mode=values["mode"],
+        lock_step_timeout=float(values["lock_step_timeout"]),
+        cmd_timeout=float(values["cmd_timeout"]),
+        stamped=values["cmd_type"] == "twist_stamped",
+        robots=(robots[0], robots[1]),
+        frame_id=values["frame_id"],
+        publish_clock=values["publish_clock"],
+        auto_reset=values["auto_reset"],
+        markers_period=float(values["markers_period"]),
+    )

@@ -1,0 +1,164 @@
+"""The simulator node in-process with rclpy: stepping, stale commands, reset, lock-step."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed: run scripts/setup.sh")
+pytest.importorskip("safe_pe_msgs.msg", reason="safe_pe_msgs is not built: scripts/setup.sh")
+
+from geometry_msgs.msg import Twist  # noqa: E402
+from nav_msgs.msg import Odometry  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from safe_pe_msgs.msg import Arena, CircleObstacle, EpisodeResult, GameState  # noqa: E402
+from safe_pe_msgs.srv import ResetEpisode  # noqa: E402
+from visualization_msgs.msg import MarkerArray  # noqa: E402
+
+from safe_pe_sim.config import load_profile  # noqa: E402
+from safe_pe_sim.ros.sim_node import SimulatorNode  # noqa: E402
+
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+@pytest.fixture()
+def context(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(1 + (os.getpid() * 23 + 13) % 100))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+def _spin_until(executor, predicate, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        executor.spin_once(timeout_sec=0.01)
+        if predicate():
+            return True
+    return False
+
+
+def _twist(v: float, omega: float) -> Twist:
+    msg = Twist()
+    msg.linear.x, msg.angular.z = v, omega
+    return msg
+
+
+@pytest.fixture()
+def profile(tmp_path):
+    cfg = load_profile("turtlebot3_burger")
+    cfg.max_steps = 40
+    path = tmp_path / "profile.yaml"
+    cfg.to_yaml(path)
+    return str(path)
+
+
+def test_sim_node_free_running_reset_and_lock_step(context, profile):
+    node = SimulatorNode(context=context, parameter_overrides=[
+        Parameter("profile", value=profile), Parameter("rate", value=200.0),
+        Parameter("cmd_timeout", value=0.2), Parameter("seed", value=7),
+        Parameter("publish_clock", value=True),
+    ])
+    peer = rclpy.create_node("peer", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    states: list[GameState] = []
+    odoms: list[Odometry] = []
+    results: list[EpisodeResult] = []
+    arenas: list[Arena] = []
+    markers: list[MarkerArray] = []
+    peer.create_subscription(GameState, "/safe_pe/game_state", states.append, 100)
+    peer.create_subscription(Odometry, "/evader/odom", odoms.append, 100)
+    peer.create_subscription(EpisodeResult, "/safe_pe/episode_result", results.append, 10)
+    peer.create_subscription(Arena, "/safe_pe/arena", arenas.append, LATCHED)
+    peer.create_subscription(MarkerArray, "/safe_pe/obstacle_markers", markers.append, LATCHED)
+    cmd_p = peer.create_publisher(Twist, "/pursuer/cmd_vel", 10)
+    client = peer.create_client(ResetEpisode, "/safe_pe/reset_episode")
+    try:
+        assert _spin_until(executor, lambda: states and odoms and arenas and markers)
+        assert odoms[-1].header.frame_id == "arena"
+        assert odoms[-1].child_frame_id == "evader/base_link"
+        assert states[-1].pursuer.v == 0.0 and states[-1].evader.v == 0.0  # no commands
+        assert states[-1].header.stamp.sec * 1e9 + states[-1].header.stamp.nanosec == \
+            pytest.approx(node.total_steps * node.settings.env.dt * 1e9, abs=2)
+
+        # A fresh command is applied (clipped to the robot's limits); a stale one stops.
+        v_max = node.settings.env.pursuer.v_max
+        assert _spin_until(executor, lambda: cmd_p.get_subscription_count() > 0)
+        cmd_p.publish(_twist(5.0, 0.5))
+        assert _spin_until(executor, lambda: states[-1].pursuer.v > 0.0, 2.0)
+        assert states[-1].pursuer.v == pytest.approx(v_max)
+        assert states[-1].pursuer.omega == pytest.approx(0.5)
+        assert _spin_until(executor, lambda: states[-1].pursuer.v == 0.0, 2.0)
+
+        # NaN commands are dropped and counted.
+        cmd_p.publish(_twist(math.nan, 0.0))
+        assert _spin_until(executor, lambda: node.gate.dropped()["pursuer"] == 1, 2.0)
+
+        # Episodes end (step limit 40) with a result and restart automatically.
+        assert _spin_until(executor, lambda: results, 10.0)
+        assert results[0].outcome in (EpisodeResult.OUTCOME_TIMEOUT,
+                                      EpisodeResult.OUTCOME_CAPTURE)
+        assert results[0].episode_id == 0 and results[0].seed == 7
+        assert _spin_until(executor, lambda: states[-1].episode_id >= 1)
+
+        # Reset with an explicit layout and start poses.
+        assert client.wait_for_service(timeout_sec=5.0)
+        req = ResetEpisode.Request(seed=11, use_layout=True, use_initial_states=True)
+        req.layout = Arena(x_min=-2.2, x_max=2.2, y_min=-2.2, y_max=2.2,
+                           obstacles=[CircleObstacle(x=0.0, y=0.0, radius=0.4)])
+        req.pursuer.x, req.pursuer.y, req.pursuer.theta = -1.5, 0.0, 0.0
+        req.evader.x, req.evader.y, req.evader.theta = 1.5, 0.0, math.pi
+        future = client.call_async(req)
+        assert _spin_until(executor, future.done)
+        resp = future.result()
+        assert resp.success, resp.message
+        assert (resp.state.pursuer.x, resp.state.evader.x) == (-1.5, 1.5)
+        assert resp.state.step == 0 and len(resp.state.arena.obstacles) == 1
+        assert _spin_until(executor, lambda: any(
+            r.outcome == EpisodeResult.OUTCOME_ABORTED for r in results))
+        assert _spin_until(executor, lambda: len(arenas[-1].obstacles) == 1
+                           and arenas[-1].obstacles[0].radius == 0.4)
+
+        # A start pose inside the obstacle is refused with the reason.
+        req.pursuer.x = 0.1
+        future = client.call_async(req)
+        assert _spin_until(executor, future.done)
+        assert not future.result().success
+        assert "obstacle[0]" in future.result().message
+
+        # Bad parameters are rejected; lock-step steps once per pair of commands.
+        assert not node.set_parameters([Parameter("rate", value=-1.0)])[0].successful
+        assert not node.set_parameters([Parameter("mode", value="turbo")])[0].successful
+        assert node.set_parameters([Parameter("mode", value="lock_step"),
+                                    Parameter("lock_step_timeout", value=30.0)])[0].successful
+        cmd_e = peer.create_publisher(Twist, "/evader/cmd_vel", 10)
+        assert _spin_until(executor, lambda: cmd_e.get_subscription_count() > 0)
+        _spin_until(executor, lambda: False, 0.2)
+        before = node.game.step_count
+        for k in range(5):
+            cmd_p.publish(_twist(0.05, 0.0))
+            _spin_until(executor, lambda: False, 0.05)
+            assert node.game.step_count == before + k  # waits for the evader
+            cmd_e.publish(_twist(0.05, 0.0))
+            assert _spin_until(executor, lambda: node.game.step_count == before + k + 1, 2.0)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()
+
+
+def test_bad_profile_fails_fast(context):
+    with pytest.raises(ValueError, match="profile"):
+        SimulatorNode(context=context,
+                      parameter_overrides=[Parameter("profile", value="/nope.yaml")])
