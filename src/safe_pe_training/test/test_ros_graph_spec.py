@@ -47,7 +47,8 @@ def test_sim_training_graph_nodes_and_overrides(files, tmp_path):
     assert by_key['training'].overrides['run_dir'] == str((tmp_path / 'run').resolve())
     assert by_key['metrics'].overrides['robots'] == ['pursuer', 'evader']
     assert by_key['metrics'].overrides['report_dir'] == str((tmp_path / 'run').resolve())
-    assert all(s.overrides['use_sim_time'] is False for s in specs)
+    assert all(s.overrides['use_sim_time'] is False for s in specs if s.key != 'sim')
+    assert by_key['sim'].overrides['publish_clock'] is False
 
 
 def test_ros_args_round_trip_values_as_yaml(files, tmp_path):

@@ -88,6 +88,7 @@ def test_policy_node_publishes_nominal_commands_and_survives_bad_input(context, 
         spin(1.0, _state())
         assert node.reloads == 0 and 'pure_pursuit' in node.driver_description
         # NaN state: no command for those ticks, and the node keeps running.
+        spin(0.2, _state(px=float('nan')))     # commands already in flight arrive
         count = len(commands)
         spin(0.6, _state(px=float('nan')))
         assert len(commands) == count

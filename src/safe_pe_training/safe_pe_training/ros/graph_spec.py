@@ -69,7 +69,7 @@ class NodeClass:
     class_name: str
 
 
-SIM = NodeClass('safe_pe_sim', 'safe_pe_sim_node', 'safe_pe_sim.ros.sim_node', 'SimNode')
+SIM = NodeClass('safe_pe_sim', 'safe_pe_sim_node', 'safe_pe_sim.ros.sim_node', 'SimulatorNode')
 FILTER = NodeClass('safe_pe_cbf', 'safe_pe_filter_node', 'safe_pe_cbf.ros.filter_node',
                    'SafetyFilterNode')
 TRAINING = NodeClass('safe_pe_training', 'safe_pe_training_node',
@@ -169,8 +169,9 @@ def live_nodes(robots: Sequence[str], files: GraphFiles, use_sim_time: bool,
     :param sim_overrides: extra simulator parameters.
     """
     common = _common(use_sim_time)
+    # The simulator is the clock source: it publishes /clock instead of following it.
     specs = [NodeSpec('sim', SIM, 'safe_pe_sim', '', [config_path(files.sim)],
-                      {**common, **(sim_overrides or {})})]
+                      {'publish_clock': bool(use_sim_time), **(sim_overrides or {})})]
     for robot in robots:
         specs.append(NodeSpec(f'filter/{robot}', FILTER, 'safety_filter', robot,
                               [config_path(files.filter)], dict(common)))

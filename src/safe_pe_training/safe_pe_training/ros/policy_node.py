@@ -86,6 +86,7 @@ class PolicyNode(Node):
         self._driver: Driver = self._scripted
         self._loading = threading.Lock()
         self._loaded_path = ''
+        self._pending = ''
         self.commands_published = 0
         self.reloads = 0
         self._warned: set[str] = set()
@@ -98,8 +99,10 @@ class PolicyNode(Node):
             self.load(self.checkpoint)
         if self.follow:
             self.create_subscription(CheckpointInfo, '/safe_pe/training/checkpoint',
-                                     self._on_checkpoint, CHECKPOINT_QOS,
-                                     callback_group=MutuallyExclusiveCallbackGroup())
+                                     self._on_checkpoint, CHECKPOINT_QOS)
+            # Loading runs in its own callback group: the command timer keeps ticking.
+            self.create_timer(0.2, self._load_pending,
+                              callback_group=MutuallyExclusiveCallbackGroup())
         self._timer = self.create_timer(1.0 / rate, self._tick)
         self.get_logger().info(f'{self.role}: driving with {self._driver.description} at '
                                f'{rate:g} Hz (follow checkpoints: {self.follow})')
@@ -132,11 +135,17 @@ class PolicyNode(Node):
             return True
 
     def _on_checkpoint(self, msg: CheckpointInfo) -> None:
-        if msg.role != self.role or not msg.path:
-            return
-        if msg.path == self._loaded_path:
-            return
-        self.load(msg.path)
+        # Only remember the newest: a late joiner gets several announcements at once
+        # (transient local) and must load just the last one.
+        if msg.role == self.role and msg.path:
+            with self._lock:
+                self._pending = msg.path
+
+    def _load_pending(self) -> None:
+        with self._lock:
+            path, self._pending = self._pending, ''
+        if path and path != self._loaded_path:
+            self.load(path)
 
     def _on_state(self, msg: GameState) -> None:
         with self._lock:

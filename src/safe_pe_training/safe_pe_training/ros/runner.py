@@ -35,7 +35,7 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
     :param args: command-line arguments (default: ``sys.argv``).
     :param done: returns an event that ends spinning when set, or None.
     :param threads: executor threads (2: a slow callback does not block the timers).
-    :return: process exit code: 0, or 2 for invalid parameters.
+    :return: process exit code: 0; 1 if the node set ``error``; 2 for invalid parameters.
     """
     rclpy.init(args=args if args is not None else sys.argv,
                signal_handler_options=SignalHandlerOptions.NO)
@@ -49,6 +49,8 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
         event = done(node) if done is not None else None
         while rclpy.ok() and not (event is not None and event.is_set()):
             executor.spin_once(timeout_sec=0.1)
+        if getattr(node, 'error', ''):
+            code = 1   # the node reported a failure (e.g. training crashed)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except ParameterError as exc:

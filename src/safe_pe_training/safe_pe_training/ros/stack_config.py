@@ -1,0 +1,169 @@
+"""Configuration of ``safe_pe_stack`` (``config/stack.yaml`` + command-line overrides).
+
+ROS-free: a typed dataclass, loaded from YAML, validated with errors that say what to fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from safe_pe_training.ros.graph_spec import RUN_TYPES, GraphFiles, config_dir, parse_robots
+
+
+class StackConfigError(ValueError):
+    """The stack configuration file or an option is invalid."""
+
+
+@dataclass
+class StackConfig:
+    """What ``safe_pe_stack`` runs.
+
+    :param robots: robots (roles) of the live graph.
+    :param run_type: training run A/B/C/D or custom.
+    :param budget: training environment steps (0: no training, live graph only).
+    :param run_dir: run directory (checkpoints, metrics, plots, safety report).
+    :param training_config: SafeSelfPlayConfig YAML (``""``: the run type's preset).
+    :param duration: wall-clock limit [s] (0: until training has finished + ``linger``).
+    :param linger: seconds the live graph keeps playing after training finished.
+    :param seed: seed of training and simulator.
+    :param use_sim_time: nodes follow the simulator's ``/clock``.
+    :param params: node parameter files (relative to ``config/`` or absolute).
+    """
+
+    robots: list[str] = field(default_factory=lambda: ['pursuer', 'evader'])
+    run_type: str = 'A'
+    budget: int = 20000
+    run_dir: str = 'runs/stack'
+    training_config: str = ''
+    duration: float = 0.0
+    linger: float = 5.0
+    seed: int = 0
+    use_sim_time: bool = False
+    params: GraphFiles = field(default_factory=GraphFiles)
+
+    def validate(self) -> StackConfig:
+        """Check every field; returns self.
+
+        :raises StackConfigError: naming the field and the fix.
+        """
+        try:
+            self.robots = parse_robots(self.robots)
+        except ValueError as exc:
+            raise StackConfigError(f'robots: {exc}') from exc
+        if self.run_type not in RUN_TYPES:
+            raise StackConfigError(f'run_type must be one of {RUN_TYPES}, got {self.run_type!r}')
+        if self.run_type == 'custom' and not self.training_config:
+            raise StackConfigError('run_type custom needs training_config (a YAML file)')
+        for name in ('budget', 'seed'):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise StackConfigError(f'{name} must be an integer >= 0, got {value!r}')
+        for name in ('duration', 'linger'):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0:
+                raise StackConfigError(f'{name} must be a number of seconds >= 0, got {value!r}')
+            setattr(self, name, float(value))
+        if self.budget == 0 and self.duration == 0:
+            raise StackConfigError('with budget 0 (no training) give a duration (seconds) '
+                                   'for the live graph to run')
+        if not isinstance(self.use_sim_time, bool):
+            raise StackConfigError(f'use_sim_time must be true or false, got '
+                                   f'{self.use_sim_time!r}')
+        if not self.run_dir:
+            raise StackConfigError('run_dir must be a directory path')
+        return self
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StackConfig:
+        """Build from a parsed YAML mapping; unknown keys are errors.
+
+        :param data: the mapping.
+        """
+        if not isinstance(data, dict):
+            raise StackConfigError(f'the stack config must be a mapping, got {type(data)}')
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise StackConfigError(f'unknown stack config keys {unknown}; known: '
+                                   f'{sorted(known)}')
+        data = dict(data)
+        params = data.pop('params', None) or {}
+        if not isinstance(params, dict):
+            raise StackConfigError('params must map node kinds to parameter files')
+        file_keys = {f.name for f in fields(GraphFiles)}
+        if set(params) - file_keys:
+            raise StackConfigError(f'unknown params entries {sorted(set(params) - file_keys)}; '
+                                   f'known: {sorted(file_keys)}')
+        for key in ('training_config', 'run_dir'):
+            if key in data and data[key] is None:
+                data[key] = ''
+        return cls(params=GraphFiles(**{k: str(v) for k, v in params.items()}), **data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> StackConfig:
+        """Load (not yet validated) from a YAML file.
+
+        :param path: the file.
+        :raises StackConfigError: if the file is missing or not valid YAML.
+        """
+        try:
+            text = Path(path).read_text(encoding='utf-8')
+        except OSError as exc:
+            raise StackConfigError(f'cannot read the stack config {path}: {exc}') from exc
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise StackConfigError(f'{path} is not valid YAML: {exc}') from exc
+        return cls.from_dict(data)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options of ``safe_pe_stack`` (each overrides the stack YAML)."""
+    parser = argparse.ArgumentParser(
+        prog='safe_pe_stack',
+        description='Safe self-play training with the live ROS graph in one process: '
+                    'simulator, a CBF safety filter per robot, policy nodes playing the '
+                    'latest checkpoints through the filters, training and metrics nodes. '
+                    'Ends with the safety-target report. Ctrl-C stops cleanly.')
+    parser.add_argument('--config', default=str(config_dir() / 'stack.yaml'),
+                        help='stack YAML (default: config/stack.yaml)')
+    parser.add_argument('--budget', type=int, help='training environment steps '
+                        '(0: no training, live graph only; needs --duration)')
+    parser.add_argument('--run-type', choices=RUN_TYPES, help='training run A/B/C/D/custom')
+    parser.add_argument('--run-dir', help='run directory (checkpoints, plots, report)')
+    parser.add_argument('--duration', type=float,
+                        help='wall-clock limit in seconds (0: until training finished)')
+    parser.add_argument('--training-config', help='SafeSelfPlayConfig YAML for run type '
+                        'custom (or to override the preset)')
+    parser.add_argument('--robots', help='robots of the live graph, e.g. pursuer,evader')
+    parser.add_argument('--seed', type=int, help='seed of training and simulator')
+    parser.add_argument('--linger', type=float,
+                        help='seconds the live graph keeps playing after training')
+    parser.add_argument('--quiet', action='store_true', help='no progress lines')
+    return parser
+
+
+def config_from_args(argv: Sequence[str] | None = None) -> tuple[StackConfig, argparse.Namespace]:
+    """Parse options, load the stack YAML, apply the overrides, validate.
+
+    :param argv: options (default: ``sys.argv[1:]``).
+    :raises StackConfigError: for an invalid file or option.
+    """
+    args = build_parser().parse_args(argv)
+    config = StackConfig.from_yaml(args.config)
+    overrides = {'budget': args.budget, 'run_type': args.run_type, 'run_dir': args.run_dir,
+                 'duration': args.duration, 'training_config': args.training_config,
+                 'seed': args.seed, 'linger': args.linger}
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(config, key, value)
+    if args.robots is not None:
+        config.robots = args.robots
+    return config.validate(), args
