@@ -1,0 +1,310 @@
+"""``safe_pe_train``: train one run, evaluate checkpoints, run the A/B/C/D ablation.
+
+Examples::
+
+    safe_pe_train train A --budget 200000 --run-dir runs/A_demo
+    safe_pe_train train --config my_run.yaml --seed 3
+    safe_pe_train train --resume --run-dir runs/A_demo          # continue a killed run
+    safe_pe_train evaluate --run-dir runs/A_demo --episodes 50  # latest policies vs baselines
+    safe_pe_train evaluate --config config/runs/run_a.yaml \\
+        --pursuer runs/A_demo/checkpoints/pursuer_phase0008.pt --evader baseline:aware_flee
+    safe_pe_train ablation --budget 20000 --seeds 0 1 2 --out runs/ablation
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from safe_pe_training.artifacts import atomic_write_csv, atomic_write_json
+from safe_pe_training.config import ConfigError, SafeSelfPlayConfig, load_run_config
+
+ROLES = ("pursuer", "evader")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", nargs="?", default=None,
+                        help="run type A, B, C or D (preset); or use --config")
+    parser.add_argument("--config", help="SafeSelfPlayConfig YAML file instead of a preset")
+    parser.add_argument("--seed", type=int, help="override the config's seed")
+    parser.add_argument("--num-envs", type=int, help="override the number of parallel envs")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``safe_pe_train``."""
+    parser = argparse.ArgumentParser(prog="safe_pe_train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train one run (self-play)")
+    _add_common(train)
+    train.add_argument("--budget", type=_positive_int, help="total learner env-steps")
+    train.add_argument("--steps-per-phase", type=_positive_int,
+                       help="override self_play.steps_per_phase")
+    train.add_argument("--run-dir", help="run directory (default runs/<run>_<timestamp>)")
+    train.add_argument("--runs-base", default="runs", help="parent of default run dirs")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --run-dir from its last checkpoint")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    evaluate = sub.add_parser("evaluate", help="play checkpoints vs baselines or each other")
+    _add_common(evaluate)
+    evaluate.add_argument("--run-dir", help="use this run's config and latest checkpoints")
+    evaluate.add_argument("--pursuer", nargs="+",
+                          help="pursuer checkpoints (.pt/.json) or baseline:<name>")
+    evaluate.add_argument("--evader", nargs="+",
+                          help="evader checkpoints (.pt/.json) or baseline:<name>")
+    evaluate.add_argument("--episodes", type=_positive_int, default=20)
+    evaluate.add_argument("--json", help="also write the results to this JSON file")
+
+    ablation = sub.add_parser("ablation", help="runs A/B/C/D over several seeds + table")
+    ablation.add_argument("--runs", nargs="+", default=["A", "B", "C", "D"],
+                          choices=["A", "B", "C", "D"])
+    ablation.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ablation.add_argument("--budget", type=_positive_int, default=20_000)
+    ablation.add_argument("--steps-per-phase", type=_positive_int)
+    ablation.add_argument("--num-envs", type=int)
+    ablation.add_argument("--eval-episodes", type=_positive_int, default=20,
+                          help="final pursuer vs final evader episodes per run and seed")
+    ablation.add_argument("--config", help="base config YAML (flags are set per run)")
+    ablation.add_argument("--out", default="runs/ablation", help="output folder")
+    ablation.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def _load_config(args: argparse.Namespace) -> SafeSelfPlayConfig:
+    if args.config and args.run:
+        raise ConfigError("give either a run type or --config, not both")
+    source = args.config or args.run
+    if source is None:
+        raise ConfigError("say which run to use: a run type (A, B, C, D) or --config FILE")
+    config = load_run_config(source)
+    if args.seed is not None:
+        config.seed = args.seed
+    if args.num_envs is not None:
+        config.num_envs = args.num_envs
+    return config
+
+
+# ---------------------------------------------------------------------- train
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``train``: one self-play run; prints a summary."""
+    from safe_pe_training.self_play import SelfPlayTrainer
+
+    if args.resume:
+        if not args.run_dir:
+            raise ConfigError("--resume needs --run-dir (the run to continue)")
+        trainer = SelfPlayTrainer.resume(args.run_dir, total_timesteps=args.budget,
+                                         progress_bar=not args.no_progress)
+        print(f"resuming {trainer.run.root} at phase {trainer.next_phase} "
+              f"({trainer.total_steps} steps done)", flush=True)
+    else:
+        config = _load_config(args)
+        if args.budget is not None:
+            config.total_timesteps = args.budget
+        if args.steps_per_phase is not None:
+            config.self_play.steps_per_phase = args.steps_per_phase
+        trainer = SelfPlayTrainer(config, args.run_dir, progress_bar=not args.no_progress,
+                                  runs_base=args.runs_base)
+        print(f"run {config.run_type} -> {trainer.run.root}", flush=True)
+    result = trainer.train()
+    print(format_phase_table(result.phases))
+    s = result.safety
+    print(f"\nsteps {result.total_steps}  phases {result.phases_completed}  "
+          f"steps/s {_fmt(result.steps_per_second, 0)}  violations {s['violations']}  "
+          f"intervention {_fmt(s['intervention_rate'])}  backup {_fmt(s['backup_rate'])}  "
+          f"feasibility {_fmt(s['feasibility_rate'])}")
+    print(f"safety targets met: {result.safety_targets.get('all_met')}")
+    print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def format_phase_table(phases: Sequence[dict[str, Any]]) -> str:
+    """Text table of per-phase records.
+
+    :param phases: records as in ``metrics/phases.json``
+    """
+    header = (f"{'phase':>5} {'role':<8} {'opponent':<20} {'steps':>8} {'capture':>8} "
+              f"{'eval win':>8} {'interv':>7} {'backup':>7} {'viol':>5} {'flag':<10}")
+    lines = [header, "-" * len(header)]
+    for rec in phases:
+        safety = rec.get("safety") or {}
+        flag = "COLLAPSE" if rec.get("collapse") else ("one-sided" if rec.get("one_sided")
+                                                       else "")
+        lines.append(
+            f"{rec['phase']:>5d} {rec['role']:<8} {str(rec['opponent'])[:20]:<20} "
+            f"{rec['total_steps']:>8d} {_fmt(rec.get('train_capture_rate')):>8} "
+            f"{_fmt(rec.get('eval_win_rate')):>8} {_fmt(safety.get('intervention_rate')):>7} "
+            f"{_fmt(safety.get('backup_rate')):>7} {safety.get('violations', 0):>5} {flag:<10}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- evaluate
+def _latest_checkpoints(run_dir: Path) -> dict[str, str]:
+    from safe_pe_training.training_state import read_run_state
+
+    state = read_run_state(run_dir / "run_state.json")
+    return {role: path for role, path in state["latest"].items() if path}
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``evaluate``: every pursuer against every evader; prints a table."""
+    from safe_pe_training.evaluation import format_match_table
+    from safe_pe_training.self_play import EVAL_BASELINES, evaluate_checkpoints
+
+    if args.run_dir:
+        run_dir = Path(args.run_dir)
+        config = SafeSelfPlayConfig.from_yaml(run_dir / "config.yaml")
+        if args.seed is not None:
+            config.seed = args.seed
+        latest = _latest_checkpoints(run_dir)
+        pursuers = args.pursuer or ([latest["pursuer"]] if "pursuer" in latest else [])
+        evaders = args.evader or ([latest["evader"]] if "evader" in latest else [])
+        if not args.pursuer and not args.evader:
+            pursuers = pursuers + [f"baseline:{n}" for n in EVAL_BASELINES["evader"]]
+            evaders = evaders + [f"baseline:{n}" for n in EVAL_BASELINES["pursuer"]]
+    else:
+        config = _load_config(args)
+        pursuers, evaders = args.pursuer or [], args.evader or []
+    if not pursuers or not evaders:
+        raise ConfigError("evaluate needs at least one --pursuer and one --evader (checkpoint "
+                          "path or baseline:<name>), or --run-dir of a trained run")
+    results = []
+    for p in pursuers:
+        for e in evaders:
+            if p.startswith("baseline:") and e.startswith("baseline:") and args.run_dir \
+                    and not (args.pursuer or args.evader):
+                continue
+            results.append(evaluate_checkpoints(config, p, e, args.episodes,
+                                                seed=config.seed + 99_991))
+    print(format_match_table(results))
+    if args.json:
+        atomic_write_json(args.json, [r.to_dict() for r in results])
+    return 0
+
+
+# ---------------------------------------------------------------------- ablation
+def cmd_ablation(args: argparse.Namespace) -> int:
+    """``ablation``: train every run type over every seed; print the comparison table."""
+    from safe_pe_training.config import get_run_configs
+    from safe_pe_training.self_play import SelfPlayTrainer, evaluate_checkpoints
+
+    base = SafeSelfPlayConfig.from_yaml(args.config) if args.config else None
+    configs = get_run_configs(base)
+    out = Path(args.out)
+    rows: list[dict[str, Any]] = []
+    for run in args.runs:
+        for seed in args.seeds:
+            config = configs[run].copy()
+            config.seed = seed
+            config.total_timesteps = args.budget
+            if args.steps_per_phase:
+                config.self_play.steps_per_phase = args.steps_per_phase
+            if args.num_envs:
+                config.num_envs = args.num_envs
+            config.validate()
+            print(f"== run {run} seed {seed} ==", flush=True)
+            trainer = SelfPlayTrainer(config, out / f"{run}_seed{seed}",
+                                      progress_bar=not args.no_progress)
+            result = trainer.train()
+            latest = result.last_checkpoints
+            capture = float("nan")
+            eval_violations = 0
+            if latest.get("pursuer") and latest.get("evader"):
+                match = evaluate_checkpoints(config, latest["pursuer"], latest["evader"],
+                                             args.eval_episodes, seed=seed + 99_991)
+                capture = match.capture_rate
+                eval_violations = int(sum(match.violation_steps))
+            s = result.safety
+            rows.append({
+                "run": run, "seed": seed, "steps": result.total_steps,
+                "capture_rate": capture, "eval_violation_steps": eval_violations,
+                "violations": s["violations"], "violation_rate": s["violation_rate"],
+                "intervention_rate": s["intervention_rate"], "backup_rate": s["backup_rate"],
+                "feasibility_rate": s["feasibility_rate"],
+                "steps_per_second": result.steps_per_second,
+                "targets_met": bool(result.safety_targets.get("all_met")),
+                "run_dir": result.run_dir,
+            })
+    table = ablation_table(rows)
+    print()
+    print(table)
+    atomic_write_json(out / "ablation.json", rows)
+    atomic_write_csv(out / "ablation.csv", rows)
+    (out / "ablation.md").write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
+def ablation_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown comparison table, one line per run type (mean ± std over seeds).
+
+    :param rows: one dict per (run, seed) as produced by ``cmd_ablation``
+    """
+    keys = [("capture_rate", "capture"), ("violations", "violations"),
+            ("violation_rate", "viol rate"), ("intervention_rate", "intervention"),
+            ("backup_rate", "backup"), ("feasibility_rate", "feasibility"),
+            ("steps_per_second", "steps/s")]
+    header = "| run | seeds | " + " | ".join(label for _, label in keys) + " | targets met |"
+    lines = [header, "|" + "---|" * (len(keys) + 3)]
+    for run in sorted({r["run"] for r in rows}):
+        group = [r for r in rows if r["run"] == run]
+        cells = []
+        for key, _ in keys:
+            values = np.array([np.nan if r[key] is None else float(r[key]) for r in group])
+            if key == "violations":
+                cells.append(f"{int(np.nansum(values))}")
+            elif key == "steps_per_second":
+                cells.append(f"{np.nanmean(values):.0f}")
+            elif np.all(np.isnan(values)):
+                cells.append("-")
+            else:
+                cells.append(f"{np.nanmean(values):.3f} ± {np.nanstd(values):.3f}")
+        met = sum(bool(r["targets_met"]) for r in group)
+        lines.append(f"| {run} | {len(group)} | " + " | ".join(cells) + f" | {met}/{len(group)} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``safe_pe_train``.
+
+    :param argv: arguments (default ``sys.argv[1:]``)
+    :return: exit status (0 ok, 2 bad arguments/config, 1 other errors)
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "ablation": cmd_ablation}
+    try:
+        return handlers[args.command](args)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"safe_pe_train {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # CheckpointError, ResumeError, sim/CBF input errors
+        print(f"safe_pe_train {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"safe_pe_train {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Frozen opponents for the learner's vectorized env: batched state in, physical commands out.
+
+An opponent is any object with ``act(view: AgentView) -> (N, 2)`` physical commands
+``(v, omega)`` and a ``needs_box`` attribute (True for CBF-Beta policies, which read the safe
+box from their observation). :class:`AgentView` gives lazy access to everything an opponent
+may need for its agent in all N games: the sim observation, the observation with the safe box
+appended, raw poses/velocities/obstacles.
+
+Adapters: :class:`PolicyOpponent` (a loaded checkpoint), :class:`CallableOpponent` (any
+``fn(obs (N, D)) -> (N, 2)``), :class:`ScriptedOpponent` (a ``fn(view) -> (N, 2)`` working on
+raw state, e.g. the sim's scripted baselines) and :class:`RandomOpponent`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from safe_pe_training.action_mapping import CommandLimits
+from safe_pe_training.checkpoints import DeployedPolicy
+
+ROLE_INDEX = {"pursuer": 0, "evader": 1}
+
+
+class AgentView:
+    """What one agent sees in N games at the current step (computed lazily, cached).
+
+    :param agent: 0 = pursuer, 1 = evader
+    :param core: the sim core (``poses``, ``velocities``, ``obstacles``, ``obstacle_mask``)
+    :param obs_all: ``(N, 2, OBS_DIM)`` sim observations of both agents
+    :param limits: this agent's command limits
+    :param box_fn: ``fn(agent) -> encoded box (N, 4)`` (None when no filter exists)
+    """
+
+    def __init__(self, agent: int, core: Any, obs_all: np.ndarray, limits: CommandLimits,
+                 box_fn: Callable[[int], np.ndarray] | None) -> None:
+        self.agent = agent
+        self.core = core
+        self.obs_all = obs_all
+        self.limits = limits
+        self._box_fn = box_fn
+        self._obs_box: np.ndarray | None = None
+
+    @property
+    def num_envs(self) -> int:
+        """Number of games N."""
+        return int(self.obs_all.shape[0])
+
+    @property
+    def obs(self) -> np.ndarray:
+        """``(N, OBS_DIM)`` sim observation of this agent."""
+        return self.obs_all[:, self.agent]
+
+    @property
+    def obs_with_box(self) -> np.ndarray:
+        """``(N, OBS_DIM + 4)``: the observation with the encoded safe box appended."""
+        if self._obs_box is None:
+            if self._box_fn is None:
+                raise RuntimeError(
+                    "this opponent needs the safe action box, but the env has no safety "
+                    "filter (use_cbf is False): use a Gaussian-policy opponent instead"
+                )
+            box = self._box_fn(self.agent)
+            self._obs_box = np.concatenate([self.obs, box], axis=1).astype(np.float32)
+        return self._obs_box
+
+    @property
+    def poses(self) -> np.ndarray:
+        """``(N, 2, 3)`` poses of both agents (0 = pursuer)."""
+        return self.core.poses
+
+    @property
+    def own_pose(self) -> np.ndarray:
+        """``(N, 3)`` pose of this agent."""
+        return self.core.poses[:, self.agent]
+
+    @property
+    def opponent_pose(self) -> np.ndarray:
+        """``(N, 3)`` pose of the other agent."""
+        return self.core.poses[:, 1 - self.agent]
+
+
+class Opponent(Protocol):
+    """A frozen policy for one agent of N games."""
+
+    needs_box: bool
+    label: str
+
+    def act(self, view: AgentView) -> np.ndarray:
+        """Physical commands ``(N, 2)`` for the agent of ``view``."""
+
+
+class PolicyOpponent:
+    """A loaded checkpoint as opponent.
+
+    :param policy: deployed policy (see :func:`safe_pe_training.checkpoints.load_policy`)
+    :param label: name shown in logs
+    """
+
+    def __init__(self, policy: DeployedPolicy, label: str = "policy") -> None:
+        self.policy = policy
+        self.needs_box = policy.meta.policy_type == "beta"
+        self.label = label
+
+    def act(self, view: AgentView) -> np.ndarray:
+        """Commands from the policy (sampled unless the policy is deterministic)."""
+        obs = view.obs_with_box if self.needs_box else view.obs
+        return self.policy(obs)
+
+
+class CallableOpponent:
+    """Wraps ``fn(obs (N, D)) -> (N, 2)`` physical commands.
+
+    :param fn: batched policy function
+    :param needs_box: pass the observation with the safe box appended
+    :param label: name shown in logs
+    """
+
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], needs_box: bool = False,
+                 label: str = "callable") -> None:
+        self.fn = fn
+        self.needs_box = needs_box
+        self.label = label
+
+    def act(self, view: AgentView) -> np.ndarray:
+        """Commands from ``fn``."""
+        obs = view.obs_with_box if self.needs_box else view.obs
+        return np.asarray(self.fn(obs), dtype=np.float64).reshape(view.num_envs, 2)
+
+
+class ScriptedOpponent:
+    """Wraps ``fn(view) -> (N, 2)``: scripted controllers working on raw state.
+
+    :param fn: batched controller on an :class:`AgentView`
+    :param label: name shown in logs
+    """
+
+    def __init__(self, fn: Callable[[AgentView], np.ndarray], label: str = "scripted") -> None:
+        self.fn = fn
+        self.needs_box = False
+        self.label = label
+
+    def act(self, view: AgentView) -> np.ndarray:
+        """Commands from the controller."""
+        return np.asarray(self.fn(view), dtype=np.float64).reshape(view.num_envs, 2)
+
+
+class RandomOpponent:
+    """Uniformly random commands within the agent's limits (seeded).
+
+    :param seed: random seed
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.needs_box = False
+        self.label = "random"
+
+    def act(self, view: AgentView) -> np.ndarray:
+        """Random commands."""
+        return self.rng.uniform(view.limits.low, view.limits.high, size=(view.num_envs, 2))
+
+
+def baseline_opponent(name: str, env_config: Any, role: str, seed: int = 0) -> ScriptedOpponent:
+    """A scripted baseline of ``safe_pe_sim.baselines`` as a batched opponent.
+
+    :param name: baseline name (``safe_pe_sim.baselines.SCRIPTED``: "pure_pursuit",
+        "lead_pursuit", "flee", "aware_flee", "random")
+    :param env_config: the sim's ``EnvConfig`` (limits, arena)
+    :param role: the role the baseline plays
+    :param seed: seed of the "random" baseline
+    """
+    from safe_pe_sim.baselines import scripted_policy
+
+    fn = scripted_policy(name, env_config, role, rng=np.random.default_rng(seed))
+
+    def act(view: AgentView) -> np.ndarray:
+        core = view.core
+        return fn(core.poses, core.velocities, core.obstacles, core.obstacle_mask)
+
+    return ScriptedOpponent(act, label=f"baseline:{name}")

@@ -1,0 +1,163 @@
+"""PNG plots of a training run (matplotlib, Agg backend, no display needed).
+
+All functions take plain data (lists of dicts as written to ``metrics/*.json``) so they can be
+re-run on a finished run directory: ``write_run_plots(run_dir)``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROLE_COLOURS = {"pursuer": "tab:red", "evader": "tab:blue"}
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def _values(rows: Sequence[dict[str, Any]], key: str) -> np.ndarray:
+    out = []
+    for row in rows:
+        value = row.get(key)
+        out.append(np.nan if value is None else float(value))
+    return np.asarray(out, dtype=np.float64)
+
+
+def plot_training_curves(progress: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Episode reward and length of each role against environment steps.
+
+    :param progress: rows with ``total_steps``, ``role``, ``ep_rew_mean``, ``ep_len_mean``,
+        ``fps``
+    :param path: PNG file to write
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    for role, colour in ROLE_COLOURS.items():
+        rows = [r for r in progress if r.get("role") == role]
+        if not rows:
+            continue
+        steps = _values(rows, "total_steps")
+        axes[0].plot(steps, _values(rows, "ep_rew_mean"), ".-", color=colour, label=role)
+        axes[1].plot(steps, _values(rows, "ep_len_mean"), ".-", color=colour, label=role)
+        axes[2].plot(steps, _values(rows, "fps"), ".-", color=colour, label=role)
+    for ax, title in zip(axes, ("mean episode reward (learner)", "mean episode length",
+                                "env steps / s")):
+        ax.set_title(title)
+        ax.set_xlabel("environment steps")
+        ax.grid(alpha=0.3)
+        if ax.has_data():
+            ax.legend()
+    return _save(fig, path)
+
+
+def plot_capture_rates(phases: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Self-play and baseline-evaluation capture rates per phase, collapse flags marked.
+
+    :param phases: rows with ``phase``, ``train_capture_rate``, ``eval`` (dict of
+        ``<matchup>: {"capture_rate": ...}``) and ``collapse``
+    :param path: PNG file to write
+    """
+    fig, ax = plt.subplots(figsize=(8, 4))
+    index = _values(phases, "phase")
+    ax.plot(index, _values(phases, "train_capture_rate"), "o-", color="k",
+            label="self-play (training)")
+    matchups = sorted({m for row in phases for m in (row.get("eval") or {})})
+    for matchup in matchups:
+        rates = [((row.get("eval") or {}).get(matchup) or {}).get("capture_rate")
+                 for row in phases]
+        ax.plot(index, [np.nan if r is None else r for r in rates], "s--", label=matchup)
+    for row in phases:
+        if row.get("collapse"):
+            ax.axvline(float(row["phase"]), color="tab:orange", alpha=0.4, lw=6)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("phase")
+    ax.set_ylabel("capture rate")
+    ax.set_title("capture rate per phase (orange: collapse flagged)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_safety_rates(phases: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Intervention, backup and violation rates and feasibility per phase.
+
+    :param phases: rows with ``phase`` and ``safety`` (a tracker summary dict with
+        ``intervention_rate``, ``backup_rate``, ``violation_rate``, ``feasibility_rate``)
+    :param path: PNG file to write
+    """
+    fig, ax = plt.subplots(figsize=(8, 4))
+    index = _values(phases, "phase")
+    for key, style in (("intervention_rate", "o-"), ("backup_rate", "s-"),
+                       ("violation_rate", "x-"), ("feasibility_rate", "d--")):
+        values = [(row.get("safety") or {}).get(key) for row in phases]
+        ax.plot(index, [np.nan if v is None else v for v in values], style, label=key)
+    ax.set_xlabel("phase")
+    ax.set_ylabel("fraction of learner steps")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("safety filter per phase")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_margin_histograms(phases: Sequence[dict[str, Any]], edges: Sequence[float],
+                           path: Path) -> Path:
+    """Histogram of the smallest barrier value ``min h`` per step, first vs last phase.
+
+    :param phases: rows with ``margin_histogram`` (counts: underflow, bins, overflow)
+    :param edges: histogram edges of the tracker (without under/overflow)
+    :param path: PNG file to write
+    """
+    fig, ax = plt.subplots(figsize=(8, 4))
+    edges_arr = np.asarray(edges, dtype=np.float64)
+    centres = 0.5 * (edges_arr[:-1] + edges_arr[1:])
+    width = float(np.min(np.diff(edges_arr))) if edges_arr.size > 1 else 1.0
+    shown = [r for r in phases if r.get("margin_histogram")]
+    picks = shown[:1] + shown[-1:] if len(shown) > 1 else shown
+    for row in picks:
+        counts = np.asarray(row["margin_histogram"], dtype=np.float64)
+        inner = counts[1:-1] if counts.size == centres.size + 2 else counts[: centres.size]
+        total = max(counts.sum(), 1.0)
+        ax.bar(centres, inner / total, width=width, alpha=0.5,
+               label=f"phase {row.get('phase')} (under {counts[0] / total:.3f})")
+    ax.axvline(0.0, color="k", lw=1)
+    ax.set_xlabel("min barrier value h per step")
+    ax.set_ylabel("fraction of steps")
+    ax.set_title("CBF margin distribution")
+    ax.grid(alpha=0.3)
+    if ax.has_data():
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def write_run_plots(plots_dir: Path, phases: Sequence[dict[str, Any]],
+                    progress: Sequence[dict[str, Any]],
+                    margin_edges: Sequence[float] | None) -> list[Path]:
+    """Write every per-run plot into ``plots_dir``; returns the written paths.
+
+    :param plots_dir: output folder
+    :param phases: per-phase records
+    :param progress: progress rows
+    :param margin_edges: tracker histogram edges (None skips the margin plot)
+    """
+    written = [
+        plot_training_curves(progress, plots_dir / "training_curves.png"),
+        plot_capture_rates(phases, plots_dir / "capture_rate.png"),
+        plot_safety_rates(phases, plots_dir / "safety_rates.png"),
+    ]
+    if margin_edges is not None:
+        written.append(plot_margin_histograms(phases, margin_edges,
+                                              plots_dir / "margin_histogram.png"))
+    return written

@@ -1,0 +1,438 @@
+"""SB3 ``VecEnv`` of one learning role against a frozen opponent, through the safety filter.
+
+Per step, for N games at once (the sim's ``VectorizedPursuitEvasion`` core):
+
+1. the learner's action becomes a physical command:
+   * Gaussian policy (runs B, C): ``a`` in ``[-1, 1]^2`` mapped affinely to the limits;
+   * CBF-Beta policy (runs A, D): ``y`` in ``(0, 1)^2`` mapped into the safe box
+     ``lo + (hi - lo) * y`` of the state in which ``y`` was sampled (the box that was appended
+     to the previous observation), so the PPO buffer stores ``y`` and ratios need no bounds;
+2. the opponent (:mod:`safe_pe_training.opponents`) computes its command;
+3. with ``filters`` (``use_cbf``), BOTH commands pass the batched CBF resolver (for a Beta
+   learner the nominal command is already safe and the resolver reports tier NOMINAL);
+   without filters (run B) they go to the sim unchanged;
+4. the sim steps (exact unicycle arcs, sub-stepped violation check, auto-reset); its rewards
+   include the w5 safety reward when the core was built with a ``safety_reward`` computer.
+
+Observations: the sim's normalised ego observation of the learner (``OBS_DIM``), plus for Beta
+learners the encoded safe box as the last 4 entries (see :mod:`safe_pe_training.action_mapping`).
+
+``infos[i]["safety"]`` follows :mod:`safe_pe_training.safety_metrics` (``tier``, ``min_h``,
+``intervention``, ``intervened``, ``violation``, ``qp_feasible``) for the learner; run B reports
+tier DISABLED (5), ``min_h`` NaN (not computed, to keep run B unburdened) and the sim's
+ground-truth violations. Finished games add ``episode`` (``r``, ``l``, ``t``),
+``terminal_observation``, ``TimeLimit.truncated``, ``is_success`` and ``outcome``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.vec_env.base_vec_env import (
+    VecEnv,
+    VecEnvIndices,
+    VecEnvStepReturn,
+)
+
+from safe_pe_training.action_mapping import (
+    BOX_OBS_DIM,
+    CommandLimits,
+    beta_to_physical,
+    normalise_box,
+    unit_to_physical,
+)
+from safe_pe_training.opponents import ROLE_INDEX, AgentView, Opponent
+
+TIER_DISABLED = 5
+
+
+@dataclass
+class SafetyBatch:
+    """What the filter did for the learner in all N games at one step (for listeners).
+
+    :param role: learner role
+    :param nominal: ``(N, 2)`` learner commands asked for
+    :param safe: ``(N, 2)`` commands sent to the sim
+    :param tier: ``(N,)`` resolver tiers
+    :param min_h: ``(N,)`` smallest barrier values (NaN when not computed)
+    :param intervention: ``(N,)`` weighted intervention norms
+    :param intervened: ``(N,)`` safe != nominal
+    :param qp_feasible: ``(N,)`` exact QP feasible
+    :param violation: ``(N,)`` learner body-level violation during the step (ground truth)
+    """
+
+    role: str
+    nominal: np.ndarray
+    safe: np.ndarray
+    tier: np.ndarray
+    min_h: np.ndarray
+    intervention: np.ndarray
+    intervened: np.ndarray
+    qp_feasible: np.ndarray
+    violation: np.ndarray
+
+
+@dataclass
+class EpisodeStats:
+    """Outcomes of the learner's finished episodes since the last :meth:`pop`.
+
+    :param episodes: finished episodes
+    :param captures: episodes ended by capture
+    :param timeouts: episodes truncated at the step limit (evader escaped)
+    :param violation_episodes: episodes with at least one learner violation step
+    :param length_sum: summed episode lengths
+    :param return_sum: summed learner returns
+    """
+
+    episodes: int = 0
+    captures: int = 0
+    timeouts: int = 0
+    violation_episodes: int = 0
+    length_sum: int = 0
+    return_sum: float = 0.0
+
+    @property
+    def capture_rate(self) -> float:
+        """Fraction of finished episodes ended by capture (NaN if none finished)."""
+        return self.captures / self.episodes if self.episodes else float("nan")
+
+    @property
+    def mean_length(self) -> float:
+        """Mean episode length (NaN if none finished)."""
+        return self.length_sum / self.episodes if self.episodes else float("nan")
+
+    @property
+    def mean_return(self) -> float:
+        """Mean learner return (NaN if none finished)."""
+        return self.return_sum / self.episodes if self.episodes else float("nan")
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain dict with the rates."""
+        return {
+            "episodes": self.episodes, "captures": self.captures, "timeouts": self.timeouts,
+            "violation_episodes": self.violation_episodes, "capture_rate": self.capture_rate,
+            "mean_length": self.mean_length, "mean_return": self.mean_return,
+        }
+
+
+class SafeLearnerVecEnv(VecEnv):
+    """One learning role in N games vs a frozen opponent, commands through the CBF filter.
+
+    :param core: ``safe_pe_sim`` ``VectorizedPursuitEvasion`` (its ``safety_reward`` adds w5)
+    :param role: learning role, "pursuer" or "evader"
+    :param opponent: frozen opponent for the other role
+    :param filters: ``[pursuer_filter, evader_filter]`` batched CBF filters
+        (``BatchedSafetyFilter``), or None for no filtering (run B)
+    :param use_beta: learner is a CBF-Beta policy (needs ``filters``)
+    :param safety_listener: optional ``fn(SafetyBatch)`` called every step
+    """
+
+    def __init__(self, core: Any, role: str, opponent: Opponent,
+                 filters: Sequence[Any] | None = None, use_beta: bool = False,
+                 safety_listener: Callable[[SafetyBatch], None] | None = None) -> None:
+        if role not in ROLE_INDEX:
+            raise ValueError(f"role must be 'pursuer' or 'evader', got {role!r}")
+        if use_beta and filters is None:
+            raise ValueError("a CBF-Beta learner needs the safety filters (use_cbf: true) to "
+                             "compute its safe action box")
+        if filters is not None and len(filters) != 2:
+            raise ValueError("filters must be [pursuer_filter, evader_filter]")
+        self.core = core
+        self.role = role
+        self.agent = ROLE_INDEX[role]
+        self.other = 1 - self.agent
+        self.opponent = opponent
+        self.filters = list(filters) if filters is not None else None
+        self.use_beta = bool(use_beta)
+        self.safety_listener = safety_listener
+        self.limits = [CommandLimits.from_robot(r) for r in core.config.robots()]
+        base_dim = int(core.observations().shape[-1])
+        obs_dim = base_dim + (BOX_OBS_DIM if self.use_beta else 0)
+        obs_space = spaces.Box(-1.0, 1.0, (obs_dim,), np.float32)
+        if self.use_beta:
+            act_space = spaces.Box(0.0, 1.0, (2,), np.float32)
+        else:
+            act_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.render_mode = None
+        super().__init__(int(core.num_envs), obs_space, act_space)
+        self.obs_dim = obs_dim
+        self.base_obs_dim = base_dim
+        self.stats = EpisodeStats()
+        self.filter_seconds = 0.0
+        self.opponent_seconds = 0.0
+        self._actions: np.ndarray | None = None
+        self._obs_all: np.ndarray = core.observations()
+        self._box_lo = np.zeros((self.num_envs, 2))
+        self._box_hi = np.zeros((self.num_envs, 2))
+        self._box_empty = np.zeros(self.num_envs, dtype=bool)
+        self._t0 = time.monotonic()
+
+    # ------------------------------------------------------------------ helpers
+    def set_opponent(self, opponent: Opponent) -> None:
+        """Swap the frozen opponent (takes effect at the next step).
+
+        :param opponent: new opponent
+        """
+        self.opponent = opponent
+
+    def _box(self, agent: int, poses: np.ndarray, obstacles: np.ndarray,
+             mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        assert self.filters is not None
+        t0 = time.perf_counter()
+        lo, hi, empty = self.filters[agent].action_box(
+            poses[:, agent], obstacles, mask, poses[:, 1 - agent])
+        self.filter_seconds += time.perf_counter() - t0
+        lo = np.asarray(lo, dtype=np.float64)
+        hi = np.maximum(np.asarray(hi, dtype=np.float64), lo)
+        return lo, hi, np.asarray(empty, dtype=bool)
+
+    def _encoded_box(self, agent: int) -> np.ndarray:
+        core = self.core
+        lo, hi, _ = self._box(agent, core.poses, core.obstacles, core.obstacle_mask)
+        return normalise_box(lo, hi, self.limits[agent])
+
+    def _learner_obs(self, obs_all: np.ndarray) -> np.ndarray:
+        obs = obs_all[:, self.agent].astype(np.float32)
+        if not self.use_beta:
+            return obs
+        core = self.core
+        lo, hi, empty = self._box(self.agent, core.poses, core.obstacles, core.obstacle_mask)
+        self._box_lo, self._box_hi, self._box_empty = lo, hi, empty
+        return np.concatenate([obs, normalise_box(lo, hi, self.limits[self.agent])], axis=1)
+
+    # ------------------------------------------------------------------ VecEnv API
+    def reset(self) -> np.ndarray:
+        """Reset all games (with the seed given to :meth:`seed`, if any)."""
+        seed = self._seeds[0]
+        self._obs_all = self.core.reset(seed=seed) if seed is not None else self.core.reset()
+        self._reset_seeds()
+        return self._learner_obs(self._obs_all)
+
+    def step_async(self, actions: np.ndarray) -> None:
+        """Store the learner's actions ``(N, 2)``.
+
+        :param actions: unit-box (Beta) or [-1, 1] (Gaussian) actions
+        """
+        self._actions = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, 2)
+
+    def learner_commands(self, actions: np.ndarray) -> np.ndarray:
+        """Physical nominal commands of the learner for ``actions`` in the current state.
+
+        :param actions: ``(N, 2)`` policy actions
+        """
+        if not np.all(np.isfinite(actions)):
+            raise ValueError("learner actions contain NaN/inf (diverged policy?)")
+        if self.use_beta:
+            return beta_to_physical(actions, self._box_lo, self._box_hi)
+        return unit_to_physical(actions, self.limits[self.agent])
+
+    def step_wait(self) -> VecEnvStepReturn:
+        """Filter both agents' commands, step the sim, build observations and infos."""
+        if self._actions is None:
+            raise RuntimeError("step_wait() called before step_async()")
+        core = self.core
+        n, me, other = self.num_envs, self.agent, self.other
+        cmds: list[np.ndarray] = [np.empty((n, 2)), np.empty((n, 2))]
+        cmds[me] = self.learner_commands(self._actions)
+        t0 = time.perf_counter()
+        box_fn = self._encoded_box if self.filters is not None else None
+        view = AgentView(other, core, self._obs_all, self.limits[other], box_fn)
+        cmds[other] = np.asarray(self.opponent.act(view), dtype=np.float64).reshape(n, 2)
+        self.opponent_seconds += time.perf_counter() - t0
+        if not np.all(np.isfinite(cmds[other])):
+            raise ValueError(f"opponent {getattr(self.opponent, 'label', '?')} returned "
+                             "NaN/inf commands")
+        prev_poses = core.poses.copy()
+        prev_obstacles = core.obstacles.copy()
+        prev_mask = core.obstacle_mask.copy()
+        if self.filters is not None:
+            t0 = time.perf_counter()
+            safe = [np.empty((n, 2)), np.empty((n, 2))]
+            record = None
+            for agent in (0, 1):
+                safe[agent], rec = self.filters[agent].resolve(
+                    prev_poses[:, agent], cmds[agent], prev_obstacles, prev_mask,
+                    prev_poses[:, 1 - agent])
+                if agent == me:
+                    record = rec
+            self.filter_seconds += time.perf_counter() - t0
+            assert record is not None
+            tier = np.asarray(record.tier, dtype=np.int64)
+            min_h = np.asarray(record.min_h, dtype=np.float64)
+            intervention = np.asarray(record.intervention, dtype=np.float64)
+            intervened = np.asarray(record.intervened, dtype=bool)
+            feasible = np.asarray(record.qp_feasible, dtype=bool)
+        else:
+            safe = cmds
+            tier = np.full(n, TIER_DISABLED, dtype=np.int64)
+            min_h = np.full(n, np.nan)
+            intervention = np.zeros(n)
+            intervened = np.zeros(n, dtype=bool)
+            feasible = np.ones(n, dtype=bool)
+        obs_all, rewards, terminated, truncated, info = core.step(safe[0], safe[1])
+        self._obs_all = obs_all
+        violation = np.asarray(info["violation"])[:, me].astype(bool)
+        if self.safety_listener is not None:
+            self.safety_listener(SafetyBatch(self.role, cmds[me], np.asarray(safe[me]), tier,
+                                             min_h, intervention, intervened, feasible,
+                                             violation))
+        obs = self._learner_obs(obs_all)
+        done = np.asarray(info["done"], dtype=bool)
+        infos: list[dict[str, Any]] = [
+            {"safety": {"tier": int(tier[i]), "min_h": float(min_h[i]),
+                        "intervention": float(intervention[i]),
+                        "intervened": bool(intervened[i]), "violation": bool(violation[i]),
+                        "qp_feasible": bool(feasible[i])}}
+            for i in range(n)
+        ]
+        if done.any():
+            self._finish_episodes(np.flatnonzero(done), infos, info, truncated, prev_poses,
+                                  prev_obstacles, prev_mask)
+        self._actions = None
+        return (obs, np.asarray(rewards[:, me], dtype=np.float32), done, infos)
+
+    def _finish_episodes(self, idx: np.ndarray, infos: list[dict[str, Any]],
+                         info: dict[str, Any], truncated: np.ndarray, prev_poses: np.ndarray,
+                         prev_obstacles: np.ndarray, prev_mask: np.ndarray) -> None:
+        me = self.agent
+        terminal_all = np.asarray(info["terminal_observation"])[idx, me].astype(np.float32)
+        if self.use_beta:
+            terminal_all = np.concatenate(
+                [terminal_all, self._terminal_boxes(idx, info, prev_poses, prev_obstacles,
+                                                    prev_mask)], axis=1)
+        captured = np.asarray(info["captured"], dtype=bool)
+        timed_out = np.asarray(info["timed_out"], dtype=bool)
+        ep_return = np.asarray(info["episode_return"])[:, me]
+        ep_len = np.asarray(info["episode_length"])
+        ep_viol = np.asarray(info["episode_violation_steps"])[:, me]
+        elapsed = round(time.monotonic() - self._t0, 6)
+        for j, i in enumerate(idx):
+            won = bool(captured[i]) if me == 0 else bool(timed_out[i])
+            outcome = "capture" if captured[i] else ("timeout" if timed_out[i] else "other")
+            infos[i].update({
+                "terminal_observation": terminal_all[j],
+                "TimeLimit.truncated": bool(truncated[i]),
+                "episode": {"r": float(ep_return[i]), "l": int(ep_len[i]), "t": elapsed},
+                "is_success": won,
+                "outcome": outcome,
+            })
+            self.stats.episodes += 1
+            self.stats.captures += int(captured[i])
+            self.stats.timeouts += int(timed_out[i])
+            self.stats.violation_episodes += int(ep_viol[i] > 0)
+            self.stats.length_sum += int(ep_len[i])
+            self.stats.return_sum += float(ep_return[i])
+
+    def _terminal_boxes(self, idx: np.ndarray, info: dict[str, Any], prev_poses: np.ndarray,
+                        prev_obstacles: np.ndarray, prev_mask: np.ndarray) -> np.ndarray:
+        """Encoded safe boxes of the terminal states (before auto-reset) of games ``idx``."""
+        from safe_pe_sim.dynamics import unicycle_step
+
+        applied = np.asarray(info["applied_commands"])[idx]
+        terminal_poses = unicycle_step(prev_poses[idx], applied, self.core.config.dt)
+        lo, hi, _ = self._box(self.agent, terminal_poses, prev_obstacles[idx], prev_mask[idx])
+        return normalise_box(lo, hi, self.limits[self.agent])
+
+    def pop_stats(self) -> EpisodeStats:
+        """Episode outcomes since the previous call (then reset)."""
+        stats, self.stats = self.stats, EpisodeStats()
+        return stats
+
+    def close(self) -> None:
+        """Nothing to release (numpy only)."""
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        """Attribute of this env object, repeated per selected game.
+
+        :param attr_name: attribute name
+        :param indices: games
+        """
+        value = getattr(self, attr_name)
+        return [value for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        """Set an attribute of this env object.
+
+        :param attr_name: attribute name
+        :param value: new value
+        :param indices: ignored (shared by all games)
+        """
+        setattr(self, attr_name, value)
+
+    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
+                   **method_kwargs: Any) -> list[Any]:
+        """Call a method of this env object once per selected game.
+
+        :param method_name: method name
+        :param method_args: positional arguments
+        :param indices: games
+        :param method_kwargs: keyword arguments
+        """
+        method = getattr(self, method_name)
+        return [method(*method_args, **method_kwargs) for _ in self._get_indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
+        """No gymnasium wrappers here.
+
+        :param wrapper_class: wrapper type
+        :param indices: games
+        """
+        return [False for _ in self._get_indices(indices)]
+
+
+# ---------------------------------------------------------------------- builders
+def make_filters(config: Any, env_config: Any) -> list[Any] | None:
+    """``[pursuer, evader]`` batched CBF filters of a ``SafeSelfPlayConfig`` (None: no CBF).
+
+    :param config: training config
+    :param env_config: the sim ``EnvConfig`` built from it
+    """
+    if not config.use_cbf:
+        return None
+    from safe_pe_training.factories import make_batched_filter
+
+    return [make_batched_filter(config, role, env_config) for role in ("pursuer", "evader")]
+
+
+def make_core(config: Any, env_config: Any, num_envs: int, seed: int) -> Any:
+    """The sim's vectorized core, with the w5 safety reward when ``use_safety_reward``.
+
+    :param config: training config
+    :param env_config: the sim ``EnvConfig`` (its ``rewards.w5``/``h_max`` are used)
+    :param num_envs: number of games
+    :param seed: base seed (game i uses ``seed + i``)
+    """
+    from safe_pe_sim.vec_core import VectorizedPursuitEvasion
+
+    from safe_pe_training.factories import make_safety_reward
+
+    core = VectorizedPursuitEvasion(env_config, num_envs, seed)
+    core.safety_reward = make_safety_reward(config, env_config)
+    return core
+
+
+def make_learner_env(config: Any, role: str, opponent: Opponent, env_config: Any = None,
+                     num_envs: int | None = None, seed: int | None = None,
+                     safety_listener: Callable[[SafetyBatch], None] | None = None
+                     ) -> SafeLearnerVecEnv:
+    """Build the learner's :class:`SafeLearnerVecEnv` from a ``SafeSelfPlayConfig``.
+
+    :param config: training config (``use_cbf``, ``use_beta_policy``, ``use_safety_reward``)
+    :param role: learning role
+    :param opponent: frozen opponent
+    :param env_config: sim config (default: ``factories.make_env_config(config)``)
+    :param num_envs: games (default ``config.num_envs``)
+    :param seed: base seed (default ``config.seed``)
+    :param safety_listener: optional per-step listener of the learner's safety batch
+    """
+    from safe_pe_training.factories import make_env_config
+
+    env_config = env_config if env_config is not None else make_env_config(config)
+    core = make_core(config, env_config, num_envs or config.num_envs,
+                     config.seed if seed is None else seed)
+    return SafeLearnerVecEnv(core, role, opponent, make_filters(config, env_config),
+                             use_beta=config.use_beta_policy, safety_listener=safety_listener)
