@@ -36,6 +36,8 @@ def _state(px=0.0, py=0.0, pth=0.0, ex=1.0, ey=1.0, eth=0.0) -> GameState:
     msg.pursuer.x, msg.pursuer.y, msg.pursuer.theta = px, py, pth
     msg.evader.x, msg.evader.y, msg.evader.theta = ex, ey, eth
     msg.arena.x_min, msg.arena.x_max, msg.arena.y_min, msg.arena.y_max = -2.0, 2.0, -2.0, 2.0
+    for agent in (msg.pursuer, msg.evader):
+        agent.v_max, agent.omega_max = 0.5, 2.0
     return msg
 
 
@@ -49,6 +51,12 @@ def test_scripted_drivers_head_for_and_away_from_the_opponent():
     v, omega = ScriptedDriver('pursuer', v_max=0.3).command(state)
     assert omega < 0 and v < 0.3
     assert ScriptedDriver('pursuer', 'zero').command(state) == (0.0, 0.0)
+    # Without a speed of its own the baseline drives at the robot's limits from the state.
+    state['limits'] = [[0.0, 0.7, 1.5], [0.0, 0.8, 1.5]]
+    state['poses'][0][2] = 0.0
+    assert ScriptedDriver('pursuer').command(state) == pytest.approx((0.7, 0.0))
+    state['poses'][0][2] = math.pi / 2
+    assert ScriptedDriver('pursuer').command(state)[1] == pytest.approx(-1.5)
     with pytest.raises(ValueError, match='fallback'):
         ScriptedDriver('pursuer', 'teleport')
 

@@ -121,6 +121,7 @@ def game_state_arrays(msg: GameState) -> dict[str, Any]:
 
     :param msg: the game state.
     :return: ``poses (2,3)``, ``velocities (2,2)``, ``obstacles (K,3)``,
+        ``limits (2,3)`` rows ``(v_min, v_max, omega_max)``,
         ``arena (x_min, x_max, y_min, y_max)``, ``episode_id``, ``step``, ``dt``.
     :raises ValueError: if a pose, velocity or obstacle is not finite.
     """
@@ -129,10 +130,12 @@ def game_state_arrays(msg: GameState) -> dict[str, Any]:
     velocities = np.array([[a.v, a.omega] for a in agents], dtype=np.float64)
     obstacles = np.array([[o.x, o.y, o.radius] for o in msg.arena.obstacles],
                          dtype=np.float64).reshape(-1, 3)
+    limits = np.array([[a.v_min, a.v_max, a.omega_max] for a in agents], dtype=np.float64)
     arena = (msg.arena.x_min, msg.arena.x_max, msg.arena.y_min, msg.arena.y_max)
-    for name, array in (('poses', poses), ('velocities', velocities),
+    for name, array in (('poses', poses), ('velocities', velocities), ('limits', limits),
                         ('obstacles', obstacles), ('arena', np.asarray(arena))):
         if not np.all(np.isfinite(array)):
             raise ValueError(f'game state has non-finite {name}: {array.tolist()}')
     return {'poses': poses, 'velocities': velocities, 'obstacles': obstacles, 'arena': arena,
+            'limits': limits,
             'episode_id': int(msg.episode_id), 'step': int(msg.step), 'dt': float(msg.dt)}

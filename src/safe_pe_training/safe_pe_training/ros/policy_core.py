@@ -46,13 +46,14 @@ class ScriptedDriver:
     :param kind: ``"pure_pursuit"`` (head for the opponent), ``"flee"`` (head away from the
         opponent, towards the arena centre near walls), ``"zero"`` (stand still) or
         ``"auto"`` (pure pursuit for the pursuer, flee for the evader).
-    :param v_max: top linear speed [m/s] used by the baseline.
-    :param omega_max: top turn rate [rad/s].
+    :param v_max: top linear speed [m/s] used by the baseline (0: the robot's own ``v_max``
+        from the game state).
+    :param omega_max: top turn rate [rad/s] (capped by the robot's own limit).
     :param gain: heading-error gain [1/s].
     """
 
-    def __init__(self, role: str, kind: str = 'auto', v_max: float = 0.2,
-                 omega_max: float = 2.0, gain: float = 3.0) -> None:
+    def __init__(self, role: str, kind: str = 'auto', v_max: float = 0.0,
+                 omega_max: float = 10.0, gain: float = 3.0) -> None:
         if role not in ROLES:
             raise ValueError(f'role must be one of {ROLES}, got {role!r}')
         if kind not in FALLBACKS:
@@ -87,9 +88,18 @@ class ScriptedDriver:
             direction = (away / (np.linalg.norm(away) + 1e-9)
                          + 2.0 * weight * centre / (np.linalg.norm(centre) + 1e-9))
             bearing = math.atan2(direction[1], direction[0])
+        v_max, omega_max = self.v_max, self.omega_max
+        limits = state.get('limits')
+        if limits is not None:
+            robot_v_max = float(limits[self.agent][1])
+            robot_omega_max = float(limits[self.agent][2])
+            if robot_v_max > 0.0:
+                v_max = min(v_max, robot_v_max) if v_max > 0.0 else robot_v_max
+            if robot_omega_max > 0.0:
+                omega_max = min(omega_max, robot_omega_max)
         error = _wrap(bearing - theta)
-        omega = float(np.clip(self.gain * error, -self.omega_max, self.omega_max))
-        v = self.v_max * max(0.0, math.cos(error))
+        omega = float(np.clip(self.gain * error, -omega_max, omega_max))
+        v = v_max * max(0.0, math.cos(error))
         return v, omega
 
 

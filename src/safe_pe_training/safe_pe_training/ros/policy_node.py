@@ -71,8 +71,9 @@ class PolicyNode(Node):
         fallback = declare(self, 'fallback', 'auto',
                            'Scripted baseline used until a checkpoint is loaded.',
                            choices=FALLBACKS)
-        self.fallback_speed = declare(self, 'fallback_speed', 0.2,
-                                      'Top linear speed of the scripted baseline [m/s].',
+        self.fallback_speed = declare(self, 'fallback_speed', 0.0,
+                                      'Top linear speed of the scripted baseline [m/s] '
+                                      '(0: the robot\'s v_max from the game state).',
                                       min_value=0.0, max_value=10.0)
         self.state_timeout = declare(self, 'state_timeout', 0.5,
                                      'Game state older than this [s] -> publish nothing.',
