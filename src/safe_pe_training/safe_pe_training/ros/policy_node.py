@@ -22,7 +22,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from safe_pe_msgs.msg import CheckpointInfo, GameState
 
-from safe_pe_training.ros.conversions import game_state_arrays, make_twist
+from safe_pe_training.ros.conversions import CMD_TYPES, game_state_arrays, make_twist, twist_type
 from safe_pe_training.ros.params import declare
 from safe_pe_training.ros.runner import run_node
 from safe_pe_training.ros.policy_core import (
@@ -63,9 +63,9 @@ class PolicyNode(Node):
             'SafeSelfPlayConfig YAML used if a checkpoint\'s run directory has no config.')
         rate = declare(self, 'rate', 20.0, 'Nominal command rate [Hz].',
                        min_value=0.5, max_value=200.0)
-        self.stamped = declare(self, 'stamped', False,
-                               'Publish TwistStamped (true) or Twist; must equal the '
-                               'filter\'s input_stamped.')
+        self.cmd_type: str = declare(self, 'cmd_type', 'twist',
+                                     'Message type of cmd_vel_nominal; must equal the '
+                                     'filter\'s nominal_cmd_type.', choices=CMD_TYPES)
         self.deterministic = declare(self, 'deterministic', True,
                                      'Act with the policy\'s mode instead of sampling.')
         fallback = declare(self, 'fallback', 'auto',
@@ -92,9 +92,7 @@ class PolicyNode(Node):
         self.reloads = 0
         self._warned: set[str] = set()
 
-        self._pub = self.create_publisher(
-            make_twist(0.0, 0.0, 'twist_stamped' if self.stamped else 'twist').__class__,
-            'cmd_vel_nominal', 10)
+        self._pub = self.create_publisher(twist_type(self.cmd_type), 'cmd_vel_nominal', 10)
         self.create_subscription(GameState, '/safe_pe/game_state', self._on_state, 10)
         if self.checkpoint:
             self.load(self.checkpoint)
@@ -165,7 +163,7 @@ class PolicyNode(Node):
             return
         try:
             v, omega = driver.command(game_state_arrays(msg))
-            out = make_twist(v, omega, 'twist_stamped' if self.stamped else 'twist',
+            out = make_twist(v, omega, self.cmd_type,
                              self.get_clock().now().to_msg(), self.base_frame)
         except Exception as exc:  # noqa: BLE001 - never crash the command loop
             self._warn_once(type(exc).__name__, f'no command this tick: {exc}')
@@ -178,7 +176,7 @@ class PolicyNode(Node):
         self._timer.cancel()
         try:
             self._pub.publish(make_twist(0.0, 0.0,
-                                         'twist_stamped' if self.stamped else 'twist',
+                                         self.cmd_type,
                                          self.get_clock().now().to_msg(), self.base_frame))
         except Exception:  # noqa: BLE001 - context may already be shut down
             pass

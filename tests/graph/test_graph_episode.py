@@ -1,0 +1,114 @@
+"""The live graph as separate processes: sim -> policy -> filter -> sim, metrics watching.
+
+Every node runs from its module (``python -m``) with the repository's parameter files, as
+``launch/sim_eval.launch.py`` would start them, in an isolated DDS domain.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pytest
+
+pytest.importorskip('rclpy', reason='rclpy is not installed: run scripts/setup.sh')
+pytest.importorskip('safe_pe_msgs.msg', reason='safe_pe_msgs is not built')
+
+from geometry_msgs.msg import Twist  # noqa: E402
+from safe_pe_msgs.msg import EpisodeResult, GameState, SafetyMetrics  # noqa: E402
+
+from safe_pe_training.ros.graph_spec import sim_eval_graph  # noqa: E402
+
+EPISODE_STEPS = 100       # 5 s at dt = 0.05 s
+
+
+def _short_profile(tmp_path, max_steps: int = EPISODE_STEPS) -> str:
+    from safe_pe_sim.config import load_profile
+
+    env = load_profile('default')
+    env.max_steps = max_steps
+    path = tmp_path / 'short_episodes.yaml'
+    env.to_yaml(path)
+    return str(path)
+
+
+def _eval_specs(tmp_path, episodes: int = 1, seed: int = 3):
+    specs = {s.key: s for s in sim_eval_graph(episodes=episodes, run_dir=str(tmp_path / 'run'),
+                                              seed=seed)}
+    specs['sim'].overrides['profile'] = _short_profile(tmp_path)
+    specs['metrics'].overrides['publish_period'] = 0.5
+    return specs
+
+
+def _moved(states: list[GameState], agent: str) -> float:
+    first, last = getattr(states[0], agent), getattr(states[-1], agent)
+    return math.hypot(last.x - first.x, last.y - first.y)
+
+
+def test_episode_through_the_filters_has_zero_violations_and_meets_targets(graph, probe,
+                                                                          tmp_path):
+    specs = _eval_specs(tmp_path)
+    probe.watch('/safe_pe/game_state', GameState, 200)
+    probe.watch('/safe_pe/episode_result', EpisodeResult, 10)
+    probe.watch('/safe_pe/safety_metrics', SafetyMetrics, 50)
+    for spec in specs.values():
+        graph.start(spec)
+
+    probe.wait_for(lambda: len(probe.get('/safe_pe/episode_result')) >= 1, 90.0,
+                   'the first finished episode', graph)
+    # The metrics node writes its report and exits after the episode (stop_after_episodes).
+    probe.wait_for(lambda: not graph.alive('metrics'), 20.0, 'the metrics node to finish')
+    assert graph.procs['metrics'].returncode == 0, graph.log('metrics')
+
+    result = probe.get('/safe_pe/episode_result')[0]
+    states = probe.get('/safe_pe/game_state')
+    assert result.violation_steps == 0, graph.logs()
+    assert not any(s.violation for s in states), [s.violation_detail for s in states
+                                                  if s.violation][:3]
+    assert result.steps >= 10
+    assert _moved(states[:EPISODE_STEPS], 'pursuer') > 0.1, 'the pursuer never moved'
+
+    metrics = {m.source: m for m in probe.get('/safe_pe/safety_metrics')}
+    assert {'pursuer', 'evader', 'all'} <= set(metrics)
+    union = metrics['all']
+    assert union.steps > 0 and union.violations == 0
+    assert {t.name for t in union.targets} >= {'violations', 'qp_feasibility', 'backup_rate'}
+
+    report = json.loads((tmp_path / 'run' / 'safety_report.json').read_text())
+    assert report['episodes']['episodes'] >= 1
+    assert report['episodes']['violation_steps'] == 0
+    for source in ('pursuer', 'evader', 'all'):
+        entry = report['sources'][source]
+        assert entry['steps'] > 0 and entry['violations'] == 0
+        targets = {t['name']: t for t in entry['targets']}
+        assert targets['violations']['met'], entry
+    assert report['all_targets_met'], json.dumps(report['sources']['all'], indent=1)
+    assert 'ALL TARGETS MET' in (tmp_path / 'run' / 'safety_report.md').read_text()
+
+
+def test_killing_a_filter_mid_episode_stops_its_robot(graph, probe, tmp_path):
+    specs = _eval_specs(tmp_path)
+    specs['sim'].overrides['profile'] = _short_profile(tmp_path, max_steps=100000)
+    probe.watch('/safe_pe/game_state', GameState, 200)
+    probe.watch('/pursuer/cmd_vel', Twist, 100)
+    for key, spec in specs.items():
+        if key != 'metrics':
+            graph.start(spec)
+
+    def pursuer_moving() -> bool:
+        states = probe.get('/safe_pe/game_state')
+        return len(states) > 5 and abs(states[-1].pursuer.v) > 0.02
+    probe.wait_for(pursuer_moving, 60.0, 'the pursuer to drive under its filter', graph)
+
+    graph.kill('filter/pursuer')        # SIGKILL: no goodbye message from the filter
+    killed = time.monotonic()
+    time.sleep(1.5)                      # > the simulator's cmd_timeout (0.5 s)
+    late = probe.since('/safe_pe/game_state', killed + 1.0)
+    assert len(late) >= 5, 'the simulator stopped publishing'
+    assert all(s.pursuer.v == 0.0 and s.pursuer.omega == 0.0 for s in late), \
+        [(s.pursuer.v, s.pursuer.omega) for s in late[:5]]
+    assert math.hypot(late[-1].pursuer.x - late[0].pursuer.x,
+                      late[-1].pursuer.y - late[0].pursuer.y) < 1e-9
+    assert graph.alive('policy/pursuer') and graph.alive('sim')
+    assert not any(s.violation for s in probe.get('/safe_pe/game_state'))
