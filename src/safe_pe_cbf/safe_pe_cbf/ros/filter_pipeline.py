@@ -246,18 +246,20 @@ class FilterPipeline:
         opponent = self.opponent if self.needs_opponent else None
         start = time.perf_counter()
         try:
-            u, rec = self.resolver.resolve(self.pose, np.array([v_nom, omega_nom]), opponent)
+            u, rec = self.resolver.resolve(self.pose, (v_nom, omega_nom), opponent)
         except SafetyInputError as err:
             self.counters.core_errors += 1
             return self._stop(f"safety core rejected the input: {err}", v_nom, omega_nom)
         except Exception as err:  # noqa: BLE001 - never leave the robot moving on a bug
             self.counters.core_errors += 1
-            return self._stop(f"safety core failed ({type(err).__name__}): {err}", v_nom, omega_nom)
+            reason = f"safety core failed ({type(err).__name__}): {err}"
+            return self._stop(reason, v_nom, omega_nom)
         elapsed = time.perf_counter() - start
         v, omega = float(u[0]), float(u[1])
         if not (math.isfinite(v) and math.isfinite(omega)):
             self.counters.core_errors += 1
-            return self._stop(f"safety core returned a non-finite command ({v}, {omega})", v_nom, omega_nom)
+            reason = f"safety core returned a non-finite command ({v}, {omega})"
+            return self._stop(reason, v_nom, omega_nom)
         solve_time = float(getattr(rec, "solve_time", elapsed))
         return FilterDecision(
             command=(v, omega),
