@@ -268,11 +268,7 @@ def resolve_rows(k: Consts, rows: Rows, g: list[float], v: float, w: float, stag
     if ok:
         return uv, uw, Tier.QP, True, act, ""
     present = set(rows.group)
-    last = None
     for gammas, text in stages:
-        if gammas == last:
-            continue
-        last = gammas
         if not any(gammas[grp] != k.gamma for grp in present):
             continue  # nothing present was softened by this stage
         ok, uv, uw, act = solve(rows, rows.g(k, gammas), v, w)

@@ -1,0 +1,197 @@
+"""Constraint rows for N robots at once (numpy), column-for-column the single-robot rows.
+
+Column layout of every ``(N, M)`` array, ``M = 5 + K``: 0 ``collision`` (valid only with an
+opponent), 1..4 the walls, ``5 + k`` ``obstacle[k]`` (valid where ``mask[:, k]``).
+Expressions mirror :func:`safe_pe_cbf.constraints.build_rows` operation by operation, so
+both paths produce bitwise-identical numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from safe_pe_cbf.constraints import (GROUP_ARENA, GROUP_COLLISION, GROUP_OBSTACLES,
+                                     WALL_NAMES, Consts)
+from safe_pe_cbf.errors import SafetyInputError
+
+__all__ = ["BatchRows", "build_rows_batch", "column_names", "check_batch_inputs"]
+
+
+def column_names(K: int) -> list[str]:
+    """Names of the ``5 + K`` columns.
+
+    :param K: number of obstacle slots
+    """
+    return ["collision", *WALL_NAMES, *[f"obstacle[{k}]" for k in range(K)]]
+
+
+@dataclass
+class BatchRows:
+    """Rows ``gv * v + gw * omega <= coef[col] * h - extra[col]`` of N robots.
+
+    :param gv: ``(N, M)``
+    :param gw: ``(N, M)``
+    :param h: ``(N, M)`` barrier values [m]
+    :param valid: ``(N, M)`` which rows exist
+    :param extra: ``(M,)``
+    :param group: ``(M,)`` GROUP_* of each column
+    """
+
+    gv: np.ndarray
+    gw: np.ndarray
+    h: np.ndarray
+    valid: np.ndarray
+    extra: np.ndarray
+    group: np.ndarray
+
+    def g(self, k: Consts, gammas: tuple[float, float, float],
+          rows: Optional[np.ndarray] = None) -> np.ndarray:
+        """Right-hand sides ``(N, M)`` (or ``(len(rows), M)``) for per-group decay rates.
+
+        :param k: constants
+        :param gammas: gamma of (collision, arena, obstacles)
+        :param rows: indices of the rows wanted, None = all
+        """
+        coefs = np.array([k.coef(grp, gammas[grp]) for grp in range(3)])[self.group]
+        h = self.h if rows is None else self.h[rows]
+        return coefs * h - self.extra
+
+
+def _distance_cols(dx: np.ndarray, dy: np.ndarray, radius, cth: np.ndarray,
+                   sth: np.ndarray, d: float):
+    dist = np.sqrt(dx * dx + dy * dy)
+    pos = dist > 0.0
+    safe = np.where(pos, dist, 1.0)
+    nx = np.where(pos, dx / safe, 1.0)
+    ny = np.where(pos, dy / safe, 0.0)
+    gv = -(nx * cth + ny * sth)
+    gw = -(d * (ny * cth - nx * sth))
+    return gv, gw, dist - radius
+
+
+def check_batch_inputs(poses: object, obstacles: object, mask: object,
+                       opponent_poses: object, u_nom: object = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray],
+                                  Optional[np.ndarray]]:
+    """Validate and convert batched inputs (raises :class:`SafetyInputError`).
+
+    :param poses: ``(N, 3)``
+    :param obstacles: ``(N, K, 3)`` or ``(K, 3)`` shared by all
+    :param mask: ``(N, K)`` bool or None (all present)
+    :param opponent_poses: ``(N, 3)`` or None
+    :param u_nom: ``(N, 2)`` or None
+    """
+    P = np.asarray(poses, dtype=np.float64)
+    if P.ndim != 2 or P.shape[1] != 3:
+        raise SafetyInputError(f"poses must be (N, 3), got shape {P.shape}")
+    N = P.shape[0]
+    if not np.all(np.isfinite(P)):
+        raise SafetyInputError(f"poses must be finite; bad rows "
+                               f"{np.nonzero(~np.all(np.isfinite(P), axis=1))[0][:10]}")
+    O = np.asarray(obstacles if obstacles is not None else np.zeros((0, 3)), dtype=np.float64)
+    if O.ndim == 2:
+        O = np.broadcast_to(O, (N,) + O.shape)
+    if O.ndim != 3 or O.shape[0] != N or O.shape[2] != 3:
+        raise SafetyInputError(f"obstacles must be (N, K, 3) or (K, 3) with N={N}, "
+                               f"got shape {O.shape}")
+    K = O.shape[1]
+    if mask is None:
+        M = np.ones((N, K), dtype=bool)
+    else:
+        M = np.asarray(mask)
+        if M.shape != (N, K) or M.dtype != np.bool_:
+            raise SafetyInputError(f"mask must be a bool array of shape {(N, K)}, got "
+                                   f"{M.dtype} {M.shape}")
+    if not np.all(np.isfinite(O)[M]):
+        raise SafetyInputError("obstacles must be finite where mask is True")
+    if np.any((O[..., 2] < 0.0) & M):
+        raise SafetyInputError("obstacle radii must be >= 0 where mask is True")
+    Q = None
+    if opponent_poses is not None:
+        Q = np.asarray(opponent_poses, dtype=np.float64)
+        if Q.shape != (N, 3):
+            raise SafetyInputError(f"opponent_poses must be (N, 3) = {(N, 3)}, got {Q.shape}")
+        if not np.all(np.isfinite(Q)):
+            raise SafetyInputError("opponent_poses must be finite")
+    U = None
+    if u_nom is not None:
+        U = np.asarray(u_nom, dtype=np.float64)
+        if U.shape != (N, 2):
+            raise SafetyInputError(f"u_nom must be (N, 2) = {(N, 2)}, got {U.shape}")
+        if not np.all(np.isfinite(U)):
+            raise SafetyInputError(f"u_nom must be finite; bad rows "
+                                   f"{np.nonzero(~np.all(np.isfinite(U), axis=1))[0][:10]}")
+    return P, O, M, Q, U
+
+
+def build_rows_batch(k: Consts, poses: np.ndarray, arena: tuple[float, float, float, float],
+                     obstacles: np.ndarray, mask: np.ndarray,
+                     opponent: Optional[np.ndarray]) -> BatchRows:
+    """Rows of N robots from validated arrays.
+
+    :param k: constants
+    :param poses: ``(N, 3)``
+    :param arena: ``(x_min, x_max, y_min, y_max)``
+    :param obstacles: ``(N, K, 3)``
+    :param mask: ``(N, K)``
+    :param opponent: ``(N, 3)`` or None
+    """
+    N = poses.shape[0]
+    K = obstacles.shape[1]
+    M = 5 + K
+    d = k.d
+    x = poses[:, 0]
+    y = poses[:, 1]
+    th = poses[:, 2]
+    cth = np.cos(th)
+    sth = np.sin(th)
+    px = x + d * cth
+    py = y + d * sth
+    # column-major (N, M) arrays: every column below is written contiguously
+    gv = np.empty((M, N)).T
+    gw = np.empty((M, N)).T
+    h = np.empty((M, N)).T
+    valid = np.ones((M, N), dtype=bool).T
+    if opponent is not None:
+        qx = opponent[:, 0] + k.opp_d * np.cos(opponent[:, 2])
+        qy = opponent[:, 1] + k.opp_d * np.sin(opponent[:, 2])
+        gv[:, 0], gw[:, 0], h[:, 0] = _distance_cols(px - qx, py - qy, k.pair_r, cth, sth, d)
+    else:
+        gv[:, 0] = gw[:, 0] = 0.0
+        h[:, 0] = 0.0  # absent: excluded by valid (barrier_values reports +inf)
+        valid[:, 0] = False
+    x_min, x_max, y_min, y_max = arena
+    off = k.wall_off
+    dsth = d * sth
+    dcth = d * cth
+    gv[:, 1] = -cth
+    gv[:, 2] = cth
+    gv[:, 3] = -sth
+    gv[:, 4] = sth
+    gw[:, 1] = dsth
+    gw[:, 2] = -dsth
+    gw[:, 3] = -dcth
+    gw[:, 4] = dcth
+    h[:, 1] = px - (x_min + off)
+    h[:, 2] = (x_max - off) - px
+    h[:, 3] = py - (y_min + off)
+    h[:, 4] = (y_max - off) - py
+    if K:
+        cx = np.where(mask, obstacles[..., 0], 0.0)
+        cy = np.where(mask, obstacles[..., 1], 0.0)
+        rad = np.where(mask, obstacles[..., 2], 0.0)
+        ogv, ogw, oh = _distance_cols(px[:, None] - cx, py[:, None] - cy, rad + k.obs_off,
+                                      cth[:, None], sth[:, None], d)
+        gv[:, 5:] = ogv
+        gw[:, 5:] = ogw
+        h[:, 5:] = np.where(mask, oh, 0.0)
+        valid[:, 5:] = mask
+    extra = np.full(M, k.static_extra)
+    extra[0] = k.pair_extra
+    group = np.full(M, GROUP_OBSTACLES, dtype=np.int64)
+    group[0] = GROUP_COLLISION
+    group[1:5] = GROUP_ARENA
+    return BatchRows(gv=gv, gw=gw, h=h, valid=valid, extra=extra, group=group)

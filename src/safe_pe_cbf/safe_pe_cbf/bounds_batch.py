@@ -1,0 +1,128 @@
+"""Safe action boxes for N robots: :mod:`safe_pe_cbf.bounds` on arrays, identical per row."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from safe_pe_cbf.batch_rows import BatchRows
+from safe_pe_cbf.bounds import BOX_EPS
+from safe_pe_cbf.constraints import Consts
+from safe_pe_cbf.qp_batch import scaled_rows_batch, solve_rows_batch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from safe_pe_cbf.batch import BatchedSafetyFilter
+
+__all__ = ["action_box_batch"]
+
+
+def _grow(k: Consts, gv: np.ndarray, gw: np.ndarray, g: np.ndarray, valid: np.ndarray,
+          av: np.ndarray, aw: np.ndarray) -> tuple[np.ndarray, ...]:
+    room = [np.maximum(k.w_max - aw, 0.0), np.maximum(aw - k.w_min, 0.0),
+            np.maximum(k.v_max - av, 0.0), np.maximum(av - k.v_min, 0.0)]
+    zero = np.zeros_like(gv)
+    coef = [np.where(valid, np.maximum(gw, 0.0), zero), np.where(valid, np.maximum(-gw, 0.0),
+                                                                 zero),
+            np.where(valid, np.maximum(gv, 0.0), zero), np.where(valid, np.maximum(-gv, 0.0),
+                                                                 zero)]
+    slack = np.maximum(g - (gv * av[:, None] + gw * aw[:, None]) - BOX_EPS, 0.0)
+    full = coef[0] * room[0][:, None] + coef[1] * room[1][:, None] \
+        + coef[2] * room[2][:, None] + coef[3] * room[3][:, None]
+    pos = full > 0.0
+    ratio = np.where(pos, slack / np.where(pos, full, 1.0), np.inf)
+    t = np.minimum(1.0, ratio.min(axis=1))
+    delta = [t * room[0], t * room[1], t * room[2], t * room[3]]
+    load = coef[0] * delta[0][:, None] + coef[1] * delta[1][:, None] \
+        + coef[2] * delta[2][:, None] + coef[3] * delta[3][:, None]
+    for dd in range(4):
+        c = coef[dd]
+        pos = c > 0.0
+        lim = np.where(pos, (slack - load) / np.where(pos, c, 1.0), np.inf).min(axis=1)
+        extra = np.minimum(room[dd] - delta[dd], lim)
+        grow = extra > 0.0
+        step = np.where(grow, extra, 0.0)
+        delta[dd] = np.where(grow, delta[dd] + step, delta[dd])
+        load = np.where(grow[:, None], load + c * step[:, None], load)
+    lo_v = np.maximum(av - delta[3], k.v_min)
+    hi_v = np.minimum(av + delta[2], k.v_max)
+    lo_w = np.maximum(aw - delta[1], k.w_min)
+    hi_w = np.minimum(aw + delta[0], k.w_max)
+    return lo_v, hi_v, lo_w, hi_w
+
+
+def _box_for(k: Consts, rows: BatchRows, idx: np.ndarray, g: np.ndarray):
+    bv = 1.0 / (k.v_max - k.v_min)
+    bw = 1.0 / (k.w_max - k.w_min)
+    gv = rows.gv[idx]
+    gw = rows.gw[idx]
+    valid = rows.valid[idx]
+    ax, ay, b, ok, bad = scaled_rows_batch(gv, gw, g, valid, bv, bw, k.v_min, k.v_max,
+                                           k.w_min, k.w_max)
+    cv = 0.5 * (k.v_min + k.v_max)
+    n = idx.size
+    zx, zy, feas, _, _ = solve_rows_batch(np.full(n, bv * cv), np.full(n, bw * 0.0), ax, ay,
+                                          b, ok, k.tol)
+    feas &= ~bad
+    av = np.minimum(np.maximum(zx / bv, k.v_min), k.v_max)
+    aw = np.minimum(np.maximum(zy / bw, k.w_min), k.w_max)
+    gz = np.where(valid, g, np.inf)
+    b1 = _grow(k, gv, gw, gz, valid, av, aw)
+    b2 = _grow(k, gv, gw, gz, valid, 0.5 * (b1[0] + b1[1]), 0.5 * (b1[2] + b1[3]))
+    a1 = (b1[1] - b1[0]) * bv * ((b1[3] - b1[2]) * bw)
+    a2 = (b2[1] - b2[0]) * bv * ((b2[3] - b2[2]) * bw)
+    use2 = a2 > a1
+    box = [np.where(use2, x2, x1) for x1, x2 in zip(b1, b2)]
+    return feas, box
+
+
+def action_box_batch(filt: "BatchedSafetyFilter", rows: BatchRows
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes of one chunk: ``(lo (N, 2), hi (N, 2), empty (N,), stage (N,))``.
+
+    :param filt: the filter (constants, stages, backup candidates)
+    :param rows: rows of the chunk
+    """
+    k: Consts = filt._k
+    N = rows.h.shape[0]
+    lo = np.empty((N, 2))
+    hi = np.empty((N, 2))
+    empty = np.ones(N, dtype=bool)
+    stage = np.full(N, -1, dtype=np.int8)
+    gam = k.gamma
+    present = np.zeros((N, 3), dtype=bool)
+    for grp in range(3):
+        present[:, grp] = np.any(rows.valid & (rows.group == grp)[None, :], axis=1)
+    pend = np.arange(N)
+    stages = [((gam, gam, gam), None)] + list(filt._stages)
+    for s_i, (gammas, _text) in enumerate(stages):
+        if s_i == 0:
+            sub = pend
+        else:
+            changed = np.array([gammas[grp] != gam for grp in range(3)])
+            sub = pend[np.any(present[pend] & changed[None, :], axis=1)]
+        if sub.size == 0:
+            continue
+        feas, box = _box_for(k, rows, sub, rows.g(k, gammas, sub))
+        done = sub[feas]
+        lo[done, 0] = box[0][feas]
+        hi[done, 0] = box[1][feas]
+        lo[done, 1] = box[2][feas]
+        hi[done, 1] = box[3][feas]
+        empty[done] = False
+        stage[done] = s_i
+        solved = np.zeros(N, dtype=bool)
+        solved[done] = True
+        pend = pend[~solved[pend]]
+        if pend.size == 0:
+            break
+    if pend.size:
+        g1 = rows.g(k, (1.0, 1.0, 1.0), pend)
+        sl = (g1[:, None, :] + filt._cand_bonus[None, :, None]) \
+            - (rows.gv[pend][:, None, :] * filt._cand_v[None, :, None]
+               + rows.gw[pend][:, None, :] * filt._cand_w[None, :, None])
+        sl = np.where(rows.valid[pend][:, None, :], sl, np.inf)
+        best = np.argmax(sl.min(axis=2), axis=1)
+        lo[pend, 0] = hi[pend, 0] = filt._cand_v[best]
+        lo[pend, 1] = hi[pend, 1] = filt._cand_w[best]
+    return lo, hi, empty, stage
