@@ -259,7 +259,8 @@ def main(args: list[str] | None = None) -> None:
 
     :param args: command-line arguments for ``rclpy.init`` (default: ``sys.argv``).
     """
-    raise SystemExit(run_node(MetricsNode, NODE_NAME, args, done=lambda node: node.done, threads=2))
+    raise SystemExit(run_node(MetricsNode, NODE_NAME, args, done=lambda node: node.done,
+                              threads=2))
 
 
 if __name__ == '__main__':

@@ -155,7 +155,8 @@ class SafetyReport:
         for metrics in self.sources:
             if metrics.source == name:
                 return metrics
-        raise KeyError(f'no source {name!r} in the report; have {[s.source for s in self.sources]}')
+        have = [s.source for s in self.sources]
+        raise KeyError(f'no source {name!r} in the report; have {have}')
 
     @property
     def all_targets_met(self) -> bool:
