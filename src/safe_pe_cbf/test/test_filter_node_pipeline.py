@@ -118,3 +118,31 @@ def test_arena_matches_avoids_rebuilds():
     assert not p.arena_matches(BOUNDS, OBSTACLES + 0.1)
     p.drop("nominal")
     assert p.counters.dropped["nominal"] == 1
+
+
+def test_unicycle_arc_matches_the_closed_form():
+    from safe_pe_cbf.ros.filter_pipeline import unicycle_arc
+
+    x, y, th, v, w, t = 0.3, -0.2, 0.7, 0.5, 1.3, 0.4
+    th1 = th + w * t
+    expected = (x + v / w * (math.sin(th1) - math.sin(th)),
+                y - v / w * (math.cos(th1) - math.cos(th)), th1)
+    assert unicycle_arc(x, y, th, v, w, t) == pytest.approx(expected, abs=1e-12)
+    assert unicycle_arc(0.0, 0.0, 0.0, 1.0, 0.0, 2.0) == pytest.approx((2.0, 0.0, 0.0))
+
+
+def test_state_prediction_follows_the_commands_sent():
+    p, clock = _pipeline(predict_state=True)
+    p.set_state(np.array([-1.0, 1.0, 0.0]))
+    assert p.process(0.2, 0.0).command == (0.2, 0.0)
+    np.testing.assert_allclose(p.predicted_pose(clock.t), [-1.0, 1.0, 0.0])
+    clock.t += 0.1
+    np.testing.assert_allclose(p.predicted_pose(clock.t), [-0.98, 1.0, 0.0], atol=1e-12)
+    assert p.process(0.0, 0.0).command == (0.0, 0.0)
+    clock.t += 0.2  # stopped since: no further motion
+    np.testing.assert_allclose(p.predicted_pose(clock.t), [-0.98, 1.0, 0.0], atol=1e-12)
+    p.set_state(np.array([0.5, 0.5, 0.0]))  # a new state restarts the prediction there
+    np.testing.assert_allclose(p.predicted_pose(clock.t), [0.5, 0.5, 0.0], atol=1e-12)
+    p.process(0.1, 0.0)
+    clock.t += 0.5
+    np.testing.assert_allclose(p.predicted_pose(clock.t), [0.55, 0.5, 0.0], atol=1e-12)

@@ -88,7 +88,8 @@ class SafetyFilterNode(Node):
         )
         s = self.settings
         self.pipeline = FilterPipeline(
-            s.cbf, s.state_timeout, needs_opponent=s.opponent_source != "none", enabled=s.enabled
+            s.cbf, s.state_timeout, needs_opponent=s.opponent_source != "none", enabled=s.enabled,
+            predict_state=s.predict_state,
         )
         if s.arena_source == "parameters":
             self.pipeline.set_arena(s.arena_bounds, s.obstacles)
@@ -157,7 +158,7 @@ class SafetyFilterNode(Node):
         """Apply an accepted change: rebuild the resolver (runtime reconfiguration)."""
         s = settings_from_values(self._parameter_values(), self.get_namespace())
         self.settings = s
-        self.pipeline.reconfigure(s.cbf, s.state_timeout, s.enabled)
+        self.pipeline.reconfigure(s.cbf, s.state_timeout, s.enabled, s.predict_state)
         if s.arena_source == "parameters":
             self.pipeline.set_arena(s.arena_bounds, s.obstacles)
         if any(p.name == "diagnostics_period" for p in params):

@@ -55,6 +55,9 @@ NODE_SPECS: tuple[ParamSpec, ...] = (
               "[m] (omit for none).", array_kind="double"),
     ParamSpec("state_timeout", 0.5, "State older than this [s] (wall time since receipt) -> "
               "STOP: zero velocity with a reason.", 0.005, 10.0),
+    ParamSpec("predict_state", False, "Advance the last received pose to the command time "
+              "along the safe commands sent since (exact arcs): covers the odometry's age on "
+              "hardware. Keep false with a lock-step simulator."),
     ParamSpec("enabled", True, "false: nominal commands pass through unfiltered (tier "
               "DISABLED). Safety off: for experiments only."),
     ParamSpec("publish_status", True, "Publish safety_status for every command."),
@@ -144,6 +147,7 @@ class FilterNodeSettings:
     :param arena_bounds: ``(x_min, x_max, y_min, y_max)`` from parameters.
     :param obstacles: ``(K, 3)`` obstacles from parameters.
     :param state_timeout: staleness limit [s].
+    :param predict_state: advance the pose by the commands sent since it was received.
     :param enabled: filtering on.
     :param publish_status: publish SafetyStatus per command.
     :param markers_rate: markers rate limit [Hz] (0: never).
@@ -163,6 +167,7 @@ class FilterNodeSettings:
     arena_bounds: tuple[float, float, float, float]
     obstacles: np.ndarray
     state_timeout: float
+    predict_state: bool
     enabled: bool
     publish_status: bool
     markers_rate: float
@@ -242,6 +247,7 @@ def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> Fil
         arena_bounds=bounds,  # type: ignore[arg-type]
         obstacles=obstacles,
         state_timeout=float(values["state_timeout"]),
+        predict_state=values["predict_state"],
         enabled=values["enabled"],
         publish_status=values["publish_status"],
         markers_rate=float(values["markers_rate"]),

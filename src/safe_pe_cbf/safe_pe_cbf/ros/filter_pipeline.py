@@ -24,6 +24,25 @@ from safe_pe_cbf.resolver import SafeActionResolver, Tier
 ResolverFactory = Callable[[CBFConfig, Arena, np.ndarray], SafeActionResolver]
 
 
+def unicycle_arc(
+    x: float, y: float, theta: float, v: float, omega: float, t: float
+) -> tuple[float, float, float]:
+    """Exact unicycle motion for ``t`` seconds under constant ``(v, omega)``.
+
+    :param x: start x [m].
+    :param y: start y [m].
+    :param theta: start heading [rad].
+    :param v: linear velocity [m/s].
+    :param omega: angular velocity [rad/s].
+    :param t: duration [s].
+    """
+    half = 0.5 * omega * t
+    # chord length v t sinc(half) along the mean heading: exact for arcs, stable near 0
+    chord = v * t * (math.sin(half) / half if abs(half) > 1e-9 else 1.0 - half * half / 6.0)
+    mid = theta + half
+    return x + chord * math.cos(mid), y + chord * math.sin(mid), theta + omega * t
+
+
 def make_resolver(config: CBFConfig, arena: Arena, obstacles: np.ndarray) -> SafeActionResolver:
     """Build the core resolver (the default factory).
 
@@ -87,6 +106,8 @@ class FilterPipeline:
     :param state_timeout: inputs older than this [s] are stale (STOP).
     :param needs_opponent: an opponent pose is required (robot-robot constraint active).
     :param enabled: filtering on; off passes nominal commands through (tier DISABLED).
+    :param predict_state: advance the last received pose to "now" with the exact unicycle
+        arcs of the commands this filter sent since then (covers the odometry's age).
     :param factory: builds the resolver from (config, arena, obstacles).
     :param clock: monotonic time source in seconds (injectable for tests).
     """
@@ -97,6 +118,7 @@ class FilterPipeline:
         state_timeout: float,
         needs_opponent: bool = False,
         enabled: bool = True,
+        predict_state: bool = False,
         factory: ResolverFactory = make_resolver,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -104,6 +126,8 @@ class FilterPipeline:
         self.state_timeout = float(state_timeout)
         self.needs_opponent = needs_opponent
         self.enabled = enabled
+        self.predict_state = predict_state
+        self._sent: list[tuple[float, float, float]] = []  # (time, v, omega) of safe commands
         self.factory = factory
         self.clock = clock
         self.counters = FilterCounters()
@@ -148,16 +172,20 @@ class FilterPipeline:
             and np.array_equal(self.obstacles, np.asarray(obstacles, dtype=float).reshape(-1, 3))
         )
 
-    def reconfigure(self, cbf: CBFConfig, state_timeout: float, enabled: bool) -> None:
+    def reconfigure(
+        self, cbf: CBFConfig, state_timeout: float, enabled: bool, predict_state: bool = False
+    ) -> None:
         """Apply new (already validated) settings; rebuilds the resolver.
 
         :param cbf: new CBF config.
         :param state_timeout: new staleness limit [s].
         :param enabled: filtering on/off.
+        :param predict_state: advance the pose by the commands sent since it was received.
         """
         self.cbf = cbf
         self.state_timeout = float(state_timeout)
         self.enabled = enabled
+        self.predict_state = predict_state
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -178,6 +206,24 @@ class FilterPipeline:
         """
         self.pose = np.asarray(pose, dtype=float).copy()
         self.pose_time = self.clock() if now is None else now
+        # keep the command in effect at pose_time and everything after it
+        while len(self._sent) > 1 and self._sent[1][0] <= self.pose_time:
+            self._sent.pop(0)
+
+    def predicted_pose(self, now: float) -> np.ndarray:
+        """The last pose advanced to ``now`` along the commands sent since (exact arcs).
+
+        :param now: current monotonic time.
+        """
+        assert self.pose is not None
+        x, y, th = (float(c) for c in self.pose)
+        t = self.pose_time
+        for i, (t_cmd, v, omega) in enumerate(self._sent):
+            t_end = self._sent[i + 1][0] if i + 1 < len(self._sent) else now
+            t_start = max(t, t_cmd)
+            if t_end > t_start:
+                x, y, th = unicycle_arc(x, y, th, v, omega, t_end - t_start)
+        return np.array([x, y, th])
 
     def set_opponent(self, pose: np.ndarray, now: float | None = None) -> None:
         """Record the other robot's arena-frame pose.
@@ -230,6 +276,10 @@ class FilterPipeline:
         """
         now = self.clock() if now is None else now
         decision = self._decide(float(v_nom), float(omega_nom), now)
+        if self.predict_state:
+            self._sent.append((now, decision.command[0], decision.command[1]))
+            if len(self._sent) > 1000:  # no state for a long time: keep the log bounded
+                del self._sent[:-1000]
         self.counters.commands += 1
         self.counters.tier_counts[decision.tier] += 1
         self.last_decision = decision
@@ -244,9 +294,10 @@ class FilterPipeline:
             return self._stop(reason, v_nom, omega_nom)
         assert self.resolver is not None and self.pose is not None
         opponent = self.opponent if self.needs_opponent else None
+        pose = self.predicted_pose(now) if self.predict_state else self.pose
         start = time.perf_counter()
         try:
-            u, rec = self.resolver.resolve(self.pose, (v_nom, omega_nom), opponent)
+            u, rec = self.resolver.resolve(pose, (v_nom, omega_nom), opponent)
         except SafetyInputError as err:
             self.counters.core_errors += 1
             return self._stop(f"safety core rejected the input: {err}", v_nom, omega_nom)
