@@ -29,7 +29,9 @@ ARGUMENTS = (
     ('robots', 'pursuer,evader', 'Robots (roles) to run live, comma-separated.'),
     ('run_type', 'A', 'Training run: A (safe CBF-Beta + w5), B (unsafe), C (CBF-QP filter '
      'only), D (safe without w5), or custom (needs training_config).'),
-    ('budget', '0', 'Training environment steps (0: the value in training_params).'),
+    ('budget', '20000', 'Training environment steps (0: the value in training_params).'),
+    ('steps_per_phase', '5000', 'Learner env-steps per self-play phase (0: the training '
+     'config\'s); the defaults match config/stack.yaml: 4 phases, both roles learn.'),
     ('run_dir', 'runs/sim_training', 'Run directory: checkpoints, metrics, plots, report.'),
     ('training_config', '', 'SafeSelfPlayConfig YAML ("" = the run_type preset).'),
     ('seed', '0', 'Seed of training and simulator.'),
@@ -52,7 +54,8 @@ def _nodes(context, *args, **kwargs):
     specs = sim_training_graph(
         robots=value['robots'], run_type=value['run_type'], budget=int(value['budget']),
         run_dir=value['run_dir'], training_config=value['training_config'],
-        seed=int(value['seed']), use_sim_time=truthy(value['use_sim_time']), files=files)
+        seed=int(value['seed']), use_sim_time=truthy(value['use_sim_time']), files=files,
+        steps_per_phase=int(value['steps_per_phase']))
     nodes = launch_nodes(specs, value['log_level'])
     actions = list(nodes.values())
     if truthy(value['shutdown_when_trained']):

@@ -186,8 +186,8 @@ def live_nodes(robots: Sequence[str], files: GraphFiles, use_sim_time: bool,
 def sim_training_graph(robots: str | Sequence[str] = 'pursuer,evader', run_type: str = 'A',
                        budget: int = 0, run_dir: str = 'runs/sim_training',
                        training_config: str = '', seed: int = 0,
-                       use_sim_time: bool = False,
-                       files: GraphFiles | None = None) -> list[NodeSpec]:
+                       use_sim_time: bool = False, files: GraphFiles | None = None,
+                       steps_per_phase: int = 0) -> list[NodeSpec]:
     """The training graph: sim, filters, policies following checkpoints, training, metrics.
 
     :param robots: robot names, e.g. ``"pursuer,evader"``.
@@ -198,6 +198,8 @@ def sim_training_graph(robots: str | Sequence[str] = 'pursuer,evader', run_type:
     :param seed: seed of training and simulator.
     :param use_sim_time: whether the nodes follow ``/clock``.
     :param files: parameter files (defaults: ``config/*.yaml``).
+    :param steps_per_phase: learner env-steps per self-play phase (0: the training node's
+        file/config value).
     """
     names = parse_robots(robots)
     if run_type not in RUN_TYPES:
@@ -214,6 +216,10 @@ def sim_training_graph(robots: str | Sequence[str] = 'pursuer,evader', run_type:
                 'seed': int(seed)}
     if int(budget) > 0:
         training['budget'] = int(budget)
+    if int(steps_per_phase) < 0:
+        raise ValueError(f'steps_per_phase must be >= 0, got {steps_per_phase}')
+    if int(steps_per_phase) > 0:
+        training['steps_per_phase'] = int(steps_per_phase)
     if training_config:
         training['config_file'] = str(Path(training_config).expanduser().resolve())
     specs.append(NodeSpec('training', TRAINING, 'safe_pe_training', '',

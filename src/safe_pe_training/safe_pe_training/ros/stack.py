@@ -41,7 +41,8 @@ def graph_for(config: StackConfig) -> list[NodeSpec]:
     specs = sim_training_graph(
         robots=config.robots, run_type=config.run_type, budget=config.budget,
         run_dir=config.run_dir, training_config=config.training_config, seed=config.seed,
-        use_sim_time=config.use_sim_time, files=config.params)
+        use_sim_time=config.use_sim_time, files=config.params,
+        steps_per_phase=config.steps_per_phase)
     if config.budget == 0:
         specs = [s for s in specs if s.key != 'training']
         for spec in specs:
@@ -206,7 +207,8 @@ class Stack:
 
 
 def main(args: Sequence[str] | None = None) -> None:
-    """Run the stack; exit code 0 when it ran to completion or was stopped with Ctrl-C.
+    """Run the stack; exit code 0 when it ran to completion or was stopped with Ctrl-C,
+    1 when training failed, 2 for an invalid configuration.
 
     :param args: command-line options (default: ``sys.argv[1:]``); ROS arguments after
         ``--ros-args`` are passed to rclpy.
@@ -237,6 +239,10 @@ def main(args: Sequence[str] | None = None) -> None:
     finally:
         stack._say(f'stopping ({stack.reason or "error"})')
         stack.shutdown()
+        training = stack.nodes.get('training')
+        if training is not None and training.error:
+            print(f'safe_pe_stack: training failed: {training.error}', file=sys.stderr)
+            code = code or 1
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         rclpy.try_shutdown()

@@ -27,6 +27,8 @@ class StackConfig:
     :param robots: robots (roles) of the live graph.
     :param run_type: training run A/B/C/D or custom.
     :param budget: training environment steps (0: no training, live graph only).
+    :param steps_per_phase: learner env-steps per self-play phase (0: the training node's
+        parameter file / training config).
     :param run_dir: run directory (checkpoints, metrics, plots, safety report).
     :param training_config: SafeSelfPlayConfig YAML (``""``: the run type's preset).
     :param duration: wall-clock limit [s] (0: until training has finished + ``linger``).
@@ -39,6 +41,7 @@ class StackConfig:
     robots: list[str] = field(default_factory=lambda: ['pursuer', 'evader'])
     run_type: str = 'A'
     budget: int = 20000
+    steps_per_phase: int = 0
     run_dir: str = 'runs/stack'
     training_config: str = ''
     duration: float = 0.0
@@ -60,7 +63,7 @@ class StackConfig:
             raise StackConfigError(f'run_type must be one of {RUN_TYPES}, got {self.run_type!r}')
         if self.run_type == 'custom' and not self.training_config:
             raise StackConfigError('run_type custom needs training_config (a YAML file)')
-        for name in ('budget', 'seed'):
+        for name in ('budget', 'seed', 'steps_per_phase'):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise StackConfigError(f'{name} must be an integer >= 0, got {value!r}')
@@ -136,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help='stack YAML (default: config/stack.yaml)')
     parser.add_argument('--budget', type=int, help='training environment steps '
                         '(0: no training, live graph only; needs --duration)')
+    parser.add_argument('--steps-per-phase', type=int,
+                        help='learner env-steps per self-play phase')
     parser.add_argument('--run-type', choices=RUN_TYPES, help='training run A/B/C/D/custom')
     parser.add_argument('--run-dir', help='run directory (checkpoints, plots, report)')
     parser.add_argument('--duration', type=float,
@@ -160,7 +165,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[StackConfig, ar
     config = StackConfig.from_yaml(args.config)
     overrides = {'budget': args.budget, 'run_type': args.run_type, 'run_dir': args.run_dir,
                  'duration': args.duration, 'training_config': args.training_config,
-                 'seed': args.seed, 'linger': args.linger}
+                 'seed': args.seed, 'linger': args.linger,
+                 'steps_per_phase': args.steps_per_phase}
     for key, value in overrides.items():
         if value is not None:
             setattr(config, key, value)
