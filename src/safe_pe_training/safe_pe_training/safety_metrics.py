@@ -47,6 +47,8 @@ Envs whose info has no "safety" key are not counted for that step.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+import bisect
+import math
 from enum import IntEnum
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -77,6 +79,7 @@ CMP_GREATER_EQUAL = 1  # SafetyTarget.CMP_GREATER_EQUAL: met when value >= thres
 
 #: Default histogram edges of the barrier margin: [-1, 10] in 0.1 steps (+ under/overflow).
 DEFAULT_MARGIN_EDGES = np.round(np.linspace(-1.0, 10.0, 111), 10)
+_CHUNK = 4096  # steps per internal chunk of record_batch
 _PERCENTILES = (1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0)
 
 
@@ -314,6 +317,34 @@ class _Counters:
         self.h_max = float("-inf")
         self.histogram = np.zeros(len(self._edges) + 1, dtype=np.int64)
         self.values: list[np.ndarray] = []
+        self.single_values: list[float] = []
+
+    def add_one(self, tier: int, h: float, hist_bin: int, intervention: float,
+                changed: bool, violation: bool, feasible: bool) -> None:
+        """Add one step (Python scalars; `hist_bin` < 0 when h is not finite)."""
+        self.steps += 1
+        self.violations += violation
+        self.interventions += changed
+        self.infeasible += not feasible
+        self.intervention_sum += intervention
+        self.tier_counts[tier] += 1
+        if hist_bin >= 0:
+            self.h_count += 1
+            self.h_sum += h
+            self.h_sumsq += h * h
+            if h < self.h_min:
+                self.h_min = h
+            if h > self.h_max:
+                self.h_max = h
+            self.histogram[hist_bin] += 1
+            if self._keep_values:
+                self.single_values.append(h)
+
+    def all_values(self) -> np.ndarray | None:
+        """Every finite min_h recorded (scopes that keep values), else None."""
+        if not (self.values or self.single_values):
+            return None
+        return np.concatenate(self.values + [np.asarray(self.single_values, dtype=np.float64)])
 
     def add(self, batch: "_BatchStats") -> None:
         self.steps += batch.steps
@@ -341,7 +372,8 @@ class _Counters:
         else:
             mean = std = float("nan")
         if percentiles is None:
-            percentiles = (_exact_percentiles(np.concatenate(self.values)) if self.values
+            values = self.all_values()
+            percentiles = (_exact_percentiles(values) if values is not None
                            else _histogram_percentiles(self.histogram, self._edges,
                                                        self.h_min, self.h_max))
         exact = int(self.tier_counts[_TIER_NOMINAL] + self.tier_counts[_TIER_QP])
@@ -397,8 +429,10 @@ def _bin_index(h: np.ndarray, edges: np.ndarray, bin_width: float | None) -> np.
     """Histogram bin of each value: 0 = below edges[0], i = [edges[i-1], edges[i])."""
     if bin_width is None:
         return np.searchsorted(edges, h, side="right")
-    idx = np.floor((h - edges[0]) / bin_width).astype(np.int64) + 1
-    return np.clip(idx, 0, edges.size, out=idx)
+    idx = np.floor((h - edges[0]) / bin_width).astype(np.int64)
+    idx += 1
+    np.maximum(idx, 0, out=idx)
+    return np.minimum(idx, edges.size, out=idx)
 
 
 def _exact_percentiles(values: np.ndarray) -> dict[str, float]:
@@ -462,6 +496,19 @@ class _RingBuffer:
         self.pos = (self.pos + n) % self.size
         self.filled = min(self.size, self.filled + n)
 
+    def write_one(self, tier: int, h: float, intervention: float, changed: bool,
+                  violation: bool, feasible: bool) -> None:
+        i = self.pos
+        self.tier[i] = tier
+        self.min_h[i] = h
+        self.intervention[i] = intervention
+        self.intervened[i] = changed
+        self.violation[i] = violation
+        self.feasible[i] = feasible
+        self.pos = (i + 1) % self.size
+        if self.filled < self.size:
+            self.filled += 1
+
     def columns(self) -> tuple[np.ndarray, ...]:
         """Stored steps, oldest first."""
         if self.filled < self.size:
@@ -500,6 +547,7 @@ class SafetyMetricsTracker:
         self.targets = targets if targets is not None else SafetyTargets()
         self.margin_edges = edges
         self._bin_width = _uniform_width(edges)
+        self._edge_list = [float(e) for e in edges]
         self.intervention_tol = float(intervention_tol)
         self._lifetime = _Counters(edges, keep_values=False)
         self._phase = _Counters(edges, keep_values=True)
@@ -536,11 +584,24 @@ class SafetyMetricsTracker:
         :param qp_feasible: whether the exact QP was feasible; default from the tier.
         :param intervened: whether the command changed; default intervention > tolerance.
         """
-        self.record_batch(
-            np.array([tier_index(method)], dtype=np.int64), np.array([min_h], dtype=float),
-            np.array([float(intervention)]), np.array([bool(violation)]),
-            None if qp_feasible is None else np.array([bool(qp_feasible)]),
-            None if intervened is None else np.array([bool(intervened)]))
+        tier = tier_index(method)
+        h = float(min_h)
+        size = float(intervention)
+        if not (math.isfinite(size) and size >= 0.0):
+            raise ValueError(f"intervention norms must be finite and >= 0, got {intervention}")
+        changed = size > self.intervention_tol if intervened is None else bool(intervened)
+        feasible = (tier != _TIER_RELAXED and tier != _TIER_BACKUP) if qp_feasible is None \
+            else bool(qp_feasible)
+        violation = bool(violation)
+        hist_bin = -1
+        if math.isfinite(h):
+            hist_bin = self._bin_one(h)
+        for counters in (self._lifetime, self._phase):
+            counters.add_one(tier, h, hist_bin, size, changed, violation, feasible)
+        self._recent.write_one(tier, h, size, changed, violation, feasible)
+        if self._first_window_steps < self.window_size:
+            self._first_window_steps += 1
+            self._first_window_interventions += changed
 
     def record_batch(self, methods: Any, min_h: Any, intervention: Any, violation: Any,
                      qp_feasible: Any = None, intervened: Any = None) -> None:
@@ -572,15 +633,30 @@ class SafetyMetricsTracker:
             changed = inter > self.intervention_tol
         else:
             changed = _column(intervened, n, bool, "intervened")
+        # Chunks keep numpy temporaries small (large ones cost page faults on every call).
+        for start in range(0, n, _CHUNK):
+            end = min(n, start + _CHUNK)
+            self._record_columns(tier[start:end], h[start:end], inter[start:end],
+                                 changed[start:end], viol[start:end], feas[start:end])
+
+    def _record_columns(self, tier: np.ndarray, h: np.ndarray, inter: np.ndarray,
+                        changed: np.ndarray, viol: np.ndarray, feas: np.ndarray) -> None:
         batch = _BatchStats(self.margin_edges, self._bin_width, tier, h, inter, changed, viol,
                             feas)
         self._lifetime.add(batch)
         self._phase.add(batch)
         self._recent.write(tier, h, inter, changed, viol, feas)
         if self._first_window_steps < self.window_size:
-            take = min(n, self.window_size - self._first_window_steps)
+            take = min(batch.steps, self.window_size - self._first_window_steps)
             self._first_window_steps += take
             self._first_window_interventions += int(np.count_nonzero(changed[:take]))
+
+    def _bin_one(self, h: float) -> int:
+        """Scalar `_bin_index` (same arithmetic as the vectorized one)."""
+        if self._bin_width is None:
+            return bisect.bisect_right(self._edge_list, h)
+        idx = math.floor((h - self._edge_list[0]) / self._bin_width) + 1
+        return 0 if idx < 0 else (len(self._edge_list) if idx > len(self._edge_list) else idx)
 
     def end_phase(self) -> PhaseSafetyMetrics:
         """Archive the current phase's metrics in `phase_history` and reset phase counters.

@@ -313,6 +313,18 @@ class TestSafetyMetricsTracker:
         assert loop.get_margin_stats()["counts"] == batch.get_margin_stats()["counts"]
         assert loop.intervention_trend() == batch.intervention_trend()
 
+    def test_large_batch_equals_small_batches(self) -> None:
+        data = _random_steps(10_000, seed=11)  # larger than the internal chunk (4096)
+        big = SafetyMetricsTracker(window_size=2500)
+        small = SafetyMetricsTracker(window_size=2500)
+        big.record_batch(**data)
+        for start in range(0, 10_000, 700):
+            small.record_batch(**{k: v[start:start + 700] for k, v in data.items()})
+        assert_summaries_close(big.get_summary(), small.get_summary())
+        assert_summaries_close(big.get_recent_metrics(), small.get_recent_metrics())
+        assert_summaries_close(big.get_phase_metrics(), small.get_phase_metrics())
+        assert big.intervention_trend() == pytest.approx(small.intervention_trend())
+
     def test_batch_accepts_names_and_enums(self) -> None:
         tracker = SafetyMetricsTracker()
         tracker.record_batch(["QP", FakeTier.BACKUP, 0], [0.1, 0.2, 0.3], [0.1, 0.2, 0.0],
