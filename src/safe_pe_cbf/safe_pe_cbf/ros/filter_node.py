@@ -52,7 +52,6 @@ from safe_pe_cbf.ros.conversions import (
     pose_from_agent_state,
     pose_from_odometry,
     split_game_state,
-    twist_from_command,
 )
 from safe_pe_cbf.ros.filter_params import FilterNodeSettings, all_specs, settings_from_values
 from safe_pe_cbf.ros.filter_pipeline import FilterDecision, FilterPipeline
@@ -94,7 +93,6 @@ class SafetyFilterNode(Node):
         if s.arena_source == "parameters":
             self.pipeline.set_arena(s.arena_bounds, s.obstacles)
         self._last_markers = -math.inf
-        self._stop_logged = ""
 
         # Inputs: arena and state subscriptions are created before the nominal command so
         # that a single-threaded executor handling several in one wait serves them first.
@@ -117,6 +115,11 @@ class SafetyFilterNode(Node):
             TwistStamped if s.output_stamped else Twist, "cmd_vel", COMMAND_QOS
         )
         self.status_pub = self.create_publisher(SafetyStatus, "safety_status", 10)
+        self._cmd_msg = TwistStamped() if s.output_stamped else Twist()
+        self._status_msg = SafetyStatus(source=self.get_fully_qualified_name(),
+                                        agent_id=s.robot_id)
+        self._status_msg.header.frame_id = s.frame_id
+        self._status_msg.violation = False  # ground truth is not known to the filter
         self.marker_pub = self.create_publisher(MarkerArray, "safety_markers", 1)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(s.diagnostics_period, self._publish_diagnostics)
@@ -232,40 +235,43 @@ class SafetyFilterNode(Node):
             self._drop("nominal", err)
             return
         decision = self.pipeline.process(v_nom, omega_nom)
+        s = self.settings
         header = msg.header if isinstance(msg, TwistStamped) else None
-        if header is None and (self.settings.output_stamped or self.settings.publish_status):
-            header = self._header()
-        self.cmd_pub.publish(
-            command_message(*decision.command, self.settings.output_stamped, header)
-        )
-        if self.settings.publish_status:
+        if header is None and (s.output_stamped or s.publish_status):
+            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=s.frame_id)
+        # The outgoing messages are reused (publish serialises them at once): building fresh
+        # Twist/SafetyStatus objects costs more than the CBF solve.
+        out = self._cmd_msg
+        if s.output_stamped:
+            out.header = header
+            twist = out.twist
+        else:
+            twist = out
+        twist.linear.x, twist.angular.z = decision.command
+        self.cmd_pub.publish(out)
+        if s.publish_status:
             self.status_pub.publish(self._status(decision, header, v_nom, omega_nom))
         self._maybe_publish_markers(decision)
-        if decision.tier == Tier.STOP and decision.reason != self._stop_logged:
-            self.get_logger().warning(f"STOP: {decision.reason}")
-        self._stop_logged = decision.reason if decision.tier == Tier.STOP else ""
+        if decision.tier == Tier.STOP:  # at most once a second, not at the command rate
+            self.get_logger().warning(f"STOP: {decision.reason}", throttle_duration_sec=1.0)
 
     def _header(self) -> Header:
         return Header(stamp=self.get_clock().now().to_msg(), frame_id=self.settings.frame_id)
 
     def _status(
-        self, d: FilterDecision, header: Any, v_nom: float, omega_nom: float
+        self, d: FilterDecision, header: Header, v_nom: float, omega_nom: float
     ) -> SafetyStatus:
-        msg = SafetyStatus()
+        msg = self._status_msg
         msg.header.stamp = header.stamp
-        msg.header.frame_id = self.settings.frame_id
-        msg.source = self.get_fully_qualified_name()
-        msg.agent_id = self.settings.robot_id
         msg.tier = int(d.tier)
         msg.min_h = float(d.min_h)
         msg.min_h_constraint = d.min_h_constraint
         msg.intervened = d.intervened
         msg.intervention = float(d.intervention)
-        msg.violation = False  # ground truth is not known to the filter
         msg.qp_feasible = d.qp_feasible
         msg.solve_time = float(d.solve_time)
-        msg.nominal = twist_from_command(v_nom, omega_nom)
-        msg.safe = twist_from_command(*d.command)
+        msg.nominal.linear.x, msg.nominal.angular.z = v_nom, omega_nom
+        msg.safe.linear.x, msg.safe.angular.z = d.command
         msg.reason = d.reason
         return msg
 

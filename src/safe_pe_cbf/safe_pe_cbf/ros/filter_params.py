@@ -29,7 +29,8 @@ CMD_TYPES = ("twist", "twist_stamped")
 NODE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("robot_id", "", "This robot's id in the game state (empty: the node namespace's "
               "last component, or 'pursuer' without a namespace).", read_only=True),
-    ParamSpec("frame_id", "arena", "Arena frame: frame of statuses and markers."),
+    ParamSpec("frame_id", "arena", "Arena frame: frame of statuses and markers.",
+              read_only=True),
     ParamSpec("nominal_cmd_type", "twist", "Message type of cmd_vel_nominal (must match the "
               "policy's cmd_type).", choices=CMD_TYPES, read_only=True),
     ParamSpec("cmd_type", "twist", "Message type of the safe cmd_vel: twist (Jazzy bases) or "
