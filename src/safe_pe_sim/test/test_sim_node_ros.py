@@ -16,6 +16,7 @@ from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from rosgraph_msgs.msg import Clock  # noqa: E402
 from safe_pe_msgs.msg import Arena, CircleObstacle, EpisodeResult, GameState  # noqa: E402
 from safe_pe_msgs.srv import ResetEpisode  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
@@ -82,10 +83,14 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
     peer.create_subscription(EpisodeResult, "/safe_pe/episode_result", results.append, 10)
     peer.create_subscription(Arena, "/safe_pe/arena", arenas.append, LATCHED)
     peer.create_subscription(MarkerArray, "/safe_pe/obstacle_markers", markers.append, LATCHED)
+    clocks: list[Clock] = []
+    peer.create_subscription(Clock, "/clock", clocks.append, 100)
     cmd_p = peer.create_publisher(Twist, "/pursuer/cmd_vel", 10)
     client = peer.create_client(ResetEpisode, "/safe_pe/reset_episode")
     try:
-        assert _spin_until(executor, lambda: states and odoms and arenas and markers)
+        assert _spin_until(executor, lambda: states and odoms and arenas and markers
+                           and len(clocks) > 2)
+        assert clocks[-1].clock.nanosec != clocks[0].clock.nanosec  # simulated time advances
         assert odoms[-1].header.frame_id == "arena"
         assert odoms[-1].child_frame_id == "evader/base_link"
         assert states[-1].pursuer.v == 0.0 and states[-1].evader.v == 0.0  # no commands
