@@ -70,6 +70,7 @@ def test_defaults_give_valid_settings():
         ({"cbf.solver": "cvxopt"}, "solver"),
         ({"enabled": "yes"}, "true/false"),
         ({"odom_offset": [1.0]}, "odom_offset"),
+        ({"arena.x_min": 0.0, "arena.x_max": 0.2}, "too small"),
     ],
 )
 def test_bad_values_are_rejected_with_a_reason(changes, fragment):

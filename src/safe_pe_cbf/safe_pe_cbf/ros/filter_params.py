@@ -16,6 +16,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from safe_pe_cbf.config import CBFConfig
+from safe_pe_cbf.geometry import Arena
+from safe_pe_cbf.resolver import SafeActionResolver
 from safe_pe_cbf.ros.conversions import PoseOffset, obstacles_from_flat
 from safe_pe_cbf.ros.param_specs import ParamSpec, spec_table
 
@@ -232,6 +234,11 @@ def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> Fil
         cbf.validate()
     except (ValueError, TypeError) as err:
         problems.append(f"cbf: {err}")
+    if cbf is not None and not problems and values["arena_source"] == "parameters":
+        try:  # the same checks the resolver makes: fail here, not at the first command
+            SafeActionResolver(cbf, Arena(*bounds), obstacles)
+        except ValueError as err:
+            problems.append(f"arena: {err}")
     if problems:
         raise ValueError("invalid filter parameters: " + "; ".join(problems))
     assert cbf is not None
