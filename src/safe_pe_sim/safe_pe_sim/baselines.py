@@ -27,7 +27,8 @@ from .config import EnvConfig, RobotConfig
 from .dynamics import wrap_angle
 
 __all__ = ["steer_towards", "pure_pursuit", "flee", "aware_flee", "random_commands",
-           "SCRIPTED", "scripted_policy", "single_state", "to_normalized"]
+           "SCRIPTED", "scripted_policy", "scripted_policy_single", "single_state",
+           "to_normalized"]
 
 
 def steer_towards(poses: np.ndarray, heading: np.ndarray, robot: RobotConfig,
@@ -190,3 +191,85 @@ def single_state(poses: list[tuple[float, float, float]], velocities: list[tuple
     obs = np.asarray(obstacles, dtype=np.float64).reshape(1, -1, 3)
     return (np.asarray(poses, dtype=np.float64)[None], np.asarray(velocities)[None], obs,
             np.ones(obs.shape[:2], dtype=bool))
+
+
+# ---------------------------------------------------------------------- scalar (one game)
+ScalarFn = Callable[[list, list, list], tuple[float, float]]
+
+
+def _steer_scalar(x: float, y: float, theta: float, heading: float, robot: RobotConfig,
+                  gain: float) -> tuple[float, float]:
+    angle = heading - theta
+    err = angle - 2.0 * math.pi * math.floor((angle + math.pi) / (2.0 * math.pi))
+    omega = min(max(gain * err, -robot.omega_max), robot.omega_max)
+    v = robot.v_max if abs(err) <= math.pi / 2 else max(robot.v_min, 0.0)
+    return v, omega
+
+
+def _aware_flee_scalar(poses: list, config: EnvConfig, obstacles: list, gain: float
+                       ) -> tuple[float, float]:
+    arena = config.arena
+    influence = 0.15 * min(arena.width, arena.height)
+    floor = 0.05 * influence
+    r = config.evader.radius
+    (px, py, _), (x, y, th) = poses
+
+    def push(c: float) -> float:
+        return (1.0 / max(c, floor) - 1.0 / influence) * influence if c < influence else 0.0
+
+    ax = x - px
+    ay = y - py
+    norm = max(math.sqrt(ax * ax + ay * ay), 1e-9)
+    dx = ax / norm + push(x - arena.x_min - r) - push(arena.x_max - x - r)
+    dy = ay / norm + push(y - arena.y_min - r) - push(arena.y_max - y - r)
+    for ox, oy, orad in obstacles:
+        qx = x - ox
+        qy = y - oy
+        dist = max(math.sqrt(qx * qx + qy * qy), 1e-9)
+        p = push(dist - orad - r)
+        dx += p * qx / dist
+        dy += p * qy / dist
+    return _steer_scalar(x, y, th, math.atan2(dy, dx), config.evader, gain)
+
+
+def scripted_policy_single(name: str, config: EnvConfig, role: str,
+                           rng: np.random.Generator | None = None) -> ScalarFn:
+    """Pure-Python :func:`scripted_policy` for one game: ``f(poses, velocities, obstacles)``.
+
+    Same steering law as the batched policies (a test keeps them equal), without numpy
+    overhead. ``poses`` is ``[(x, y, theta)] * 2``, ``velocities`` ``[(v, omega)] * 2`` and
+    ``obstacles`` a list of real ``(x, y, radius)`` rows.
+
+    :param name: one of :data:`SCRIPTED`.
+    :param config: game config.
+    :param role: the agent it controls.
+    :param rng: generator for ``"random"`` (default: seeded 0).
+    """
+    scripted_policy(name, config, role)  # validates name and role
+    gain = 4.0
+    if name in ("pure_pursuit", "lead_pursuit"):
+        lead = 0.5 if name == "lead_pursuit" else 0.0
+
+        def pursue(p: list, v: list, o: list) -> tuple[float, float]:
+            tx, ty, tth = p[1]
+            if lead > 0.0:
+                tx = tx + lead * v[1][0] * math.cos(tth)
+                ty = ty + lead * v[1][0] * math.sin(tth)
+            x, y, th = p[0]
+            return _steer_scalar(x, y, th, math.atan2(ty - y, tx - x), config.pursuer, gain)
+        return pursue
+    if name == "flee":
+        def run(p: list, v: list, o: list) -> tuple[float, float]:
+            x, y, th = p[1]
+            return _steer_scalar(x, y, th, math.atan2(y - p[0][1], x - p[0][0]),
+                                 config.evader, gain)
+        return run
+    if name == "aware_flee":
+        return lambda p, v, o: _aware_flee_scalar(p, config, o, gain)
+    generator = rng if rng is not None else np.random.default_rng(0)
+    robot = config.pursuer if role == "pursuer" else config.evader
+
+    def rand(p: list, v: list, o: list) -> tuple[float, float]:
+        cmd = random_commands(generator, 1, robot)[0]
+        return float(cmd[0]), float(cmd[1])
+    return rand

@@ -34,12 +34,15 @@ class PursuitEvasionEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def __init__(self, config: EnvConfig | str | None = None, role: str = "pursuer",
-                 opponent: Any = None, render_mode: str | None = None) -> None:
+                 opponent: Any = None, render_mode: str | None = None,
+                 safety_reward: Any = None) -> None:
         """
         :param config: game config, a profile name / YAML path, or None for ``"default"``.
         :param role: the learner's agent, ``"pursuer"`` or ``"evader"``.
         :param opponent: opponent spec (see :mod:`safe_pe_sim.opponents`).
         :param render_mode: None or ``"rgb_array"``.
+        :param safety_reward: optional :class:`~safe_pe_sim.rewards.SafetyRewardComputer`
+            whose w5 term is added to the learner's reward.
         """
         if config is None or isinstance(config, str):
             config = load_profile(config or "default")
@@ -49,6 +52,7 @@ class PursuitEvasionEnv(gym.Env):
         self.role = role
         self.agent = role_index(role)
         self.game = PursuitEvasionGame(config)
+        self.game.safety_reward = safety_reward
         self.opponent = Opponent(opponent, config, ROLES[1 - self.agent])
         self.robot = config.robots()[self.agent]
         self.render_mode = render_mode
@@ -96,7 +100,7 @@ class PursuitEvasionEnv(gym.Env):
         other = 1 - self.agent
         opp_obs = game.observation(other) if self.opponent.needs_observation else None
         opp_cmd = self.opponent.act_single(opp_obs, game.poses, game.velocities,
-                                           game.obstacles_array)
+                                           game.obstacles)
         result: StepResult = (game.step(cmd, opp_cmd) if self.agent == 0
                               else game.step(opp_cmd, cmd))
         self._done = result.terminated or result.truncated

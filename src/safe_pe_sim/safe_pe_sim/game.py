@@ -71,6 +71,10 @@ class PursuitEvasionGame:
         self.min_distance = math.inf
         self._rng: np.random.Generator | None = None
         self._noise: NoiseStream | None = None
+        self.safety_reward: Any = None
+        """Optional :class:`~safe_pe_sim.rewards.SafetyRewardComputer`; its term is added."""
+        self._noise_on = config.actuator_noise.enabled
+        self._noise_std = (config.actuator_noise.v_std, config.actuator_noise.omega_std)
 
     def seed(self, seed: int | None) -> int:
         """Re-seed the layout/spawn and noise streams; return the seed used.
@@ -139,7 +143,7 @@ class PursuitEvasionGame:
         cfg = self.config
         applied = []
         noise = None
-        if cfg.actuator_noise.enabled:
+        if self._noise_on:
             assert self._noise is not None
             noise = self._noise.next()[0]
         for a, cmd in enumerate((cmd_pursuer, cmd_evader)):
@@ -152,11 +156,11 @@ class PursuitEvasionGame:
                 raise SimInputError(f"non-finite command ({v}, {om}) for agent {a}; filter "
                                     f"NaN/inf before stepping (nothing was applied)")
             v_min, v_max, w_max = self.limits[a]
-            v = min(max(v, v_min), v_max)
-            om = min(max(om, -w_max), w_max)
+            v = v_min if v < v_min else (v_max if v > v_max else v)
+            om = -w_max if om < -w_max else (w_max if om > w_max else om)
             if noise is not None:
-                v = min(max(v + noise[a, 0] * cfg.actuator_noise.v_std, v_min), v_max)
-                om = min(max(om + noise[a, 1] * cfg.actuator_noise.omega_std, -w_max), w_max)
+                v = min(max(v + noise[a, 0] * self._noise_std[0], v_min), v_max)
+                om = min(max(om + noise[a, 1] * self._noise_std[1], -w_max), w_max)
                 v, om = float(v), float(om)
             applied.append((v, om))
         prev = self.poses
@@ -174,6 +178,11 @@ class PursuitEvasionGame:
         truncated = self.step_count >= cfg.max_steps and not terminated
         rewards = game_rewards_scalar(cfg.rewards, d_prev, d, captured, truncated,
                                       safety.violated)
+        if self.safety_reward is not None:
+            extra = self.safety_reward.compute(
+                np.asarray(self.poses, dtype=np.float64)[None],
+                self.obstacles_array[None], np.ones((1, len(self.obstacles)), dtype=bool))[0]
+            rewards = (rewards[0] + float(extra[0]), rewards[1] + float(extra[1]))
         self.episode_return[0] += rewards[0]
         self.episode_return[1] += rewards[1]
         self.episode_violation_steps[0] += safety.violated[0]

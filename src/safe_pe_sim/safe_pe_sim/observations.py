@@ -26,7 +26,8 @@ idx   name              value
 16    wall_y_min        ``(y - y_min - r) / H``
 17    wall_y_max        ``(y_max - y - r) / H``
 18    time_left         ``1 - step / max_steps``
-19+5k obstacle k        k-th nearest obstacle by body clearance (k < N_OBSTACLE_OBS):
+19    role              ``+1`` for the pursuer, ``-1`` for the evader
+20+5k obstacle k        k-th nearest obstacle by body clearance (k < N_OBSTACLE_OBS):
                         ``dx / D, dy / D`` (ego frame), ``radius / D``,
                         ``clearance / D`` (``|p - c| - radius - r``), ``present`` (1 or 0)
 ====  ================  =================================================================
@@ -50,14 +51,14 @@ N_OBSTACLE_OBS = 4
 """Number of nearest obstacles in every observation."""
 OBSTACLE_FEATURES = 5
 """Features per observed obstacle."""
-BASE_DIM = 19
+BASE_DIM = 20
 """Entries before the obstacle block."""
 OBS_DIM = BASE_DIM + N_OBSTACLE_OBS * OBSTACLE_FEATURES
-"""Observation length (39)."""
+"""Observation length (40; a multiple of 4, which the batched builder relies on)."""
 OBS_NAMES = (
     ["own_x", "own_y", "own_cos", "own_sin", "own_v", "own_omega", "opp_dx", "opp_dy",
      "opp_distance", "opp_cos", "opp_sin", "opp_vx", "opp_vy", "opp_omega", "wall_x_min",
-     "wall_x_max", "wall_y_min", "wall_y_max", "time_left"]
+     "wall_x_max", "wall_y_min", "wall_y_max", "time_left", "role"]
     + [f"obs{k}_{f}" for k in range(N_OBSTACLE_OBS)
        for f in ("dx", "dy", "radius", "clearance", "present")])
 """Name of every observation entry, in order."""
@@ -79,6 +80,10 @@ class ObservationBuilder:
         self.omega_scale = np.array([r.omega_max for r in robots])
         self.v_opp_scale = max(r.v_abs_max for r in robots)
         self.max_steps = config.max_steps
+        self._radii = [float(v) for v in self.radii]
+        self._v_scale = [float(v) for v in self.v_scale]
+        self._omega_scale = [float(v) for v in self.omega_scale]
+        self._zeros = [0.0] * OBS_DIM
 
     # ------------------------------------------------------------------ batched
     def batch(self, poses: np.ndarray, velocities: np.ndarray, obstacles: np.ndarray,
@@ -92,62 +97,106 @@ class ObservationBuilder:
         :param steps: ``(N,)`` control steps played in the episode.
         :return: ``(N, 2, OBS_DIM)`` float32, agent 0 = pursuer, 1 = evader.
         """
+        return self.batch_with_clearance(poses, velocities, obstacles, mask, steps)[0]
+
+    def batch_with_clearance(self, poses: np.ndarray, velocities: np.ndarray,
+                             obstacles: np.ndarray, mask: np.ndarray, steps: np.ndarray
+                             ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`batch` plus each body's raw static clearance ``(N, 2)`` [m].
+
+        The clearance is the smallest signed gap to any wall or real obstacle (the safety
+        check's pre-filter uses it as the start clearance of the next step).
+
+        :param poses: ``(N, 2, 3)`` poses.
+        :param velocities: ``(N, 2, 2)`` last applied commands.
+        :param obstacles: ``(N, K, 3)`` obstacles.
+        :param mask: ``(N, K)`` real obstacle rows.
+        :param steps: ``(N,)`` control steps played in the episode.
+        """
         n = poses.shape[0]
-        out = np.zeros((n, 2, OBS_DIM), dtype=np.float64)
-        x = poses[..., 0]
-        y = poses[..., 1]
-        th = poses[..., 2]
+        m = 2 * n
+        # Rows r = 2 i + a (game i, agent a); the opponent of row r is row r ^ 1. numpy is slow
+        # on inner dimensions of size 2 (agents) or K (obstacles) and on element-wise
+        # transposes, so features are computed as contiguous (m,) vectors and written into
+        # groups of four floats, G[k // 4, :, k % 4]; one transpose of 16-byte units then gives
+        # the (m, OBS_DIM) row-major result.
+        flat = poses.reshape(m, 3)
+        x = np.ascontiguousarray(flat[:, 0])
+        y = np.ascontiguousarray(flat[:, 1])
+        th = np.ascontiguousarray(flat[:, 2])
+        vel = velocities.reshape(m, 2)
+        v = np.ascontiguousarray(vel[:, 0])
+        om = np.ascontiguousarray(vel[:, 1])
+        swap = np.arange(m) ^ 1
+        xo, yo, vo, omo = x[swap], y[swap], v[swap], om[swap]
         c = np.cos(th)
         s = np.sin(th)
+        co = c[swap]
+        so = s[swap]
+        r = np.tile(self.radii, n)
         x_min, x_max, y_min, y_max = self.bounds
         w, h, diag = self.width, self.height, self.diag
-        out[..., 0] = 2.0 * (x - x_min) / w - 1.0
-        out[..., 1] = 2.0 * (y - y_min) / h - 1.0
-        out[..., 2] = c
-        out[..., 3] = s
-        out[..., 4] = velocities[..., 0] / self.v_scale
-        out[..., 5] = velocities[..., 1] / self.omega_scale
-        dx = x[:, ::-1] - x
-        dy = y[:, ::-1] - y
-        out[..., 6] = (c * dx + s * dy) / diag
-        out[..., 7] = (c * dy - s * dx) / diag
-        out[..., 8] = np.hypot(dx, dy) / diag
-        dth = th[:, ::-1] - th
-        rc = np.cos(dth)
-        rs = np.sin(dth)
-        out[..., 9] = rc
-        out[..., 10] = rs
-        v_o = velocities[:, ::-1, 0]
-        out[..., 11] = v_o * rc / self.v_opp_scale
-        out[..., 12] = v_o * rs / self.v_opp_scale
-        out[..., 13] = velocities[:, ::-1, 1] / self.omega_scale[::-1]
-        r = self.radii
-        out[..., 14] = (x - x_min - r) / w
-        out[..., 15] = (x_max - x - r) / w
-        out[..., 16] = (y - y_min - r) / h
-        out[..., 17] = (y_max - y - r) / h
-        out[..., 18] = (1.0 - steps / self.max_steps)[:, None]
+        G = np.zeros((OBS_DIM // 4, m, 4), dtype=np.float32)
+
+        def put(k: int, value: np.ndarray | float) -> None:
+            G[k >> 2, :, k & 3] = value
+
+        put(0, (x - x_min) * (2.0 / w) - 1.0)
+        put(1, (y - y_min) * (2.0 / h) - 1.0)
+        put(2, c)
+        put(3, s)
+        put(4, v / np.tile(self.v_scale, n))
+        put(5, om / np.tile(self.omega_scale, n))
+        dx = xo - x
+        dy = yo - y
+        put(6, (c * dx + s * dy) / diag)
+        put(7, (c * dy - s * dx) / diag)
+        put(8, np.sqrt(dx * dx + dy * dy) / diag)
+        rc = co * c + so * s                   # cos(theta_o - theta)
+        rs = so * c - co * s                   # sin(theta_o - theta)
+        put(9, rc)
+        put(10, rs)
+        vo = vo / self.v_opp_scale
+        put(11, vo * rc)
+        put(12, vo * rs)
+        put(13, omo / np.tile(self.omega_scale[::-1], n))
+        w0 = x - x_min - r
+        w1 = x_max - x - r
+        w2 = y - y_min - r
+        w3 = y_max - y - r
+        put(14, w0 / w)
+        put(15, w1 / w)
+        put(16, w2 / h)
+        put(17, w3 / h)
+        put(18, np.repeat(1.0 - steps / self.max_steps, 2))
+        put(19, np.tile(np.array([1.0, -1.0], dtype=np.float32), n))
+        clearance = np.minimum(np.minimum(w0, w1), np.minimum(w2, w3))
         k = obstacles.shape[1]
         if k:
-            odx = obstacles[:, None, :, 0] - x[..., None]          # (N, 2, K)
-            ody = obstacles[:, None, :, 1] - y[..., None]
-            orad = np.broadcast_to(obstacles[:, None, :, 2], odx.shape)
-            clear = np.hypot(odx, ody) - orad - r[:, None]
-            key = np.where(mask[:, None, :], clear, np.inf)
-            m = min(k, N_OBSTACLE_OBS)
-            order = np.argsort(key, axis=-1, kind="stable")[..., :m]
-            def take(a: np.ndarray) -> np.ndarray:
-                return np.take_along_axis(a, order, axis=-1)
-            sdx, sdy, srad, sclear = take(odx), take(ody), take(orad), take(clear)
-            present = take(np.broadcast_to(mask[:, None, :], odx.shape))
-            cc = c[..., None]
-            ss = s[..., None]
-            feats = np.stack(((cc * sdx + ss * sdy) / diag, (cc * sdy - ss * sdx) / diag,
-                              srad / diag, sclear / diag, np.ones_like(sdx)), axis=-1)
-            feats *= present[..., None]
-            out[..., BASE_DIM:BASE_DIM + m * OBSTACLE_FEATURES] = feats.reshape(n, 2, -1)
-        np.clip(out, -1.0, 1.0, out=out)
-        return out.astype(np.float32)
+            obs_t = np.repeat(obstacles.transpose(2, 1, 0), 2, axis=2)    # (3, K, m)
+            msk = np.repeat(mask.T, 2, axis=1)                            # (K, m)
+            odx = obs_t[0] - x
+            ody = obs_t[1] - y
+            orad = obs_t[2]
+            clear = np.sqrt(odx * odx + ody * ody) - orad - r
+            key = np.where(msk, clear, np.inf)
+            np.minimum(clearance, key.min(axis=0), out=clearance)
+            feats = [(c * odx + s * ody) / diag, (c * ody - s * odx) / diag, orad / diag,
+                     clear / diag, np.ones(odx.shape)]                    # each (K, m)
+            feats = [f * msk for f in feats]
+            if k == 2:
+                sw = key[1] < key[0]
+                feats = [np.where(sw, f[::-1], f) for f in feats]
+            elif k > 2:
+                order = np.argsort(key.T, axis=1, kind="stable")[:, :N_OBSTACLE_OBS].T
+                feats = [np.take_along_axis(f, order, axis=0) for f in feats]
+            for j in range(min(k, N_OBSTACLE_OBS)):
+                for q in range(OBSTACLE_FEATURES):
+                    put(BASE_DIM + OBSTACLE_FEATURES * j + q, feats[q][j])
+        np.clip(G, -1.0, 1.0, out=G)
+        units = G.view(np.complex128).reshape(OBS_DIM // 4, m)
+        out = np.ascontiguousarray(units.T).view(np.float32).reshape(n, 2, OBS_DIM)
+        return out, clearance.reshape(n, 2)
 
     # ------------------------------------------------------------------ scalar
     def single(self, agent: int, poses: list[tuple[float, float, float]],
@@ -169,35 +218,41 @@ class ObservationBuilder:
         s = math.sin(th)
         x_min, x_max, y_min, y_max = self.bounds
         w, h, diag = self.width, self.height, self.diag
-        r = float(self.radii[agent])
+        r = self._radii[agent]
         dx = xo - x
         dy = yo - y
-        dth = tho - th
-        rc = math.cos(dth)
-        rs = math.sin(dth)
+        co = math.cos(tho)
+        so = math.sin(tho)
+        rc = co * c + so * s
+        rs = so * c - co * s
         v_o, om_o = velocities[o]
+        vo = v_o / self.v_opp_scale
         vals = [
-            2.0 * (x - x_min) / w - 1.0, 2.0 * (y - y_min) / h - 1.0, c, s,
-            velocities[agent][0] / float(self.v_scale[agent]),
-            velocities[agent][1] / float(self.omega_scale[agent]),
-            (c * dx + s * dy) / diag, (c * dy - s * dx) / diag, math.hypot(dx, dy) / diag,
-            rc, rs, v_o * rc / self.v_opp_scale, v_o * rs / self.v_opp_scale,
-            om_o / float(self.omega_scale[o]),
+            (x - x_min) * (2.0 / w) - 1.0, (y - y_min) * (2.0 / h) - 1.0, c, s,
+            velocities[agent][0] / self._v_scale[agent],
+            velocities[agent][1] / self._omega_scale[agent],
+            (c * dx + s * dy) / diag, (c * dy - s * dx) / diag,
+            math.sqrt(dx * dx + dy * dy) / diag, rc, rs, vo * rc, vo * rs,
+            om_o / self._omega_scale[o],
             (x - x_min - r) / w, (x_max - x - r) / w, (y - y_min - r) / h, (y_max - y - r) / h,
-            1.0 - step / self.max_steps,
+            1.0 - step / self.max_steps, 1.0 if agent == 0 else -1.0,
         ]
         if obstacles:
             rows = []
             for ox, oy, orad in obstacles:
                 odx = ox - x
                 ody = oy - y
-                rows.append((math.hypot(odx, ody) - orad - r, odx, ody, orad))
-            order = sorted(range(len(rows)), key=lambda i: rows[i][0])[:N_OBSTACLE_OBS]
+                rows.append((math.sqrt(odx * odx + ody * ody) - orad - r, odx, ody, orad))
+            if len(rows) == 2:
+                order = (1, 0) if rows[1][0] < rows[0][0] else (0, 1)
+            else:
+                order = sorted(range(len(rows)), key=lambda i: rows[i][0])[:N_OBSTACLE_OBS]
             for i in order:
                 clear, odx, ody, orad = rows[i]
                 vals += ((c * odx + s * ody) / diag, (c * ody - s * odx) / diag, orad / diag,
                          clear / diag, 1.0)
-        vals += [0.0] * (OBS_DIM - len(vals))
-        arr = np.array(vals, dtype=np.float64)
-        np.clip(arr, -1.0, 1.0, out=arr)
-        return arr.astype(np.float32)
+        vals += self._zeros[:OBS_DIM - len(vals)]
+        arr = np.array(vals, dtype=np.float32)
+        np.minimum(arr, 1.0, out=arr)
+        np.maximum(arr, -1.0, out=arr)
+        return arr

@@ -15,12 +15,13 @@ Non-finite opponent actions raise :class:`~safe_pe_sim.errors.SimInputError`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from .actions import to_physical
-from .baselines import SCRIPTED, scripted_policy
+from .actions import to_physical, to_physical_scalar
+from .baselines import SCRIPTED, scripted_policy, scripted_policy_single
 from .config import EnvConfig
 from .errors import SimInputError
 
@@ -59,6 +60,7 @@ class Opponent:
             spec = "flee" if role == "evader" else "pure_pursuit"
         self.spec = spec
         self.scripted = None
+        self.scripted_single = None
         self.predict = None
         self.fn = None
         if isinstance(spec, str):
@@ -66,6 +68,7 @@ class Opponent:
                 raise SimInputError(f"unknown scripted opponent {spec!r}; use one of "
                                     f"{sorted(SCRIPTED)}, an SB3 model or a callable")
             self.scripted = scripted_policy(spec, config, role, rng)
+            self.scripted_single = scripted_policy_single(spec, config, role, rng)
         elif hasattr(spec, "predict"):
             self.predict = spec.predict
         elif callable(spec):
@@ -103,27 +106,28 @@ class Opponent:
 
     def act_single(self, obs: np.ndarray | None, poses: list[tuple[float, float, float]],
                    velocities: list[tuple[float, float]],
-                   obstacles: np.ndarray) -> tuple[float, float]:
+                   obstacles: list[tuple[float, float, float]]) -> tuple[float, float]:
         """Physical command of one game.
 
         :param obs: ``(OBS_DIM,)`` opponent observation (needed unless scripted).
         :param poses: ``[(x, y, theta)] * 2``.
         :param velocities: ``[(v, omega)] * 2``.
-        :param obstacles: ``(k, 3)`` obstacles.
+        :param obstacles: real obstacles, ``(k, 3)`` array or ``[(x, y, radius), ...]``.
         """
-        if self.scripted is not None:
-            obs_b = np.asarray(obstacles, dtype=np.float64).reshape(1, -1, 3)
-            cmd = self.scripted(np.asarray(poses, dtype=np.float64)[None],
-                                np.asarray(velocities, dtype=np.float64)[None], obs_b,
-                                np.ones(obs_b.shape[:2], dtype=bool))[0]
-            return float(cmd[0]), float(cmd[1])
+        if self.scripted_single is not None:
+            return self.scripted_single(poses, velocities, obstacles)
         if self.predict is not None:
             action = self.predict(obs, deterministic=True)[0]
         else:
             assert self.fn is not None
             action = self.fn(obs)
-        a = np.asarray(action, dtype=np.float64).reshape(2)
-        if not np.all(np.isfinite(a)):
-            raise SimInputError(f"opponent {self.spec!r} returned a non-finite action {a}")
-        cmd = to_physical(a, self.robot)
-        return float(cmd[0]), float(cmd[1])
+        try:
+            a_v = float(action[0])
+            a_w = float(action[1])
+        except (TypeError, IndexError, ValueError) as exc:
+            raise SimInputError(f"opponent {self.spec!r} must return a length-2 action, got "
+                                f"{action!r}") from exc
+        if not (math.isfinite(a_v) and math.isfinite(a_w)):
+            raise SimInputError(f"opponent {self.spec!r} returned a non-finite action "
+                                f"{action!r}")
+        return to_physical_scalar(a_v, a_w, self.robot)

@@ -37,10 +37,12 @@ class PursuitEvasionParallelEnv(ParallelEnv):
                 "is_parallelizable": True, "render_fps": 20}
 
     def __init__(self, config: EnvConfig | str | None = None,
-                 render_mode: str | None = None) -> None:
+                 render_mode: str | None = None, safety_reward: Any = None) -> None:
         """
         :param config: game config, a profile name / YAML path, or None for ``"default"``.
         :param render_mode: None or ``"rgb_array"``.
+        :param safety_reward: optional :class:`~safe_pe_sim.rewards.SafetyRewardComputer`
+            whose w5 term is added to both agents' rewards.
         """
         if config is None or isinstance(config, str):
             config = load_profile(config or "default")
@@ -48,6 +50,7 @@ class PursuitEvasionParallelEnv(ParallelEnv):
             raise SimInputError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.config = config
         self.game = PursuitEvasionGame(config)
+        self.game.safety_reward = safety_reward
         self.possible_agents = list(ROLES)
         self.agents: list[str] = []
         self.render_mode = render_mode

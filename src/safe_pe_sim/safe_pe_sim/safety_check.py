@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dynamics import unicycle_step, unicycle_step_scalar
+from .dynamics import arc_samples, arc_samples_scalar
 
 __all__ = ["OBSTACLE", "ARENA", "COLLISION", "WALL_NAMES", "SafetyReport", "clearances",
            "check_step", "ScalarSafety", "check_step_scalar", "describe"]
@@ -88,18 +88,23 @@ def clearances(xy: np.ndarray, radii: np.ndarray, obstacles: np.ndarray, mask: n
     ox = obstacles[..., None, :, 0]
     oy = obstacles[..., None, :, 1]
     orad = obstacles[..., None, :, 2]
-    obs = np.hypot(x[..., None] - ox, y[..., None] - oy) - orad - radii[:, None]
+    ddx = x[..., None] - ox
+    ddy = y[..., None] - oy
+    obs = np.sqrt(ddx * ddx + ddy * ddy) - orad - radii[:, None]
     obs = np.where(mask[..., None, :], obs, np.inf)
     x_min, x_max, y_min, y_max = bounds
     walls = np.stack((x - x_min - radii, x_max - x - radii,
                       y - y_min - radii, y_max - y - radii), axis=-1)
-    pair = np.hypot(x[..., 0] - x[..., 1], y[..., 0] - y[..., 1]) - (radii[0] + radii[1])
+    px = x[..., 0] - x[..., 1]
+    py = y[..., 0] - y[..., 1]
+    pair = np.sqrt(px * px + py * py) - (radii[0] + radii[1])
     return obs, walls, pair
 
 
 def check_step(prev_poses: np.ndarray, cmds: np.ndarray, dt: float, substeps: int,
                radii: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
-               bounds: tuple[float, float, float, float], prefilter: bool = True
+               bounds: tuple[float, float, float, float], prefilter: bool = True,
+               start_static: np.ndarray | None = None, start_pair: np.ndarray | None = None
                ) -> SafetyReport:
     """Check one control step of N games on the continuous trajectory.
 
@@ -112,29 +117,50 @@ def check_step(prev_poses: np.ndarray, cmds: np.ndarray, dt: float, substeps: in
     :param mask: ``(N, K)`` real obstacle rows.
     :param bounds: ``(x_min, x_max, y_min, y_max)``.
     :param prefilter: skip games that provably cannot violate (exact; False = check all).
+    :param start_static: optional ``(N, 2)`` smallest wall/obstacle clearance of each body at
+        ``prev_poses`` (saves recomputing it; must be exact).
+    :param start_pair: optional ``(N,)`` body-to-body clearance at ``prev_poses``.
     """
     n = prev_poses.shape[0]
     report = SafetyReport.empty(n)
     if prefilter:
         travel = np.abs(cmds[..., 0]) * dt
-        ob, wa, pa = clearances(prev_poses[..., :2], radii, obstacles, mask, bounds)
-        static = np.minimum(ob.min(axis=-1, initial=np.inf), wa.min(axis=-1))
-        need = (static <= travel).any(axis=1) | (pa <= travel.sum(axis=1))
+        if start_static is None or start_pair is None:
+            ob, wa, pa = clearances(prev_poses[..., :2], radii, obstacles, mask, bounds)
+            start_static = np.minimum(ob.min(axis=-1, initial=np.inf), wa.min(axis=-1))
+            start_pair = pa
+        need = ((start_static <= travel).any(axis=1)
+                | (start_pair <= travel[:, 0] + travel[:, 1]))
         idx = np.flatnonzero(need)
     else:
         idx = np.arange(n)
     if idx.size == 0:
         return report
     report.substepped[idx] = True
-    t = dt * (np.arange(1, substeps + 1) / substeps)
-    sub = unicycle_step(prev_poses[idx][:, None], cmds[idx][:, None], t[None, :, None])
-    ob, wa, pa = clearances(sub[..., :2], radii, obstacles[idx][:, None], mask[idx][:, None],
-                            bounds)
-    # ob: (n, S, 2, K), wa: (n, S, 2, 4), pa: (n, S)
-    ob_min = ob.min(axis=1)          # (n, 2, K)
-    wa_min = wa.min(axis=1)          # (n, 2, 4)
-    pa_min = pa.min(axis=1)          # (n,)
-    k = ob_min.shape[-1]
+    n_sub = idx.size
+    xs, ys = arc_samples(prev_poses[idx], cmds[idx], dt, substeps)      # (S, n, 2)
+    x_min, x_max, y_min, y_max = bounds
+    wa_min = np.stack((xs.min(axis=0) - x_min - radii, x_max - xs.max(axis=0) - radii,
+                       ys.min(axis=0) - y_min - radii, y_max - ys.max(axis=0) - radii),
+                      axis=-1)                                          # (n, 2, 4)
+    px = xs[..., 0] - xs[..., 1]
+    py = ys[..., 0] - ys[..., 1]
+    pa_min = np.sqrt((px * px + py * py).min(axis=0)) - (radii[0] + radii[1])   # (n,)
+    k = obstacles.shape[1]
+    ob_min = np.full((k, 2 * n_sub), np.inf)
+    if k:
+        # rows r = 2 i + a, one obstacle at a time: avoids slow size-2/size-K inner loops
+        xf = xs.reshape(substeps, 2 * n_sub)
+        yf = ys.reshape(substeps, 2 * n_sub)
+        obs_t = np.repeat(obstacles[idx].transpose(2, 1, 0), 2, axis=2)   # (3, K, m)
+        msk = np.repeat(mask[idx].T, 2, axis=1)                           # (K, m)
+        r_rows = np.tile(radii, n_sub)
+        for j in range(k):
+            ddx = xf - obs_t[0, j]
+            ddy = yf - obs_t[1, j]
+            c = np.sqrt((ddx * ddx + ddy * ddy).min(axis=0)) - obs_t[2, j] - r_rows
+            ob_min[j] = np.where(msk[j], c, np.inf)
+    ob_min = ob_min.T.reshape(n_sub, 2, k)                               # (n, 2, K)
     if k:
         j = ob_min.argmin(axis=-1)
         ob_worst = np.take_along_axis(ob_min, j[..., None], axis=-1)[..., 0]
@@ -177,22 +203,6 @@ class ScalarSafety:
         self.substepped = False
 
 
-def _static_scalar(x: float, y: float, r: float, obstacles: list[tuple[float, float, float]],
-                   bounds: tuple[float, float, float, float]
-                   ) -> tuple[float, int, float, int]:
-    """(min obstacle clearance, its row or -1, min wall clearance, its wall)."""
-    ob_best = math.inf
-    ob_j = -1
-    for j, (ox, oy, orad) in enumerate(obstacles):
-        c = math.hypot(x - ox, y - oy) - orad - r
-        if c < ob_best:
-            ob_best, ob_j = c, j
-    x_min, x_max, y_min, y_max = bounds
-    walls = (x - x_min - r, x_max - x - r, y - y_min - r, y_max - y - r)
-    w = min(range(4), key=walls.__getitem__)
-    return ob_best, ob_j, walls[w], w
-
-
 def check_step_scalar(prev: list[tuple[float, float, float]], cmds: list[tuple[float, float]],
                       dt: float, substeps: int, radii: tuple[float, float],
                       obstacles: list[tuple[float, float, float]],
@@ -212,33 +222,58 @@ def check_step_scalar(prev: list[tuple[float, float, float]], cmds: list[tuple[f
     t1 = abs(cmds[1][0]) * dt
     (x0, y0, _), (x1, y1, _) = prev
     r0, r1 = radii
-    o0, _, w0, _ = _static_scalar(x0, y0, r0, obstacles, bounds)
-    o1, _, w1, _ = _static_scalar(x1, y1, r1, obstacles, bounds)
-    pair = math.hypot(x0 - x1, y0 - y1) - (r0 + r1)
-    if min(o0, w0) > t0 and min(o1, w1) > t1 and pair > t0 + t1:
-        return rep
+    pair = math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1)) - (r0 + r1)
+    if pair > t0 + t1:
+        x_min, x_max, y_min, y_max = bounds
+        c0 = min(x0 - x_min, x_max - x0, y0 - y_min, y_max - y0) - r0
+        c1 = min(x1 - x_min, x_max - x1, y1 - y_min, y_max - y1) - r1
+        if c0 > t0 and c1 > t1:
+            for ox, oy, orad in obstacles:
+                if (math.sqrt((x0 - ox) * (x0 - ox) + (y0 - oy) * (y0 - oy)) - orad - r0 <= t0
+                        or math.sqrt((x1 - ox) * (x1 - ox) + (y1 - oy) * (y1 - oy))
+                        - orad - r1 <= t1):
+                    break
+            else:
+                return rep
     rep.substepped = True
     best_ob = [math.inf, math.inf]
     best_j = [-1, -1]
     best_wa = [math.inf, math.inf]
     best_w = [-1, -1]
-    best_pair = math.inf
-    for k in range(1, substeps + 1):
-        t = dt * (k / substeps)
-        pos = []
-        for a in range(2):
-            x, y, th = prev[a]
-            v, om = cmds[a]
-            px, py, _ = unicycle_step_scalar(x, y, th, v, om, t)
-            pos.append((px, py))
-            ob, j, wa, w = _static_scalar(px, py, radii[a], obstacles, bounds)
-            if ob < best_ob[a]:
-                best_ob[a], best_j[a] = ob, j
-            if wa < best_wa[a]:
-                best_wa[a], best_w[a] = wa, w
-        c = math.hypot(pos[0][0] - pos[1][0], pos[0][1] - pos[1][1]) - (r0 + r1)
-        if c < best_pair:
-            best_pair = c
+    samples = [arc_samples_scalar(*prev[a], *cmds[a], dt, substeps) for a in range(2)]
+    x_min, x_max, y_min, y_max = bounds
+    for a in range(2):
+        r = radii[a]
+        pts = samples[a]
+        lo_x = hi_x = pts[0][0]
+        lo_y = hi_y = pts[0][1]
+        for px, py in pts:
+            if px < lo_x:
+                lo_x = px
+            elif px > hi_x:
+                hi_x = px
+            if py < lo_y:
+                lo_y = py
+            elif py > hi_y:
+                hi_y = py
+        walls = (lo_x - x_min - r, x_max - hi_x - r, lo_y - y_min - r, y_max - hi_y - r)
+        w = min(range(4), key=walls.__getitem__)
+        best_wa[a], best_w[a] = walls[w], w
+        for j, (ox, oy, orad) in enumerate(obstacles):
+            d2 = math.inf
+            for px, py in pts:
+                e = (px - ox) * (px - ox) + (py - oy) * (py - oy)
+                if e < d2:
+                    d2 = e
+            c = math.sqrt(d2) - orad - r
+            if c < best_ob[a]:
+                best_ob[a], best_j[a] = c, j
+    pair2 = math.inf
+    for (ax, ay), (bx, by) in zip(samples[0], samples[1]):
+        d2 = (ax - bx) * (ax - bx) + (ay - by) * (ay - by)
+        if d2 < pair2:
+            pair2 = d2
+    best_pair = math.sqrt(pair2) - (r0 + r1)
     d_pa = max(-best_pair, 0.0)
     for a in range(2):
         kinds = ((OBSTACLE if best_ob[a] < 0 else 0) | (ARENA if best_wa[a] < 0 else 0)

@@ -89,6 +89,7 @@ class VectorizedPursuitEvasion:
         self.cmd_hi = np.array([[r.v_max, r.omega_max] for r in robots])
         self.noise_std = np.array([config.actuator_noise.v_std, config.actuator_noise.omega_std])
         self.obs_builder = ObservationBuilder(config)
+        self._contact = float(self.radii[0] + self.radii[1])
         self.poses = np.zeros((n, 2, 3))
         self.velocities = np.zeros((n, 2, 2))
         self.obstacles = np.zeros((n, self.capacity, 3))
@@ -100,6 +101,8 @@ class VectorizedPursuitEvasion:
         self.episode_violation_steps = np.zeros((n, 2), dtype=np.int64)
         self.episode_min_distance = np.zeros(n)
         self.seeds = np.zeros(n, dtype=np.int64)
+        self._static_clearance = np.zeros((n, 2))
+        self._obs: np.ndarray | None = None
         self._rngs: list[np.random.Generator] = []
         self._noise: NoiseStream | None = None
         self.safety_reward: Any = None
@@ -135,7 +138,9 @@ class VectorizedPursuitEvasion:
         if seed is not None or not self._rngs:
             self.seed(seed)
         self._reset_games(np.arange(self.num_envs))
-        return self.observations()
+        obs, self._static_clearance = self._observe()
+        self._obs = obs
+        return obs.copy()
 
     def _reset_games(self, idx: np.ndarray) -> None:
         cfg = self.config
@@ -154,17 +159,18 @@ class VectorizedPursuitEvasion:
         self.episode_min_distance[idx] = self.distance[idx]
 
     # ------------------------------------------------------------------ observation
-    def observations(self, idx: np.ndarray | None = None) -> np.ndarray:
-        """Observations of both agents, ``(N, 2, OBS_DIM)`` float32 (or of games ``idx``).
+    def observations(self) -> np.ndarray:
+        """Current observations of both agents, ``(N, 2, OBS_DIM)`` float32 (a copy)."""
+        assert self._obs is not None
+        return self._obs.copy()
 
-        :param idx: optional game indices.
-        """
+    def _observe(self, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         if idx is None:
-            return self.obs_builder.batch(self.poses, self.velocities, self.obstacles,
-                                          self.obstacle_mask, self.steps)
-        return self.obs_builder.batch(self.poses[idx], self.velocities[idx],
-                                      self.obstacles[idx], self.obstacle_mask[idx],
-                                      self.steps[idx])
+            return self.obs_builder.batch_with_clearance(
+                self.poses, self.velocities, self.obstacles, self.obstacle_mask, self.steps)
+        return self.obs_builder.batch_with_clearance(
+            self.poses[idx], self.velocities[idx], self.obstacles[idx],
+            self.obstacle_mask[idx], self.steps[idx])
 
     # ------------------------------------------------------------------ step
     def step(self, cmd_pursuer: np.ndarray, cmd_evader: np.ndarray
@@ -210,7 +216,9 @@ class VectorizedPursuitEvasion:
         self.poses = unicycle_step(prev, applied, cfg.dt)
         self.velocities = applied.copy()   # the info keeps `applied` unchanged by resets
         report = check_step(prev, applied, cfg.dt, cfg.substeps, self.radii, self.obstacles,
-                            self.obstacle_mask, self.bounds)
+                            self.obstacle_mask, self.bounds,
+                            start_static=self._static_clearance,
+                            start_pair=self.distance - self._contact)
         d_prev = self.distance
         p = self.poses
         d = np.hypot(p[:, 0, 0] - p[:, 1, 0], p[:, 0, 1] - p[:, 1, 1])
@@ -229,7 +237,7 @@ class VectorizedPursuitEvasion:
         self.episode_return += rewards
         self.episode_violation_steps += report.violated
         np.minimum(self.episode_min_distance, d, out=self.episode_min_distance)
-        obs = self.observations()
+        obs, self._static_clearance = self._observe()
         done = terminated | truncated
         info: dict[str, Any] = {
             "captured": captured, "timed_out": timed_out, "violation": report.violated,
@@ -246,5 +254,6 @@ class VectorizedPursuitEvasion:
         if idx.size:
             self._reset_games(idx)
             obs = obs.copy()
-            obs[idx] = self.observations(idx)
+            obs[idx], self._static_clearance[idx] = self._observe(idx)
+        self._obs = obs
         return obs, rewards, terminated, truncated, info

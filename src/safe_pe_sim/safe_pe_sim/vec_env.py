@@ -39,13 +39,16 @@ class PursuitEvasionVecEnv(VecEnv):
     """SB3 ``VecEnv`` of N games: the learner plays ``role`` against ``opponent``."""
 
     def __init__(self, config: EnvConfig | str | None = None, num_envs: int = 8,
-                 role: str = "pursuer", opponent: Any = None, seed: int | None = None) -> None:
+                 role: str = "pursuer", opponent: Any = None, seed: int | None = None,
+                 safety_reward: Any = None) -> None:
         """
         :param config: game config, a profile name / YAML path, or None for ``"default"``.
         :param num_envs: number of games N.
         :param role: the learner's agent, ``"pursuer"`` or ``"evader"``.
         :param opponent: opponent spec (see :mod:`safe_pe_sim.opponents`).
         :param seed: base seed (game i uses ``seed + i``); None = from OS entropy.
+        :param safety_reward: optional :class:`~safe_pe_sim.rewards.SafetyRewardComputer`
+            whose w5 term is added to the rewards.
         """
         if config is None or isinstance(config, str):
             config = load_profile(config or "default")
@@ -53,6 +56,7 @@ class PursuitEvasionVecEnv(VecEnv):
         self.role = role
         self.agent = role_index(role)
         self.core = VectorizedPursuitEvasion(config, num_envs, seed)
+        self.core.safety_reward = safety_reward
         self.opponent = Opponent(opponent, config, ROLES[1 - self.agent])
         self.robot = config.robots()[self.agent]
         self.render_mode = None

@@ -8,26 +8,32 @@ import pytest
 from safe_pe_sim.config import NoiseConfig, load_profile
 from safe_pe_sim.env import PursuitEvasionEnv
 from safe_pe_sim.game import PursuitEvasionGame
+from safe_pe_sim.rewards import SafetyRewardComputer
 from safe_pe_sim.vec_core import VectorizedPursuitEvasion
 from safe_pe_sim.vec_env import PursuitEvasionVecEnv
 
 
-def _small_config(noise: bool):
+def _small_config(noise: bool, w5: float = 0.0):
     cfg = load_profile("turtlebot3_burger")
     cfg.max_steps = 60          # several auto-resets within the test
-    cfg.rewards.w5 = 0.0
+    cfg.rewards.w5 = w5
     cfg.rewards.violation = -0.5
     if noise:
         cfg.actuator_noise = NoiseConfig(v_std=0.05, omega_std=0.3)
     return cfg.validate()
 
 
-@pytest.mark.parametrize("noise", [False, True])
-def test_core_equals_single_games(noise: bool) -> None:
-    cfg = _small_config(noise)
+@pytest.mark.parametrize("noise,w5", [(False, 0.0), (True, 0.0), (False, 0.3)])
+def test_core_equals_single_games(noise: bool, w5: float) -> None:
+    cfg = _small_config(noise, w5)
     n, seed, steps = 6, 11, 200
     vec = VectorizedPursuitEvasion(cfg, n, seed=seed)
     games = [PursuitEvasionGame(cfg) for _ in range(n)]
+    if w5 > 0.0:
+        computer = SafetyRewardComputer(cfg)
+        vec.safety_reward = computer
+        for g in games:
+            g.safety_reward = computer
     for i, g in enumerate(games):
         g.reset(seed=seed + i)
     obs = vec.observations()
