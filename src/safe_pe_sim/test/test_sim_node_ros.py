@@ -157,6 +157,16 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
             assert node.game.step_count == before + k  # waits for the evader
             cmd_e.publish(_twist(0.05, 0.0))
             assert _spin_until(executor, lambda: node.game.step_count == before + k + 1, 2.0)
+
+        # Lock-step timeout: without the evader's command the step happens anyway, evader
+        # stopped.
+        assert node.set_parameters([Parameter("lock_step_timeout", value=0.2)])[0].successful
+        before = node.game.step_count
+        assert _spin_until(executor, lambda: node.game.step_count == before + 1, 3.0)  # timeout
+        cmd_p.publish(_twist(0.05, 0.0))  # right after a step: well within the next 0.2 s
+        assert _spin_until(executor, lambda: node.game.step_count == before + 2, 3.0)
+        assert node.game.velocities[0][0] == pytest.approx(0.05)
+        assert node.game.velocities[1] == (0.0, 0.0)
     finally:
         executor.shutdown()
         node.destroy_node()

@@ -57,6 +57,7 @@ def _filter(context, robot: str, cfg, share: float) -> SafetyFilterNode:
         Parameter("arena_source", value="game_state"),
         Parameter("opponent_source", value="game_state"),
         Parameter("state_timeout", value=5.0),
+        Parameter("cmd_type", value="twist_stamped"),  # Kilted style filter -> simulator
         Parameter("cbf.dt", value=cfg.dt),
         Parameter("cbf.robot_radius", value=me.radius),
         Parameter("cbf.v_min", value=me.v_min), Parameter("cbf.v_max", value=me.v_max),
@@ -76,6 +77,7 @@ def test_filtered_robots_never_violate_in_the_simulator(context, tmp_path):
     sim = SimulatorNode(context=context, parameter_overrides=[
         Parameter("profile", value=str(profile)), Parameter("seed", value=3),
         Parameter("mode", value="lock_step"), Parameter("lock_step_timeout", value=5.0),
+        Parameter("cmd_type", value="twist_stamped"),
     ])
     filters = [_filter(context, "pursuer", cfg, 0.5), _filter(context, "evader", cfg, 0.5)]
     peer = rclpy.create_node("policies", context=context)
