@@ -7,10 +7,7 @@ one type for both packages.
 
 from __future__ import annotations
 
-try:
-    from safe_pe_cbf.errors import SafetyInputError
-except ImportError:  # pragma: no cover - safe_pe_cbf core not installed yet
-    SafetyInputError = ValueError  # type: ignore[misc, assignment]
+from safe_pe_cbf.errors import SafetyInputError
 
 from .config import ConfigError
 
