@@ -24,9 +24,11 @@ def test_launch_file_byte_compiles(path, tmp_path):
 
 @pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)
 def test_generate_launch_description(path):
-    pytest.importorskip('launch', reason='ROS 2 launch is not installed (not on PyPI); '
-                        'run on a ROS 2 install to check the launch description')
-    pytest.importorskip('launch_ros', reason='ROS 2 launch_ros is not installed')
+    # launch_ros first: without ROS 2 launch, `import launch` could find the repository's
+    # own launch/ directory as a namespace package.
+    pytest.importorskip('launch_ros', reason='ROS 2 launch_ros is not installed (not on '
+                        'PyPI); run on a ROS 2 install to check the launch descriptions')
+    pytest.importorskip('launch', reason='ROS 2 launch is not installed')
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument
 

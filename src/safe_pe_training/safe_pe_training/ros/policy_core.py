@@ -144,11 +144,10 @@ class CheckpointDriver:
 
     def __init__(self, checkpoint: str | Path, role: str, deterministic: bool = True,
                  training_config: str = '') -> None:
-        from safe_pe_cbf.geometry import Arena
         from safe_pe_sim.observations import ObservationBuilder
         from safe_pe_training.action_mapping import normalise_box
         from safe_pe_training.checkpoints import CheckpointError, load_policy
-        from safe_pe_training.factories import make_cbf_config, make_env_config
+        from safe_pe_training.factories import make_batched_filter, make_env_config
 
         self.path = Path(checkpoint).expanduser().resolve()
         self.policy = load_policy(self.path, deterministic=deterministic)
@@ -161,8 +160,9 @@ class CheckpointDriver:
         self.agent = ROLES.index(role)
         self.role = role
         self.beta = self.policy.meta.policy_type == 'beta'
-        self.cbf_config = make_cbf_config(config, role) if self.beta else None
-        self._arena_cls = Arena
+        # The training env's own safe-box path: the batched filter of this robot.
+        self.box_filter = (make_batched_filter(config, role, self.env_config) if self.beta
+                           else None)
         self._normalise_box = normalise_box
         self.max_steps = int(self.env_config.max_steps)
         meta = self.policy.meta
@@ -170,22 +170,26 @@ class CheckpointDriver:
                             f'{meta.total_steps} steps, run {meta.run_type})')
 
     def observation(self, state: Mapping[str, Any]) -> np.ndarray:
-        """The policy's observation of this state (float32, finite)."""
-        poses = [tuple(float(c) for c in p) for p in state['poses']]
-        velocities = [tuple(float(c) for c in v) for v in state['velocities']]
-        obstacles = [tuple(float(c) for c in o) for o in state['obstacles']]
-        step = min(int(state['step']), self.max_steps)
-        obs = self.builder.single(self.agent, poses, velocities, obstacles, step)
-        if not self.beta:
-            return obs
-        from safe_pe_cbf.bounds import safe_action_box
+        """The policy's observation of this state, as the training env builds it (float32).
 
-        arena = self._arena_cls(*state['arena'])
-        box = safe_action_box(np.asarray(state['poses'][self.agent]), arena,
-                              np.asarray(state['obstacles']).reshape(-1, 3),
-                              np.asarray(state['poses'][1 - self.agent]), self.cbf_config)
-        encoded = self._normalise_box(box.lo, box.hi, self.policy.limits)
-        return np.concatenate([obs, encoded]).astype(np.float32)
+        :param state: ``game_state_arrays`` output (poses, velocities, obstacles, step).
+        """
+        poses = np.asarray(state['poses'], dtype=np.float64).reshape(2, 3)
+        velocities = np.asarray(state['velocities'], dtype=np.float64).reshape(2, 2)
+        obstacles = np.asarray(state['obstacles'], dtype=np.float64).reshape(-1, 3)
+        step = min(int(state['step']), self.max_steps)
+        obs = self.builder.single(self.agent, [tuple(p) for p in poses],
+                                  [tuple(v) for v in velocities],
+                                  [tuple(o) for o in obstacles], step)
+        if not self.beta:
+            return np.asarray(obs, dtype=np.float32)
+        mask = np.ones((1, obstacles.shape[0]), dtype=bool)
+        lo, hi, _ = self.box_filter.action_box(poses[None, self.agent], obstacles[None], mask,
+                                               poses[None, 1 - self.agent])
+        lo = np.asarray(lo, dtype=np.float64)
+        hi = np.maximum(np.asarray(hi, dtype=np.float64), lo)
+        encoded = self._normalise_box(lo, hi, self.policy.limits)[0]
+        return np.concatenate([np.asarray(obs, dtype=np.float32), encoded]).astype(np.float32)
 
     def command(self, state: Mapping[str, Any]) -> tuple[float, float]:
         """Nominal ``(v, omega)`` of the policy in this state."""

@@ -179,8 +179,12 @@ class Stack:
         for key, node in self.nodes.items():
             if key.startswith('policy/'):
                 node.stop()                  # timer off + one zero nominal command
+        time.sleep(0.3)                      # nominal commands in flight reach the filters
         for key, node in self.nodes.items():
             if key.startswith('filter/') and hasattr(node, 'publish_zero'):
+                if self.executor is not None:
+                    self.executor.remove_node(node)   # no late nominal after the zero
+                    time.sleep(0.1)                   # a callback already running ends
                 try:
                     node.publish_zero()      # one zero cmd_vel, acknowledged by the sim
                 except Exception as exc:  # noqa: BLE001 - keep stopping the others
@@ -193,7 +197,7 @@ class Stack:
             self._spin_thread.join(timeout=10.0)
         for key in reversed(list(self.nodes)):
             try:
-                if self.executor is not None:
+                if self.executor is not None and self.nodes[key] in self.executor.get_nodes():
                     self.executor.remove_node(self.nodes[key])
                 self.nodes[key].destroy_node()  # metrics writes its final report here
             except Exception as exc:  # noqa: BLE001
