@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping, Optional
 
-import gymnasium as gym
 import numpy as np
 
 from safe_pe_training.config import ROLES, ConfigError, SafeSelfPlayConfig
@@ -196,6 +195,9 @@ def make_batched_filter(config: SafeSelfPlayConfig, role: str | int = "pursuer",
 def make_safety_reward(config: SafeSelfPlayConfig, env_config: Any = None) -> Any:
     """The simulator's `SafetyRewardComputer` (w5 term), or None without the safety reward.
 
+    Its barrier values use both robots' CBF configs of this training config, so the reward
+    pays for exactly the margins the filters enforce.
+
     :param config: the training config.
     :param env_config: the `EnvConfig` (default: `make_env_config(config)`); its
         `rewards.w5` / `rewards.h_max` come from the `safety_reward` section.
@@ -205,14 +207,16 @@ def make_safety_reward(config: SafeSelfPlayConfig, env_config: Any = None) -> An
     from safe_pe_sim.rewards import SafetyRewardComputer
 
     env = env_config if env_config is not None else make_env_config(config)
-    return SafetyRewardComputer(env)
+    cbf_configs = tuple(make_cbf_config(config, role, env) for role in ROLES)
+    return SafetyRewardComputer(env, cbf_configs=cbf_configs)
 
 
 def make_safe_env(config: SafeSelfPlayConfig, role: str = "pursuer", opponent: Any = None,
                   render_mode: Optional[str] = None) -> Any:
     """A gymnasium env of one role: the config's game (obstacles included) and, with
-    `use_safety_reward`, the learner's safety reward added to its reward (also reported as
-    ``info["safety_reward"]``).
+    `use_safety_reward`, the safety reward added to each agent's reward by the simulator.
+
+    Commands are not filtered here (see `safe_pe_training.safe_vec_env`).
 
     :param config: the training config.
     :param role: the learner's role.
@@ -222,11 +226,8 @@ def make_safe_env(config: SafeSelfPlayConfig, role: str = "pursuer", opponent: A
     from safe_pe_sim.env import PursuitEvasionEnv
 
     env_config = make_env_config(config)
-    env = PursuitEvasionEnv(env_config, role=role, opponent=opponent, render_mode=render_mode)
-    computer = make_safety_reward(config, env_config)
-    if computer is None:
-        return env
-    return _SafetyRewardWrapper(env, computer)
+    return PursuitEvasionEnv(env_config, role=role, opponent=opponent, render_mode=render_mode,
+                             safety_reward=make_safety_reward(config, env_config))
 
 
 def make_safe_vec_env(config: SafeSelfPlayConfig, role: str = "pursuer",
@@ -245,35 +246,6 @@ def make_safe_vec_env(config: SafeSelfPlayConfig, role: str = "pursuer",
     from safe_pe_sim.vec_env import PursuitEvasionVecEnv
 
     env_config = make_env_config(config)
-    venv = PursuitEvasionVecEnv(env_config, num_envs=num_envs or config.num_envs, role=role,
-                                opponent=opponent,
-                                seed=config.seed if seed is None else seed)
-    venv.core.safety_reward = make_safety_reward(config, env_config)
-    return venv
-
-
-class _SafetyRewardWrapper(gym.Wrapper):
-    """Adds the learner's safety reward (from the post-step state) to a single-role env."""
-
-    def __init__(self, env: Any, computer: Any) -> None:
-        super().__init__(env)
-        self.computer = computer
-        self.agent = env.unwrapped.agent
-        self._bonus_sum = 0.0
-
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        game = self.env.unwrapped.game
-        obstacles = np.asarray(game.obstacles_array, dtype=np.float64).reshape(1, -1, 3)
-        extra = self.computer.compute(np.asarray(game.poses, dtype=np.float64)[None],
-                                      obstacles, np.ones(obstacles.shape[:2], dtype=bool))
-        bonus = float(extra[0, self.agent])
-        self._bonus_sum += bonus
-        info["safety_reward"] = bonus
-        if "episode" in info:
-            info["episode"] = dict(info["episode"], r=info["episode"]["r"] + self._bonus_sum)
-        return obs, float(reward) + bonus, terminated, truncated, info
-
-    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        self._bonus_sum = 0.0
-        return self.env.reset(**kwargs)
+    return PursuitEvasionVecEnv(env_config, num_envs=num_envs or config.num_envs, role=role,
+                                opponent=opponent, seed=config.seed if seed is None else seed,
+                                safety_reward=make_safety_reward(config, env_config))

@@ -174,13 +174,13 @@ def safe_self_play_rollout(config: SafeSelfPlayConfig, n_episodes: int,
     resolvers = [make_resolver(config, make_cbf_config(config, role, env_config), arena)
                  for role in ROLES]
     probes = [_MarginProbe(resolver.config, arena) for resolver in resolvers]
-    safety_reward = make_safety_reward(config, env_config)
     targets = config.safety_targets.to_safety_targets()
     window = config.safety_targets.window_size
     tracker = SafetyMetricsTracker(window_size=window, targets=targets)
     per_agent = [SafetyMetricsTracker(window_size=window, targets=targets) for _ in ROLES]
 
     game = PursuitEvasionGame(env_config)
+    game.safety_reward = make_safety_reward(config, env_config)  # None without w5
     game.seed(base_seed)
     episodes = []
     for index in range(n_episodes):
@@ -189,7 +189,7 @@ def safe_self_play_rollout(config: SafeSelfPlayConfig, n_episodes: int,
             resolver.update(obstacles=game.obstacles_array)
             probe.set_obstacles(game.obstacles_array)
         episodes.append(_play_episode(index, config, game, agents, resolvers, probes,
-                                      safety_reward, tracker, per_agent))
+                                      tracker, per_agent))
     return RolloutResult(
         episodes=episodes, safety=tracker.get_summary(),
         per_agent={role: t.get_summary() for role, t in zip(ROLES, per_agent)},
@@ -217,16 +217,12 @@ class _MarginProbe:
 
 
 def _play_episode(index: int, config: SafeSelfPlayConfig, game: Any, agents: list[Any],
-                  resolvers: list[Any], probes: list[_MarginProbe], safety_reward: Any,
+                  resolvers: list[Any], probes: list[_MarginProbe],
                   tracker: SafetyMetricsTracker,
                   per_agent: list[SafetyMetricsTracker]) -> EpisodeResult:
     use_cbf = config.use_cbf
     returns = [0.0, 0.0]
     outcome = "timeout"
-    mask = None
-    if safety_reward is not None:
-        obstacles_b = game.obstacles_array.reshape(1, -1, 3)
-        mask = np.ones(obstacles_b.shape[:2], dtype=bool)
     # Per control step: [pursuer, evader] rows, recorded into the trackers once per episode.
     tiers_log: list[list[int]] = []
     margins_log: list[list[float]] = []
@@ -257,13 +253,8 @@ def _play_episode(index: int, config: SafeSelfPlayConfig, game: Any, agents: lis
             feasible_log.append([True, True])
         result = game.step(commands[0], commands[1])
         violated_log.append(list(result.safety.violated))
-        step_rewards = list(result.rewards)
-        if safety_reward is not None:
-            extra = safety_reward.compute(np.asarray(game.poses, dtype=np.float64)[None],
-                                          obstacles_b, mask)[0]
-            step_rewards = [step_rewards[0] + float(extra[0]), step_rewards[1] + float(extra[1])]
-        returns[0] += step_rewards[0]
-        returns[1] += step_rewards[1]
+        returns[0] += result.rewards[0]  # the game adds the safety reward when attached
+        returns[1] += result.rewards[1]
         if result.terminated or result.truncated:
             if result.captured:
                 outcome = "capture"
