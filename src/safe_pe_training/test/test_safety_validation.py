@@ -42,33 +42,38 @@ def _run_a(profile: str, crowded: bool) -> SafeSelfPlayConfig:
     return config.validate()
 
 
-@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-@pytest.mark.parametrize("profile, crowded", [("default", True), ("turtlebot3_burger", False)])
-def test_zero_violations_run_a(scenario: str, profile: str, crowded: bool,
-                               record_property: Any) -> None:
-    config = _run_a(profile, crowded)
-    result = safe_self_play_rollout(config, EPISODES, policies=SCENARIOS[scenario](), seed=0)
-    summary = result.safety
-    record_property("exact_rate", summary.exact_rate)
-    record_property("intervention_rate", summary.intervention_rate)
-    record_property("tier_counts", list(summary.tier_counts))
-    print(f"\n[{profile}/{scenario}] steps={summary.steps} exact_rate={summary.exact_rate:.4f} "
-          f"intervention_rate={summary.intervention_rate:.3f} tiers={summary.tier_counts} "
-          f"min_h={summary.min_min_h:.4f} capture_rate={result.capture_rate:.2f}")
-    assert summary.steps == 2 * sum(e.length for e in result.episodes)
-    assert result.total_violations == 0, [e.violations for e in result.episodes]
-    assert summary.violations == 0 and result.targets["violations"].met
-    assert summary.tier_counts[5] == 0, "every command went through the filter"
-    if profile == "default":
-        # Prior-art target: the exact QP (no relaxation/backup) resolves > 80 % of commands.
-        assert summary.exact_rate > 0.8
+class TestSafetyValidation:
+    @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+    @pytest.mark.parametrize("profile, crowded",
+                             [("default", True), ("turtlebot3_burger", False)])
+    def test_zero_violations_run_a(self, scenario: str, profile: str, crowded: bool,
+                                   record_property: Any) -> None:
+        config = _run_a(profile, crowded)
+        result = safe_self_play_rollout(config, EPISODES, policies=SCENARIOS[scenario](),
+                                        seed=0)
+        summary = result.safety
+        record_property("exact_rate", summary.exact_rate)
+        record_property("intervention_rate", summary.intervention_rate)
+        record_property("tier_counts", list(summary.tier_counts))
+        print(f"\n[{profile}/{scenario}] steps={summary.steps} "
+              f"exact_rate={summary.exact_rate:.4f} "
+              f"intervention_rate={summary.intervention_rate:.3f} tiers={summary.tier_counts} "
+              f"min_h={summary.min_min_h:.4f} capture_rate={result.capture_rate:.2f}")
+        assert summary.steps == 2 * sum(e.length for e in result.episodes)
+        assert result.total_violations == 0, [e.violations for e in result.episodes]
+        assert summary.violations == 0 and result.targets["violations"].met
+        assert summary.tier_counts[5] == 0, "every command went through the filter"
+        if profile == "default":
+            # Prior-art target: the exact QP (no relaxation/backup) resolves > 80 % of
+            # commands.
+            assert summary.exact_rate > 0.8
 
-
-@pytest.mark.parametrize("scenario", ["pure_pursuit_vs_flee", "full_speed_random"])
-def test_negative_control_without_filter_violates(scenario: str) -> None:
-    config = _run_a("default", crowded=True)
-    config.run_type, config.use_cbf, config.use_beta_policy = "custom", False, False
-    config.validate()
-    result = safe_self_play_rollout(config, EPISODES, policies=SCENARIOS[scenario](), seed=0)
-    assert result.total_violations > 0
-    assert not result.targets.all_met
+    @pytest.mark.parametrize("scenario", ["pure_pursuit_vs_flee", "full_speed_random"])
+    def test_negative_control_without_filter_violates(self, scenario: str) -> None:
+        config = _run_a("default", crowded=True)
+        config.run_type, config.use_cbf, config.use_beta_policy = "custom", False, False
+        config.validate()
+        result = safe_self_play_rollout(config, EPISODES, policies=SCENARIOS[scenario](),
+                                        seed=0)
+        assert result.total_violations > 0
+        assert not result.targets.all_met
