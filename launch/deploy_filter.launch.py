@@ -25,7 +25,8 @@ ARGUMENTS = (
     ('arena_file', 'arena_example.yaml', 'Parameter file with the arena walls and obstacles.'),
     ('use_policy', 'false', 'Also run a policy node that publishes cmd_vel_nominal.'),
     ('checkpoint', '', 'Policy weights (.pt) for use_policy ("" = scripted baseline).'),
-    ('policy_params', 'policy_node.yaml', 'Policy-node parameter file.'),
+    ('policy_params', 'deploy/turtlebot3_burger_policy.yaml',
+     'Policy-node parameter file (TurtleBot3: 10 Hz, no scripted baseline).'),
     ('use_sim_time', 'false', 'Nodes follow /clock (only with a simulator or bag).'),
     ('log_level', 'info', 'ROS log level of every node.'),
 )

@@ -271,7 +271,8 @@ def sim_eval_graph(pursuer_checkpoint: str = '', evader_checkpoint: str = '',
 def deploy_graph(robot: str = 'pursuer', role: str = '',
                  filter_params: str = 'turtlebot3_burger_filter.yaml',
                  arena_file: str = 'arena_example.yaml', use_policy: bool = False,
-                 checkpoint: str = '', policy_params: str = 'policy_node.yaml',
+                 checkpoint: str = '',
+                 policy_params: str = 'deploy/turtlebot3_burger_policy.yaml',
                  use_sim_time: bool = False) -> list[NodeSpec]:
     """One physical robot: its safety filter (TurtleBot3 profile) and optionally a policy.
 
