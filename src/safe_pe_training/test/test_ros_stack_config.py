@@ -1,0 +1,49 @@
+"""safe_pe_stack configuration: the repository's stack.yaml, overrides, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from safe_pe_training.ros.graph_spec import config_dir
+from safe_pe_training.ros.stack_config import (
+    StackConfig,
+    StackConfigError,
+    config_from_args,
+)
+
+
+def test_repository_stack_yaml_is_valid_and_trains_both_roles():
+    config = StackConfig.from_yaml(config_dir() / 'stack.yaml').validate()
+    assert config.run_type == 'A' and config.robots == ['pursuer', 'evader']
+    assert config.budget >= 2 * config.steps_per_phase > 0   # at least one phase per role
+
+
+def test_command_line_overrides_the_file(tmp_path):
+    config, _ = config_from_args(['--budget', '1000', '--run-type', 'B', '--run-dir',
+                                  str(tmp_path), '--duration', '12.5', '--robots', 'evader'])
+    assert (config.budget, config.run_type, config.run_dir, config.duration) == (
+        1000, 'B', str(tmp_path), 12.5)
+    assert config.robots == ['evader']
+
+
+@pytest.mark.parametrize('text, match', [
+    ('budget: -1', 'budget'),
+    ('run_type: E', 'run_type'),
+    ('run_type: custom', 'training_config'),
+    ('robots: [pursuer, chaser]', 'robots'),
+    ('duration: .nan', 'duration'),
+    ('budget: 0', 'duration'),
+    ('bogus: 1', 'unknown stack config keys'),
+    ('params: {simulator: x.yaml}', 'unknown params'),
+    ('budget: [1', 'not valid YAML'),
+])
+def test_invalid_stack_configs_say_what_to_fix(tmp_path, text, match):
+    path = tmp_path / 'stack.yaml'
+    path.write_text(text + '\n')
+    with pytest.raises(StackConfigError, match=match):
+        StackConfig.from_yaml(path).validate()
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(StackConfigError, match='cannot read'):
+        StackConfig.from_yaml(tmp_path / 'nope.yaml')
