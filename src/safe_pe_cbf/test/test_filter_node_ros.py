@@ -23,6 +23,8 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 from safe_pe_cbf.ros.conversions import odometry_message  # noqa: E402
 from safe_pe_cbf.ros.filter_node import SafetyFilterNode  # noqa: E402
 
+NS = f"pursuer_{os.getpid()}"  # unique topics: other test runs may share the DDS domain
+
 
 @pytest.fixture()
 def context(tmp_path, monkeypatch):
@@ -59,7 +61,7 @@ def _nominal(v: float, omega: float, sec: int) -> TwistStamped:
 
 
 def test_filter_node_watchdog_topics_and_parameters(context):
-    node = SafetyFilterNode(context=context, namespace="/pursuer", parameter_overrides=[
+    node = SafetyFilterNode(context=context, namespace=f"/{NS}", parameter_overrides=[
         Parameter("nominal_cmd_type", value="twist_stamped"),
         Parameter("cmd_type", value="twist_stamped"),
         Parameter("arena.x_min", value=0.0), Parameter("arena.x_max", value=4.0),
@@ -76,14 +78,14 @@ def test_filter_node_watchdog_topics_and_parameters(context):
     cmds: list[TwistStamped] = []
     statuses: list[SafetyStatus] = []
     diags: list[DiagnosticArray] = []
-    peer.create_subscription(TwistStamped, "/pursuer/cmd_vel", cmds.append, 10)
-    peer.create_subscription(SafetyStatus, "/pursuer/safety_status", statuses.append, 10)
+    peer.create_subscription(TwistStamped, f"/{NS}/cmd_vel", cmds.append, 10)
+    peer.create_subscription(SafetyStatus, f"/{NS}/safety_status", statuses.append, 10)
     peer.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
-    odom_pub = peer.create_publisher(Odometry, "/pursuer/odom", 10)
-    nominal_pub = peer.create_publisher(TwistStamped, "/pursuer/cmd_vel_nominal", 10)
+    odom_pub = peer.create_publisher(Odometry, f"/{NS}/odom", 10)
+    nominal_pub = peer.create_publisher(TwistStamped, f"/{NS}/cmd_vel_nominal", 10)
     try:
         assert node.get_parameter("robot_id").value == ""
-        assert node.settings.robot_id == "pursuer"
+        assert node.settings.robot_id == NS
         assert _spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
                            and odom_pub.get_subscription_count() > 0)
 
@@ -94,7 +96,7 @@ def test_filter_node_watchdog_topics_and_parameters(context):
         assert cmds[-1].header.frame_id == "policy"
         assert statuses[-1].tier == SafetyStatus.TIER_STOP
         assert "no robot state" in statuses[-1].reason
-        assert statuses[-1].agent_id == "pursuer" and statuses[-1].nominal.linear.x == 0.2
+        assert statuses[-1].agent_id == NS and statuses[-1].nominal.linear.x == 0.2
 
         # Fresh state far from everything: nominal passes unchanged.
         odom = odometry_message([1.0, 1.0, 0.0], (0.0, 0.0), Header(frame_id="odom"), "base")
@@ -148,7 +150,7 @@ def test_filter_node_watchdog_topics_and_parameters(context):
         nominal_pub.publish(_nominal(0.1, 0.0, sec=12))
         _spin_for(executor, 0.2)
         assert node.marker_pub.get_subscription_count() == 0
-        peer.create_subscription(MarkerArray, "/pursuer/safety_markers", markers.append, 10)
+        peer.create_subscription(MarkerArray, f"/{NS}/safety_markers", markers.append, 10)
         assert _spin_until(executor, lambda: node.marker_pub.get_subscription_count() > 0)
         odom_pub.publish(odom)
         _spin_for(executor, 0.05)

@@ -38,6 +38,7 @@ RADIUS = 0.15
 ARENA = (0.0, 4.0, 0.0, 4.0)
 OBSTACLES = [(2.2, 2.0, 0.3), (1.0, 3.2, 0.2)]
 SUBSTEPS = 20
+NS = f"robot_{os.getpid()}"  # unique topics: other test runs may share the DDS domain
 STATE_TIMEOUT = 1.0  # generous: a loaded CI machine must not make the scenarios stale
 
 PARAMS = f"""/**:
@@ -126,7 +127,7 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env):
     log = open(tmp_path / "filter_node.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "safe_pe_cbf.ros.filter_node", "--ros-args",
-         "-r", "__ns:=/robot", "--params-file", str(params)],
+         "-r", f"__ns:=/{NS}", "--params-file", str(params)],
         stdout=log, stderr=subprocess.STDOUT)
     node = rclpy.create_node("robot_sim", context=ctx)
     executor = SingleThreadedExecutor(context=ctx)
@@ -134,11 +135,11 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env):
     cmds: dict[int, TwistStamped] = {}
     statuses: list[SafetyStatus] = []
     node.create_subscription(
-        TwistStamped, "/robot/cmd_vel",
+        TwistStamped, f"/{NS}/cmd_vel",
         lambda m: cmds.__setitem__(m.header.stamp.sec * 10**9 + m.header.stamp.nanosec, m), 50)
-    node.create_subscription(SafetyStatus, "/robot/safety_status", statuses.append, 50)
-    odom_pub = node.create_publisher(Odometry, "/robot/odom", 10)
-    nominal_pub = node.create_publisher(TwistStamped, "/robot/cmd_vel_nominal", 10)
+    node.create_subscription(SafetyStatus, f"/{NS}/safety_status", statuses.append, 50)
+    odom_pub = node.create_publisher(Odometry, f"/{NS}/odom", 10)
+    nominal_pub = node.create_publisher(TwistStamped, f"/{NS}/cmd_vel_nominal", 10)
     try:
         assert _spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
                            and odom_pub.get_subscription_count() > 0, 20.0), \

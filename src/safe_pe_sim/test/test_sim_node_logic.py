@@ -113,3 +113,33 @@ def test_markers_and_time():
     assert len(markers.markers) == 3 and markers.markers[2].scale.x == pytest.approx(0.2)
     t = time_from_seconds(12.3456789)
     assert t.sec == 12 and t.nanosec == 345678900
+
+
+def test_free_running_holds_a_command_for_at_most_max_hold_steps():
+    gate = CommandGate(("pursuer", "evader"), cmd_timeout=10.0, max_hold_steps=1)
+    gate.receive("pursuer", 0.2, 0.0, now=0.0)
+    assert gate.commands(now=0.01)[0] == (0.2, 0.0)
+    gate.mark_stepped()
+    assert gate.commands(now=0.02)[0] == (0.0, 0.0)  # already applied once
+    gate.receive("pursuer", 0.3, 0.0, now=0.03)
+    assert gate.commands(now=0.04)[0] == (0.3, 0.0)
+    unlimited = CommandGate(("a", "b"), cmd_timeout=10.0, max_hold_steps=0)
+    unlimited.receive("a", 0.2, 0.0, now=0.0)
+    for _ in range(5):
+        unlimited.mark_stepped()
+    assert unlimited.commands(now=1.0)[0] == (0.2, 0.0)
+    with pytest.raises(ValueError, match="max_hold_steps"):
+        CommandGate(("a", "b"), 1.0, max_hold_steps=-1)
+
+
+def test_lock_step_stamp_matching_ignores_commands_for_other_states():
+    gate = CommandGate(("pursuer", "evader"), cmd_timeout=0.5)
+    gate.expect(5_000)
+    assert not gate.receive("pursuer", 0.2, 0.0, now=0.0, stamp=4_000)  # from the last state
+    assert gate.late() == {"pursuer": 1, "evader": 0}
+    assert not gate.all_arrived()
+    assert gate.receive("pursuer", 0.1, 0.0, now=0.0, stamp=5_000)
+    assert gate.receive("evader", 0.1, 0.0, now=0.0)  # unstamped: arrival rule
+    assert gate.all_arrived()
+    gate.expect(None)
+    assert gate.receive("pursuer", 0.1, 0.0, now=0.0, stamp=1)

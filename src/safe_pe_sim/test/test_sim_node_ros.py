@@ -24,6 +24,7 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 from safe_pe_sim.config import load_profile  # noqa: E402
 from safe_pe_sim.ros.sim_node import SimulatorNode  # noqa: E402
 
+P, E = f"pursuer_{os.getpid()}", f"evader_{os.getpid()}"  # unique topics per test run
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -67,7 +68,7 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
     node = SimulatorNode(context=context, parameter_overrides=[
         Parameter("profile", value=profile), Parameter("rate", value=200.0),
         Parameter("cmd_timeout", value=0.2), Parameter("seed", value=7),
-        Parameter("publish_clock", value=True),
+        Parameter("publish_clock", value=True), Parameter("robots", value=[P, E]),
     ])
     peer = rclpy.create_node("peer", context=context)
     executor = SingleThreadedExecutor(context=context)
@@ -78,24 +79,25 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
     results: list[EpisodeResult] = []
     arenas: list[Arena] = []
     markers: list[MarkerArray] = []
-    peer.create_subscription(GameState, "/safe_pe/game_state", states.append, 100)
-    peer.create_subscription(Odometry, "/evader/odom", odoms.append, 100)
+    peer.create_subscription(GameState, "/safe_pe/game_state",
+                             lambda m: states.append(m) if m.pursuer.agent_id == P else None, 100)
+    peer.create_subscription(Odometry, f"/{E}/odom", odoms.append, 100)
     peer.create_subscription(EpisodeResult, "/safe_pe/episode_result", results.append, 10)
     peer.create_subscription(Arena, "/safe_pe/arena", arenas.append, LATCHED)
     peer.create_subscription(MarkerArray, "/safe_pe/obstacle_markers", markers.append, LATCHED)
     clocks: list[Clock] = []
     peer.create_subscription(Clock, "/clock", clocks.append, 100)
-    cmd_p = peer.create_publisher(Twist, "/pursuer/cmd_vel", 10)
+    cmd_p = peer.create_publisher(Twist, f"/{P}/cmd_vel", 10)
     client = peer.create_client(ResetEpisode, "/safe_pe/reset_episode")
     try:
         assert _spin_until(executor, lambda: states and odoms and arenas and markers
                            and len(clocks) > 2)
         assert clocks[-1].clock.nanosec != clocks[0].clock.nanosec  # simulated time advances
         assert odoms[-1].header.frame_id == "arena"
-        assert odoms[-1].child_frame_id == "evader/base_link"
+        assert odoms[-1].child_frame_id == f"{E}/base_link"
         assert states[-1].pursuer.v == 0.0 and states[-1].evader.v == 0.0  # no commands
         assert states[-1].header.stamp.sec * 1e9 + states[-1].header.stamp.nanosec == \
-            pytest.approx(node.total_steps * node.settings.env.dt * 1e9, abs=2)
+            pytest.approx(states[-1].step * node.settings.env.dt * 1e9, abs=2)  # sim time
 
         # A fresh command is applied (clipped to the robot's limits); a stale one stops.
         v_max = node.settings.env.pursuer.v_max
@@ -108,7 +110,7 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
 
         # NaN commands are dropped and counted.
         cmd_p.publish(_twist(math.nan, 0.0))
-        assert _spin_until(executor, lambda: node.gate.dropped()["pursuer"] == 1, 2.0)
+        assert _spin_until(executor, lambda: node.gate.dropped()[P] == 1, 2.0)
 
         # Episodes end (step limit 40) with a result and restart automatically.
         assert _spin_until(executor, lambda: results, 10.0)
@@ -147,7 +149,7 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
         assert not node.set_parameters([Parameter("mode", value="turbo")])[0].successful
         assert node.set_parameters([Parameter("mode", value="lock_step"),
                                     Parameter("lock_step_timeout", value=30.0)])[0].successful
-        cmd_e = peer.create_publisher(Twist, "/evader/cmd_vel", 10)
+        cmd_e = peer.create_publisher(Twist, f"/{E}/cmd_vel", 10)
         assert _spin_until(executor, lambda: cmd_e.get_subscription_count() > 0)
         _spin_until(executor, lambda: False, 0.2)
         before = node.game.step_count

@@ -28,6 +28,7 @@ from safe_pe_sim.config import load_profile  # noqa: E402
 from safe_pe_sim.ros.sim_node import SimulatorNode  # noqa: E402
 
 STEPS = 200
+P, E = f"pursuer_{os.getpid()}", f"evader_{os.getpid()}"  # unique topics per test run
 
 
 @pytest.fixture()
@@ -50,8 +51,8 @@ def _aim(x: float, y: float, th: float, tx: float, ty: float, v: float, w_max: f
     return msg
 
 
-def _filter(context, robot: str, cfg, share: float) -> SafetyFilterNode:
-    me, other = (cfg.pursuer, cfg.evader) if robot == "pursuer" else (cfg.evader, cfg.pursuer)
+def _filter(context, robot: str, role: str, cfg, share: float) -> SafetyFilterNode:
+    me, other = (cfg.pursuer, cfg.evader) if role == "pursuer" else (cfg.evader, cfg.pursuer)
     return SafetyFilterNode(context=context, namespace=f"/{robot}", parameter_overrides=[
         Parameter("state_source", value="game_state"),
         Parameter("arena_source", value="game_state"),
@@ -77,23 +78,25 @@ def test_filtered_robots_never_violate_in_the_simulator(context, tmp_path):
     sim = SimulatorNode(context=context, parameter_overrides=[
         Parameter("profile", value=str(profile)), Parameter("seed", value=3),
         Parameter("mode", value="lock_step"), Parameter("lock_step_timeout", value=5.0),
-        Parameter("cmd_type", value="twist_stamped"),
+        Parameter("cmd_type", value="twist_stamped"), Parameter("robots", value=[P, E]),
     ])
-    filters = [_filter(context, "pursuer", cfg, 0.5), _filter(context, "evader", cfg, 0.5)]
+    filters = [_filter(context, P, "pursuer", cfg, 0.5), _filter(context, E, "evader", cfg, 0.5)]
     peer = rclpy.create_node("policies", context=context)
     executor = SingleThreadedExecutor(context=context)
     for n in [sim, *filters, peer]:
         executor.add_node(n)
-    pubs = {r: peer.create_publisher(Twist, f"/{r}/cmd_vel_nominal", 10)
-            for r in ("pursuer", "evader")}
+    pubs = {r: peer.create_publisher(Twist, f"/{name}/cmd_vel_nominal", 10)
+            for r, name in (("pursuer", P), ("evader", E))}
     states: list[GameState] = []
     tiers: list[int] = []
-    peer.create_subscription(SafetyStatus, "/pursuer/safety_status",
+    peer.create_subscription(SafetyStatus, f"/{P}/safety_status",
                              lambda m: tiers.append(m.tier), 100)
-    peer.create_subscription(SafetyStatus, "/evader/safety_status",
+    peer.create_subscription(SafetyStatus, f"/{E}/safety_status",
                              lambda m: tiers.append(m.tier), 100)
 
     def act(msg: GameState) -> None:
+        if msg.pursuer.agent_id != P:
+            return  # another test run sharing the DDS domain
         if states and (states[-1].episode_id, states[-1].step) == (msg.episode_id, msg.step):
             return
         states.append(msg)

@@ -73,7 +73,7 @@ class SimulatorNode(Node):
         self.settings: SimNodeSettings = sim_settings_from_values(self._parameter_values())
         s = self.settings
         self.game = PursuitEvasionGame(s.env)
-        self.gate = CommandGate(s.robots, s.cmd_timeout)
+        self.gate = CommandGate(s.robots, s.cmd_timeout, s.max_hold_steps)
         self.total_steps = 0
         self.episode_id = -1
         self.episode_seed = -1
@@ -134,6 +134,7 @@ class SimulatorNode(Node):
     def _apply_parameters(self, params: list[Parameter]) -> None:
         self.settings = sim_settings_from_values(self._parameter_values(), env=self.settings.env)
         self.gate.cmd_timeout = self.settings.cmd_timeout
+        self.gate.max_hold_steps = self.settings.max_hold_steps
         for timer in (self._step_timer, self._marker_timer):
             timer.cancel()
             self.destroy_timer(timer)
@@ -156,7 +157,12 @@ class SimulatorNode(Node):
             self.get_logger().warning(f"dropped command of {robot}: {err}",
                                    throttle_duration_sec=1.0)
             return
-        self.gate.receive(robot, v, omega, time.monotonic())
+        stamp = None
+        if isinstance(msg, TwistStamped):
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        if not self.gate.receive(robot, v, omega, time.monotonic(), stamp):
+            self.get_logger().debug(f"late command of {robot} ignored (stamp {stamp})")
+            return
         if self.settings.mode == "lock_step" and self.gate.all_arrived() and not self.episode_over:
             self._step()
 
@@ -218,6 +224,11 @@ class SimulatorNode(Node):
                                  result)
         self.state_pub.publish(msg)
         self.last_state = msg
+        s = self.settings
+        if s.mode == "lock_step" and s.match_stamp and s.stamped:
+            self.gate.expect(header.stamp.sec * 1_000_000_000 + header.stamp.nanosec)
+        else:
+            self.gate.expect(None)
         for a, pub in enumerate(self.odom_pubs):
             pub.publish(odometry_message(
                 np.asarray(self.game.poses[a]), self.game.velocities[a], header,

@@ -27,6 +27,12 @@ SIM_SPECS: tuple[ParamSpec, ...] = (
               "without a command for the step stop.", 0.001, 60.0),
     ParamSpec("cmd_timeout", 0.5, "free_running: a command older than this [s] is stale and "
               "the robot stops.", 0.001, 60.0),
+    ParamSpec("max_hold_steps", 1, "free_running: steps one command may be applied before the "
+              "robot stops (0: only cmd_timeout). 1 matches the safety filter, which certifies "
+              "a command for one control period.", 0, 100000),
+    ParamSpec("lock_step_match_stamp", False, "lock_step with twist_stamped: a command counts "
+              "for a step only if its header stamp equals that step's game-state stamp (the "
+              "policy stamps its nominal with the state it used; the filter copies it)."),
     ParamSpec("cmd_type", "twist", "Message type of every robot's cmd_vel.", choices=CMD_TYPES,
               read_only=True),
     ParamSpec("robots", ("pursuer", "evader"), "Robot names = namespaces [pursuer, evader].",
@@ -52,6 +58,8 @@ class SimNodeSettings:
     :param mode: ``"free_running"`` or ``"lock_step"``.
     :param lock_step_timeout: longest wait for commands in lock_step mode [s].
     :param cmd_timeout: command staleness limit in free_running mode [s].
+    :param max_hold_steps: steps one command may be applied in free_running mode (0: any).
+    :param match_stamp: lock_step: only commands stamped with the step's state stamp count.
     :param stamped: cmd_vel is TwistStamped.
     :param robots: robot names (pursuer first).
     :param frame_id: arena frame.
@@ -66,6 +74,8 @@ class SimNodeSettings:
     mode: str
     lock_step_timeout: float
     cmd_timeout: float
+    max_hold_steps: int
+    match_stamp: bool
     stamped: bool
     robots: tuple[str, str]
     frame_id: str
@@ -120,6 +130,8 @@ def sim_settings_from_values(
         mode=values["mode"],
         lock_step_timeout=float(values["lock_step_timeout"]),
         cmd_timeout=float(values["cmd_timeout"]),
+        max_hold_steps=int(values["max_hold_steps"]),
+        match_stamp=values["lock_step_match_stamp"],
         stamped=values["cmd_type"] == "twist_stamped",
         robots=(robots[0], robots[1]),
         frame_id=values["frame_id"],
