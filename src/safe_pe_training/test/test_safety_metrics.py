@@ -12,6 +12,7 @@ import pytest
 
 from safe_pe_training.safety_metrics import (
     NUM_TIERS,
+    TIER_NAMES,
     SafetyMetricsSummary,
     SafetyMetricsTracker,
     SafetyTargets,
@@ -104,6 +105,16 @@ class TestSafetyMetricsTracker:
         with pytest.raises(ValueError, match="shape"):
             tracker.record_batch(np.array([0, 1]), [0.0, 0.0, 1.0], 0.0, False)
         assert tracker.total_steps == 0, "a rejected batch must record nothing"
+
+    def test_tier_numbers_match_resolver_and_message(self) -> None:
+        from safe_pe_cbf.resolver import Tier
+
+        assert [t.name for t in Tier] == list(TIER_NAMES)
+        for tier in Tier:
+            assert tier_index(tier) == int(tier) == tier_index(tier.name.lower())
+        msgs = pytest.importorskip("safe_pe_msgs.msg")
+        for i, name in enumerate(TIER_NAMES):
+            assert getattr(msgs.SafetyStatus, f"TIER_{name}") == i
 
     def test_violations(self) -> None:
         tracker = SafetyMetricsTracker()
