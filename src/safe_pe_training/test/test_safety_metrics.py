@@ -428,3 +428,52 @@ class TestSafetyMetricsCallback:
         log_safety_metrics(logger, tracker)
         assert logger.values["safety/violation_rate"] == 1.0
         assert logger.values["safety/total_violations"] == 1
+
+
+class TestTrackerProperties:
+    """Random step streams against a plain-Python reference count."""
+
+    @staticmethod
+    def _reference(steps: list[tuple[int, float, float, bool, bool]]) -> dict[str, float]:
+        n = len(steps)
+        finite = [h for _, h, _, _, _ in steps if math.isfinite(h)]
+        return {
+            "steps": n,
+            "violations": sum(v for *_, v, _ in steps),
+            "interventions": sum(i > 1e-6 for _, _, i, _, _ in steps),
+            "backups": sum(t == 3 for t, *_ in steps),
+            "infeasible": sum(not f for *_, f in steps),
+            "min_min_h": min(finite) if finite else float("nan"),
+            "mean_min_h": sum(finite) / len(finite) if finite else float("nan"),
+        }
+
+    def test_random_streams(self) -> None:
+        hypothesis = pytest.importorskip("hypothesis")
+        st = hypothesis.strategies
+        step = st.tuples(st.integers(0, NUM_TIERS - 1),
+                         st.one_of(st.floats(-5, 15, allow_nan=False), st.just(float("nan"))),
+                         st.one_of(st.just(0.0), st.floats(0, 3, allow_nan=False)),
+                         st.booleans(), st.booleans())
+
+        @hypothesis.settings(max_examples=40, deadline=None)
+        @hypothesis.given(steps=st.lists(step, max_size=300), window=st.integers(1, 50),
+                          cuts=st.lists(st.integers(0, 300), max_size=6))
+        def check(steps: list, window: int, cuts: list[int]) -> None:
+            tracker = SafetyMetricsTracker(window_size=window)
+            bounds = sorted({0, len(steps), *[c for c in cuts if c <= len(steps)]})
+            for lo, hi in zip(bounds, bounds[1:]):
+                chunk = steps[lo:hi]
+                tracker.record_batch(np.array([s[0] for s in chunk], dtype=np.int64),
+                                     [s[1] for s in chunk], [s[2] for s in chunk],
+                                     [s[3] for s in chunk], [s[4] for s in chunk])
+            for scope, expected_steps in ((tracker.get_summary(), steps),
+                                          (tracker.get_recent_metrics(), steps[-window:]
+                                           if steps else [])):
+                ref = self._reference(expected_steps)
+                for key, value in ref.items():
+                    got = getattr(scope, key)
+                    assert got == pytest.approx(value, rel=1e-9, abs=1e-9, nan_ok=True), key
+            hist = tracker.get_margin_stats()["counts"]
+            assert sum(hist) == sum(math.isfinite(s[1]) for s in steps)
+
+        check()
