@@ -1,0 +1,113 @@
+"""A training process killed with SIGKILL after its first checkpoint resumes to completion."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from safe_pe_training.checkpoints import load_policy
+from safe_pe_training.cli import main
+from safe_pe_training.training_state import ResumeError, load_tracker
+from training_fixtures import write_tiny_yaml
+
+PHASES = 6
+
+
+def _start_training(config: Path, run_dir: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "safe_pe_training.cli", "train", "--config", str(config),
+         "--run-dir", str(run_dir), "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
+
+
+def test_kill_and_resume(tmp_path):
+    config = write_tiny_yaml(tmp_path / "tiny.yaml", "A", phases=PHASES, eval_episodes=0)
+    run_dir = tmp_path / "run"
+    proc = _start_training(config, run_dir)
+    state_path = run_dir / "run_state.json"
+    deadline = time.monotonic() + 240
+    try:
+        while not state_path.exists():
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    state = json.loads(state_path.read_text())
+    done_before = state["next_phase"]
+    assert 1 <= done_before < PHASES, "the run finished before it could be killed"
+
+    assert main(["train", "--resume", "--run-dir", str(run_dir), "--no-progress"]) == 0
+
+    summary = json.loads((run_dir / "metrics" / "summary.json").read_text())
+    assert summary["phases_completed"] == PHASES
+    assert summary["total_steps"] == 256 * PHASES
+    assert summary["resumed_from"] is not None and summary["resumed_from"] >= done_before
+    phases = json.loads((run_dir / "metrics" / "phases.json").read_text())
+    assert [p["phase"] for p in phases] == list(range(PHASES))
+    assert [p["role"] for p in phases] == ["pursuer", "evader"] * (PHASES // 2)
+    assert any(p["resumed"] for p in phases) and not phases[0]["resumed"]
+    # the restored tracker kept counting: every learner step of every phase is in it
+    assert summary["safety"]["steps"] == 256 * PHASES
+    assert summary["safety"]["violations"] == 0
+    final = json.loads(state_path.read_text())
+    tracker = load_tracker(run_dir / final["tracker"])
+    assert len(tracker.phase_history) == PHASES
+    # every checkpoint on disk is complete and loads (atomic writes survived the kill)
+    for meta in sorted((run_dir / "checkpoints").glob("*.json")):
+        assert load_policy(meta).meta.phase >= 0
+    assert len(list((run_dir / "checkpoints").glob("*_phase*.json"))) == PHASES
+
+
+def test_resume_refuses_changed_config(tmp_path):
+    config = write_tiny_yaml(tmp_path / "tiny.yaml", "B", phases=1)
+    run_dir = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--run-dir", str(run_dir),
+                 "--no-progress"]) == 0
+    text = (run_dir / "config.yaml").read_text().replace("seed: 0", "seed: 5")
+    (run_dir / "config.yaml").write_text(text)
+    from safe_pe_training.self_play import SelfPlayTrainer
+
+    with pytest.raises(ResumeError, match="no longer matches"):
+        SelfPlayTrainer.resume(run_dir, progress_bar=False)
+
+
+def test_tracker_round_trip(tmp_path):
+    import numpy as np
+
+    from safe_pe_training.safety_metrics import SafetyMetricsTracker
+    from safe_pe_training.training_state import save_tracker
+
+    tracker = SafetyMetricsTracker(window_size=50)
+    rng = np.random.default_rng(0)
+    for phase in range(3):
+        tracker.record_batch(rng.integers(0, 4, 300), rng.normal(1.0, 0.5, 300),
+                             rng.random(300), rng.random(300) < 0.01)
+        tracker.end_phase()
+    tracker.record_step(1, 0.3, 0.2, False)
+    save_tracker(tracker, tmp_path / "t.pkl")
+    again = load_tracker(tmp_path / "t.pkl")
+    assert again.get_summary() == tracker.get_summary()
+    assert again.get_recent_metrics() == tracker.get_recent_metrics()
+    assert len(again.phase_history) == 3 and again.phase_steps == 1
+
+
+def test_tracker_state_refuses_foreign_objects(tmp_path):
+    import pickle
+
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps(subprocess.Popen))
+    with pytest.raises(ResumeError, match="refusing"):
+        load_tracker(path)

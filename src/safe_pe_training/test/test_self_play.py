@@ -1,0 +1,113 @@
+"""Tiny-budget self-play training of every run type: artifacts, safety, learning, hooks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch as th
+
+from safe_pe_training.checkpoints import load_policy
+from safe_pe_training.opponent_pool import OpponentPool
+from safe_pe_training.self_play import SelfPlayTrainer, TrainingHooks
+from training_fixtures import tiny_config
+
+th.set_num_threads(1)
+
+PLOTS = ("training_curves.png", "capture_rate.png", "safety_rates.png",
+         "margin_histogram.png", "sample_episode.png")
+
+
+@pytest.mark.parametrize("run", ["A", "B", "C", "D"])
+def test_tiny_training_run(tmp_path, run):
+    config = tiny_config(run)
+    trainer = SelfPlayTrainer(config, tmp_path / run, progress_bar=False)
+    trainer._build()
+    initial = {k: v.clone() for k, v in trainer.models["pursuer"].policy.state_dict().items()}
+    result = trainer.train()
+
+    assert result.phases_completed == 2 and result.total_steps == 512
+    assert not result.stopped_early
+    root = tmp_path / run
+    for name in ("phases.json", "phases.csv", "progress.csv", "summary.json"):
+        assert (root / "metrics" / name).stat().st_size > 0
+    for name in PLOTS:
+        assert (root / "plots" / name).stat().st_size > 1000, name
+    assert list((root / "tensorboard" / "pursuer").glob("events.out.tfevents.*"))
+    assert (root / "config.yaml").exists() and (root / "run_state.json").exists()
+
+    # checkpoints: one per phase, deployable, right policy type; PPO changed the weights
+    policy = load_policy(root / "checkpoints" / "pursuer_phase0000.pt")
+    evader = load_policy(root / "checkpoints" / "evader_phase0001.json")
+    expected_type = "beta" if config.use_beta_policy else "gaussian"
+    assert policy.meta.policy_type == expected_type == evader.meta.policy_type
+    assert policy.role == "pursuer" and evader.role == "evader"
+    trained = policy.policy.state_dict()
+    assert any(not th.equal(initial[k], trained[k]) for k in initial)
+
+    # safety accounting: every learner step was counted, per tier
+    safety = result.safety
+    assert safety["steps"] == 512
+    tiers = np.asarray(safety["tier_counts"])
+    if run == "B":
+        assert tiers[5] == 512  # DISABLED: run B has no filter
+    else:
+        assert safety["violations"] == 0, f"run {run} had body-level violations"
+        assert tiers[5] == 0
+    if run in ("A", "D"):
+        # Beta actions are inside the safe box: the resolver passes them unchanged
+        assert tiers[0] / 512 >= 0.95, tiers
+
+    phases = json.loads((root / "metrics" / "phases.json").read_text())
+    assert [p["role"] for p in phases] == ["pursuer", "evader"]
+    assert set(phases[0]["eval"]) == {"pursuer vs flee", "pursuer vs aware_flee"}
+    assert set(phases[1]["eval"]) == {"evader vs pure_pursuit"}
+    assert all(m["episodes"] == 2 for p in phases for m in p["eval"].values())
+    assert phases[1]["opponent"] in ("phase0", "baseline:pure_pursuit")
+    assert all(p["safety"]["steps"] == 256 for p in phases)  # tracker.end_phase per phase
+
+
+def test_hooks_and_stop(tmp_path):
+    config = tiny_config("A", phases=4)
+    progress, checkpoints, batches, phases = [], [], [], []
+
+    def on_checkpoint(event):
+        checkpoints.append(event)
+        if len(checkpoints) == 2:
+            trainer.stop()
+
+    hooks = TrainingHooks(on_progress=progress.append, on_checkpoint=on_checkpoint,
+                          on_safety_batch=lambda b, p: batches.append((b, p)),
+                          on_phase_end=phases.append, progress_interval_s=0.05)
+    trainer = SelfPlayTrainer(config, tmp_path / "hooks", hooks=hooks, progress_bar=False)
+    result = trainer.train()
+    assert result.stopped_early and result.phases_completed == 2 and result.total_steps == 512
+    assert [c.role for c in checkpoints[:2]] == ["pursuer", "evader"]
+    for event in checkpoints:
+        assert load_policy(event.path).meta.phase == event.phase
+    assert progress[-1].done and progress[-1].run_type == "A"
+    assert progress[0].total_budget == 1024 and progress[0].training_role == "pursuer"
+    batch, phase = batches[0]
+    assert batch.tier.shape == (4,) and batch.nominal.shape == (4, 2) and phase == 0
+    assert {p for _, p in batches} >= {0, 1}
+    assert len(phases) == 2 and len(checkpoints) == 2
+
+
+def test_opponent_pool_sampling_and_round_trip():
+    pool = OpponentPool("evader", max_snapshots=2, latest_prob=0.5)
+    pool.add_baseline("flee")
+    for phase in range(4):
+        pool.add_checkpoint(f"/x/evader_phase{phase}.pt", phase)
+    assert [e.label for e in pool.entries] == ["baseline:flee", "phase2", "phase3"]
+    rng = np.random.default_rng(0)
+    draws = [pool.sample(rng).label for _ in range(2000)]
+    share_latest = draws.count("phase3") / len(draws)
+    assert 0.6 < share_latest < 0.73  # 0.5 + 0.5 / 3
+    assert draws.count("baseline:flee") > 200
+    again = OpponentPool.from_dict(json.loads(json.dumps(pool.to_dict())))
+    assert again == pool
+    with pytest.raises(RuntimeError, match="empty"):
+        OpponentPool("pursuer").sample(rng)
+    with pytest.raises(ValueError):
+        OpponentPool("referee")
