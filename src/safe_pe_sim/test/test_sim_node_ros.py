@@ -179,3 +179,37 @@ def test_bad_profile_fails_fast(context):
     with pytest.raises(ValueError, match="profile"):
         SimulatorNode(context=context,
                       parameter_overrides=[Parameter("profile", value="/nope.yaml")])
+
+
+def test_without_auto_reset_the_sim_waits_for_a_reset(context, profile):
+    node = SimulatorNode(context=context, parameter_overrides=[
+        Parameter("profile", value=profile), Parameter("rate", value=400.0),
+        Parameter("auto_reset", value=False), Parameter("robots", value=[P, E]),
+    ])
+    peer = rclpy.create_node("peer", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    results: list[EpisodeResult] = []
+    states: list[GameState] = []
+    peer.create_subscription(EpisodeResult, "/safe_pe/episode_result", results.append, 10)
+    peer.create_subscription(GameState, "/safe_pe/game_state",
+                             lambda m: states.append(m) if m.pursuer.agent_id == P else None, 100)
+    client = peer.create_client(ResetEpisode, "/safe_pe/reset_episode")
+    try:
+        assert _spin_until(executor, lambda: results, 10.0)
+        assert node.episode_over and node.game.step_count == 40
+        count = len(states)
+        assert _spin_until(executor, lambda: len(states) > count + 2, 3.0)  # still published
+        assert all(s.step == 40 and s.episode_id == 0 for s in states[count:])
+        assert client.wait_for_service(timeout_sec=5.0)
+        future = client.call_async(ResetEpisode.Request(seed=-1))
+        assert _spin_until(executor, future.done)
+        assert future.result().success and future.result().episode_id == 1
+        assert future.result().state.step == 0
+        assert _spin_until(executor, lambda: states[-1].episode_id == 1 and states[-1].step > 0)
+        assert len(results) == 1  # the finished episode was not reported again as aborted
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()

@@ -172,8 +172,10 @@ class SimulatorNode(Node):
 
     def _on_timer(self) -> None:
         now = time.monotonic()
-        if self.episode_over:
-            self._publish_state(None)  # keep the world visible while waiting for a reset
+        if self.episode_over:  # keep the world visible (at 1/dt) while waiting for a reset
+            if now - self._last_step >= self.settings.env.dt:
+                self._last_step = now
+                self._publish_state(None)
             return
         if self.settings.mode == "free_running":
             self._step()
