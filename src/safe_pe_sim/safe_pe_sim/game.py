@@ -119,7 +119,7 @@ class PursuitEvasionGame:
         self.velocities = [(0.0, 0.0), (0.0, 0.0)]
         self.step_count = 0
         (x0, y0, _), (x1, y1, _) = self.poses
-        self.distance = math.hypot(x0 - x1, y0 - y1)
+        self.distance = math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1))
         self.min_distance = self.distance
         self.episode_id += 1
         self.episode_return = [0.0, 0.0]
@@ -171,7 +171,7 @@ class PursuitEvasionGame:
                                    self.bounds)
         d_prev = self.distance
         (x0, y0, _), (x1, y1, _) = self.poses
-        self.distance = d = math.hypot(x0 - x1, y0 - y1)
+        self.distance = d = math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1))
         self.step_count += 1
         captured = d <= cfg.capture_radius
         terminated = captured or (cfg.terminate_on_violation and any(safety.violated))

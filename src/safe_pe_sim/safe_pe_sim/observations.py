@@ -84,6 +84,7 @@ class ObservationBuilder:
         self._v_scale = [float(v) for v in self.v_scale]
         self._omega_scale = [float(v) for v in self.omega_scale]
         self._zeros = [0.0] * OBS_DIM
+        self._buffers: dict[tuple[int, int], np.ndarray] = {}
 
     # ------------------------------------------------------------------ batched
     def batch(self, poses: np.ndarray, velocities: np.ndarray, obstacles: np.ndarray,
@@ -100,7 +101,8 @@ class ObservationBuilder:
         return self.batch_with_clearance(poses, velocities, obstacles, mask, steps)[0]
 
     def batch_with_clearance(self, poses: np.ndarray, velocities: np.ndarray,
-                             obstacles: np.ndarray, mask: np.ndarray, steps: np.ndarray
+                             obstacles: np.ndarray, mask: np.ndarray, steps: np.ndarray,
+                             obstacle_rows: tuple[np.ndarray, np.ndarray] | None = None
                              ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`batch` plus each body's raw static clearance ``(N, 2)`` [m].
 
@@ -112,6 +114,7 @@ class ObservationBuilder:
         :param obstacles: ``(N, K, 3)`` obstacles.
         :param mask: ``(N, K)`` real obstacle rows.
         :param steps: ``(N,)`` control steps played in the episode.
+        :param obstacle_rows: optional cache of :meth:`obstacle_rows` for these obstacles.
         """
         n = poses.shape[0]
         m = 2 * n
@@ -136,7 +139,10 @@ class ObservationBuilder:
         r = np.tile(self.radii, n)
         x_min, x_max, y_min, y_max = self.bounds
         w, h, diag = self.width, self.height, self.diag
-        G = np.zeros((OBS_DIM // 4, m, 4), dtype=np.float32)
+        k = obstacles.shape[1]
+        G = self._buffers.get((m, k))
+        if G is None:            # scratch buffer, reused: every slot used is rewritten below
+            G = self._buffers[(m, k)] = np.zeros((OBS_DIM // 4, m, 4), dtype=np.float32)
 
         def put(k: int, value: np.ndarray | float) -> None:
             G[k >> 2, :, k & 3] = value
@@ -171,10 +177,9 @@ class ObservationBuilder:
         put(18, np.repeat(1.0 - steps / self.max_steps, 2))
         put(19, np.tile(np.array([1.0, -1.0], dtype=np.float32), n))
         clearance = np.minimum(np.minimum(w0, w1), np.minimum(w2, w3))
-        k = obstacles.shape[1]
         if k:
-            obs_t = np.repeat(obstacles.transpose(2, 1, 0), 2, axis=2)    # (3, K, m)
-            msk = np.repeat(mask.T, 2, axis=1)                            # (K, m)
+            obs_t, msk = obstacle_rows if obstacle_rows is not None else self.obstacle_rows(
+                obstacles, mask)
             odx = obs_t[0] - x
             ody = obs_t[1] - y
             orad = obs_t[2]
@@ -197,6 +202,16 @@ class ObservationBuilder:
         units = G.view(np.complex128).reshape(OBS_DIM // 4, m)
         out = np.ascontiguousarray(units.T).view(np.float32).reshape(n, 2, OBS_DIM)
         return out, clearance.reshape(n, 2)
+
+    @staticmethod
+    def obstacle_rows(obstacles: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Obstacles per observation row: ``(3, K, 2N)`` columns and ``(K, 2N)`` mask.
+
+        :param obstacles: ``(N, K, 3)`` obstacles.
+        :param mask: ``(N, K)`` real obstacle rows.
+        """
+        return (np.repeat(obstacles.transpose(2, 1, 0), 2, axis=2),
+                np.repeat(mask.T, 2, axis=1))
 
     # ------------------------------------------------------------------ scalar
     def single(self, agent: int, poses: list[tuple[float, float, float]],

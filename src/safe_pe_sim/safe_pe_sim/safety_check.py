@@ -137,51 +137,54 @@ def check_step(prev_poses: np.ndarray, cmds: np.ndarray, dt: float, substeps: in
     if idx.size == 0:
         return report
     report.substepped[idx] = True
+    # Work on flat rows r = 2 i + a (game i, agent a) so every numpy op runs over one long
+    # contiguous axis (numpy is slow on inner dimensions of size 2, 4 or K).
     n_sub = idx.size
+    m = 2 * n_sub
+    rows = (2 * idx[:, None] + np.arange(2)).ravel()
     xs, ys = arc_samples(prev_poses[idx], cmds[idx], dt, substeps)      # (S, n, 2)
+    xf = xs.reshape(substeps, m)
+    yf = ys.reshape(substeps, m)
+    r_rows = np.tile(radii, n_sub)
     x_min, x_max, y_min, y_max = bounds
-    wa_min = np.stack((xs.min(axis=0) - x_min - radii, x_max - xs.max(axis=0) - radii,
-                       ys.min(axis=0) - y_min - radii, y_max - ys.max(axis=0) - radii),
-                      axis=-1)                                          # (n, 2, 4)
+    walls = (xf.min(axis=0) - x_min - r_rows, x_max - xf.max(axis=0) - r_rows,
+             yf.min(axis=0) - y_min - r_rows, y_max - yf.max(axis=0) - r_rows)
+    wa_worst = walls[0]
+    w_idx = np.zeros(m, dtype=np.int64)
+    for q in (1, 2, 3):
+        better = walls[q] < wa_worst
+        wa_worst = np.where(better, walls[q], wa_worst)
+        w_idx[better] = q
     px = xs[..., 0] - xs[..., 1]
     py = ys[..., 0] - ys[..., 1]
     pa_min = np.sqrt((px * px + py * py).min(axis=0)) - (radii[0] + radii[1])   # (n,)
-    k = obstacles.shape[1]
-    ob_min = np.full((k, 2 * n_sub), np.inf)
-    if k:
-        # rows r = 2 i + a, one obstacle at a time: avoids slow size-2/size-K inner loops
-        xf = xs.reshape(substeps, 2 * n_sub)
-        yf = ys.reshape(substeps, 2 * n_sub)
-        obs_t = np.repeat(obstacles[idx].transpose(2, 1, 0), 2, axis=2)   # (3, K, m)
-        msk = np.repeat(mask[idx].T, 2, axis=1)                           # (K, m)
-        r_rows = np.tile(radii, n_sub)
-        for j in range(k):
-            ddx = xf - obs_t[0, j]
-            ddy = yf - obs_t[1, j]
-            c = np.sqrt((ddx * ddx + ddy * ddy).min(axis=0)) - obs_t[2, j] - r_rows
-            ob_min[j] = np.where(msk[j], c, np.inf)
-    ob_min = ob_min.T.reshape(n_sub, 2, k)                               # (n, 2, K)
-    if k:
-        j = ob_min.argmin(axis=-1)
-        ob_worst = np.take_along_axis(ob_min, j[..., None], axis=-1)[..., 0]
-    else:
-        j = np.full((idx.size, 2), -1)
-        ob_worst = np.full((idx.size, 2), np.inf)
-    w = wa_min.argmin(axis=-1)
-    wa_worst = np.take_along_axis(wa_min, w[..., None], axis=-1)[..., 0]
+    pa_rows = np.repeat(pa_min, 2)
+    ob_worst = np.full(m, np.inf)
+    j_idx = np.full(m, -1, dtype=np.int64)
+    if obstacles.shape[1]:
+        obs_i = np.repeat(obstacles[idx], 2, axis=0)                      # (m, K, 3)
+        msk = np.repeat(mask[idx], 2, axis=0)                             # (m, K)
+        for j in range(obstacles.shape[1]):
+            ddx = xf - obs_i[:, j, 0]
+            ddy = yf - obs_i[:, j, 1]
+            c = np.sqrt((ddx * ddx + ddy * ddy).min(axis=0)) - obs_i[:, j, 2] - r_rows
+            better = (c < ob_worst) & msk[:, j]
+            ob_worst = np.where(better, c, ob_worst)
+            j_idx[better] = j
     d_ob = np.maximum(-ob_worst, 0.0)
     d_wa = np.maximum(-wa_worst, 0.0)
-    d_pa = np.broadcast_to(np.maximum(-pa_min, 0.0)[:, None], d_ob.shape)
-    kinds = ((ob_worst < 0) * OBSTACLE + (wa_worst < 0) * ARENA
-             + (pa_min < 0)[:, None] * COLLISION).astype(np.uint8)
-    report.kinds[idx] = kinds
-    report.violated[idx] = kinds > 0
-    report.depth_obstacle[idx] = d_ob
-    report.depth_arena[idx] = d_wa
-    report.depth_collision[idx] = d_pa
-    report.depth[idx] = np.maximum(np.maximum(d_ob, d_wa), d_pa)
-    report.obstacle_index[idx] = np.where(ob_worst < 0, j, -1)
-    report.wall_index[idx] = np.where(wa_worst < 0, w, -1)
+    d_pa = np.maximum(-pa_rows, 0.0)
+    hit_ob = ob_worst < 0
+    hit_wa = wa_worst < 0
+    kinds = (hit_ob * OBSTACLE + hit_wa * ARENA + (pa_rows < 0) * COLLISION).astype(np.uint8)
+    report.kinds.reshape(-1)[rows] = kinds
+    report.violated.reshape(-1)[rows] = kinds > 0
+    report.depth_obstacle.reshape(-1)[rows] = d_ob
+    report.depth_arena.reshape(-1)[rows] = d_wa
+    report.depth_collision.reshape(-1)[rows] = d_pa
+    report.depth.reshape(-1)[rows] = np.maximum(np.maximum(d_ob, d_wa), d_pa)
+    report.obstacle_index.reshape(-1)[rows] = np.where(hit_ob, j_idx, -1)
+    report.wall_index.reshape(-1)[rows] = np.where(hit_wa, w_idx, -1)
     return report
 
 
@@ -207,7 +210,8 @@ def check_step_scalar(prev: list[tuple[float, float, float]], cmds: list[tuple[f
                       dt: float, substeps: int, radii: tuple[float, float],
                       obstacles: list[tuple[float, float, float]],
                       bounds: tuple[float, float, float, float]) -> ScalarSafety:
-    """Pure-Python :func:`check_step` for one game (same maths, same pre-filter).
+    """Pure-Python :func:`check_step` for one game (same maths and report; the pre-filter is
+    applied per constraint rather than per game, which is just as exact).
 
     :param prev: start poses ``[(x, y, theta)] * 2``.
     :param cmds: applied commands ``[(v, omega)] * 2``.
@@ -218,48 +222,53 @@ def check_step_scalar(prev: list[tuple[float, float, float]], cmds: list[tuple[f
     :param bounds: ``(x_min, x_max, y_min, y_max)``.
     """
     rep = ScalarSafety()
-    t0 = abs(cmds[0][0]) * dt
-    t1 = abs(cmds[1][0]) * dt
+    travel = (abs(cmds[0][0]) * dt, abs(cmds[1][0]) * dt)
     (x0, y0, _), (x1, y1, _) = prev
     r0, r1 = radii
-    pair = math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1)) - (r0 + r1)
-    if pair > t0 + t1:
-        x_min, x_max, y_min, y_max = bounds
-        c0 = min(x0 - x_min, x_max - x0, y0 - y_min, y_max - y0) - r0
-        c1 = min(x1 - x_min, x_max - x1, y1 - y_min, y_max - y1) - r1
-        if c0 > t0 and c1 > t1:
-            for ox, oy, orad in obstacles:
-                if (math.sqrt((x0 - ox) * (x0 - ox) + (y0 - oy) * (y0 - oy)) - orad - r0 <= t0
-                        or math.sqrt((x1 - ox) * (x1 - ox) + (y1 - oy) * (y1 - oy))
-                        - orad - r1 <= t1):
-                    break
-            else:
-                return rep
+    x_min, x_max, y_min, y_max = bounds
+    # Pre-filter per constraint (exact, see module doc): only constraints whose start
+    # clearance is within the robot's travel can be violated during this step.
+    need_pair = (math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1)) - (r0 + r1)
+                 <= travel[0] + travel[1])
+    need_wall = [False, False]
+    need_obs: list[list[int]] = [[], []]
+    for a, (x, y, _) in enumerate(prev):
+        r = radii[a]
+        t = travel[a]
+        need_wall[a] = min(x - x_min, x_max - x, y - y_min, y_max - y) - r <= t
+        for j, (ox, oy, orad) in enumerate(obstacles):
+            if math.sqrt((x - ox) * (x - ox) + (y - oy) * (y - oy)) - orad - r <= t:
+                need_obs[a].append(j)
+    if not (need_pair or need_wall[0] or need_wall[1] or need_obs[0] or need_obs[1]):
+        return rep
     rep.substepped = True
     best_ob = [math.inf, math.inf]
     best_j = [-1, -1]
     best_wa = [math.inf, math.inf]
     best_w = [-1, -1]
-    samples = [arc_samples_scalar(*prev[a], *cmds[a], dt, substeps) for a in range(2)]
-    x_min, x_max, y_min, y_max = bounds
+    samples: list[list[tuple[float, float]]] = [[], []]
     for a in range(2):
-        r = radii[a]
+        if need_pair or need_wall[a] or need_obs[a]:
+            samples[a] = arc_samples_scalar(*prev[a], *cmds[a], dt, substeps)
         pts = samples[a]
-        lo_x = hi_x = pts[0][0]
-        lo_y = hi_y = pts[0][1]
-        for px, py in pts:
-            if px < lo_x:
-                lo_x = px
-            elif px > hi_x:
-                hi_x = px
-            if py < lo_y:
-                lo_y = py
-            elif py > hi_y:
-                hi_y = py
-        walls = (lo_x - x_min - r, x_max - hi_x - r, lo_y - y_min - r, y_max - hi_y - r)
-        w = min(range(4), key=walls.__getitem__)
-        best_wa[a], best_w[a] = walls[w], w
-        for j, (ox, oy, orad) in enumerate(obstacles):
+        r = radii[a]
+        if need_wall[a]:
+            lo_x = hi_x = pts[0][0]
+            lo_y = hi_y = pts[0][1]
+            for px, py in pts:
+                if px < lo_x:
+                    lo_x = px
+                elif px > hi_x:
+                    hi_x = px
+                if py < lo_y:
+                    lo_y = py
+                elif py > hi_y:
+                    hi_y = py
+            walls = (lo_x - x_min - r, x_max - hi_x - r, lo_y - y_min - r, y_max - hi_y - r)
+            w = min(range(4), key=walls.__getitem__)
+            best_wa[a], best_w[a] = walls[w], w
+        for j in need_obs[a]:
+            ox, oy, orad = obstacles[j]
             d2 = math.inf
             for px, py in pts:
                 e = (px - ox) * (px - ox) + (py - oy) * (py - oy)
@@ -268,12 +277,14 @@ def check_step_scalar(prev: list[tuple[float, float, float]], cmds: list[tuple[f
             c = math.sqrt(d2) - orad - r
             if c < best_ob[a]:
                 best_ob[a], best_j[a] = c, j
-    pair2 = math.inf
-    for (ax, ay), (bx, by) in zip(samples[0], samples[1]):
-        d2 = (ax - bx) * (ax - bx) + (ay - by) * (ay - by)
-        if d2 < pair2:
-            pair2 = d2
-    best_pair = math.sqrt(pair2) - (r0 + r1)
+    best_pair = math.inf
+    if need_pair:
+        pair2 = math.inf
+        for (ax, ay), (bx, by) in zip(samples[0], samples[1]):
+            d2 = (ax - bx) * (ax - bx) + (ay - by) * (ay - by)
+            if d2 < pair2:
+                pair2 = d2
+        best_pair = math.sqrt(pair2) - (r0 + r1)
     d_pa = max(-best_pair, 0.0)
     for a in range(2):
         kinds = ((OBSTACLE if best_ob[a] < 0 else 0) | (ARENA if best_wa[a] < 0 else 0)

@@ -26,6 +26,12 @@ from .world import generate_obstacles, make_rngs, pad_obstacles, sample_spawns
 __all__ = ["VectorizedPursuitEvasion", "NoiseStream", "draw_base_seed"]
 
 
+def _distance(poses: np.ndarray) -> np.ndarray:
+    dx = poses[:, 0, 0] - poses[:, 1, 0]
+    dy = poses[:, 0, 1] - poses[:, 1, 1]
+    return np.sqrt(dx * dx + dy * dy)
+
+
 def draw_base_seed() -> int:
     """A fresh non-negative seed from OS entropy (logged so runs can be repeated)."""
     return int(np.random.SeedSequence().entropy % (2 ** 31))
@@ -152,7 +158,8 @@ class VectorizedPursuitEvasion:
         self.velocities[idx] = 0.0
         self.steps[idx] = 0
         p = self.poses[idx]
-        self.distance[idx] = np.hypot(p[:, 0, 0] - p[:, 1, 0], p[:, 0, 1] - p[:, 1, 1])
+        self.distance[idx] = _distance(p)
+        self._obstacle_rows = self.obs_builder.obstacle_rows(self.obstacles, self.obstacle_mask)
         self.episode_ids[idx] += 1
         self.episode_return[idx] = 0.0
         self.episode_violation_steps[idx] = 0
@@ -167,7 +174,8 @@ class VectorizedPursuitEvasion:
     def _observe(self, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         if idx is None:
             return self.obs_builder.batch_with_clearance(
-                self.poses, self.velocities, self.obstacles, self.obstacle_mask, self.steps)
+                self.poses, self.velocities, self.obstacles, self.obstacle_mask, self.steps,
+                self._obstacle_rows)
         return self.obs_builder.batch_with_clearance(
             self.poses[idx], self.velocities[idx], self.obstacles[idx],
             self.obstacle_mask[idx], self.steps[idx])
@@ -221,7 +229,7 @@ class VectorizedPursuitEvasion:
                             start_pair=self.distance - self._contact)
         d_prev = self.distance
         p = self.poses
-        d = np.hypot(p[:, 0, 0] - p[:, 1, 0], p[:, 0, 1] - p[:, 1, 1])
+        d = _distance(p)
         self.distance = d.copy()
         self.steps += 1
         captured = d <= cfg.capture_radius
