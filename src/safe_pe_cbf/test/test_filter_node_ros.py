@@ -12,11 +12,12 @@ rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed: run scripts
 pytest.importorskip("safe_pe_msgs.msg", reason="safe_pe_msgs is not built: scripts/setup.sh")
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from geometry_msgs.msg import TwistStamped  # noqa: E402
+from geometry_msgs.msg import Twist, TwistStamped  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from safe_pe_msgs.msg import SafetyStatus  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from safe_pe_msgs.msg import Arena, CircleObstacle, SafetyStatus  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
@@ -174,3 +175,54 @@ def test_invalid_start_parameters_fail_fast(context):
     with pytest.raises(ValueError, match="arena"):
         SafetyFilterNode(context=context, parameter_overrides=[
             Parameter("arena.x_min", value=5.0), Parameter("arena.x_max", value=1.0)])
+
+
+def test_arena_from_the_latched_topic_and_opponent_from_odometry(context):
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    peer = rclpy.create_node("world", context=context)
+    arena_pub = peer.create_publisher(Arena, "/safe_pe/arena", latched)
+    bad = Arena(x_min=0.0, x_max=math.nan, y_min=0.0, y_max=4.0)
+    arena_pub.publish(bad)  # NaN: dropped and counted, the filter keeps stopping
+    node = SafetyFilterNode(context=context, namespace=f"/{NS}", parameter_overrides=[
+        Parameter("arena_source", value="topic"),
+        Parameter("opponent_source", value="odom"),
+        Parameter("opponent_odom_topic", value=f"/{NS}_other/odom"),
+    ])
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    statuses: list[SafetyStatus] = []
+    peer.create_subscription(SafetyStatus, f"/{NS}/safety_status", statuses.append, 10)
+    odom_pub = peer.create_publisher(Odometry, f"/{NS}/odom", 10)
+    other_pub = peer.create_publisher(Odometry, f"/{NS}_other/odom", 10)
+    nominal_pub = peer.create_publisher(Twist, f"/{NS}/cmd_vel_nominal", 10)
+    here = odometry_message([1.0, 1.0, 0.0], (0.0, 0.0), Header(), "base")
+    there = odometry_message([3.0, 3.0, 0.0], (0.0, 0.0), Header(), "base")
+
+    def ask() -> SafetyStatus:
+        count = len(statuses)
+        odom_pub.publish(here)
+        other_pub.publish(there)
+        _spin_for(executor, 0.05)
+        nominal_pub.publish(Twist())
+        assert _spin_until(executor, lambda: len(statuses) > count)
+        return statuses[-1]
+
+    try:
+        assert _spin_until(executor, lambda: node.pipeline.counters.dropped["arena"] == 1)
+        assert _spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
+                           and other_pub.get_subscription_count() > 0)
+        status = ask()
+        assert status.tier == SafetyStatus.TIER_STOP and "arena" in status.reason
+        arena_pub.publish(Arena(x_min=0.0, x_max=4.0, y_min=0.0, y_max=4.0,
+                                obstacles=[CircleObstacle(x=2.0, y=1.0, radius=0.3)]))
+        assert _spin_until(executor, lambda: node.pipeline.resolver is not None)
+        status = ask()
+        assert status.tier == SafetyStatus.TIER_NOMINAL, status.reason
+        assert node.pipeline.opponent is not None
+        assert node.pipeline.opponent[0] == pytest.approx(3.0)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()
