@@ -267,7 +267,6 @@ class ObservationBuilder:
                 vals += ((c * odx + s * ody) / diag, (c * ody - s * odx) / diag, orad / diag,
                          clear / diag, 1.0)
         vals += self._zeros[:OBS_DIM - len(vals)]
-        arr = np.array(vals, dtype=np.float32)
-        np.minimum(arr, 1.0, out=arr)
-        np.maximum(arr, -1.0, out=arr)
-        return arr
+        if min(vals) < -1.0 or max(vals) > 1.0:     # rare: a body outside the arena
+            vals = [-1.0 if v < -1.0 else (1.0 if v > 1.0 else v) for v in vals]
+        return np.array(vals, dtype=np.float32)
