@@ -6,6 +6,8 @@
   robot (its own limits and radius, the other robot as opponent, the shared filter settings);
 - `make_resolver(config, cbf, arena, obstacles)`: a single-robot `SafeActionResolver`;
 - `make_batched_filter(config, role)`: a `BatchedSafetyFilter` for vectorized envs;
+- `make_safety_reward(config)`: the sim's `SafetyRewardComputer` (None without w5), using
+  both robots' CBF configs so the reward pays for the margins the filters enforce;
 - `make_safe_env(config)` / `make_safe_vec_env(config)`: the game with obstacles and, with
   `use_safety_reward`, the safety reward.
 
