@@ -71,3 +71,37 @@ def test_stack_trains_plays_reports_and_stops_the_robots(graph, probe, tmp_path)
         commands = probe.get(f'/{robot}/cmd_vel')
         assert commands, f'{robot} never got a command'
         assert commands[-1].linear.x == 0.0 and commands[-1].angular.z == 0.0, robot
+
+
+def test_stack_stops_cleanly_on_ctrl_c(graph, probe, tmp_path):
+    import signal
+    import time
+
+    run_dir = tmp_path / 'live'
+    probe.watch('/pursuer/cmd_vel', Twist, 100)
+    probe.watch('/evader/cmd_vel', Twist, 100)
+    log = tmp_path / 'stack.log'
+    with open(log, 'w') as out:
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'safe_pe_training.ros.stack', '--budget', '0',
+             '--duration', '120', '--run-dir', str(run_dir)],
+            env=graph.env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            probe.wait_for(lambda: len(probe.get('/pursuer/cmd_vel')) > 20
+                           and any(c.linear.x > 0 for c in probe.get('/pursuer/cmd_vel')),
+                           60.0, 'the live graph to drive the pursuer')
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=30) == 0, log.read_text()[-3000:]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    text = log.read_text()
+    assert 'stopping (SIGINT received)' in text, text[-3000:]
+    report = json.loads((run_dir / 'safety_report.json').read_text())
+    assert report['sources']['pursuer']['steps'] > 0
+    assert 'training' not in report['sources']          # budget 0: live graph only
+    time.sleep(0.5)
+    for robot in ('pursuer', 'evader'):
+        last = probe.get(f'/{robot}/cmd_vel')[-1]
+        assert last.linear.x == 0.0 and last.angular.z == 0.0, robot
