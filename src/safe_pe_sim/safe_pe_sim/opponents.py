@@ -99,7 +99,11 @@ class Opponent:
         else:
             assert self.fn is not None
             action = self.fn(obs)
-        action = np.asarray(action, dtype=np.float64).reshape(poses.shape[0], 2)
+        try:
+            action = np.asarray(action, dtype=np.float64).reshape(poses.shape[0], 2)
+        except (TypeError, ValueError) as exc:
+            raise SimInputError(f"opponent {self.spec!r} must return ({poses.shape[0]}, 2) "
+                                f"actions: {exc}") from exc
         if not np.all(np.isfinite(action)):
             raise SimInputError(f"opponent {self.spec!r} returned a non-finite action")
         return to_physical(action, self.robot)

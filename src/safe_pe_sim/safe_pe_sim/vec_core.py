@@ -203,12 +203,12 @@ class VectorizedPursuitEvasion:
         """
         n = self.num_envs
         cmds = np.empty((n, 2, 2))
-        try:
-            cmds[:, 0] = cmd_pursuer
-            cmds[:, 1] = cmd_evader
-        except (ValueError, TypeError) as exc:
-            raise SimInputError(f"commands must be ({n}, 2) arrays of (v, omega): {exc}") \
-                from exc
+        for a, cmd in enumerate((cmd_pursuer, cmd_evader)):
+            arr = np.asarray(cmd, dtype=np.float64) if not isinstance(cmd, np.ndarray) else cmd
+            if arr.shape != (n, 2):
+                raise SimInputError(f"{('pursuer', 'evader')[a]} commands must have shape "
+                                    f"({n}, 2) = (num_envs, (v, omega)), got {arr.shape}")
+            cmds[:, a] = arr
         finite = np.isfinite(cmds).all(axis=(1, 2))
         if not finite.all():
             bad = np.flatnonzero(~finite)[:10].tolist()
