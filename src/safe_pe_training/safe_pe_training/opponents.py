@@ -57,7 +57,7 @@ class AgentView:
         """``(N, OBS_DIM + 4)``: the observation with the encoded safe box appended."""
         if self._obs_box is None:
             if self._box_fn is None:
-                raise RuntimeError(
+                raise ValueError(
                     "this opponent needs the safe action box, but the env has no safety "
                     "filter (use_cbf is False): use a Gaussian-policy opponent instead"
                 )

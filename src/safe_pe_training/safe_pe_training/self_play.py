@@ -344,6 +344,11 @@ class SelfPlayTrainer:
                         policy_kwargs=self._policy_kwargs(), **self._ppo_kwargs())
             model.set_logger(configure_logger(str(self.run.tensorboard / role),
                                               ["tensorboard"]))
+            expected = self.checkpoint_metadata(role, 0).obs_dim
+            if env.obs_dim != expected:
+                raise RuntimeError(
+                    f"observation layout mismatch: env gives {env.obs_dim} entries, checkpoint "
+                    f"metadata describes {expected} (safe_pe_sim OBS_NAMES out of sync?)")
             self.envs[role] = env
             self.models[role] = model
         self._current_phase = self.next_phase

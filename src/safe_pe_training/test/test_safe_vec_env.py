@@ -176,7 +176,7 @@ def test_evader_learner_and_opponents():
     env.step(np.full((4, 2), 0.5))
     env_b = make_learner_env(tiny_config("B"), "evader", beta_pursuer, num_envs=4)
     env_b.reset()
-    with pytest.raises(RuntimeError, match="use_cbf"):
+    with pytest.raises(ValueError, match="use_cbf"):
         env_b.step(np.zeros((4, 2)))
     assert env_config.dt > 0
 
