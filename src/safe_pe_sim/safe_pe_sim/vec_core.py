@@ -209,9 +209,8 @@ class VectorizedPursuitEvasion:
                 raise SimInputError(f"{('pursuer', 'evader')[a]} commands must have shape "
                                     f"({n}, 2) = (num_envs, (v, omega)), got {arr.shape}")
             cmds[:, a] = arr
-        finite = np.isfinite(cmds).all(axis=(1, 2))
-        if not finite.all():
-            bad = np.flatnonzero(~finite)[:10].tolist()
+        if not np.isfinite(cmds).all():
+            bad = np.flatnonzero(~np.isfinite(cmds).all(axis=(1, 2)))[:10].tolist()
             raise SimInputError(f"non-finite command in game(s) {bad}; filter NaN/inf before "
                                 f"stepping (nothing was applied)")
         applied = clip_commands(cmds, self.cmd_lo, self.cmd_hi)

@@ -140,3 +140,23 @@ def test_vec_env_terminal_observation_and_episode_info() -> None:
     assert venv.env_is_wrapped(object) == [False] * 5
     with pytest.raises(SimInputError, match="non-finite"):
         venv.step(np.full((5, 2), np.nan))
+
+
+def test_vector_core_input_checks_and_empty_layout() -> None:
+    from safe_pe_sim.vec_core import VectorizedPursuitEvasion
+
+    cfg = load_profile("default")
+    cfg.obstacles.count_min = cfg.obstacles.count_max = 0
+    core = VectorizedPursuitEvasion(cfg, 4, seed=0)
+    obs, _, _, _, info = core.step(np.zeros((4, 2)), np.ones((4, 2)))
+    assert obs.shape == (4, 2, 40) and core.obstacles.shape == (4, 0, 3)
+    before = core.poses.copy()
+    with pytest.raises(SimInputError, match=r"shape \(4, 2\)"):
+        core.step(np.zeros(2), np.zeros((4, 2)))          # no silent broadcasting
+    bad = np.zeros((4, 2))
+    bad[2, 1] = np.inf
+    with pytest.raises(SimInputError, match=r"game\(s\) \[2\]"):
+        core.step(np.zeros((4, 2)), bad)
+    np.testing.assert_array_equal(core.poses, before)     # nothing was applied
+    with pytest.raises(SimInputError, match="seed"):
+        core.reset(seed=-1)
