@@ -527,6 +527,8 @@ class SelfPlayTrainer:
         env.set_opponent(self._opponent(entry, other))
         env.seed(cfg.seed + 7919 * (phase + 1))
         model._last_obs = None  # new opponent: start fresh episodes (reset with the seed)
+        if model.ep_info_buffer is not None:
+            model.ep_info_buffer.clear()  # episode stats of this phase's opponent only
         th.manual_seed(cfg.seed * 1_000_003 + phase)
         env.pop_stats()
         self._steps_this_phase = 0
