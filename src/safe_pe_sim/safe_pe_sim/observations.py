@@ -184,11 +184,13 @@ class ObservationBuilder:
             ody = obs_t[1] - y
             orad = obs_t[2]
             clear = np.sqrt(odx * odx + ody * ody) - orad - r
-            key = np.where(msk, clear, np.inf)
+            all_real = bool(msk.all())            # usual case: a fixed obstacle count
+            key = clear if all_real else np.where(msk, clear, np.inf)
             np.minimum(clearance, key.min(axis=0), out=clearance)
             feats = [(c * odx + s * ody) / diag, (c * ody - s * odx) / diag, orad / diag,
                      clear / diag, np.ones(odx.shape)]                    # each (K, m)
-            feats = [f * msk for f in feats]
+            if not all_real:
+                feats = [f * msk for f in feats]
             if k == 2:
                 sw = key[1] < key[0]
                 feats = [np.where(sw, f[::-1], f) for f in feats]
