@@ -23,12 +23,22 @@ RUN_TYPES = ('A', 'B', 'C', 'D', 'custom')
 
 
 def repo_root() -> Path:
-    """The repository root (parent of ``src/``), or ``$SAFE_PE_ROOT`` if set."""
+    """The repository root (the folder with ``config/`` and ``launch/``).
+
+    ``$SAFE_PE_ROOT`` if set; else the checkout this module lives in (symlink installs
+    resolve to ``<root>/src/safe_pe_training/...``); else the working directory if it has
+    ``config/stack.yaml`` (copied installs).
+    """
     env = os.environ.get('SAFE_PE_ROOT')
     if env:
         return Path(env).resolve()
-    # <root>/src/safe_pe_training/safe_pe_training/ros/graph_spec.py
-    return Path(__file__).resolve().parents[4]
+    here = Path(__file__).resolve()
+    if len(here.parents) > 4 and (here.parents[4] / 'config').is_dir():
+        return here.parents[4]
+    cwd = Path.cwd()
+    if (cwd / 'config' / 'stack.yaml').is_file():
+        return cwd
+    return here.parents[min(4, len(here.parents) - 1)]
 
 
 def config_dir() -> Path:
