@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from safe_pe_sim.config import NoiseConfig, load_profile
+from safe_pe_sim.config import ArenaConfig, NoiseConfig, load_profile
 from safe_pe_sim.env import PursuitEvasionEnv
 from safe_pe_sim.game import PursuitEvasionGame
 from safe_pe_sim.rewards import SafetyRewardComputer
@@ -13,19 +13,30 @@ from safe_pe_sim.vec_core import VectorizedPursuitEvasion
 from safe_pe_sim.vec_env import PursuitEvasionVecEnv
 
 
-def _small_config(noise: bool, w5: float = 0.0):
-    cfg = load_profile("turtlebot3_burger")
+def _small_config(noise: bool, w5: float = 0.0, profile: str = "turtlebot3_burger",
+                  terminate: bool = False):
+    cfg = load_profile(profile)
     cfg.max_steps = 60          # several auto-resets within the test
+    cfg.terminate_on_violation = terminate
     cfg.rewards.w5 = w5
     cfg.rewards.violation = -0.5
+    if profile == "default":    # a smaller arena so that 60-step episodes reach the walls
+        cfg.arena = ArenaConfig(-4.0, 4.0, -4.0, 4.0)
+        cfg.obstacles.clearance_walls = 0.5
     if noise:
         cfg.actuator_noise = NoiseConfig(v_std=0.05, omega_std=0.3)
     return cfg.validate()
 
 
-@pytest.mark.parametrize("noise,w5", [(False, 0.0), (True, 0.0), (False, 0.3)])
-def test_core_equals_single_games(noise: bool, w5: float) -> None:
-    cfg = _small_config(noise, w5)
+@pytest.mark.parametrize("noise,w5,profile,terminate", [
+    (False, 0.0, "turtlebot3_burger", False),
+    (True, 0.0, "turtlebot3_burger", False),
+    (False, 0.3, "turtlebot3_burger", False),
+    (True, 0.0, "default", True),
+])
+def test_core_equals_single_games(noise: bool, w5: float, profile: str,
+                                  terminate: bool) -> None:
+    cfg = _small_config(noise, w5, profile, terminate)
     n, seed, steps = 6, 11, 200
     vec = VectorizedPursuitEvasion(cfg, n, seed=seed)
     games = [PursuitEvasionGame(cfg) for _ in range(n)]
@@ -45,8 +56,9 @@ def test_core_equals_single_games(noise: bool, w5: float) -> None:
             np.testing.assert_allclose(obs[i, 0], g.observation(0), atol=2e-6)
             np.testing.assert_allclose(obs[i, 1], g.observation(1), atol=2e-6)
         # wide commands (beyond the limits, so clipping matters too)
-        cp = rng.uniform([-0.1, -4.0], [0.4, 4.0], (n, 2))
-        ce = rng.uniform([-0.1, -4.0], [0.4, 4.0], (n, 2))
+        v_hi = 1.3 * cfg.evader.v_max
+        cp = rng.uniform([-0.1, -4.0], [v_hi, 4.0], (n, 2))
+        ce = rng.uniform([-0.1, -4.0], [v_hi, 4.0], (n, 2))
         obs, rew, term, trunc, info = vec.step(cp, ce)
         for i, g in enumerate(games):
             res = g.step(tuple(cp[i]), tuple(ce[i]))
