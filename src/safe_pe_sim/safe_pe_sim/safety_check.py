@@ -61,7 +61,7 @@ class SafetyReport:
     wall_index: np.ndarray
     """int: index into WALL_NAMES of the deepest-crossed wall, -1 when none."""
     substepped: np.ndarray
-    """``(N,)`` bool: the game failed the pre-filter and was sub-stepped."""
+    """``(N,)`` bool: the game failed the pre-filter and (some of) it was sub-stepped."""
 
     @classmethod
     def empty(cls, n: int) -> "SafetyReport":
@@ -123,29 +123,32 @@ def check_step(prev_poses: np.ndarray, cmds: np.ndarray, dt: float, substeps: in
     """
     n = prev_poses.shape[0]
     report = SafetyReport.empty(n)
+    # Flat rows r = 2 i + a (game i, agent a): every numpy op then runs over one long
+    # contiguous axis (numpy is slow on inner dimensions of size 2, 4 or K).
     if prefilter:
         travel = np.abs(cmds[..., 0]) * dt
         if start_static is None or start_pair is None:
             ob, wa, pa = clearances(prev_poses[..., :2], radii, obstacles, mask, bounds)
             start_static = np.minimum(ob.min(axis=-1, initial=np.inf), wa.min(axis=-1))
             start_pair = pa
-        need = ((start_static <= travel).any(axis=1)
-                | (start_pair <= travel[:, 0] + travel[:, 1]))
-        idx = np.flatnonzero(need)
+        need_pair = start_pair <= travel[:, 0] + travel[:, 1]
+        need_rows = (start_static <= travel) | need_pair[:, None]
+        rows = np.flatnonzero(need_rows)
+        pair_games = np.flatnonzero(need_pair)
     else:
-        idx = np.arange(n)
-    if idx.size == 0:
+        rows = np.arange(2 * n)
+        pair_games = np.arange(n)
+    if rows.size == 0:
         return report
-    report.substepped[idx] = True
-    # Work on flat rows r = 2 i + a (game i, agent a) so every numpy op runs over one long
-    # contiguous axis (numpy is slow on inner dimensions of size 2, 4 or K).
-    n_sub = idx.size
-    m = 2 * n_sub
-    rows = (2 * idx[:, None] + np.arange(2)).ravel()
-    xs, ys = arc_samples(prev_poses[idx], cmds[idx], dt, substeps)      # (S, n, 2)
-    xf = xs.reshape(substeps, m)
+    games = rows >> 1
+    agents = rows & 1
+    report.substepped[games] = True
+    m = rows.size
+    xs, ys = arc_samples(prev_poses.reshape(-1, 3)[rows][:, None],
+                         cmds.reshape(-1, 2)[rows][:, None], dt, substeps)
+    xf = xs.reshape(substeps, m)                                       # (S, m)
     yf = ys.reshape(substeps, m)
-    r_rows = np.tile(radii, n_sub)
+    r_rows = radii[agents]
     x_min, x_max, y_min, y_max = bounds
     walls = (xf.min(axis=0) - x_min - r_rows, x_max - xf.max(axis=0) - r_rows,
              yf.min(axis=0) - y_min - r_rows, y_max - yf.max(axis=0) - r_rows)
@@ -155,15 +158,20 @@ def check_step(prev_poses: np.ndarray, cmds: np.ndarray, dt: float, substeps: in
         better = walls[q] < wa_worst
         wa_worst = np.where(better, walls[q], wa_worst)
         w_idx[better] = q
-    px = xs[..., 0] - xs[..., 1]
-    py = ys[..., 0] - ys[..., 1]
-    pa_min = np.sqrt((px * px + py * py).min(axis=0)) - (radii[0] + radii[1])   # (n,)
-    pa_rows = np.repeat(pa_min, 2)
+    pa_rows = np.full(m, np.inf)
+    if pair_games.size:
+        # both rows of a pair-flagged game are sampled and adjacent (rows are sorted)
+        p0 = np.searchsorted(rows, 2 * pair_games)
+        px = xf[:, p0] - xf[:, p0 + 1]
+        py = yf[:, p0] - yf[:, p0 + 1]
+        pa = np.sqrt((px * px + py * py).min(axis=0)) - (radii[0] + radii[1])
+        pa_rows[p0] = pa
+        pa_rows[p0 + 1] = pa
     ob_worst = np.full(m, np.inf)
     j_idx = np.full(m, -1, dtype=np.int64)
     if obstacles.shape[1]:
-        obs_i = np.repeat(obstacles[idx], 2, axis=0)                      # (m, K, 3)
-        msk = np.repeat(mask[idx], 2, axis=0)                             # (m, K)
+        obs_i = obstacles[games]                                          # (m, K, 3)
+        msk = mask[games]                                                 # (m, K)
         for j in range(obstacles.shape[1]):
             ddx = xf - obs_i[:, j, 0]
             ddy = yf - obs_i[:, j, 1]
