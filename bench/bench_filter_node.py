@@ -56,6 +56,7 @@ def run_relay() -> None:
     """The baseline node: republish every TwistStamped from ``/relay/in`` on ``/relay/out``."""
     import rclpy
     from geometry_msgs.msg import TwistStamped
+    from rclpy.executors import ExternalShutdownException
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
     rclpy.init()
@@ -65,7 +66,7 @@ def run_relay() -> None:
     node.create_subscription(TwistStamped, "/relay/in", pub.publish, qos)
     try:
         rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         node.destroy_node()
