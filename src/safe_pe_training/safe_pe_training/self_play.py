@@ -22,6 +22,7 @@ import hashlib
 import json
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -285,6 +286,14 @@ class SelfPlayTrainer:
         self._policy_cache: dict[str, DeployedPolicy] = {}
         self.envs: dict[str, SafeLearnerVecEnv] = {}
         self.models: dict[str, PPO] = {}
+        per_env = config.self_play.steps_per_phase / config.num_envs
+        if per_env < self.env_config.max_steps:
+            warnings.warn(
+                f"self_play.steps_per_phase / num_envs = {per_env:.0f} steps per game is shorter "
+                f"than an episode (max_steps {self.env_config.max_steps}): episodes that reach "
+                "the step limit never finish within a phase (each phase starts fresh episodes "
+                "against its new opponent); raise steps_per_phase or lower num_envs",
+                stacklevel=2)
 
     # ------------------------------------------------------------------ construction
     @classmethod

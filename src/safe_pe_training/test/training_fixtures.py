@@ -26,7 +26,7 @@ def tiny_config(run: str, seed: int = 0, phases: int = 2,
     config.self_play.steps_per_phase = 256
     config.self_play.eval_episodes = eval_episodes
     config.total_timesteps = 256 * phases
-    config.env.overrides = {"max_steps": 80}
+    config.env.overrides = {"max_steps": 60}
     return config.validate()
 
 
