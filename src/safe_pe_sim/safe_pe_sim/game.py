@@ -21,7 +21,7 @@ from .observations import ObservationBuilder
 from .rewards import game_rewards_scalar
 from .safety_check import ScalarSafety, check_step_scalar
 from .vec_core import NoiseStream, draw_base_seed
-from .world import generate_obstacles, make_rngs, sample_spawns
+from .world import explicit_obstacles, generate_obstacles, make_rngs, sample_spawns
 
 __all__ = ["PursuitEvasionGame", "StepResult"]
 
@@ -105,7 +105,6 @@ class PursuitEvasionGame:
         if obstacles is None:
             obs_arr = generate_obstacles(self.config, self._rng)
         else:
-            from .world import explicit_obstacles
             obs_arr = explicit_obstacles(obstacles)
         if poses is None:
             start = sample_spawns(self.config, obs_arr, self._rng)

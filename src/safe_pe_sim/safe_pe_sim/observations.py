@@ -141,8 +141,12 @@ class ObservationBuilder:
         w, h, diag = self.width, self.height, self.diag
         k = obstacles.shape[1]
         G = self._buffers.get((m, k))
-        if G is None:            # scratch buffer, reused: every slot used is rewritten below
-            G = self._buffers[(m, k)] = np.zeros((OBS_DIM // 4, m, 4), dtype=np.float32)
+        if G is None:
+            G = np.zeros((OBS_DIM // 4, m, 4), dtype=np.float32)
+            if m >= 1024:        # reuse big scratch buffers (every used slot is rewritten);
+                if len(self._buffers) >= 4:     # bounded: subset calls vary in size
+                    self._buffers.clear()
+                self._buffers[(m, k)] = G
 
         def put(k: int, value: np.ndarray | float) -> None:
             G[k >> 2, :, k & 3] = value
