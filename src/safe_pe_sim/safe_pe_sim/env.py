@@ -56,6 +56,7 @@ class PursuitEvasionEnv(gym.Env):
         self.opponent = Opponent(opponent, config, ROLES[1 - self.agent])
         self.robot = config.robots()[self.agent]
         self.render_mode = render_mode
+        self.metadata = {**self.metadata, "render_fps": max(1, round(1.0 / config.dt))}
         self.observation_space = gym.spaces.Box(-1.0, 1.0, (OBS_DIM,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
         self._done = True

@@ -54,6 +54,7 @@ class PursuitEvasionParallelEnv(ParallelEnv):
         self.possible_agents = list(ROLES)
         self.agents: list[str] = []
         self.render_mode = render_mode
+        self.metadata = {**self.metadata, "render_fps": max(1, round(1.0 / config.dt))}
         self._robots = dict(zip(ROLES, config.robots()))
         self._renderer: Any = None
         self.trajectory: list[tuple[tuple[float, float, float], ...]] = []
