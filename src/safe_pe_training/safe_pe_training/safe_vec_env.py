@@ -119,6 +119,47 @@ class EpisodeStats:
         }
 
 
+class LearnerSafetyReward:
+    """The sim's ``SafetyRewardComputer`` evaluated for the learning agent only.
+
+    The learner's env only uses the learner's reward column, so the other agent's barrier
+    values are not computed (one batched CBF call less per step); its column is 0. Same
+    formula and configs as the wrapped computer: ``w5 * clip(min_h / h_max, -1, 1)``.
+
+    :param computer: a ``safe_pe_sim.rewards.SafetyRewardComputer``
+    :param agent: learner index (0 pursuer, 1 evader)
+    """
+
+    def __init__(self, computer: Any, agent: int) -> None:
+        self.computer = computer
+        self.agent = agent
+        self.w5 = float(computer.w5)
+        self.h_max = float(computer.h_max)
+
+    def min_barriers(self, poses: np.ndarray, obstacles: np.ndarray,
+                     mask: np.ndarray) -> np.ndarray:
+        """``(N, 2)`` smallest barrier values of both agents (delegated, for checks)."""
+        return self.computer.min_barriers(poses, obstacles, mask)
+
+    def compute(self, poses: np.ndarray, obstacles: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``(N, 2)`` rewards: the learner's column filled, the other one 0.
+
+        :param poses: ``(N, 2, 3)`` poses after the step
+        :param obstacles: ``(N, K, 3)`` obstacles
+        :param mask: ``(N, K)`` real obstacle rows
+        """
+        from safe_pe_cbf.batch import min_barrier
+
+        out = np.zeros((poses.shape[0], 2))
+        if self.w5 == 0.0:
+            return out
+        a = self.agent
+        h = min_barrier(poses[:, a], self.computer.arena, obstacles, mask, poses[:, 1 - a],
+                        self.computer.cbf_configs[a])
+        out[:, a] = self.w5 * np.clip(h / self.h_max, -1.0, 1.0)
+        return out
+
+
 class SafeLearnerVecEnv(VecEnv):
     """One learning role in N games vs a frozen opponent, commands through the CBF filter.
 
@@ -150,6 +191,10 @@ class SafeLearnerVecEnv(VecEnv):
         self.use_beta = bool(use_beta)
         self.safety_listener = safety_listener
         self.limits = [CommandLimits.from_robot(r) for r in core.config.robots()]
+        reward = getattr(core, "safety_reward", None)
+        if reward is not None and all(hasattr(reward, a) for a in
+                                      ("cbf_configs", "arena", "w5", "h_max")):
+            core.safety_reward = LearnerSafetyReward(reward, self.agent)
         base_dim = int(core.observations().shape[-1])
         obs_dim = base_dim + (BOX_OBS_DIM if self.use_beta else 0)
         obs_space = spaces.Box(-1.0, 1.0, (obs_dim,), np.float32)
