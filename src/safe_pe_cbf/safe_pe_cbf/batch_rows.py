@@ -150,11 +150,10 @@ def build_rows_batch(k: Consts, poses: np.ndarray, arena: tuple[float, float, fl
     sth = np.sin(th)
     px = x + d * cth
     py = y + d * sth
-    # column-major (N, M) arrays: every column below is written contiguously
-    gv = np.empty((M, N)).T
-    gw = np.empty((M, N)).T
-    h = np.empty((M, N)).T
-    valid = np.ones((M, N), dtype=bool).T
+    gv = np.empty((N, M))
+    gw = np.empty((N, M))
+    h = np.empty((N, M))
+    valid = np.ones((N, M), dtype=bool)
     if opponent is not None:
         qx = opponent[:, 0] + k.opp_d * np.cos(opponent[:, 2])
         qy = opponent[:, 1] + k.opp_d * np.sin(opponent[:, 2])

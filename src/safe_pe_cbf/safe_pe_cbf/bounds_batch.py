@@ -17,15 +17,13 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["action_box_batch"]
 
 
-def _grow(k: Consts, gv: np.ndarray, gw: np.ndarray, g: np.ndarray, valid: np.ndarray,
-          av: np.ndarray, aw: np.ndarray) -> tuple[np.ndarray, ...]:
+def _grow(k: Consts, gv: np.ndarray, gw: np.ndarray, g: np.ndarray, av: np.ndarray,
+          aw: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Rows whose absent constraints have ``gv = gw = 0`` and ``g = inf``."""
     room = [np.maximum(k.w_max - aw, 0.0), np.maximum(aw - k.w_min, 0.0),
             np.maximum(k.v_max - av, 0.0), np.maximum(av - k.v_min, 0.0)]
-    zero = np.zeros_like(gv)
-    coef = [np.where(valid, np.maximum(gw, 0.0), zero), np.where(valid, np.maximum(-gw, 0.0),
-                                                                 zero),
-            np.where(valid, np.maximum(gv, 0.0), zero), np.where(valid, np.maximum(-gv, 0.0),
-                                                                 zero)]
+    coef = [np.maximum(gw, 0.0), np.maximum(-gw, 0.0), np.maximum(gv, 0.0),
+            np.maximum(-gv, 0.0)]
     slack = np.maximum(g - (gv * av[:, None] + gw * aw[:, None]) - BOX_EPS, 0.0)
     full = coef[0] * room[0][:, None] + coef[1] * room[1][:, None] \
         + coef[2] * room[2][:, None] + coef[3] * room[3][:, None]
@@ -33,17 +31,27 @@ def _grow(k: Consts, gv: np.ndarray, gw: np.ndarray, g: np.ndarray, valid: np.nd
     ratio = np.where(pos, slack / np.where(pos, full, 1.0), np.inf)
     t = np.minimum(1.0, ratio.min(axis=1))
     delta = [t * room[0], t * room[1], t * room[2], t * room[3]]
-    load = coef[0] * delta[0][:, None] + coef[1] * delta[1][:, None] \
-        + coef[2] * delta[2][:, None] + coef[3] * delta[3][:, None]
-    for dd in range(4):
-        c = coef[dd]
-        pos = c > 0.0
-        lim = np.where(pos, (slack - load) / np.where(pos, c, 1.0), np.inf).min(axis=1)
-        extra = np.minimum(room[dd] - delta[dd], lim)
-        grow = extra > 0.0
-        step = np.where(grow, extra, 0.0)
-        delta[dd] = np.where(grow, delta[dd] + step, delta[dd])
-        load = np.where(grow[:, None], load + c * step[:, None], load)
+    # t == 1: the extents already reach the limits, the greedy pass cannot change them
+    part = np.nonzero(t < 1.0)[0]
+    if part.size:
+        c_p = [c[part] for c in coef]
+        d_p = [d[part] for d in delta]
+        r_p = [r[part] for r in room]
+        s_p = slack[part]
+        load = c_p[0] * d_p[0][:, None] + c_p[1] * d_p[1][:, None] \
+            + c_p[2] * d_p[2][:, None] + c_p[3] * d_p[3][:, None]
+        for dd in range(4):
+            c = c_p[dd]
+            pos = c > 0.0
+            lim = np.where(pos, (s_p - load) / np.where(pos, c, 1.0), np.inf).min(axis=1)
+            extra = np.minimum(r_p[dd] - d_p[dd], lim)
+            grow = extra > 0.0
+            step = np.where(grow, extra, 0.0)
+            d_p[dd] = np.where(grow, d_p[dd] + step, d_p[dd])
+            load = np.where(grow[:, None], load + c * step[:, None], load)
+        for dd in range(4):
+            delta[dd] = delta[dd].copy()
+            delta[dd][part] = d_p[dd]
     lo_v = np.maximum(av - delta[3], k.v_min)
     hi_v = np.minimum(av + delta[2], k.v_max)
     lo_w = np.maximum(aw - delta[1], k.w_min)
@@ -66,13 +74,23 @@ def _box_for(k: Consts, rows: BatchRows, idx: np.ndarray, g: np.ndarray):
     feas &= ~bad
     av = np.minimum(np.maximum(zx / bv, k.v_min), k.v_max)
     aw = np.minimum(np.maximum(zy / bw, k.w_min), k.w_max)
+    gv = np.where(valid, gv, 0.0)
+    gw = np.where(valid, gw, 0.0)
     gz = np.where(valid, g, np.inf)
-    b1 = _grow(k, gv, gw, gz, valid, av, aw)
-    b2 = _grow(k, gv, gw, gz, valid, 0.5 * (b1[0] + b1[1]), 0.5 * (b1[2] + b1[3]))
-    a1 = (b1[1] - b1[0]) * bv * ((b1[3] - b1[2]) * bw)
-    a2 = (b2[1] - b2[0]) * bv * ((b2[3] - b2[2]) * bw)
-    use2 = a2 > a1
-    box = [np.where(use2, x2, x1) for x1, x2 in zip(b1, b2)]
+    b1 = _grow(k, gv, gw, gz, av, aw)
+    box = [x.copy() for x in b1]
+    # a box that already spans the limits cannot grow: re-anchoring only for the others
+    part = np.nonzero((b1[0] != k.v_min) | (b1[1] != k.v_max) | (b1[2] != k.w_min)
+                      | (b1[3] != k.w_max))[0]
+    if part.size:
+        p1 = [x[part] for x in b1]
+        p2 = _grow(k, gv[part], gw[part], gz[part], 0.5 * (p1[0] + p1[1]),
+                   0.5 * (p1[2] + p1[3]))
+        a1 = (p1[1] - p1[0]) * bv * ((p1[3] - p1[2]) * bw)
+        a2 = (p2[1] - p2[0]) * bv * ((p2[3] - p2[2]) * bw)
+        use2 = a2 > a1
+        for j in range(4):
+            box[j][part] = np.where(use2, p2[j], p1[j])
     return feas, box
 
 

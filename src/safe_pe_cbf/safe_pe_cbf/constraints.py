@@ -40,7 +40,7 @@ class Consts:
 
     __slots__ = ("d", "dt", "c", "c_dt", "wall_off", "obs_off", "pair_r", "opp_d",
                  "share", "pair_extra", "static_extra", "v_min", "v_max", "w_min", "w_max",
-                 "wv", "ww", "tol", "gamma", "config")
+                 "wv", "ww", "tol", "gamma", "config", "_coefs")
 
     def __init__(self, config: CBFConfig) -> None:
         self.config = config
@@ -65,6 +65,19 @@ class Consts:
         self.wv, self.ww = config.weights
         self.tol = config.feasibility_tol
         self.gamma = config.gamma
+        self._coefs: dict[tuple[float, ...], list[float]] = {}
+
+    def coefs(self, gammas: Sequence[float]) -> list[float]:
+        """``[coef(group, gammas[group]) for group in 0, 1, 2]`` (cached).
+
+        :param gammas: gamma for (collision, arena, obstacles)
+        """
+        key = tuple(gammas)
+        out = self._coefs.get(key)
+        if out is None:
+            out = [self.coef(grp, key[grp]) for grp in range(3)]
+            self._coefs[key] = out
+        return out
 
     def coef(self, group: int, gamma: float) -> float:
         """Multiplier of h0 in g: ``share * gamma / dt`` (share = 1 for static groups).
@@ -98,7 +111,7 @@ class Rows:
         :param k: constants
         :param gammas: gamma for (collision, arena, obstacles)
         """
-        coefs = [k.coef(grp, gammas[grp]) for grp in range(3)]
+        coefs = k.coefs(gammas)
         return [coefs[grp] * h - e for grp, h, e in zip(self.group, self.h, self.extra)]
 
     def __len__(self) -> int:

@@ -147,6 +147,11 @@ def check_pose(pose: object, name: str = "pose") -> tuple[float, float, float]:
     :param pose: sequence or array of 3 numbers
     :param name: what to call it in the error message
     """
+    if type(pose) is np.ndarray and pose.shape == (3,) and pose.dtype == np.float64:
+        x, y, th = pose.tolist()  # fast path: already float64
+        if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(th)):
+            raise SafetyInputError(f"{name} must be finite, got ({x}, {y}, {th})")
+        return x, y, th
     try:
         x, y, th = pose  # type: ignore[misc]
         x = float(x)
@@ -165,6 +170,11 @@ def check_command(cmd: object, name: str = "u_nom") -> tuple[float, float]:
     :param cmd: sequence or array of 2 numbers
     :param name: what to call it in the error message
     """
+    if type(cmd) is np.ndarray and cmd.shape == (2,) and cmd.dtype == np.float64:
+        v, w = cmd.tolist()
+        if not (math.isfinite(v) and math.isfinite(w)):
+            raise SafetyInputError(f"{name} must be finite, got ({v}, {w})")
+        return v, w
     try:
         v, w = cmd  # type: ignore[misc]
         v = float(v)

@@ -54,23 +54,27 @@ def scaled_rows(gv: Sequence[float], gw: Sequence[float], g: Sequence[float], wv
     Returns ``(ax, ay, b, index, trivially_infeasible)`` where ``index`` maps each kept row
     to its original index (zero rows with ``g >= 0`` are dropped).
     """
-    ax: list[float] = []
-    ay: list[float] = []
-    b: list[float] = []
-    idx: list[int] = []
-    bad = False
-    for i in range(len(g)):
-        rx = gv[i] / wv
-        ry = gw[i] / ww
-        n = math.sqrt(rx * rx + ry * ry)
-        if n > 0.0:
-            ax.append(rx / n)
-            ay.append(ry / n)
-            b.append(g[i] / n)
-            idx.append(i)
-        elif g[i] < 0.0:
-            bad = True
     m = len(g)
+    rx = [a / wv for a in gv]
+    ry = [a / ww for a in gw]
+    nrm = [math.sqrt(x * x + y * y) for x, y in zip(rx, ry)]
+    bad = False
+    if min(nrm, default=1.0) > 0.0:  # the usual case: every row is a proper half-plane
+        ax = [x / n for x, n in zip(rx, nrm)]
+        ay = [y / n for y, n in zip(ry, nrm)]
+        b = [c / n for c, n in zip(g, nrm)]
+        idx = list(range(m))
+    else:
+        ax, ay, b, idx = [], [], [], []
+        for i in range(m):
+            n = nrm[i]
+            if n > 0.0:
+                ax.append(rx[i] / n)
+                ay.append(ry[i] / n)
+                b.append(g[i] / n)
+                idx.append(i)
+            elif g[i] < 0.0:
+                bad = True
     ax += [-1.0, 1.0, 0.0, 0.0]
     ay += [0.0, 0.0, -1.0, 1.0]
     b += [-(wv * lo_v), wv * hi_v, -(ww * lo_w), ww * hi_w]

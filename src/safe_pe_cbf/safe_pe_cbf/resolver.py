@@ -45,7 +45,7 @@ class Tier(IntEnum):
     DISABLED = 5
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ResolverRecord:
     """What the resolver did for one command.
 
@@ -207,7 +207,7 @@ class SafeActionResolver:
         out = resolve_rows(k, rows, g, v, w, self._stages, self._candidates, self._solve)
         uv, uw, tier, qp_ok, act, reason = out
         hs = rows.h
-        imin = min(range(len(hs)), key=hs.__getitem__)
+        imin = hs.index(min(hs))
         dv = k.wv * (uv - v)
         dw = k.ww * (uw - w)
         rec = ResolverRecord(
