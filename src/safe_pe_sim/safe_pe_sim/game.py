@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .config import EnvConfig
-from .dynamics import unicycle_step_scalar
+from .dynamics import unicycle_step_scalar, wrap_angle
 from .errors import SimInputError
 from .observations import ObservationBuilder
 from .rewards import game_rewards_scalar
@@ -109,9 +109,14 @@ class PursuitEvasionGame:
         if poses is None:
             start = sample_spawns(self.config, obs_arr, self._rng)
         else:
-            start = np.asarray(poses, dtype=np.float64).reshape(2, 3)
+            try:
+                start = np.asarray(poses, dtype=np.float64).reshape(2, 3)
+            except (TypeError, ValueError) as exc:
+                raise SimInputError(f"start poses must be (2, 3) rows (x, y, theta) of pursuer "
+                                    f"and evader: {exc}") from exc
             if not np.all(np.isfinite(start)):
                 raise SimInputError("start poses must be finite")
+            start[:, 2] = wrap_angle(start[:, 2])
         self.obstacles_array = obs_arr
         self.obstacles = [tuple(map(float, row)) for row in obs_arr]
         self.poses = [tuple(map(float, row)) for row in start]

@@ -160,3 +160,15 @@ def test_vector_core_input_checks_and_empty_layout() -> None:
     np.testing.assert_array_equal(core.poses, before)     # nothing was applied
     with pytest.raises(SimInputError, match="seed"):
         core.reset(seed=-1)
+
+
+def test_reset_options_are_validated() -> None:
+    env = PursuitEvasionEnv()
+    with pytest.raises(SimInputError, match=r"\(2, 3\)"):
+        env.reset(options={"poses": np.zeros(5)})
+    with pytest.raises(SimInputError, match="finite"):
+        env.reset(options={"poses": [[0.0, 0.0, np.nan], [1.0, 1.0, 0.0]]})
+    with pytest.raises(ValueError, match="radii"):
+        env.reset(options={"obstacles": [[0.0, 0.0, -1.0]]})
+    env.reset(options={"poses": [[0.0, 0.0, 7.0], [3.0, 3.0, 0.0]]})
+    assert env.game.poses[0][2] == pytest.approx(7.0 - 2 * math.pi)
