@@ -64,6 +64,10 @@ OBS_NAMES = (
 """Name of every observation entry, in order."""
 
 
+def _first(row: tuple[float, ...]) -> float:
+    return row[0]
+
+
 class ObservationBuilder:
     """Builds observations for a config, batched (numpy) or for one game (pure Python)."""
 
@@ -84,6 +88,8 @@ class ObservationBuilder:
         self._v_scale = [float(v) for v in self.v_scale]
         self._omega_scale = [float(v) for v in self.omega_scale]
         self._zeros = [0.0] * OBS_DIM
+        self._consts = (x_min, x_max, y_min, y_max, self.width, self.height, self.diag,
+                        2.0 / self.width, 2.0 / self.height, self.v_opp_scale)
         self._buffers: dict[tuple[int, int], np.ndarray] = {}
 
     # ------------------------------------------------------------------ batched
@@ -235,10 +241,11 @@ class ObservationBuilder:
         o = 1 - agent
         x, y, th = poses[agent]
         xo, yo, tho = poses[o]
+        v_a, om_a = velocities[agent]
+        v_o, om_o = velocities[o]
+        x_min, x_max, y_min, y_max, w, h, diag, sx, sy, v_opp = self._consts
         c = math.cos(th)
         s = math.sin(th)
-        x_min, x_max, y_min, y_max = self.bounds
-        w, h, diag = self.width, self.height, self.diag
         r = self._radii[agent]
         dx = xo - x
         dy = yo - y
@@ -246,12 +253,10 @@ class ObservationBuilder:
         so = math.sin(tho)
         rc = co * c + so * s
         rs = so * c - co * s
-        v_o, om_o = velocities[o]
-        vo = v_o / self.v_opp_scale
+        vo = v_o / v_opp
         vals = [
-            (x - x_min) * (2.0 / w) - 1.0, (y - y_min) * (2.0 / h) - 1.0, c, s,
-            velocities[agent][0] / self._v_scale[agent],
-            velocities[agent][1] / self._omega_scale[agent],
+            (x - x_min) * sx - 1.0, (y - y_min) * sy - 1.0, c, s,
+            v_a / self._v_scale[agent], om_a / self._omega_scale[agent],
             (c * dx + s * dy) / diag, (c * dy - s * dx) / diag,
             math.sqrt(dx * dx + dy * dy) / diag, rc, rs, vo * rc, vo * rs,
             om_o / self._omega_scale[o],
@@ -265,11 +270,11 @@ class ObservationBuilder:
                 ody = oy - y
                 rows.append((math.sqrt(odx * odx + ody * ody) - orad - r, odx, ody, orad))
             if len(rows) == 2:
-                order = (1, 0) if rows[1][0] < rows[0][0] else (0, 1)
+                if rows[1][0] < rows[0][0]:
+                    rows.reverse()
             else:
-                order = sorted(range(len(rows)), key=lambda i: rows[i][0])[:N_OBSTACLE_OBS]
-            for i in order:
-                clear, odx, ody, orad = rows[i]
+                rows = sorted(rows, key=_first)[:N_OBSTACLE_OBS]
+            for clear, odx, ody, orad in rows:
                 vals += ((c * odx + s * ody) / diag, (c * ody - s * odx) / diag, orad / diag,
                          clear / diag, 1.0)
         vals += self._zeros[:OBS_DIM - len(vals)]
