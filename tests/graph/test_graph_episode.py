@@ -42,8 +42,14 @@ def _eval_specs(tmp_path, episodes: int = 1, seed: int = 3):
 
 
 def _moved(states: list[GameState], agent: str) -> float:
-    first, last = getattr(states[0], agent), getattr(states[-1], agent)
-    return math.hypot(last.x - first.x, last.y - first.y)
+    """Longest distance the agent got from where it was in the first state of an episode."""
+    first = {}
+    best = 0.0
+    for state in states:
+        start = first.setdefault(state.episode_id, getattr(state, agent))
+        now = getattr(state, agent)
+        best = max(best, math.hypot(now.x - start.x, now.y - start.y))
+    return best
 
 
 def test_episode_through_the_filters_has_zero_violations_and_reports_targets(graph, probe,
@@ -57,8 +63,10 @@ def test_episode_through_the_filters_has_zero_violations_and_reports_targets(gra
 
     probe.wait_for(lambda: len(probe.get('/safe_pe/episode_result')) >= 1, 90.0,
                    'the first finished episode', graph)
-    # The metrics node writes its report and exits after the episode (stop_after_episodes).
-    probe.wait_for(lambda: not graph.alive('metrics'), 20.0, 'the metrics node to finish')
+    # The metrics node writes its report and exits after one counted episode
+    # (stop_after_episodes): the first episode, started before every filter was live, is
+    # warm-up, so it exits after the second.
+    probe.wait_for(lambda: not graph.alive('metrics'), 60.0, 'the metrics node to finish')
     assert graph.procs['metrics'].returncode == 0, graph.log('metrics')
 
     result = probe.get('/safe_pe/episode_result')[0]
@@ -67,7 +75,7 @@ def test_episode_through_the_filters_has_zero_violations_and_reports_targets(gra
     assert not any(s.violation for s in states), [s.violation_detail for s in states
                                                   if s.violation][:3]
     assert result.steps >= 10
-    assert _moved(states[:EPISODE_STEPS], 'pursuer') > 0.1, 'the pursuer never moved'
+    assert _moved(states, 'pursuer') > 0.1, 'the pursuer never moved'
 
     metrics = {m.source: m for m in probe.get('/safe_pe/safety_metrics')}
     assert {'pursuer', 'evader', 'all'} <= set(metrics)
@@ -76,7 +84,7 @@ def test_episode_through_the_filters_has_zero_violations_and_reports_targets(gra
     assert {t.name for t in union.targets} >= {'violations', 'qp_feasibility', 'backup_rate'}
 
     report = json.loads((tmp_path / 'run' / 'safety_report.json').read_text())
-    assert report['episodes']['episodes'] >= 1
+    assert report['episodes']['episodes'] == 1 and report['episodes']['warmup'] >= 1
     assert report['episodes']['violation_steps'] == 0
     for source in ('pursuer', 'evader', 'all'):
         entry = report['sources'][source]

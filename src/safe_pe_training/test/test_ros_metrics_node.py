@@ -85,9 +85,19 @@ def test_metrics_node_aggregates_sources_and_reports(context, tmp_path):
                                   + [_status(SafetyStatus.TIER_BACKUP, -0.01, violation=True,
                                              feasible=False)])
         pub_t.publish(batch)
-        pub_e.publish(EpisodeResult(outcome=EpisodeResult.OUTCOME_CAPTURE, steps=20))
+        # Before the evader's filter is live, and the first episode after: warm-up only.
+        pub_e.publish(EpisodeResult(outcome=EpisodeResult.OUTCOME_TIMEOUT, steps=20,
+                                    violation_steps=2))
+        assert _spin_until(executor, lambda: node.report().episodes.warmup == 1)
+        pub_ev = peer.create_publisher(SafetyStatus, '/evader/safety_status', 100)
+        assert _spin_until(executor, lambda: pub_ev.get_subscription_count() > 0)
+        pub_ev.publish(_status(0, 2.0))
         assert _spin_until(executor, lambda: metrics.get('all') is not None
-                           and metrics['all'].steps == 30), metrics
+                           and metrics['all'].steps == 31), metrics
+        pub_e.publish(EpisodeResult(outcome=EpisodeResult.OUTCOME_TIMEOUT, steps=20))
+        pub_e.publish(EpisodeResult(outcome=EpisodeResult.OUTCOME_CAPTURE, steps=20))
+        assert _spin_until(executor, lambda: node.report().episodes.warmup == 2
+                           and node.report().episodes.episodes == 1)
         pursuer, training, union = metrics['pursuer'], metrics['training'], metrics['all']
         assert pursuer.steps == 20 and pursuer.violations == 0
         assert pursuer.interventions == 5 and math.isclose(pursuer.intervention_rate, 0.25)
@@ -96,12 +106,11 @@ def test_metrics_node_aggregates_sources_and_reports(context, tmp_path):
                                                      'backup_rate'}
         assert training.steps == 10 and training.violations == 1 and training.backups == 1
         assert not training.all_targets_met
-        assert union.steps == 30 and union.violations == 1
-        assert list(union.tier_counts) == [24, 5, 0, 1, 0, 0]
-        assert metrics['evader'].steps == 0 and not metrics['evader'].all_targets_met
+        assert union.steps == 31 and union.violations == 1
+        assert list(union.tier_counts) == [25, 5, 0, 1, 0, 0]
+        assert metrics['evader'].steps == 1 and metrics['evader'].all_targets_met
         assert diags['pursuer'].level == DiagnosticStatus.OK
         assert diags['training'].level == DiagnosticStatus.ERROR
-        assert diags['evader'].level == DiagnosticStatus.STALE
     finally:
         executor.shutdown()
         node.destroy_node()
@@ -110,9 +119,23 @@ def test_metrics_node_aggregates_sources_and_reports(context, tmp_path):
     assert report['sources']['pursuer']['all_targets_met'] is True
     assert report['sources']['all']['violations'] == 1
     assert report['all_targets_met'] is False
-    assert report['episodes']['captures'] == 1
+    assert report['episodes']['captures'] == 1 and report['episodes']['episodes'] == 1
+    assert report['episodes']['warmup'] == 2
+    assert report['episodes']['violation_steps'] == 2      # warm-up violations still count
     text = (report_dir / 'safety_report.md').read_text()
     assert 'TARGETS MISSED' in text and '| training |' in text
+
+
+def test_metrics_node_without_data_is_stale(context):
+    node = MetricsNode(context=context)
+    try:
+        report = node.report()
+        assert [m.source for m in report.sources] == ['pursuer', 'evader', 'training', 'all']
+        assert not report.all_targets_met
+        from safe_pe_training.ros.metrics_node import diagnostic_level
+        assert all(diagnostic_level(m)[0] == DiagnosticStatus.STALE for m in report.sources)
+    finally:
+        node.destroy_node()
 
 
 def test_metrics_node_rejects_bad_parameters(context):

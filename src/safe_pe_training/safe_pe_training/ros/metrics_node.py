@@ -7,8 +7,10 @@ and ``/diagnostics`` (OK when every target is met, WARN when a rate target is mi
 any violation, STALE without data), counts ``/safe_pe/episode_result`` outcomes, and writes
 ``safety_report.json`` + ``safety_report.md`` to ``report_dir`` periodically and on shutdown.
 
-With ``stop_after_episodes > 0`` the node writes its report and exits after that many episode
-results (``sim_eval.launch.py`` ends the launch when it does).
+Episodes count once the live graph is up: results that arrive before every robot's filter has
+sent a status, and the first one after (that episode was partly played without them), are
+reported as warm-up episodes only. With ``stop_after_episodes > 0`` the node writes its report
+and exits after that many counted episodes (``sim_eval.launch.py`` ends the launch then).
 """
 
 from __future__ import annotations
@@ -134,6 +136,9 @@ class MetricsNode(Node):
         self._trackers = {name: SafetyMetricsTracker(window_size=window, targets=targets)
                           for name in names}
         self._episodes = EpisodeStats()
+        self._live: set[str] = set()       # robots whose filter has sent a status
+        self._counting = False             # episodes count (the graph was up at their start)
+        self._skip_next_episode = False
         self._training_phase: int | None = None
         self._dropped = 0
         self.done = threading.Event()
@@ -170,6 +175,12 @@ class MetricsNode(Node):
                 self._trackers[name].record_batch(**columns)
 
     def _on_status(self, robot: str, msg: SafetyStatus) -> None:
+        if robot not in self._live:
+            with self._lock:
+                self._live.add(robot)
+                if not self._counting and self._live >= set(self.robots):
+                    self._counting = True
+                    self._skip_next_episode = True   # the running episode started without us
         self._record(robot, statuses_to_arrays([msg]))
 
     def _on_training_statuses(self, msg: SafetyStatusArray) -> None:
@@ -183,11 +194,19 @@ class MetricsNode(Node):
             self._training_phase = int(msg.phase)
 
     def _on_episode(self, msg: EpisodeResult) -> None:
+        if msg.violation_steps:
+            self.get_logger().error(
+                f'episode {msg.episode_id}: the simulator saw {msg.violation_steps} violation '
+                f'steps')
         with self._lock:
             e = self._episodes
+            e.violation_steps += int(msg.violation_steps)   # always, warm-up or not
+            if not self._counting or self._skip_next_episode:
+                self._skip_next_episode = False
+                e.warmup += 1
+                return
             e.episodes += 1
             e.steps += int(msg.steps)
-            e.violation_steps += int(msg.violation_steps)
             if msg.outcome == EpisodeResult.OUTCOME_CAPTURE:
                 e.captures += 1
             elif msg.outcome == EpisodeResult.OUTCOME_TIMEOUT:
@@ -195,10 +214,6 @@ class MetricsNode(Node):
             else:
                 e.aborted += 1
             finished = e.captures + e.timeouts
-        if msg.violation_steps:
-            self.get_logger().error(
-                f'episode {msg.episode_id}: the simulator saw {msg.violation_steps} violation '
-                f'steps')
         if self.stop_after_episodes and finished >= self.stop_after_episodes \
                 and not self.done.is_set():
             self.get_logger().info(f'{finished} episodes finished: writing the report')

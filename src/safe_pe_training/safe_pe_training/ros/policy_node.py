@@ -173,7 +173,10 @@ class PolicyNode(Node):
 
     def stop(self) -> None:
         """Stop the command loop and publish one zero command."""
-        self._timer.cancel()
+        timer = getattr(self, '_timer', None)
+        if timer is None:      # the constructor failed before the command loop existed
+            return
+        timer.cancel()
         try:
             self._pub.publish(make_twist(0.0, 0.0,
                                          self.cmd_type,

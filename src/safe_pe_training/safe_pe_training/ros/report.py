@@ -113,8 +113,10 @@ class EpisodeStats:
     :param captures: episodes ended by capture.
     :param timeouts: episodes ended by the step limit.
     :param aborted: episodes reset before they ended.
-    :param violation_steps: sum of the simulator's ground-truth violation steps.
+    :param violation_steps: sum of the simulator's ground-truth violation steps (warm-up
+        episodes included).
     :param steps: sum of control steps.
+    :param warmup: episodes left out because they started before every filter was live.
     """
 
     episodes: int = 0
@@ -123,6 +125,7 @@ class EpisodeStats:
     aborted: int = 0
     violation_steps: int = 0
     steps: int = 0
+    warmup: int = 0
 
     @property
     def capture_rate(self) -> float:
@@ -209,7 +212,9 @@ class SafetyReport:
         e = self.episodes
         lines += ['', f'Episodes: {e.episodes} finished ({e.captures} captures, {e.timeouts} '
                   f'timeouts, {e.aborted} aborted), capture rate {e.capture_rate:.2%}, '
-                  f'{e.violation_steps} simulator violation steps in {e.steps} steps.', '']
+                  f'{e.violation_steps} simulator violation steps in {e.steps} steps '
+                  f'({e.warmup} warm-up episodes before every filter was live not counted).',
+                  '']
         return '\n'.join(lines)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import traceback
 from typing import Callable
 
 import rclpy
@@ -56,6 +57,9 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
     except ParameterError as exc:
         print(f'[{name}] invalid parameter: {exc}', file=sys.stderr, flush=True)
         code = 2
+    except Exception:  # noqa: BLE001 - say what broke, then still shut down cleanly
+        print(f'[{name}] failed:\n{traceback.format_exc()}', file=sys.stderr, flush=True)
+        code = 1
     finally:
         signal.signal(signal.SIGTERM, previous)
         try:

@@ -159,7 +159,7 @@ class Stack:
                          f'{progress.total_budget} steps, {progress.fps:.0f} fps, capture '
                          f'{progress.capture_rate:.0%}, train violations {progress.violations}')
         elif training is not None:
-            parts.append('training starting')
+            parts.append('training: loading torch/SB3, building the envs')
         metrics = self.nodes.get('metrics')
         if metrics is not None:
             report = metrics.report()
