@@ -42,8 +42,8 @@ def to_physical_scalar(a_v: float, a_omega: float, robot: RobotConfig) -> tuple[
     :param a_omega: normalised angular action.
     :param robot: robot limits.
     """
-    a_v = min(max(a_v, -1.0), 1.0)
-    a_omega = min(max(a_omega, -1.0), 1.0)
+    a_v = -1.0 if a_v < -1.0 else (1.0 if a_v > 1.0 else a_v)
+    a_omega = -1.0 if a_omega < -1.0 else (1.0 if a_omega > 1.0 else a_omega)
     return (robot.v_min + (a_v + 1.0) * 0.5 * (robot.v_max - robot.v_min),
             a_omega * robot.omega_max)
 
