@@ -93,9 +93,9 @@ def rollout(cfg: CBFConfig, n_envs: int, steps: int, policy: str, seed: int):
             safe[:, a] = u
             intervened += int(rec.intervened.sum())
             tier_counts += np.bincount(rec.tier, minlength=6)
-            if step % 5 == 0 and a == 0:
-                pick = rng.choice(n_envs, 8, replace=False)
-                cases += [(poses[i, 0].copy(), nominal[i, 0].copy(), poses[i, 1].copy(),
+            if step % 5 == 0:
+                pick = rng.choice(n_envs, 4, replace=False)
+                cases += [(poses[i, a].copy(), nominal[i, a].copy(), poses[i, 1 - a].copy(),
                            obstacles[i].copy()) for i in pick]
         poses = arc_step(poses, safe, cfg.dt)
         caught = np.linalg.norm(poses[:, 0, :2] - poses[:, 1, :2], axis=1) < CAPTURE_RADIUS

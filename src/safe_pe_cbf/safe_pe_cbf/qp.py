@@ -104,6 +104,8 @@ def solve_rows(z0x: float, z0y: float, ax: list[float], ay: list[float], b: list
                 break
         else:
             return zx, zy, True, (i,)
+    if n > 4 and _row_excludes_box(ax, ay, b, viol, tol):
+        return z0x, z0y, False, ()  # a single row misses the whole box: no vertex can work
     for i in range(n - 1):
         axi = ax[i]
         ayi = ay[i]
@@ -132,6 +134,25 @@ def solve_rows(z0x: float, z0y: float, ax: list[float], ay: list[float], b: list
             else:
                 return zx, zy, True, (i, j)
     return z0x, z0y, False, ()
+
+
+def _row_excludes_box(ax: list[float], ay: list[float], b: list[float], viol: list[float],
+                      tol: float) -> bool:
+    """Whether some violated row cannot be met anywhere in the limits box (the last 4 rows,
+    as appended by :func:`scaled_rows`), by a margin that no tolerance can bridge."""
+    n = len(b)
+    if not (ax[n - 4] == -1.0 and ax[n - 3] == 1.0 and ay[n - 2] == -1.0 and ay[n - 1] == 1.0):
+        return False
+    lx, hx, ly, hy = -b[n - 4], b[n - 3], -b[n - 2], b[n - 1]
+    for i in range(n - 4):
+        if viol[i] <= 0.0:
+            continue
+        a = ax[i]
+        c = ay[i]
+        low = (a * lx if a > 0.0 else a * hx) + (c * ly if c > 0.0 else c * hy)
+        if low > b[i] + 10.0 * tol:
+            return True
+    return False
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
