@@ -36,8 +36,8 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
 from safe_pe_training.action_mapping import BOX_OBS_DIM, CommandLimits
-from safe_pe_training.artifacts import RunDir, atomic_write_csv, atomic_write_json, \
-    default_run_dir
+from safe_pe_training.artifacts import CONFIG_FILE, RUN_STATE_FILE, RunDir, atomic_write_csv, \
+    atomic_write_json, default_run_dir
 from safe_pe_training.beta_policy import CBFBetaPolicy
 from safe_pe_training.checkpoints import CheckpointMetadata, DeployedPolicy, load_policy, \
     load_state_dict_file, read_metadata, save_checkpoint
@@ -480,6 +480,8 @@ class SelfPlayTrainer:
     # ------------------------------------------------------------------ main loop
     def train(self) -> TrainingResult:
         """Run (or continue) self-play until the budget is spent or :meth:`stop` is called."""
+        if self.resumed_from is None and self.next_phase == 0 and not self.phases:
+            self._archive_previous_run()
         self.run.create()
         self.config.to_yaml(self.run.config_path)
         self._build()
@@ -521,6 +523,30 @@ class SelfPlayTrainer:
             self.hooks.on_progress(self.progress_info(role, max(self.next_phase - 1, 0), fps,
                                                       done=True))
         return result
+
+    def _archive_previous_run(self) -> Path | None:
+        """Move an earlier run's files out of the way before a fresh start in its directory.
+
+        Nothing is deleted: ``config.yaml``, ``run_state.json``, ``checkpoints/``, ``state/``,
+        ``metrics/``, ``plots/`` and ``tensorboard/`` go to ``previous_<timestamp>/``.
+        """
+        root = self.run.root
+        names = (CONFIG_FILE, RUN_STATE_FILE, "checkpoints", "state", "metrics", "plots",
+                 "tensorboard")
+        if not (root / RUN_STATE_FILE).exists() and not any(root.glob("checkpoints/*.json")):
+            return None
+        archive = root / f"previous_{time.strftime('%Y%m%d-%H%M%S')}"
+        suffix = 1
+        while archive.exists():
+            archive = root / f"previous_{time.strftime('%Y%m%d-%H%M%S')}_{suffix}"
+            suffix += 1
+        archive.mkdir(parents=True)
+        for name in names:
+            if (root / name).exists():
+                (root / name).rename(archive / name)
+        warnings.warn(f"{root} held an earlier run; moved it to {archive} (use --resume to "
+                      "continue a run instead)", stacklevel=3)
+        return archive
 
     def _role_of(self, phase: int) -> str:
         first = self.config.self_play.first_role

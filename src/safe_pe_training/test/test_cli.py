@@ -110,3 +110,18 @@ def test_module_help_runs():
     proc = subprocess.run([sys.executable, "-m", "safe_pe_training.cli", "--help"],
                           capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0 and "ablation" in proc.stdout
+
+
+def test_fresh_train_in_used_run_dir_archives_the_old_run(tmp_path):
+    config = write_tiny_yaml(tmp_path / "tiny.yaml", "B", phases=1)
+    run_dir = tmp_path / "run"
+    args = ["train", "--config", str(config), "--run-dir", str(run_dir), "--no-progress"]
+    assert main(args) == 0
+    first = (run_dir / "checkpoints" / "pursuer_phase0000.pt").read_bytes()
+    with pytest.warns(UserWarning, match="moved it to"):
+        assert main(args) == 0
+    archives = list(run_dir.glob("previous_*"))
+    assert len(archives) == 1
+    assert (archives[0] / "checkpoints" / "pursuer_phase0000.pt").read_bytes() == first
+    assert (archives[0] / "run_state.json").exists()
+    assert (run_dir / "run_state.json").exists()
