@@ -281,7 +281,8 @@ def load_state_dict_file(weights_path: Path, expected_sha256: str) -> dict[str, 
     return state
 
 
-def load_policy_network(path: str | os.PathLike[str]) -> tuple[ActorCriticPolicy, CheckpointMetadata]:
+def load_policy_network(path: str | os.PathLike[str]
+                        ) -> tuple[ActorCriticPolicy, CheckpointMetadata]:
     """Rebuild the SB3 policy of a checkpoint and load its weights (strict).
 
     :param path: checkpoint path (any suffix)

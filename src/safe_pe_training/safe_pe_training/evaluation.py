@@ -182,3 +182,35 @@ def format_match_table(results: Sequence[MatchResult]) -> str:
             f"{r.intervention_rate[0]:>5.3f}/{r.intervention_rate[1]:<6.3f} "
             f"{r.backup_rate[0]:>5.3f}/{r.backup_rate[1]:<6.3f}")
     return "\n".join(lines)
+
+
+def evaluate_checkpoints(config: Any, pursuer: str, evader: str,
+                         n_episodes: int, seed: int = 0) -> MatchResult:
+    """Play a match between two checkpoints or baselines (``baseline:<name>``).
+
+    :param config: config giving the game, filters and limits
+    :param pursuer: checkpoint path or ``baseline:<name>`` for the pursuer
+    :param evader: checkpoint path or ``baseline:<name>`` for the evader
+    :param n_episodes: episodes
+    :param seed: seed of the games
+    """
+    from pathlib import Path
+
+    from safe_pe_training.checkpoints import load_policy
+    from safe_pe_training.factories import make_env_config
+    from safe_pe_training.opponents import PolicyOpponent, baseline_opponent
+    from safe_pe_training.safe_vec_env import make_core, make_filters
+
+    env_config = make_env_config(config)
+    players = []
+    for role, ref in (("pursuer", pursuer), ("evader", evader)):
+        if ref.startswith("baseline:"):
+            players.append(baseline_opponent(ref.split(":", 1)[1], env_config, role, seed))
+        else:
+            policy = load_policy(ref, deterministic=True)
+            if policy.role != role:
+                raise ValueError(f"{ref} is a {policy.role} checkpoint, not a {role} one")
+            players.append(PolicyOpponent(policy, label=Path(ref).stem))
+    core = make_core(config, env_config, n_episodes, seed)
+    return play_match(core, players[0], players[1], n_episodes,
+                      make_filters(config, env_config), seed=seed)

@@ -23,7 +23,7 @@ import json
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -42,7 +42,8 @@ from safe_pe_training.beta_policy import CBFBetaPolicy
 from safe_pe_training.checkpoints import CheckpointMetadata, DeployedPolicy, load_policy, \
     load_state_dict_file, read_metadata, save_checkpoint
 from safe_pe_training.config import SafeSelfPlayConfig
-from safe_pe_training.evaluation import MatchResult, play_match
+from safe_pe_training.evaluation import evaluate_checkpoints, play_match
+from safe_pe_training.hooks import CheckpointEvent, ProgressInfo, TrainingHooks, TrainingResult
 from safe_pe_training.opponent_pool import OpponentPool, PoolEntry
 from safe_pe_training.opponents import Opponent, PolicyOpponent, baseline_opponent
 from safe_pe_training.safe_vec_env import SafeLearnerVecEnv, SafetyBatch, make_core, \
@@ -51,6 +52,10 @@ from safe_pe_training.safety_metrics import SafetyMetricsTracker, \
     _get_safety_metrics_callback_class
 from safe_pe_training.training_state import ResumeError, load_train_state, load_tracker, \
     read_run_state, save_train_state, save_tracker, write_run_state
+
+__all__ = ["CheckpointEvent", "EVAL_BASELINES", "POOL_BASELINES", "ProgressInfo",
+           "SelfPlayTrainer", "TrainingHooks", "TrainingResult", "config_hash",
+           "evaluate_checkpoints"]
 
 ROLES = ("pursuer", "evader")
 POOL_BASELINES = {"pursuer": ("pure_pursuit",), "evader": ("random", "flee")}
@@ -67,108 +72,6 @@ def config_hash(config: SafeSelfPlayConfig) -> str:
     data = config.to_dict()
     data.pop("total_timesteps", None)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-@dataclass
-class ProgressInfo:
-    """Training progress (fields of ``safe_pe_msgs/TrainingProgress``).
-
-    :param run_dir: absolute run directory
-    :param run_type: "A".."D" or "custom"
-    :param phase: current phase (0-based)
-    :param num_phases: planned phases
-    :param training_role: role learning now
-    :param total_steps: learner env-steps so far (all phases)
-    :param total_budget: planned env-steps
-    :param fps: env-steps per second since the previous report
-    :param capture_rate: capture rate of the episodes finished in this phase so far
-    :param mean_episode_length: mean length of those episodes
-    :param intervention_rate: filter intervention rate over the tracker's recent window
-    :param backup_rate: backup rate over the recent window
-    :param violations: body-level learner violations so far
-    :param last_checkpoint: newest checkpoint weights path ("" before the first)
-    :param done: the run finished (or was stopped)
-    """
-
-    run_dir: str
-    run_type: str
-    phase: int
-    num_phases: int
-    training_role: str
-    total_steps: int
-    total_budget: int
-    fps: float
-    capture_rate: float
-    mean_episode_length: float
-    intervention_rate: float
-    backup_rate: float
-    violations: int
-    last_checkpoint: str
-    done: bool = False
-
-
-@dataclass
-class CheckpointEvent:
-    """A new checkpoint (fields of ``safe_pe_msgs/CheckpointInfo``).
-
-    :param role: role of the policy
-    :param path: weights file (``.pt``; metadata beside it as ``.json``)
-    :param phase: phase that produced it
-    :param total_steps: env-steps when written
-    :param run_type: run type
-    """
-
-    role: str
-    path: str
-    phase: int
-    total_steps: int
-    run_type: str
-
-
-@dataclass
-class TrainingHooks:
-    """Optional callbacks of :class:`SelfPlayTrainer` (called from the training thread).
-
-    :param on_progress: ``fn(ProgressInfo)``, every ``progress_interval_s`` and at the end
-    :param on_safety_batch: ``fn(SafetyBatch, phase)``, every env step (N statuses)
-    :param on_checkpoint: ``fn(CheckpointEvent)``, after each checkpoint is complete on disk
-    :param on_phase_end: ``fn(dict)`` with the phase record (as in ``metrics/phases.json``)
-    :param should_stop: ``fn() -> bool`` polled every env step; True ends training early
-    :param progress_interval_s: period of ``on_progress`` [s]
-    """
-
-    on_progress: Callable[[ProgressInfo], None] | None = None
-    on_safety_batch: Callable[[SafetyBatch, int], None] | None = None
-    on_checkpoint: Callable[[CheckpointEvent], None] | None = None
-    on_phase_end: Callable[[dict[str, Any]], None] | None = None
-    should_stop: Callable[[], bool] | None = None
-    progress_interval_s: float = 1.0
-
-
-@dataclass
-class TrainingResult:
-    """What :meth:`SelfPlayTrainer.train` returns.
-
-    :param run_dir: the run directory
-    :param phases_completed: phases finished (including earlier runs when resumed)
-    :param total_steps: learner env-steps
-    :param stopped_early: ended by ``stop()``/``should_stop`` before the budget
-    :param steps_per_second: env-steps per second of this process's training time
-    :param safety: lifetime tracker summary
-    :param safety_targets: safety-target check
-    :param last_checkpoints: newest weights path per role
-    :param phases: per-phase records
-    """
-
-    run_dir: str
-    phases_completed: int
-    total_steps: int
-    stopped_early: bool
-    steps_per_second: float
-    safety: dict[str, Any]
-    safety_targets: dict[str, Any]
-    last_checkpoints: dict[str, str | None]
-    phases: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _PhaseCallback(BaseCallback):
@@ -751,30 +654,3 @@ def _other(role: str) -> str:
 
 def _nan_to_none(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
-
-
-def evaluate_checkpoints(config: SafeSelfPlayConfig, pursuer: str, evader: str,
-                         n_episodes: int, seed: int = 0) -> MatchResult:
-    """Play a match between two checkpoints or baselines (``baseline:<name>``).
-
-    :param config: config giving the game, filters and limits
-    :param pursuer: checkpoint path or ``baseline:<name>`` for the pursuer
-    :param evader: checkpoint path or ``baseline:<name>`` for the evader
-    :param n_episodes: episodes
-    :param seed: seed of the games
-    """
-    from safe_pe_training.factories import make_env_config
-
-    env_config = make_env_config(config)
-    players = []
-    for role, ref in (("pursuer", pursuer), ("evader", evader)):
-        if ref.startswith("baseline:"):
-            players.append(baseline_opponent(ref.split(":", 1)[1], env_config, role, seed))
-        else:
-            policy = load_policy(ref, deterministic=True)
-            if policy.role != role:
-                raise ValueError(f"{ref} is a {policy.role} checkpoint, not a {role} one")
-            players.append(PolicyOpponent(policy, label=Path(ref).stem))
-    core = make_core(config, env_config, n_episodes, seed)
-    return play_match(core, players[0], players[1], n_episodes,
-                      make_filters(config, env_config), seed=seed)
