@@ -16,6 +16,7 @@ import numpy as np
 from safe_pe_cbf.constraints import (GROUP_ARENA, GROUP_COLLISION, GROUP_OBSTACLES,
                                      WALL_NAMES, Consts)
 from safe_pe_cbf.errors import SafetyInputError
+from safe_pe_cbf.geometry import MAX_ABS
 
 __all__ = ["BatchRows", "build_rows_batch", "column_names", "check_batch_inputs"]
 
@@ -88,9 +89,9 @@ def check_batch_inputs(poses: object, obstacles: object, mask: object,
     if P.ndim != 2 or P.shape[1] != 3:
         raise SafetyInputError(f"poses must be (N, 3), got shape {P.shape}")
     N = P.shape[0]
-    if not np.all(np.isfinite(P)):
-        raise SafetyInputError(f"poses must be finite; bad rows "
-                               f"{np.nonzero(~np.all(np.isfinite(P), axis=1))[0][:10]}")
+    if not np.all(np.abs(P) <= MAX_ABS):
+        raise SafetyInputError(f"poses must be finite and within +-{MAX_ABS:g}; bad rows "
+                               f"{np.nonzero(~np.all(np.abs(P) <= MAX_ABS, axis=1))[0][:10]}")
     O = np.asarray(obstacles if obstacles is not None else np.zeros((0, 3)), dtype=np.float64)
     if O.ndim == 2:
         O = np.broadcast_to(O, (N,) + O.shape)
@@ -105,8 +106,9 @@ def check_batch_inputs(poses: object, obstacles: object, mask: object,
         if M.shape != (N, K) or M.dtype != np.bool_:
             raise SafetyInputError(f"mask must be a bool array of shape {(N, K)}, got "
                                    f"{M.dtype} {M.shape}")
-    if not np.all(np.isfinite(O)[M]):
-        raise SafetyInputError("obstacles must be finite where mask is True")
+    if not np.all((np.abs(O) <= MAX_ABS) | ~M[..., None]):
+        raise SafetyInputError(f"obstacles must be finite and within +-{MAX_ABS:g} where mask "
+                               f"is True")
     if np.any((O[..., 2] < 0.0) & M):
         raise SafetyInputError("obstacle radii must be >= 0 where mask is True")
     Q = None
@@ -114,16 +116,16 @@ def check_batch_inputs(poses: object, obstacles: object, mask: object,
         Q = np.asarray(opponent_poses, dtype=np.float64)
         if Q.shape != (N, 3):
             raise SafetyInputError(f"opponent_poses must be (N, 3) = {(N, 3)}, got {Q.shape}")
-        if not np.all(np.isfinite(Q)):
-            raise SafetyInputError("opponent_poses must be finite")
+        if not np.all(np.abs(Q) <= MAX_ABS):
+            raise SafetyInputError(f"opponent_poses must be finite and within +-{MAX_ABS:g}")
     U = None
     if u_nom is not None:
         U = np.asarray(u_nom, dtype=np.float64)
         if U.shape != (N, 2):
             raise SafetyInputError(f"u_nom must be (N, 2) = {(N, 2)}, got {U.shape}")
-        if not np.all(np.isfinite(U)):
-            raise SafetyInputError(f"u_nom must be finite; bad rows "
-                                   f"{np.nonzero(~np.all(np.isfinite(U), axis=1))[0][:10]}")
+        if not np.all(np.abs(U) <= MAX_ABS):
+            raise SafetyInputError(f"u_nom must be finite and within +-{MAX_ABS:g}; bad rows "
+                                   f"{np.nonzero(~np.all(np.abs(U) <= MAX_ABS, axis=1))[0][:10]}")
     return P, O, M, Q, U
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from safe_pe_cbf.errors import SafetyInputError
 
 __all__ = [
+    "MAX_ABS",
     "Arena",
     "CircleObstacle",
     "obstacles_array",
@@ -27,13 +28,18 @@ __all__ = [
 ]
 
 
+#: largest magnitude accepted for any coordinate, radius or command: larger values are
+#: garbage (and would overflow the constraint arithmetic), never a real robot state
+MAX_ABS = 1e6
+
+
 def _finite(name: str, value: object) -> float:
     try:
         out = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
         raise SafetyInputError(f"{name} must be a real number, got {value!r}") from exc
-    if not math.isfinite(out):
-        raise SafetyInputError(f"{name} must be finite, got {out}")
+    if not -MAX_ABS <= out <= MAX_ABS:
+        raise SafetyInputError(f"{name} must be finite and within +-{MAX_ABS:g}, got {out}")
     return out
 
 
@@ -123,8 +129,9 @@ def obstacles_array(obstacles: Union[Iterable[ObstacleLike], np.ndarray, None]) 
                                    f"got {len(vals)}")
         rows.append(tuple(vals))
     arr = np.array(rows, dtype=np.float64).reshape(-1, 3)
-    if not np.all(np.isfinite(arr)):
-        raise SafetyInputError("obstacles must be finite (no NaN/inf)")
+    if not np.all(np.abs(arr) <= MAX_ABS):
+        raise SafetyInputError(f"obstacles must be finite (no NaN/inf) and within "
+                               f"+-{MAX_ABS:g}")
     if np.any(arr[:, 2] < 0.0):
         bad = int(np.argmax(arr[:, 2] < 0.0))
         raise SafetyInputError(f"obstacle[{bad}] has a negative radius {arr[bad, 2]}")
@@ -149,8 +156,10 @@ def check_pose(pose: object, name: str = "pose") -> tuple[float, float, float]:
     """
     if type(pose) is np.ndarray and pose.shape == (3,) and pose.dtype == np.float64:
         x, y, th = pose.tolist()  # fast path: already float64
-        if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(th)):
-            raise SafetyInputError(f"{name} must be finite, got ({x}, {y}, {th})")
+        if not (-MAX_ABS <= x <= MAX_ABS and -MAX_ABS <= y <= MAX_ABS
+                and -MAX_ABS <= th <= MAX_ABS):
+            raise SafetyInputError(f"{name} must be finite and within +-{MAX_ABS:g}, "
+                                   f"got ({x}, {y}, {th})")
         return x, y, th
     try:
         x, y, th = pose  # type: ignore[misc]
@@ -159,8 +168,10 @@ def check_pose(pose: object, name: str = "pose") -> tuple[float, float, float]:
         th = float(th)
     except (TypeError, ValueError) as exc:
         raise SafetyInputError(f"{name} must be 3 numbers (x, y, theta), got {pose!r}") from exc
-    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(th)):
-        raise SafetyInputError(f"{name} must be finite, got ({x}, {y}, {th})")
+    if not (-MAX_ABS <= x <= MAX_ABS and -MAX_ABS <= y <= MAX_ABS
+            and -MAX_ABS <= th <= MAX_ABS):
+        raise SafetyInputError(f"{name} must be finite and within +-{MAX_ABS:g}, "
+                               f"got ({x}, {y}, {th})")
     return x, y, th
 
 
@@ -172,8 +183,9 @@ def check_command(cmd: object, name: str = "u_nom") -> tuple[float, float]:
     """
     if type(cmd) is np.ndarray and cmd.shape == (2,) and cmd.dtype == np.float64:
         v, w = cmd.tolist()
-        if not (math.isfinite(v) and math.isfinite(w)):
-            raise SafetyInputError(f"{name} must be finite, got ({v}, {w})")
+        if not (-MAX_ABS <= v <= MAX_ABS and -MAX_ABS <= w <= MAX_ABS):
+            raise SafetyInputError(f"{name} must be finite and within +-{MAX_ABS:g}, "
+                                   f"got ({v}, {w})")
         return v, w
     try:
         v, w = cmd  # type: ignore[misc]
@@ -181,8 +193,9 @@ def check_command(cmd: object, name: str = "u_nom") -> tuple[float, float]:
         w = float(w)
     except (TypeError, ValueError) as exc:
         raise SafetyInputError(f"{name} must be 2 numbers (v, omega), got {cmd!r}") from exc
-    if not (math.isfinite(v) and math.isfinite(w)):
-        raise SafetyInputError(f"{name} must be finite, got ({v}, {w})")
+    if not (-MAX_ABS <= v <= MAX_ABS and -MAX_ABS <= w <= MAX_ABS):
+        raise SafetyInputError(f"{name} must be finite and within +-{MAX_ABS:g}, "
+                               f"got ({v}, {w})")
     return v, w
 
 

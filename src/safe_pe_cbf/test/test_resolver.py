@@ -119,3 +119,40 @@ def test_update_validates_before_applying():
     assert res.obstacles.shape == (2, 3)
     res.update(obstacles=[])
     assert res.obstacles.shape == (0, 3)
+
+
+# ----------------------------------------------------------------------------- fuzzing
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from safe_pe_cbf.batch import BatchedSafetyFilter  # noqa: E402
+from safe_pe_cbf.bounds import safe_action_box  # noqa: E402
+
+ANY_FLOAT = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                      st.floats(-10.0, 10.0), st.sampled_from([0.0, -0.0, 1e-300, 1e6, -1e6]))
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(pose=st.tuples(ANY_FLOAT, ANY_FLOAT, ANY_FLOAT), u=st.tuples(ANY_FLOAT, ANY_FLOAT),
+       opp=st.one_of(st.none(), st.tuples(ANY_FLOAT, ANY_FLOAT, ANY_FLOAT)))
+def test_fuzz_never_non_finite(pose, u, opp):
+    """Any input: a typed error, or a finite command within the limits (single and batch)."""
+    cfg = CBFConfig()
+    res = SafeActionResolver(cfg, ARENA, OBS)
+    try:
+        out, rec = res.resolve(pose, u, opp)
+    except SafetyInputError:
+        out = None
+    if out is not None:
+        assert np.all(np.isfinite(out)) and np.isfinite(rec.min_h)
+        assert cfg.v_min <= out[0] <= cfg.v_max and abs(out[1]) <= cfg.omega_max
+        box = safe_action_box(pose, ARENA, OBS, opp, cfg)
+        assert np.all(np.isfinite(box.lo)) and np.all(box.lo <= box.hi)
+    filt = BatchedSafetyFilter(cfg, ARENA)
+    try:
+        bu, brec = filt.resolve(np.array([pose]), np.array([u]), np.array([OBS]), None,
+                                None if opp is None else np.array([opp]))
+    except SafetyInputError:
+        assert out is None  # both paths reject the same inputs
+        return
+    assert out is not None and np.array_equal(bu[0], out)
