@@ -73,34 +73,42 @@ def test_stack_trains_plays_reports_and_stops_the_robots(graph, probe, tmp_path)
         assert commands[-1].linear.x == 0.0 and commands[-1].angular.z == 0.0, robot
 
 
-def test_stack_stops_cleanly_on_ctrl_c(graph, probe, tmp_path):
+def test_stack_stops_cleanly_on_ctrl_c_while_training(graph, probe, tmp_path):
     import signal
     import time
 
+    config = tmp_path / 'tiny_a.yaml'
+    config.write_text(yaml.safe_dump({**TINY_RUN_A, 'total_timesteps': 10**6}))
     run_dir = tmp_path / 'live'
     probe.watch('/pursuer/cmd_vel', Twist, 100)
     probe.watch('/evader/cmd_vel', Twist, 100)
+    probe.watch('/safe_pe/training/progress', TrainingProgress, 50)
     log = tmp_path / 'stack.log'
     with open(log, 'w') as out:
         proc = subprocess.Popen(
-            [sys.executable, '-m', 'safe_pe_training.ros.stack', '--budget', '0',
-             '--duration', '120', '--run-dir', str(run_dir)],
+            [sys.executable, '-m', 'safe_pe_training.ros.stack', '--budget', str(10**6),
+             '--steps-per-phase', '256', '--training-config', str(config),
+             '--duration', '300', '--run-dir', str(run_dir)],
             env=graph.env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            probe.wait_for(lambda: len(probe.get('/pursuer/cmd_vel')) > 20
+            probe.wait_for(lambda: any(p.total_steps > 0
+                                       for p in probe.get('/safe_pe/training/progress'))
                            and any(c.linear.x > 0 for c in probe.get('/pursuer/cmd_vel')),
-                           60.0, 'the live graph to drive the pursuer')
-            time.sleep(1.0)
+                           120.0, 'training progress and the live graph driving')
             proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout=30) == 0, log.read_text()[-3000:]
+            sent = time.monotonic()
+            assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+            stop_seconds = time.monotonic() - sent
         finally:
             if proc.poll() is None:
                 proc.kill()
     text = log.read_text()
     assert 'stopping (SIGINT received)' in text, text[-3000:]
+    assert 'stopped early: True' in text, text[-3000:]
+    assert stop_seconds < 45.0
     report = json.loads((run_dir / 'safety_report.json').read_text())
     assert report['sources']['pursuer']['steps'] > 0
-    assert 'training' not in report['sources']          # budget 0: live graph only
+    assert report['sources']['all']['violations'] == 0
     time.sleep(0.5)
     for robot in ('pursuer', 'evader'):
         last = probe.get(f'/{robot}/cmd_vel')[-1]

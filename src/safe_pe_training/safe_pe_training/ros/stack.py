@@ -90,6 +90,11 @@ class Stack:
     def start(self) -> None:
         """Create every node (simulator first) and start spinning in a background thread."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if any(s.key == 'training' for s in self.specs):
+            # torch + SB3 take seconds to import; do it before the live graph competes for
+            # the interpreter, so training starts sooner.
+            self._say('loading the training stack (torch, stable-baselines3)')
+            importlib.import_module('safe_pe_training.self_play')
         order = ['sim', 'metrics'] + [s.key for s in self.specs if s.key.startswith('filter/')]
         order += [s.key for s in self.specs if s.key.startswith('policy/')] + ['training']
         by_key = {s.key: s for s in self.specs}
