@@ -201,6 +201,9 @@ def solve_exact(u_nom: Sequence[float], weights: Sequence[float], G: np.ndarray,
 class OSQPSolver:
     """The same QP solved by OSQP (optional dependency ``osqp``).
 
+    A nominal command that already satisfies every row is returned as is without calling
+    OSQP (it is the optimum). Non-converged solves raise ``RuntimeError``.
+
     :param warm_start: set up once per row count and reuse it with ``update()``; otherwise a
         fresh OSQP problem is set up for every call
     :param eps: absolute and relative tolerance (tight by default; OSQP's own defaults differ
@@ -249,6 +252,9 @@ class OSQPSolver:
         if np.any(w <= 0) or np.any(lo_a > hi_a):
             raise SafetyInputError("weights must be > 0 and lo <= hi")
         m = G.shape[0]
+        if np.all(G @ u_nom <= g) and np.all(lo_a <= u_nom) and np.all(u_nom <= hi_a):
+            # nothing to project (and OSQP's polisher would print "no active set" on C stdout)
+            return QPResult(u_nom.copy(), True, ())
         w2 = w * w
         q = -2.0 * w2 * u_nom
         A_dense = np.vstack([G, np.eye(2)])
