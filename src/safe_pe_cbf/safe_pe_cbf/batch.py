@@ -14,8 +14,8 @@ from typing import Optional
 import numpy as np
 
 from safe_pe_cbf.backup import backup_candidates
-from safe_pe_cbf.batch_rows import (BatchRows, build_rows_batch, check_batch_inputs,
-                                    column_names)
+from safe_pe_cbf.batch_rows import (BatchRows, _buffer, build_rows_batch,
+                                    check_batch_inputs, column_names)
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import Consts
 from safe_pe_cbf.errors import SafetyInputError
@@ -61,6 +61,10 @@ class BatchRecord:
         return self.names[int(self.min_h_index[row])]
 
 
+def _ws_buffer(workspace: dict, name: str, shape: tuple[int, int]) -> np.ndarray:
+    return _buffer(workspace, name, shape, np.float64)
+
+
 def _bonus(k: Consts, v: np.ndarray, w: np.ndarray) -> np.ndarray:
     dw = k.d * w
     return (k.c - 0.5 * np.abs(w) * np.sqrt(v * v + dw * dw)) * k.dt
@@ -78,6 +82,7 @@ class BatchedSafetyFilter:
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise SafetyInputError(f"chunk_size must be a positive int, got {chunk_size!r}")
         self.chunk_size = chunk_size
+        self._ws: dict = {}  # reused buffers (a filter is not thread-safe)
         self.update(config, arena)
 
     def update(self, config: Optional[CBFConfig] = None, arena: Optional[Arena] = None) -> None:
@@ -154,7 +159,7 @@ class BatchedSafetyFilter:
         for s in range(0, N, self.chunk_size):
             e = min(N, s + self.chunk_size)
             rows = build_rows_batch(self._k, P[s:e], arena, O[s:e], M[s:e],
-                                    None if Q is None else Q[s:e])
+                                    None if Q is None else Q[s:e], self._ws)
             self._resolve_chunk(rows, U[s:e], out_u[s:e], tier[s:e], qp_ok[s:e],
                                 act_i[s:e], act_j[s:e])
             hh = np.where(rows.valid, rows.h, np.inf)
@@ -199,8 +204,19 @@ class BatchedSafetyFilter:
         g = rows.g(k, (gam, gam, gam))
         # ---- tier 0: nominal certified
         inside = (k.v_min <= v) & (v <= k.v_max) & (k.w_min <= w) & (w <= k.w_max)
-        slack = (g + _bonus(k, v, w)[:, None]) - (rows.gv * v[:, None] + rows.gw * w[:, None])
-        nominal = inside & np.all((slack >= 0.0) | ~rows.valid, axis=1)
+        # slack = (g + bonus) - (gv * v + gw * w), in reused buffers (same operation order)
+        n, m = g.shape
+        lhs = _ws_buffer(self._ws, "lhs", (m, n)).T
+        tmp = _ws_buffer(self._ws, "tmp", (m, n)).T
+        np.multiply(rows.gv, v[:, None], out=lhs)
+        np.multiply(rows.gw, w[:, None], out=tmp)
+        np.add(lhs, tmp, out=lhs)
+        np.add(g, _bonus(k, v, w)[:, None], out=tmp)
+        np.subtract(tmp, lhs, out=tmp)
+        ok = np.greater_equal(tmp, 0.0)
+        if not rows.valid.all():
+            ok |= ~rows.valid
+        nominal = inside & np.all(ok, axis=1)
         out_u[:, 0] = v
         out_u[:, 1] = w
         tier[:] = Tier.NOMINAL

@@ -61,13 +61,28 @@ class BatchRows:
         return coefs * h - self.extra
 
 
+def _buffer(workspace: Optional[dict], name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A reusable array from ``workspace`` (or a fresh one); contents are undefined."""
+    if workspace is None:
+        return np.empty(shape, dtype=dtype)
+    buf = workspace.get(name)
+    if buf is None or buf.shape != shape:
+        buf = np.empty(shape, dtype=dtype)
+        workspace[name] = buf
+    return buf
+
+
 def _distance_cols(dx: np.ndarray, dy: np.ndarray, radius, cth: np.ndarray,
                    sth: np.ndarray, d: float):
     dist = np.sqrt(dx * dx + dy * dy)
-    pos = dist > 0.0
-    safe = np.where(pos, dist, 1.0)
-    nx = np.where(pos, dx / safe, 1.0)
-    ny = np.where(pos, dy / safe, 0.0)
+    zero = dist == 0.0
+    if zero.any():  # VCP exactly on a centre: unit normal (1, 0) as in the single path
+        safe = np.where(zero, 1.0, dist)
+        nx = np.where(zero, 1.0, dx / safe)
+        ny = np.where(zero, 0.0, dy / safe)
+    else:
+        nx = dx / dist
+        ny = dy / dist
     gv = -(nx * cth + ny * sth)
     gw = -(d * (ny * cth - nx * sth))
     return gv, gw, dist - radius
@@ -131,8 +146,13 @@ def check_batch_inputs(poses: object, obstacles: object, mask: object,
 
 def build_rows_batch(k: Consts, poses: np.ndarray, arena: tuple[float, float, float, float],
                      obstacles: np.ndarray, mask: np.ndarray,
-                     opponent: Optional[np.ndarray]) -> BatchRows:
+                     opponent: Optional[np.ndarray],
+                     workspace: Optional[dict] = None) -> BatchRows:
     """Rows of N robots from validated arrays.
+
+    ``workspace`` (a dict owned by the caller) lets repeated calls reuse the big output
+    buffers instead of allocating (and page-faulting) fresh ones every time; the returned
+    rows are then only valid until the next call with the same workspace.
 
     :param k: constants
     :param poses: ``(N, 3)``
@@ -152,44 +172,51 @@ def build_rows_batch(k: Consts, poses: np.ndarray, arena: tuple[float, float, fl
     sth = np.sin(th)
     px = x + d * cth
     py = y + d * sth
-    gv = np.empty((N, M))
-    gw = np.empty((N, M))
-    h = np.empty((N, M))
-    valid = np.ones((N, M), dtype=bool)
+    # Stored as (M, N) C-order and handed out as (N, M) views: every column is contiguous,
+    # and numpy iterates the long N axis innermost in all later (N, M) operations.
+    gvT, gwT, hT = (_buffer(workspace, name, (M, N), np.float64) for name in ("gv", "gw", "h"))
+    validT = _buffer(workspace, "valid", (M, N), np.bool_)
+    validT[:5] = True
     if opponent is not None:
         qx = opponent[:, 0] + k.opp_d * np.cos(opponent[:, 2])
         qy = opponent[:, 1] + k.opp_d * np.sin(opponent[:, 2])
-        gv[:, 0], gw[:, 0], h[:, 0] = _distance_cols(px - qx, py - qy, k.pair_r, cth, sth, d)
+        gvT[0], gwT[0], hT[0] = _distance_cols(px - qx, py - qy, k.pair_r, cth, sth, d)
     else:
-        gv[:, 0] = gw[:, 0] = 0.0
-        h[:, 0] = 0.0  # absent: excluded by valid (barrier_values reports +inf)
-        valid[:, 0] = False
+        gvT[0] = gwT[0] = 0.0
+        hT[0] = 0.0  # absent: excluded by valid (barrier_values reports +inf)
+        validT[0] = False
     x_min, x_max, y_min, y_max = arena
     off = k.wall_off
     dsth = d * sth
     dcth = d * cth
-    gv[:, 1] = -cth
-    gv[:, 2] = cth
-    gv[:, 3] = -sth
-    gv[:, 4] = sth
-    gw[:, 1] = dsth
-    gw[:, 2] = -dsth
-    gw[:, 3] = -dcth
-    gw[:, 4] = dcth
-    h[:, 1] = px - (x_min + off)
-    h[:, 2] = (x_max - off) - px
-    h[:, 3] = py - (y_min + off)
-    h[:, 4] = (y_max - off) - py
+    gvT[1] = -cth
+    gvT[2] = cth
+    gvT[3] = -sth
+    gvT[4] = sth
+    gwT[1] = dsth
+    gwT[2] = -dsth
+    gwT[3] = -dcth
+    gwT[4] = dcth
+    hT[1] = px - (x_min + off)
+    hT[2] = (x_max - off) - px
+    hT[3] = py - (y_min + off)
+    hT[4] = (y_max - off) - py
     if K:
-        cx = np.where(mask, obstacles[..., 0], 0.0)
-        cy = np.where(mask, obstacles[..., 1], 0.0)
-        rad = np.where(mask, obstacles[..., 2], 0.0)
-        ogv, ogw, oh = _distance_cols(px[:, None] - cx, py[:, None] - cy, rad + k.obs_off,
-                                      cth[:, None], sth[:, None], d)
-        gv[:, 5:] = ogv
-        gw[:, 5:] = ogw
-        h[:, 5:] = np.where(mask, oh, 0.0)
-        valid[:, 5:] = mask
+        obsT = np.ascontiguousarray(obstacles.transpose(2, 1, 0))  # (3, K, N)
+        maskT = mask.T
+        full = bool(maskT.all())
+        if full:
+            cx, cy, rad = obsT[0], obsT[1], obsT[2]
+        else:  # absent slots may hold anything: compute them on a harmless dummy
+            cx = np.where(maskT, obsT[0], 0.0)
+            cy = np.where(maskT, obsT[1], 0.0)
+            rad = np.where(maskT, obsT[2], 0.0)
+        ogv, ogw, oh = _distance_cols(px - cx, py - cy, rad + k.obs_off, cth, sth, d)
+        gvT[5:] = ogv
+        gwT[5:] = ogw
+        hT[5:] = oh if full else np.where(maskT, oh, 0.0)
+        validT[5:] = maskT
+    gv, gw, h, valid = gvT.T, gwT.T, hT.T, validT.T
     extra = np.full(M, k.static_extra)
     extra[0] = k.pair_extra
     group = np.full(M, GROUP_OBSTACLES, dtype=np.int64)

@@ -106,11 +106,26 @@ def solve_rows_batch(z0x: np.ndarray, z0y: np.ndarray, ax: np.ndarray, ay: np.nd
     left = np.nonzero(~has1)[0]
     if left.size == 0:
         return zx, zy, feasible, act_i, act_j
-    # ---- pairs (i, j), i < j, in row-major order; only plausible (row, pair) entries
-    ii, jj = _pairs(n)
     Ax, Ay, B, V, Vi = Ax[left], Ay[left], B[left], V[left], Vi[left]
     X0, Y0 = X0[left], Y0[left]
     rest = rest[left]
+    # ---- provably infeasible: a violated row misses the whole limits box (as qp.py)
+    lx, hx, ly, hy = -B[:, n - 4], B[:, n - 3], -B[:, n - 2], B[:, n - 1]
+    a_, c_ = Ax[:, :n - 4], Ay[:, :n - 4]
+    low = np.where(a_ > 0.0, a_ * lx[:, None], a_ * hx[:, None]) \
+        + np.where(c_ > 0.0, c_ * ly[:, None], c_ * hy[:, None])
+    hopeless = np.any(V[:, :n - 4] & (Vi[:, :n - 4] > 0.0) & (low > B[:, :n - 4] + 10.0 * tol),
+                      axis=1)
+    if hopeless.any():
+        keep_rows = ~hopeless
+        Ax, Ay, B, V, Vi = Ax[keep_rows], Ay[keep_rows], B[keep_rows], V[keep_rows], \
+            Vi[keep_rows]
+        X0, Y0 = X0[keep_rows], Y0[keep_rows]
+        rest = rest[keep_rows]
+        if rest.size == 0:
+            return zx, zy, feasible, act_i, act_j
+    # ---- pairs (i, j), i < j, in row-major order; only plausible (row, pair) entries
+    ii, jj = _pairs(n)
     pos = Vi > 0.0
     det_all = Ax[:, ii] * Ay[:, jj] - Ay[:, ii] * Ax[:, jj]
     cand = V[:, ii] & V[:, jj] & (pos[:, ii] | pos[:, jj]) & ~(np.abs(det_all) < PARALLEL_EPS)
