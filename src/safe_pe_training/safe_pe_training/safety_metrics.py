@@ -21,8 +21,11 @@ Definitions (all rates are fractions of the steps of the scope):
 - *intervention*: the safe command differs from the nominal one (`intervened`); its size is
   the weighted norm `|W (u_safe - u_nom)|` (`intervention`);
 - *backup*: steps resolved by the BACKUP tier;
-- *infeasible*: steps whose exact CBF-QP had no solution; when `qp_feasible` is not given it
-  is taken as False for the RELAXED and BACKUP tiers and True otherwise;
+- *infeasible*: steps whose exact CBF-QP ran and had no solution; when `qp_feasible` is not
+  given it is taken as False for the RELAXED and BACKUP tiers and True otherwise. Steps of the
+  STOP (watchdog) and DISABLED tiers never count as infeasible: no QP ran for them, whatever
+  their `qp_feasible` flag says (a watchdog stop is reported by its tier, not as a solver
+  failure);
 - *exact*: steps resolved without relaxation, i.e. tier NOMINAL or QP (`exact_rate`);
 - *violation*: a robot body was in collision at that step (ground truth from the simulator);
 - *margin*: the smallest barrier value `min_h` of the step. Non-finite values (the STOP tier
@@ -70,9 +73,10 @@ __all__ = [
 
 TIER_NAMES: tuple[str, ...] = ("NOMINAL", "QP", "RELAXED", "BACKUP", "STOP", "DISABLED")
 NUM_TIERS = len(TIER_NAMES)
-_TIER_NOMINAL, _TIER_QP, _TIER_RELAXED, _TIER_BACKUP = 0, 1, 2, 3
+_TIER_NOMINAL, _TIER_QP, _TIER_RELAXED, _TIER_BACKUP, _TIER_STOP, _TIER_DISABLED = range(6)
 _TIER_ALIASES = {name.lower(): i for i, name in enumerate(TIER_NAMES)}
-_TIER_ALIASES.update({"exact": _TIER_QP, "qp_exact": _TIER_QP, "filter_disabled": 5})
+_TIER_ALIASES.update({"exact": _TIER_QP, "qp_exact": _TIER_QP,
+                      "filter_disabled": _TIER_DISABLED})
 
 CMP_LESS_EQUAL = 0  # SafetyTarget.CMP_LESS_EQUAL: met when value <= threshold
 CMP_GREATER_EQUAL = 1  # SafetyTarget.CMP_GREATER_EQUAL: met when value >= threshold
@@ -590,8 +594,10 @@ class SafetyMetricsTracker:
         if not (math.isfinite(size) and size >= 0.0):
             raise ValueError(f"intervention norms must be finite and >= 0, got {intervention}")
         changed = size > self.intervention_tol if intervened is None else bool(intervened)
-        feasible = (tier != _TIER_RELAXED and tier != _TIER_BACKUP) if qp_feasible is None \
-            else bool(qp_feasible)
+        if qp_feasible is None:
+            feasible = tier != _TIER_RELAXED and tier != _TIER_BACKUP
+        else:
+            feasible = bool(qp_feasible) or tier == _TIER_STOP or tier == _TIER_DISABLED
         violation = bool(violation)
         hist_bin = -1
         if math.isfinite(h):
@@ -628,7 +634,8 @@ class SafetyMetricsTracker:
         if qp_feasible is None:
             feas = (tier != _TIER_RELAXED) & (tier != _TIER_BACKUP)
         else:
-            feas = _column(qp_feasible, n, bool, "qp_feasible")
+            feas = _column(qp_feasible, n, bool, "qp_feasible") | (tier == _TIER_STOP) \
+                | (tier == _TIER_DISABLED)
         if intervened is None:
             changed = inter > self.intervention_tol
         else:

@@ -139,6 +139,21 @@ class TestSafetyMetricsTracker:
         tracker.record_step("QP", 0.3, 0.1, False, qp_feasible=False)
         assert tracker.get_summary().infeasible == 3
 
+    def test_watchdog_stops_are_not_solver_failures(self) -> None:
+        # A STOP (stale state) or DISABLED step ran no QP: its qp_feasible=False flag (as the
+        # filter node reports it) must not count against the feasibility target.
+        single, batch = SafetyMetricsTracker(), SafetyMetricsTracker()
+        rows = [("STOP", float("nan"), 0.4, False), ("DISABLED", 0.5, 0.0, False),
+                ("QP", 0.2, 0.1, False), ("NOMINAL", 0.9, 0.0, True)]
+        for tier, h, size, feasible in rows:
+            single.record_step(tier, h, size, False, qp_feasible=feasible)
+        batch.record_batch([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                           False, qp_feasible=[r[3] for r in rows])
+        for tracker in (single, batch):
+            summary = tracker.get_summary()
+            assert summary.steps == 4 and summary.infeasible == 1
+            assert summary.feasibility_rate == pytest.approx(0.75)
+
     def test_interventions(self) -> None:
         tracker = SafetyMetricsTracker(intervention_tol=0.05)
         tracker.record_step("QP", 0.5, 0.01, False)  # below tolerance
@@ -200,7 +215,8 @@ class TestSafetyMetricsTracker:
         assert summary.steps == 2000
         assert summary.violations == int(data["violation"].sum())
         assert summary.interventions == int((data["intervention"] > 1e-6).sum())
-        assert summary.infeasible == int((~data["qp_feasible"]).sum())
+        ran_qp = data["methods"] < 4  # STOP and DISABLED steps ran no QP
+        assert summary.infeasible == int((~data["qp_feasible"] & ran_qp).sum())
         assert summary.margin_unknown == 2000 - finite.size
         assert summary.mean_min_h == pytest.approx(finite.mean())
         assert summary.std_min_h == pytest.approx(finite.std())
@@ -442,7 +458,8 @@ class TestTrackerProperties:
             "violations": sum(v for *_, v, _ in steps),
             "interventions": sum(i > 1e-6 for _, _, i, _, _ in steps),
             "backups": sum(t == 3 for t, *_ in steps),
-            "infeasible": sum(not f for *_, f in steps),
+            # STOP (4) and DISABLED (5) ran no QP: never infeasible.
+            "infeasible": sum(not f and t < 4 for t, *_, f in steps),
             "min_min_h": min(finite) if finite else float("nan"),
             "mean_min_h": sum(finite) / len(finite) if finite else float("nan"),
         }
