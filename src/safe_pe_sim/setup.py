@@ -20,6 +20,7 @@ setup(
     entry_points={
         'console_scripts': [
             'safe_pe_sim_node = safe_pe_sim.ros.sim_node:main',
+            'safe_pe_game_state_node = safe_pe_sim.ros.game_state_node:main',
         ],
     },
 )

@@ -1,0 +1,253 @@
+"""safe_pe_game_state_node: /safe_pe/game_state of two physical robots from their odometry.
+
+::
+
+    python -m safe_pe_sim.ros.game_state_node --ros-args \\
+        --params-file config/game_state_node.yaml --params-file config/arena_example.yaml
+
+Subscribes to ``/<robot>/odom`` (``nav_msgs/Odometry``) of both robots (``robots``), applies
+each robot's fixed ``<role>_odom_offset``, and publishes ``/safe_pe/game_state`` at ``rate``
+(default 1/dt of the profile), stamped with the newest odometry stamp. The arena comes from
+the ``arena.*``/``obstacles`` parameters (the filter's arena file; then re-published on
+``/safe_pe/arena``, transient local) or from ``/safe_pe/arena`` (``arena_source: topic``).
+While either robot's odometry is missing or older than ``odom_timeout`` nothing is published
+(the policies then publish nothing, the filters' watchdogs stop the robots) and
+``/diagnostics`` says why. Maths in :mod:`safe_pe_sim.ros.game_state_core`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import rclpy
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.exceptions import ParameterException, ParameterUninitializedException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from safe_pe_cbf.ros.conversions import (
+    NonFiniteInput,
+    arena_from_message,
+    arena_message,
+    velocity_from_odometry,
+    yaw_from_quaternion,
+)
+from safe_pe_msgs.msg import Arena as ArenaMsg, GameState
+from std_msgs.msg import Header
+
+from safe_pe_sim.ros.game_state_core import (
+    AssembledState,
+    GameStateAssembler,
+    GameStateSettings,
+    game_state_specs,
+    settings_from_values,
+)
+from safe_pe_sim.ros.sim_messages import agent_state_message
+
+LATCHED = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class GameStateNode(Node):
+    """Thin shell around :class:`GameStateAssembler`.
+
+    :param node_name: ROS node name.
+    :param kwargs: passed to ``rclpy.node.Node`` (parameter_overrides, context, cli_args...).
+    """
+
+    def __init__(self, node_name: str = "safe_pe_game_state", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self._specs = game_state_specs()
+        for spec in self._specs.values():
+            default: Any = list(spec.default) if spec.array_kind else spec.default
+            if spec.array_kind == "double" and not spec.default:
+                default = Parameter.Type.DOUBLE_ARRAY  # typed, unset: an empty list
+            self.declare_parameter(spec.name, default, spec.descriptor())
+        self.settings: GameStateSettings = settings_from_values(self._parameter_values())
+        s = self.settings
+        self.core = GameStateAssembler(s)
+        self.stop_reason = ""
+        self.arena_rejected = 0
+        self.state_pub = self.create_publisher(GameState, "/safe_pe/game_state", RELIABLE)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.arena_pub = None
+        if s.arena_source == "parameters":
+            self.arena_pub = self.create_publisher(ArenaMsg, "/safe_pe/arena", LATCHED)
+            self._publish_arena()
+        else:
+            self.create_subscription(ArenaMsg, "/safe_pe/arena", self._on_arena, LATCHED)
+        for agent, name in enumerate(s.robots):
+            self.create_subscription(Odometry, f"/{name}/odom",
+                                     lambda msg, a=agent: self._on_odom(a, msg), RELIABLE)
+        self._timer = self.create_timer(s.period, self._on_timer)
+        self._diag_timer = self.create_timer(s.diagnostics_period, self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self.get_logger().info(
+            f"game state of {list(s.robots)} from odometry at {1.0 / s.period:.1f} Hz, arena "
+            f"from {s.arena_source}, odom_timeout {s.odom_timeout} s")
+
+    # -- parameters ------------------------------------------------------------------------
+    def _parameter_values(self) -> dict[str, Any]:
+        values = {}
+        for name in self._specs:
+            try:
+                value = self.get_parameter(name).value
+            except ParameterUninitializedException:  # an array declared without a default
+                value = None
+            values[name] = value if isinstance(value, (str, type(None))) or not hasattr(
+                value, "__len__") else list(value)
+        return values
+
+    def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        values = self._parameter_values()
+        values.update({p.name: p.value for p in params if p.name in values})
+        try:
+            settings_from_values(values, env=self.settings.env)
+        except ValueError as err:
+            return SetParametersResult(successful=False, reason=str(err))
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params: list[Parameter]) -> None:
+        old = self.settings
+        self.settings = settings_from_values(self._parameter_values(), env=old.env)
+        self.core.settings = self.settings
+        if old.period != self.settings.period:
+            self._timer.cancel()
+            self.destroy_timer(self._timer)
+            self._timer = self.create_timer(self.settings.period, self._on_timer)
+        if old.diagnostics_period != self.settings.diagnostics_period:
+            self._diag_timer.cancel()
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = self.create_timer(self.settings.diagnostics_period,
+                                                 self._publish_diagnostics)
+        if self.arena_pub is not None:
+            self.core.set_arena(self.settings.bounds, self.settings.obstacles)
+            self._publish_arena()
+        self.get_logger().info(f"parameters updated: {', '.join(p.name for p in params)}")
+
+    # -- inputs ----------------------------------------------------------------------------
+    def _on_odom(self, agent: int, msg: Odometry) -> None:
+        name = self.settings.robots[agent]
+        p = msg.pose.pose.position
+        try:
+            theta = yaw_from_quaternion(msg.pose.pose.orientation)
+            velocity = velocity_from_odometry(msg)
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            self.core.receive(agent, (p.x, p.y, theta), velocity, stamp, time.monotonic())
+        except ValueError as err:  # NonFiniteInput is a ValueError
+            self.core.dropped[name] += 1
+            self.get_logger().warning(f"dropped odometry of {name}: {err}",
+                                      throttle_duration_sec=1.0)
+
+    def _on_arena(self, msg: ArenaMsg) -> None:
+        try:
+            bounds, obstacles = arena_from_message(msg)
+        except (NonFiniteInput, ValueError) as err:
+            self.arena_rejected += 1
+            self.get_logger().error(f"arena message rejected (keeping the previous one): {err}")
+            return
+        self.core.set_arena(bounds, obstacles)
+
+    # -- outputs ---------------------------------------------------------------------------
+    def _publish_arena(self) -> None:
+        assert self.arena_pub is not None
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.settings.frame_id)
+        self.arena_pub.publish(arena_message(self.settings.bounds, self.settings.obstacles,
+                                             header))
+
+    def _on_timer(self) -> None:
+        now = time.monotonic()
+        state = self.core.assemble(now)
+        reason = self.core.stale_reason(now) if state is None else ""
+        if reason != self.stop_reason:
+            if reason:
+                self.get_logger().warning(f"not publishing the game state: {reason}")
+            else:
+                self.get_logger().info("publishing the game state")
+            self.stop_reason = reason
+        if state is not None:
+            self.state_pub.publish(self.game_state_message(state))
+
+    def game_state_message(self, state: AssembledState) -> GameState:
+        """The GameState message of an assembled state.
+
+        :param state: output of :meth:`GameStateAssembler.assemble`.
+        """
+        s = self.settings
+        if state.stamp_ns > 0:
+            sec, nanosec = divmod(state.stamp_ns, 1_000_000_000)
+            stamp = Time(sec=sec, nanosec=nanosec)
+        else:  # unstamped odometry: the node's clock
+            stamp = self.get_clock().now().to_msg()
+        header = Header(stamp=stamp, frame_id=s.frame_id)
+        robots = s.env.robots()
+        msg = GameState(header=header, episode_id=state.episode_id, step=state.step,
+                        dt=float(s.env.dt))
+        msg.pursuer = agent_state_message(s.robots[0], 0, state.poses[0], state.velocities[0],
+                                          robots[0], header)
+        msg.evader = agent_state_message(s.robots[1], 1, state.poses[1], state.velocities[1],
+                                         robots[1], header)
+        assert self.core.arena is not None
+        msg.arena = arena_message(self.core.arena[0], self.core.arena[1], header)
+        msg.distance = float(state.distance)
+        msg.capture_radius = float(s.capture_radius)
+        msg.captured = bool(state.captured)
+        msg.timed_out = bool(state.timed_out)
+        msg.violation = bool(state.violation)
+        msg.violation_detail = state.violation_detail
+        return msg
+
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        reason = self.core.stale_reason(now)
+        status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: game state",
+                                  hardware_id=",".join(self.settings.robots))
+        if reason:
+            status.level, status.message = DiagnosticStatus.ERROR, f"not publishing: {reason}"
+        else:
+            status.level, status.message = DiagnosticStatus.OK, "publishing"
+        pairs = {"published": str(self.core.published), "episode_id": str(self.core.episode_id),
+                 "arena_source": self.settings.arena_source,
+                 "arena_rejected": str(self.arena_rejected)}
+        for name, age in zip(self.settings.robots, self.core.ages(now)):
+            pairs[f"odom_age_{name}_s"] = f"{age:.3f}"
+            pairs[f"dropped_{name}"] = str(self.core.dropped[name])
+        status.values = [KeyValue(key=k, value=v) for k, v in pairs.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(array)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the game-state node until SIGINT.
+
+    :param args: command-line arguments (``--ros-args ...``); default ``sys.argv``.
+    """
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = GameStateNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ValueError, ParameterException) as err:
+        if node is None:  # invalid parameters at start-up: say what to fix
+            rclpy.logging.get_logger("safe_pe_game_state").fatal(str(err))
+            raise SystemExit(2) from err
+        raise
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
