@@ -8,6 +8,8 @@ parameter file:
         arena_file:=/path/to/my_arena.yaml
 
 Without use_policy the nominal command comes from whatever you run (teleop, a planner).
+with_game_state:=true (on exactly one robot's launch) also runs the game-state node that
+assembles /safe_pe/game_state from both robots' odometry, so policies can drive real robots.
 """
 
 from launch import LaunchDescription
@@ -27,6 +29,12 @@ ARGUMENTS = (
     ('checkpoint', '', 'Policy weights (.pt) for use_policy ("" = scripted baseline).'),
     ('policy_params', 'deploy/turtlebot3_burger_policy.yaml',
      'Policy-node parameter file (TurtleBot3: 10 Hz, no scripted baseline).'),
+    ('with_game_state', 'false', 'Also run the game-state node (/safe_pe/game_state from both '
+     "robots' odometry; on ONE robot's launch only)."),
+    ('game_state_params', 'game_state_node.yaml',
+     'Game-state parameter file (profile, per-robot odom offsets, odom_timeout).'),
+    ('other_robot', '', 'Name of the other robot for the game-state node ("" = the other '
+     'role).'),
     ('use_sim_time', 'false', 'Nodes follow /clock (only with a simulator or bag).'),
     ('log_level', 'info', 'ROS log level of every node.'),
 )
@@ -38,7 +46,9 @@ def _nodes(context, *args, **kwargs):
         robot=value['robot'], role=value['role'], filter_params=value['filter_params'],
         arena_file=value['arena_file'], use_policy=truthy(value['use_policy']),
         checkpoint=value['checkpoint'], policy_params=value['policy_params'],
-        use_sim_time=truthy(value['use_sim_time']))
+        use_sim_time=truthy(value['use_sim_time']),
+        with_game_state=truthy(value['with_game_state']),
+        game_state_params=value['game_state_params'], other_robot=value['other_robot'])
     return list(launch_nodes(specs, value['log_level']).values())
 
 

@@ -88,6 +88,8 @@ METRICS = NodeClass('safe_pe_training', 'safe_pe_metrics_node',
                     'safe_pe_training.ros.metrics_node', 'MetricsNode')
 POLICY = NodeClass('safe_pe_training', 'safe_pe_policy_node',
                    'safe_pe_training.ros.policy_node', 'PolicyNode')
+GAME_STATE = NodeClass('safe_pe_sim', 'safe_pe_game_state_node',
+                       'safe_pe_sim.ros.game_state_node', 'GameStateNode')
 
 
 @dataclass
@@ -283,8 +285,12 @@ def deploy_graph(robot: str = 'pursuer', role: str = '',
                  arena_file: str = 'arena_example.yaml', use_policy: bool = False,
                  checkpoint: str = '',
                  policy_params: str = 'deploy/turtlebot3_burger_policy.yaml',
-                 use_sim_time: bool = False) -> list[NodeSpec]:
-    """One physical robot: its safety filter (TurtleBot3 profile) and optionally a policy.
+                 use_sim_time: bool = False, with_game_state: bool = False,
+                 game_state_params: str = 'game_state_node.yaml',
+                 other_robot: str = '') -> list[NodeSpec]:
+    """One physical robot: its safety filter (TurtleBot3 profile), optionally a policy and
+    optionally the game-state node that assembles ``/safe_pe/game_state`` from both robots'
+    odometry (start it with exactly one robot's launch).
 
     :param robot: robot name = namespace of its topics (``/<robot>/odom``, ``cmd_vel``...).
     :param role: ``pursuer`` or ``evader`` (``""``: the robot name, which must be a role).
@@ -294,10 +300,12 @@ def deploy_graph(robot: str = 'pursuer', role: str = '',
     :param checkpoint: policy weights (``""``: the scripted baseline).
     :param policy_params: policy parameter file.
     :param use_sim_time: whether the nodes follow ``/clock``.
+    :param with_game_state: also run the game-state node (``robots`` = this robot in its role's
+        slot and ``other_robot`` in the other; arena from ``arena_file``).
+    :param game_state_params: game-state parameter file (profile, odometry offsets, timeout).
+    :param other_robot: name of the other robot (``""``: the other role's name).
     """
-    robot = robot.strip('/')
-    if not robot or not robot.replace('_', 'a').isalnum() or robot[0].isdigit():
-        raise ValueError(f'robot must be a valid ROS name (letters, digits, _), got {robot!r}')
+    robot = _ros_name(robot, 'robot')
     role = role or robot
     parse_robots([role])
     common = _common(use_sim_time)
@@ -311,4 +319,21 @@ def deploy_graph(robot: str = 'pursuer', role: str = '',
                               {**common, 'role': role, 'follow_checkpoints': False,
                                'checkpoint': str(Path(checkpoint).expanduser().resolve())
                                if checkpoint else ''}))
+    if with_game_state:
+        other_role = ROLES[1 - ROLES.index(role)]
+        other = _ros_name(other_robot or other_role, 'other_robot')
+        if other == robot:
+            raise ValueError(f'other_robot must differ from robot ({robot!r})')
+        names = [robot, other] if role == 'pursuer' else [other, robot]
+        specs.append(NodeSpec('game_state', GAME_STATE, 'safe_pe_game_state', '',
+                              [config_path(game_state_params), config_path(arena_file)],
+                              {**common, 'robots': names}))
     return specs
+
+
+def _ros_name(name: str, what: str) -> str:
+    """``name`` without slashes, checked to be a valid ROS name (letters, digits, _)."""
+    name = name.strip('/')
+    if not name or not name.replace('_', 'a').isalnum() or name[0].isdigit():
+        raise ValueError(f'{what} must be a valid ROS name (letters, digits, _), got {name!r}')
+    return name
