@@ -156,3 +156,47 @@ def test_invalid_start_parameters_fail_fast(context):
     with pytest.raises(ValueError, match="pursuer_odom_offset"):
         GameStateNode(context=context, parameter_overrides=[
             Parameter("pursuer_odom_offset", value=[1.0, 2.0])])
+
+
+def test_arena_from_topic_and_bad_arena_rejected(context):
+    node = GameStateNode(context=context, parameter_overrides=[
+        Parameter("robots", value=[P, E]), Parameter("rate", value=50.0),
+        Parameter("arena_source", value="topic"), Parameter("diagnostics_period", value=0.1),
+    ])
+    peer = rclpy.create_node("peer", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    states: list[GameState] = []
+    diags: list[DiagnosticStatus] = []
+    peer.create_subscription(GameState, "/safe_pe/game_state",
+                             lambda m: states.append(m) if m.pursuer.agent_id == P else None, 100)
+    peer.create_subscription(
+        DiagnosticArray, "/diagnostics",
+        lambda m: diags.extend(s for s in m.status if s.hardware_id == f"{P},{E}"), 100)
+    arena_pub = peer.create_publisher(Arena, "/safe_pe/arena", LATCHED)
+    pub_p = peer.create_publisher(Odometry, f"/{P}/odom", 10)
+    pub_e = peer.create_publisher(Odometry, f"/{E}/odom", 10)
+
+    def both() -> None:
+        pub_p.publish(_odom(0.0, 0.0, 0.0, 0.0, 5))
+        pub_e.publish(_odom(0.95, 0.0, 0.0, 0.0, 5))
+    try:
+        assert _spin_until(executor, lambda: pub_e.get_subscription_count() > 0, 5.0)
+        assert _spin_until(executor, lambda: diags and "no arena" in diags[-1].message, 3.0,
+                           every=both)
+        assert not states
+        bad = Arena(x_min=1.0, x_max=-1.0, y_min=-1.0, y_max=1.0)
+        arena_pub.publish(bad)
+        assert _spin_until(executor, lambda: node.arena_rejected == 1, 3.0, every=both)
+        assert not states
+        arena_pub.publish(Arena(x_min=-1.0, x_max=1.0, y_min=-1.0, y_max=1.0))
+        assert _spin_until(executor, lambda: len(states) >= 2, 3.0, every=both)
+        # the evader's body (radius 0.105) at x = 0.95 crosses the x_max wall of this arena
+        assert states[-1].violation and states[-1].arena.x_max == pytest.approx(1.0)
+        assert states[-1].violation_detail == f"{E}: wall x_max depth 0.0550 m"
+        assert states[-1].header.stamp.nanosec == 5
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()

@@ -75,6 +75,7 @@ class GameStateNode(Node):
         self.core = GameStateAssembler(s)
         self.stop_reason = ""
         self.arena_rejected = 0
+        self.core_errors = 0
         self.state_pub = self.create_publisher(GameState, "/safe_pe/game_state", RELIABLE)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.arena_pub = None
@@ -165,7 +166,14 @@ class GameStateNode(Node):
 
     def _on_timer(self) -> None:
         now = time.monotonic()
-        state = self.core.assemble(now)
+        try:
+            state = self.core.assemble(now)
+            msg = None if state is None else self.game_state_message(state)
+        except Exception as err:  # noqa: BLE001 - a bug must not kill the node: publish nothing
+            self.core_errors += 1
+            self.get_logger().error(f"game state not published: {err!r}",
+                                    throttle_duration_sec=1.0)
+            return
         reason = self.core.stale_reason(now) if state is None else ""
         if reason != self.stop_reason:
             if reason:
@@ -173,8 +181,8 @@ class GameStateNode(Node):
             else:
                 self.get_logger().info("publishing the game state")
             self.stop_reason = reason
-        if state is not None:
-            self.state_pub.publish(self.game_state_message(state))
+        if msg is not None:
+            self.state_pub.publish(msg)
 
     def game_state_message(self, state: AssembledState) -> GameState:
         """The GameState message of an assembled state.
@@ -212,11 +220,14 @@ class GameStateNode(Node):
                                   hardware_id=",".join(self.settings.robots))
         if reason:
             status.level, status.message = DiagnosticStatus.ERROR, f"not publishing: {reason}"
+        elif self.core_errors:
+            status.level, status.message = DiagnosticStatus.WARN, "core errors occurred"
         else:
             status.level, status.message = DiagnosticStatus.OK, "publishing"
         pairs = {"published": str(self.core.published), "episode_id": str(self.core.episode_id),
                  "arena_source": self.settings.arena_source,
-                 "arena_rejected": str(self.arena_rejected)}
+                 "arena_rejected": str(self.arena_rejected),
+                 "core_errors": str(self.core_errors)}
         for name, age in zip(self.settings.robots, self.core.ages(now)):
             pairs[f"odom_age_{name}_s"] = f"{age:.3f}"
             pairs[f"dropped_{name}"] = str(self.core.dropped[name])
