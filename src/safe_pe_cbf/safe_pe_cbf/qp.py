@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -204,8 +204,9 @@ class OSQPSolver:
     A nominal command that already satisfies every row is returned as is without calling
     OSQP (it is the optimum). Non-converged solves raise ``RuntimeError``.
 
-    :param warm_start: set up once per row count and reuse it with ``update()``; otherwise a
-        fresh OSQP problem is set up for every call
+    :param warm_start: set up one OSQP problem per row count and reuse it with ``update()``
+        (new weights go in through ``Px``); otherwise a fresh OSQP problem is set up for
+        every call
     :param eps: absolute and relative tolerance (tight by default; OSQP's own defaults differ
         from the optimum by > 1e-4 in a large fraction of instances)
     :param max_iter: iteration limit
@@ -223,9 +224,8 @@ class OSQPSolver:
         self.settings = dict(verbose=False, eps_abs=eps, eps_rel=eps, eps_prim_inf=1e-7,
                              eps_dual_inf=1e-7, polishing=True, max_iter=max_iter,
                              polish_refine_iter=10, scaling=10)
-        self._prob = None
-        self._m: Optional[int] = None
-        self._P = None
+        #: warm-start problems by row count: (OSQP problem, the w^2 its P was built from)
+        self._probs: dict[int, tuple[object, np.ndarray]] = {}
 
     def _setup(self, P, q, A, lo, hi):
         import osqp
@@ -260,11 +260,16 @@ class OSQPSolver:
         A_dense = np.vstack([G, np.eye(2)])
         lower = np.concatenate([np.full(m, -np.inf), lo_a])
         upper = np.concatenate([g, hi_a])
-        if self.warm_start and self._prob is not None and self._m == m \
-                and np.array_equal(self._P, w2):
-            # Ax holds the CSC data of A (column-major, all entries structurally present)
-            self._prob.update(q=q, l=lower, u=upper, Ax=A_dense.T.reshape(-1).copy())
-            prob = self._prob
+        cached = self._probs.get(m) if self.warm_start else None
+        if cached is not None:
+            prob, w2_old = cached
+            # Ax holds the CSC data of A (column-major, all entries structurally present);
+            # Px the diagonal of P (upper triangle, both entries present)
+            new = dict(q=q, l=lower, u=upper, Ax=A_dense.T.reshape(-1).copy())
+            if not np.array_equal(w2_old, w2):
+                new["Px"] = 2.0 * w2
+                self._probs[m] = (prob, w2.copy())
+            prob.update(**new)
         else:
             P = sparse.csc_matrix(np.diag(2.0 * w2))
             # explicit structure (zeros kept) so that update(Ax=...) stays valid
@@ -273,7 +278,7 @@ class OSQPSolver:
                                     np.repeat(np.arange(2), m + 2))), shape=(m + 2, 2))
             prob = self._setup(sparse.triu(P, format="csc"), q, A, lower, upper)
             if self.warm_start:
-                self._prob, self._m, self._P = prob, m, w2.copy()
+                self._probs[m] = (prob, w2.copy())
         res = prob.solve(raise_error=False)
         status = str(res.info.status).lower()
         if "solved" in status and "inaccurate" not in status:
