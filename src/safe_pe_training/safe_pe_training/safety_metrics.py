@@ -560,6 +560,31 @@ class SafetyMetricsTracker:
         self._first_window_interventions = 0
         self.phase_history: list[PhaseSafetyMetrics] = []
 
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Everything recorded (lifetime, phase, phase history, rolling window, first-window
+        trend counters) and the configuration, as plain JSON-able data (dicts, lists, str,
+        int, float, bool; NaN/inf floats as "nan"/"inf"/"-inf").
+
+        :return: the state; `from_state_dict` rebuilds an equal tracker from it.
+        """
+        from safe_pe_training.safety_metrics_state import tracker_state_dict
+
+        return tracker_state_dict(self)
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, Any]) -> "SafetyMetricsTracker":
+        """Rebuild a tracker from `state_dict()` output (possibly read back from JSON).
+
+        :param state: the state dict.
+        :return: a tracker whose summaries, window and phase history equal the original's
+            and which goes on counting exactly as the original would.
+        :raises ValueError: when `state` is not a tracker state or is inconsistent.
+        """
+        from safe_pe_training.safety_metrics_state import tracker_from_state_dict
+
+        return tracker_from_state_dict(state)
+
     # ------------------------------------------------------------------ recording
     @property
     def total_steps(self) -> int:

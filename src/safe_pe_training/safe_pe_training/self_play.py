@@ -536,7 +536,7 @@ class SelfPlayTrainer:
 
     def _save_state(self, phase: int) -> None:
         state_dir = self.run.root / "state"
-        tracker_path = state_dir / f"tracker_phase{phase:04d}.pkl"
+        tracker_path = state_dir / f"tracker_phase{phase:04d}.json"
         save_tracker(self.tracker, tracker_path)
         write_run_state(self.run.state_path, {
             "config_hash": self.config_hash,
@@ -551,7 +551,7 @@ class SelfPlayTrainer:
             "rng": self.rng.bit_generator.state,
             "tracker": str(tracker_path.relative_to(self.run.root)),
         })
-        for old in sorted(state_dir.glob("tracker_phase*.pkl"))[:-2]:
+        for old in sorted(state_dir.glob("tracker_phase*.json"))[:-2]:
             old.unlink(missing_ok=True)
 
     def _load_state(self) -> None:

@@ -5,24 +5,24 @@ After every completed phase the trainer writes, in this order and each atomicall
 1. the trained role's deployable checkpoint ``checkpoints/<role>_phase<k>.pt/.json``;
 2. its optimizer state ``checkpoints/<role>_phase<k>.train.pt`` (tensors and numbers only,
    loaded with ``torch.load(weights_only=True)``);
-3. the safety tracker ``state/tracker_phase<k>.pkl`` (see below);
+3. the safety tracker ``state/tracker_phase<k>.json`` (``SafetyMetricsTracker.state_dict()``,
+   strict JSON: counts, histograms, the rolling window, the phase history);
 4. ``run_state.json``: next phase, step counters, both roles' latest checkpoints, opponent
    pools, per-phase records, progress rows, the trainer's RNG state.
 
 ``run_state.json`` is written last, so whatever it references exists: a run killed at any
 moment resumes from the last completed phase.
 
-The tracker is stored with :mod:`pickle` because :class:`SafetyMetricsTracker` has no plain
-state API; it is read back with a restricted unpickler that only accepts numpy arrays, builtin
-containers and classes of ``safe_pe_training.safety_metrics``, so a tampered file cannot run
-code. Deployable policies never need this file.
+Nothing here is unpickled: the optimizer state is loaded with ``weights_only=True`` and the
+tracker is plain JSON. Run directories of older versions stored the tracker as a pickle
+(``tracker_phase<k>.pkl``); they cannot be resumed and :func:`load_tracker` says so.
+Deployable policies never need the tracker file.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -32,60 +32,52 @@ from safe_pe_training.artifacts import atomic_write_bytes, atomic_write_json, re
 
 RUN_STATE_FORMAT = "safe_pe_run_state/1"
 
-_ALLOWED_MODULE_PREFIXES = ("safe_pe_training.safety_metrics",)
-_ALLOWED_GLOBALS = {
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"), ("numpy", "float64"), ("numpy", "int64"),
-    ("numpy", "bool_"), ("numpy._core.numeric", "_frombuffer"),
-    ("numpy.core.numeric", "_frombuffer"), ("builtins", "set"), ("builtins", "frozenset"),
-    ("builtins", "tuple"),
-    ("builtins", "list"), ("builtins", "dict"), ("builtins", "float"), ("builtins", "int"),
-    ("collections", "deque"), ("collections", "OrderedDict"), ("copyreg", "_reconstructor"),
-    ("builtins", "object"),
-}
-_ALLOWED_NUMPY_DTYPES = ("numpy.dtypes",)
+TRACKER_FILE_FORMAT = "safe_pe_tracker_file/1"
 
 
 class ResumeError(ValueError):
     """A run directory cannot be resumed (missing or inconsistent state)."""
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED_GLOBALS or module.startswith(_ALLOWED_MODULE_PREFIXES) \
-                or module.startswith(_ALLOWED_NUMPY_DTYPES):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from tracker state")
-
-
 def save_tracker(tracker: Any, path: Path) -> Path:
-    """Pickle a :class:`SafetyMetricsTracker` atomically.
+    """Write a :class:`SafetyMetricsTracker`'s ``state_dict()`` as JSON, atomically.
 
     :param tracker: the tracker
-    :param path: output file
+    :param path: output file (``.json``)
     """
-    return atomic_write_bytes(path, pickle.dumps(tracker, protocol=pickle.HIGHEST_PROTOCOL))
+    return atomic_write_json(path, {"format": TRACKER_FILE_FORMAT,
+                                    "tracker": tracker.state_dict()})
 
 
 def load_tracker(path: Path) -> Any:
-    """Read a tracker written by :func:`save_tracker` (restricted unpickler).
+    """Read a tracker written by :func:`save_tracker`.
 
     :param path: the file
+    :raises ResumeError: when the file is missing, unreadable, not a tracker state, or a
+        pickled tracker of an older safe_pe version
     """
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError as exc:
-        raise ResumeError(f"tracker state {path} is missing") from exc
-    try:
-        tracker = _RestrictedUnpickler(io.BytesIO(data)).load()
-    except Exception as exc:  # any unpickling failure
-        raise ResumeError(f"tracker state {path} is unreadable: {exc}") from exc
     from safe_pe_training.safety_metrics import SafetyMetricsTracker
 
-    if not isinstance(tracker, SafetyMetricsTracker):
-        raise ResumeError(f"{path} does not hold a SafetyMetricsTracker")
-    return tracker
+    path = Path(path)
+    try:
+        head = path.read_bytes()[:1]
+    except FileNotFoundError as exc:
+        raise ResumeError(f"tracker state {path} is missing") from exc
+    if path.suffix == ".pkl" or head == b"\x80":
+        raise ResumeError(
+            f"{path} is a pickled safety tracker written by an older safe_pe version; this "
+            "version stores it as JSON and does not unpickle: start a new run (or resume this "
+            "one with the version that wrote it)")
+    try:
+        data = read_json(path)
+    except ValueError as exc:
+        raise ResumeError(f"tracker state {path} is unreadable: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != TRACKER_FILE_FORMAT:
+        raise ResumeError(f"{path} is not a {TRACKER_FILE_FORMAT} file")
+    try:
+        return SafetyMetricsTracker.from_state_dict(data.get("tracker"))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # corrupt content
+        raise ResumeError(f"tracker state {path} is inconsistent: {exc!r}") from exc
 
 
 def save_train_state(optimizer: th.optim.Optimizer, path: Path) -> Path:

@@ -97,17 +97,23 @@ def test_tracker_round_trip(tmp_path):
                              rng.random(300), rng.random(300) < 0.01)
         tracker.end_phase()
     tracker.record_step(1, 0.3, 0.2, False)
-    save_tracker(tracker, tmp_path / "t.pkl")
-    again = load_tracker(tmp_path / "t.pkl")
+    save_tracker(tracker, tmp_path / "t.json")
+    again = load_tracker(tmp_path / "t.json")
     assert again.get_summary() == tracker.get_summary()
     assert again.get_recent_metrics() == tracker.get_recent_metrics()
     assert len(again.phase_history) == 3 and again.phase_steps == 1
 
 
-def test_tracker_state_refuses_foreign_objects(tmp_path):
+def test_tracker_state_never_unpickles(tmp_path):
+    """A pickle (an older version's tracker file, or a tampered one) is refused unread."""
     import pickle
 
-    path = tmp_path / "evil.pkl"
-    path.write_bytes(pickle.dumps(subprocess.Popen))
-    with pytest.raises(ResumeError, match="refusing"):
-        load_tracker(path)
+    for name in ("evil.pkl", "evil.json"):
+        path = tmp_path / name
+        path.write_bytes(pickle.dumps(subprocess.Popen))
+        with pytest.raises(ResumeError, match="older safe_pe version"):
+            load_tracker(path)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "safe_pe_tracker_file/1", "tracker": {"format": 3}}')
+    with pytest.raises(ResumeError, match="inconsistent"):
+        load_tracker(broken)
