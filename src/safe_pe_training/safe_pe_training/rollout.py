@@ -173,7 +173,6 @@ def safe_self_play_rollout(config: SafeSelfPlayConfig, n_episodes: int,
               for spec, role in zip(_policy_specs(policies), ROLES)]
     resolvers = [make_resolver(config, make_cbf_config(config, role, env_config), arena)
                  for role in ROLES]
-    probes = [_MarginProbe(resolver.config, arena) for resolver in resolvers]
     targets = config.safety_targets.to_safety_targets()
     window = config.safety_targets.window_size
     tracker = SafetyMetricsTracker(window_size=window, targets=targets)
@@ -185,40 +184,18 @@ def safe_self_play_rollout(config: SafeSelfPlayConfig, n_episodes: int,
     episodes = []
     for index in range(n_episodes):
         game.reset()
-        for resolver, probe in zip(resolvers, probes):
+        for resolver in resolvers:
             resolver.update(obstacles=game.obstacles_array)
-            probe.set_obstacles(game.obstacles_array)
-        episodes.append(_play_episode(index, config, game, agents, resolvers, probes,
-                                      tracker, per_agent))
+        episodes.append(_play_episode(index, config, game, agents, resolvers, tracker,
+                                      per_agent))
     return RolloutResult(
         episodes=episodes, safety=tracker.get_summary(),
         per_agent={role: t.get_summary() for role, t in zip(ROLES, per_agent)},
         targets=tracker.check_safety_targets(), tracker=tracker, config=config)
 
 
-class _MarginProbe:
-    """Smallest barrier value of one robot at a state, measured without filtering."""
-
-    def __init__(self, cbf_config: Any, arena: Any) -> None:
-        from safe_pe_cbf.constraints import Consts
-
-        self._consts = Consts(cbf_config)
-        self._arena = arena.as_tuple()
-        self._obstacles: tuple[tuple[float, float, float], ...] = ()
-
-    def set_obstacles(self, obstacles: np.ndarray) -> None:
-        self._obstacles = tuple((float(x), float(y), float(r)) for x, y, r in obstacles)
-
-    def __call__(self, pose: Sequence[float], opponent: Sequence[float]) -> float:
-        from safe_pe_cbf.constraints import build_rows
-
-        return min(build_rows(self._consts, tuple(pose), self._arena, self._obstacles,
-                              tuple(opponent)).h)
-
-
 def _play_episode(index: int, config: SafeSelfPlayConfig, game: Any, agents: list[Any],
-                  resolvers: list[Any], probes: list[_MarginProbe],
-                  tracker: SafetyMetricsTracker,
+                  resolvers: list[Any], tracker: SafetyMetricsTracker,
                   per_agent: list[SafetyMetricsTracker]) -> EpisodeResult:
     use_cbf = config.use_cbf
     returns = [0.0, 0.0]
@@ -247,7 +224,9 @@ def _play_episode(index: int, config: SafeSelfPlayConfig, game: Any, agents: lis
         else:
             commands = nominal
             tiers_log.append([_TIER_DISABLED, _TIER_DISABLED])
-            margins_log.append([probes[i](poses[i], poses[1 - i]) for i in range(2)])
+            # measured, not filtered: the smallest barrier value of the resolver's rows
+            margins_log.append([resolvers[i].constraints(poses[i], poses[1 - i]).min_h()[0]
+                                for i in range(2)])
             sizes_log.append([0.0, 0.0])
             changed_log.append([False, False])
             feasible_log.append([True, True])
