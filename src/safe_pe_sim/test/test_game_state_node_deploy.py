@@ -141,10 +141,10 @@ def test_policy_drives_a_robot_from_odometry_and_stops_without_it(tmp_path, env)
         # The evader's odometry stops: game states stop, then the policy's nominal commands
         # and with them the filter's safe commands.
         t0 = time.monotonic()
-        play(1.5, evader_alive=False)
-        assert len(probe.since("/safe_pe/game_state", t0 + 0.5)) == 0
-        assert len(probe.since(f"/{P}/cmd_vel_nominal", t0 + 1.0)) == 0
-        assert len(probe.since(f"/{P}/cmd_vel", t0 + 1.0)) == 0
+        play(2.5, evader_alive=False)  # generous bounds: receipt may lag on a busy machine
+        assert len(probe.since("/safe_pe/game_state", t0 + 1.0)) == 0
+        assert len(probe.since(f"/{P}/cmd_vel_nominal", t0 + 1.5)) == 0
+        assert len(probe.since(f"/{P}/cmd_vel", t0 + 1.5)) == 0
         assert all(graph.alive(k) for k in specs), graph.logs()
     finally:
         graph.close()
