@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 pytest.importorskip("safe_pe_msgs.msg", reason="safe_pe_msgs is not built: scripts/setup.sh")
 
@@ -165,3 +167,21 @@ def test_profile_is_loaded_and_rate_defaults_to_one_over_dt():
     assert settings_from_values(_values(rate=20.0), env=ENV).period == pytest.approx(0.05)
     with pytest.raises(ValueError, match="profile"):
         settings_from_values(_values(profile="/nonexistent/profile.yaml"))
+
+
+def test_shipped_file_with_the_arena_file_gives_valid_settings():
+    config = Path(__file__).resolve().parents[3] / "config"
+    if not (config / "game_state_node.yaml").is_file():
+        pytest.skip("config/ not found (not a repository checkout)")
+    values = defaults(GAME_STATE_SPECS)
+    for name in ("game_state_node.yaml", "arena_example.yaml"):
+        params = yaml.safe_load((config / name).read_text())["/**"]["ros__parameters"]
+        for key, value in params.items():
+            if name == "arena_example.yaml" and key == "odom_offset":
+                continue  # the filter's offset: not a game-state parameter (ROS ignores it)
+            assert key in values, f"{key} in {name} is not a game-state parameter"
+            values[key] = value
+    s = settings_from_values(values)
+    assert s.env.dt == pytest.approx(0.1) and s.period == pytest.approx(0.1)  # turtlebot3
+    assert s.capture_radius == pytest.approx(0.3) and s.arena_source == "parameters"
+    assert s.bounds == (-2.2, 2.2, -2.2, 2.2) and s.obstacles.shape == (2, 3)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -200,3 +202,14 @@ def test_arena_from_topic_and_bad_arena_rejected(context):
         executor.shutdown()
         node.destroy_node()
         peer.destroy_node()
+
+
+def test_python_m_refuses_invalid_parameters_with_exit_code_2(tmp_path):
+    env = dict(os.environ, ROS_DOMAIN_ID=str(1 + (os.getpid() * 29 + 43) % 100),
+               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", ROS_LOG_DIR=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "safe_pe_sim.ros.game_state_node", "--ros-args",
+         "-p", "evader_odom_offset:=[1.0, 2.0]"],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "evader_odom_offset: need [x, y, yaw]" in proc.stdout + proc.stderr
