@@ -15,7 +15,7 @@ import numpy as np
 
 from safe_pe_cbf.backup import backup_candidates
 from safe_pe_cbf.batch_rows import (BatchRows, _buffer, build_rows_batch,
-                                    check_batch_inputs, column_names)
+                                    check_batch_inputs, check_commands, column_names)
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import Consts
 from safe_pe_cbf.errors import SafetyInputError
@@ -23,7 +23,7 @@ from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.qp_batch import scaled_rows_batch, solve_rows_batch
 from safe_pe_cbf.resolver import Tier, check_arena_fits, relaxation_stages
 
-__all__ = ["BatchRecord", "BatchedSafetyFilter", "barrier_values", "min_barrier"]
+__all__ = ["BatchRecord", "BatchedSafetyFilter", "FilterRows", "barrier_values", "min_barrier"]
 
 
 @dataclass
@@ -59,6 +59,61 @@ class BatchRecord:
         :param row: env index
         """
         return self.names[int(self.min_h_index[row])]
+
+
+class FilterRows:
+    """Constraint rows of N robots at one sampled state, built once and reused.
+
+    Built by :meth:`BatchedSafetyFilter.build_rows`; :meth:`BatchedSafetyFilter.resolve_rows`
+    and :meth:`BatchedSafetyFilter.action_box_rows` use them instead of rebuilding, with
+    results identical to ``resolve`` / ``action_box`` at the same state. Valid only for the
+    filter's ``config`` and ``arena`` they were built with (checked on use).
+
+    :param chunks: rows of consecutive chunks of at most ``chunk_size`` envs
+    :param num_envs: N
+    :param num_obstacles: K (obstacle slots)
+    :param config: the filter's configuration at build time
+    :param arena: the filter's arena at build time
+    """
+
+    def __init__(self, chunks: list[BatchRows], num_envs: int, num_obstacles: int,
+                 config: CBFConfig, arena: Arena) -> None:
+        self.chunks = chunks
+        self.num_envs = num_envs
+        self.num_obstacles = num_obstacles
+        self.config = config
+        self.arena = arena
+        self._min: Optional[tuple[np.ndarray, np.ndarray]] = None
+
+    def barrier_values(self) -> np.ndarray:
+        """``(N, 5 + K)`` barrier values [m]; absent rows +inf (see ``column_names``)."""
+        if not self.chunks:
+            return np.empty((0, 5 + self.num_obstacles))
+        return np.concatenate([np.where(r.valid, r.h, np.inf) for r in self.chunks], axis=0)
+
+    def _minimum(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._min is None:
+            min_h = np.empty(self.num_envs)
+            min_i = np.empty(self.num_envs, dtype=np.int64)
+            s = 0
+            for r in self.chunks:
+                e = s + r.h.shape[0]
+                hh = np.where(r.valid, r.h, np.inf)
+                min_i[s:e] = np.argmin(hh, axis=1)
+                min_h[s:e] = hh[np.arange(e - s), min_i[s:e]]
+                s = e
+            self._min = (min_h, min_i)
+        return self._min
+
+    @property
+    def min_h(self) -> np.ndarray:
+        """``(N,)`` smallest barrier value [m] (read-only view; copy before changing it)."""
+        return self._minimum()[0]
+
+    @property
+    def min_h_index(self) -> np.ndarray:
+        """``(N,)`` column attaining ``min_h``."""
+        return self._minimum()[1]
 
 
 def _ws_buffer(workspace: dict, name: str, shape: tuple[int, int]) -> np.ndarray:
@@ -119,15 +174,95 @@ class BatchedSafetyFilter:
         :param mask: ``(N, K)`` bool, None = all present
         :param opponent_poses: ``(N, 3)`` or None
         """
-        P, O, M, Q, _ = check_batch_inputs(poses, obstacles, mask, opponent_poses)
-        rows = build_rows_batch(self._k, P, self.arena.as_tuple(), O, M, Q)
-        return np.where(rows.valid, rows.h, np.inf)
+        return self.build_rows(poses, obstacles, mask, opponent_poses).barrier_values()
 
     def min_barrier(self, poses: np.ndarray, obstacles: np.ndarray,
                     mask: Optional[np.ndarray] = None,
                     opponent_poses: Optional[np.ndarray] = None) -> np.ndarray:
         """``(N,)`` smallest barrier value [m] (same arguments as ``barrier_values``)."""
-        return self.barrier_values(poses, obstacles, mask, opponent_poses).min(axis=1)
+        return self.build_rows(poses, obstacles, mask, opponent_poses).min_h.copy()
+
+    # ------------------------------------------------------------------ rows, built once
+    def build_rows(self, poses: np.ndarray, obstacles: np.ndarray,
+                   mask: Optional[np.ndarray] = None,
+                   opponent_poses: Optional[np.ndarray] = None) -> FilterRows:
+        """Constraint rows of N robots at one state, for several calls at that state.
+
+        ``resolve_rows(rows, u)`` equals ``resolve(poses, u, ...)``, ``action_box_rows(rows)``
+        equals ``action_box(poses, ...)`` and ``rows.min_h`` equals ``min_barrier(...)``
+        bitwise; the rows are built (and the inputs validated) once.
+
+        :param poses: ``(N, 3)`` own poses at the sampling instant
+        :param obstacles: ``(N, K, 3)`` (or ``(K, 3)`` shared)
+        :param mask: ``(N, K)`` bool, None = all present
+        :param opponent_poses: ``(N, 3)`` opponent poses or None
+        :raises SafetyInputError: on any non-finite or malformed input
+        """
+        P, O, M, Q, _ = check_batch_inputs(poses, obstacles, mask, opponent_poses)
+        N = P.shape[0]
+        arena = self.arena.as_tuple()
+        chunks = []
+        for s in range(0, N, self.chunk_size):
+            e = min(N, s + self.chunk_size)
+            chunks.append(build_rows_batch(self._k, P[s:e], arena, O[s:e], M[s:e],
+                                           None if Q is None else Q[s:e]))
+        return FilterRows(chunks, N, O.shape[1], self.config, self.arena)
+
+    def _check_rows(self, rows: object) -> FilterRows:
+        if not isinstance(rows, FilterRows):
+            raise SafetyInputError(f"rows must come from build_rows(), got {type(rows)}")
+        if rows.config is not self.config or rows.arena is not self.arena:
+            raise SafetyInputError("rows were built with another config/arena (update() was "
+                                   "called since, or another filter): call build_rows() again")
+        return rows
+
+    def resolve_rows(self, rows: FilterRows, u_nom: np.ndarray
+                     ) -> tuple[np.ndarray, BatchRecord]:
+        """:meth:`resolve` on rows from :meth:`build_rows` (identical results).
+
+        :param rows: rows of this filter at the sampling instant
+        :param u_nom: ``(N, 2)`` nominal commands
+        :returns: ``(u_safe (N, 2), record)``
+        :raises SafetyInputError: on foreign/stale rows or a non-finite/malformed ``u_nom``
+        """
+        t0 = time.perf_counter()
+        rows = self._check_rows(rows)
+        N = rows.num_envs
+        U = check_commands(u_nom, N)
+        out = self._outputs(N)
+        s = 0
+        for r in rows.chunks:
+            e = s + r.h.shape[0]
+            self._resolve_chunk(r, U[s:e], *(a[s:e] for a in out))
+            s = e
+        min_h, min_i = rows._minimum()
+        return out[0], self._record(U, out, min_h.copy(), min_i.copy(), rows.num_obstacles,
+                                    t0)
+
+    def action_box_rows(self, rows: FilterRows, with_stage: bool = False
+                        ) -> tuple[np.ndarray, ...]:
+        """:meth:`action_box` on rows from :meth:`build_rows` (identical results).
+
+        :param rows: rows of this filter at the state of the boxes
+        :param with_stage: also return ``stage (N,)``
+        """
+        from safe_pe_cbf.bounds_batch import action_box_batch
+
+        rows = self._check_rows(rows)
+        N = rows.num_envs
+        if len(rows.chunks) == 1:
+            lo, hi, empty, stage = action_box_batch(self, rows.chunks[0])
+        else:
+            lo = np.empty((N, 2))
+            hi = np.empty((N, 2))
+            empty = np.empty(N, dtype=bool)
+            stage = np.empty(N, dtype=np.int8)
+            s = 0
+            for r in rows.chunks:
+                e = s + r.h.shape[0]
+                lo[s:e], hi[s:e], empty[s:e], stage[s:e] = action_box_batch(self, r)
+                s = e
+        return (lo, hi, empty, stage) if with_stage else (lo, hi, empty)
 
     # ------------------------------------------------------------------ resolving
     def resolve(self, poses: np.ndarray, u_nom: np.ndarray, obstacles: np.ndarray,
@@ -147,34 +282,38 @@ class BatchedSafetyFilter:
         t0 = time.perf_counter()
         P, O, M, Q, U = check_batch_inputs(poses, obstacles, mask, opponent_poses, u_nom)
         N = P.shape[0]
-        K = O.shape[1]
-        out_u = np.empty((N, 2))
-        tier = np.empty(N, dtype=np.int8)
+        out = self._outputs(N)
         min_h = np.empty(N)
         min_i = np.empty(N, dtype=np.int64)
-        qp_ok = np.empty(N, dtype=bool)
-        act_i = np.empty(N, dtype=np.int64)
-        act_j = np.empty(N, dtype=np.int64)
         arena = self.arena.as_tuple()
         for s in range(0, N, self.chunk_size):
             e = min(N, s + self.chunk_size)
             rows = build_rows_batch(self._k, P[s:e], arena, O[s:e], M[s:e],
                                     None if Q is None else Q[s:e], self._ws)
-            self._resolve_chunk(rows, U[s:e], out_u[s:e], tier[s:e], qp_ok[s:e],
-                                act_i[s:e], act_j[s:e])
+            self._resolve_chunk(rows, U[s:e], *(a[s:e] for a in out))
             hh = np.where(rows.valid, rows.h, np.inf)
             min_i[s:e] = np.argmin(hh, axis=1)
             min_h[s:e] = hh[np.arange(e - s), min_i[s:e]]
+        return out[0], self._record(U, out, min_h, min_i, O.shape[1], t0)
+
+    @staticmethod
+    def _outputs(N: int) -> tuple[np.ndarray, ...]:
+        """``(u, tier, qp_feasible, active_i, active_j)`` arrays to fill."""
+        return (np.empty((N, 2)), np.empty(N, dtype=np.int8), np.empty(N, dtype=bool),
+                np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64))
+
+    def _record(self, U: np.ndarray, out: tuple[np.ndarray, ...], min_h: np.ndarray,
+                min_i: np.ndarray, K: int, t0: float) -> BatchRecord:
+        out_u, tier, qp_ok, act_i, act_j = out
         k = self._k
         dv = k.wv * (out_u[:, 0] - U[:, 0])
         dw = k.ww * (out_u[:, 1] - U[:, 1])
-        rec = BatchRecord(
+        return BatchRecord(
             tier=tier, min_h=min_h, min_h_index=min_i,
             intervention=np.sqrt(dv * dv + dw * dw),
             intervened=(out_u[:, 0] != U[:, 0]) | (out_u[:, 1] != U[:, 1]),
             qp_feasible=qp_ok, active_i=act_i, active_j=act_j, names=column_names(K),
             solve_time=time.perf_counter() - t0)
-        return out_u, rec
 
     def _solve(self, rows: BatchRows, idx: np.ndarray, g: np.ndarray, v: np.ndarray,
                w: np.ndarray):
@@ -292,20 +431,8 @@ class BatchedSafetyFilter:
         :param opponent_poses: ``(N, 3)`` or None
         :param with_stage: also return ``stage (N,)`` (see ``ActionBox.stage``)
         """
-        from safe_pe_cbf.bounds_batch import action_box_batch
-
-        P, O, M, Q, _ = check_batch_inputs(poses, obstacles, mask, opponent_poses)
-        N = P.shape[0]
-        lo = np.empty((N, 2))
-        hi = np.empty((N, 2))
-        empty = np.empty(N, dtype=bool)
-        stage = np.empty(N, dtype=np.int8)
-        for s in range(0, N, self.chunk_size):
-            e = min(N, s + self.chunk_size)
-            rows = build_rows_batch(self._k, P[s:e], self.arena.as_tuple(), O[s:e], M[s:e],
-                                    None if Q is None else Q[s:e])
-            lo[s:e], hi[s:e], empty[s:e], stage[s:e] = action_box_batch(self, rows)
-        return (lo, hi, empty, stage) if with_stage else (lo, hi, empty)
+        return self.action_box_rows(self.build_rows(poses, obstacles, mask, opponent_poses),
+                                    with_stage)
 
 
 def barrier_values(poses: np.ndarray, arena: Arena, obstacles: np.ndarray,

@@ -18,7 +18,8 @@ from safe_pe_cbf.constraints import (GROUP_ARENA, GROUP_COLLISION, GROUP_OBSTACL
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import MAX_ABS
 
-__all__ = ["BatchRows", "build_rows_batch", "column_names", "check_batch_inputs"]
+__all__ = ["BatchRows", "build_rows_batch", "column_names", "check_batch_inputs",
+           "check_commands"]
 
 
 def column_names(K: int) -> list[str]:
@@ -133,15 +134,23 @@ def check_batch_inputs(poses: object, obstacles: object, mask: object,
             raise SafetyInputError(f"opponent_poses must be (N, 3) = {(N, 3)}, got {Q.shape}")
         if not np.all(np.abs(Q) <= MAX_ABS):
             raise SafetyInputError(f"opponent_poses must be finite and within +-{MAX_ABS:g}")
-    U = None
-    if u_nom is not None:
-        U = np.asarray(u_nom, dtype=np.float64)
-        if U.shape != (N, 2):
-            raise SafetyInputError(f"u_nom must be (N, 2) = {(N, 2)}, got {U.shape}")
-        if not np.all(np.abs(U) <= MAX_ABS):
-            raise SafetyInputError(f"u_nom must be finite and within +-{MAX_ABS:g}; bad rows "
-                                   f"{np.nonzero(~np.all(np.abs(U) <= MAX_ABS, axis=1))[0][:10]}")
+    U = None if u_nom is None else check_commands(u_nom, N)
     return P, O, M, Q, U
+
+
+def check_commands(u_nom: object, N: int) -> np.ndarray:
+    """Validate and convert ``(N, 2)`` nominal commands (raises :class:`SafetyInputError`).
+
+    :param u_nom: ``(N, 2)`` commands
+    :param N: number of robots
+    """
+    U = np.asarray(u_nom, dtype=np.float64)
+    if U.shape != (N, 2):
+        raise SafetyInputError(f"u_nom must be (N, 2) = {(N, 2)}, got {U.shape}")
+    if not np.all(np.abs(U) <= MAX_ABS):
+        raise SafetyInputError(f"u_nom must be finite and within +-{MAX_ABS:g}; bad rows "
+                               f"{np.nonzero(~np.all(np.abs(U) <= MAX_ABS, axis=1))[0][:10]}")
+    return U
 
 
 def build_rows_batch(k: Consts, poses: np.ndarray, arena: tuple[float, float, float, float],

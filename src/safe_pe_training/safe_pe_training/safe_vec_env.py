@@ -126,13 +126,22 @@ class LearnerSafetyReward:
     values are not computed (one batched CBF call less per step); its column is 0. Same
     formula and configs as the wrapped computer: ``w5 * clip(min_h / h_max, -1, 1)``.
 
+    With ``min_h_fn`` (the env's cached filter rows, used only when the learner's filter has
+    exactly the computer's CBF config and arena) the barrier values come from the rows that
+    the env reuses for the learner's safe box at the same state: one build less per step,
+    bitwise the same values.
+
     :param computer: a ``safe_pe_sim.rewards.SafetyRewardComputer``
     :param agent: learner index (0 pursuer, 1 evader)
+    :param min_h_fn: optional ``fn(own_poses, obstacles, mask, opponent_poses) -> (N,)``
+        smallest barrier values with the computer's config of ``agent``
     """
 
-    def __init__(self, computer: Any, agent: int) -> None:
+    def __init__(self, computer: Any, agent: int,
+                 min_h_fn: Callable[..., np.ndarray] | None = None) -> None:
         self.computer = computer
         self.agent = agent
+        self.min_h_fn = min_h_fn
         self.w5 = float(computer.w5)
         self.h_max = float(computer.h_max)
 
@@ -154,8 +163,11 @@ class LearnerSafetyReward:
         if self.w5 == 0.0:
             return out
         a = self.agent
-        h = min_barrier(poses[:, a], self.computer.arena, obstacles, mask, poses[:, 1 - a],
-                        self.computer.cbf_configs[a])
+        if self.min_h_fn is not None:
+            h = self.min_h_fn(poses[:, a], obstacles, mask, poses[:, 1 - a])
+        else:
+            h = min_barrier(poses[:, a], self.computer.arena, obstacles, mask,
+                            poses[:, 1 - a], self.computer.cbf_configs[a])
         out[:, a] = self.w5 * np.clip(h / self.h_max, -1.0, 1.0)
         return out
 
@@ -191,10 +203,13 @@ class SafeLearnerVecEnv(VecEnv):
         self.use_beta = bool(use_beta)
         self.safety_listener = safety_listener
         self.limits = [CommandLimits.from_robot(r) for r in core.config.robots()]
+        # per agent: (copies of the inputs, FilterRows) of the last build (see _rows)
+        self._rows_cache: list[tuple[tuple[np.ndarray, ...], Any] | None] = [None, None]
         reward = getattr(core, "safety_reward", None)
         if reward is not None and all(hasattr(reward, a) for a in
                                       ("cbf_configs", "arena", "w5", "h_max")):
-            core.safety_reward = LearnerSafetyReward(reward, self.agent)
+            core.safety_reward = LearnerSafetyReward(reward, self.agent,
+                                                     self._reward_min_h_fn(reward))
         base_dim = int(core.observations().shape[-1])
         obs_dim = base_dim + (BOX_OBS_DIM if self.use_beta else 0)
         obs_space = spaces.Box(-1.0, 1.0, (obs_dim,), np.float32)
@@ -224,12 +239,56 @@ class SafeLearnerVecEnv(VecEnv):
         """
         self.opponent = opponent
 
+    def _reward_min_h_fn(self, reward: Any) -> Callable[..., np.ndarray] | None:
+        """The cached rows' ``min_h`` for the w5 reward, if the learner's filter computes
+        exactly the reward's barrier values (same CBF config and arena); else None."""
+        if self.filters is None:
+            return None
+        filt = self.filters[self.agent]
+        same = (getattr(filt, "config", None) == reward.cbf_configs[self.agent]
+                and getattr(filt, "arena", None) == reward.arena
+                and hasattr(filt, "build_rows"))
+        if not same:
+            return None
+        me = self.agent
+
+        def min_h(own: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
+                  opponent: np.ndarray) -> np.ndarray:
+            t0 = time.perf_counter()
+            h = self._rows(me, own, obstacles, mask, opponent).min_h.copy()
+            self.filter_seconds += time.perf_counter() - t0
+            return h
+
+        return min_h
+
+    def _rows(self, agent: int, own: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
+              opponent: np.ndarray) -> Any:
+        """``FilterRows`` of ``agent``'s filter at this state, reused while the inputs are
+        unchanged (the w5 reward, the next safe box and the resolver all read one state)."""
+        assert self.filters is not None
+        filt = self.filters[agent]
+        key = (own, obstacles, mask, opponent)
+        cached = self._rows_cache[agent]
+        if cached is not None:
+            old, rows = cached
+            if (rows.config is filt.config and rows.arena is filt.arena
+                    and all(np.array_equal(a, b) for a, b in zip(old, key))):
+                return rows
+        rows = filt.build_rows(own, obstacles, mask, opponent)
+        self._rows_cache[agent] = (tuple(np.array(a, copy=True) for a in key), rows)
+        return rows
+
     def _box(self, agent: int, poses: np.ndarray, obstacles: np.ndarray,
-             mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             mask: np.ndarray, cached: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         assert self.filters is not None
         t0 = time.perf_counter()
-        lo, hi, empty = self.filters[agent].action_box(
-            poses[:, agent], obstacles, mask, poses[:, 1 - agent])
+        filt = self.filters[agent]
+        if cached:
+            rows = self._rows(agent, poses[:, agent], obstacles, mask, poses[:, 1 - agent])
+            lo, hi, empty = filt.action_box_rows(rows)
+        else:
+            lo, hi, empty = filt.action_box(poses[:, agent], obstacles, mask,
+                                            poses[:, 1 - agent])
         self.filter_seconds += time.perf_counter() - t0
         lo = np.asarray(lo, dtype=np.float64)
         hi = np.maximum(np.asarray(hi, dtype=np.float64), lo)
@@ -298,10 +357,10 @@ class SafeLearnerVecEnv(VecEnv):
             t0 = time.perf_counter()
             safe = [np.empty((n, 2)), np.empty((n, 2))]
             record = None
-            for agent in (0, 1):
-                safe[agent], rec = self.filters[agent].resolve(
-                    prev_poses[:, agent], cmds[agent], prev_obstacles, prev_mask,
-                    prev_poses[:, 1 - agent])
+            for agent in (0, 1):  # rows of this state, shared with its safe boxes
+                rows = self._rows(agent, prev_poses[:, agent], prev_obstacles, prev_mask,
+                                  prev_poses[:, 1 - agent])
+                safe[agent], rec = self.filters[agent].resolve_rows(rows, cmds[agent])
                 if agent == me:
                     record = rec
             self.filter_seconds += time.perf_counter() - t0
@@ -379,7 +438,8 @@ class SafeLearnerVecEnv(VecEnv):
 
         applied = np.asarray(info["applied_commands"])[idx]
         terminal_poses = unicycle_step(prev_poses[idx], applied, self.core.config.dt)
-        lo, hi, _ = self._box(self.agent, terminal_poses, prev_obstacles[idx], prev_mask[idx])
+        lo, hi, _ = self._box(self.agent, terminal_poses, prev_obstacles[idx], prev_mask[idx],
+                              cached=False)
         return normalise_box(lo, hi, self.limits[self.agent])
 
     def pop_stats(self) -> EpisodeStats:
