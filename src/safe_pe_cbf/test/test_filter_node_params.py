@@ -71,12 +71,24 @@ def test_defaults_give_valid_settings():
         ({"enabled": "yes"}, "true/false"),
         ({"odom_offset": [1.0]}, "odom_offset"),
         ({"arena.x_min": 0.0, "arena.x_max": 0.2}, "too small"),
+        ({"nominal_timeout": -0.1}, "nominal_timeout"),
+        ({"nominal_timeout": 0.03, "cbf.dt": 0.05}, "shorter than the command period"),
+        ({"zero_hold": 11.0}, "zero_hold"),
     ],
 )
 def test_bad_values_are_rejected_with_a_reason(changes, fragment):
     with pytest.raises(ValueError, match="invalid filter parameters") as info:
         settings_from_values(_values(**changes))
     assert fragment in str(info.value)
+
+
+def test_nominal_timeout_defaults_and_off():
+    s = settings_from_values(_values())
+    assert s.nominal_timeout == pytest.approx(2 * CBFConfig().dt) and s.zero_hold == 0.5
+    s = settings_from_values(_values(**{"nominal_timeout": 0.0, "cbf.dt": 0.5}))
+    assert s.nominal_timeout == 0.0  # off: no relation to the command period needed
+    s = settings_from_values(_values(**{"nominal_timeout": 0.2, "cbf.dt": 0.2}))
+    assert s.nominal_timeout == 0.2
 
 
 def test_spec_check_and_unknown_names():

@@ -146,3 +146,107 @@ def test_state_prediction_follows_the_commands_sent():
     p.process(0.1, 0.0)
     clock.t += 0.5
     np.testing.assert_allclose(p.predicted_pose(clock.t), [0.55, 0.5, 0.0], atol=1e-12)
+
+
+# -- nominal-command watchdog (tick) ---------------------------------------------------------
+def test_nominal_timeout_sends_zeros_for_zero_hold_then_silence():
+    p, clock = _pipeline(nominal_timeout=0.1, zero_hold=0.5)
+    p.set_state(np.array([-1.0, 1.0, 0.0]))
+    assert p.process(0.2, 0.3).command == (0.2, 0.3)
+    clock.t += 0.09
+    assert p.tick() is None  # still fresh
+    clock.t = 100.12  # 0.12 s without a nominal command
+    first = p.tick()
+    assert first is not None and first.tier == Tier.STOP and first.command == (0.0, 0.0)
+    assert first.reason.startswith("nominal command timed out after 0.120 s")
+    assert "nominal_timeout 0.1 s" in first.reason and not first.intervened
+    zeros = [first]
+    for k in range(1, 9):  # every 0.07 s: zeros until 0.5 s after the first one
+        clock.t = 100.12 + 0.07 * k
+        zeros.append(p.tick())
+    assert all(z is not None and z.command == (0.0, 0.0) for z in zeros[:8])  # up to +0.49 s
+    assert zeros[8] is None  # +0.56 s: silence
+    for dt in (0.1, 1.0, 60.0):
+        clock.t += dt
+        assert p.tick() is None
+    assert p.counters.nominal_timeouts == 1 and p.counters.timeout_zeros == 8
+    assert p.counters.commands == 1  # ticks are not nominal commands
+    assert p.last_decision is not None and p.last_decision.tier == Tier.STOP
+
+    # A fresh nominal command re-arms the watchdog.
+    p.set_state(np.array([-1.0, 1.0, 0.0]))
+    assert p.process(0.1, 0.0).command == (0.1, 0.0)
+    assert p.tick() is None
+    clock.t += 0.15
+    assert p.tick().command == (0.0, 0.0)
+    assert p.counters.nominal_timeouts == 2
+
+
+def test_commands_resuming_during_the_zero_hold_end_it():
+    p, clock = _pipeline(nominal_timeout=0.1, zero_hold=0.5)
+    p.set_state(np.array([-1.0, 1.0, 0.0]))
+    p.process(0.2, 0.0)
+    clock.t += 0.2
+    assert p.tick() is not None
+    clock.t += 0.05
+    p.set_state(np.array([-1.0, 1.0, 0.0]))
+    assert p.process(0.2, 0.0).command == (0.2, 0.0)  # nominal again: filtered as usual
+    clock.t += 0.05
+    assert p.tick() is None
+
+
+def test_no_zeros_when_the_last_command_was_zero_or_nothing_was_sent():
+    p, clock = _pipeline(nominal_timeout=0.1)
+    clock.t += 5.0
+    assert p.tick() is None  # never commanded anything
+    assert p.process(0.2, 0.0).command == (0.0, 0.0)  # STOP: no state yet
+    clock.t += 1.0
+    assert p.tick() is None  # already stopped: stay silent (a mux may hand over)
+    p.set_state(np.array([-1.0, 1.0, 0.0]))
+    assert p.process(0.0, 0.0).command == (0.0, 0.0)  # the policy itself stopped
+    clock.t += 1.0
+    assert p.tick() is None
+    assert p.counters.nominal_timeouts == 0
+
+
+@pytest.mark.parametrize("hold, expected", [(0.0, 1), (0.27, 6)])
+def test_zero_hold_bounds_the_number_of_zeros(hold, expected):
+    p, clock = _pipeline(nominal_timeout=0.1, zero_hold=hold)
+    p.set_state(np.array([-1.0, 1.0, 0.0]))
+    p.process(0.2, 0.0)
+    sent = 0
+    for k in range(1, 41):  # 2 s of ticks at 20 Hz
+        clock.t = 100.0 + 0.05 * k + 0.001
+        sent += p.tick() is not None
+    assert sent == expected
+
+
+def test_nominal_timeout_zero_disables_and_reconfigure_enables():
+    p, clock = _pipeline()  # nominal_timeout 0 (the ROS-free default): off
+    p.set_state(np.array([-1.0, 1.0, 0.0]))
+    p.process(0.2, 0.0)
+    clock.t += 10.0
+    assert p.tick() is None
+    p.reconfigure(p.cbf, 0.5, enabled=True, nominal_timeout=0.2, zero_hold=0.1)
+    assert (p.nominal_timeout, p.zero_hold) == (0.2, 0.1)
+    assert p.tick().command == (0.0, 0.0)
+    p.reconfigure(p.cbf, 0.5, enabled=True)  # None: unchanged
+    assert (p.nominal_timeout, p.zero_hold) == (0.2, 0.1)
+
+
+def test_a_disabled_filter_still_stops_a_robot_whose_commands_stopped():
+    p, clock = _pipeline(enabled=False, nominal_timeout=0.1)
+    assert p.process(5.0, 1.0).tier == Tier.DISABLED
+    clock.t += 0.2
+    d = p.tick()
+    assert d is not None and d.tier == Tier.STOP and d.command == (0.0, 0.0)
+
+
+def test_state_prediction_knows_the_watchdog_stopped_the_robot():
+    p, clock = _pipeline(predict_state=True, nominal_timeout=0.1)
+    p.set_state(np.array([-1.0, 1.0, 0.0]))
+    assert p.process(0.2, 0.0).command == (0.2, 0.0)
+    clock.t += 0.15
+    assert p.tick() is not None
+    clock.t += 1.0  # stopped at +0.15 s: moved 0.2 m/s * 0.15 s
+    np.testing.assert_allclose(p.predicted_pose(clock.t), [-0.97, 1.0, 0.0], atol=1e-12)

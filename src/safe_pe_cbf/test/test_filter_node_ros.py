@@ -69,6 +69,7 @@ def test_filter_node_watchdog_topics_and_parameters(context):
         Parameter("arena.y_min", value=0.0), Parameter("arena.y_max", value=4.0),
         Parameter("obstacles", value=[2.0, 2.0, 0.3]),
         Parameter("state_timeout", value=0.3),
+        Parameter("nominal_timeout", value=0.0),  # off here: see test_nominal_timeout_...
         Parameter("diagnostics_period", value=0.2),
         Parameter("cbf.v_max", value=0.22), Parameter("cbf.robot_radius", value=0.105),
     ])
@@ -115,7 +116,7 @@ def test_filter_node_watchdog_topics_and_parameters(context):
         assert len(cmds) == 2
         assert node.pipeline.counters.dropped["nominal"] == 1
 
-        # No nominal commands: the filter publishes nothing (the base's timeout applies).
+        # No nominal commands with nominal_timeout 0: the filter publishes nothing.
         _spin_for(executor, 0.3)
         assert len(cmds) == 2
 
@@ -165,6 +166,75 @@ def test_filter_node_watchdog_topics_and_parameters(context):
         node.publish_zero(wait_s=1.0)
         assert _spin_until(executor, lambda: len(cmds) > count)
         assert cmds[-1].twist.linear.x == 0.0 and cmds[-1].twist.angular.z == 0.0
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()
+
+
+def test_nominal_timeout_publishes_zeros_then_silence(context):
+    node = SafetyFilterNode(context=context, namespace=f"/{NS}", parameter_overrides=[
+        Parameter("arena.x_min", value=0.0), Parameter("arena.x_max", value=4.0),
+        Parameter("arena.y_min", value=0.0), Parameter("arena.y_max", value=4.0),
+        Parameter("state_timeout", value=10.0),  # one odometry message for the whole test
+        Parameter("cbf.dt", value=0.05),
+        Parameter("nominal_timeout", value=0.2), Parameter("zero_hold", value=0.5),
+    ])
+    peer = rclpy.create_node("policy", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    cmds: list[tuple[float, Twist]] = []  # (receipt time, command)
+    statuses: list[SafetyStatus] = []
+    peer.create_subscription(Twist, f"/{NS}/cmd_vel",
+                             lambda m: cmds.append((time.monotonic(), m)), 50)
+    peer.create_subscription(SafetyStatus, f"/{NS}/safety_status", statuses.append, 50)
+    odom_pub = peer.create_publisher(Odometry, f"/{NS}/odom", 10)
+    nominal_pub = peer.create_publisher(Twist, f"/{NS}/cmd_vel_nominal", 10)
+    nominal = Twist()
+    nominal.linear.x = 0.1
+    try:
+        assert _spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
+                           and odom_pub.get_subscription_count() > 0)
+        odom_pub.publish(odometry_message([1.0, 1.0, 0.0], (0.0, 0.0), Header(), "base"))
+        _spin_for(executor, 0.05)
+        for _ in range(10):  # the policy drives at 20 Hz ...
+            _spin_for(executor, 0.05)
+            nominal_pub.publish(nominal)
+        t_last = time.monotonic()  # ... and stops (e.g. its game state went stale)
+        assert _spin_until(executor, lambda: len(cmds) == 10)
+        assert cmds[-1][1].linear.x == 0.1
+        assert statuses[-1].tier == SafetyStatus.TIER_NOMINAL, statuses[-1].reason
+        driving = len(cmds)
+        _spin_for(executor, 1.5)
+        zeros = cmds[driving:]
+        assert zeros, "no zero command after the nominal commands stopped"
+        assert all(m.linear.x == 0.0 and m.angular.z == 0.0 for _, m in zeros)
+        assert zeros[0][0] - t_last >= 0.2  # not before nominal_timeout
+        assert zeros[-1][0] - zeros[0][0] <= 0.5 + 0.2  # zero_hold (+ delivery slack)
+        assert 2 <= len(zeros) <= 12, len(zeros)  # ~ 0.5 s at 20 Hz, a loaded machine less
+        stops = [s for s in statuses if s.tier == SafetyStatus.TIER_STOP]
+        assert len(stops) == len(zeros)
+        assert all(s.reason.startswith("nominal command timed out after") for s in stops)
+        assert node.pipeline.counters.nominal_timeouts == 1
+
+        # Then silence (a mux can hand over) ...
+        count = len(cmds)
+        _spin_for(executor, 0.5)
+        assert len(cmds) == count
+
+        # ... until a nominal command arrives: filtered as usual, the watchdog re-armed.
+        nominal_pub.publish(nominal)
+        assert _spin_until(executor, lambda: len(cmds) > count)
+        assert cmds[count][1].linear.x == 0.1
+        assert _spin_until(executor, lambda: node.pipeline.counters.nominal_timeouts == 2,
+                           timeout=3.0)
+
+        # Runtime changes are checked against the command period; 0 turns it off.
+        result = node.set_parameters([Parameter("nominal_timeout", value=0.01)])[0]
+        assert not result.successful and "cbf.dt" in result.reason
+        assert node.set_parameters([Parameter("nominal_timeout", value=0.0)])[0].successful
+        assert node._watchdog_timer is None and node.pipeline.nominal_timeout == 0.0
     finally:
         executor.shutdown()
         node.destroy_node()

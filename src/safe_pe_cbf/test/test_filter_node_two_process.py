@@ -39,7 +39,9 @@ ARENA = (0.0, 4.0, 0.0, 4.0)
 OBSTACLES = [(2.2, 2.0, 0.3), (1.0, 3.2, 0.2)]
 SUBSTEPS = 20
 NS = f"robot_{os.getpid()}"  # unique topics: other test runs may share the DDS domain
-STATE_TIMEOUT = 1.0  # generous: a loaded CI machine must not make the scenarios stale
+# generous: a loaded CI machine must not make the scenarios stale (state_timeout) nor time out
+# the nominal commands of this stepped robot (nominal_timeout; tested in test_filter_node_ros)
+STATE_TIMEOUT = 1.0
 
 PARAMS = f"""/**:
   ros__parameters:
@@ -53,6 +55,7 @@ PARAMS = f"""/**:
     arena.y_max: {ARENA[3]}
     obstacles: [{", ".join(f"{v}" for ob in OBSTACLES for v in ob)}]
     state_timeout: {STATE_TIMEOUT}
+    nominal_timeout: {STATE_TIMEOUT}
     cbf.dt: {DT}
     cbf.v_min: 0.0
     cbf.v_max: {V_MAX}

@@ -10,10 +10,14 @@ TwistStamped by parameter, header copied through), ``odom`` or ``/safe_pe/game_s
 (``state_source``), ``/safe_pe/arena`` in (transient local) when ``arena_source`` is
 ``topic``, ``safety_status`` / ``safety_markers`` / ``/diagnostics`` out.
 
-Every nominal command produces exactly one safe command (event driven, no timer on the command
-path). Stale or missing state, a missing arena or a core error produce a zero command with tier
-STOP and a reason; no nominal command produces nothing, so the robot base's own command timeout
-applies (as with Nav2's collision_monitor). On shutdown one zero command is published.
+Every nominal command produces exactly one safe command (event driven). Stale or missing state,
+a missing arena or a core error produce a zero command with tier STOP and a reason. A timer at
+the command rate (1/``cbf.dt``, steady clock) is the nominal-command watchdog: when no nominal
+command arrived for ``nominal_timeout`` seconds and the last safe command was not zero, it
+publishes zero commands (tier STOP, with a SafetyStatus) for ``zero_hold`` seconds, then
+nothing until a nominal command arrives, like Nav2's collision_monitor (so a base without its
+own ``cmd_vel`` timeout stops, and a mux can hand over). On shutdown one zero command is
+published.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
@@ -88,7 +93,8 @@ class SafetyFilterNode(Node):
         s = self.settings
         self.pipeline = FilterPipeline(
             s.cbf, s.state_timeout, needs_opponent=s.opponent_source != "none", enabled=s.enabled,
-            predict_state=s.predict_state,
+            predict_state=s.predict_state, nominal_timeout=s.nominal_timeout,
+            zero_hold=s.zero_hold,
         )
         if s.arena_source == "parameters":
             self.pipeline.set_arena(s.arena_bounds, s.obstacles)
@@ -123,13 +129,17 @@ class SafetyFilterNode(Node):
         self.marker_pub = self.create_publisher(MarkerArray, "safety_markers", 1)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(s.diagnostics_period, self._publish_diagnostics)
+        # Wall (steady) time like the state watchdog: a stopped /clock must not stop it.
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._watchdog_timer = None
+        self._start_watchdog()
 
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self.get_logger().info(
             f"safety filter for {s.robot_id!r}: state from {s.state_source}, arena from "
             f"{s.arena_source}, opponent from {s.opponent_source}, dt={s.cbf.dt} s, "
-            f"state_timeout={s.state_timeout} s, "
+            f"state_timeout={s.state_timeout} s, nominal_timeout={s.nominal_timeout} s, "
             f"{'enabled' if s.enabled else 'DISABLED (pass-through)'}"
         )
 
@@ -161,7 +171,9 @@ class SafetyFilterNode(Node):
         """Apply an accepted change: rebuild the resolver (runtime reconfiguration)."""
         s = settings_from_values(self._parameter_values(), self.get_namespace())
         self.settings = s
-        self.pipeline.reconfigure(s.cbf, s.state_timeout, s.enabled, s.predict_state)
+        self.pipeline.reconfigure(s.cbf, s.state_timeout, s.enabled, s.predict_state,
+                                  s.nominal_timeout, s.zero_hold)
+        self._start_watchdog()
         if s.arena_source == "parameters":
             self.pipeline.set_arena(s.arena_bounds, s.obstacles)
         if any(p.name == "diagnostics_period" for p in params):
@@ -170,6 +182,17 @@ class SafetyFilterNode(Node):
             self._diag_timer = self.create_timer(s.diagnostics_period, self._publish_diagnostics)
         names = ", ".join(p.name for p in params)
         self.get_logger().info(f"parameters updated ({names}); safety filter rebuilt")
+
+    def _start_watchdog(self) -> None:
+        """(Re)create the nominal-command watchdog timer at the command rate (none if off)."""
+        if self._watchdog_timer is not None:
+            self._watchdog_timer.cancel()
+            self.destroy_timer(self._watchdog_timer)
+            self._watchdog_timer = None
+        if self.settings.nominal_timeout > 0.0:
+            self._watchdog_timer = self.create_timer(
+                self.settings.cbf.dt, self._on_watchdog, clock=self._steady
+            )
 
     # -- inputs ------------------------------------------------------------------------------
     def _on_odom(self, msg: Odometry) -> None:
@@ -238,7 +261,35 @@ class SafetyFilterNode(Node):
         s = self.settings
         header = msg.header if isinstance(msg, TwistStamped) else None
         if header is None and (s.output_stamped or s.publish_status):
-            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=s.frame_id)
+            header = self._header()
+        self._publish(decision, header, v_nom, omega_nom)
+        if decision.tier == Tier.STOP:  # at most once a second, not at the command rate
+            self.get_logger().warning(f"STOP: {decision.reason}", throttle_duration_sec=1.0)
+
+    def _on_watchdog(self) -> None:
+        """Timer: zero commands while the nominal command has timed out (see module doc)."""
+        timeouts = self.pipeline.counters.nominal_timeouts
+        decision = self.pipeline.tick()
+        if decision is None:
+            return
+        self._publish(decision, self._header(), 0.0, 0.0)
+        if self.pipeline.counters.nominal_timeouts != timeouts:  # once per timeout
+            self.get_logger().warning(
+                f"STOP: {decision.reason}; publishing zero commands for "
+                f"{self.settings.zero_hold} s, then nothing until a nominal command arrives"
+            )
+
+    def _publish(
+        self, decision: FilterDecision, header: Header | None, v_nom: float, omega_nom: float
+    ) -> None:
+        """Publish the safe command (and status, markers) of one decision.
+
+        :param decision: what to publish.
+        :param header: header of the stamped command and the status (None: neither needs one).
+        :param v_nom: nominal linear velocity reported in the status [m/s].
+        :param omega_nom: nominal angular velocity reported in the status [rad/s].
+        """
+        s = self.settings
         # The outgoing messages are reused (publish serialises them at once): building fresh
         # Twist/SafetyStatus objects costs more than the CBF solve.
         out = self._cmd_msg
@@ -252,8 +303,6 @@ class SafetyFilterNode(Node):
         if s.publish_status:
             self.status_pub.publish(self._status(decision, header, v_nom, omega_nom))
         self._maybe_publish_markers(decision)
-        if decision.tier == Tier.STOP:  # at most once a second, not at the command rate
-            self.get_logger().warning(f"STOP: {decision.reason}", throttle_duration_sec=1.0)
 
     def _header(self) -> Header:
         return Header(stamp=self.get_clock().now().to_msg(), frame_id=self.settings.frame_id)
@@ -318,6 +367,9 @@ class SafetyFilterNode(Node):
             "enabled": str(p.enabled),
             "commands": str(c.commands),
             "state_age_s": f"{p.state_age():.3f}",
+            "nominal_age_s": f"{p.nominal_age():.3f}",
+            "nominal_timeouts": str(c.nominal_timeouts),
+            "timeout_zeros": str(c.timeout_zeros),
             "core_errors": str(c.core_errors),
             "last_tier": Tier(last.tier).name if last else "none",
             "last_reason": last.reason if last else "",

@@ -58,6 +58,14 @@ NODE_SPECS: tuple[ParamSpec, ...] = (
               "[m] (omit for none).", array_kind="double"),
     ParamSpec("state_timeout", 0.5, "State older than this [s] (wall time since receipt) -> "
               "STOP: zero velocity with a reason.", 0.005, 10.0),
+    ParamSpec("nominal_timeout", 0.1, "No nominal command for this long [s] while the last "
+              "safe command was not zero -> zero commands (tier STOP) for zero_hold seconds, "
+              "then silence until a nominal command arrives. Checked at the command rate "
+              "(1/cbf.dt); about 2 x cbf.dt; 0 disables (the base's own timeout applies).",
+              0.0, 10.0),
+    ParamSpec("zero_hold", 0.5, "After a nominal timeout, keep publishing zero commands at the "
+              "command rate for this long [s], then stop publishing (a mux can hand over).",
+              0.0, 10.0),
     ParamSpec("predict_state", False, "Advance the last received pose to the command time "
               "along the safe commands sent since (exact arcs): covers the odometry's age on "
               "hardware. Keep false with a lock-step simulator."),
@@ -150,6 +158,8 @@ class FilterNodeSettings:
     :param arena_bounds: ``(x_min, x_max, y_min, y_max)`` from parameters.
     :param obstacles: ``(K, 3)`` obstacles from parameters.
     :param state_timeout: staleness limit [s].
+    :param nominal_timeout: nominal-command timeout [s] (0: off).
+    :param zero_hold: zero commands are published this long after a nominal timeout [s].
     :param predict_state: advance the pose by the commands sent since it was received.
     :param enabled: filtering on.
     :param publish_status: publish SafetyStatus per command.
@@ -170,6 +180,8 @@ class FilterNodeSettings:
     arena_bounds: tuple[float, float, float, float]
     obstacles: np.ndarray
     state_timeout: float
+    nominal_timeout: float
+    zero_hold: float
     predict_state: bool
     enabled: bool
     publish_status: bool
@@ -234,6 +246,12 @@ def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> Fil
         cbf.validate()
     except (ValueError, TypeError) as err:
         problems.append(f"cbf: {err}")
+    nominal_timeout = float(values["nominal_timeout"])
+    if cbf is not None and 0.0 < nominal_timeout < cbf.dt:
+        problems.append(
+            f"nominal_timeout: {nominal_timeout} s is shorter than the command period cbf.dt "
+            f"{cbf.dt} s (every command would time out); use about 2 x cbf.dt, or 0 to disable"
+        )
     if cbf is not None and not problems and values["arena_source"] == "parameters":
         try:  # the same checks the resolver makes: fail here, not at the first command
             SafeActionResolver(cbf, Arena(*bounds), obstacles)
@@ -255,6 +273,8 @@ def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> Fil
         arena_bounds=bounds,  # type: ignore[arg-type]
         obstacles=obstacles,
         state_timeout=float(values["state_timeout"]),
+        nominal_timeout=nominal_timeout,
+        zero_hold=float(values["zero_hold"]),
         predict_state=values["predict_state"],
         enabled=values["enabled"],
         publish_status=values["publish_status"],

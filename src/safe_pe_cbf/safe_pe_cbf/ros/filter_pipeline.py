@@ -5,6 +5,11 @@ and the core :class:`~safe_pe_cbf.resolver.SafeActionResolver`. ``process`` turn
 command into a :class:`FilterDecision`. It never raises and never returns a non-finite
 command: missing/stale inputs and core errors all become tier STOP (zero velocity) with a
 reason, like Nav2's collision_monitor. The node only converts messages around it.
+
+``tick`` is the nominal-command watchdog, called by a timer: when the newest nominal command
+is older than ``nominal_timeout`` and the last command sent was not zero, it returns zero
+commands (tier STOP) for ``zero_hold`` seconds, then nothing until a fresh nominal command
+arrives (so a base without its own ``cmd_vel`` timeout stops, and a mux can still hand over).
 """
 
 from __future__ import annotations
@@ -89,6 +94,8 @@ class FilterCounters:
     :param tier_counts: commands per tier, indexed by tier number.
     :param dropped: non-finite/invalid messages dropped, by input name.
     :param core_errors: resolver calls that raised (answered with STOP).
+    :param nominal_timeouts: times the nominal command timed out while the robot moved.
+    :param timeout_zeros: zero commands sent by the nominal-command watchdog.
     """
 
     commands: int = 0
@@ -97,6 +104,8 @@ class FilterCounters:
         default_factory=lambda: {"nominal": 0, "state": 0, "opponent": 0, "arena": 0}
     )
     core_errors: int = 0
+    nominal_timeouts: int = 0
+    timeout_zeros: int = 0
 
 
 class FilterPipeline:
@@ -110,6 +119,10 @@ class FilterPipeline:
         arcs of the commands this filter sent since then (covers the odometry's age).
     :param factory: builds the resolver from (config, arena, obstacles).
     :param clock: monotonic time source in seconds (injectable for tests).
+    :param nominal_timeout: a nominal command older than this [s] stops the robot
+        (:meth:`tick`); 0 disables the nominal-command watchdog.
+    :param zero_hold: how long [s] :meth:`tick` keeps sending zero commands after a nominal
+        timeout before it goes silent.
     """
 
     def __init__(
@@ -121,12 +134,19 @@ class FilterPipeline:
         predict_state: bool = False,
         factory: ResolverFactory = make_resolver,
         clock: Callable[[], float] = time.monotonic,
+        nominal_timeout: float = 0.0,
+        zero_hold: float = 0.5,
     ) -> None:
         self.cbf = cbf
         self.state_timeout = float(state_timeout)
         self.needs_opponent = needs_opponent
         self.enabled = enabled
         self.predict_state = predict_state
+        self.nominal_timeout = float(nominal_timeout)
+        self.zero_hold = float(zero_hold)
+        self.nominal_time = -math.inf  # receipt time of the newest (finite) nominal command
+        self.last_command: tuple[float, float] | None = None  # last command sent (any source)
+        self._zeros_since: float | None = None  # start of the current timeout's zero hold
         self._sent: list[tuple[float, float, float]] = []  # (time, v, omega) of safe commands
         self.factory = factory
         self.clock = clock
@@ -173,7 +193,13 @@ class FilterPipeline:
         )
 
     def reconfigure(
-        self, cbf: CBFConfig, state_timeout: float, enabled: bool, predict_state: bool = False
+        self,
+        cbf: CBFConfig,
+        state_timeout: float,
+        enabled: bool,
+        predict_state: bool = False,
+        nominal_timeout: float | None = None,
+        zero_hold: float | None = None,
     ) -> None:
         """Apply new (already validated) settings; rebuilds the resolver.
 
@@ -181,11 +207,18 @@ class FilterPipeline:
         :param state_timeout: new staleness limit [s].
         :param enabled: filtering on/off.
         :param predict_state: advance the pose by the commands sent since it was received.
+        :param nominal_timeout: new nominal-command timeout [s] (0: off; None: unchanged).
+        :param zero_hold: new duration of the zero commands after a timeout [s] (None:
+            unchanged).
         """
         self.cbf = cbf
         self.state_timeout = float(state_timeout)
         self.enabled = enabled
         self.predict_state = predict_state
+        if nominal_timeout is not None:
+            self.nominal_timeout = float(nominal_timeout)
+        if zero_hold is not None:
+            self.zero_hold = float(zero_hold)
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -242,8 +275,18 @@ class FilterPipeline:
         self.counters.dropped[source] = self.counters.dropped.get(source, 0) + 1
 
     def state_age(self, now: float | None = None) -> float:
-        """Seconds since the last state (inf if none)."""
+        """Seconds since the last state (inf if none).
+
+        :param now: current monotonic time (default: the clock).
+        """
         return (self.clock() if now is None else now) - self.pose_time
+
+    def nominal_age(self, now: float | None = None) -> float:
+        """Seconds since the newest finite nominal command (inf if none).
+
+        :param now: current monotonic time (default: the clock).
+        """
+        return (self.clock() if now is None else now) - self.nominal_time
 
     # -- decision ------------------------------------------------------------------------
     def stop_reason(self, now: float) -> str:
@@ -275,15 +318,54 @@ class FilterPipeline:
         :param now: current monotonic time (default: the clock).
         """
         now = self.clock() if now is None else now
+        self.nominal_time = now
+        self._zeros_since = None  # a fresh nominal command ends a nominal timeout
         decision = self._decide(float(v_nom), float(omega_nom), now)
+        self._record_sent(now, decision)
+        self.counters.commands += 1
+        self.counters.tier_counts[decision.tier] += 1
+        return decision
+
+    def tick(self, now: float | None = None) -> FilterDecision | None:
+        """Nominal-command watchdog: the zero command to send now, or None. Never raises.
+
+        Call it periodically (the node: at the command rate, 1 / ``cbf.dt``). Once the newest
+        nominal command is older than ``nominal_timeout`` and the last command sent was not
+        zero, every call returns a zero command (tier STOP, with the reason) until
+        ``zero_hold`` seconds have passed; after that it returns None until :meth:`process`
+        sees a fresh nominal command. A filter that never sent anything, or whose last command
+        was already zero, stays silent (so a command mux can hand over to another source).
+
+        :param now: current monotonic time (default: the clock).
+        """
+        if self.nominal_timeout <= 0.0:
+            return None
+        now = self.clock() if now is None else now
+        age = now - self.nominal_time
+        if not age > self.nominal_timeout:
+            return None
+        if self._zeros_since is None:
+            if self.last_command is None or self.last_command == (0.0, 0.0):
+                return None  # not moving on our command: nothing to stop
+            self._zeros_since = now
+            self.counters.nominal_timeouts += 1
+        if now - self._zeros_since > self.zero_hold:
+            return None
+        reason = (f"nominal command timed out after {age:.3f} s (nominal_timeout "
+                  f"{self.nominal_timeout} s): stopping")
+        decision = FilterDecision((0.0, 0.0), int(Tier.STOP), reason)
+        self._record_sent(now, decision)
+        self.counters.timeout_zeros += 1
+        return decision
+
+    def _record_sent(self, now: float, decision: FilterDecision) -> None:
+        """Remember a command that the node sends (for the prediction and the watchdog)."""
         if self.predict_state:
             self._sent.append((now, decision.command[0], decision.command[1]))
             if len(self._sent) > 1000:  # no state for a long time: keep the log bounded
                 del self._sent[:-1000]
-        self.counters.commands += 1
-        self.counters.tier_counts[decision.tier] += 1
+        self.last_command = decision.command
         self.last_decision = decision
-        return decision
 
     def _decide(self, v_nom: float, omega_nom: float, now: float) -> FilterDecision:
         if not self.enabled:
@@ -324,7 +406,6 @@ class FilterPipeline:
             solve_time=solve_time,
             active_constraints=tuple(getattr(rec, "active_constraints", ())),
         )
-
 
     def _stop(self, reason: str, v_nom: float, omega_nom: float) -> FilterDecision:
         w_v, w_omega = (float(w) for w in getattr(self.cbf, "weights", (1.0, 1.0)))
