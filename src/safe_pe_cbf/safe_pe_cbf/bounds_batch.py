@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
@@ -59,30 +59,36 @@ def _grow(k: Consts, gv: np.ndarray, gw: np.ndarray, g: np.ndarray, av: np.ndarr
     return lo_v, hi_v, lo_w, hi_w
 
 
-def _box_for(k: Consts, rows: BatchRows, idx: np.ndarray, g: np.ndarray):
+def _box_for(k: Consts, rows: BatchRows, idx: Optional[np.ndarray], g: np.ndarray):
+    """Boxes of rows ``idx`` (None: all rows) with right-hand sides ``g``."""
     bv = 1.0 / (k.v_max - k.v_min)
     bw = 1.0 / (k.w_max - k.w_min)
-    gv = rows.gv[idx]
-    gw = rows.gw[idx]
-    valid = rows.valid[idx]
+    if idx is None:
+        gv, gw, valid = rows.gv, rows.gw, rows.valid
+    else:
+        gv, gw, valid = rows.gv[idx], rows.gw[idx], rows.valid[idx]
     ax, ay, b, ok, bad = scaled_rows_batch(gv, gw, g, valid, bv, bw, k.v_min, k.v_max,
                                            k.w_min, k.w_max)
     cv = 0.5 * (k.v_min + k.v_max)
-    n = idx.size
+    n = g.shape[0]
     zx, zy, feas, _, _ = solve_rows_batch(np.full(n, bv * cv), np.full(n, bw * 0.0), ax, ay,
                                           b, ok, k.tol)
     feas &= ~bad
     av = np.minimum(np.maximum(zx / bv, k.v_min), k.v_max)
     aw = np.minimum(np.maximum(zy / bw, k.w_min), k.w_max)
-    gv = np.where(valid, gv, 0.0)
-    gw = np.where(valid, gw, 0.0)
-    gz = np.where(valid, g, np.inf)
+    if valid.all():  # nothing absent: no masking copies
+        gz = g
+    else:
+        gv = np.where(valid, gv, 0.0)
+        gw = np.where(valid, gw, 0.0)
+        gz = np.where(valid, g, np.inf)
     b1 = _grow(k, gv, gw, gz, av, aw)
-    box = [x.copy() for x in b1]
     # a box that already spans the limits cannot grow: re-anchoring only for the others
     part = np.nonzero((b1[0] != k.v_min) | (b1[1] != k.v_max) | (b1[2] != k.w_min)
                       | (b1[3] != k.w_max))[0]
+    box = list(b1)
     if part.size:
+        box = [x.copy() for x in b1]
         p1 = [x[part] for x in b1]
         p2 = _grow(k, gv[part], gw[part], gz[part], 0.5 * (p1[0] + p1[1]),
                    0.5 * (p1[2] + p1[3]))
@@ -92,6 +98,17 @@ def _box_for(k: Consts, rows: BatchRows, idx: np.ndarray, g: np.ndarray):
         for j in range(4):
             box[j][part] = np.where(use2, p2[j], p1[j])
     return feas, box
+
+
+def _store_boxes(idx: np.ndarray, feas: np.ndarray, box: list, s_i: int, lo: np.ndarray,
+                 hi: np.ndarray, empty: np.ndarray, stage: np.ndarray) -> None:
+    done = idx[feas]
+    lo[done, 0] = box[0][feas]
+    hi[done, 0] = box[1][feas]
+    lo[done, 1] = box[2][feas]
+    hi[done, 1] = box[3][feas]
+    empty[done] = False
+    stage[done] = s_i
 
 
 def action_box_batch(filt: "BatchedSafetyFilter", rows: BatchRows
@@ -108,29 +125,28 @@ def action_box_batch(filt: "BatchedSafetyFilter", rows: BatchRows
     empty = np.ones(N, dtype=bool)
     stage = np.full(N, -1, dtype=np.int8)
     gam = k.gamma
+    # stage 0 on all rows: no gathers; most calls end here
+    feas, box = _box_for(k, rows, None, rows.g(k, (gam, gam, gam)))
+    if feas.all():
+        lo[:, 0], hi[:, 0], lo[:, 1], hi[:, 1] = box
+        empty[:] = False
+        stage[:] = 0
+        return lo, hi, empty, stage
+    pend = np.arange(N)
+    _store_boxes(pend, feas, box, 0, lo, hi, empty, stage)
+    pend = pend[~feas]
     present = np.zeros((N, 3), dtype=bool)
     for grp in range(3):
         present[:, grp] = np.any(rows.valid & (rows.group == grp)[None, :], axis=1)
-    pend = np.arange(N)
-    stages = [((gam, gam, gam), None)] + list(filt._stages)
-    for s_i, (gammas, _text) in enumerate(stages):
-        if s_i == 0:
-            sub = pend
-        else:
-            changed = np.array([gammas[grp] != gam for grp in range(3)])
-            sub = pend[np.any(present[pend] & changed[None, :], axis=1)]
+    for s_i, (gammas, _text) in enumerate(filt._stages, start=1):
+        changed = np.array([gammas[grp] != gam for grp in range(3)])
+        sub = pend[np.any(present[pend] & changed[None, :], axis=1)]
         if sub.size == 0:
             continue
         feas, box = _box_for(k, rows, sub, rows.g(k, gammas, sub))
-        done = sub[feas]
-        lo[done, 0] = box[0][feas]
-        hi[done, 0] = box[1][feas]
-        lo[done, 1] = box[2][feas]
-        hi[done, 1] = box[3][feas]
-        empty[done] = False
-        stage[done] = s_i
+        _store_boxes(sub, feas, box, s_i, lo, hi, empty, stage)
         solved = np.zeros(N, dtype=bool)
-        solved[done] = True
+        solved[sub[feas]] = True
         pend = pend[~solved[pend]]
         if pend.size == 0:
             break

@@ -44,15 +44,20 @@ def scaled_rows_batch(gv: np.ndarray, gw: np.ndarray, g: np.ndarray, valid: np.n
     keep = valid & (nrm > 0.0)
     bad = np.any(valid & ~(nrm > 0.0) & (g < 0.0), axis=1)
     nn = np.where(keep, nrm, 1.0)
-    N = g.shape[0]
-    box_ax = np.broadcast_to(np.array([-1.0, 1.0, 0.0, 0.0]), (N, 4))
-    box_ay = np.broadcast_to(np.array([0.0, 0.0, -1.0, 1.0]), (N, 4))
-    box_b = np.broadcast_to(np.array([-(wv * lo_v), wv * hi_v, -(ww * lo_w), ww * hi_w]),
-                            (N, 4))
-    ax = np.concatenate([rx / nn, box_ax], axis=1)
-    ay = np.concatenate([ry / nn, box_ay], axis=1)
-    b = np.concatenate([g / nn, box_b], axis=1)
-    ok = np.concatenate([keep, np.ones((N, 4), dtype=bool)], axis=1)
+    N, m = g.shape
+    # filled in place (no broadcast/concatenate temporaries: fixed cost matters at small N)
+    ax = np.empty((N, m + 4))
+    ay = np.empty((N, m + 4))
+    b = np.empty((N, m + 4))
+    ok = np.empty((N, m + 4), dtype=bool)
+    np.divide(rx, nn, out=ax[:, :m])
+    np.divide(ry, nn, out=ay[:, :m])
+    np.divide(g, nn, out=b[:, :m])
+    ok[:, :m] = keep
+    ax[:, m:] = (-1.0, 1.0, 0.0, 0.0)
+    ay[:, m:] = (0.0, 0.0, -1.0, 1.0)
+    b[:, m:] = (-(wv * lo_v), wv * hi_v, -(ww * lo_w), ww * hi_w)
+    ok[:, m:] = True
     return ax, ay, b, ok, bad
 
 
