@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
+import yaml
 from rcl_interfaces.msg import ParameterType
 
 from safe_pe_cbf.config import CBFConfig
@@ -89,6 +91,14 @@ def test_nominal_timeout_defaults_and_off():
     assert s.nominal_timeout == 0.0  # off: no relation to the command period needed
     s = settings_from_values(_values(**{"nominal_timeout": 0.2, "cbf.dt": 0.2}))
     assert s.nominal_timeout == 0.2
+
+
+@pytest.mark.parametrize("name", ["filter_node.yaml", "turtlebot3_burger_filter.yaml"])
+def test_shipped_files_time_out_nominal_commands_after_about_two_periods(name):
+    path = Path(__file__).resolve().parents[3] / "config" / name
+    params = yaml.safe_load(path.read_text())["/**"]["ros__parameters"]
+    timeout, dt = params["nominal_timeout"], params["cbf.dt"]
+    assert 1.5 * dt <= timeout <= 3.0 * dt and 0.0 < params["zero_hold"] <= 1.0
 
 
 def test_spec_check_and_unknown_names():
