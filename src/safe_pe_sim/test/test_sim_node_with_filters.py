@@ -58,6 +58,8 @@ def _filter(context, robot: str, role: str, cfg, share: float) -> SafetyFilterNo
         Parameter("arena_source", value="game_state"),
         Parameter("opponent_source", value="game_state"),
         Parameter("state_timeout", value=5.0),
+        # lock-step waits up to lock_step_timeout for both commands: no timeout zeros here
+        Parameter("nominal_timeout", value=0.0),
         Parameter("cmd_type", value="twist_stamped"),  # Kilted style filter -> simulator
         Parameter("cbf.dt", value=cfg.dt),
         Parameter("cbf.robot_radius", value=me.radius),
