@@ -34,7 +34,6 @@ from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
-from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (
@@ -61,6 +60,7 @@ from safe_pe_cbf.ros.conversions import (
 from safe_pe_cbf.ros.filter_params import FilterNodeSettings, all_specs, settings_from_values
 from safe_pe_cbf.ros.filter_pipeline import FilterDecision, FilterPipeline
 from safe_pe_cbf.ros.markers import constraint_markers
+from safe_pe_cbf.ros.node_params import check_change, declare_specs, spec_values
 
 ARENA_TOPIC = "/safe_pe/arena"
 GAME_STATE_TOPIC = "/safe_pe/game_state"
@@ -80,15 +80,9 @@ class SafetyFilterNode(Node):
     def __init__(self, node_name: str = "safety_filter", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._specs = all_specs()
-        for spec in self._specs.values():
-            default: Any = spec.default
-            if spec.array_kind == "double":
-                default = Parameter.Type.DOUBLE_ARRAY if not spec.default else list(default)
-            elif spec.array_kind == "string":
-                default = list(default)
-            self.declare_parameter(spec.name, default, spec.descriptor())
+        declare_specs(self, self._specs)
         self.settings: FilterNodeSettings = settings_from_values(
-            self._parameter_values(), self.get_namespace()
+            spec_values(self, self._specs), self.get_namespace()
         )
         s = self.settings
         self.pipeline = FilterPipeline(
@@ -144,32 +138,14 @@ class SafetyFilterNode(Node):
         )
 
     # -- parameters ------------------------------------------------------------------------
-    def _parameter_values(self) -> dict[str, Any]:
-        values = {}
-        for name in self._specs:
-            try:
-                value = self.get_parameter(name).value
-            except ParameterUninitializedException:  # an array declared without a default
-                value = None
-            values[name] = list(value) if isinstance(value, (list, tuple)) else value
-        return values
-
     def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Reject a change (with the reason) unless all values together are valid."""
-        values = self._parameter_values()
-        for p in params:
-            if p.name in values:
-                v = p.value
-                values[p.name] = list(v) if isinstance(v, (list, tuple)) else v
-        try:
-            settings_from_values(values, self.get_namespace())
-        except ValueError as err:
-            return SetParametersResult(successful=False, reason=str(err))
-        return SetParametersResult(successful=True)
+        return check_change(self, self._specs, params,
+                            lambda values: settings_from_values(values, self.get_namespace()))
 
     def _apply_parameters(self, params: list[Parameter]) -> None:
         """Apply an accepted change: rebuild the resolver (runtime reconfiguration)."""
-        s = settings_from_values(self._parameter_values(), self.get_namespace())
+        s = settings_from_values(spec_values(self, self._specs), self.get_namespace())
         self.settings = s
         self.pipeline.reconfigure(s.cbf, s.state_timeout, s.enabled, s.predict_state,
                                   s.nominal_timeout, s.zero_hold)

@@ -20,13 +20,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.exceptions import ParameterException, ParameterUninitializedException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -36,6 +33,12 @@ from safe_pe_cbf.ros.conversions import (
     arena_message,
     velocity_from_odometry,
     yaw_from_quaternion,
+)
+from safe_pe_cbf.ros.node_params import (
+    check_change,
+    declare_specs,
+    spec_values,
+    spin_until_shutdown,
 )
 from safe_pe_msgs.msg import Arena as ArenaMsg, GameState
 from std_msgs.msg import Header
@@ -65,12 +68,8 @@ class GameStateNode(Node):
     def __init__(self, node_name: str = "safe_pe_game_state", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._specs = game_state_specs()
-        for spec in self._specs.values():
-            default: Any = list(spec.default) if spec.array_kind else spec.default
-            if spec.array_kind == "double" and not spec.default:
-                default = Parameter.Type.DOUBLE_ARRAY  # typed, unset: an empty list
-            self.declare_parameter(spec.name, default, spec.descriptor())
-        self.settings: GameStateSettings = settings_from_values(self._parameter_values())
+        declare_specs(self, self._specs)
+        self.settings: GameStateSettings = settings_from_values(spec_values(self, self._specs))
         s = self.settings
         self.core = GameStateAssembler(s)
         self.stop_reason = ""
@@ -96,29 +95,13 @@ class GameStateNode(Node):
             f"from {s.arena_source}, odom_timeout {s.odom_timeout} s")
 
     # -- parameters ------------------------------------------------------------------------
-    def _parameter_values(self) -> dict[str, Any]:
-        values = {}
-        for name in self._specs:
-            try:
-                value = self.get_parameter(name).value
-            except ParameterUninitializedException:  # an array declared without a default
-                value = None
-            values[name] = value if isinstance(value, (str, type(None))) or not hasattr(
-                value, "__len__") else list(value)
-        return values
-
     def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        values = self._parameter_values()
-        values.update({p.name: p.value for p in params if p.name in values})
-        try:
-            settings_from_values(values, env=self.settings.env)
-        except ValueError as err:
-            return SetParametersResult(successful=False, reason=str(err))
-        return SetParametersResult(successful=True)
+        return check_change(self, self._specs, params,
+                            lambda values: settings_from_values(values, env=self.settings.env))
 
     def _apply_parameters(self, params: list[Parameter]) -> None:
         old = self.settings
-        self.settings = settings_from_values(self._parameter_values(), env=old.env)
+        self.settings = settings_from_values(spec_values(self, self._specs), env=old.env)
         self.core.settings = self.settings
         if old.period != self.settings.period:
             self._timer.cancel()
@@ -238,26 +221,12 @@ class GameStateNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    """Run the game-state node until SIGINT.
+    """Run the game-state node until SIGINT (exit code 2 for invalid parameters).
 
     :param args: command-line arguments (``--ros-args ...``); default ``sys.argv``.
     """
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = GameStateNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, ParameterException) as err:
-        if node is None:  # invalid parameters at start-up: say what to fix
-            rclpy.logging.get_logger("safe_pe_game_state").fatal(str(err))
-            raise SystemExit(2) from err
-        raise
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_shutdown(GameStateNode, "safe_pe_game_state", args)
+
 
 
 if __name__ == "__main__":

@@ -18,11 +18,9 @@ import time
 from typing import Any
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -33,6 +31,12 @@ from safe_pe_cbf.ros.conversions import (
     arena_message,
     command_from_twist,
     odometry_message,
+)
+from safe_pe_cbf.ros.node_params import (
+    check_change,
+    declare_specs,
+    spec_values,
+    spin_until_shutdown,
 )
 from safe_pe_msgs.msg import Arena as ArenaMsg, EpisodeResult, GameState, SafetyStatus
 from safe_pe_msgs.srv import ResetEpisode
@@ -67,10 +71,8 @@ class SimulatorNode(Node):
     def __init__(self, node_name: str = "safe_pe_sim", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._specs = sim_specs()
-        for spec in self._specs.values():
-            default = list(spec.default) if spec.array_kind else spec.default
-            self.declare_parameter(spec.name, default, spec.descriptor())
-        self.settings: SimNodeSettings = sim_settings_from_values(self._parameter_values())
+        declare_specs(self, self._specs)
+        self.settings: SimNodeSettings = sim_settings_from_values(spec_values(self, self._specs))
         s = self.settings
         self.game = PursuitEvasionGame(s.env)
         self.gate = CommandGate(s.robots, s.cmd_timeout, s.max_hold_steps)
@@ -115,24 +117,14 @@ class SimulatorNode(Node):
         )
 
     # -- parameters ------------------------------------------------------------------------
-    def _parameter_values(self) -> dict[str, Any]:
-        values = {}
-        for name in self._specs:
-            value = self.get_parameter(name).value
-            values[name] = list(value) if isinstance(value, (list, tuple)) else value
-        return values
-
     def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        values = self._parameter_values()
-        values.update({p.name: p.value for p in params if p.name in values})
-        try:
-            sim_settings_from_values(values, env=self.settings.env)
-        except ValueError as err:
-            return SetParametersResult(successful=False, reason=str(err))
-        return SetParametersResult(successful=True)
+        return check_change(
+            self, self._specs, params,
+            lambda values: sim_settings_from_values(values, env=self.settings.env))
 
     def _apply_parameters(self, params: list[Parameter]) -> None:
-        self.settings = sim_settings_from_values(self._parameter_values(), env=self.settings.env)
+        self.settings = sim_settings_from_values(spec_values(self, self._specs),
+                                                 env=self.settings.env)
         self.gate.cmd_timeout = self.settings.cmd_timeout
         self.gate.max_hold_steps = self.settings.max_hold_steps
         for timer in (self._step_timer, self._marker_timer):
@@ -328,26 +320,12 @@ class SimulatorNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    """Run the simulator until SIGINT.
+    """Run the simulator until SIGINT (exit code 2 for invalid parameters).
 
     :param args: command-line arguments (``--ros-args ...``); default ``sys.argv``.
     """
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimulatorNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as err:
-        if node is None:  # invalid parameters at start-up: say what to fix
-            rclpy.logging.get_logger("safe_pe_sim").fatal(str(err))
-            raise SystemExit(2) from err
-        raise
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_shutdown(SimulatorNode, "safe_pe_sim", args)
+
 
 
 if __name__ == "__main__":
