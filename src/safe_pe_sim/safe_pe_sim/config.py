@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import yaml
+from safe_pe_cbf.errors import ConfigError as CBFConfigError
 
 __all__ = [
     "ConfigError",
@@ -42,8 +43,37 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
-    """A configuration value is missing, malformed or inconsistent."""
+class ConfigError(CBFConfigError):
+    """A configuration value is missing, malformed or inconsistent.
+
+    A subclass of :class:`safe_pe_cbf.errors.ConfigError`, so one ``except`` catches the
+    configuration errors of every safe_pe package.
+    """
+
+
+def read_yaml(source: str | os.PathLike[str], what: str) -> tuple[str, Any]:
+    """Parse a YAML file, or YAML text (a string containing a newline).
+
+    :param source: path of a YAML file, or the YAML document itself.
+    :param what: what the document is, for error messages (e.g. "env config").
+    :return: ``(where, data)``: a description of the source for messages, and the parsed
+        document (``{}`` for an empty one).
+    :raises ConfigError: unreadable file or broken YAML, saying which.
+    """
+    if isinstance(source, str) and "\n" in source:
+        where, text = "YAML text", source
+    else:
+        where = os.fspath(source)
+        try:
+            with open(source, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {what} {where!r}: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where} is not valid YAML: {exc}") from exc
+    return where, {} if data is None else data
 
 
 def _finite(name: str, value: Any) -> float:
@@ -521,23 +551,7 @@ class EnvConfig:
 
         :param source: path of a YAML file, or the YAML document itself.
         """
-        text: str
-        where = "YAML text"
-        if isinstance(source, str) and "\n" in source:
-            text = source
-        else:
-            where = os.fspath(source)
-            try:
-                with open(source, encoding="utf-8") as fh:
-                    text = fh.read()
-            except OSError as exc:
-                raise ConfigError(f"cannot read env config {where!r}: {exc}") from exc
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{where} is not valid YAML: {exc}") from exc
-        if data is None:
-            data = {}
+        where, data = read_yaml(source, "env config")
         try:
             return cls.from_dict(data)
         except ConfigError as exc:

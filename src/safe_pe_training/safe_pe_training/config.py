@@ -30,14 +30,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tempfile
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import yaml
+from safe_pe_sim.config import ConfigError as SimConfigError, read_yaml
+
+from safe_pe_training.artifacts import atomic_write_text
 
 __all__ = [
     "RUN_TYPES",
@@ -58,8 +59,9 @@ RUN_TYPES = ("A", "B", "C", "D", "custom")
 ROLES = ("pursuer", "evader")
 
 
-class ConfigError(ValueError):
-    """A SafeSelfPlayConfig value is missing, malformed or inconsistent."""
+class ConfigError(SimConfigError):
+    """A SafeSelfPlayConfig value is missing, malformed or inconsistent (a subclass of the
+    simulator's and the CBF core's ``ConfigError``)."""
 
 
 def _check(condition: bool, message: str) -> None:
@@ -452,16 +454,7 @@ class SafeSelfPlayConfig:
         """
         text = yaml.safe_dump(self.to_dict(), sort_keys=False)
         if path is not None:
-            path = Path(path)
-            fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=path.name, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            atomic_write_text(path, text)
         return text
 
     @classmethod
@@ -473,21 +466,12 @@ class SafeSelfPlayConfig:
         :param deep: passed to `validate`.
         :raises ConfigError: unreadable file, broken YAML, or an invalid config.
         """
-        if isinstance(source, str) and "\n" in source:
-            where, text = "YAML text", source
-        else:
-            where = os.fspath(source)
-            try:
-                with open(source, encoding="utf-8") as fh:
-                    text = fh.read()
-            except OSError as exc:
-                raise ConfigError(f"cannot read training config {where!r}: {exc}") from exc
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{where} is not valid YAML: {exc}") from exc
+            where, data = read_yaml(source, "training config")
+        except SimConfigError as exc:
+            raise ConfigError(str(exc)) from exc
         try:
-            return cls.from_dict({} if data is None else data, deep=deep)
+            return cls.from_dict(data, deep=deep)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
 
