@@ -58,6 +58,9 @@ class BatchRows:
         :param rows: indices of the rows wanted, None = all
         """
         coefs = np.array([k.coef(grp, gammas[grp]) for grp in range(3)])[self.group]
+        if rows is None and self.h.T.flags.c_contiguous:
+            # (M, N) storage: iterate the long axis innermost (same values, ~2x faster)
+            return (coefs[:, None] * self.h.T - self.extra[:, None]).T
         h = self.h if rows is None else self.h[rows]
         return coefs * h - self.extra
 
