@@ -24,7 +24,7 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   log "installing pinned requirements (first time: about 90 s)"
   # setuptools stays < 80 in every pip call: colcon's --symlink-install needs it.
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip \
-    'setuptools>=77.0.3,<80'
+    'setuptools>=77.0.3,<80' 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt \
     'setuptools>=77.0.3,<80' 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   # The message wheels' CMake exports name the wheel builder's interpreter; point them at ours.
