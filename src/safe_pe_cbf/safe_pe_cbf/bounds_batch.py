@@ -32,7 +32,10 @@ def _grow(k: Consts, gv: np.ndarray, gw: np.ndarray, g: np.ndarray, av: np.ndarr
     np.subtract(k.v_max, av, out=room[2])
     np.subtract(av, k.v_min, out=room[3])
     np.maximum(room, 0.0, out=room)
-    coef = np.empty((4,) + g.shape)
+    if gv.T.flags.c_contiguous:  # (M, N) storage: keep the long axis innermost
+        coef = np.empty((4, g.shape[1], n)).transpose(0, 2, 1)
+    else:
+        coef = np.empty((4,) + g.shape)
     coef[0] = gw
     np.negative(gw, out=coef[1])
     coef[2] = gv
