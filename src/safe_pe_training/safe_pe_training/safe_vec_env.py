@@ -251,9 +251,16 @@ class SafeLearnerVecEnv(VecEnv):
         if not same:
             return None
         me = self.agent
+        checked = (filt.config, filt.arena, reward.cbf_configs[me], reward.arena)
 
         def min_h(own: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
                   opponent: np.ndarray) -> np.ndarray:
+            now = (filt.config, filt.arena, reward.cbf_configs[me], reward.arena)
+            if any(a is not b for a, b in zip(now, checked)):  # changed since: no sharing
+                from safe_pe_cbf.batch import min_barrier
+
+                return min_barrier(own, reward.arena, obstacles, mask, opponent,
+                                   reward.cbf_configs[me])
             t0 = time.perf_counter()
             h = self._rows(me, own, obstacles, mask, opponent).min_h.copy()
             self.filter_seconds += time.perf_counter() - t0

@@ -63,3 +63,24 @@ def test_rows_reuse_is_bitwise_identical_to_fresh_calls():
         assert dones >= 6  # auto-resets (inputs changed under the cache) were exercised
         # the learner's commands were all certified as they were (run A: tier NOMINAL)
         assert all(i["safety"]["tier"] == 0 for i in a[3])
+
+
+def test_reward_keeps_its_own_config_after_a_filter_update():
+    """If the learner's filter gets another config, the w5 reward still uses the reward
+    computer's config (no sharing of rows any more)."""
+    from safe_pe_cbf.batch import min_barrier
+    from safe_pe_cbf.config import CBFConfig
+
+    fast, _ = _pair("A", "pursuer", num_envs=4, seed=2)
+    fast.reset()
+    reward = fast.core.safety_reward
+    reward.h_max = 1e6  # no clipping: the barrier value itself is compared
+    computer = reward.computer
+    old = fast.filters[0].config
+    fast.filters[0].update(CBFConfig(**{**old.to_dict(), "margin": 0.3}))
+    core = fast.core
+    r = reward.compute(core.poses, core.obstacles, core.obstacle_mask)
+    h = min_barrier(core.poses[:, 0], computer.arena, core.obstacles, core.obstacle_mask,
+                    core.poses[:, 1], computer.cbf_configs[0])
+    assert np.array_equal(r[:, 0], reward.w5 * np.clip(h / reward.h_max, -1.0, 1.0))
+    fast.step(np.full((4, 2), 0.5))  # the env itself keeps working with the new config
