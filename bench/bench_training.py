@@ -4,7 +4,8 @@ Two measurements per run, interleaved (A, B, C, D, A, B, ...) so machine noise h
 
 * ``env``: the learner's ``SafeLearnerVecEnv`` alone (policy actions pre-drawn), with the
   frozen opponent a policy network of the run's type (as in self-play); also the share of time
-  spent in the batched CBF filter (safe box + both resolvers);
+  spent in the batched CBF filter (row builds, both safe boxes, both resolvers, the
+  learner's w5 barrier);
 * ``train``: PPO ``learn()`` (rollouts + updates, SafetyMetricsCallback attached) with the
   run's preset PPO settings: the steps/s a training run sees.
 
