@@ -23,28 +23,15 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from safe_pe_cbf.ros.conversions import odometry_message  # noqa: E402
 from safe_pe_cbf.ros.filter_node import SafetyFilterNode  # noqa: E402
+from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 
 NS = f"pursuer_{os.getpid()}"  # unique topics: other test runs may share the DDS domain
 
 
 @pytest.fixture()
 def context(tmp_path, monkeypatch):
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(1 + (os.getpid() * 17 + 7) % 100))
-    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
+    yield from isolated_context(tmp_path, monkeypatch, salt=8)
 
-
-def _spin_until(executor, predicate, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        executor.spin_once(timeout_sec=0.02)
-        if predicate():
-            return True
-    return False
 
 
 def _spin_for(executor, seconds: float) -> None:
@@ -88,12 +75,12 @@ def test_filter_node_watchdog_topics_and_parameters(context):
     try:
         assert node.get_parameter("robot_id").value == ""
         assert node.settings.robot_id == NS
-        assert _spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
+        assert spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
                            and odom_pub.get_subscription_count() > 0)
 
         # No state yet: STOP with a reason, zero command, header copied through.
         nominal_pub.publish(_nominal(0.2, 0.0, sec=7))
-        assert _spin_until(executor, lambda: cmds and statuses)
+        assert spin_until(executor, lambda: cmds and statuses)
         assert cmds[-1].twist.linear.x == 0.0 and cmds[-1].header.stamp.sec == 7
         assert cmds[-1].header.frame_id == "policy"
         assert statuses[-1].tier == SafetyStatus.TIER_STOP
@@ -105,7 +92,7 @@ def test_filter_node_watchdog_topics_and_parameters(context):
         odom_pub.publish(odom)
         _spin_for(executor, 0.05)
         nominal_pub.publish(_nominal(0.1, 0.5, sec=8))
-        assert _spin_until(executor, lambda: len(cmds) >= 2 and len(statuses) >= 2)
+        assert spin_until(executor, lambda: len(cmds) >= 2 and len(statuses) >= 2)
         assert statuses[-1].tier == SafetyStatus.TIER_NOMINAL, statuses[-1].reason
         assert cmds[-1].twist.linear.x == pytest.approx(0.1)
         assert cmds[-1].twist.angular.z == pytest.approx(0.5)
@@ -122,12 +109,12 @@ def test_filter_node_watchdog_topics_and_parameters(context):
 
         # State now stale (> 0.3 s): zero command with the reason.
         nominal_pub.publish(_nominal(0.1, 0.0, sec=10))
-        assert _spin_until(executor, lambda: len(statuses) >= 3)
+        assert spin_until(executor, lambda: len(statuses) >= 3)
         assert statuses[-1].tier == SafetyStatus.TIER_STOP and "stale" in statuses[-1].reason
         assert cmds[-1].twist.linear.x == 0.0
 
         # Diagnostics report the stop and the drop.
-        assert _spin_until(executor, lambda: diags and any(
+        assert spin_until(executor, lambda: diags and any(
             kv.key == "dropped_nominal" and kv.value == "1" for kv in diags[-1].status[0].values))
         assert diags[-1].status[0].level == diags[-1].status[0].ERROR
 
@@ -142,7 +129,7 @@ def test_filter_node_watchdog_topics_and_parameters(context):
         assert node.pipeline.state_timeout == 5.0
         assert node.set_parameters([Parameter("enabled", value=False)])[0].successful
         nominal_pub.publish(_nominal(3.0, 0.0, sec=11))
-        assert _spin_until(executor, lambda: len(statuses) >= 4)
+        assert spin_until(executor, lambda: len(statuses) >= 4)
         assert statuses[-1].tier == SafetyStatus.TIER_DISABLED
         assert cmds[-1].twist.linear.x == 3.0
         assert node.set_parameters([Parameter("enabled", value=True)])[0].successful
@@ -153,18 +140,18 @@ def test_filter_node_watchdog_topics_and_parameters(context):
         _spin_for(executor, 0.2)
         assert node.marker_pub.get_subscription_count() == 0
         peer.create_subscription(MarkerArray, f"/{NS}/safety_markers", markers.append, 10)
-        assert _spin_until(executor, lambda: node.marker_pub.get_subscription_count() > 0)
+        assert spin_until(executor, lambda: node.marker_pub.get_subscription_count() > 0)
         odom_pub.publish(odom)
         _spin_for(executor, 0.05)
         nominal_pub.publish(_nominal(0.1, 0.0, sec=13))
-        assert _spin_until(executor, lambda: markers)
+        assert spin_until(executor, lambda: markers)
         assert any(m.ns.endswith("/active") or m.ns.endswith("/labels")
                    for m in markers[-1].markers)
 
         # Shutdown: one zero command.
         count = len(cmds)
         node.publish_zero(wait_s=1.0)
-        assert _spin_until(executor, lambda: len(cmds) > count)
+        assert spin_until(executor, lambda: len(cmds) > count)
         assert cmds[-1].twist.linear.x == 0.0 and cmds[-1].twist.angular.z == 0.0
     finally:
         executor.shutdown()
@@ -194,7 +181,7 @@ def test_nominal_timeout_publishes_zeros_then_silence(context):
     nominal = Twist()
     nominal.linear.x = 0.1
     try:
-        assert _spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
+        assert spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
                            and odom_pub.get_subscription_count() > 0)
         odom_pub.publish(odometry_message([1.0, 1.0, 0.0], (0.0, 0.0), Header(), "base"))
         _spin_for(executor, 0.05)
@@ -202,7 +189,7 @@ def test_nominal_timeout_publishes_zeros_then_silence(context):
             _spin_for(executor, 0.05)
             nominal_pub.publish(nominal)
         t_last = time.monotonic()  # ... and stops (e.g. its game state went stale)
-        assert _spin_until(executor, lambda: len(cmds) == 10)
+        assert spin_until(executor, lambda: len(cmds) == 10)
         assert cmds[-1][1].linear.x == 0.1
         assert statuses[-1].tier == SafetyStatus.TIER_NOMINAL, statuses[-1].reason
         driving = len(cmds)
@@ -225,9 +212,9 @@ def test_nominal_timeout_publishes_zeros_then_silence(context):
 
         # ... until a nominal command arrives: filtered as usual, the watchdog re-armed.
         nominal_pub.publish(nominal)
-        assert _spin_until(executor, lambda: len(cmds) > count)
+        assert spin_until(executor, lambda: len(cmds) > count)
         assert cmds[count][1].linear.x == 0.1
-        assert _spin_until(executor, lambda: node.pipeline.counters.nominal_timeouts == 2,
+        assert spin_until(executor, lambda: node.pipeline.counters.nominal_timeouts == 2,
                            timeout=3.0)
 
         # Runtime changes are checked against the command period; 0 turns it off.
@@ -276,18 +263,18 @@ def test_arena_from_the_latched_topic_and_opponent_from_odometry(context):
         other_pub.publish(there)
         _spin_for(executor, 0.05)
         nominal_pub.publish(Twist())
-        assert _spin_until(executor, lambda: len(statuses) > count)
+        assert spin_until(executor, lambda: len(statuses) > count)
         return statuses[-1]
 
     try:
-        assert _spin_until(executor, lambda: node.pipeline.counters.dropped["arena"] == 1)
-        assert _spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
+        assert spin_until(executor, lambda: node.pipeline.counters.dropped["arena"] == 1)
+        assert spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
                            and other_pub.get_subscription_count() > 0)
         status = ask()
         assert status.tier == SafetyStatus.TIER_STOP and "arena" in status.reason
         arena_pub.publish(Arena(x_min=0.0, x_max=4.0, y_min=0.0, y_max=4.0,
                                 obstacles=[CircleObstacle(x=2.0, y=1.0, radius=0.3)]))
-        assert _spin_until(executor, lambda: node.pipeline.resolver is not None)
+        assert spin_until(executor, lambda: node.pipeline.resolver is not None)
         status = ask()
         assert status.tier == SafetyStatus.TIER_NOMINAL, status.reason
         assert node.pipeline.opponent is not None

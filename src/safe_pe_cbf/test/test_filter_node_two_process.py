@@ -30,6 +30,7 @@ from safe_pe_msgs.msg import SafetyStatus  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
 from safe_pe_cbf.ros.conversions import odometry_message  # noqa: E402
+from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 
 DT = 0.05
 V_MAX = 1.0
@@ -105,22 +106,9 @@ SCENARIOS = [
 
 @pytest.fixture()
 def ros_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(1 + (os.getpid() * 19 + 11) % 100))
-    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx, tmp_path
-    rclpy.try_shutdown(context=ctx)
+    for ctx in isolated_context(tmp_path, monkeypatch, salt=9):
+        yield ctx, tmp_path
 
-
-def _spin_until(executor, predicate, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        executor.spin_once(timeout_sec=0.005)
-        if predicate():
-            return True
-    return False
 
 
 def test_robot_never_collides_and_stale_state_stops_it(ros_env):
@@ -144,7 +132,7 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env):
     odom_pub = node.create_publisher(Odometry, f"/{NS}/odom", 10)
     nominal_pub = node.create_publisher(TwistStamped, f"/{NS}/cmd_vel_nominal", 10)
     try:
-        assert _spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
+        assert spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
                            and odom_pub.get_subscription_count() > 0, 20.0), \
             "filter node did not come up: " + (tmp_path / "filter_node.log").read_text()
         # Warm-up: the first Odometry may arrive after the first nominal (no order across
@@ -157,7 +145,7 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env):
             nominal = TwistStamped()
             nominal.header.stamp.sec, nominal.header.stamp.nanosec = 1, seq
             nominal_pub.publish(nominal)
-            if _spin_until(executor, lambda: statuses and statuses[-1].header.stamp.nanosec
+            if spin_until(executor, lambda: statuses and statuses[-1].header.stamp.nanosec
                            == seq, 5.0) and statuses[-1].tier != SafetyStatus.TIER_STOP:
                 break
         statuses.clear()
@@ -176,7 +164,7 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env):
                 nominal.twist.linear.x, nominal.twist.angular.z = v_nom, w_nom
                 nominal_pub.publish(nominal)
                 key = 10**9 + seq
-                assert _spin_until(executor, lambda: key in cmds, 5.0), f"{name}: no answer"
+                assert spin_until(executor, lambda: key in cmds, 5.0), f"{name}: no answer"
                 safe = cmds[key].twist
                 v, w = safe.linear.x, safe.angular.z
                 assert -1e-9 <= v <= V_MAX + 1e-9 and abs(w) <= OMEGA_MAX + 1e-9, (name, v, w)
@@ -203,19 +191,19 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env):
             nominal.twist.linear.x = V_MAX
             nominal_pub.publish(nominal)
             key = 10**9 + seq
-            assert _spin_until(executor, lambda: key in cmds, 5.0)
+            assert spin_until(executor, lambda: key in cmds, 5.0)
             if time.monotonic() - t_last_odom > STATE_TIMEOUT + 0.05:
                 assert cmds[key].twist.linear.x == 0.0 and cmds[key].twist.angular.z == 0.0
                 stop_seen = statuses[-1] if statuses else None
             time.sleep(0.05)
-        assert _spin_until(executor, lambda: statuses and statuses[-1].tier
+        assert spin_until(executor, lambda: statuses and statuses[-1].tier
                            == SafetyStatus.TIER_STOP, 2.0)
         assert stop_seen is not None and "stale" in statuses[-1].reason
 
         # SIGINT: one zero command on the way out, clean exit.
         count = len(cmds)
         proc.send_signal(signal.SIGINT)
-        assert _spin_until(executor, lambda: len(cmds) > count, 5.0)
+        assert spin_until(executor, lambda: len(cmds) > count, 5.0)
         last = max(cmds.values(), key=lambda m: (m.header.stamp.sec, m.header.stamp.nanosec))
         assert last.twist.linear.x == 0.0
         assert proc.wait(timeout=10.0) == 0

@@ -6,7 +6,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -22,6 +21,7 @@ from safe_pe_cbf.ros.conversions import quaternion_from_yaw  # noqa: E402
 from safe_pe_msgs.msg import Arena, GameState  # noqa: E402
 
 from safe_pe_sim.ros.game_state_node import GameStateNode  # noqa: E402
+from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 
 P, E = f"gs_pursuer_{os.getpid()}", f"gs_evader_{os.getpid()}"  # unique topics per test run
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -30,24 +30,8 @@ LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
 
 @pytest.fixture()
 def context(tmp_path, monkeypatch):
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(1 + (os.getpid() * 29 + 41) % 100))
-    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
+    yield from isolated_context(tmp_path, monkeypatch, salt=14)
 
-
-def _spin_until(executor, predicate, timeout: float = 10.0, every=None) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if every is not None:
-            every()
-        executor.spin_once(timeout_sec=0.01)
-        if predicate():
-            return True
-    return False
 
 
 def _odom(x: float, y: float, yaw: float, v: float, stamp_ns: int) -> Odometry:
@@ -96,15 +80,15 @@ def test_odometry_in_game_state_out_and_watchdog(context):
 
     try:
         # Latched arena from the parameters; nothing published before any odometry.
-        assert _spin_until(executor, lambda: arenas and diags, 5.0)
+        assert spin_until(executor, lambda: arenas and diags, 5.0)
         assert arenas[-1].x_max == pytest.approx(2.2) and len(arenas[-1].obstacles) == 1
         assert not states
         assert diags[-1].level == DiagnosticStatus.ERROR
         assert f"no odometry from {P} yet" in diags[-1].message
 
-        assert _spin_until(executor, lambda: pub_p.get_subscription_count() > 0
+        assert spin_until(executor, lambda: pub_p.get_subscription_count() > 0
                            and pub_e.get_subscription_count() > 0, 5.0)
-        assert _spin_until(executor, lambda: len(states) >= 5, 5.0, every=both)
+        assert spin_until(executor, lambda: len(states) >= 5, 5.0, every=both)
         s = states[-1]
         assert s.header.frame_id == "arena" and s.dt == pytest.approx(0.1)
         assert s.pursuer.x == pytest.approx(-1.0) and s.pursuer.y == pytest.approx(0.2)
@@ -122,24 +106,24 @@ def test_odometry_in_game_state_out_and_watchdog(context):
         assert stamp % 10_000_000 == 1000  # the evader's (newest) odometry stamp
         assert [m.step for m in states[-3:]] == list(range(states[-3].step,
                                                              states[-3].step + 3))
-        assert _spin_until(executor, lambda: diags[-1].level == DiagnosticStatus.OK, 2.0,
+        assert spin_until(executor, lambda: diags[-1].level == DiagnosticStatus.OK, 2.0,
                            every=both)
 
         # The evader's odometry stops: no more game states, diagnostics say why.
-        assert _spin_until(executor, lambda: diags[-1].level == DiagnosticStatus.ERROR, 3.0,
+        assert spin_until(executor, lambda: diags[-1].level == DiagnosticStatus.ERROR, 3.0,
                            every=pursuer_only)
         assert f"odometry of {E} is stale" in diags[-1].message
         count = len(states)
-        _spin_until(executor, lambda: False, 0.5, every=pursuer_only)
+        spin_until(executor, lambda: False, 0.5, every=pursuer_only)
         assert len(states) == count
         values = {kv.key: kv.value for kv in diags[-1].values}
         assert float(values[f"odom_age_{E}_s"]) > 0.25 > float(values[f"odom_age_{P}_s"])
 
         # NaN odometry is dropped and counted; fresh odometry resumes a new episode.
         pub_e.publish(_odom(math.nan, 0.0, 0.0, 0.0, clock["ns"]))
-        assert _spin_until(executor, lambda: node.core.dropped[E] == 1, 2.0)
+        assert spin_until(executor, lambda: node.core.dropped[E] == 1, 2.0)
         assert len(states) == count
-        assert _spin_until(executor, lambda: len(states) > count, 3.0, every=both)
+        assert spin_until(executor, lambda: len(states) > count, 3.0, every=both)
         assert states[-1].episode_id == states[count - 1].episode_id + 1
         assert states[count].step == 0
 
@@ -147,7 +131,7 @@ def test_odometry_in_game_state_out_and_watchdog(context):
         result = node.set_parameters([Parameter("odom_timeout", value=-1.0)])[0]
         assert not result.successful and "odom_timeout" in result.reason
         assert node.set_parameters([Parameter("capture_radius", value=2.0)])[0].successful
-        assert _spin_until(executor, lambda: states[-1].captured, 2.0, every=both)
+        assert spin_until(executor, lambda: states[-1].captured, 2.0, every=both)
     finally:
         executor.shutdown()
         node.destroy_node()
@@ -184,16 +168,16 @@ def test_arena_from_topic_and_bad_arena_rejected(context):
         pub_p.publish(_odom(0.0, 0.0, 0.0, 0.0, 5))
         pub_e.publish(_odom(0.95, 0.0, 0.0, 0.0, 5))
     try:
-        assert _spin_until(executor, lambda: pub_e.get_subscription_count() > 0, 5.0)
-        assert _spin_until(executor, lambda: diags and "no arena" in diags[-1].message, 3.0,
+        assert spin_until(executor, lambda: pub_e.get_subscription_count() > 0, 5.0)
+        assert spin_until(executor, lambda: diags and "no arena" in diags[-1].message, 3.0,
                            every=both)
         assert not states
         bad = Arena(x_min=1.0, x_max=-1.0, y_min=-1.0, y_max=1.0)
         arena_pub.publish(bad)
-        assert _spin_until(executor, lambda: node.arena_rejected == 1, 3.0, every=both)
+        assert spin_until(executor, lambda: node.arena_rejected == 1, 3.0, every=both)
         assert not states
         arena_pub.publish(Arena(x_min=-1.0, x_max=1.0, y_min=-1.0, y_max=1.0))
-        assert _spin_until(executor, lambda: len(states) >= 2, 3.0, every=both)
+        assert spin_until(executor, lambda: len(states) >= 2, 3.0, every=both)
         # the evader's body (radius 0.105) at x = 0.95 crosses the x_max wall of this arena
         assert states[-1].violation and states[-1].arena.x_max == pytest.approx(1.0)
         assert states[-1].violation_detail == f"{E}: wall x_max depth 0.0550 m"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 
 import pytest
 
@@ -23,6 +22,7 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from safe_pe_sim.config import load_profile  # noqa: E402
 from safe_pe_sim.ros.sim_node import SimulatorNode  # noqa: E402
+from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 
 P, E = f"pursuer_{os.getpid()}", f"evader_{os.getpid()}"  # unique topics per test run
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -31,22 +31,8 @@ LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
 
 @pytest.fixture()
 def context(tmp_path, monkeypatch):
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(1 + (os.getpid() * 23 + 13) % 100))
-    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
+    yield from isolated_context(tmp_path, monkeypatch, salt=11)
 
-
-def _spin_until(executor, predicate, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        executor.spin_once(timeout_sec=0.01)
-        if predicate():
-            return True
-    return False
 
 
 def _twist(v: float, omega: float) -> Twist:
@@ -90,7 +76,7 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
     cmd_p = peer.create_publisher(Twist, f"/{P}/cmd_vel", 10)
     client = peer.create_client(ResetEpisode, "/safe_pe/reset_episode")
     try:
-        assert _spin_until(executor, lambda: states and odoms and arenas and markers
+        assert spin_until(executor, lambda: states and odoms and arenas and markers
                            and len(clocks) > 2)
         assert clocks[-1].clock.nanosec != clocks[0].clock.nanosec  # simulated time advances
         assert odoms[-1].header.frame_id == "arena"
@@ -101,23 +87,23 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
 
         # A fresh command is applied (clipped to the robot's limits); a stale one stops.
         v_max = node.settings.env.pursuer.v_max
-        assert _spin_until(executor, lambda: cmd_p.get_subscription_count() > 0)
+        assert spin_until(executor, lambda: cmd_p.get_subscription_count() > 0)
         cmd_p.publish(_twist(5.0, 0.5))
-        assert _spin_until(executor, lambda: states[-1].pursuer.v > 0.0, 2.0)
+        assert spin_until(executor, lambda: states[-1].pursuer.v > 0.0, 2.0)
         assert states[-1].pursuer.v == pytest.approx(v_max)
         assert states[-1].pursuer.omega == pytest.approx(0.5)
-        assert _spin_until(executor, lambda: states[-1].pursuer.v == 0.0, 2.0)
+        assert spin_until(executor, lambda: states[-1].pursuer.v == 0.0, 2.0)
 
         # NaN commands are dropped and counted.
         cmd_p.publish(_twist(math.nan, 0.0))
-        assert _spin_until(executor, lambda: node.gate.dropped()[P] == 1, 2.0)
+        assert spin_until(executor, lambda: node.gate.dropped()[P] == 1, 2.0)
 
         # Episodes end (step limit 40) with a result and restart automatically.
-        assert _spin_until(executor, lambda: results, 10.0)
+        assert spin_until(executor, lambda: results, 10.0)
         assert results[0].outcome in (EpisodeResult.OUTCOME_TIMEOUT,
                                       EpisodeResult.OUTCOME_CAPTURE)
         assert results[0].episode_id == 0 and results[0].seed == 7
-        assert _spin_until(executor, lambda: states[-1].episode_id >= 1)
+        assert spin_until(executor, lambda: states[-1].episode_id >= 1)
 
         # Reset with an explicit layout and start poses.
         assert client.wait_for_service(timeout_sec=5.0)
@@ -127,20 +113,20 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
         req.pursuer.x, req.pursuer.y, req.pursuer.theta = -1.5, 0.0, 0.0
         req.evader.x, req.evader.y, req.evader.theta = 1.5, 0.0, math.pi
         future = client.call_async(req)
-        assert _spin_until(executor, future.done)
+        assert spin_until(executor, future.done)
         resp = future.result()
         assert resp.success, resp.message
         assert (resp.state.pursuer.x, resp.state.evader.x) == (-1.5, 1.5)
         assert resp.state.step == 0 and len(resp.state.arena.obstacles) == 1
-        assert _spin_until(executor, lambda: any(
+        assert spin_until(executor, lambda: any(
             r.outcome == EpisodeResult.OUTCOME_ABORTED for r in results))
-        assert _spin_until(executor, lambda: len(arenas[-1].obstacles) == 1
+        assert spin_until(executor, lambda: len(arenas[-1].obstacles) == 1
                            and arenas[-1].obstacles[0].radius == 0.4)
 
         # A start pose inside the obstacle is refused with the reason.
         req.pursuer.x = 0.1
         future = client.call_async(req)
-        assert _spin_until(executor, future.done)
+        assert spin_until(executor, future.done)
         assert not future.result().success
         assert "obstacle[0]" in future.result().message
 
@@ -150,23 +136,23 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
         assert node.set_parameters([Parameter("mode", value="lock_step"),
                                     Parameter("lock_step_timeout", value=30.0)])[0].successful
         cmd_e = peer.create_publisher(Twist, f"/{E}/cmd_vel", 10)
-        assert _spin_until(executor, lambda: cmd_e.get_subscription_count() > 0)
-        _spin_until(executor, lambda: False, 0.2)
+        assert spin_until(executor, lambda: cmd_e.get_subscription_count() > 0)
+        spin_until(executor, lambda: False, 0.2)
         before = node.game.step_count
         for k in range(5):
             cmd_p.publish(_twist(0.05, 0.0))
-            _spin_until(executor, lambda: False, 0.05)
+            spin_until(executor, lambda: False, 0.05)
             assert node.game.step_count == before + k  # waits for the evader
             cmd_e.publish(_twist(0.05, 0.0))
-            assert _spin_until(executor, lambda: node.game.step_count == before + k + 1, 2.0)
+            assert spin_until(executor, lambda: node.game.step_count == before + k + 1, 2.0)
 
         # Lock-step timeout: without the evader's command the step happens anyway, evader
         # stopped.
         assert node.set_parameters([Parameter("lock_step_timeout", value=0.2)])[0].successful
         before = node.game.step_count
-        assert _spin_until(executor, lambda: node.game.step_count == before + 1, 3.0)  # timeout
+        assert spin_until(executor, lambda: node.game.step_count == before + 1, 3.0)  # timeout
         cmd_p.publish(_twist(0.05, 0.0))  # right after a step: well within the next 0.2 s
-        assert _spin_until(executor, lambda: node.game.step_count == before + 2, 3.0)
+        assert spin_until(executor, lambda: node.game.step_count == before + 2, 3.0)
         assert node.game.velocities[0][0] == pytest.approx(0.05)
         assert node.game.velocities[1] == (0.0, 0.0)
     finally:
@@ -197,17 +183,17 @@ def test_without_auto_reset_the_sim_waits_for_a_reset(context, profile):
                              lambda m: states.append(m) if m.pursuer.agent_id == P else None, 100)
     client = peer.create_client(ResetEpisode, "/safe_pe/reset_episode")
     try:
-        assert _spin_until(executor, lambda: results, 10.0)
+        assert spin_until(executor, lambda: results, 10.0)
         assert node.episode_over and node.game.step_count == 40
         count = len(states)
-        assert _spin_until(executor, lambda: len(states) > count + 2, 3.0)  # still published
+        assert spin_until(executor, lambda: len(states) > count + 2, 3.0)  # still published
         assert all(s.step == 40 and s.episode_id == 0 for s in states[count:])
         assert client.wait_for_service(timeout_sec=5.0)
         future = client.call_async(ResetEpisode.Request(seed=-1))
-        assert _spin_until(executor, future.done)
+        assert spin_until(executor, future.done)
         assert future.result().success and future.result().episode_id == 1
         assert future.result().state.step == 0
-        assert _spin_until(executor, lambda: states[-1].episode_id == 1 and states[-1].step > 0)
+        assert spin_until(executor, lambda: states[-1].episode_id == 1 and states[-1].step > 0)
         assert len(results) == 1  # the finished episode was not reported again as aborted
     finally:
         executor.shutdown()

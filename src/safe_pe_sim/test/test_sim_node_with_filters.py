@@ -26,6 +26,7 @@ from safe_pe_msgs.srv import ResetEpisode  # noqa: E402
 from safe_pe_cbf.ros.filter_node import SafetyFilterNode  # noqa: E402
 from safe_pe_sim.config import load_profile  # noqa: E402
 from safe_pe_sim.ros.sim_node import SimulatorNode  # noqa: E402
+from safe_pe_cbf.ros.testing import isolated_context  # noqa: E402
 
 STEPS = 200
 P, E = f"pursuer_{os.getpid()}", f"evader_{os.getpid()}"  # unique topics per test run
@@ -33,13 +34,7 @@ P, E = f"pursuer_{os.getpid()}", f"evader_{os.getpid()}"  # unique topics per te
 
 @pytest.fixture()
 def context(tmp_path, monkeypatch):
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(1 + (os.getpid() * 29 + 17) % 100))
-    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
+    yield from isolated_context(tmp_path, monkeypatch, salt=15)
 
 
 def _aim(x: float, y: float, th: float, tx: float, ty: float, v: float, w_max: float) -> Twist:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import time
 
 import pytest
 
@@ -24,17 +22,12 @@ from safe_pe_msgs.msg import (  # noqa: E402
 
 from safe_pe_training.ros.metrics_node import MetricsNode  # noqa: E402
 from safe_pe_training.ros.params import ParameterError  # noqa: E402
+from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 
 
 @pytest.fixture()
 def context(tmp_path, monkeypatch):
-    monkeypatch.setenv('ROS_DOMAIN_ID', str(1 + (os.getpid() * 11 + 3) % 100))
-    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    monkeypatch.setenv('ROS_LOG_DIR', str(tmp_path / 'ros_log'))
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
+    yield from isolated_context(tmp_path, monkeypatch, salt=5)
 
 
 def _status(tier: int, min_h: float, violation: bool = False, feasible: bool = True,
@@ -44,14 +37,6 @@ def _status(tier: int, min_h: float, violation: bool = False, feasible: bool = T
     msg.agent_id = 'pursuer'
     return msg
 
-
-def _spin_until(executor, predicate, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        executor.spin_once(timeout_sec=0.05)
-        if predicate():
-            return True
-    return False
 
 
 def test_metrics_node_aggregates_sources_and_reports(context, tmp_path):
@@ -76,7 +61,7 @@ def test_metrics_node_aggregates_sources_and_reports(context, tmp_path):
     pub_t = peer.create_publisher(SafetyStatusArray, '/safe_pe/training/safety_status', 10)
     pub_e = peer.create_publisher(EpisodeResult, '/safe_pe/episode_result', 10)
     try:
-        assert _spin_until(executor, lambda: pub_p.get_subscription_count() > 0
+        assert spin_until(executor, lambda: pub_p.get_subscription_count() > 0
                            and pub_t.get_subscription_count() > 0)
         for i in range(20):
             pub_p.publish(_status(SafetyStatus.TIER_QP if i % 4 == 0 else 0, 0.5 + i,
@@ -88,15 +73,15 @@ def test_metrics_node_aggregates_sources_and_reports(context, tmp_path):
         # Before the evader's filter is live, and the first episode after: warm-up only.
         pub_e.publish(EpisodeResult(outcome=EpisodeResult.OUTCOME_TIMEOUT, steps=20,
                                     violation_steps=2))
-        assert _spin_until(executor, lambda: node.report().episodes.warmup == 1)
+        assert spin_until(executor, lambda: node.report().episodes.warmup == 1)
         pub_ev = peer.create_publisher(SafetyStatus, '/evader/safety_status', 100)
-        assert _spin_until(executor, lambda: pub_ev.get_subscription_count() > 0)
+        assert spin_until(executor, lambda: pub_ev.get_subscription_count() > 0)
         pub_ev.publish(_status(0, 2.0))
-        assert _spin_until(executor, lambda: metrics.get('all') is not None
+        assert spin_until(executor, lambda: metrics.get('all') is not None
                            and metrics['all'].steps == 31), metrics
         pub_e.publish(EpisodeResult(outcome=EpisodeResult.OUTCOME_TIMEOUT, steps=20))
         pub_e.publish(EpisodeResult(outcome=EpisodeResult.OUTCOME_CAPTURE, steps=20))
-        assert _spin_until(executor, lambda: node.report().episodes.warmup == 2
+        assert spin_until(executor, lambda: node.report().episodes.warmup == 2
                            and node.report().episodes.episodes == 1)
         pursuer, training, union = metrics['pursuer'], metrics['training'], metrics['all']
         assert pursuer.steps == 20 and pursuer.violations == 0

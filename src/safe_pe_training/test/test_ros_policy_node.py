@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import pytest
@@ -18,17 +17,12 @@ from safe_pe_msgs.msg import CheckpointInfo, GameState  # noqa: E402
 
 from safe_pe_training.ros.policy_core import ScriptedDriver  # noqa: E402
 from safe_pe_training.ros.policy_node import CHECKPOINT_QOS, PolicyNode  # noqa: E402
+from safe_pe_cbf.ros.testing import isolated_context  # noqa: E402
 
 
 @pytest.fixture()
 def context(tmp_path, monkeypatch):
-    monkeypatch.setenv('ROS_DOMAIN_ID', str(1 + (os.getpid() * 13 + 5) % 100))
-    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    monkeypatch.setenv('ROS_LOG_DIR', str(tmp_path / 'ros_log'))
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
+    yield from isolated_context(tmp_path, monkeypatch, salt=6)
 
 
 def _state(px=0.0, py=0.0, pth=0.0, ex=1.0, ey=1.0, eth=0.0) -> GameState:
