@@ -199,6 +199,28 @@ def default_robot_id(namespace: str) -> str:
     return name or "pursuer"
 
 
+def arena_from_values(values: Mapping[str, Any], problems: list[str]
+                      ) -> tuple[tuple[float, float, float, float], np.ndarray]:
+    """The arena walls and obstacles from the ``arena.*`` and ``obstacles`` parameters.
+
+    Shared by every node that takes an arena from parameters (filter, game-state node).
+
+    :param values: parameter values by name (type/range already checked).
+    :param problems: list that each problem found is appended to.
+    :return: ``((x_min, x_max, y_min, y_max), (K, 3) obstacle rows)``; no obstacles when the
+        flat list is malformed (and a problem appended).
+    """
+    bounds = tuple(float(values[f"arena.{k}"]) for k in ("x_min", "x_max", "y_min", "y_max"))
+    if not (bounds[0] < bounds[1] and bounds[2] < bounds[3]):
+        problems.append(f"arena: need x_min < x_max and y_min < y_max, got {bounds}")
+    try:
+        obstacles = obstacles_from_flat(values["obstacles"])
+    except ValueError as err:
+        problems.append(str(err))
+        obstacles = np.zeros((0, 3))
+    return bounds, obstacles  # type: ignore[return-value]
+
+
 def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> FilterNodeSettings:
     """Check all parameter values together and build the settings.
 
@@ -220,14 +242,7 @@ def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> Fil
     if problems:
         raise ValueError("invalid filter parameters: " + "; ".join(problems))
 
-    bounds = tuple(float(values[f"arena.{k}"]) for k in ("x_min", "x_max", "y_min", "y_max"))
-    if not (bounds[0] < bounds[1] and bounds[2] < bounds[3]):
-        problems.append(f"arena: need x_min < x_max and y_min < y_max, got {bounds}")
-    try:
-        obstacles = obstacles_from_flat(values["obstacles"])
-    except ValueError as err:
-        problems.append(str(err))
-        obstacles = np.zeros((0, 3))
+    bounds, obstacles = arena_from_values(values, problems)
     offset = list(values["odom_offset"] or [0.0, 0.0, 0.0])
     if len(offset) != 3:
         problems.append(f"odom_offset: need [x, y, yaw], got {offset}")

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
-from safe_pe_cbf.ros.conversions import PoseOffset, obstacles_from_flat
-from safe_pe_cbf.ros.filter_params import NODE_SPECS as FILTER_SPECS
+from safe_pe_cbf.ros.conversions import PoseOffset
+from safe_pe_cbf.ros.filter_params import NODE_SPECS as FILTER_SPECS, arena_from_values
 from safe_pe_cbf.ros.param_specs import ParamSpec, spec_table
 
 from safe_pe_sim.config import ConfigError, EnvConfig, load_profile
@@ -119,14 +119,7 @@ def settings_from_values(values: Mapping[str, Any],
     if len(robots) != 2 or len(set(robots)) != 2 or not all(map(_valid_name, robots)):
         problems.append(f"robots: need two distinct ROS names [pursuer, evader], got "
                         f"{list(robots)}")
-    bounds = tuple(float(values[f"arena.{k}"]) for k in ("x_min", "x_max", "y_min", "y_max"))
-    if not (bounds[0] < bounds[1] and bounds[2] < bounds[3]):
-        problems.append(f"arena: need x_min < x_max and y_min < y_max, got {bounds}")
-    try:
-        obstacles = obstacles_from_flat(values["obstacles"])
-    except ValueError as err:
-        problems.append(str(err))
-        obstacles = np.zeros((0, 3))
+    bounds, obstacles = arena_from_values(values, problems)
     offsets = []
     for name in OFFSET_PARAMS:
         offset = list(values[name] or [0.0, 0.0, 0.0])
