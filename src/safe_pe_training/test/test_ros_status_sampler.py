@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 
 from safe_pe_training.ros.status_sampler import StatusSampler
+from safe_pe_training.safe_vec_env import SafetyBatch
 
 
-@dataclass
-class Batch:
-    role: str
-    nominal: np.ndarray
-    safe: np.ndarray
-    tier: np.ndarray
-    min_h: np.ndarray
-    intervention: np.ndarray
-    intervened: np.ndarray
-    qp_feasible: np.ndarray
-    violation: np.ndarray
-
-
-def _batch(n: int, tier_value: int | np.ndarray = 0, role: str = 'pursuer') -> Batch:
+def _batch(n: int, tier_value: int | np.ndarray = 0, role: str = 'pursuer') -> SafetyBatch:
     tier = np.broadcast_to(np.asarray(tier_value), (n,)).astype(np.int64)
-    return Batch(role, np.zeros((n, 2)), np.ones((n, 2)), tier, np.linspace(0, 1, n),
-                 np.zeros(n), tier > 0, np.ones(n, bool), np.zeros(n, bool))
+    return SafetyBatch(role, np.zeros((n, 2)), np.ones((n, 2)), tier, np.linspace(0, 1, n),
+                       np.zeros(n), tier > 0, np.ones(n, bool), np.zeros(n, bool))
 
 
 def test_sampler_keeps_everything_below_capacity_then_resets():
