@@ -105,6 +105,13 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
         assert results[0].episode_id == 0 and results[0].seed == 7
         assert spin_until(executor, lambda: states[-1].episode_id >= 1)
 
+        # Bad parameters are rejected. Lock-step with a long timeout: the sim steps only when
+        # both commands arrived, so what follows does not race the free-running clock.
+        assert not node.set_parameters([Parameter("rate", value=-1.0)])[0].successful
+        assert not node.set_parameters([Parameter("mode", value="turbo")])[0].successful
+        assert node.set_parameters([Parameter("mode", value="lock_step"),
+                                    Parameter("lock_step_timeout", value=30.0)])[0].successful
+
         # Reset with an explicit layout and start poses.
         assert client.wait_for_service(timeout_sec=5.0)
         req = ResetEpisode.Request(seed=11, use_layout=True, use_initial_states=True)
@@ -118,10 +125,31 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
         assert resp.success, resp.message
         assert (resp.state.pursuer.x, resp.state.evader.x) == (-1.5, 1.5)
         assert resp.state.step == 0 and len(resp.state.arena.obstacles) == 1
-        assert spin_until(executor, lambda: any(
-            r.outcome == EpisodeResult.OUTCOME_ABORTED for r in results))
+        assert node.game.step_count == 0
         assert spin_until(executor, lambda: len(arenas[-1].obstacles) == 1
                            and arenas[-1].obstacles[0].radius == 0.4)
+
+        # Lock-step steps once per pair of commands.
+        cmd_e = peer.create_publisher(Twist, f"/{E}/cmd_vel", 10)
+        assert spin_until(executor, lambda: cmd_e.get_subscription_count() > 0)
+        spin_until(executor, lambda: False, 0.2)
+        assert node.game.step_count == 0  # nothing steps without commands
+        for k in range(5):
+            cmd_p.publish(_twist(0.05, 0.0))
+            spin_until(executor, lambda: False, 0.05)
+            assert node.game.step_count == k  # waits for the evader
+            cmd_e.publish(_twist(0.05, 0.0))
+            assert spin_until(executor, lambda: node.game.step_count == k + 1, 2.0)
+
+        # A reset in the middle of an episode ends it as aborted.
+        n_aborted = sum(r.outcome == EpisodeResult.OUTCOME_ABORTED for r in results)
+        future = client.call_async(req)
+        assert spin_until(executor, future.done)
+        assert future.result().success, future.result().message
+        assert spin_until(executor, lambda: sum(
+            r.outcome == EpisodeResult.OUTCOME_ABORTED for r in results) == n_aborted + 1)
+        aborted = [r for r in results if r.outcome == EpisodeResult.OUTCOME_ABORTED][-1]
+        assert aborted.steps == 5 and aborted.seed == 11
 
         # A start pose inside the obstacle is refused with the reason.
         req.pursuer.x = 0.1
@@ -129,22 +157,6 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
         assert spin_until(executor, future.done)
         assert not future.result().success
         assert "obstacle[0]" in future.result().message
-
-        # Bad parameters are rejected; lock-step steps once per pair of commands.
-        assert not node.set_parameters([Parameter("rate", value=-1.0)])[0].successful
-        assert not node.set_parameters([Parameter("mode", value="turbo")])[0].successful
-        assert node.set_parameters([Parameter("mode", value="lock_step"),
-                                    Parameter("lock_step_timeout", value=30.0)])[0].successful
-        cmd_e = peer.create_publisher(Twist, f"/{E}/cmd_vel", 10)
-        assert spin_until(executor, lambda: cmd_e.get_subscription_count() > 0)
-        spin_until(executor, lambda: False, 0.2)
-        before = node.game.step_count
-        for k in range(5):
-            cmd_p.publish(_twist(0.05, 0.0))
-            spin_until(executor, lambda: False, 0.05)
-            assert node.game.step_count == before + k  # waits for the evader
-            cmd_e.publish(_twist(0.05, 0.0))
-            assert spin_until(executor, lambda: node.game.step_count == before + k + 1, 2.0)
 
         # Lock-step timeout: without the evader's command the step happens anyway, evader
         # stopped.
