@@ -1,8 +1,10 @@
 """BatchedSafetyFilter: the resolver of :mod:`safe_pe_cbf.resolver` for N robots at once.
 
 Same tiers, same candidate order, same floating-point expressions as the single-robot path,
-hence identical commands and records (tested bitwise on random instances). N is processed in
-chunks (``chunk_size`` rows) to stay in cache.
+hence identical commands and records (tested bitwise on random instances). Two backends with
+identical results: compiled per-robot loops (``numba``, :mod:`safe_pe_cbf.batch_kernels`,
+the default when numba is installed) and whole-array numpy operations (``numpy``). N is
+processed in chunks (``chunk_size`` rows) to stay in cache.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Optional
 import numpy as np
 
 from safe_pe_cbf.backup import backup_candidates
+from safe_pe_cbf.batch_compiled import CompiledKernels, pick_backend
 from safe_pe_cbf.batch_rows import (BatchRows, _buffer, build_rows_batch,
                                     check_batch_inputs, check_commands, column_names)
 from safe_pe_cbf.config import CBFConfig
@@ -131,12 +134,18 @@ class BatchedSafetyFilter:
     :param config: filter configuration (solver "osqp" is ignored here: exact batched solver)
     :param arena: the arena, shared by all environments
     :param chunk_size: rows per chunk, >= 1
+    :param backend: "auto" (numba if installed, else numpy), "numba" or "numpy"; the
+        results are identical, numba is 2-10x faster
     """
 
-    def __init__(self, config: CBFConfig, arena: Arena, chunk_size: int = 4096) -> None:
+    def __init__(self, config: CBFConfig, arena: Arena, chunk_size: int = 4096,
+                 backend: str = "auto") -> None:
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise SafetyInputError(f"chunk_size must be a positive int, got {chunk_size!r}")
         self.chunk_size = chunk_size
+        #: the backend in use: "numba" or "numpy"
+        self.backend = pick_backend(backend)
+        self._kern: Optional[CompiledKernels] = None
         self._ws: dict = {}  # reused buffers (a filter is not thread-safe)
         self.update(config, arena)
 
@@ -160,6 +169,8 @@ class BatchedSafetyFilter:
         self._cand_v = np.array([c[0] for c in cands])
         self._cand_w = np.array([c[1] for c in cands])
         self._cand_bonus = _bonus(self._k, self._cand_v, self._cand_w)
+        if self.backend == "numba":
+            self._kern = CompiledKernels(self._k, ar.as_tuple(), self._stages, cands)
 
     # ------------------------------------------------------------------ barrier values
     def barrier_values(self, poses: np.ndarray, obstacles: np.ndarray,
@@ -204,9 +215,16 @@ class BatchedSafetyFilter:
         chunks = []
         for s in range(0, N, self.chunk_size):
             e = min(N, s + self.chunk_size)
-            chunks.append(build_rows_batch(self._k, P[s:e], arena, O[s:e], M[s:e],
-                                           None if Q is None else Q[s:e]))
+            chunks.append(self._build(P[s:e], arena, O[s:e], M[s:e],
+                                      None if Q is None else Q[s:e]))
         return FilterRows(chunks, N, O.shape[1], self.config, self.arena)
+
+    def _build(self, P: np.ndarray, arena: tuple[float, float, float, float], O: np.ndarray,
+               M: np.ndarray, Q: Optional[np.ndarray], workspace: Optional[dict] = None
+               ) -> BatchRows:
+        if self._kern is not None:
+            return self._kern.build(P, O, M, Q, workspace)
+        return build_rows_batch(self._k, P, arena, O, M, Q, workspace)
 
     def _check_rows(self, rows: object) -> FilterRows:
         if not isinstance(rows, FilterRows):
@@ -250,8 +268,10 @@ class BatchedSafetyFilter:
 
         rows = self._check_rows(rows)
         N = rows.num_envs
+        box_chunk = self._kern.box if self._kern is not None \
+            else (lambda r: action_box_batch(self, r))
         if len(rows.chunks) == 1:
-            lo, hi, empty, stage = action_box_batch(self, rows.chunks[0])
+            lo, hi, empty, stage = box_chunk(rows.chunks[0])
         else:
             lo = np.empty((N, 2))
             hi = np.empty((N, 2))
@@ -260,7 +280,7 @@ class BatchedSafetyFilter:
             s = 0
             for r in rows.chunks:
                 e = s + r.h.shape[0]
-                lo[s:e], hi[s:e], empty[s:e], stage[s:e] = action_box_batch(self, r)
+                lo[s:e], hi[s:e], empty[s:e], stage[s:e] = box_chunk(r)
                 s = e
         return (lo, hi, empty, stage) if with_stage else (lo, hi, empty)
 
@@ -288,8 +308,8 @@ class BatchedSafetyFilter:
         arena = self.arena.as_tuple()
         for s in range(0, N, self.chunk_size):
             e = min(N, s + self.chunk_size)
-            rows = build_rows_batch(self._k, P[s:e], arena, O[s:e], M[s:e],
-                                    None if Q is None else Q[s:e], self._ws)
+            rows = self._build(P[s:e], arena, O[s:e], M[s:e], None if Q is None else Q[s:e],
+                               self._ws)
             self._resolve_chunk(rows, U[s:e], *(a[s:e] for a in out))
             hh = np.where(rows.valid, rows.h, np.inf)
             min_i[s:e] = np.argmin(hh, axis=1)
@@ -336,6 +356,9 @@ class BatchedSafetyFilter:
     def _resolve_chunk(self, rows: BatchRows, U: np.ndarray, out_u: np.ndarray,
                        tier: np.ndarray, qp_ok: np.ndarray, act_i: np.ndarray,
                        act_j: np.ndarray) -> None:
+        if self._kern is not None:
+            self._kern.resolve(rows, U, out_u, tier, qp_ok, act_i, act_j)
+            return
         k = self._k
         v = U[:, 0]
         w = U[:, 1]

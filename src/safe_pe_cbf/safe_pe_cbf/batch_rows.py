@@ -19,7 +19,7 @@ from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import MAX_ABS
 
 __all__ = ["BatchRows", "build_rows_batch", "column_names", "check_batch_inputs",
-           "check_commands"]
+           "check_commands", "rows_from_columns"]
 
 
 def column_names(K: int) -> list[str]:
@@ -228,10 +228,23 @@ def build_rows_batch(k: Consts, poses: np.ndarray, arena: tuple[float, float, fl
         gwT[5:] = ogw
         hT[5:] = oh if full else np.where(maskT, oh, 0.0)
         validT[5:] = maskT
-    gv, gw, h, valid = gvT.T, gwT.T, hT.T, validT.T
+    return rows_from_columns(k, gvT, gwT, hT, validT)
+
+
+def rows_from_columns(k: Consts, gvT: np.ndarray, gwT: np.ndarray, hT: np.ndarray,
+                      validT: np.ndarray) -> BatchRows:
+    """:class:`BatchRows` over filled ``(M, N)`` column arrays (handed out as ``(N, M)``).
+
+    :param k: constants
+    :param gvT: ``(M, N)`` coefficients of v
+    :param gwT: ``(M, N)`` coefficients of omega
+    :param hT: ``(M, N)`` barrier values
+    :param validT: ``(M, N)`` which rows exist
+    """
+    M = gvT.shape[0]
     extra = np.full(M, k.static_extra)
     extra[0] = k.pair_extra
     group = np.full(M, GROUP_OBSTACLES, dtype=np.int64)
     group[0] = GROUP_COLLISION
     group[1:5] = GROUP_ARENA
-    return BatchRows(gv=gv, gw=gw, h=h, valid=valid, extra=extra, group=group)
+    return BatchRows(gv=gvT.T, gw=gwT.T, h=hT.T, valid=validT.T, extra=extra, group=group)

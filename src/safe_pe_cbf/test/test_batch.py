@@ -13,6 +13,7 @@ from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.resolver import SafeActionResolver
 
 ARENA = Arena.square(6.0)
+BACKENDS = ["numpy", "numba"]  # numba is in requirements.txt: its absence must fail here
 
 CONFIGS = {
     "default": CBFConfig(),
@@ -22,14 +23,16 @@ CONFIGS = {
 }
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 @pytest.mark.parametrize("with_opp", [True, False])
-def test_resolve_identical_to_single_path(name, with_opp):
+def test_resolve_identical_to_single_path(name, with_opp, backend):
     cfg = CONFIGS[name]
     rng = np.random.default_rng(10 * sorted(CONFIGS).index(name) + with_opp)
     N = 1500
     P, Q, O, mask, U = random_scenes(rng, N)
-    filt = BatchedSafetyFilter(cfg, ARENA, chunk_size=512)  # several chunks
+    filt = BatchedSafetyFilter(cfg, ARENA, chunk_size=512, backend=backend)  # several chunks
+    assert filt.backend == backend
     u, rec = filt.resolve(P, U, O, mask, Q if with_opp else None)
     tiers = set()
     for i in range(N):
@@ -48,13 +51,14 @@ def test_resolve_identical_to_single_path(name, with_opp):
     assert {0, 1, 3} <= tiers
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_rare_relaxed_tier_identical_to_single_path(name):
+def test_rare_relaxed_tier_identical_to_single_path(name, backend):
     """RELAXED is rare in random scenes: find some in a large batch and compare them."""
     cfg = CONFIGS[name]
     rng = np.random.default_rng(77)
     P, Q, O, mask, U = random_scenes(rng, 40_000, near=0.8)
-    u, rec = BatchedSafetyFilter(cfg, ARENA).resolve(P, U, O, mask, Q)
+    u, rec = BatchedSafetyFilter(cfg, ARENA, backend=backend).resolve(P, U, O, mask, Q)
     rows = np.nonzero(rec.tier == 2)[0]
     assert rows.size >= 5
     for i in rows[:200]:
@@ -62,14 +66,15 @@ def test_rare_relaxed_tier_identical_to_single_path(name):
         assert np.array_equal(us, u[i]) and rs.tier == 2 and "softened" in rs.reason
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_action_box_identical_to_single_path(name):
+def test_action_box_identical_to_single_path(name, backend):
     cfg = CONFIGS[name]
     rng = np.random.default_rng(7)
     N = 1000
     P, Q, O, mask, _ = random_scenes(rng, N)
-    lo, hi, empty, stage = BatchedSafetyFilter(cfg, ARENA).action_box(P, O, mask, Q,
-                                                                      with_stage=True)
+    filt = BatchedSafetyFilter(cfg, ARENA, backend=backend)
+    lo, hi, empty, stage = filt.action_box(P, O, mask, Q, with_stage=True)
     for i in range(N):
         box = safe_action_box(P[i], ARENA, O[i][mask[i]], Q[i], cfg)
         assert np.array_equal(box.lo, lo[i]) and np.array_equal(box.hi, hi[i])
@@ -101,6 +106,34 @@ def test_shared_obstacles_and_no_mask():
     u, rec = BatchedSafetyFilter(cfg, ARENA).resolve(P, np.array([[1.0, 0.0], [0.5, 0.0]]),
                                                      obs)
     assert u.shape == (2, 2) and rec.tier.shape == (2,)
+
+
+def test_numba_is_the_default_backend():
+    assert BatchedSafetyFilter(CBFConfig(), ARENA).backend == "numba"
+    with pytest.raises(SafetyInputError, match="backend"):
+        BatchedSafetyFilter(CBFConfig(), ARENA, backend="fortran")
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_backends_agree_on_every_output(name):
+    """Commands, records (active constraints too) and boxes: numba == numpy bitwise, on
+    crowded scenes where every tier and relaxed stage occurs."""
+    cfg = CONFIGS[name]
+    rng = np.random.default_rng(5)
+    P, Q, O, mask, U = random_scenes(rng, 20_000, near=0.8)
+    a = BatchedSafetyFilter(cfg, ARENA, backend="numpy")
+    b = BatchedSafetyFilter(cfg, ARENA, backend="numba")
+    for opp in (Q, None):
+        ua, ra = a.resolve(P, U, O, mask, opp)
+        ub, rb = b.resolve(P, U, O, mask, opp)
+        assert np.array_equal(ua, ub)
+        for field in ("tier", "min_h", "min_h_index", "intervention", "intervened",
+                      "qp_feasible", "active_i", "active_j"):
+            assert np.array_equal(getattr(ra, field), getattr(rb, field)), field
+        for x, y in zip(a.action_box(P, O, mask, opp, with_stage=True),
+                        b.action_box(P, O, mask, opp, with_stage=True)):
+            assert np.array_equal(x, y)
+    assert set(np.unique(ra.tier)) == {0, 1, 2, 3}
 
 
 @pytest.mark.parametrize("bad", [

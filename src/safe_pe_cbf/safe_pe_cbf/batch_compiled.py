@@ -1,0 +1,123 @@
+"""The compiled backend of :class:`safe_pe_cbf.batch.BatchedSafetyFilter`.
+
+Packs a filter's constants once (per ``update``) for the numba kernels of
+:mod:`safe_pe_cbf.batch_kernels` and calls them on validated arrays. Results are bitwise
+identical to the numpy backend and to the single-robot path.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from safe_pe_cbf import batch_kernels as kern
+from safe_pe_cbf.batch_rows import BatchRows, _buffer, rows_from_columns
+from safe_pe_cbf.constraints import Consts, certificate_bonus
+from safe_pe_cbf.errors import SafetyInputError
+
+__all__ = ["BACKENDS", "CompiledKernels", "pick_backend"]
+
+#: ``auto``: numba when it is installed, else numpy.
+BACKENDS = ("auto", "numba", "numpy")
+
+
+def pick_backend(backend: str) -> str:
+    """Resolve ``backend`` to ``"numba"`` or ``"numpy"``.
+
+    :param backend: one of :data:`BACKENDS`
+    :raises SafetyInputError: unknown name, or ``"numba"`` without numba installed
+    """
+    if backend not in BACKENDS:
+        raise SafetyInputError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "numba" and not kern.AVAILABLE:
+        raise SafetyInputError("backend 'numba' needs the numba package (requirements.txt); "
+                               "use backend='numpy' or 'auto'")
+    if backend == "auto":
+        return "numba" if kern.AVAILABLE else "numpy"
+    return backend
+
+
+class CompiledKernels:
+    """Constants of one filter configuration + arena, packed for the kernels.
+
+    :param k: constants of the configuration
+    :param arena: ``(x_min, x_max, y_min, y_max)``
+    :param stages: from :func:`safe_pe_cbf.resolver.relaxation_stages`
+    :param candidates: backup candidates ``[(v, omega), ...]``
+    """
+
+    def __init__(self, k: Consts, arena: tuple[float, float, float, float], stages: list,
+                 candidates: list[tuple[float, float]]) -> None:
+        vals = dict(d=k.d, opp_d=k.opp_d, pair_r=k.pair_r, wall_off=k.wall_off,
+                    obs_off=k.obs_off, x_min=arena[0], x_max=arena[1], y_min=arena[2],
+                    y_max=arena[3], v_min=k.v_min, v_max=k.v_max, w_min=k.w_min,
+                    w_max=k.w_max, wv=k.wv, ww=k.ww, tol=k.tol, c=k.c, dt=k.dt)
+        self.k = k
+        self.consts = np.array([float(vals[n]) for n in kern.CONST_NAMES])
+        gam = k.gamma
+        rates = [(gam, gam, gam)] + [gammas for gammas, _ in stages] + [(1.0, 1.0, 1.0)]
+        self.coefs = np.array([k.coefs(r) for r in rates], dtype=np.float64)
+        self.changed = np.array([[gammas[q] != gam for q in range(3)] for gammas, _ in stages],
+                                dtype=np.bool_).reshape(len(stages), 3)
+        self.extra_g = np.array([k.pair_extra, k.static_extra, k.static_extra])
+        self.cand_v = np.array([c[0] for c in candidates], dtype=np.float64)
+        self.cand_w = np.array([c[1] for c in candidates], dtype=np.float64)
+        self.cand_bonus = np.array([certificate_bonus(k, v, w) for v, w in candidates],
+                                   dtype=np.float64)
+
+    def build(self, P: np.ndarray, O: np.ndarray, M: np.ndarray, Q: Optional[np.ndarray],
+              workspace: Optional[dict] = None) -> BatchRows:
+        """Rows of N robots (validated inputs; layout of ``build_rows_batch``).
+
+        :param P: ``(N, 3)`` poses
+        :param O: ``(N, K, 3)`` obstacles
+        :param M: ``(N, K)`` mask
+        :param Q: ``(N, 3)`` opponent poses or None
+        :param workspace: reusable buffers (rows valid until the next call with it)
+        """
+        N, K = P.shape[0], O.shape[1]
+        shape = (5 + K, N)
+        gvT, gwT, hT = (_buffer(workspace, n, shape, np.float64) for n in ("gv", "gw", "h"))
+        validT = _buffer(workspace, "valid", shape, np.bool_)
+        P = np.ascontiguousarray(P)
+        kern.build_rows_kernel(self.consts, P, np.ascontiguousarray(O),
+                               np.ascontiguousarray(M), P if Q is None
+                               else np.ascontiguousarray(Q), Q is not None, gvT, gwT, hT,
+                               validT)
+        return rows_from_columns(self.k, gvT, gwT, hT, validT)
+
+    @staticmethod
+    def _columns(rows: BatchRows) -> tuple[np.ndarray, ...]:
+        cols = (rows.gv.T, rows.gw.T, rows.h.T, rows.valid.T)
+        if not all(c.flags.c_contiguous for c in cols):
+            cols = tuple(np.ascontiguousarray(c) for c in cols)
+        return cols
+
+    def resolve(self, rows: BatchRows, U: np.ndarray, out_u: np.ndarray, tier: np.ndarray,
+                qp_ok: np.ndarray, act_i: np.ndarray, act_j: np.ndarray) -> None:
+        """Fill the outputs (``resolver.resolve_rows`` per robot).
+
+        :param rows: rows of N robots
+        :param U: ``(N, 2)`` validated nominal commands
+        """
+        gvT, gwT, hT, validT = self._columns(rows)
+        kern.resolve_kernel(self.consts, self.coefs, self.changed, self.extra_g, rows.group,
+                            gvT, gwT, hT, validT, np.ascontiguousarray(U), self.cand_v,
+                            self.cand_w, self.cand_bonus, out_u, tier, qp_ok, act_i, act_j)
+
+    def box(self, rows: BatchRows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(lo (N, 2), hi (N, 2), empty (N,), stage (N,))`` (``bounds.box_from_rows``).
+
+        :param rows: rows of N robots
+        """
+        gvT, gwT, hT, validT = self._columns(rows)
+        N = gvT.shape[1]
+        lo = np.empty((N, 2))
+        hi = np.empty((N, 2))
+        empty = np.empty(N, dtype=np.bool_)
+        stage = np.empty(N, dtype=np.int8)
+        kern.box_kernel(self.consts, self.coefs, self.changed, self.extra_g, rows.group, gvT,
+                        gwT, hT, validT, self.cand_v, self.cand_w, self.cand_bonus, lo, hi,
+                        empty, stage)
+        return lo, hi, empty, stage
