@@ -18,7 +18,8 @@ import numpy as np
 from safe_pe_cbf.backup import backup_candidates
 from safe_pe_cbf.batch_compiled import CompiledKernels, pick_backend
 from safe_pe_cbf.batch_rows import (BatchRows, _buffer, build_rows_batch,
-                                    check_batch_inputs, check_commands, column_names)
+                                    check_batch_inputs, check_commands, coerce_batch_inputs,
+                                    coerce_commands, column_names)
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import Consts
 from safe_pe_cbf.errors import SafetyInputError
@@ -95,6 +96,13 @@ class FilterRows:
         return np.concatenate([np.where(r.valid, r.h, np.inf) for r in self.chunks], axis=0)
 
     def _minimum(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._min is None and self.chunks and all(r.min_h is not None
+                                                     for r in self.chunks):
+            if len(self.chunks) == 1:  # computed by the compiled row builder
+                self._min = (self.chunks[0].min_h, self.chunks[0].min_i)
+            else:
+                self._min = (np.concatenate([r.min_h for r in self.chunks]),
+                             np.concatenate([r.min_i for r in self.chunks]))
         if self._min is None:
             min_h = np.empty(self.num_envs)
             min_i = np.empty(self.num_envs, dtype=np.int64)
@@ -209,7 +217,7 @@ class BatchedSafetyFilter:
         :param opponent_poses: ``(N, 3)`` opponent poses or None
         :raises SafetyInputError: on any non-finite or malformed input
         """
-        P, O, M, Q, _ = check_batch_inputs(poses, obstacles, mask, opponent_poses)
+        P, O, M, Q = self._inputs(poses, obstacles, mask, opponent_poses)
         N = P.shape[0]
         arena = self.arena.as_tuple()
         chunks = []
@@ -218,6 +226,18 @@ class BatchedSafetyFilter:
             chunks.append(self._build(P[s:e], arena, O[s:e], M[s:e],
                                       None if Q is None else Q[s:e]))
         return FilterRows(chunks, N, O.shape[1], self.config, self.arena)
+
+    def _inputs(self, poses: object, obstacles: object, mask: object, opponent_poses: object
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        """Converted inputs; the compiled backend checks the values while building rows."""
+        if self._kern is not None:
+            return coerce_batch_inputs(poses, obstacles, mask, opponent_poses)
+        return check_batch_inputs(poses, obstacles, mask, opponent_poses)[:4]
+
+    def _commands(self, u_nom: object, N: int) -> np.ndarray:
+        if self._kern is not None:
+            return coerce_commands(u_nom, N)
+        return check_commands(u_nom, N)
 
     def _build(self, P: np.ndarray, arena: tuple[float, float, float, float], O: np.ndarray,
                M: np.ndarray, Q: Optional[np.ndarray], workspace: Optional[dict] = None
@@ -246,7 +266,7 @@ class BatchedSafetyFilter:
         t0 = time.perf_counter()
         rows = self._check_rows(rows)
         N = rows.num_envs
-        U = check_commands(u_nom, N)
+        U = self._commands(u_nom, N)
         out = self._outputs(N)
         s = 0
         for r in rows.chunks:
@@ -300,8 +320,9 @@ class BatchedSafetyFilter:
         :raises SafetyInputError: on any non-finite or malformed input (nothing is filtered)
         """
         t0 = time.perf_counter()
-        P, O, M, Q, U = check_batch_inputs(poses, obstacles, mask, opponent_poses, u_nom)
+        P, O, M, Q = self._inputs(poses, obstacles, mask, opponent_poses)
         N = P.shape[0]
+        U = self._commands(u_nom, N)
         out = self._outputs(N)
         min_h = np.empty(N)
         min_i = np.empty(N, dtype=np.int64)
@@ -311,29 +332,30 @@ class BatchedSafetyFilter:
             rows = self._build(P[s:e], arena, O[s:e], M[s:e], None if Q is None else Q[s:e],
                                self._ws)
             self._resolve_chunk(rows, U[s:e], *(a[s:e] for a in out))
-            hh = np.where(rows.valid, rows.h, np.inf)
-            min_i[s:e] = np.argmin(hh, axis=1)
-            min_h[s:e] = hh[np.arange(e - s), min_i[s:e]]
+            if rows.min_h is not None:
+                min_h[s:e] = rows.min_h
+                min_i[s:e] = rows.min_i
+            else:
+                hh = np.where(rows.valid, rows.h, np.inf)
+                min_i[s:e] = np.argmin(hh, axis=1)
+                min_h[s:e] = hh[np.arange(e - s), min_i[s:e]]
         return out[0], self._record(U, out, min_h, min_i, O.shape[1], t0)
 
     @staticmethod
     def _outputs(N: int) -> tuple[np.ndarray, ...]:
-        """``(u, tier, qp_feasible, active_i, active_j)`` arrays to fill."""
+        """``(u, tier, qp_feasible, active_i, active_j, intervention, intervened)`` arrays."""
         return (np.empty((N, 2)), np.empty(N, dtype=np.int8), np.empty(N, dtype=bool),
-                np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64))
+                np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64), np.empty(N),
+                np.empty(N, dtype=bool))
 
-    def _record(self, U: np.ndarray, out: tuple[np.ndarray, ...], min_h: np.ndarray,
+    @staticmethod
+    def _record(U: np.ndarray, out: tuple[np.ndarray, ...], min_h: np.ndarray,
                 min_i: np.ndarray, K: int, t0: float) -> BatchRecord:
-        out_u, tier, qp_ok, act_i, act_j = out
-        k = self._k
-        dv = k.wv * (out_u[:, 0] - U[:, 0])
-        dw = k.ww * (out_u[:, 1] - U[:, 1])
+        out_u, tier, qp_ok, act_i, act_j, intervention, intervened = out
         return BatchRecord(
-            tier=tier, min_h=min_h, min_h_index=min_i,
-            intervention=np.sqrt(dv * dv + dw * dw),
-            intervened=(out_u[:, 0] != U[:, 0]) | (out_u[:, 1] != U[:, 1]),
-            qp_feasible=qp_ok, active_i=act_i, active_j=act_j, names=column_names(K),
-            solve_time=time.perf_counter() - t0)
+            tier=tier, min_h=min_h, min_h_index=min_i, intervention=intervention,
+            intervened=intervened, qp_feasible=qp_ok, active_i=act_i, active_j=act_j,
+            names=column_names(K), solve_time=time.perf_counter() - t0)
 
     def _solve(self, rows: BatchRows, idx: np.ndarray, g: np.ndarray, v: np.ndarray,
                w: np.ndarray):
@@ -355,10 +377,22 @@ class BatchedSafetyFilter:
 
     def _resolve_chunk(self, rows: BatchRows, U: np.ndarray, out_u: np.ndarray,
                        tier: np.ndarray, qp_ok: np.ndarray, act_i: np.ndarray,
-                       act_j: np.ndarray) -> None:
+                       act_j: np.ndarray, intervention: np.ndarray,
+                       intervened: np.ndarray) -> None:
         if self._kern is not None:
-            self._kern.resolve(rows, U, out_u, tier, qp_ok, act_i, act_j)
+            self._kern.resolve(rows, U, out_u, tier, qp_ok, act_i, act_j, intervention,
+                               intervened)
             return
+        self._resolve_chunk_numpy(rows, U, out_u, tier, qp_ok, act_i, act_j)
+        k = self._k
+        dv = k.wv * (out_u[:, 0] - U[:, 0])
+        dw = k.ww * (out_u[:, 1] - U[:, 1])
+        intervention[:] = np.sqrt(dv * dv + dw * dw)
+        intervened[:] = (out_u[:, 0] != U[:, 0]) | (out_u[:, 1] != U[:, 1])
+
+    def _resolve_chunk_numpy(self, rows: BatchRows, U: np.ndarray, out_u: np.ndarray,
+                             tier: np.ndarray, qp_ok: np.ndarray, act_i: np.ndarray,
+                             act_j: np.ndarray) -> None:
         k = self._k
         v = U[:, 0]
         w = U[:, 1]

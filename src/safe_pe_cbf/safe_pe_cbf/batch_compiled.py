@@ -12,9 +12,11 @@ from typing import Optional
 import numpy as np
 
 from safe_pe_cbf import batch_kernels as kern
-from safe_pe_cbf.batch_rows import BatchRows, _buffer, rows_from_columns
+from safe_pe_cbf.batch_rows import (BatchRows, _buffer, check_batch_values, check_commands,
+                                    rows_from_columns)
 from safe_pe_cbf.constraints import Consts, certificate_bonus
 from safe_pe_cbf.errors import SafetyInputError
+from safe_pe_cbf.geometry import MAX_ABS
 
 __all__ = ["BACKENDS", "CompiledKernels", "pick_backend"]
 
@@ -52,7 +54,8 @@ class CompiledKernels:
         vals = dict(d=k.d, opp_d=k.opp_d, pair_r=k.pair_r, wall_off=k.wall_off,
                     obs_off=k.obs_off, x_min=arena[0], x_max=arena[1], y_min=arena[2],
                     y_max=arena[3], v_min=k.v_min, v_max=k.v_max, w_min=k.w_min,
-                    w_max=k.w_max, wv=k.wv, ww=k.ww, tol=k.tol, c=k.c, dt=k.dt)
+                    w_max=k.w_max, wv=k.wv, ww=k.ww, tol=k.tol, c=k.c, dt=k.dt,
+                    max_abs=MAX_ABS)
         self.k = k
         self.consts = np.array([float(vals[n]) for n in kern.CONST_NAMES])
         gam = k.gamma
@@ -68,9 +71,10 @@ class CompiledKernels:
 
     def build(self, P: np.ndarray, O: np.ndarray, M: np.ndarray, Q: Optional[np.ndarray],
               workspace: Optional[dict] = None) -> BatchRows:
-        """Rows of N robots (validated inputs; layout of ``build_rows_batch``).
+        """Rows of N robots (layout of ``build_rows_batch``) with their ``min_h``/``min_i``.
 
-        :param P: ``(N, 3)`` poses
+        :param P: ``(N, 3)`` poses (shapes checked by ``coerce_batch_inputs``; the values are
+            checked here)
         :param O: ``(N, K, 3)`` obstacles
         :param M: ``(N, K)`` mask
         :param Q: ``(N, 3)`` opponent poses or None
@@ -81,11 +85,17 @@ class CompiledKernels:
         gvT, gwT, hT = (_buffer(workspace, n, shape, np.float64) for n in ("gv", "gw", "h"))
         validT = _buffer(workspace, "valid", shape, np.bool_)
         P = np.ascontiguousarray(P)
-        kern.build_rows_kernel(self.consts, P, np.ascontiguousarray(O),
-                               np.ascontiguousarray(M), P if Q is None
-                               else np.ascontiguousarray(Q), Q is not None, gvT, gwT, hT,
-                               validT)
-        return rows_from_columns(self.k, gvT, gwT, hT, validT)
+        min_h = np.empty(N)
+        min_i = np.empty(N, dtype=np.int64)
+        if kern.build_rows_kernel(self.consts, P, np.ascontiguousarray(O),
+                                  np.ascontiguousarray(M), P if Q is None
+                                  else np.ascontiguousarray(Q), Q is not None, gvT, gwT, hT,
+                                  validT, min_h, min_i):
+            check_batch_values(P, O, M, Q)  # raises with the details
+            raise SafetyInputError("batched inputs must be finite and within +-1e6")
+        rows = rows_from_columns(self.k, gvT, gwT, hT, validT)
+        rows.min_h, rows.min_i = min_h, min_i
+        return rows
 
     @staticmethod
     def _columns(rows: BatchRows) -> tuple[np.ndarray, ...]:
@@ -95,16 +105,21 @@ class CompiledKernels:
         return cols
 
     def resolve(self, rows: BatchRows, U: np.ndarray, out_u: np.ndarray, tier: np.ndarray,
-                qp_ok: np.ndarray, act_i: np.ndarray, act_j: np.ndarray) -> None:
+                qp_ok: np.ndarray, act_i: np.ndarray, act_j: np.ndarray,
+                intervention: np.ndarray, intervened: np.ndarray) -> None:
         """Fill the outputs (``resolver.resolve_rows`` per robot).
 
         :param rows: rows of N robots
-        :param U: ``(N, 2)`` validated nominal commands
+        :param U: ``(N, 2)`` nominal commands (shape checked; values checked here)
         """
         gvT, gwT, hT, validT = self._columns(rows)
-        kern.resolve_kernel(self.consts, self.coefs, self.changed, self.extra_g, rows.group,
-                            gvT, gwT, hT, validT, np.ascontiguousarray(U), self.cand_v,
-                            self.cand_w, self.cand_bonus, out_u, tier, qp_ok, act_i, act_j)
+        U = np.ascontiguousarray(U)
+        if kern.resolve_kernel(self.consts, self.coefs, self.changed, self.extra_g,
+                               rows.group, gvT, gwT, hT, validT, U, self.cand_v, self.cand_w,
+                               self.cand_bonus, out_u, tier, qp_ok, act_i, act_j,
+                               intervention, intervened):
+            check_commands(U, U.shape[0])  # raises with the details
+            raise SafetyInputError("u_nom must be finite and within +-1e6")
 
     def box(self, rows: BatchRows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(lo (N, 2), hi (N, 2), empty (N,), stage (N,))`` (``bounds.box_from_rows``).

@@ -10,7 +10,10 @@ numba is optional: :data:`AVAILABLE` says whether it imported. Without it the ba
 uses its numpy implementation (same results, 2-10x slower). The first call compiles (cached
 on disk by numba, a few seconds once).
 
-Constants are packed in one float array ``c`` (fewer arguments: a cheaper call at small N):
+Constants are packed in one float array ``c`` (fewer arguments: a cheaper call at small N,
+where the call overhead is what counts). The kernels also validate their inputs (finite and
+within ``max_abs``) and return an error code instead of raising; the caller then runs the
+numpy checks of :mod:`safe_pe_cbf.batch_rows` for the detailed message.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ __all__ = ["AVAILABLE", "CONST_NAMES", "build_rows_kernel", "resolve_kernel", "b
 
 #: Layout of the constants array ``c`` (see :func:`safe_pe_cbf.batch.BatchedSafetyFilter`).
 CONST_NAMES = ("d", "opp_d", "pair_r", "wall_off", "obs_off", "x_min", "x_max", "y_min",
-               "y_max", "v_min", "v_max", "w_min", "w_max", "wv", "ww", "tol", "c", "dt")
+               "y_max", "v_min", "v_max", "w_min", "w_max", "wv", "ww", "tol", "c", "dt",
+               "max_abs")
 (_D, _OPP_D, _PAIR_R, _WALL_OFF, _OBS_OFF, _X_MIN, _X_MAX, _Y_MIN, _Y_MAX, _V_MIN, _V_MAX,
- _W_MIN, _W_MAX, _WV, _WW, _TOL, _C, _DT) = range(len(CONST_NAMES))
+ _W_MIN, _W_MAX, _WV, _WW, _TOL, _C, _DT, _MAX_ABS) = range(len(CONST_NAMES))
 
 _PARALLEL_EPS = 1e-12  # = qp.PARALLEL_EPS
 _MULT_TOL = 1e-12  # = qp.MULT_TOL
@@ -68,9 +72,32 @@ def _distance_col(dx, dy, radius, cth, sth, d):
     return -(nx * cth + ny * sth), -(d * (ny * cth - nx * sth)), dist - radius
 
 
+@njit(cache=True, inline="always")
+def _bad(x, lim):
+    return not abs(x) <= lim  # also true for NaN
+
+
 @njit(cache=True)
-def build_rows_kernel(c, P, O, mask, Q, has_opp, gvT, gwT, hT, validT):  # pragma: no cover
+def _inputs_bad(c, P, O, mask, Q, has_opp):  # pragma: no cover
+    lim = c[_MAX_ABS]
+    for n in range(P.shape[0]):
+        for j in range(3):
+            if _bad(P[n, j], lim) or (has_opp and _bad(Q[n, j], lim)):
+                return True
+        for k in range(O.shape[1]):
+            if mask[n, k] and (_bad(O[n, k, 0], lim) or _bad(O[n, k, 1], lim)
+                               or _bad(O[n, k, 2], lim) or O[n, k, 2] < 0.0):
+                return True
+    return False
+
+
+@njit(cache=True)
+def build_rows_kernel(c, P, O, mask, Q, has_opp, gvT, gwT, hT, validT, min_h,
+                      min_i):  # pragma: no cover
     """Fill ``(M, N)`` rows (layout of :mod:`safe_pe_cbf.batch_rows`) for N robots.
+
+    Returns 1 (and fills nothing) if an input is non-finite, beyond ``max_abs`` or a present
+    obstacle has a negative radius, else 0.
 
     :param c: constants (``CONST_NAMES``)
     :param P: ``(N, 3)`` poses
@@ -78,9 +105,14 @@ def build_rows_kernel(c, P, O, mask, Q, has_opp, gvT, gwT, hT, validT):  # pragm
     :param mask: ``(N, K)`` present obstacles
     :param Q: ``(N, 3)`` opponent poses (ignored unless ``has_opp``)
     :param has_opp: whether there is an opponent
+    :param min_h: ``(N,)`` output: smallest barrier value of the present rows
+    :param min_i: ``(N,)`` output: its column (first on ties)
     """
+    if _inputs_bad(c, P, O, mask, Q, has_opp):
+        return 1
     N = P.shape[0]
     K = O.shape[1]
+    M = 5 + K
     d = c[_D]
     for n in range(N):
         th = P[n, 2]
@@ -126,6 +158,15 @@ def build_rows_kernel(c, P, O, mask, Q, has_opp, gvT, gwT, hT, validT):  # pragm
                 gwT[5 + k, n] = 0.0
                 hT[5 + k, n] = 0.0
                 validT[5 + k, n] = False
+        best = math.inf
+        arg = 0
+        for j in range(M):
+            if validT[j, n] and hT[j, n] < best:
+                best = hT[j, n]
+                arg = j
+        min_h[n] = best
+        min_i[n] = arg
+    return 0
 
 
 # ---------------------------------------------------------------- QP (qp.scaled_rows/solve_rows)
@@ -292,8 +333,11 @@ def _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol):  # pragma: no cover
 
 @njit(cache=True)
 def resolve_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, cand_v,
-                   cand_w, cand_bonus, out_u, tier, qp_ok, act_i, act_j):  # pragma: no cover
+                   cand_w, cand_bonus, out_u, tier, qp_ok, act_i, act_j, intervention,
+                   intervened):  # pragma: no cover
     """Tiers of ``resolver.resolve_rows`` for N robots; fills the output arrays.
+
+    Returns 1 (and fills nothing) if a command is non-finite or beyond ``max_abs``, else 0.
 
     :param coefs: ``(S + 2, 3)`` h-multipliers per group: configured gamma, the S relaxed
         stages, then gamma = 1 (backup)
@@ -303,6 +347,9 @@ def resolve_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, c
     :param U: ``(N, 2)`` nominal commands
     """
     M, N = gvT.shape
+    for n in range(N):
+        if _bad(U[n, 0], c[_MAX_ABS]) or _bad(U[n, 1], c[_MAX_ABS]):
+            return 1
     S = changed.shape[0]
     gv = np.empty(M)
     gw = np.empty(M)
@@ -317,60 +364,75 @@ def resolve_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, c
     pos = np.empty(M + 4, dtype=np.int64)
     d = c[_D]
     for n in range(N):
-        v = U[n, 0]
-        w = U[n, 1]
-        m, present = _gather(n, gvT, gwT, hT, validT, group, gv, gw, h, grp, col)
-        _rhs(coefs, 0, h, grp, extra_g, m, g)
-        qp_ok[n] = True
-        act_i[n] = -1
-        act_j[n] = -1
-        # tier 0: resolver.nominal_certified
-        cert = c[_V_MIN] <= v <= c[_V_MAX] and c[_W_MIN] <= w <= c[_W_MAX]
-        if cert:
-            dw = d * w
-            bonus = (c[_C] - 0.5 * abs(w) * math.sqrt(v * v + dw * dw)) * c[_DT]
-            for i in range(m):
-                if (g[i] + bonus) - (gv[i] * v + gw[i] * w) < 0.0:
-                    cert = False
-                    break
-        if cert:
-            out_u[n, 0] = v
-            out_u[n, 1] = w
-            tier[n] = 0
+        _resolve_one(n, c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, cand_v,
+                     cand_w, cand_bonus, out_u, tier, qp_ok, act_i, act_j, gv, gw, h, g, grp,
+                     col, ax, ay, b, viol, pos, d, S)
+        dv = c[_WV] * (out_u[n, 0] - U[n, 0])
+        dw = c[_WW] * (out_u[n, 1] - U[n, 1])
+        intervention[n] = math.sqrt(dv * dv + dw * dw)
+        intervened[n] = out_u[n, 0] != U[n, 0] or out_u[n, 1] != U[n, 1]
+    return 0
+
+
+@njit(cache=True)
+def _resolve_one(n, c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, cand_v,
+                 cand_w, cand_bonus, out_u, tier, qp_ok, act_i, act_j, gv, gw, h, g, grp,
+                 col, ax, ay, b, viol, pos, d, S):  # pragma: no cover
+    """One robot of :func:`resolve_kernel` (scratch arrays passed in)."""
+    v = U[n, 0]
+    w = U[n, 1]
+    m, present = _gather(n, gvT, gwT, hT, validT, group, gv, gw, h, grp, col)
+    _rhs(coefs, 0, h, grp, extra_g, m, g)
+    qp_ok[n] = True
+    act_i[n] = -1
+    act_j[n] = -1
+    # tier 0: resolver.nominal_certified
+    cert = c[_V_MIN] <= v <= c[_V_MAX] and c[_W_MIN] <= w <= c[_W_MAX]
+    if cert:
+        dw = d * w
+        bonus = (c[_C] - 0.5 * abs(w) * math.sqrt(v * v + dw * dw)) * c[_DT]
+        for i in range(m):
+            if (g[i] + bonus) - (gv[i] * v + gw[i] * w) < 0.0:
+                cert = False
+                break
+    if cert:
+        out_u[n, 0] = v
+        out_u[n, 1] = w
+        tier[n] = 0
+        return
+    ok, uv, uw, ri, rj = _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol)
+    if ok:
+        out_u[n, 0] = uv
+        out_u[n, 1] = uw
+        tier[n] = 1
+        act_i[n] = col[ri] if ri >= 0 else -1
+        act_j[n] = col[rj] if rj >= 0 else -1
+        return
+    qp_ok[n] = False
+    for s in range(S):
+        soft = False
+        for q in range(3):
+            if changed[s, q] and (present >> q) & 1:
+                soft = True
+        if not soft:
             continue
+        _rhs(coefs, s + 1, h, grp, extra_g, m, g)
         ok, uv, uw, ri, rj = _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol)
         if ok:
-            out_u[n, 0] = uv
-            out_u[n, 1] = uw
-            tier[n] = 1
-            act_i[n] = col[ri] if ri >= 0 else -1
-            act_j[n] = col[rj] if rj >= 0 else -1
-            continue
-        qp_ok[n] = False
-        for s in range(S):
-            soft = False
-            for q in range(3):
-                if changed[s, q] and (present >> q) & 1:
-                    soft = True
-            if not soft:
-                continue
-            _rhs(coefs, s + 1, h, grp, extra_g, m, g)
-            ok, uv, uw, ri, rj = _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol)
-            if ok:
-                break
-        if ok:
-            out_u[n, 0] = uv
-            out_u[n, 1] = uw
-            tier[n] = 2
-            act_i[n] = col[ri] if ri >= 0 else -1
-            act_j[n] = col[rj] if rj >= 0 else -1
-            continue
-        _rhs(coefs, S + 1, h, grp, extra_g, m, g)
-        bv, bw, arg = _backup(c, gv, gw, g, m, cand_v, cand_w, cand_bonus)
-        out_u[n, 0] = bv
-        out_u[n, 1] = bw
-        tier[n] = 3
-        act_i[n] = col[arg] if arg >= 0 else -1
+            break
+    if ok:
+        out_u[n, 0] = uv
+        out_u[n, 1] = uw
+        tier[n] = 2
+        act_i[n] = col[ri] if ri >= 0 else -1
+        act_j[n] = col[rj] if rj >= 0 else -1
+        return
+    _rhs(coefs, S + 1, h, grp, extra_g, m, g)
+    bv, bw, arg = _backup(c, gv, gw, g, m, cand_v, cand_w, cand_bonus)
+    out_u[n, 0] = bv
+    out_u[n, 1] = bw
+    tier[n] = 3
+    act_i[n] = col[arg] if arg >= 0 else -1
 
 
 # ---------------------------------------------------------------- boxes (bounds.py)

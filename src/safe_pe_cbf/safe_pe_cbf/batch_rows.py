@@ -19,7 +19,8 @@ from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import MAX_ABS
 
 __all__ = ["BatchRows", "build_rows_batch", "column_names", "check_batch_inputs",
-           "check_commands", "rows_from_columns"]
+           "check_batch_values", "check_commands", "coerce_batch_inputs", "coerce_commands",
+           "rows_from_columns"]
 
 
 def column_names(K: int) -> list[str]:
@@ -40,6 +41,8 @@ class BatchRows:
     :param valid: ``(N, M)`` which rows exist
     :param extra: ``(M,)``
     :param group: ``(M,)`` GROUP_* of each column
+    :param min_h: ``(N,)`` smallest present barrier value, if the builder computed it
+    :param min_i: ``(N,)`` its column, if the builder computed it
     """
 
     gv: np.ndarray
@@ -48,6 +51,8 @@ class BatchRows:
     valid: np.ndarray
     extra: np.ndarray
     group: np.ndarray
+    min_h: Optional[np.ndarray] = None
+    min_i: Optional[np.ndarray] = None
 
     def g(self, k: Consts, gammas: tuple[float, float, float],
           rows: Optional[np.ndarray] = None) -> np.ndarray:
@@ -104,13 +109,26 @@ def check_batch_inputs(poses: object, obstacles: object, mask: object,
     :param opponent_poses: ``(N, 3)`` or None
     :param u_nom: ``(N, 2)`` or None
     """
+    P, O, M, Q = coerce_batch_inputs(poses, obstacles, mask, opponent_poses)
+    check_batch_values(P, O, M, Q)
+    U = None if u_nom is None else check_commands(u_nom, N=P.shape[0])
+    return P, O, M, Q, U
+
+
+def coerce_batch_inputs(poses: object, obstacles: object, mask: object, opponent_poses: object
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """Convert batched inputs to float/bool arrays and check their shapes (not their values:
+    :func:`check_batch_values`); raises :class:`SafetyInputError`.
+
+    :param poses: ``(N, 3)``
+    :param obstacles: ``(N, K, 3)`` or ``(K, 3)`` shared by all
+    :param mask: ``(N, K)`` bool or None (all present)
+    :param opponent_poses: ``(N, 3)`` or None
+    """
     P = np.asarray(poses, dtype=np.float64)
     if P.ndim != 2 or P.shape[1] != 3:
         raise SafetyInputError(f"poses must be (N, 3), got shape {P.shape}")
     N = P.shape[0]
-    if not np.all(np.abs(P) <= MAX_ABS):
-        raise SafetyInputError(f"poses must be finite and within +-{MAX_ABS:g}; bad rows "
-                               f"{np.nonzero(~np.all(np.abs(P) <= MAX_ABS, axis=1))[0][:10]}")
     O = np.asarray(obstacles if obstacles is not None else np.zeros((0, 3)), dtype=np.float64)
     if O.ndim == 2:
         O = np.broadcast_to(O, (N,) + O.shape)
@@ -125,20 +143,33 @@ def check_batch_inputs(poses: object, obstacles: object, mask: object,
         if M.shape != (N, K) or M.dtype != np.bool_:
             raise SafetyInputError(f"mask must be a bool array of shape {(N, K)}, got "
                                    f"{M.dtype} {M.shape}")
-    if not np.all((np.abs(O) <= MAX_ABS) | ~M[..., None]):
-        raise SafetyInputError(f"obstacles must be finite and within +-{MAX_ABS:g} where mask "
-                               f"is True")
-    if np.any((O[..., 2] < 0.0) & M):
-        raise SafetyInputError("obstacle radii must be >= 0 where mask is True")
     Q = None
     if opponent_poses is not None:
         Q = np.asarray(opponent_poses, dtype=np.float64)
         if Q.shape != (N, 3):
             raise SafetyInputError(f"opponent_poses must be (N, 3) = {(N, 3)}, got {Q.shape}")
-        if not np.all(np.abs(Q) <= MAX_ABS):
-            raise SafetyInputError(f"opponent_poses must be finite and within +-{MAX_ABS:g}")
-    U = None if u_nom is None else check_commands(u_nom, N)
-    return P, O, M, Q, U
+    return P, O, M, Q
+
+
+def check_batch_values(P: np.ndarray, O: np.ndarray, M: np.ndarray, Q: Optional[np.ndarray]
+                       ) -> None:
+    """Raise :class:`SafetyInputError` on non-finite/huge values or negative radii.
+
+    :param P: ``(N, 3)`` poses
+    :param O: ``(N, K, 3)`` obstacles
+    :param M: ``(N, K)`` mask
+    :param Q: ``(N, 3)`` opponent poses or None
+    """
+    if not np.all(np.abs(P) <= MAX_ABS):
+        raise SafetyInputError(f"poses must be finite and within +-{MAX_ABS:g}; bad rows "
+                               f"{np.nonzero(~np.all(np.abs(P) <= MAX_ABS, axis=1))[0][:10]}")
+    if not np.all((np.abs(O) <= MAX_ABS) | ~M[..., None]):
+        raise SafetyInputError(f"obstacles must be finite and within +-{MAX_ABS:g} where mask "
+                               f"is True")
+    if np.any((O[..., 2] < 0.0) & M):
+        raise SafetyInputError("obstacle radii must be >= 0 where mask is True")
+    if Q is not None and not np.all(np.abs(Q) <= MAX_ABS):
+        raise SafetyInputError(f"opponent_poses must be finite and within +-{MAX_ABS:g}")
 
 
 def check_commands(u_nom: object, N: int) -> np.ndarray:
@@ -147,12 +178,22 @@ def check_commands(u_nom: object, N: int) -> np.ndarray:
     :param u_nom: ``(N, 2)`` commands
     :param N: number of robots
     """
-    U = np.asarray(u_nom, dtype=np.float64)
-    if U.shape != (N, 2):
-        raise SafetyInputError(f"u_nom must be (N, 2) = {(N, 2)}, got {U.shape}")
+    U = coerce_commands(u_nom, N)
     if not np.all(np.abs(U) <= MAX_ABS):
         raise SafetyInputError(f"u_nom must be finite and within +-{MAX_ABS:g}; bad rows "
                                f"{np.nonzero(~np.all(np.abs(U) <= MAX_ABS, axis=1))[0][:10]}")
+    return U
+
+
+def coerce_commands(u_nom: object, N: int) -> np.ndarray:
+    """``(N, 2)`` float array of ``u_nom`` (shape checked, values not: :func:`check_commands`).
+
+    :param u_nom: ``(N, 2)`` commands
+    :param N: number of robots
+    """
+    U = np.asarray(u_nom, dtype=np.float64)
+    if U.shape != (N, 2):
+        raise SafetyInputError(f"u_nom must be (N, 2) = {(N, 2)}, got {U.shape}")
     return U
 
 

@@ -136,6 +136,7 @@ def test_backends_agree_on_every_output(name):
     assert set(np.unique(ra.tier)) == {0, 1, 2, 3}
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("bad", [
     dict(P=np.array([[np.nan, 1.0, 0.0]])),
     dict(U=np.array([[np.inf, 0.0]])),
@@ -145,14 +146,17 @@ def test_backends_agree_on_every_output(name):
     dict(P=np.zeros((1, 2))),
     dict(U=np.zeros((2, 2))),
 ])
-def test_bad_batched_input_raises(bad):
+def test_bad_batched_input_raises(bad, backend):
     args = dict(P=np.array([[1.0, 1.0, 0.0]]), U=np.array([[0.5, 0.0]]),
                 O=np.array([[[2.0, 2.0, 0.5]]]), mask=np.array([[True]]),
                 Q=np.array([[4.0, 4.0, 0.0]]))
     args.update(bad)
+    filt = BatchedSafetyFilter(CBFConfig(), ARENA, backend=backend)
     with pytest.raises(SafetyInputError):
-        BatchedSafetyFilter(CBFConfig(), ARENA).resolve(args["P"], args["U"], args["O"],
-                                                        args["mask"], args["Q"])
+        filt.resolve(args["P"], args["U"], args["O"], args["mask"], args["Q"])
+    with pytest.raises(SafetyInputError):
+        rows = filt.build_rows(args["P"], args["O"], args["mask"], args["Q"])
+        filt.resolve_rows(rows, args["U"])
 
 
 def test_masked_rows_may_hold_garbage():
