@@ -4,7 +4,8 @@
 1. per-call latency (p50/p99) of SafeActionResolver with the exact solver vs OSQP set up
    fresh per call vs OSQP warm-started (update()), on states of a filtered pursuit-evasion
    rollout (all calls, and the calls that needed the QP), plus the bare QP solve;
-2. BatchedSafetyFilter throughput at N = 4096 (safe actions/s), and of action_box;
+2. BatchedSafetyFilter throughput at N = 4096 (safe actions/s), and of action_box, for the
+   compiled (numba) and the numpy backend;
 3. intervention rate of the filter for goal-directed (pure-pursuit vs flee) and uniformly
    random nominal commands in the research scenario (20 m arena, 2 obstacles, dt 0.05).
 
@@ -182,24 +183,29 @@ def bare_qp(cfg: CBFConfig, cases, reps: int):
 
 
 def throughput(cfg: CBFConfig, cases, N: int, reps: int):
+    """Per backend: (median, best) safe actions/s and median boxes/s; backends alternate."""
     sel = [cases[i % len(cases)] for i in range(N)]
     P = np.array([c[0] for c in sel])
     U = np.array([c[1] for c in sel])
     Q = np.array([c[2] for c in sel])
     O = np.array([c[3] for c in sel])
-    filt = BatchedSafetyFilter(cfg, ARENA)
-    filt.resolve(P, U, O, None, Q)
-    best = []
+    filters = {b: BatchedSafetyFilter(cfg, ARENA, backend=b) for b in ("numpy", "numba")}
+    ref = filters["numpy"].resolve(P, U, O, None, Q)[0]
+    for f in filters.values():  # warm-up (numba: load or compile the kernels)
+        assert np.array_equal(f.resolve(P, U, O, None, Q)[0], ref)
+        f.action_box(P, O, None, Q)
+    res = {b: [] for b in filters}
+    box = {b: [] for b in filters}
     for _ in range(reps):
-        t0 = time.perf_counter()
-        filt.resolve(P, U, O, None, Q)
-        best.append(time.perf_counter() - t0)
-    box = []
-    for _ in range(max(1, reps // 2)):
-        t0 = time.perf_counter()
-        filt.action_box(P, O, None, Q)
-        box.append(time.perf_counter() - t0)
-    return N / np.median(best), N / np.min(best), N / np.median(box)
+        for b, filt in filters.items():
+            t0 = time.perf_counter()
+            filt.resolve(P, U, O, None, Q)
+            res[b].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            filt.action_box(P, O, None, Q)
+            box[b].append(time.perf_counter() - t0)
+    return {b: (N / np.median(res[b]), N / np.min(res[b]), N / np.median(box[b]))
+            for b in filters}
 
 
 def main() -> None:
@@ -253,10 +259,13 @@ def main() -> None:
         print(f"{n:>10}: p50 {p50:8.1f}  p99 {p99:8.1f}  (p50 {p50 / e[0]:.1f}x exact)")
     print(f"  {n_inst} instances, max |u_exact - u_osqp| = {maxdiff:.2e}")
 
-    print("\n== batched filter, N = 4096 ==")
-    med, best, box = throughput(cfg, goal_cases, 4096, 5 if q else 20)
-    print(f"resolve: {med / 1e6:.2f} M safe actions/s (median), {best / 1e6:.2f} M/s (best); "
-          f"action_box: {box / 1e6:.2f} M boxes/s (median)")
+    print("\n== batched filter, N = 4096 (backends alternating; identical results) ==")
+    tp = throughput(cfg, goal_cases, 4096, 5 if q else 20)
+    for b, (med, best, box) in tp.items():
+        print(f"{b:>6} resolve: {med / 1e6:.2f} M safe actions/s (median), {best / 1e6:.2f} M/s "
+              f"(best); action_box: {box / 1e6:.2f} M boxes/s (median)")
+    print(f"numba / numpy: resolve {tp['numba'][0] / tp['numpy'][0]:.1f}x, action_box "
+          f"{tp['numba'][2] / tp['numpy'][2]:.1f}x (target: >= 2 M safe actions/s)")
 
 
 if __name__ == "__main__":
