@@ -88,8 +88,20 @@ class BetaDistribution(Distribution):
         return sum_independent_dims(self.distribution.entropy())
 
     def sample(self) -> th.Tensor:
-        """A clipped sample in ``[epsilon, 1 - epsilon]``."""
-        return self._clip(self.distribution.sample())
+        """A clipped sample in ``[epsilon, 1 - epsilon]``.
+
+        Drawn as ``X / (X + Y)`` with ``X ~ Gamma(alpha)``, ``Y ~ Gamma(beta)`` (the Beta
+        distribution exactly; what ``torch.distributions.Beta`` does through a Dirichlet, minus
+        its per-call bookkeeping, which costs 4x the draw at rollout batch sizes).
+        """
+        assert self.alpha is not None and self.beta is not None
+        with th.no_grad():
+            x = th._standard_gamma(self.alpha)
+            y = th._standard_gamma(self.beta)
+            total = x + y
+            # both draws underflowing to 0 needs concentrations far below the minimum of 1
+            sample = th.where(total > 0.0, x / total, th.full_like(total, 0.5))
+        return self._clip(sample)
 
     def mode(self) -> th.Tensor:
         """The mode ``(alpha - 1) / (alpha + beta - 2)`` (well defined since alpha, beta > 1)."""

@@ -172,6 +172,12 @@ class LearnerSafetyReward:
         return out
 
 
+def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays hold the same bytes (stricter than ``array_equal``: -0.0 != 0.0;
+    a miss only costs a rebuild). A few times faster than ``np.array_equal`` at small N."""
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
 class SafeLearnerVecEnv(VecEnv):
     """One learning role in N games vs a frozen opponent, commands through the CBF filter.
 
@@ -279,7 +285,7 @@ class SafeLearnerVecEnv(VecEnv):
         if cached is not None:
             old, rows = cached
             if (rows.config is filt.config and rows.arena is filt.arena
-                    and all(np.array_equal(a, b) for a, b in zip(old, key))):
+                    and all(_same_array(a, b) for a, b in zip(old, key))):
                 return rows
         rows = filt.build_rows(own, obstacles, mask, opponent)
         self._rows_cache[agent] = (tuple(np.array(a, copy=True) for a in key), rows)
