@@ -70,8 +70,14 @@ class BetaDistribution(Distribution):
         raw_alpha, raw_beta = th.split(concentration_logits, self.action_dim, dim=-1)
         self.alpha = nn.functional.softplus(raw_alpha) + 1.0
         self.beta = nn.functional.softplus(raw_beta) + 1.0
-        self.distribution = Beta(self.alpha, self.beta, validate_args=False)
         return self
+
+    @property
+    def torch_distribution(self) -> Beta:
+        """The same law as a ``torch.distributions.Beta`` (for analysis; the methods here use
+        closed forms, which avoid its per-call construction cost)."""
+        assert self.alpha is not None and self.beta is not None
+        return Beta(self.alpha, self.beta, validate_args=False)
 
     def _clip(self, y: th.Tensor) -> th.Tensor:
         return th.clamp(y, self.epsilon, 1.0 - self.epsilon)
@@ -81,11 +87,22 @@ class BetaDistribution(Distribution):
 
         :param actions: ``(batch, action_dim)`` values in ``[0, 1]``
         """
-        return sum_independent_dims(self.distribution.log_prob(self._clip(actions)))
+        a, b = self.alpha, self.beta
+        assert a is not None and b is not None
+        y = self._clip(actions)
+        log_norm = th.lgamma(a + b) - th.lgamma(a) - th.lgamma(b)
+        return sum_independent_dims(th.xlogy(a - 1.0, y) + th.xlogy(b - 1.0, 1.0 - y)
+                                    + log_norm)
 
     def entropy(self) -> th.Tensor:
         """Summed differential entropy, ``(batch,)``."""
-        return sum_independent_dims(self.distribution.entropy())
+        a, b = self.alpha, self.beta
+        assert a is not None and b is not None
+        total = a + b
+        ent = (th.lgamma(a) + th.lgamma(b) - th.lgamma(total)
+               - (2.0 - total) * th.digamma(total)
+               - (a - 1.0) * th.digamma(a) - (b - 1.0) * th.digamma(b))
+        return sum_independent_dims(ent)
 
     def sample(self) -> th.Tensor:
         """A clipped sample in ``[epsilon, 1 - epsilon]``.

@@ -55,6 +55,13 @@ def test_beta_distribution_support_and_log_prob_matches_torch():
     assert th.isfinite(dist.log_prob(th.zeros(5000, 2))).all()
     assert th.isfinite(dist.log_prob(th.ones(5000, 2))).all()
     assert dist.entropy().shape == (5000,)
+    torch_beta = th.distributions.Beta(dist.alpha, dist.beta)
+    assert th.allclose(dist.entropy(), torch_beta.entropy().sum(dim=1), atol=1e-5)
+    # gradients flow through the closed forms as through torch's Beta
+    logits.requires_grad_(True)
+    dist.proba_distribution(logits)
+    (dist.log_prob(y).sum() + dist.entropy().sum()).backward()
+    assert logits.grad is not None and th.isfinite(logits.grad).all()
 
 
 @pytest.mark.parametrize("alpha, beta", [(1.0, 1.0), (1.3, 7.0), (25.0, 2.0), (60.0, 55.0)])
