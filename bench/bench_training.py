@@ -9,6 +9,10 @@ Two measurements per run, interleaved (A, B, C, D, A, B, ...) so machine noise h
 * ``train``: PPO ``learn()`` (rollouts + updates, SafetyMetricsCallback attached) with the
   run's preset PPO settings: the steps/s a training run sees.
 
+A fifth row, ``B+obs``, is run B in run A's obstacle world: A / (B+obs) is the price of the
+safety machinery alone (filter, CBF-Beta policy, w5), A / B adds the cost of simulating and
+observing obstacles.
+
 Run:  python bench/bench_training.py [--steps 8192] [--repeats 3] [--num-envs 16]
 Target: run A >= 0.9 x run B in training steps/s.
 """
@@ -44,7 +48,11 @@ def make_env(run: str, num_envs: int, seed: int):
     from safe_pe_training.factories import make_env_config
     from safe_pe_training.safe_vec_env import make_learner_env
 
-    config = get_run_configs()[run]
+    config = get_run_configs()[run.split("+")[0]]
+    if run == "B+obs":  # the unsafe baseline in run A's obstacle world: splits A's extra
+        config.obstacles.enabled = True  # cost into "obstacles" and "safety"
+        config.run_type = "custom"
+        config.validate()
     config.num_envs = num_envs
     env_config = make_env_config(config)
     opponent = _policy_opponent(config, env_config, "evader")
@@ -99,7 +107,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8192, help="env-steps per measurement")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--num-envs", type=int, default=16)
-    parser.add_argument("--runs", nargs="+", default=["A", "B", "C", "D"])
+    parser.add_argument("--runs", nargs="+", default=["A", "B", "C", "D", "B+obs"],
+                        help='runs to compare; "B+obs" is run B with run A\'s obstacles')
     args = parser.parse_args()
     th.set_num_threads(1)
     env_fps = {r: [] for r in args.runs}
@@ -125,6 +134,10 @@ def main() -> None:
         train_ratio = statistics.median(train_fps["A"]) / statistics.median(train_fps["B"])
         print(f"\nrun A / run B: env {env_ratio:.2f}x, training {train_ratio:.2f}x "
               f"(target >= 0.90x in training)")
+    if "A" in args.runs and "B+obs" in args.runs:
+        ratio = statistics.median(train_fps["A"]) / statistics.median(train_fps["B+obs"])
+        print(f"run A / run B with the same obstacles: training {ratio:.2f}x (the cost of "
+              f"filter + CBF-Beta + w5 alone)")
 
 
 if __name__ == "__main__":
