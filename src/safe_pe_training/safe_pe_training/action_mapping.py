@@ -18,6 +18,7 @@ the observation alone. These entries must never be normalised by a running norma
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -132,9 +133,19 @@ def normalise_box(lo: np.ndarray, hi: np.ndarray, limits: CommandLimits) -> np.n
     out[..., 0::2] = lo  # v_lo, w_lo
     out[..., 1::2] = hi  # v_hi, w_hi
     # physical_to_unit on the four columns at once (same expression, same values)
-    low = np.repeat(limits.low, 2)
-    out = 2.0 * (out - low) / (np.repeat(limits.high, 2) - low) - 1.0
+    low, span = _box_scale(limits)
+    out = 2.0 * (out - low) / span - 1.0
     return np.clip(out, -1.0, 1.0, out=out).astype(np.float32)
+
+
+@lru_cache(maxsize=64)
+def _box_scale(limits: CommandLimits) -> tuple[np.ndarray, np.ndarray]:
+    """``(low, high - low)`` per encoded box entry (read-only, cached per limits)."""
+    low = np.repeat(limits.low, 2)
+    span = np.repeat(limits.high, 2) - low
+    low.flags.writeable = False
+    span.flags.writeable = False
+    return low, span
 
 
 def denormalise_box(encoded: np.ndarray, limits: CommandLimits) -> tuple[np.ndarray, np.ndarray]:

@@ -51,6 +51,7 @@ class BetaDistribution(Distribution):
         self.epsilon = float(epsilon)
         self.alpha: th.Tensor | None = None
         self.beta: th.Tensor | None = None
+        self._concentrations: th.Tensor | None = None  # (alpha | beta), as from the net
 
     def proba_distribution_net(self, latent_dim: int) -> nn.Module:
         """Linear layer from the actor latent to ``2 * action_dim`` raw concentrations.
@@ -67,9 +68,23 @@ class BetaDistribution(Distribution):
         :param concentration_logits: ``(batch, 2 * action_dim)``; first half -> alpha,
             second half -> beta, each through ``softplus(.) + 1``
         """
-        raw_alpha, raw_beta = th.split(concentration_logits, self.action_dim, dim=-1)
-        self.alpha = nn.functional.softplus(raw_alpha) + 1.0
-        self.beta = nn.functional.softplus(raw_beta) + 1.0
+        conc = nn.functional.softplus(concentration_logits) + 1.0  # both halves at once
+        self._concentrations = conc
+        self.alpha = conc[..., :self.action_dim]
+        self.beta = conc[..., self.action_dim:]
+        return self
+
+    def from_concentrations(
+        self: SelfBetaDistribution, alpha: th.Tensor, beta: th.Tensor
+    ) -> SelfBetaDistribution:
+        """Set the distribution from concentrations directly (analysis, tests).
+
+        :param alpha: ``(batch, action_dim)`` first concentrations, > 0
+        :param beta: ``(batch, action_dim)`` second concentrations, > 0
+        """
+        self._concentrations = th.cat([alpha, beta], dim=-1)
+        self.alpha = self._concentrations[..., :self.action_dim]
+        self.beta = self._concentrations[..., self.action_dim:]
         return self
 
     @property
@@ -111,13 +126,12 @@ class BetaDistribution(Distribution):
         distribution exactly; what ``torch.distributions.Beta`` does through a Dirichlet, minus
         its per-call bookkeeping, which costs 4x the draw at rollout batch sizes).
         """
-        assert self.alpha is not None and self.beta is not None
+        assert self._concentrations is not None, "call proba_distribution() first"
         with th.no_grad():
-            x = th._standard_gamma(self.alpha)
-            y = th._standard_gamma(self.beta)
-            total = x + y
-            # both draws underflowing to 0 needs concentrations far below the minimum of 1
-            sample = th.where(total > 0.0, x / total, th.full_like(total, 0.5))
+            draws = th._standard_gamma(self._concentrations)  # one call for both halves
+            x = draws[..., :self.action_dim]
+            # x + y == 0 needs both Gamma(>= 1) draws to underflow; then 0 (clipped to eps)
+            sample = x / (x + draws[..., self.action_dim:]).clamp_min(1e-300)
         return self._clip(sample)
 
     def mode(self) -> th.Tensor:

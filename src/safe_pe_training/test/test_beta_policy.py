@@ -71,8 +71,8 @@ def test_beta_samples_follow_the_beta_distribution(alpha, beta):
     th.manual_seed(0)
     n = 200_000
     dist = BetaDistribution(1, epsilon=1e-7)
-    dist.alpha = th.full((n, 1), alpha, dtype=th.float64)
-    dist.beta = th.full((n, 1), beta, dtype=th.float64)
+    dist.from_concentrations(th.full((n, 1), alpha, dtype=th.float64),
+                             th.full((n, 1), beta, dtype=th.float64))
     y = dist.sample()[:, 0].numpy()
     mean = alpha / (alpha + beta)
     var = alpha * beta / ((alpha + beta) ** 2 * (alpha + beta + 1.0))
