@@ -1,4 +1,9 @@
-"""The safety-filter node in-process with rclpy: topics, watchdog, parameters, markers."""
+"""The safety-filter node in-process with rclpy: topics, watchdog, parameters, markers.
+
+Every test that spins runs on both executor kinds main() can choose (events: the default,
+single: the fallback), so timers, parameter changes and subscriptions are known to work on
+each.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,6 @@ pytest.importorskip("safe_pe_msgs.msg", reason="safe_pe_msgs is not built: scrip
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import Twist, TwistStamped  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from safe_pe_msgs.msg import Arena, CircleObstacle, SafetyStatus  # noqa: E402
@@ -22,6 +26,7 @@ from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from safe_pe_cbf.ros.conversions import odometry_message  # noqa: E402
+from safe_pe_cbf.ros.executors import EXECUTOR_KINDS, make_executor  # noqa: E402
 from safe_pe_cbf.ros.filter_node import SafetyFilterNode  # noqa: E402
 from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 
@@ -31,6 +36,11 @@ NS = f"pursuer_{os.getpid()}"  # unique topics: other test runs may share the DD
 @pytest.fixture()
 def context(tmp_path, monkeypatch):
     yield from isolated_context(tmp_path, monkeypatch, salt=8)
+
+
+@pytest.fixture(params=EXECUTOR_KINDS)
+def executor_kind(request) -> str:
+    return request.param
 
 
 
@@ -48,7 +58,7 @@ def _nominal(v: float, omega: float, sec: int) -> TwistStamped:
     return msg
 
 
-def test_filter_node_watchdog_topics_and_parameters(context):
+def test_filter_node_watchdog_topics_and_parameters(context, executor_kind):
     node = SafetyFilterNode(context=context, namespace=f"/{NS}", parameter_overrides=[
         Parameter("nominal_cmd_type", value="twist_stamped"),
         Parameter("cmd_type", value="twist_stamped"),
@@ -61,7 +71,7 @@ def test_filter_node_watchdog_topics_and_parameters(context):
         Parameter("cbf.v_max", value=0.22), Parameter("cbf.robot_radius", value=0.105),
     ])
     peer = rclpy.create_node("robot", context=context)
-    executor = SingleThreadedExecutor(context=context)
+    executor = make_executor(executor_kind, context)
     executor.add_node(node)
     executor.add_node(peer)
     cmds: list[TwistStamped] = []
@@ -159,7 +169,7 @@ def test_filter_node_watchdog_topics_and_parameters(context):
         peer.destroy_node()
 
 
-def test_nominal_timeout_publishes_zeros_then_silence(context):
+def test_nominal_timeout_publishes_zeros_then_silence(context, executor_kind):
     node = SafetyFilterNode(context=context, namespace=f"/{NS}", parameter_overrides=[
         Parameter("arena.x_min", value=0.0), Parameter("arena.x_max", value=4.0),
         Parameter("arena.y_min", value=0.0), Parameter("arena.y_max", value=4.0),
@@ -168,7 +178,7 @@ def test_nominal_timeout_publishes_zeros_then_silence(context):
         Parameter("nominal_timeout", value=0.2), Parameter("zero_hold", value=0.5),
     ])
     peer = rclpy.create_node("policy", context=context)
-    executor = SingleThreadedExecutor(context=context)
+    executor = make_executor(executor_kind, context)
     executor.add_node(node)
     executor.add_node(peer)
     cmds: list[tuple[float, Twist]] = []  # (receipt time, command)
@@ -234,7 +244,7 @@ def test_invalid_start_parameters_fail_fast(context):
             Parameter("arena.x_min", value=5.0), Parameter("arena.x_max", value=1.0)])
 
 
-def test_arena_from_the_latched_topic_and_opponent_from_odometry(context):
+def test_arena_from_the_latched_topic_and_opponent_from_odometry(context, executor_kind):
     latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
     peer = rclpy.create_node("world", context=context)
@@ -246,7 +256,7 @@ def test_arena_from_the_latched_topic_and_opponent_from_odometry(context):
         Parameter("opponent_source", value="odom"),
         Parameter("opponent_odom_topic", value=f"/{NS}_other/odom"),
     ])
-    executor = SingleThreadedExecutor(context=context)
+    executor = make_executor(executor_kind, context)
     executor.add_node(node)
     executor.add_node(peer)
     statuses: list[SafetyStatus] = []

@@ -6,7 +6,8 @@ straight at an obstacle, at a wall, into a corner while turning, and steering at
 period, and checks the body disk against every obstacle and wall at 20 instants per period.
 It must never touch anything. Then it stops publishing Odometry: the filter must answer with
 zero commands and a STOP status with a reason. Finally SIGINT: the filter publishes a zero
-command and exits cleanly.
+command and exits cleanly. It runs once per executor kind the node's main() can choose
+(``--executor events``, the default, and ``--executor single``, the fallback).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from safe_pe_msgs.msg import SafetyStatus  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
 from safe_pe_cbf.ros.conversions import odometry_message  # noqa: E402
+from safe_pe_cbf.ros.executors import EXECUTOR_KINDS  # noqa: E402
 from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 
 DT = 0.05
@@ -111,13 +113,15 @@ def ros_env(tmp_path, monkeypatch):
 
 
 
-def test_robot_never_collides_and_stale_state_stops_it(ros_env):
+@pytest.mark.parametrize("executor_kind", EXECUTOR_KINDS)
+def test_robot_never_collides_and_stale_state_stops_it(ros_env, executor_kind):
     ctx, tmp_path = ros_env
     params = tmp_path / "filter.yaml"
     params.write_text(PARAMS)
     log = open(tmp_path / "filter_node.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "safe_pe_cbf.ros.filter_node", "--ros-args",
+        [sys.executable, "-m", "safe_pe_cbf.ros.filter_node", "--executor", executor_kind,
+         "--ros-args",
          "-r", f"__ns:=/{NS}", "--params-file", str(params)],
         stdout=log, stderr=subprocess.STDOUT)
     node = rclpy.create_node("robot_sim", context=ctx)
@@ -207,7 +211,8 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env):
         last = max(cmds.values(), key=lambda m: (m.header.stamp.sec, m.header.stamp.nanosec))
         assert last.twist.linear.x == 0.0
         assert proc.wait(timeout=10.0) == 0
-        print(f"two-process: {steps} steps, {interventions} interventions, "
+        assert f"executor: {executor_kind}" in (tmp_path / "filter_node.log").read_text()
+        print(f"two-process ({executor_kind}): {steps} steps, {interventions} interventions, "
               f"smallest body gap {worst:.4f} m")
     finally:
         if proc.poll() is None:

@@ -1,0 +1,100 @@
+"""Which rclpy executor runs a node process, and how it spins without busy-looping.
+
+Two kinds are offered:
+
+``events``
+    rclpy's ``EventsExecutor`` (``rclpy.experimental``, C++): subscriptions, timers and
+    services are dispatched from a callback queue instead of rebuilding a wait set in Python
+    for every message, which removes most of the per-callback executor cost. Its ``spin()``
+    must not be used (in the Kilted PyPI wheel it busy-loops a core and runs no callbacks);
+    :func:`spin_until_shutdown_requested` drives it with ``spin_once(timeout_sec=...)``, which
+    sleeps in C++ until an event or the timeout, so an idle node costs no CPU and a
+    ``KeyboardInterrupt`` from a signal handler is seen within one poll period.
+``single``
+    the standard ``SingleThreadedExecutor`` (``executor.spin()``): the fallback for a robot
+    where the experimental executor is not wanted.
+
+The choice comes from the command line (``--executor events|single`` before ``--ros-args``) or
+the environment (``SAFE_PE_EXECUTOR``); a ROS parameter cannot choose it because the executor
+exists before the node's parameters are read.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from rclpy.context import Context
+from rclpy.executors import Executor, SingleThreadedExecutor
+
+EXECUTOR_KINDS = ("events", "single")
+EXECUTOR_ENV = "SAFE_PE_EXECUTOR"
+EXECUTOR_FLAG = "--executor"
+# Longest time one events spin_once blocks: bounds how late a SIGINT/SIGTERM is handled.
+POLL_PERIOD_S = 0.1
+
+
+def executor_kind(args: Sequence[str] | None, default: str) -> str:
+    """The executor kind asked for: ``--executor KIND`` in ``args``, else the environment.
+
+    Only arguments before ``--ros-args`` are looked at (ROS arguments are rclpy's). An unknown
+    kind raises ``ValueError`` naming the valid ones.
+
+    :param args: command-line arguments (e.g. ``sys.argv``); None: none given.
+    :param default: the kind used when neither the arguments nor ``SAFE_PE_EXECUTOR`` say.
+    :return: one of :data:`EXECUTOR_KINDS`.
+    """
+    kind, source = None, ""
+    user_args = list(args or [])
+    if "--ros-args" in user_args:
+        user_args = user_args[: user_args.index("--ros-args")]
+    for i, arg in enumerate(user_args):
+        if arg == EXECUTOR_FLAG:
+            if i + 1 >= len(user_args):
+                raise ValueError(f"{EXECUTOR_FLAG} needs a value: one of {EXECUTOR_KINDS}")
+            kind, source = user_args[i + 1], EXECUTOR_FLAG
+        elif arg.startswith(EXECUTOR_FLAG + "="):
+            kind, source = arg.split("=", 1)[1], EXECUTOR_FLAG
+    if kind is None and os.environ.get(EXECUTOR_ENV):
+        kind, source = os.environ[EXECUTOR_ENV], EXECUTOR_ENV
+    if kind is None:
+        kind, source = default, "default"
+    if kind not in EXECUTOR_KINDS:
+        raise ValueError(f"unknown executor {kind!r} ({source}): use one of {EXECUTOR_KINDS}")
+    return kind
+
+
+def make_executor(kind: str, context: Context) -> Executor:
+    """A new executor of ``kind`` on ``context``.
+
+    :param kind: one of :data:`EXECUTOR_KINDS`.
+    :param context: the initialised rclpy context the nodes belong to.
+    """
+    if kind == "events":
+        try:
+            from rclpy.experimental import EventsExecutor
+        except ImportError as err:  # rclpy older than Jazzy
+            raise RuntimeError(
+                f"this rclpy has no EventsExecutor ({err}): run with --executor single or "
+                f"{EXECUTOR_ENV}=single"
+            ) from err
+        return EventsExecutor(context=context)
+    if kind == "single":
+        return SingleThreadedExecutor(context=context)
+    raise ValueError(f"unknown executor {kind!r}: use one of {EXECUTOR_KINDS}")
+
+
+def spin_until_shutdown_requested(executor: Executor, kind: str, context: Context,
+                                  poll_s: float = POLL_PERIOD_S) -> None:
+    """Run callbacks until the context shuts down or a signal handler raises.
+
+    :param executor: from :func:`make_executor`, with the nodes added.
+    :param kind: the kind ``executor`` was made as.
+    :param context: the executor's context; spinning ends when it is no longer ok.
+    :param poll_s: longest single wait of the events executor [s] (signal latency).
+    """
+    if kind != "events":
+        executor.spin()
+        return
+    while context.ok():
+        executor.spin_once(timeout_sec=poll_s)
