@@ -170,7 +170,7 @@ def build_rows_kernel(c, P, O, mask, Q, has_opp, gvT, gwT, hT, validT, min_h,
 
 
 # ---------------------------------------------------------------- QP (qp.scaled_rows/solve_rows)
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _scaled(gv, gw, g, m, wv, ww, lo_v, hi_v, lo_w, hi_w, ax, ay, b, pos):  # pragma: no cover
     """Unit rows + 4 limit rows into ``ax, ay, b``; ``pos`` maps kept rows to inputs.
 
@@ -199,7 +199,7 @@ def _scaled(gv, gw, g, m, wv, ww, lo_v, hi_v, lo_w, hi_w, ax, ay, b, pos):  # pr
     return n + 4, kept, bad
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _solve_rows(z0x, z0y, ax, ay, b, n, tol, viol):  # pragma: no cover
     """``qp.solve_rows``: ``(zx, zy, feasible, active position i, j)`` (-1: none)."""
     mx = -math.inf
@@ -266,7 +266,7 @@ def _solve_rows(z0x, z0y, ax, ay, b, n, tol, viol):  # pragma: no cover
 
 
 # ---------------------------------------------------------------- per-robot gather
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _gather(n, gvT, gwT, hT, validT, group, gv, gw, h, grp, col):  # pragma: no cover
     """Present rows of robot ``n`` in column order; returns ``(m, groups present mask)``."""
     m = 0
@@ -283,14 +283,14 @@ def _gather(n, gvT, gwT, hT, validT, group, gv, gw, h, grp, col):  # pragma: no 
     return m, present
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _rhs(coefs, s, h, grp, extra_g, m, g):  # pragma: no cover
     """``Rows.g``: ``coef[group] * h - extra`` with the gammas of stage row ``s``."""
     for i in range(m):
         g[i] = coefs[s, grp[i]] * h[i] - extra_g[grp[i]]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _backup(c, gv, gw, g1, m, cand_v, cand_w, cand_bonus):  # pragma: no cover
     """``backup.select_backup``: ``(v, w, arg row or -1)``."""
     bv, bw, best, barg = 0.0, 0.0, -math.inf, -1
@@ -310,7 +310,7 @@ def _backup(c, gv, gw, g1, m, cand_v, cand_w, cand_bonus):  # pragma: no cover
     return bv, bw, barg
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol):  # pragma: no cover
     """``SafeActionResolver._solve`` (exact): ``(feasible, v, w, active row i, j)``."""
     n, kept, bad = _scaled(gv, gw, g, m, c[_WV], c[_WW], c[_V_MIN], c[_V_MAX], c[_W_MIN],
@@ -364,9 +364,58 @@ def resolve_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, c
     pos = np.empty(M + 4, dtype=np.int64)
     d = c[_D]
     for n in range(N):
-        _resolve_one(n, c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, cand_v,
-                     cand_w, cand_bonus, out_u, tier, qp_ok, act_i, act_j, gv, gw, h, g, grp,
-                     col, ax, ay, b, viol, pos, d, S)
+        # one robot: resolver.resolve_rows (written inline: a call per robot with ~30 array
+        # arguments costs more than the robot's whole nominal path)
+        v = U[n, 0]
+        w = U[n, 1]
+        m, present = _gather(n, gvT, gwT, hT, validT, group, gv, gw, h, grp, col)
+        _rhs(coefs, 0, h, grp, extra_g, m, g)
+        qp_ok[n] = True
+        act_i[n] = -1
+        act_j[n] = -1
+        # tier 0: resolver.nominal_certified
+        cert = c[_V_MIN] <= v <= c[_V_MAX] and c[_W_MIN] <= w <= c[_W_MAX]
+        if cert:
+            dw = d * w
+            bonus = (c[_C] - 0.5 * abs(w) * math.sqrt(v * v + dw * dw)) * c[_DT]
+            for i in range(m):
+                if (g[i] + bonus) - (gv[i] * v + gw[i] * w) < 0.0:
+                    cert = False
+                    break
+        if cert:
+            out_u[n, 0] = v
+            out_u[n, 1] = w
+            tier[n] = 0
+        else:
+            ok, uv, uw, ri, rj = _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol)
+            t = 1
+            if not ok:
+                qp_ok[n] = False
+                t = 2
+                for s in range(S):
+                    soft = False
+                    for q in range(3):
+                        if changed[s, q] and (present >> q) & 1:
+                            soft = True
+                    if not soft:
+                        continue
+                    _rhs(coefs, s + 1, h, grp, extra_g, m, g)
+                    ok, uv, uw, ri, rj = _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol)
+                    if ok:
+                        break
+            if ok:
+                out_u[n, 0] = uv
+                out_u[n, 1] = uw
+                tier[n] = t
+                act_i[n] = col[ri] if ri >= 0 else -1
+                act_j[n] = col[rj] if rj >= 0 else -1
+            else:
+                _rhs(coefs, S + 1, h, grp, extra_g, m, g)
+                bv, bw, arg = _backup(c, gv, gw, g, m, cand_v, cand_w, cand_bonus)
+                out_u[n, 0] = bv
+                out_u[n, 1] = bw
+                tier[n] = 3
+                act_i[n] = col[arg] if arg >= 0 else -1
         dv = c[_WV] * (out_u[n, 0] - U[n, 0])
         dw = c[_WW] * (out_u[n, 1] - U[n, 1])
         intervention[n] = math.sqrt(dv * dv + dw * dw)
@@ -374,69 +423,8 @@ def resolve_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, c
     return 0
 
 
-@njit(cache=True)
-def _resolve_one(n, c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, cand_v,
-                 cand_w, cand_bonus, out_u, tier, qp_ok, act_i, act_j, gv, gw, h, g, grp,
-                 col, ax, ay, b, viol, pos, d, S):  # pragma: no cover
-    """One robot of :func:`resolve_kernel` (scratch arrays passed in)."""
-    v = U[n, 0]
-    w = U[n, 1]
-    m, present = _gather(n, gvT, gwT, hT, validT, group, gv, gw, h, grp, col)
-    _rhs(coefs, 0, h, grp, extra_g, m, g)
-    qp_ok[n] = True
-    act_i[n] = -1
-    act_j[n] = -1
-    # tier 0: resolver.nominal_certified
-    cert = c[_V_MIN] <= v <= c[_V_MAX] and c[_W_MIN] <= w <= c[_W_MAX]
-    if cert:
-        dw = d * w
-        bonus = (c[_C] - 0.5 * abs(w) * math.sqrt(v * v + dw * dw)) * c[_DT]
-        for i in range(m):
-            if (g[i] + bonus) - (gv[i] * v + gw[i] * w) < 0.0:
-                cert = False
-                break
-    if cert:
-        out_u[n, 0] = v
-        out_u[n, 1] = w
-        tier[n] = 0
-        return
-    ok, uv, uw, ri, rj = _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol)
-    if ok:
-        out_u[n, 0] = uv
-        out_u[n, 1] = uw
-        tier[n] = 1
-        act_i[n] = col[ri] if ri >= 0 else -1
-        act_j[n] = col[rj] if rj >= 0 else -1
-        return
-    qp_ok[n] = False
-    for s in range(S):
-        soft = False
-        for q in range(3):
-            if changed[s, q] and (present >> q) & 1:
-                soft = True
-        if not soft:
-            continue
-        _rhs(coefs, s + 1, h, grp, extra_g, m, g)
-        ok, uv, uw, ri, rj = _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol)
-        if ok:
-            break
-    if ok:
-        out_u[n, 0] = uv
-        out_u[n, 1] = uw
-        tier[n] = 2
-        act_i[n] = col[ri] if ri >= 0 else -1
-        act_j[n] = col[rj] if rj >= 0 else -1
-        return
-    _rhs(coefs, S + 1, h, grp, extra_g, m, g)
-    bv, bw, arg = _backup(c, gv, gw, g, m, cand_v, cand_w, cand_bonus)
-    out_u[n, 0] = bv
-    out_u[n, 1] = bw
-    tier[n] = 3
-    act_i[n] = col[arg] if arg >= 0 else -1
-
-
 # ---------------------------------------------------------------- boxes (bounds.py)
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _grow(c, gv, gw, g, m, av, aw, coef, slack, load):  # pragma: no cover
     """``bounds._grow``: ``(lo_v, hi_v, lo_w, hi_w)``; ``coef`` is ``(M, 4)`` scratch."""
     r0 = _pmax(c[_W_MAX] - aw, 0.0)
@@ -486,7 +474,7 @@ def _grow(c, gv, gw, g, m, av, aw, coef, slack, load):  # pragma: no cover
     return lo_v, hi_v, lo_w, hi_w
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _box_for(c, gv, gw, g, m, ax, ay, b, pos, viol, coef, slack, load, out):  # pragma: no cover
     """``bounds._box_for``: writes ``(lo_v, hi_v, lo_w, hi_w)`` to ``out``; feasible?"""
     bv = 1.0 / (c[_V_MAX] - c[_V_MIN])
