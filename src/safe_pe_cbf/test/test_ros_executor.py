@@ -37,6 +37,7 @@ from safe_pe_cbf.ros.executors import (  # noqa: E402
     make_executor,
 )
 from safe_pe_cbf.ros.filter_node import DEFAULT_EXECUTOR, main  # noqa: E402
+from safe_pe_cbf.ros.node_params import spin_until_shutdown  # noqa: E402
 from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 
 NS = f"exec_{os.getpid()}"
@@ -181,3 +182,14 @@ def test_events_main_sleeps_when_idle_answers_parameters_and_stops_the_robot(ros
         log.close()
         executor.shutdown()
         node.destroy_node()
+
+
+def test_spin_until_shutdown_refuses_an_unknown_executor(monkeypatch):
+    monkeypatch.delenv(EXECUTOR_ENV, raising=False)
+
+    def never_built() -> None:
+        raise AssertionError("the node must not be built with a bad --executor")
+
+    with pytest.raises(SystemExit) as exc:
+        spin_until_shutdown(never_built, "test", ["prog", "--executor", "turbo", "--ros-args"])
+    assert exc.value.code == 2

@@ -4,11 +4,13 @@ Every node of safe_pe describes its parameters as :class:`ParamSpec` tables (des
 range, default) and builds a validated settings object from their values. These helpers are
 the rclpy glue those nodes share: declare the specs, read the current values as plain Python
 values, check a requested change against the settings builder before it is applied, and run
-a node until SIGINT with a clear exit code for bad start-up parameters.
+a node until SIGINT (on the executor chosen by ``--executor`` / ``SAFE_PE_EXECUTOR``)
+with a clear exit code for bad start-up parameters.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable, Mapping, Sequence
 
 import rclpy
@@ -18,6 +20,11 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from safe_pe_cbf.ros.executors import (
+    executor_kind,
+    make_executor,
+    spin_until_shutdown_requested,
+)
 from safe_pe_cbf.ros.param_specs import ParamSpec
 
 
@@ -81,20 +88,34 @@ def check_change(node: Node, specs: Mapping[str, ParamSpec], params: Sequence[Pa
 
 
 def spin_until_shutdown(make_node: Callable[[], Node], logger_name: str,
-                        args: list[str] | None = None) -> None:
+                        args: list[str] | None = None,
+                        default_executor: str = "single") -> None:
     """``rclpy.init``, build the node, spin until SIGINT, then clean up.
 
-    Invalid parameters at start-up are logged as fatal with the reason and exit with code 2.
+    Invalid parameters at start-up (or an unknown ``--executor``) are logged as fatal with the
+    reason and exit with code 2.
 
     :param make_node: builds the node (after ``rclpy.init``).
     :param logger_name: logger used for the start-up error.
-    :param args: command-line arguments (``--ros-args ...``); default ``sys.argv``.
+    :param args: command-line arguments (``[--executor KIND] --ros-args ...``); default
+        ``sys.argv``.
+    :param default_executor: executor kind unless ``--executor`` or ``SAFE_PE_EXECUTOR`` say
+        otherwise (:mod:`safe_pe_cbf.ros.executors`).
     """
+    try:
+        kind = executor_kind(sys.argv if args is None else args, default_executor)
+    except ValueError as err:
+        rclpy.logging.get_logger(logger_name).fatal(str(err))
+        raise SystemExit(2) from err
     rclpy.init(args=args)
+    context = rclpy.get_default_context()
     node = None
+    executor = None
     try:
         node = make_node()
-        rclpy.spin(node)
+        executor = make_executor(kind, context)
+        executor.add_node(node)
+        spin_until_shutdown_requested(executor, kind, context)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, ParameterException) as err:
@@ -103,6 +124,8 @@ def spin_until_shutdown(make_node: Callable[[], Node], logger_name: str,
             raise SystemExit(2) from err
         raise
     finally:
+        if executor is not None:
+            executor.shutdown(timeout_sec=1.0)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
