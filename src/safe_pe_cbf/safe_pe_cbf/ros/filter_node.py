@@ -5,8 +5,8 @@ One node per robot, in the robot's namespace::
     python -m safe_pe_cbf.ros.filter_node --ros-args -r __ns:=/pursuer \\
         --params-file config/filter_node.yaml
 
-It runs on rclpy's ``EventsExecutor`` (C++, about half the per-message latency of the
-standard executor here); ``--executor single`` before ``--ros-args`` (or
+It runs on rclpy's ``EventsExecutor`` (C++ dispatch: lower latency, about half the idle CPU
+of the standard executor here); ``--executor single`` before ``--ros-args`` (or
 ``SAFE_PE_EXECUTOR=single``) falls back to the ``SingleThreadedExecutor``
 (:mod:`safe_pe_cbf.ros.executors`).
 
