@@ -267,6 +267,24 @@ def _solve_rows(z0x, z0y, ax, ay, b, n, tol, viol):  # pragma: no cover
 
 # ---------------------------------------------------------------- per-robot gather
 @njit(cache=True, inline="always")
+def _scratch(M):  # pragma: no cover
+    """Per-robot work arrays for up to ``M`` rows (+4 limit rows), reused across robots."""
+    return (np.empty(M), np.empty(M), np.empty(M), np.empty(M), np.empty(M, dtype=np.int64),
+            np.empty(M, dtype=np.int64), np.empty(M + 4), np.empty(M + 4), np.empty(M + 4),
+            np.empty(M + 4), np.empty(M + 4, dtype=np.int64))
+
+
+@njit(cache=True, inline="always")
+def _softens(changed, s, present):  # pragma: no cover
+    """Whether relaxed stage ``s`` softens a group present in the bit mask ``present``
+    (``resolver.resolve_rows`` skips the stage otherwise)."""
+    for q in range(3):
+        if changed[s, q] and (present >> q) & 1:
+            return True
+    return False
+
+
+@njit(cache=True, inline="always")
 def _gather(n, gvT, gwT, hT, validT, group, gv, gw, h, grp, col):  # pragma: no cover
     """Present rows of robot ``n`` in column order; returns ``(m, groups present mask)``."""
     m = 0
@@ -351,17 +369,7 @@ def resolve_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, c
         if _bad(U[n, 0], c[_MAX_ABS]) or _bad(U[n, 1], c[_MAX_ABS]):
             return 1
     S = changed.shape[0]
-    gv = np.empty(M)
-    gw = np.empty(M)
-    h = np.empty(M)
-    g = np.empty(M)
-    grp = np.empty(M, dtype=np.int64)
-    col = np.empty(M, dtype=np.int64)
-    ax = np.empty(M + 4)
-    ay = np.empty(M + 4)
-    b = np.empty(M + 4)
-    viol = np.empty(M + 4)
-    pos = np.empty(M + 4, dtype=np.int64)
+    gv, gw, h, g, grp, col, ax, ay, b, viol, pos = _scratch(M)
     d = c[_D]
     for n in range(N):
         # one robot: resolver.resolve_rows (written inline: a call per robot with ~30 array
@@ -393,11 +401,7 @@ def resolve_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, c
                 qp_ok[n] = False
                 t = 2
                 for s in range(S):
-                    soft = False
-                    for q in range(3):
-                        if changed[s, q] and (present >> q) & 1:
-                            soft = True
-                    if not soft:
+                    if not _softens(changed, s, present):
                         continue
                     _rhs(coefs, s + 1, h, grp, extra_g, m, g)
                     ok, uv, uw, ri, rj = _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol)
@@ -513,17 +517,7 @@ def box_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, cand_v, 
     """
     M, N = gvT.shape
     S = changed.shape[0]
-    gv = np.empty(M)
-    gw = np.empty(M)
-    h = np.empty(M)
-    g = np.empty(M)
-    grp = np.empty(M, dtype=np.int64)
-    col = np.empty(M, dtype=np.int64)
-    ax = np.empty(M + 4)
-    ay = np.empty(M + 4)
-    b = np.empty(M + 4)
-    viol = np.empty(M + 4)
-    pos = np.empty(M + 4, dtype=np.int64)
+    gv, gw, h, g, grp, col, ax, ay, b, viol, pos = _scratch(M)
     coef = np.empty((M, 4))
     slack = np.empty(M)
     load = np.empty(M)
@@ -535,11 +529,7 @@ def box_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, cand_v, 
         st = 0
         if not ok:
             for s in range(S):
-                soft = False
-                for q in range(3):
-                    if changed[s, q] and (present >> q) & 1:
-                        soft = True
-                if not soft:
+                if not _softens(changed, s, present):
                     continue
                 _rhs(coefs, s + 1, h, grp, extra_g, m, g)
                 ok = _box_for(c, gv, gw, g, m, ax, ay, b, pos, viol, coef, slack, load, out)
