@@ -79,9 +79,9 @@ def bench_train(run: str, num_envs: int, steps: int, seed: int) -> float:
     """PPO learn() env-steps/s (rollouts + updates) with the run's PPO preset."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.policies import ActorCriticPolicy
-    from torch import nn
 
     from safe_pe_training.beta_policy import CBFBetaPolicy
+    from safe_pe_training.self_play import ppo_policy_kwargs
     from safe_pe_training.safety_metrics import SafetyMetricsTracker, \
         _get_safety_metrics_callback_class
 
@@ -89,9 +89,10 @@ def bench_train(run: str, num_envs: int, steps: int, seed: int) -> float:
     p = config.ppo
     policy = CBFBetaPolicy if config.use_beta_policy else ActorCriticPolicy
     model = PPO(policy, env, n_steps=p.n_steps, batch_size=p.batch_size,
-                learning_rate=p.learning_rate, n_epochs=p.n_epochs, seed=seed, device="cpu",
-                policy_kwargs={"net_arch": {"pi": p.net_arch, "vf": p.net_arch},
-                               "activation_fn": nn.Tanh})
+                learning_rate=p.learning_rate, n_epochs=p.n_epochs, gamma=p.gamma,
+                gae_lambda=p.gae_lambda, clip_range=p.clip_range, ent_coef=p.ent_coef,
+                vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm, seed=seed, device="cpu",
+                policy_kwargs=ppo_policy_kwargs(config))  # as SelfPlayTrainer builds them
     callback = _get_safety_metrics_callback_class()(SafetyMetricsTracker())
     model.learn(p.n_steps * num_envs, callback=callback)  # warm-up (first rollout + update)
     t0 = time.perf_counter()

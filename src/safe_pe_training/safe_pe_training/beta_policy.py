@@ -39,9 +39,13 @@ class BetaDistribution(Distribution):
 
     :param action_dim: number of action dimensions
     :param epsilon: samples and modes are clipped to ``[epsilon, 1 - epsilon]``
+    :param entropy_gradient: differentiate :meth:`entropy`; False when the loss weighs the
+        entropy by 0 (PPO ``ent_coef = 0``): the update is the same, without the digamma /
+        trigamma backward pass (a third of the Beta head's training cost)
     """
 
-    def __init__(self, action_dim: int, epsilon: float = DEFAULT_BETA_EPSILON) -> None:
+    def __init__(self, action_dim: int, epsilon: float = DEFAULT_BETA_EPSILON,
+                 entropy_gradient: bool = True) -> None:
         super().__init__()
         if action_dim < 1:
             raise ValueError(f"BetaDistribution needs action_dim >= 1, got {action_dim}")
@@ -49,6 +53,7 @@ class BetaDistribution(Distribution):
             raise ValueError(f"BetaDistribution epsilon must be in (0, 0.5), got {epsilon}")
         self.action_dim = action_dim
         self.epsilon = float(epsilon)
+        self.entropy_gradient = bool(entropy_gradient)
         self.alpha: th.Tensor | None = None
         self.beta: th.Tensor | None = None
         self._concentrations: th.Tensor | None = None  # (alpha | beta), as from the net
@@ -110,14 +115,16 @@ class BetaDistribution(Distribution):
                                     + log_norm)
 
     def entropy(self) -> th.Tensor:
-        """Summed differential entropy, ``(batch,)``."""
+        """Summed differential entropy, ``(batch,)`` (no gradient unless
+        ``entropy_gradient``)."""
         a, b = self.alpha, self.beta
         assert a is not None and b is not None
-        total = a + b
-        ent = (th.lgamma(a) + th.lgamma(b) - th.lgamma(total)
-               - (2.0 - total) * th.digamma(total)
-               - (a - 1.0) * th.digamma(a) - (b - 1.0) * th.digamma(b))
-        return sum_independent_dims(ent)
+        with th.set_grad_enabled(self.entropy_gradient and th.is_grad_enabled()):
+            total = a + b
+            ent = (th.lgamma(a) + th.lgamma(b) - th.lgamma(total)
+                   - (2.0 - total) * th.digamma(total)
+                   - (a - 1.0) * th.digamma(a) - (b - 1.0) * th.digamma(b))
+            return sum_independent_dims(ent)
 
     def sample(self) -> th.Tensor:
         """A clipped sample in ``[epsilon, 1 - epsilon]``.
@@ -177,6 +184,7 @@ class CBFBetaPolicy(ActorCriticPolicy):
     :param action_space: ``Box(0, 1, (d,))``
     :param lr_schedule: learning-rate schedule
     :param beta_epsilon: clip distance of actions from 0 and 1
+    :param entropy_gradient: see :class:`BetaDistribution` (False only with ``ent_coef = 0``)
     :param kwargs: forwarded to ``ActorCriticPolicy``
     """
 
@@ -186,6 +194,7 @@ class CBFBetaPolicy(ActorCriticPolicy):
         action_space: spaces.Space,
         lr_schedule: Schedule,
         beta_epsilon: float = DEFAULT_BETA_EPSILON,
+        entropy_gradient: bool = True,
         **kwargs: Any,
     ) -> None:
         if not isinstance(action_space, spaces.Box) or len(action_space.shape) != 1:
@@ -199,17 +208,20 @@ class CBFBetaPolicy(ActorCriticPolicy):
         if kwargs.get("use_sde", False) or kwargs.get("squash_output", False):
             raise ValueError("CBFBetaPolicy does not support use_sde or squash_output")
         self.beta_epsilon = float(beta_epsilon)
+        self.entropy_gradient = bool(entropy_gradient)
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data["beta_epsilon"] = self.beta_epsilon
+        data["entropy_gradient"] = self.entropy_gradient
         return data
 
     def _build(self, lr_schedule: Schedule) -> None:
         """Build networks and optimizer with a Beta head instead of SB3's distributions."""
         self.action_dist = BetaDistribution(
-            int(self.action_space.shape[0]), epsilon=self.beta_epsilon
+            int(self.action_space.shape[0]), epsilon=self.beta_epsilon,
+            entropy_gradient=self.entropy_gradient,
         )
         self._build_mlp_extractor()
         self.action_net = self.action_dist.proba_distribution_net(

@@ -55,7 +55,7 @@ from safe_pe_training.training_state import ResumeError, load_train_state, load_
 
 __all__ = ["CheckpointEvent", "EVAL_BASELINES", "POOL_BASELINES", "ProgressInfo",
            "SelfPlayTrainer", "TrainingHooks", "TrainingResult", "config_hash",
-           "evaluate_checkpoints"]
+           "evaluate_checkpoints", "ppo_policy_kwargs"]
 
 ROLES = ("pursuer", "evader")
 POOL_BASELINES = {"pursuer": ("pure_pursuit",), "evader": ("random", "flee")}
@@ -133,6 +133,19 @@ class _PhaseCallback(BaseCallback):
         trainer.progress_rows.append(row)
         self.logger.record("selfplay/phase", self.phase)
         self.logger.record("selfplay/rollout_fps", row["fps"])
+
+
+def ppo_policy_kwargs(config: SafeSelfPlayConfig) -> dict[str, Any]:
+    """SB3 ``policy_kwargs`` of a run's PPO models (MLP sizes, tanh; for the CBF-Beta policy
+    the entropy is differentiated only when ``ppo.ent_coef`` weighs it).
+
+    :param config: the run's configuration
+    """
+    arch = list(config.ppo.net_arch)
+    kwargs: dict[str, Any] = {"net_arch": {"pi": arch, "vf": arch}, "activation_fn": nn.Tanh}
+    if config.use_beta_policy:
+        kwargs["entropy_gradient"] = config.ppo.ent_coef != 0.0
+    return kwargs
 
 
 class SelfPlayTrainer:
@@ -229,8 +242,7 @@ class SelfPlayTrainer:
                     max_grad_norm=p.max_grad_norm)
 
     def _policy_kwargs(self) -> dict[str, Any]:
-        arch = list(self.config.ppo.net_arch)
-        return {"net_arch": {"pi": arch, "vf": arch}, "activation_fn": nn.Tanh}
+        return ppo_policy_kwargs(self.config)
 
     def _listener(self, role: str) -> Callable[[SafetyBatch], None] | None:
         hook = self.hooks.on_safety_batch

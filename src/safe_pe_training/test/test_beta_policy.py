@@ -182,3 +182,30 @@ def test_ppo_with_beta_policy_learns_target():
     model.learn(6000)
     after = mean_error()
     assert after < 0.6 * before, (before, after)
+
+
+def test_entropy_without_gradient_gives_the_same_ppo_update_at_ent_coef_0():
+    """entropy_gradient=False (used when ent_coef = 0) changes the cost, not the update: the
+    entropy values agree and the gradients of an SB3-shaped loss are identical."""
+    obs_space = spaces.Box(-1.0, 1.0, (8,), np.float32)
+    act_space = spaces.Box(0.0, 1.0, (2,), np.float32)
+    grads = []
+    for flag in (True, False):
+        th.manual_seed(3)
+        policy = CBFBetaPolicy(obs_space, act_space, lambda _: 3e-4, entropy_gradient=flag)
+        assert policy.action_dist.entropy_gradient is flag
+        assert policy._get_constructor_parameters()["entropy_gradient"] is flag
+        obs = th.rand(64, 8) * 2.0 - 1.0
+        actions = th.rand(64, 2)
+        values, log_prob, entropy = policy.evaluate_actions(obs, actions)
+        assert entropy.requires_grad is flag
+        loss = -log_prob.mean() + 0.0 * -entropy.mean() + 0.5 * values.pow(2).mean()
+        policy.optimizer.zero_grad()
+        loss.backward()
+        grads.append([p.grad.clone() for p in policy.parameters()])
+        if flag:
+            ent_ref = entropy.detach()
+        else:
+            assert th.equal(entropy, ent_ref)
+    for a, b in zip(*grads):
+        assert th.equal(a, b)
