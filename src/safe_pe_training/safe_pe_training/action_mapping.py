@@ -93,7 +93,8 @@ def unit_to_physical(action: np.ndarray, limits: CommandLimits) -> np.ndarray:
     :return: ``(..., 2)`` commands inside the limits
     """
     a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-    return limits.low + 0.5 * (a + 1.0) * (limits.high - limits.low)
+    low, span = _scale(limits)
+    return low + 0.5 * (a + 1.0) * span
 
 
 def physical_to_unit(command: np.ndarray, limits: CommandLimits) -> np.ndarray:
@@ -103,7 +104,8 @@ def physical_to_unit(command: np.ndarray, limits: CommandLimits) -> np.ndarray:
     :param limits: the robot's command limits
     """
     c = np.asarray(command, dtype=np.float64)
-    return 2.0 * (c - limits.low) / (limits.high - limits.low) - 1.0
+    low, span = _scale(limits)
+    return 2.0 * (c - low) / span - 1.0
 
 
 def beta_to_physical(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -139,13 +141,24 @@ def normalise_box(lo: np.ndarray, hi: np.ndarray, limits: CommandLimits) -> np.n
 
 
 @lru_cache(maxsize=64)
-def _box_scale(limits: CommandLimits) -> tuple[np.ndarray, np.ndarray]:
-    """``(low, high - low)`` per encoded box entry (read-only, cached per limits)."""
-    low = np.repeat(limits.low, 2)
-    span = np.repeat(limits.high, 2) - low
+def _scale(limits: CommandLimits) -> tuple[np.ndarray, np.ndarray]:
+    """``(low, high - low)`` of ``(v, omega)`` (read-only, cached per limits)."""
+    low = limits.low
+    span = limits.high - low
     low.flags.writeable = False
     span.flags.writeable = False
     return low, span
+
+
+@lru_cache(maxsize=64)
+def _box_scale(limits: CommandLimits) -> tuple[np.ndarray, np.ndarray]:
+    """``(low, high - low)`` per encoded box entry (read-only, cached per limits)."""
+    low, span = _scale(limits)
+    low4 = np.repeat(low, 2)
+    span4 = np.repeat(span, 2)
+    low4.flags.writeable = False
+    span4.flags.writeable = False
+    return low4, span4
 
 
 def denormalise_box(encoded: np.ndarray, limits: CommandLimits) -> tuple[np.ndarray, np.ndarray]:
@@ -158,6 +171,6 @@ def denormalise_box(encoded: np.ndarray, limits: CommandLimits) -> tuple[np.ndar
     e = np.asarray(encoded, dtype=np.float64)
     if e.shape[-1] != BOX_OBS_DIM:
         raise ValueError(f"encoded safe box must have {BOX_OBS_DIM} entries, got {e.shape}")
-    lo = unit_to_physical(np.stack([e[..., 0], e[..., 2]], axis=-1), limits)
-    hi = unit_to_physical(np.stack([e[..., 1], e[..., 3]], axis=-1), limits)
+    lo = unit_to_physical(e[..., 0::2], limits)  # (v_lo', w_lo')
+    hi = unit_to_physical(e[..., 1::2], limits)  # (v_hi', w_hi')
     return lo, np.maximum(hi, lo)
