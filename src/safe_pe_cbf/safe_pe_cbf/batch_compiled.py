@@ -13,7 +13,7 @@ import numpy as np
 
 from safe_pe_cbf import batch_kernels as kern
 from safe_pe_cbf.batch_rows import (BatchRows, _buffer, check_batch_values, check_commands,
-                                    rows_from_columns)
+                                    column_meta, rows_from_columns)
 from safe_pe_cbf.constraints import Consts, certificate_bonus
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import MAX_ABS
@@ -68,6 +68,7 @@ class CompiledKernels:
         self.cand_w = np.array([c[1] for c in candidates], dtype=np.float64)
         self.cand_bonus = np.array([certificate_bonus(k, v, w) for v, w in candidates],
                                    dtype=np.float64)
+        self._meta: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # column_meta per M
 
     def build(self, P: np.ndarray, O: np.ndarray, M: np.ndarray, Q: Optional[np.ndarray],
               workspace: Optional[dict] = None) -> BatchRows:
@@ -93,7 +94,13 @@ class CompiledKernels:
                                   validT, min_h, min_i):
             check_batch_values(P, O, M, Q)  # raises with the details
             raise SafetyInputError("batched inputs must be finite and within +-1e6")
-        rows = rows_from_columns(self.k, gvT, gwT, hT, validT)
+        meta = self._meta.get(shape[0])
+        if meta is None:
+            meta = column_meta(self.k, shape[0])
+            for a in meta:
+                a.flags.writeable = False
+            self._meta[shape[0]] = meta
+        rows = rows_from_columns(self.k, gvT, gwT, hT, validT, meta)
         rows.min_h, rows.min_i = min_h, min_i
         return rows
 

@@ -9,6 +9,7 @@ both paths produce bitwise-identical numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional
 
 import numpy as np
@@ -24,11 +25,16 @@ __all__ = ["BatchRows", "build_rows_batch", "column_names", "check_batch_inputs"
 
 
 def column_names(K: int) -> list[str]:
-    """Names of the ``5 + K`` columns.
+    """Names of the ``5 + K`` columns (a new list each call).
 
     :param K: number of obstacle slots
     """
-    return ["collision", *WALL_NAMES, *[f"obstacle[{k}]" for k in range(K)]]
+    return list(_column_names(K))
+
+
+@lru_cache(maxsize=32)
+def _column_names(K: int) -> tuple[str, ...]:
+    return ("collision", *WALL_NAMES, *[f"obstacle[{k}]" for k in range(K)])
 
 
 @dataclass
@@ -272,8 +278,23 @@ def build_rows_batch(k: Consts, poses: np.ndarray, arena: tuple[float, float, fl
     return rows_from_columns(k, gvT, gwT, hT, validT)
 
 
+def column_meta(k: Consts, M: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(extra (M,), group (M,))`` of the column layout (see :class:`BatchRows`).
+
+    :param k: constants
+    :param M: number of columns, ``5 + K``
+    """
+    extra = np.full(M, k.static_extra)
+    extra[0] = k.pair_extra
+    group = np.full(M, GROUP_OBSTACLES, dtype=np.int64)
+    group[0] = GROUP_COLLISION
+    group[1:5] = GROUP_ARENA
+    return extra, group
+
+
 def rows_from_columns(k: Consts, gvT: np.ndarray, gwT: np.ndarray, hT: np.ndarray,
-                      validT: np.ndarray) -> BatchRows:
+                      validT: np.ndarray,
+                      meta: Optional[tuple[np.ndarray, np.ndarray]] = None) -> BatchRows:
     """:class:`BatchRows` over filled ``(M, N)`` column arrays (handed out as ``(N, M)``).
 
     :param k: constants
@@ -281,11 +302,7 @@ def rows_from_columns(k: Consts, gvT: np.ndarray, gwT: np.ndarray, hT: np.ndarra
     :param gwT: ``(M, N)`` coefficients of omega
     :param hT: ``(M, N)`` barrier values
     :param validT: ``(M, N)`` which rows exist
+    :param meta: ``column_meta(k, M)`` if the caller keeps it (read-only), else built here
     """
-    M = gvT.shape[0]
-    extra = np.full(M, k.static_extra)
-    extra[0] = k.pair_extra
-    group = np.full(M, GROUP_OBSTACLES, dtype=np.int64)
-    group[0] = GROUP_COLLISION
-    group[1:5] = GROUP_ARENA
+    extra, group = meta if meta is not None else column_meta(k, gvT.shape[0])
     return BatchRows(gv=gvT.T, gw=gwT.T, h=hT.T, valid=validT.T, extra=extra, group=group)
