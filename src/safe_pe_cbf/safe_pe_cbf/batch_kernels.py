@@ -395,22 +395,24 @@ def resolve_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, c
             out_u[n, 1] = w
             tier[n] = 0
         else:
-            ok, uv, uw, ri, rj = _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol)
-            t = 1
-            if not ok:
-                qp_ok[n] = False
-                t = 2
-                for s in range(S):
-                    if not _softens(changed, s, present):
+            # stage 0: the CBF-QP (tier QP); stages 1..S: relaxed (tier RELAXED). One call
+            # site of the (inlined) solver keeps the compile time down.
+            ok, uv, uw, ri, rj = False, v, w, -1, -1
+            st = 0
+            for s in range(S + 1):
+                if s > 0:
+                    if not _softens(changed, s - 1, present):
                         continue
-                    _rhs(coefs, s + 1, h, grp, extra_g, m, g)
-                    ok, uv, uw, ri, rj = _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol)
-                    if ok:
-                        break
+                    _rhs(coefs, s, h, grp, extra_g, m, g)
+                ok, uv, uw, ri, rj = _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol)
+                if ok:
+                    st = s
+                    break
+            qp_ok[n] = ok and st == 0
             if ok:
                 out_u[n, 0] = uv
                 out_u[n, 1] = uw
-                tier[n] = t
+                tier[n] = 1 if st == 0 else 2
                 act_i[n] = col[ri] if ri >= 0 else -1
                 act_j[n] = col[rj] if rj >= 0 else -1
             else:
@@ -525,18 +527,16 @@ def box_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, cand_v, 
     for n in range(N):
         m, present = _gather(n, gvT, gwT, hT, validT, group, gv, gw, h, grp, col)
         _rhs(coefs, 0, h, grp, extra_g, m, g)
-        ok = _box_for(c, gv, gw, g, m, ax, ay, b, pos, viol, coef, slack, load, out)
-        st = 0
-        if not ok:
-            for s in range(S):
-                if not _softens(changed, s, present):
+        st = -1  # the first feasible stage (0: configured gamma), -1: none (backup)
+        for s in range(S + 1):
+            if s > 0:
+                if not _softens(changed, s - 1, present):
                     continue
-                _rhs(coefs, s + 1, h, grp, extra_g, m, g)
-                ok = _box_for(c, gv, gw, g, m, ax, ay, b, pos, viol, coef, slack, load, out)
-                if ok:
-                    st = s + 1
-                    break
-        if ok:
+                _rhs(coefs, s, h, grp, extra_g, m, g)
+            if _box_for(c, gv, gw, g, m, ax, ay, b, pos, viol, coef, slack, load, out):
+                st = s
+                break
+        if st >= 0:
             lo[n, 0] = out[0]
             hi[n, 0] = out[1]
             lo[n, 1] = out[2]
