@@ -430,7 +430,7 @@ def resolve_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, c
 
 
 # ---------------------------------------------------------------- boxes (bounds.py)
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _grow(c, gv, gw, g, m, av, aw, coef, slack, load):  # pragma: no cover
     """``bounds._grow``: ``(lo_v, hi_v, lo_w, hi_w)``; ``coef`` is ``(M, 4)`` scratch."""
     r0 = _pmax(c[_W_MAX] - aw, 0.0)
