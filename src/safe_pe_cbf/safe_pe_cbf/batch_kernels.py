@@ -7,8 +7,8 @@ results are bitwise identical to them (tested on random instances). IEEE double 
 without fast-math (no reassociation, no fused multiply-add) makes that possible.
 
 numba is optional: :data:`AVAILABLE` says whether it imported. Without it the batched filter
-uses its numpy implementation (same results, 2-10x slower). The first call compiles (cached
-on disk by numba, a few seconds once).
+uses its numpy implementation (same results, 2-10x slower). The first call compiles (about
+15 s; numba caches the machine code on disk, later processes load it in well under a second).
 
 Constants are packed in one float array ``c`` (fewer arguments: a cheaper call at small N,
 where the call overhead is what counts). The kernels also validate their inputs (finite and
@@ -21,6 +21,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from safe_pe_cbf.bounds import BOX_EPS
+from safe_pe_cbf.qp import MULT_TOL, PARALLEL_EPS
 
 try:  # pragma: no cover - depends on the environment
     from numba import njit
@@ -43,9 +46,10 @@ CONST_NAMES = ("d", "opp_d", "pair_r", "wall_off", "obs_off", "x_min", "x_max", 
 (_D, _OPP_D, _PAIR_R, _WALL_OFF, _OBS_OFF, _X_MIN, _X_MAX, _Y_MIN, _Y_MAX, _V_MIN, _V_MAX,
  _W_MIN, _W_MAX, _WV, _WW, _TOL, _C, _DT, _MAX_ABS) = range(len(CONST_NAMES))
 
-_PARALLEL_EPS = 1e-12  # = qp.PARALLEL_EPS
-_MULT_TOL = 1e-12  # = qp.MULT_TOL
-_BOX_EPS = 1e-12  # = bounds.BOX_EPS
+# tolerances of the single-robot path (numba freezes module globals at compile time)
+_PARALLEL_EPS = PARALLEL_EPS
+_MULT_TOL = MULT_TOL
+_BOX_EPS = BOX_EPS
 
 
 # ---------------------------------------------------------------- Python's min/max semantics
