@@ -47,3 +47,13 @@ def test_invalid_stack_configs_say_what_to_fix(tmp_path, text, match):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(StackConfigError, match='cannot read'):
         StackConfig.from_yaml(tmp_path / 'nope.yaml')
+
+
+def test_gil_switch_interval_is_validated():
+    from safe_pe_training.ros.stack_config import StackConfig, StackConfigError
+
+    assert StackConfig().validate().gil_switch_interval == 0.001
+    assert StackConfig(gil_switch_interval=0.005).validate().gil_switch_interval == 0.005
+    for bad in (0.0, -1.0, 2.0, float('nan'), True, '0.001'):
+        with pytest.raises(StackConfigError, match='gil_switch_interval'):
+            StackConfig(gil_switch_interval=bad).validate()

@@ -83,6 +83,7 @@ class Stack:
         self.reason = ''
         self.executor: MultiThreadedExecutor | None = None
         self._spin_thread: threading.Thread | None = None
+        self._switch_interval: float | None = None  # the interpreter's, restored at shutdown
         self.run_dir = Path(next(s.overrides['report_dir'] for s in self.specs
                                  if s.key == 'metrics'))
 
@@ -90,6 +91,8 @@ class Stack:
     def start(self) -> None:
         """Create every node (simulator first) and start spinning in a background thread."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(self.config.gil_switch_interval)
         if any(s.key == 'training' for s in self.specs):
             # torch + SB3 take seconds to import; do it before the live graph competes for
             # the interpreter, so training starts sooner.
@@ -209,6 +212,8 @@ class Stack:
                 self._say(f'{key}: error while stopping: {exc}')
         if self.executor is not None:
             self.executor.shutdown(timeout_sec=2.0)
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
 
     def _say(self, text: str) -> None:
         if not self.quiet:

@@ -35,6 +35,10 @@ class StackConfig:
     :param linger: seconds the live graph keeps playing after training finished.
     :param seed: seed of training and simulator.
     :param use_sim_time: nodes follow the simulator's ``/clock``.
+    :param gil_switch_interval: [s] ``sys.setswitchinterval`` while the stack runs (training
+        and the live graph share one interpreter: Python's default 0.005 s makes the training
+        thread wait after every torch call that releases the GIL and delays the policy
+        timers; 0.001 s trained 2.6x faster with 15x fewer nominal timeouts here).
     :param params: node parameter files (relative to ``config/`` or absolute).
     """
 
@@ -48,6 +52,7 @@ class StackConfig:
     linger: float = 5.0
     seed: int = 0
     use_sim_time: bool = False
+    gil_switch_interval: float = 0.001
     params: GraphFiles = field(default_factory=GraphFiles)
 
     def validate(self) -> StackConfig:
@@ -73,6 +78,12 @@ class StackConfig:
                     or not math.isfinite(value) or value < 0:
                 raise StackConfigError(f'{name} must be a number of seconds >= 0, got {value!r}')
             setattr(self, name, float(value))
+        value = self.gil_switch_interval
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not 1e-6 <= value <= 1.0:
+            raise StackConfigError(f'gil_switch_interval must be seconds in [1e-6, 1] '
+                                   f'(Python default 0.005), got {value!r}')
+        self.gil_switch_interval = float(value)
         if self.budget == 0 and self.duration == 0:
             raise StackConfigError('with budget 0 (no training) give a duration (seconds) '
                                    'for the live graph to run')
