@@ -37,8 +37,24 @@ from safe_pe_sim.vec_env import PursuitEvasionVecEnv
 Bench = Callable[[float], tuple[float, float]]   # seconds -> (wall, CPU) env-steps/s
 
 
-def _rates(steps: int, t0: float, c0: float) -> tuple[float, float]:
-    """Env-steps per second of wall-clock time and of this process's CPU time."""
+def _timed(start: Callable[[], object], step: Callable[[int], bool],
+           restart: Callable[[], object], seconds: float, block: int = 1,
+           env_steps_per_call: int = 1) -> tuple[float, float]:
+    """Call ``step(n)`` (n = 0, 1, ...) for ``seconds``; ``restart()`` when it returns True.
+
+    Returns env-steps per second of wall-clock time and of this process's CPU time. The clock
+    is read once per ``block`` calls.
+    """
+    start()
+    n = 0
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(block):
+            if step(n):
+                restart()
+            n += 1
+    steps = n * env_steps_per_call
     return (steps / (time.perf_counter() - t0),
             steps / max(time.process_time() - c0, 1e-9))
 
@@ -56,20 +72,12 @@ def bench_gym_env(profile: str, opponent: str) -> Bench:
     env = PursuitEvasionEnv(profile, role="pursuer",
                             opponent=replay if opponent == "replay" else opponent)
 
-    def run(seconds: float) -> float:
-        env.reset(seed=0)
-        n = 0
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        while time.perf_counter() - t0 < seconds:
-            for _ in range(256):
-                k[0] = n
-                _, _, term, trunc, _ = env.step(actions[n & 4095])
-                n += 1
-                if term or trunc:
-                    env.reset()
-        return _rates(n, t0, c0)
-    return run
+    def step(n: int) -> bool:
+        k[0] = n
+        _, _, term, trunc, _ = env.step(actions[n & 4095])
+        return term or trunc
+
+    return lambda seconds: _timed(lambda: env.reset(seed=0), step, env.reset, seconds, 256)
 
 
 def bench_parallel_env(profile: str) -> Bench:
@@ -79,19 +87,11 @@ def bench_parallel_env(profile: str) -> Bench:
             zip(rng.uniform(-1, 1, (4096, 2)), rng.uniform(-1, 1, (4096, 2)))]
     env = PursuitEvasionParallelEnv(profile)
 
-    def run(seconds: float) -> float:
-        env.reset(seed=0)
-        n = 0
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        while time.perf_counter() - t0 < seconds:
-            for _ in range(256):
-                env.step(acts[n & 4095])
-                n += 1
-                if not env.agents:
-                    env.reset()
-        return _rates(n, t0, c0)
-    return run
+    def step(n: int) -> bool:
+        env.step(acts[n & 4095])
+        return not env.agents
+
+    return lambda seconds: _timed(lambda: env.reset(seed=0), step, env.reset, seconds, 256)
 
 
 def bench_game(profile: str) -> Bench:
@@ -103,19 +103,11 @@ def bench_game(profile: str) -> Bench:
                                                                      (4096, 2)))]
     game = PursuitEvasionGame(cfg)
 
-    def run(seconds: float) -> float:
-        game.reset(seed=0)
-        n = 0
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        while time.perf_counter() - t0 < seconds:
-            for _ in range(256):
-                res = game.step(*cmds[n & 4095])
-                n += 1
-                if res.terminated or res.truncated:
-                    game.reset()
-        return _rates(n, t0, c0)
-    return run
+    def step(n: int) -> bool:
+        res = game.step(*cmds[n & 4095])
+        return res.terminated or res.truncated
+
+    return lambda seconds: _timed(lambda: game.reset(seed=0), step, game.reset, seconds, 256)
 
 
 def bench_vector_core(profile: str, num_envs: int) -> Bench:
@@ -126,17 +118,13 @@ def bench_vector_core(profile: str, num_envs: int) -> Bench:
     lo, hi = core.cmd_lo, core.cmd_hi
     cmds = [lo + (hi - lo) * rng.uniform(size=(num_envs, 2, 2)) for _ in range(16)]
 
-    def run(seconds: float) -> float:
-        core.reset(seed=0)
-        n = 0
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        while time.perf_counter() - t0 < seconds:
-            c = cmds[n % 16]
-            core.step(c[:, 0], c[:, 1])
-            n += 1
-        return _rates(n * num_envs, t0, c0)
-    return run
+    def step(n: int) -> bool:
+        c = cmds[n % 16]
+        core.step(c[:, 0], c[:, 1])
+        return False  # the core resets finished games itself
+
+    return lambda seconds: _timed(lambda: core.reset(seed=0), step, core.reset, seconds,
+                                  env_steps_per_call=num_envs)
 
 
 def bench_sb3_vec_env(profile: str, num_envs: int) -> Bench:
@@ -146,16 +134,12 @@ def bench_sb3_vec_env(profile: str, num_envs: int) -> Bench:
     rng = np.random.default_rng(4)
     acts = [rng.uniform(-1, 1, (num_envs, 2)).astype(np.float32) for _ in range(16)]
 
-    def run(seconds: float) -> float:
-        venv.reset()
-        n = 0
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        while time.perf_counter() - t0 < seconds:
-            venv.step(acts[n % 16])
-            n += 1
-        return _rates(n * num_envs, t0, c0)
-    return run
+    def step(n: int) -> bool:
+        venv.step(acts[n % 16])
+        return False  # auto-reset inside the VecEnv
+
+    return lambda seconds: _timed(venv.reset, step, venv.reset, seconds,
+                                  env_steps_per_call=num_envs)
 
 
 def bench_mpe() -> Bench | None:
@@ -171,19 +155,11 @@ def bench_mpe() -> Bench | None:
     acts = [{a: int(x) for a, x in zip(agents, row)}
             for row in rng.integers(0, 5, (4096, len(agents)))]
 
-    def run(seconds: float) -> float:
-        env.reset(seed=0)
-        n = 0
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        while time.perf_counter() - t0 < seconds:
-            for _ in range(64):
-                env.step(acts[n & 4095])
-                n += 1
-                if not env.agents:
-                    env.reset()
-        return _rates(n, t0, c0)
-    return run
+    def step(n: int) -> bool:
+        env.step(acts[n & 4095])
+        return not env.agents
+
+    return lambda seconds: _timed(lambda: env.reset(seed=0), step, env.reset, seconds, 64)
 
 
 def main() -> None:
