@@ -19,7 +19,7 @@ from safe_pe_cbf.backup import backup_candidates
 from safe_pe_cbf.batch_compiled import CompiledKernels, pick_backend
 from safe_pe_cbf.batch_rows import (BatchRows, _buffer, build_rows_batch,
                                     check_batch_inputs, check_commands, coerce_batch_inputs,
-                                    coerce_commands, column_names)
+                                    coerce_commands, column_names, softened_rows)
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import Consts
 from safe_pe_cbf.errors import SafetyInputError
@@ -429,13 +429,9 @@ class BatchedSafetyFilter:
         qp_ok[pend] = False
         # ---- tier 2: relaxed stages
         if pend.size:
-            present = np.zeros((rows.h.shape[0], 3), dtype=bool)
-            for grp in range(3):
-                present[:, grp] = np.any(rows.valid & (rows.group == grp)[None, :], axis=1)
+            present = rows.present_groups()
             for gammas, _text in self._stages:
-                changed = np.array([gammas[grp] != gam for grp in range(3)])
-                applies = np.any(present[pend] & changed[None, :], axis=1)
-                sub = pend[applies]
+                sub = softened_rows(pend, present, gammas, gam)
                 if sub.size == 0:
                     continue
                 g_s = rows.g(k, gammas, sub)
@@ -449,13 +445,7 @@ class BatchedSafetyFilter:
                     break
         # ---- tier 3: backup (largest smallest certificate slack)
         if pend.size:
-            g1 = rows.g(k, (1.0, 1.0, 1.0), pend)
-            gv = rows.gv[pend]
-            gw = rows.gw[pend]
-            sl = (g1[:, None, :] + self._cand_bonus[None, :, None]) \
-                - (gv[:, None, :] * self._cand_v[None, :, None]
-                   + gw[:, None, :] * self._cand_w[None, :, None])
-            sl = np.where(rows.valid[pend][:, None, :], sl, np.inf)
+            sl = rows.backup_slack(k, pend, self._cand_v, self._cand_w, self._cand_bonus)
             arg = np.argmin(sl, axis=2)
             worst = np.take_along_axis(sl, arg[:, :, None], axis=2)[:, :, 0]
             best = np.argmax(worst, axis=1)

@@ -21,7 +21,7 @@ from safe_pe_cbf.geometry import MAX_ABS
 
 __all__ = ["BatchRows", "build_rows_batch", "column_names", "check_batch_inputs",
            "check_batch_values", "check_commands", "coerce_batch_inputs", "coerce_commands",
-           "rows_from_columns"]
+           "rows_from_columns", "softened_rows"]
 
 
 def column_names(K: int) -> list[str]:
@@ -74,6 +74,44 @@ class BatchRows:
             return (coefs[:, None] * self.h.T - self.extra[:, None]).T
         h = self.h if rows is None else self.h[rows]
         return coefs * h - self.extra
+
+    def present_groups(self) -> np.ndarray:
+        """``(N, 3)`` bool: which constraint groups (collision, arena, obstacles) each robot
+        has rows in (a relaxed stage only applies where it softens a present group)."""
+        present = np.zeros((self.h.shape[0], 3), dtype=bool)
+        for grp in range(3):
+            present[:, grp] = np.any(self.valid & (self.group == grp)[None, :], axis=1)
+        return present
+
+    def backup_slack(self, k: Consts, rows: np.ndarray, cand_v: np.ndarray,
+                     cand_w: np.ndarray, cand_bonus: np.ndarray) -> np.ndarray:
+        """``(len(rows), C, M)`` certificate slack of each backup candidate on each row
+        (``backup.select_backup``; absent rows +inf).
+
+        :param k: constants
+        :param rows: indices of the robots
+        :param cand_v: ``(C,)`` candidate speeds
+        :param cand_w: ``(C,)`` candidate turn rates
+        :param cand_bonus: ``(C,)`` their certificate bonus
+        """
+        g1 = self.g(k, (1.0, 1.0, 1.0), rows)
+        sl = (g1[:, None, :] + cand_bonus[None, :, None]) \
+            - (self.gv[rows][:, None, :] * cand_v[None, :, None]
+               + self.gw[rows][:, None, :] * cand_w[None, :, None])
+        return np.where(self.valid[rows][:, None, :], sl, np.inf)
+
+
+def softened_rows(pend: np.ndarray, present: np.ndarray, gammas: tuple[float, float, float],
+                  gamma: float) -> np.ndarray:
+    """The robots of ``pend`` for which a relaxed stage softens a present group.
+
+    :param pend: indices of the robots still without a solution
+    :param present: ``(N, 3)`` from :meth:`BatchRows.present_groups`
+    :param gammas: the stage's gamma per group
+    :param gamma: the configured gamma
+    """
+    changed = np.array([gammas[grp] != gamma for grp in range(3)])
+    return pend[np.any(present[pend] & changed[None, :], axis=1)]
 
 
 def _buffer(workspace: Optional[dict], name: str, shape: tuple[int, ...], dtype) -> np.ndarray:

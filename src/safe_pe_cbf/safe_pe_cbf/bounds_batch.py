@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
-from safe_pe_cbf.batch_rows import BatchRows
+from safe_pe_cbf.batch_rows import BatchRows, softened_rows
 from safe_pe_cbf.bounds import BOX_EPS
 from safe_pe_cbf.constraints import Consts
 from safe_pe_cbf.qp_batch import scaled_rows_batch, solve_rows_batch
@@ -155,12 +155,9 @@ def action_box_batch(filt: "BatchedSafetyFilter", rows: BatchRows
     pend = np.arange(N)
     _store_boxes(pend, feas, box, 0, lo, hi, empty, stage)
     pend = pend[~feas]
-    present = np.zeros((N, 3), dtype=bool)
-    for grp in range(3):
-        present[:, grp] = np.any(rows.valid & (rows.group == grp)[None, :], axis=1)
+    present = rows.present_groups()
     for s_i, (gammas, _text) in enumerate(filt._stages, start=1):
-        changed = np.array([gammas[grp] != gam for grp in range(3)])
-        sub = pend[np.any(present[pend] & changed[None, :], axis=1)]
+        sub = softened_rows(pend, present, gammas, gam)
         if sub.size == 0:
             continue
         feas, box = _box_for(k, rows, sub, rows.g(k, gammas, sub))
@@ -171,11 +168,7 @@ def action_box_batch(filt: "BatchedSafetyFilter", rows: BatchRows
         if pend.size == 0:
             break
     if pend.size:
-        g1 = rows.g(k, (1.0, 1.0, 1.0), pend)
-        sl = (g1[:, None, :] + filt._cand_bonus[None, :, None]) \
-            - (rows.gv[pend][:, None, :] * filt._cand_v[None, :, None]
-               + rows.gw[pend][:, None, :] * filt._cand_w[None, :, None])
-        sl = np.where(rows.valid[pend][:, None, :], sl, np.inf)
+        sl = rows.backup_slack(k, pend, filt._cand_v, filt._cand_w, filt._cand_bonus)
         best = np.argmax(sl.min(axis=2), axis=1)
         lo[pend, 0] = hi[pend, 0] = filt._cand_v[best]
         lo[pend, 1] = hi[pend, 1] = filt._cand_w[best]
