@@ -43,12 +43,7 @@ from rclpy.context import Context
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import (
-    DurabilityPolicy,
-    QoSProfile,
-    ReliabilityPolicy,
-    qos_profile_sensor_data,
-)
+from rclpy.qos import qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from safe_pe_msgs.msg import Arena as ArenaMsg, GameState, SafetyStatus
 from std_msgs.msg import Header
@@ -73,13 +68,12 @@ from safe_pe_cbf.ros.filter_params import FilterNodeSettings, all_specs, setting
 from safe_pe_cbf.ros.filter_pipeline import FilterDecision, FilterPipeline
 from safe_pe_cbf.ros.markers import constraint_markers
 from safe_pe_cbf.ros.node_params import check_change, declare_specs, spec_values
+from safe_pe_cbf.ros.qos import LATCHED, reliable_qos
 
 ARENA_TOPIC = "/safe_pe/arena"
 GAME_STATE_TOPIC = "/safe_pe/game_state"
-ARENA_QOS = QoSProfile(
-    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
-)
-COMMAND_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+ARENA_QOS = LATCHED
+COMMAND_QOS = reliable_qos(5)
 # the executor of main() unless --executor / SAFE_PE_EXECUTOR say otherwise
 DEFAULT_EXECUTOR = "events"
 

@@ -26,7 +26,6 @@ from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from safe_pe_cbf.ros.conversions import (
     NonFiniteInput,
     arena_from_message,
@@ -40,6 +39,7 @@ from safe_pe_cbf.ros.node_params import (
     spec_values,
     spin_until_shutdown,
 )
+from safe_pe_cbf.ros.qos import LATCHED, reliable_qos
 from safe_pe_msgs.msg import Arena as ArenaMsg, GameState
 from std_msgs.msg import Header
 
@@ -52,10 +52,7 @@ from safe_pe_sim.ros.game_state_core import (
 )
 from safe_pe_sim.ros.sim_messages import agent_state_message
 
-LATCHED = QoSProfile(
-    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
-)
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+RELIABLE = reliable_qos(10)
 
 
 class GameStateNode(Node):

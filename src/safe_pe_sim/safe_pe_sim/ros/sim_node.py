@@ -23,7 +23,6 @@ from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from safe_pe_cbf.ros.conversions import (
     NonFiniteInput,
@@ -38,6 +37,7 @@ from safe_pe_cbf.ros.node_params import (
     spec_values,
     spin_until_shutdown,
 )
+from safe_pe_cbf.ros.qos import LATCHED, reliable_qos
 from safe_pe_msgs.msg import Arena as ArenaMsg, EpisodeResult, GameState, SafetyStatus
 from safe_pe_msgs.srv import ResetEpisode
 from std_msgs.msg import Header
@@ -55,10 +55,7 @@ from safe_pe_sim.ros.sim_messages import (
 )
 from safe_pe_sim.ros.sim_params import SimNodeSettings, sim_settings_from_values, sim_specs
 
-LATCHED = QoSProfile(
-    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
-)
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+RELIABLE = reliable_qos(10)
 
 
 class SimulatorNode(Node):

@@ -19,7 +19,7 @@ from typing import Any
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from safe_pe_cbf.ros.qos import CHECKPOINT_QOS
 from safe_pe_msgs.msg import CheckpointInfo, GameState
 
 from safe_pe_training.ros.conversions import CMD_TYPES, game_state_arrays, make_twist, twist_type
@@ -34,8 +34,6 @@ from safe_pe_training.ros.policy_core import (
 )
 
 NODE_NAME = 'safe_pe_policy'
-CHECKPOINT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
-                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class PolicyNode(Node):

@@ -21,7 +21,7 @@ from typing import Any
 
 from geometry_msgs.msg import Twist
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from safe_pe_cbf.ros.qos import CHECKPOINT_QOS
 from safe_pe_msgs.msg import CheckpointInfo, SafetyStatus, SafetyStatusArray, TrainingProgress
 
 from safe_pe_training.ros.graph_spec import RUN_TYPES
@@ -30,8 +30,6 @@ from safe_pe_training.ros.runner import run_node
 from safe_pe_training.ros.status_sampler import ROLES, StatusSampler
 
 NODE_NAME = 'safe_pe_training'
-CHECKPOINT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
-                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def _finite(value: float, default: float = 0.0) -> float:
