@@ -34,6 +34,25 @@ def context(tmp_path, monkeypatch):
 
 
 
+def _peer(context, node):
+    """Peer node + executor (with ``node``) recording this run's game states and diagnostics;
+    returns ``(peer, executor, states, diags, pursuer odom pub, evader odom pub)``."""
+    peer = rclpy.create_node("peer", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    states: list[GameState] = []
+    diags: list[DiagnosticStatus] = []
+    peer.create_subscription(GameState, "/safe_pe/game_state",
+                             lambda m: states.append(m) if m.pursuer.agent_id == P else None, 100)
+    peer.create_subscription(
+        DiagnosticArray, "/diagnostics",
+        lambda m: diags.extend(s for s in m.status if s.hardware_id == f"{P},{E}"), 100)
+    pub_p = peer.create_publisher(Odometry, f"/{P}/odom", 10)
+    pub_e = peer.create_publisher(Odometry, f"/{E}/odom", 10)
+    return peer, executor, states, diags, pub_p, pub_e
+
+
 def _odom(x: float, y: float, yaw: float, v: float, stamp_ns: int) -> Odometry:
     msg = Odometry()
     msg.header.frame_id = "odom"
@@ -52,21 +71,9 @@ def test_odometry_in_game_state_out_and_watchdog(context):
         Parameter("pursuer_odom_offset", value=[-1.5, 0.0, 0.0]),
         Parameter("evader_odom_offset", value=[1.0, 0.0, math.pi]),
     ])
-    peer = rclpy.create_node("peer", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    executor.add_node(peer)
-    states: list[GameState] = []
-    diags: list[DiagnosticStatus] = []
+    peer, executor, states, diags, pub_p, pub_e = _peer(context, node)
     arenas: list[Arena] = []
-    peer.create_subscription(GameState, "/safe_pe/game_state",
-                             lambda m: states.append(m) if m.pursuer.agent_id == P else None, 100)
-    peer.create_subscription(
-        DiagnosticArray, "/diagnostics",
-        lambda m: diags.extend(s for s in m.status if s.hardware_id == f"{P},{E}"), 100)
     peer.create_subscription(Arena, "/safe_pe/arena", arenas.append, LATCHED)
-    pub_p = peer.create_publisher(Odometry, f"/{P}/odom", 10)
-    pub_e = peer.create_publisher(Odometry, f"/{E}/odom", 10)
     clock = {"ns": 1_000_000_000}
 
     def both() -> None:
@@ -149,20 +156,8 @@ def test_arena_from_topic_and_bad_arena_rejected(context):
         Parameter("robots", value=[P, E]), Parameter("rate", value=50.0),
         Parameter("arena_source", value="topic"), Parameter("diagnostics_period", value=0.1),
     ])
-    peer = rclpy.create_node("peer", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    executor.add_node(peer)
-    states: list[GameState] = []
-    diags: list[DiagnosticStatus] = []
-    peer.create_subscription(GameState, "/safe_pe/game_state",
-                             lambda m: states.append(m) if m.pursuer.agent_id == P else None, 100)
-    peer.create_subscription(
-        DiagnosticArray, "/diagnostics",
-        lambda m: diags.extend(s for s in m.status if s.hardware_id == f"{P},{E}"), 100)
+    peer, executor, states, diags, pub_p, pub_e = _peer(context, node)
     arena_pub = peer.create_publisher(Arena, "/safe_pe/arena", LATCHED)
-    pub_p = peer.create_publisher(Odometry, f"/{P}/odom", 10)
-    pub_e = peer.create_publisher(Odometry, f"/{E}/odom", 10)
 
     def both() -> None:
         pub_p.publish(_odom(0.0, 0.0, 0.0, 0.0, 5))
