@@ -7,13 +7,17 @@ Two measurements per run, interleaved (A, B, C, D, A, B, ...) so machine noise h
   spent in the batched CBF filter (row builds, both safe boxes, both resolvers, the
   learner's w5 barrier);
 * ``train``: PPO ``learn()`` (rollouts + updates, SafetyMetricsCallback attached) with the
-  run's preset PPO settings: the steps/s a training run sees.
+  run's preset PPO settings: the steps/s a training run sees. One model per run is built and
+  warmed up once; then each round runs one rollout + update of every run in turn, and the A/B
+  ratio is the median of the per-round ratios. This machine's speed drifts by +-30 % over
+  seconds, so independent medians of a few 4-second runs each were too noisy to compare.
 
 A fifth row, ``B+obs``, is run B in run A's obstacle world: A / (B+obs) is the price of the
 safety machinery alone (filter, CBF-Beta policy, w5), A / B adds the cost of simulating and
 observing obstacles.
 
-Run:  python bench/bench_training.py [--steps 8192] [--repeats 3] [--num-envs 16]
+Run:  python bench/bench_training.py [--steps 8192] [--repeats 3] [--train-rounds 12]
+          [--num-envs 16] [--runs A B C D B+obs]
 Target: run A >= 0.9 x run B in training steps/s.
 """
 
@@ -75,30 +79,41 @@ def bench_env(run: str, num_envs: int, steps: int, seed: int) -> tuple[float, fl
     return actions.shape[0] * num_envs / elapsed, env.filter_seconds / elapsed
 
 
-def bench_train(run: str, num_envs: int, steps: int, seed: int) -> float:
-    """PPO learn() env-steps/s (rollouts + updates) with the run's PPO preset."""
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.policies import ActorCriticPolicy
+class TrainBench:
+    """One PPO model of a run, kept across measurements (built and warmed up once).
 
-    from safe_pe_training.beta_policy import CBFBetaPolicy
-    from safe_pe_training.self_play import ppo_policy_kwargs
-    from safe_pe_training.safety_metrics import SafetyMetricsTracker, \
-        _get_safety_metrics_callback_class
+    :param run: run name ("A", "B", "C", "D" or "B+obs")
+    :param num_envs: parallel envs
+    :param seed: seed of the env, opponent and model
+    """
 
-    config, env = make_env(run, num_envs, seed)
-    p = config.ppo
-    policy = CBFBetaPolicy if config.use_beta_policy else ActorCriticPolicy
-    model = PPO(policy, env, n_steps=p.n_steps, batch_size=p.batch_size,
-                learning_rate=p.learning_rate, n_epochs=p.n_epochs, gamma=p.gamma,
-                gae_lambda=p.gae_lambda, clip_range=p.clip_range, ent_coef=p.ent_coef,
-                vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm, seed=seed, device="cpu",
-                policy_kwargs=ppo_policy_kwargs(config))  # as SelfPlayTrainer builds them
-    callback = _get_safety_metrics_callback_class()(SafetyMetricsTracker())
-    model.learn(p.n_steps * num_envs, callback=callback)  # warm-up (first rollout + update)
-    t0 = time.perf_counter()
-    before = model.num_timesteps
-    model.learn(steps, callback=callback, reset_num_timesteps=False)
-    return (model.num_timesteps - before) / (time.perf_counter() - t0)
+    def __init__(self, run: str, num_envs: int, seed: int) -> None:
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.policies import ActorCriticPolicy
+
+        from safe_pe_training.beta_policy import CBFBetaPolicy
+        from safe_pe_training.self_play import ppo_policy_kwargs
+        from safe_pe_training.safety_metrics import SafetyMetricsTracker, \
+            _get_safety_metrics_callback_class
+
+        config, env = make_env(run, num_envs, seed)
+        p = config.ppo
+        policy = CBFBetaPolicy if config.use_beta_policy else ActorCriticPolicy
+        self.model = PPO(policy, env, n_steps=p.n_steps, batch_size=p.batch_size,
+                         learning_rate=p.learning_rate, n_epochs=p.n_epochs, gamma=p.gamma,
+                         gae_lambda=p.gae_lambda, clip_range=p.clip_range, ent_coef=p.ent_coef,
+                         vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm, seed=seed,
+                         device="cpu", policy_kwargs=ppo_policy_kwargs(config))  # as the trainer
+        self.callback = _get_safety_metrics_callback_class()(SafetyMetricsTracker())
+        self.rollout = p.n_steps * num_envs
+        self.model.learn(self.rollout, callback=self.callback)  # warm-up (rollout + update)
+
+    def measure(self, steps: int) -> float:
+        """PPO ``learn()`` env-steps/s (rollouts + updates) over at least ``steps`` steps."""
+        t0 = time.perf_counter()
+        before = self.model.num_timesteps
+        self.model.learn(steps, callback=self.callback, reset_num_timesteps=False)
+        return (self.model.num_timesteps - before) / (time.perf_counter() - t0)
 
 
 def main() -> None:
@@ -106,7 +121,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=8192, help="env-steps per measurement")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="env measurements per run")
+    parser.add_argument("--train-rounds", type=int, default=12,
+                        help="training rounds: one rollout + PPO update per run, in turn")
     parser.add_argument("--num-envs", type=int, default=16)
     parser.add_argument("--runs", nargs="+", default=["A", "B", "C", "D", "B+obs"],
                         help='runs to compare; "B+obs" is run B with run A\'s obstacles')
@@ -120,26 +137,36 @@ def main() -> None:
             fps, share = bench_env(run, args.num_envs, args.steps, seed=rep)
             env_fps[run].append(fps)
             filt[run].append(share)
-        for run in args.runs:
-            train_fps[run].append(bench_train(run, args.num_envs, args.steps, seed=rep))
-        print(f"repeat {rep + 1}/{args.repeats} done", flush=True)
+    print("env measurements done; building and warming up the PPO models", flush=True)
+    models = {run: TrainBench(run, args.num_envs, seed=0) for run in args.runs}
+    for rep in range(args.train_rounds):
+        for run in args.runs:  # one rollout + update per run, in turn
+            train_fps[run].append(models[run].measure(models[run].rollout))
+        print(f"training round {rep + 1}/{args.train_rounds} done", flush=True)
 
-    print(f"\nN = {args.num_envs} envs, {args.steps} env-steps per measurement, "
-          f"median of {args.repeats} (1 torch thread)")
-    print(f"{'run':<4} {'env steps/s':>12} {'filter share':>13} {'train steps/s':>14}")
+    print(f"\nN = {args.num_envs} envs (1 torch thread); env: {args.steps} env-steps per "
+          f"measurement, median of {args.repeats}; training: one rollout + update "
+          f"({models[args.runs[0]].rollout} steps) per run and round, median of "
+          f"{args.train_rounds} rounds")
+    print(f"{'run':<6} {'env steps/s':>12} {'filter share':>13} {'train steps/s':>14}")
     for run in args.runs:
-        print(f"{run:<4} {statistics.median(env_fps[run]):>12.0f} "
+        print(f"{run:<6} {statistics.median(env_fps[run]):>12.0f} "
               f"{statistics.median(filt[run]):>12.1%} {statistics.median(train_fps[run]):>14.0f}")
     if "A" in args.runs and "B" in args.runs:
         env_ratio = statistics.median(env_fps["A"]) / statistics.median(env_fps["B"])
-        train_ratio = statistics.median(train_fps["A"]) / statistics.median(train_fps["B"])
-        print(f"\nrun A / run B: env {env_ratio:.2f}x, training {train_ratio:.2f}x "
-              f"(target >= 0.90x in training)")
+        print(f"\nrun A / run B: env {env_ratio:.2f}x; training "
+              f"{_paired(train_fps['A'], train_fps['B'])} (target >= 0.90x in training)")
     if "A" in args.runs and "B+obs" in args.runs:
-        ratio = statistics.median(train_fps["A"]) / statistics.median(train_fps["B+obs"])
-        print(f"run A / run B with the same obstacles: training {ratio:.2f}x (the cost of "
-              f"filter + CBF-Beta + w5 alone)")
+        print(f"run A / run B with the same obstacles: training "
+              f"{_paired(train_fps['A'], train_fps['B+obs'])} (filter + CBF-Beta + w5 alone)")
 
+
+def _paired(a: list[float], b: list[float]) -> str:
+    """Median of the per-round ratios ``a_i / b_i`` (rounds run back to back, so slow spells
+    of the machine hit both), with their range."""
+    ratios = [x / y for x, y in zip(a, b)]
+    return (f"{statistics.median(ratios):.2f}x (per-round ratios {min(ratios):.2f}-"
+            f"{max(ratios):.2f}; ratio of medians {statistics.median(a) / statistics.median(b):.2f}x)")
 
 if __name__ == "__main__":
     main()
