@@ -34,6 +34,50 @@ DEFAULT_BETA_EPSILON = 1e-5
 """Default clip distance of ``y`` from 0 and 1 (float32 safe, keeps log-probs finite)."""
 
 
+class _BetaLogProb(th.autograd.Function):
+    """Summed Beta log density of ``(batch, d)`` samples as one autograd node.
+
+    ``log p = sum_i (a_i - 1) log y_i + (b_i - 1) log(1 - y_i) + lgamma(a_i + b_i)
+    - lgamma(a_i) - lgamma(b_i)``, differentiated in closed form:
+    ``d/da = log y + psi(a + b) - psi(a)``, ``d/db = log(1 - y) + psi(a + b) - psi(b)``.
+    Autograd through the dozen elementwise ops did the same with a node per op and recomputed
+    the digammas in the backward pass; here they are computed once, in the forward pass and only
+    when a gradient is wanted, and handed back (non-differentiable) so that the entropy of the
+    same minibatch reuses them. Values and gradients agree with the op-by-op expression (and
+    with ``torch.distributions.Beta``) to rounding.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, conc: th.Tensor, y: th.Tensor, d: int
+                ) -> tuple[th.Tensor, th.Tensor, th.Tensor, th.Tensor]:
+        a, b = conc[:, :d], conc[:, d:]
+        total = a + b
+        lg = th.lgamma(conc)  # one call for both halves
+        log_norm = th.lgamma(total) - lg[:, :d] - lg[:, d:]
+        log_y = th.log(y)
+        log_1my = th.log(1.0 - y)
+        out = ((a - 1.0) * log_y + (b - 1.0) * log_1my + log_norm).sum(dim=1)
+        if ctx.needs_input_grad[0]:
+            psi = th.digamma(conc)
+            psi_total = th.digamma(total)
+            ctx.save_for_backward(th.cat([log_y, log_1my], dim=1), psi, psi_total)
+        else:
+            psi = psi_total = conc.new_empty(0)
+        ctx.d = d
+        ctx.mark_non_differentiable(log_norm, psi, psi_total)
+        return out, log_norm, psi, psi_total
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: th.Tensor, *_unused: Any
+                 ) -> tuple[th.Tensor | None, None, None]:
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        logs, psi, psi_total = ctx.saved_tensors
+        d = ctx.d
+        grad = logs + th.cat([psi_total, psi_total], dim=1) - psi
+        return grad_out.unsqueeze(1) * grad, None, None
+
+
 class BetaDistribution(Distribution):
     """Independent Beta distributions on ``(0, 1)`` per action dimension.
 
@@ -57,6 +101,10 @@ class BetaDistribution(Distribution):
         self.alpha: th.Tensor | None = None
         self.beta: th.Tensor | None = None
         self._concentrations: th.Tensor | None = None  # (alpha | beta), as from the net
+        # (log normaliser, digamma(alpha | beta), digamma(alpha + beta)) of the current
+        # parameters, kept from a differentiable log_prob() for entropy(): PPO asks for both
+        # every minibatch, and the digammas are the ones log_prob's gradient needs anyway
+        self._special: tuple[th.Tensor, th.Tensor, th.Tensor] | None = None
 
     def proba_distribution_net(self, latent_dim: int) -> nn.Module:
         """Linear layer from the actor latent to ``2 * action_dim`` raw concentrations.
@@ -74,10 +122,14 @@ class BetaDistribution(Distribution):
             second half -> beta, each through ``softplus(.) + 1``
         """
         conc = nn.functional.softplus(concentration_logits) + 1.0  # both halves at once
+        self._set(conc)
+        return self
+
+    def _set(self, conc: th.Tensor) -> None:
         self._concentrations = conc
         self.alpha = conc[..., :self.action_dim]
         self.beta = conc[..., self.action_dim:]
-        return self
+        self._special = None
 
     def from_concentrations(
         self: SelfBetaDistribution, alpha: th.Tensor, beta: th.Tensor
@@ -87,9 +139,7 @@ class BetaDistribution(Distribution):
         :param alpha: ``(batch, action_dim)`` first concentrations, > 0
         :param beta: ``(batch, action_dim)`` second concentrations, > 0
         """
-        self._concentrations = th.cat([alpha, beta], dim=-1)
-        self.alpha = self._concentrations[..., :self.action_dim]
-        self.beta = self._concentrations[..., self.action_dim:]
+        self._set(th.cat([alpha, beta], dim=-1))
         return self
 
     @property
@@ -107,12 +157,18 @@ class BetaDistribution(Distribution):
 
         :param actions: ``(batch, action_dim)`` values in ``[0, 1]``
         """
-        a, b = self.alpha, self.beta
-        assert a is not None and b is not None
+        conc = self._concentrations
+        assert conc is not None, "call proba_distribution() first"
         y = self._clip(actions)
-        log_norm = th.lgamma(a + b) - th.lgamma(a) - th.lgamma(b)
-        return sum_independent_dims(th.xlogy(a - 1.0, y) + th.xlogy(b - 1.0, 1.0 - y)
-                                    + log_norm)
+        if conc.dim() != 2 or y.shape != self.alpha.shape:  # other layouts: plain autograd
+            a, b = self.alpha, self.beta
+            log_norm = th.lgamma(a + b) - th.lgamma(a) - th.lgamma(b)
+            return sum_independent_dims(th.xlogy(a - 1.0, y) + th.xlogy(b - 1.0, 1.0 - y)
+                                        + log_norm)
+        out, log_norm, psi, psi_total = _BetaLogProb.apply(conc, y.detach(), self.action_dim)
+        if psi.numel():
+            self._special = (log_norm, psi, psi_total)
+        return out
 
     def entropy(self) -> th.Tensor:
         """Summed differential entropy, ``(batch,)`` (no gradient unless
@@ -121,9 +177,15 @@ class BetaDistribution(Distribution):
         assert a is not None and b is not None
         with th.set_grad_enabled(self.entropy_gradient and th.is_grad_enabled()):
             total = a + b
-            ent = (th.lgamma(a) + th.lgamma(b) - th.lgamma(total)
-                   - (2.0 - total) * th.digamma(total)
-                   - (a - 1.0) * th.digamma(a) - (b - 1.0) * th.digamma(b))
+            d = self.action_dim
+            if self._special is not None and not th.is_grad_enabled():
+                log_norm, psi, psi_total = self._special  # from log_prob, same parameters
+            else:
+                psi = th.digamma(self._concentrations)  # one call for both halves
+                psi_total = th.digamma(total)
+                log_norm = th.lgamma(total) - th.lgamma(a) - th.lgamma(b)
+            ent = (-log_norm - (2.0 - total) * psi_total
+                   - (a - 1.0) * psi[..., :d] - (b - 1.0) * psi[..., d:])
             return sum_independent_dims(ent)
 
     def sample(self) -> th.Tensor:

@@ -64,6 +64,40 @@ def test_beta_distribution_support_and_log_prob_matches_torch():
     assert logits.grad is not None and th.isfinite(logits.grad).all()
 
 
+@pytest.mark.parametrize("entropy_gradient", [True, False])
+def test_fused_log_prob_gradient_and_reused_entropy_match_torch(entropy_gradient):
+    """log_prob is one autograd node with a closed-form gradient; entropy() reuses its
+    digammas when it needs no gradient. Values and gradients equal torch's Beta (float64)."""
+    th.manual_seed(3)
+    logits = (th.randn(3000, 4, dtype=th.float64) * 3.0).requires_grad_(True)
+    y = th.rand(3000, 2, dtype=th.float64).clamp(1e-5, 1.0 - 1e-5)
+    dist = BetaDistribution(2, entropy_gradient=entropy_gradient)
+    dist.proba_distribution(logits)
+    ref = th.distributions.Beta(dist.alpha, dist.beta)
+    log_prob = dist.log_prob(y)
+    entropy = dist.entropy()
+    assert (dist._special is not None) is True  # kept from the differentiable log_prob
+    assert th.allclose(log_prob, ref.log_prob(y).sum(dim=1), rtol=0, atol=1e-10)
+    assert th.allclose(entropy, ref.entropy().sum(dim=1), rtol=0, atol=1e-10)
+    assert entropy.requires_grad is entropy_gradient
+    grad, = th.autograd.grad(log_prob.sum(), logits, retain_graph=True)
+    grad_ref, = th.autograd.grad(ref.log_prob(y).sum(), logits, retain_graph=True)
+    assert th.allclose(grad, grad_ref, rtol=1e-9, atol=1e-10)
+    if entropy_gradient:
+        grad_e, = th.autograd.grad(entropy.sum(), logits, retain_graph=True)
+        grad_e_ref, = th.autograd.grad(ref.entropy().sum(), logits)
+        assert th.allclose(grad_e, grad_e_ref, rtol=1e-9, atol=1e-10)
+    # without gradients (rollouts) nothing is kept and the values are the same
+    with th.no_grad():
+        dist.proba_distribution(logits)
+        assert th.allclose(dist.log_prob(y), log_prob, rtol=0, atol=0)
+        assert dist._special is None
+        assert th.allclose(dist.entropy(), entropy, rtol=0, atol=1e-12)
+    # new parameters drop what was kept
+    dist.proba_distribution(logits * 0.5)
+    assert dist._special is None
+
+
 @pytest.mark.parametrize("alpha, beta", [(1.0, 1.0), (1.3, 7.0), (25.0, 2.0), (60.0, 55.0)])
 def test_beta_samples_follow_the_beta_distribution(alpha, beta):
     """The gamma-ratio sampler draws from Beta(alpha, beta): mean, variance and the CDF
