@@ -165,8 +165,10 @@ def _paired(a: list[float], b: list[float]) -> str:
     """Median of the per-round ratios ``a_i / b_i`` (rounds run back to back, so slow spells
     of the machine hit both), with their range."""
     ratios = [x / y for x, y in zip(a, b)]
+    of_medians = statistics.median(a) / statistics.median(b)
     return (f"{statistics.median(ratios):.2f}x (per-round ratios {min(ratios):.2f}-"
-            f"{max(ratios):.2f}; ratio of medians {statistics.median(a) / statistics.median(b):.2f}x)")
+            f"{max(ratios):.2f}; ratio of medians {of_medians:.2f}x)")
+
 
 if __name__ == "__main__":
     main()

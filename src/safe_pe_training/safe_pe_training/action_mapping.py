@@ -92,7 +92,7 @@ def unit_to_physical(action: np.ndarray, limits: CommandLimits) -> np.ndarray:
     :param limits: the robot's command limits
     :return: ``(..., 2)`` commands inside the limits
     """
-    a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+    a = _clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
     low, span = _scale(limits)
     return low + 0.5 * (a + 1.0) * span
 
@@ -117,7 +117,7 @@ def beta_to_physical(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarra
     :param lo: lower corners ``(..., 2)``
     :param hi: upper corners ``(..., 2)``
     """
-    y = np.clip(np.asarray(y, dtype=np.float64), 0.0, 1.0)
+    y = _clip(np.asarray(y, dtype=np.float64), 0.0, 1.0)
     return lo + (hi - lo) * y
 
 
@@ -131,13 +131,23 @@ def normalise_box(lo: np.ndarray, hi: np.ndarray, limits: CommandLimits) -> np.n
     """
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
-    out = np.empty(np.broadcast_shapes(lo.shape, hi.shape)[:-1] + (BOX_OBS_DIM,))
+    shape = lo.shape if lo.shape == hi.shape else np.broadcast_shapes(lo.shape, hi.shape)
+    out = np.empty(shape[:-1] + (BOX_OBS_DIM,))
     out[..., 0::2] = lo  # v_lo, w_lo
     out[..., 1::2] = hi  # v_hi, w_hi
-    # physical_to_unit on the four columns at once (same expression, same values)
+    # physical_to_unit on the four columns at once, in place: 2 (x - low) / span - 1
     low, span = _box_scale(limits)
-    out = 2.0 * (out - low) / span - 1.0
-    return np.clip(out, -1.0, 1.0, out=out).astype(np.float32)
+    np.subtract(out, low, out=out)
+    np.multiply(2.0, out, out=out)
+    np.divide(out, span, out=out)
+    np.subtract(out, 1.0, out=out)
+    return _clip(out, -1.0, 1.0, out=out).astype(np.float32)
+
+
+def _clip(x: np.ndarray, low: float, high: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``np.clip(x, low, high)`` (the same values, NaN kept) without its Python-level dispatch,
+    which costs more than the work on the small arrays here."""
+    return np.minimum(np.maximum(x, low, out=out), high, out=out)
 
 
 @lru_cache(maxsize=64)

@@ -243,3 +243,26 @@ def test_entropy_without_gradient_gives_the_same_ppo_update_at_ent_coef_0():
             assert th.equal(entropy, ent_ref)
     for a, b in zip(*grads):
         assert th.equal(a, b)
+
+
+def test_box_mappings_equal_the_plain_formulas():
+    """The in-place encodings give exactly the values of the textbook expressions."""
+    from safe_pe_training.action_mapping import (CommandLimits, beta_to_physical,
+                                                 physical_to_unit, unit_to_physical)
+
+    rng = np.random.default_rng(5)
+    limits = CommandLimits(-0.2, 0.7, 2.5)
+    lo = rng.uniform([-0.4, -3.0], [0.5, 2.0], size=(257, 2))
+    hi = lo + rng.uniform(0.0, 0.6, size=(257, 2))
+    encoded = normalise_box(lo, hi, limits)
+    ulo, uhi = physical_to_unit(lo, limits), physical_to_unit(hi, limits)
+    plain = np.clip(np.stack([ulo[:, 0], uhi[:, 0], ulo[:, 1], uhi[:, 1]], axis=1),
+                    -1.0, 1.0).astype(np.float32)
+    assert encoded.dtype == np.float32 and np.array_equal(encoded, plain)
+    a = rng.uniform(-1.5, 1.5, size=(257, 2))
+    a[0] = np.nan
+    low, high = limits.low, limits.high
+    expected = low + 0.5 * (np.clip(a, -1.0, 1.0) + 1.0) * (high - low)
+    assert np.array_equal(unit_to_physical(a, limits), expected, equal_nan=True)
+    y = rng.uniform(-0.2, 1.2, size=(257, 2))
+    assert np.array_equal(beta_to_physical(y, lo, hi), lo + (hi - lo) * np.clip(y, 0.0, 1.0))
