@@ -26,7 +26,12 @@ def test_layout_constants() -> None:
     assert OBS_DIM % 4 == 0
 
 
-def test_batch_equals_single_and_is_bounded() -> None:
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_batch_equals_single_and_is_bounded(backend: str) -> None:
+    if backend == "numba":
+        pytest.importorskip("numba")
+    builder = ObservationBuilder(CFG, backend=backend)
+    assert builder.backend == backend
     rng = np.random.default_rng(0)
     n, k = 300, 6
     poses = np.concatenate((rng.uniform(-12, 12, (n, 2, 2)),            # some outside
@@ -37,7 +42,8 @@ def test_batch_equals_single_and_is_bounded() -> None:
     mask = rng.uniform(size=(n, k)) < 0.6
     steps = rng.integers(0, 600, n)
     for kk in (0, 1, 2, 6):
-        obs, clear = B.batch_with_clearance(poses, vel, obstacles[:, :kk], mask[:, :kk], steps)
+        obs, clear = builder.batch_with_clearance(poses, vel, obstacles[:, :kk],
+                                                  mask[:, :kk], steps)
         assert obs.shape == (n, 2, OBS_DIM) and obs.dtype == np.float32
         assert np.all(np.abs(obs) <= 1.0)
         for i in range(0, n, 5):
