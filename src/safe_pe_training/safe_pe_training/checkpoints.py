@@ -354,7 +354,9 @@ class DeployedPolicy:
         :param deterministic: override of the instance default
         :return: ``(2,)`` or ``(N, 2)`` commands in physical units
         """
-        arr = np.asarray(obs, dtype=np.float64)
+        arr = np.asarray(obs)
+        if arr.dtype not in (np.float32, np.float64):  # float32 stays: the net's own dtype
+            arr = np.asarray(obs, dtype=np.float64)
         single = arr.ndim == 1
         batch = arr[None, :] if single else arr
         if batch.ndim != 2 or batch.shape[1] != self.obs_dim:

@@ -62,7 +62,11 @@ class AgentView:
                     "filter (use_cbf is False): use a Gaussian-policy opponent instead"
                 )
             box = self._box_fn(self.agent)
-            self._obs_box = np.concatenate([self.obs, box], axis=1).astype(np.float32)
+            obs = self.obs
+            out = np.empty((obs.shape[0], obs.shape[1] + box.shape[1]), dtype=np.float32)
+            out[:, :obs.shape[1]] = obs
+            out[:, obs.shape[1]:] = box
+            self._obs_box = out
         return self._obs_box
 
     @property

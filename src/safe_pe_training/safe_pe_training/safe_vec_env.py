@@ -157,8 +157,6 @@ class LearnerSafetyReward:
         :param obstacles: ``(N, K, 3)`` obstacles
         :param mask: ``(N, K)`` real obstacle rows
         """
-        from safe_pe_cbf.batch import min_barrier
-
         out = np.zeros((poses.shape[0], 2))
         if self.w5 == 0.0:
             return out
@@ -166,9 +164,12 @@ class LearnerSafetyReward:
         if self.min_h_fn is not None:
             h = self.min_h_fn(poses[:, a], obstacles, mask, poses[:, 1 - a])
         else:
+            from safe_pe_cbf.batch import min_barrier
+
             h = min_barrier(poses[:, a], self.computer.arena, obstacles, mask,
                             poses[:, 1 - a], self.computer.cbf_configs[a])
-        out[:, a] = self.w5 * np.clip(h / self.h_max, -1.0, 1.0)
+        scaled = h / self.h_max  # w5 * clip(h / h_max, -1, 1), without np.clip's dispatch
+        out[:, a] = self.w5 * np.minimum(np.maximum(scaled, -1.0, out=scaled), 1.0, out=scaled)
         return out
 
 
@@ -313,13 +314,15 @@ class SafeLearnerVecEnv(VecEnv):
         return normalise_box(lo, hi, self.limits[agent])
 
     def _learner_obs(self, obs_all: np.ndarray) -> np.ndarray:
-        obs = obs_all[:, self.agent].astype(np.float32)
         if not self.use_beta:
-            return obs
+            return obs_all[:, self.agent].astype(np.float32)
         core = self.core
         lo, hi, empty = self._box(self.agent, core.poses, core.obstacles, core.obstacle_mask)
         self._box_lo, self._box_hi, self._box_empty = lo, hi, empty
-        return np.concatenate([obs, normalise_box(lo, hi, self.limits[self.agent])], axis=1)
+        obs = np.empty((obs_all.shape[0], self.obs_dim), dtype=np.float32)
+        obs[:, :self.base_obs_dim] = obs_all[:, self.agent]
+        obs[:, self.base_obs_dim:] = normalise_box(lo, hi, self.limits[self.agent])
+        return obs
 
     # ------------------------------------------------------------------ VecEnv API
     def reset(self) -> np.ndarray:
