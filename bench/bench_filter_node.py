@@ -7,8 +7,10 @@ runs a plain rclpy relay (subscribe -> publish the same message, nothing else) o
 ``SingleThreadedExecutor`` and, when the filter runs on another executor, one more relay on
 the filter's executor. This process publishes Odometry at 50 Hz and, paced at ``--rate`` Hz and
 taking the paths in turn, one TwistStamped command at a time carrying a sequence number in its
-header; it times publish -> receipt of the answer (``cmd_vel`` of the filter, ``out`` of a
-relay) with ``time.perf_counter``.
+header's frame_id and the publish time in its stamp; it times publish -> receipt of the answer
+(``cmd_vel`` of the filter, ``out`` of a relay) with ``time.perf_counter``. The relays also
+note each command's one-way latency (callback entry - stamp, one host, one clock): the bare
+transport floor that any node, the filter included, sits on.
 
 Every path crosses two process boundaries (bench -> node -> bench). The plain relay is the
 reference for the transport + standard rclpy executor cost; the relay on the filter's executor
@@ -28,6 +30,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -56,11 +59,16 @@ PARAMS = """/**:
 """
 
 
-def run_relay(kind: str) -> None:
+def run_relay(kind: str, latency_file: str | None) -> None:
     """A baseline node: republish every TwistStamped from ``/<ns>/in`` on ``/<ns>/out``.
+
+    It also notes each message's one-way latency, receipt (``time.time_ns`` on entering the
+    callback) - header stamp (the bench's ``time.time_ns`` just before publishing; one host,
+    one clock), and writes them to ``latency_file`` as JSON when it shuts down.
 
     :param kind: executor kind (``single``: the plain reference relay, topics ``/relay/*``;
         otherwise topics ``/relay_<kind>/*``, spun like the filter node spins).
+    :param latency_file: where to write the one-way latencies [ns]; None: not kept.
     """
     import rclpy
     from geometry_msgs.msg import TwistStamped
@@ -74,7 +82,14 @@ def run_relay(kind: str) -> None:
     node = rclpy.create_node(ns.strip("/"))
     qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
     pub = node.create_publisher(TwistStamped, f"{ns}/out", qos)
-    node.create_subscription(TwistStamped, f"{ns}/in", pub.publish, qos)
+    one_way: list[int] = []
+
+    def relay(msg: TwistStamped) -> None:
+        now = time.time_ns()
+        pub.publish(msg)
+        one_way.append(now - (msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec))
+
+    node.create_subscription(TwistStamped, f"{ns}/in", relay, qos)
     context = rclpy.get_default_context()
     executor = make_executor(kind, context)
     executor.add_node(node)
@@ -86,6 +101,8 @@ def run_relay(kind: str) -> None:
         executor.shutdown(timeout_sec=1.0)
         node.destroy_node()
         rclpy.try_shutdown()
+        if latency_file:
+            Path(latency_file).write_text(json.dumps(one_way))
 
 
 def relay_namespace(kind: str) -> str:
@@ -115,9 +132,10 @@ def main() -> None:
                         help="filter node executor (default: the node's default, "
                         f"{DEFAULT_EXECUTOR})")
     parser.add_argument("--relay", choices=EXECUTOR_KINDS, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--latency-file", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.relay:
-        run_relay(args.relay)
+        run_relay(args.relay, args.latency_file)
         return
     args.executor = args.executor or DEFAULT_EXECUTOR
 
@@ -134,7 +152,8 @@ def main() -> None:
                           "--executor", args.executor, "--ros-args",
                           "-r", "__ns:=/bench", "--params-file", str(params)],
                          stdout=log, stderr=subprocess.STDOUT),
-    ] + [subprocess.Popen([sys.executable, __file__, "--relay", kind], stdout=log,
+    ] + [subprocess.Popen([sys.executable, __file__, "--relay", kind, "--latency-file",
+                           str(tmp / f"one_way_{kind}.json")], stdout=log,
                           stderr=subprocess.STDOUT) for kind in relays]
     try:
         results, idle_cpu = measure(args.samples, args.rate, relays, procs[0].pid)
@@ -147,7 +166,12 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
         log.close()
-    report(results, idle_cpu, args)
+    one_way = {}
+    for kind in relays:  # written by each relay at shutdown; skip the warm-up like measure()
+        path = tmp / f"one_way_{kind}.json"
+        if path.exists():
+            one_way[kind] = [ns * 1e-9 for ns in json.loads(path.read_text())[50:]]
+    report(results, idle_cpu, one_way, args)
 
 
 def measure(samples: int, rate: float, relays: list[str],
@@ -179,7 +203,9 @@ def measure(samples: int, rate: float, relays: list[str],
     arrived: dict[int, float] = {}
 
     def on_answer(msg: TwistStamped) -> None:
-        arrived[msg.header.stamp.nanosec] = time.perf_counter()
+        now = time.perf_counter()
+        if msg.header.frame_id.isdigit():  # not the filter's own watchdog zero commands
+            arrived[int(msg.header.frame_id)] = now
 
     node.create_subscription(TwistStamped, "/bench/cmd_vel", on_answer, qos)
     pubs = {"filter": node.create_publisher(TwistStamped, "/bench/cmd_vel_nominal", qos)}
@@ -217,10 +243,11 @@ def measure(samples: int, rate: float, relays: list[str],
         next_send += period
         seq += 1
         msg = TwistStamped()
-        msg.header.stamp.nanosec = seq
+        msg.header.frame_id = str(seq)
         msg.twist.linear.x = 0.5
         msg.twist.angular.z = 0.1
         t0 = time.perf_counter()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(time.time_ns(), 1_000_000_000)
         pubs[path].publish(msg)
         if not spin_until(lambda: seq in arrived, 1.0):
             lost += 1
@@ -239,12 +266,13 @@ def measure(samples: int, rate: float, relays: list[str],
     return out, idle_cpu
 
 
-def report(results: dict[str, list[float]], idle_cpu: float,
+def report(results: dict[str, list[float]], idle_cpu: float, one_way: dict[str, list[float]],
            args: argparse.Namespace) -> None:
     """Print the side-by-side table.
 
     :param results: round trips [s] per path.
     :param idle_cpu: filter process CPU use without commands [% of one core].
+    :param one_way: per relay executor kind, one-way latencies bench -> relay callback [s].
     :param args: command-line arguments (for the header).
     """
     ms = {k: [v * 1e3 for v in vals] for k, vals in results.items()}
@@ -268,6 +296,11 @@ def report(results: dict[str, list[float]], idle_cpu: float,
     print(f"{'one hop nominal -> safe (est.)':<38}{f50 - r50 / 2:>10.3f}{f99 - r99 / 2:>10.3f}"
           "   (= filter round trip - single relay round trip / 2; targets p50 <= 0.5, "
           "p99 <= 2)")
+    for kind, vals in one_way.items():
+        v = [x * 1e3 for x in vals]
+        print(f"{'bare hop, one way (' + kind + ' relay)':<38}"
+              f"{statistics.median(v):>10.3f}{percentile(v, 99):>10.3f}"
+              "   (publish -> relay callback, one clock: the floor under any node)")
     print(f"filter process CPU with no commands (odometry 50 Hz, 2 s): {idle_cpu:.1f} % of a core")
 
 if __name__ == "__main__":
