@@ -94,15 +94,16 @@ def observe_kernel(poses, vel, obstacles, mask, steps, c):
     n_sel = min(k, _N_NEAREST)
     for i in range(n):
         time_left = 1.0 - steps[i] / c[_MAX_STEPS]
+        cos0 = math.cos(poses[i, 0, 2])
+        sin0 = math.sin(poses[i, 0, 2])
+        cos1 = math.cos(poses[i, 1, 2])
+        sin1 = math.sin(poses[i, 1, 2])
         for a in range(2):
             o = 1 - a
             row = out[i, a]
             x = poses[i, a, 0]
             y = poses[i, a, 1]
-            cs = math.cos(poses[i, a, 2])
-            sn = math.sin(poses[i, a, 2])
-            co = math.cos(poses[i, o, 2])
-            so = math.sin(poses[i, o, 2])
+            cs, sn, co, so = (cos0, sin0, cos1, sin1) if a == 0 else (cos1, sin1, cos0, sin0)
             r = c[_R0 + a]
             _store(row, 0, (x - x_min) * sx - 1.0)
             _store(row, 1, (y - y_min) * sy - 1.0)

@@ -180,21 +180,18 @@ class ObservationBuilder:
 
     def _kernel_args(self, poses: np.ndarray, velocities: np.ndarray, obstacles: np.ndarray,
                      mask: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, ...] | None:
-        """Inputs checked for shape (the kernel does no bounds checks) and converted where
-        needed (poses, velocities, obstacles to float64; integer steps to int64). None for
-        steps of another float type (numpy computes their time_left in that precision; the
-        numpy backend then runs, for identical results)."""
-        poses = _float64(poses)
-        velocities = _float64(velocities)
-        obstacles = _float64(obstacles)
-        if mask.dtype != np.bool_ or not mask.flags.c_contiguous:
-            mask = np.ascontiguousarray(mask, dtype=np.bool_)
-        if steps.dtype != np.int64 and steps.dtype != np.float64:
-            if steps.dtype.kind not in "biu":
-                return None
-            steps = steps.astype(np.int64)
-        elif not steps.flags.c_contiguous:
-            steps = np.ascontiguousarray(steps)
+        """Inputs checked for shape (the kernel does no bounds checks), as C-contiguous
+        float64 coordinates, bool mask and int64 or float64 steps (integers converted). None
+        for other dtypes (e.g. float32, whose values numpy computes in float32): the numpy
+        backend then runs, so both backends always give identical results."""
+        poses = _kernel_array(poses, _F64)
+        velocities = _kernel_array(velocities, _F64)
+        obstacles = _kernel_array(obstacles, _F64)
+        mask = _kernel_array(mask, _BOOL)
+        steps = _kernel_array(steps, _F64 if steps.dtype == _F64 else _I64)
+        if poses is None or velocities is None or obstacles is None or mask is None \
+                or steps is None:
+            return None
         n = poses.shape[0]
         k = obstacles.shape[1] if obstacles.ndim == 3 else -1
         if poses.shape != (n, 2, 3) or velocities.shape != (n, 2, 2) \
@@ -370,8 +367,22 @@ class ObservationBuilder:
         return np.array(vals, dtype=np.float32)
 
 
-def _float64(a: np.ndarray) -> np.ndarray:
-    """``a`` itself when it is C-contiguous float64, else a converted copy."""
-    if a.dtype == np.float64 and a.flags.c_contiguous:
-        return a
-    return np.ascontiguousarray(a, dtype=np.float64)
+
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+_BOOL = np.dtype(np.bool_)
+
+
+def _kernel_array(a: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
+    """``a`` as a C-contiguous ``dtype`` array (``a`` itself when it is one); None where
+    numpy would compute in another precision than the kernel (a float or complex dtype that
+    is not ``dtype``) or with other values (a non-bool mask).
+
+    :param a: input array.
+    :param dtype: float64, int64 (integer step counters) or bool (masks).
+    """
+    if a.dtype is not dtype and a.dtype != dtype:
+        if a.dtype.kind not in ("biu" if dtype is not _BOOL else "b"):
+            return None
+        return np.ascontiguousarray(a, dtype=dtype)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)

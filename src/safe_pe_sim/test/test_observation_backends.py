@@ -128,10 +128,15 @@ def test_input_dtypes_and_layouts_are_converted() -> None:
     wide = np.concatenate((obstacles, obstacles), axis=-1)[..., :3]
     _assert_same(NUMBA.batch_with_clearance(np.asfortranarray(poses), vel, wide,
                                             np.asfortranarray(mask), steps), want)
-    # float32 steps: numpy computes time_left in float32; the numba builder defers to it
-    st32 = steps.astype(np.float32)
-    _assert_same(NUMBA.batch_with_clearance(poses, vel, obstacles, mask, st32),
-                 NUMPY.batch_with_clearance(poses, vel, obstacles, mask, st32))
+    # integer coordinates are converted; other float types (numpy computes in float32) and
+    # non-bool masks run the numpy backend
+    ints = np.round(poses * 2), np.round(vel * 4).astype(np.int32), np.round(obstacles * 8)
+    variants = [(ints[0].astype(np.int64), ints[1], ints[2], mask, steps),
+                (poses, vel, obstacles, mask, steps.astype(np.float32)),
+                (poses.astype(np.float32), vel, obstacles, mask, steps),
+                (poses, vel, obstacles.astype(np.float32), mask.astype(np.uint8), steps)]
+    for args in variants:
+        _assert_same(NUMBA.batch_with_clearance(*args), NUMPY.batch_with_clearance(*args))
 
 
 def test_non_finite_inputs_propagate_alike() -> None:
