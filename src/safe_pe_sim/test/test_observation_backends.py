@@ -204,3 +204,9 @@ def test_wrong_shapes_are_refused_before_the_kernel() -> None:
     for args in bad:
         with pytest.raises(SimInputError, match="observation inputs must be"):
             NUMBA.batch_with_clearance(*args)
+
+
+def test_kernel_layout_matches_the_builder() -> None:
+    assert (kern._OBS_DIM, kern._BASE_DIM, kern._N_NEAREST, kern._FEATURES) == (
+        OBS_DIM, BASE_DIM, observations.N_OBSTACLE_OBS, observations.OBSTACLE_FEATURES)
+    assert NUMBA._kernel_consts.shape == (len(kern.CONST_NAMES),)
