@@ -127,7 +127,7 @@ class BetaDistribution(Distribution):
 
     def _set(self, conc: th.Tensor) -> None:
         self._concentrations = conc
-        self.alpha, self.beta = th.split(conc, self.action_dim, dim=-1)  # views, one call
+        self.alpha, self.beta = th.chunk(conc, 2, dim=-1)  # views of the two halves, one call
         self._special = None
 
     def from_concentrations(
@@ -197,7 +197,7 @@ class BetaDistribution(Distribution):
         assert self._concentrations is not None, "call proba_distribution() first"
         with th.no_grad():
             draws = th._standard_gamma(self._concentrations)  # one call for both halves
-            x, y = th.split(draws, self.action_dim, dim=-1)
+            x, y = th.chunk(draws, 2, dim=-1)
             # x + y == 0 needs both Gamma(>= 1) draws to underflow; then 0 (clipped to eps)
             sample = x / (x + y).clamp_min(1e-300)
         return self._clip(sample)

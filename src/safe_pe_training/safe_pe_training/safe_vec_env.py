@@ -286,7 +286,8 @@ class SafeLearnerVecEnv(VecEnv):
         if cached is not None:
             old, rows = cached
             if (rows.config is filt.config and rows.arena is filt.arena
-                    and all(_same_array(a, b) for a, b in zip(old, key))):
+                    and _same_array(old[0], own) and _same_array(old[1], obstacles)
+                    and _same_array(old[2], mask) and _same_array(old[3], opponent)):
                 return rows
         rows = filt.build_rows(own, obstacles, mask, opponent)
         self._rows_cache[agent] = (tuple(np.array(a, copy=True) for a in key), rows)
