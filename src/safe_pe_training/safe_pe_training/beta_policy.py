@@ -34,48 +34,54 @@ DEFAULT_BETA_EPSILON = 1e-5
 """Default clip distance of ``y`` from 0 and 1 (float32 safe, keeps log-probs finite)."""
 
 
-class _BetaLogProb(th.autograd.Function):
-    """Summed Beta log density of ``(batch, d)`` samples as one autograd node.
+def _log_prob_parts(conc: th.Tensor, y: th.Tensor
+                    ) -> tuple[th.Tensor, th.Tensor, th.Tensor, th.Tensor]:
+    """Summed Beta log density of ``(batch, d)`` samples ``y`` under concentrations ``conc =
+    (alpha | beta)`` ``(batch, 2d)``, in few tensor ops (each costs microseconds at rollout
+    sizes): ``sum_i (a_i - 1) log y_i + (b_i - 1) log(1 - y_i) + lgamma(a_i + b_i) - lgamma(a_i)
+    - lgamma(b_i)``.
 
-    ``log p = sum_i (a_i - 1) log y_i + (b_i - 1) log(1 - y_i) + lgamma(a_i + b_i)
-    - lgamma(a_i) - lgamma(b_i)``, differentiated in closed form:
+    :return: ``(log_prob (batch,), log normaliser (batch, d), (log y | log(1 - y)) (batch, 2d),
+        a + b (batch, d))``
+    """
+    a, b = th.chunk(conc, 2, dim=-1)
+    total = a + b
+    lg_a, lg_b = th.chunk(th.lgamma(conc), 2, dim=-1)  # one lgamma call for both halves
+    log_norm = th.lgamma(total) - lg_a - lg_b
+    logs = th.log(th.cat([y, 1.0 - y], dim=-1))
+    out = ((conc - 1.0) * logs).sum(dim=-1) + log_norm.sum(dim=-1)
+    return out, log_norm, logs, total
+
+
+class _BetaLogProb(th.autograd.Function):
+    """:func:`_log_prob_parts` as one autograd node with its closed-form gradient.
+
     ``d/da = log y + psi(a + b) - psi(a)``, ``d/db = log(1 - y) + psi(a + b) - psi(b)``.
     Autograd through the dozen elementwise ops did the same with a node per op and recomputed
-    the digammas in the backward pass; here they are computed once, in the forward pass and only
-    when a gradient is wanted, and handed back (non-differentiable) so that the entropy of the
-    same minibatch reuses them. Values and gradients agree with the op-by-op expression (and
-    with ``torch.distributions.Beta``) to rounding.
+    the digammas in the backward pass; here they are computed once, in the forward pass, and
+    handed back (non-differentiable) so that the entropy of the same minibatch reuses them.
+    Values and gradients agree with ``torch.distributions.Beta`` to rounding; the values equal
+    the no-gradient path (rollouts) bitwise, so PPO's first-epoch ratio is exactly 1.
     """
 
     @staticmethod
-    def forward(ctx: Any, conc: th.Tensor, y: th.Tensor, d: int
+    def forward(ctx: Any, conc: th.Tensor, y: th.Tensor
                 ) -> tuple[th.Tensor, th.Tensor, th.Tensor, th.Tensor]:
-        a, b = conc[:, :d], conc[:, d:]
-        total = a + b
-        lg = th.lgamma(conc)  # one call for both halves
-        log_norm = th.lgamma(total) - lg[:, :d] - lg[:, d:]
-        log_y = th.log(y)
-        log_1my = th.log(1.0 - y)
-        out = ((a - 1.0) * log_y + (b - 1.0) * log_1my + log_norm).sum(dim=1)
-        if ctx.needs_input_grad[0]:
-            psi = th.digamma(conc)
-            psi_total = th.digamma(total)
-            ctx.save_for_backward(th.cat([log_y, log_1my], dim=1), psi, psi_total)
-        else:
-            psi = psi_total = conc.new_empty(0)
-        ctx.d = d
+        out, log_norm, logs, total = _log_prob_parts(conc, y)
+        psi = th.digamma(conc)
+        psi_total = th.digamma(total)
+        ctx.save_for_backward(logs, psi, psi_total)
         ctx.mark_non_differentiable(log_norm, psi, psi_total)
         return out, log_norm, psi, psi_total
 
     @staticmethod
     def backward(ctx: Any, grad_out: th.Tensor, *_unused: Any
-                 ) -> tuple[th.Tensor | None, None, None]:
+                 ) -> tuple[th.Tensor | None, None]:
         if not ctx.needs_input_grad[0]:
-            return None, None, None
+            return None, None
         logs, psi, psi_total = ctx.saved_tensors
-        d = ctx.d
-        grad = logs + th.cat([psi_total, psi_total], dim=1) - psi
-        return grad_out.unsqueeze(1) * grad, None, None
+        grad = logs + th.cat([psi_total, psi_total], dim=-1) - psi
+        return grad_out.unsqueeze(-1) * grad, None
 
 
 class BetaDistribution(Distribution):
@@ -164,9 +170,10 @@ class BetaDistribution(Distribution):
             log_norm = th.lgamma(a + b) - th.lgamma(a) - th.lgamma(b)
             return sum_independent_dims(th.xlogy(a - 1.0, y) + th.xlogy(b - 1.0, 1.0 - y)
                                         + log_norm)
-        out, log_norm, psi, psi_total = _BetaLogProb.apply(conc, y.detach(), self.action_dim)
-        if psi.numel():
-            self._special = (log_norm, psi, psi_total)
+        if not (conc.requires_grad and th.is_grad_enabled()):  # rollouts: no autograd node
+            return _log_prob_parts(conc, y)[0]
+        out, log_norm, psi, psi_total = _BetaLogProb.apply(conc, y.detach())
+        self._special = (log_norm, psi, psi_total)
         return out
 
     def entropy(self) -> th.Tensor:
