@@ -268,11 +268,14 @@ class BatchedSafetyFilter:
         N = rows.num_envs
         U = self._commands(u_nom, N)
         out = self._outputs(N)
-        s = 0
-        for r in rows.chunks:
-            e = s + r.h.shape[0]
-            self._resolve_chunk(r, U[s:e], *(a[s:e] for a in out))
-            s = e
+        if len(rows.chunks) == 1:
+            self._resolve_chunk(rows.chunks[0], U, *out)
+        else:
+            s = 0
+            for r in rows.chunks:
+                e = s + r.h.shape[0]
+                self._resolve_chunk(r, U[s:e], *(a[s:e] for a in out))
+                s = e
         min_h, min_i = rows._minimum()
         return out[0], self._record(U, out, min_h.copy(), min_i.copy(), rows.num_obstacles,
                                     t0)

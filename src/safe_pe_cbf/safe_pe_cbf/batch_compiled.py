@@ -83,7 +83,9 @@ class CompiledKernels:
         """
         N, K = P.shape[0], O.shape[1]
         shape = (5 + K, N)
-        gvT, gwT, hT = (_buffer(workspace, n, shape, np.float64) for n in ("gv", "gw", "h"))
+        gvT = _buffer(workspace, "gv", shape, np.float64)
+        gwT = _buffer(workspace, "gw", shape, np.float64)
+        hT = _buffer(workspace, "h", shape, np.float64)
         validT = _buffer(workspace, "valid", shape, np.bool_)
         P = np.ascontiguousarray(P)
         min_h = np.empty(N)
@@ -106,10 +108,12 @@ class CompiledKernels:
 
     @staticmethod
     def _columns(rows: BatchRows) -> tuple[np.ndarray, ...]:
-        cols = (rows.gv.T, rows.gw.T, rows.h.T, rows.valid.T)
-        if not all(c.flags.c_contiguous for c in cols):
-            cols = tuple(np.ascontiguousarray(c) for c in cols)
-        return cols
+        gvT, gwT, hT, validT = rows.gv.T, rows.gw.T, rows.h.T, rows.valid.T
+        if not (gvT.flags.c_contiguous and gwT.flags.c_contiguous and hT.flags.c_contiguous
+                and validT.flags.c_contiguous):
+            return (np.ascontiguousarray(gvT), np.ascontiguousarray(gwT),
+                    np.ascontiguousarray(hT), np.ascontiguousarray(validT))
+        return gvT, gwT, hT, validT
 
     def resolve(self, rows: BatchRows, U: np.ndarray, out_u: np.ndarray, tier: np.ndarray,
                 qp_ok: np.ndarray, act_i: np.ndarray, act_j: np.ndarray,
