@@ -293,3 +293,55 @@ def test_arena_from_the_latched_topic_and_opponent_from_odometry(context, execut
         executor.shutdown()
         node.destroy_node()
         peer.destroy_node()
+
+
+def test_raw_command_path_decodes_falls_back_and_drops(context):
+    """The nominal subscription is raw: little- and big-endian commands are read by the node's
+    own decoder, an undecodable buffer is dropped and counted (nothing published, the node goes
+    on), and an unstamped nominal gets a stamped output with the node's clock and frame_id."""
+    import struct
+
+    node = SafetyFilterNode(context=context, namespace=f"/{NS}_raw", parameter_overrides=[
+        Parameter("nominal_cmd_type", value="twist"),
+        Parameter("cmd_type", value="twist_stamped"),
+        Parameter("frame_id", value="arena_frame"),
+        Parameter("arena.x_min", value=0.0), Parameter("arena.x_max", value=4.0),
+        Parameter("arena.y_min", value=0.0), Parameter("arena.y_max", value=4.0),
+        Parameter("state_timeout", value=5.0), Parameter("nominal_timeout", value=0.0),
+    ])
+    peer = rclpy.create_node("robot_raw", context=context)
+    executor = make_executor("events", context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    cmds: list[TwistStamped] = []
+    peer.create_subscription(TwistStamped, f"/{NS}_raw/cmd_vel", cmds.append, 10)
+    odom_pub = peer.create_publisher(Odometry, f"/{NS}_raw/odom", 10)
+    nominal_pub = peer.create_publisher(Twist, f"/{NS}_raw/cmd_vel_nominal", 10)
+    try:
+        assert spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
+                           and odom_pub.get_subscription_count() > 0)
+        odom_pub.publish(odometry_message([1.0, 1.0, 0.0], (0.0, 0.0), Header(frame_id="odom"),
+                                          "base"))
+        _spin_for(executor, 0.1)
+        before = time.time()
+        msg = Twist()
+        msg.linear.x, msg.angular.z = 0.1, 0.2
+        nominal_pub.publish(msg)  # rclpy's little-endian CDR
+        assert spin_until(executor, lambda: len(cmds) >= 1)
+        assert (cmds[-1].twist.linear.x, cmds[-1].twist.angular.z) == (0.1, 0.2)
+        assert cmds[-1].header.frame_id == "arena_frame"
+        assert abs(cmds[-1].header.stamp.sec + 1e-9 * cmds[-1].header.stamp.nanosec
+                   - before) < 5.0
+        big_endian = b"\x00\x00\x00\x00" + struct.pack(">6d", 0.15, 0.0, 0.0, 0.0, 0.0, -0.1)
+        nominal_pub.publish(big_endian)
+        assert spin_until(executor, lambda: len(cmds) >= 2)
+        assert (cmds[-1].twist.linear.x, cmds[-1].twist.angular.z) == (0.15, -0.1)
+        nominal_pub.publish(b"\x00\x0b\x00\x00garbage")  # unknown representation, too short
+        _spin_for(executor, 0.3)
+        assert len(cmds) == 2 and node.pipeline.counters.dropped["nominal"] == 1
+        nominal_pub.publish(msg)  # and the node goes on
+        assert spin_until(executor, lambda: len(cmds) >= 3)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()

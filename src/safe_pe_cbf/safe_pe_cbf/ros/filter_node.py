@@ -11,7 +11,9 @@ of the standard executor here); ``--executor single`` before ``--ros-args`` (or
 (:mod:`safe_pe_cbf.ros.executors`).
 
 Topics (relative to the namespace): ``cmd_vel_nominal`` in, ``cmd_vel`` out (Twist or
-TwistStamped by parameter, header copied through), ``odom`` or ``/safe_pe/game_state`` in
+TwistStamped by parameter, header copied through; both are taken and sent as serialized bytes,
+read and written by :mod:`safe_pe_cbf.ros.twist_cdr`, because rclpy's Python message objects
+cost a Python node more than the filter itself), ``odom`` or ``/safe_pe/game_state`` in
 (``state_source``), ``/safe_pe/arena`` in (transient local) when ``arena_source`` is
 ``topic``, ``safety_status`` / ``safety_markers`` / ``/diagnostics`` out.
 
@@ -44,6 +46,7 @@ from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.serialization import deserialize_message
 from rclpy.signals import SignalHandlerOptions
 from safe_pe_msgs.msg import Arena as ArenaMsg, GameState, SafetyStatus
 from std_msgs.msg import Header
@@ -69,6 +72,12 @@ from safe_pe_cbf.ros.filter_pipeline import FilterDecision, FilterPipeline
 from safe_pe_cbf.ros.markers import constraint_markers
 from safe_pe_cbf.ros.node_params import check_change, declare_specs, spec_values
 from safe_pe_cbf.ros.qos import LATCHED, reliable_qos
+from safe_pe_cbf.ros.twist_cdr import (
+    decode_twist,
+    decode_twist_stamped,
+    encode_twist,
+    encode_twist_stamped,
+)
 
 ARENA_TOPIC = "/safe_pe/arena"
 GAME_STATE_TOPIC = "/safe_pe/game_state"
@@ -116,14 +125,17 @@ class SafetyFilterNode(Node):
             self.create_subscription(
                 Odometry, s.opponent_odom_topic, self._on_opponent_odom, qos_profile_sensor_data
             )
-        nominal_type = TwistStamped if s.nominal_stamped else Twist
-        self.create_subscription(nominal_type, "cmd_vel_nominal", self._on_nominal, COMMAND_QOS)
+        # The command path takes and sends serialized bytes and reads/writes the two fields it
+        # uses itself (twist_cdr): rclpy's Python message objects cost more than the filter.
+        self._nominal_type = TwistStamped if s.nominal_stamped else Twist
+        self.create_subscription(self._nominal_type, "cmd_vel_nominal", self._on_nominal_bytes,
+                                 COMMAND_QOS, raw=True)
 
         self.cmd_pub = self.create_publisher(
             TwistStamped if s.output_stamped else Twist, "cmd_vel", COMMAND_QOS
         )
         self.status_pub = self.create_publisher(SafetyStatus, "safety_status", 10)
-        self._cmd_msg = TwistStamped() if s.output_stamped else Twist()
+        self._frame_bytes = ("", b"")  # last header frame_id and its UTF-8 bytes
         self._status_msg = SafetyStatus(source=self.get_fully_qualified_name(),
                                         agent_id=s.robot_id)
         self._status_msg.header.frame_id = s.frame_id
@@ -235,18 +247,46 @@ class SafetyFilterNode(Node):
         )
 
     # -- the command path ----------------------------------------------------------------------
+    def _on_nominal_bytes(self, data: bytes) -> None:
+        """A serialized nominal command (the subscription is raw)."""
+        stamped = self.settings.nominal_stamped
+        decoded = decode_twist_stamped(data) if stamped else decode_twist(data)
+        if decoded is None:  # another wire representation: rclpy's own deserialization
+            try:
+                msg = deserialize_message(data, self._nominal_type)
+            except Exception as err:  # noqa: BLE001 - whatever cannot be read is dropped
+                self._drop("nominal", ValueError(f"undecodable command ({err})"))
+                return
+            self._on_nominal(msg)
+            return
+        if stamped:
+            sec, nanosec, frame_id, v_nom, omega_nom = decoded
+            stamp: tuple[int, int] | None = (sec, nanosec)
+        else:
+            (v_nom, omega_nom), stamp, frame_id = decoded, None, ""
+        if not (math.isfinite(v_nom) and math.isfinite(omega_nom)):
+            self._drop("nominal", NonFiniteInput(
+                f"velocity command is not finite: v={v_nom}, omega={omega_nom}"))
+            return
+        self._command(v_nom, omega_nom, stamp, frame_id)
+
     def _on_nominal(self, msg: Twist | TwistStamped) -> None:
+        """A nominal command as a message object (the fallback of :meth:`_on_nominal_bytes`)."""
         try:
             v_nom, omega_nom = command_from_twist(msg)
         except NonFiniteInput as err:
             self._drop("nominal", err)
             return
+        if isinstance(msg, TwistStamped):
+            stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+            self._command(v_nom, omega_nom, stamp, msg.header.frame_id)
+        else:
+            self._command(v_nom, omega_nom, None, "")
+
+    def _command(self, v_nom: float, omega_nom: float, stamp: tuple[int, int] | None,
+                 frame_id: str) -> None:
         decision = self.pipeline.process(v_nom, omega_nom)
-        s = self.settings
-        header = msg.header if isinstance(msg, TwistStamped) else None
-        if header is None and (s.output_stamped or s.publish_status):
-            header = self._header()
-        self._publish(decision, header, v_nom, omega_nom)
+        self._publish(decision, stamp, frame_id, v_nom, omega_nom)
         if decision.tier == Tier.STOP:  # at most once a second, not at the command rate
             self.get_logger().warning(f"STOP: {decision.reason}", throttle_duration_sec=1.0)
 
@@ -256,46 +296,48 @@ class SafetyFilterNode(Node):
         decision = self.pipeline.tick()
         if decision is None:
             return
-        self._publish(decision, self._header(), 0.0, 0.0)
+        self._publish(decision, None, "", 0.0, 0.0)
         if self.pipeline.counters.nominal_timeouts != timeouts:  # once per timeout
             self.get_logger().warning(
                 f"STOP: {decision.reason}; publishing zero commands for "
                 f"{self.settings.zero_hold} s, then nothing until a nominal command arrives"
             )
 
-    def _publish(
-        self, decision: FilterDecision, header: Header | None, v_nom: float, omega_nom: float
-    ) -> None:
+    def _publish(self, decision: FilterDecision, stamp: tuple[int, int] | None, frame_id: str,
+                 v_nom: float, omega_nom: float) -> None:
         """Publish the safe command (and status, markers) of one decision.
 
         :param decision: what to publish.
-        :param header: header of the stamped command and the status (None: neither needs one).
+        :param stamp: ``(sec, nanosec)`` of the nominal command's header, copied to the safe
+            command and the status; None: now, with the ``frame_id`` parameter.
+        :param frame_id: the nominal command's header frame_id (used with ``stamp``).
         :param v_nom: nominal linear velocity reported in the status [m/s].
         :param omega_nom: nominal angular velocity reported in the status [rad/s].
         """
         s = self.settings
-        # The outgoing messages are reused (publish serialises them at once): building fresh
-        # Twist/SafetyStatus objects costs more than the CBF solve.
-        out = self._cmd_msg
+        if stamp is None:
+            now = self.get_clock().now().seconds_nanoseconds()
+            stamp, frame_id = (int(now[0]), int(now[1])), s.frame_id
+        v, omega = decision.command
         if s.output_stamped:
-            out.header = header
-            twist = out.twist
+            if frame_id != self._frame_bytes[0]:
+                self._frame_bytes = (frame_id, frame_id.encode("utf-8"))
+            out = encode_twist_stamped(stamp[0], stamp[1], self._frame_bytes[1], v, omega)
         else:
-            twist = out
-        twist.linear.x, twist.angular.z = decision.command
+            out = encode_twist(v, omega)
         self.cmd_pub.publish(out)
         if s.publish_status:
-            self.status_pub.publish(self._status(decision, header, v_nom, omega_nom))
+            self.status_pub.publish(self._status(decision, stamp, v_nom, omega_nom))
         self._maybe_publish_markers(decision)
 
     def _header(self) -> Header:
         return Header(stamp=self.get_clock().now().to_msg(), frame_id=self.settings.frame_id)
 
     def _status(
-        self, d: FilterDecision, header: Header, v_nom: float, omega_nom: float
+        self, d: FilterDecision, stamp: tuple[int, int], v_nom: float, omega_nom: float
     ) -> SafetyStatus:
         msg = self._status_msg
-        msg.header.stamp = header.stamp
+        msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
         msg.tier = int(d.tier)
         msg.min_h = float(d.min_h)
         msg.min_h_constraint = d.min_h_constraint
