@@ -23,19 +23,8 @@ import math
 import numpy as np
 
 from safe_pe_cbf.bounds import BOX_EPS
+from safe_pe_cbf.jit import AVAILABLE, njit  # numba, or a stand-in without it
 from safe_pe_cbf.qp import MULT_TOL, PARALLEL_EPS
-
-try:  # pragma: no cover - depends on the environment
-    from numba import njit
-    AVAILABLE = True
-except ImportError:  # pragma: no cover
-    AVAILABLE = False
-
-    def njit(*args, **kwargs):  # type: ignore[no-redef]
-        """Stand-in decorator: the kernels stay importable (and slow) without numba."""
-        def wrap(fn):
-            return fn
-        return wrap(args[0]) if args and callable(args[0]) else wrap
 
 __all__ = ["AVAILABLE", "CONST_NAMES", "build_rows_kernel", "resolve_kernel", "box_kernel"]
 

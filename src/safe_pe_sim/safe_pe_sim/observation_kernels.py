@@ -24,17 +24,7 @@ import math
 
 import numpy as np
 
-try:  # pragma: no cover - depends on the environment
-    from numba import njit
-    AVAILABLE = True
-except ImportError:  # pragma: no cover
-    AVAILABLE = False
-
-    def njit(*args, **kwargs):  # type: ignore[no-redef]
-        """Stand-in decorator: the kernel stays importable (and slow) without numba."""
-        def wrap(fn):
-            return fn
-        return wrap(args[0]) if args and callable(args[0]) else wrap
+from safe_pe_cbf.jit import AVAILABLE, njit  # numba, or a stand-in without it
 
 __all__ = ["AVAILABLE", "CONST_NAMES", "observe_kernel"]
 
