@@ -88,24 +88,14 @@ class TrainBench:
     """
 
     def __init__(self, run: str, num_envs: int, seed: int) -> None:
-        from stable_baselines3 import PPO
-        from stable_baselines3.common.policies import ActorCriticPolicy
-
-        from safe_pe_training.beta_policy import CBFBetaPolicy
-        from safe_pe_training.self_play import ppo_policy_kwargs
         from safe_pe_training.safety_metrics import SafetyMetricsTracker, \
             _get_safety_metrics_callback_class
+        from safe_pe_training.self_play import make_ppo
 
         config, env = make_env(run, num_envs, seed)
-        p = config.ppo
-        policy = CBFBetaPolicy if config.use_beta_policy else ActorCriticPolicy
-        self.model = PPO(policy, env, n_steps=p.n_steps, batch_size=p.batch_size,
-                         learning_rate=p.learning_rate, n_epochs=p.n_epochs, gamma=p.gamma,
-                         gae_lambda=p.gae_lambda, clip_range=p.clip_range, ent_coef=p.ent_coef,
-                         vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm, seed=seed,
-                         device="cpu", policy_kwargs=ppo_policy_kwargs(config))  # as the trainer
+        self.model = make_ppo(config, env, seed)  # as the trainer builds it
         self.callback = _get_safety_metrics_callback_class()(SafetyMetricsTracker())
-        self.rollout = p.n_steps * num_envs
+        self.rollout = config.ppo.n_steps * num_envs
         self.model.learn(self.rollout, callback=self.callback)  # warm-up (rollout + update)
 
     def measure(self, steps: int) -> float:

@@ -55,7 +55,7 @@ from safe_pe_training.training_state import ResumeError, load_train_state, load_
 
 __all__ = ["CheckpointEvent", "EVAL_BASELINES", "POOL_BASELINES", "ProgressInfo",
            "SelfPlayTrainer", "TrainingHooks", "TrainingResult", "config_hash",
-           "evaluate_checkpoints", "ppo_policy_kwargs"]
+           "evaluate_checkpoints", "make_ppo", "ppo_policy_kwargs"]
 
 ROLES = ("pursuer", "evader")
 POOL_BASELINES = {"pursuer": ("pure_pursuit",), "evader": ("random", "flee")}
@@ -148,6 +148,23 @@ def ppo_policy_kwargs(config: SafeSelfPlayConfig) -> dict[str, Any]:
     return kwargs
 
 
+def make_ppo(config: SafeSelfPlayConfig, env: Any, seed: int) -> PPO:
+    """A PPO model of the run on ``env``: its policy class (CBF-Beta or Gaussian), PPO preset
+    and :func:`ppo_policy_kwargs`, on ``config.device``.
+
+    :param config: the run's configuration
+    :param env: the learner's vectorised env
+    :param seed: seed of the model
+    """
+    p = config.ppo
+    policy = CBFBetaPolicy if config.use_beta_policy else ActorCriticPolicy
+    return PPO(policy, env, seed=seed, device=config.device, verbose=0,
+               policy_kwargs=ppo_policy_kwargs(config), n_steps=p.n_steps,
+               batch_size=p.batch_size, learning_rate=p.learning_rate, n_epochs=p.n_epochs,
+               gamma=p.gamma, gae_lambda=p.gae_lambda, clip_range=p.clip_range,
+               ent_coef=p.ent_coef, vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm)
+
+
 class SelfPlayTrainer:
     """Safe alternating self-play of pursuer and evader (SB3 PPO, CPU, 1 torch thread).
 
@@ -234,16 +251,6 @@ class SelfPlayTrainer:
         trainer._load_state()
         return trainer
 
-    def _ppo_kwargs(self) -> dict[str, Any]:
-        p = self.config.ppo
-        return dict(n_steps=p.n_steps, batch_size=p.batch_size, learning_rate=p.learning_rate,
-                    n_epochs=p.n_epochs, gamma=p.gamma, gae_lambda=p.gae_lambda,
-                    clip_range=p.clip_range, ent_coef=p.ent_coef, vf_coef=p.vf_coef,
-                    max_grad_norm=p.max_grad_norm)
-
-    def _policy_kwargs(self) -> dict[str, Any]:
-        return ppo_policy_kwargs(self.config)
-
     def _listener(self, role: str) -> Callable[[SafetyBatch], None] | None:
         hook = self.hooks.on_safety_batch
         if hook is None:
@@ -263,9 +270,7 @@ class SelfPlayTrainer:
                                                                _other(role)),
                                     filters, use_beta=cfg.use_beta_policy,
                                     safety_listener=self._listener(role))
-            policy = CBFBetaPolicy if cfg.use_beta_policy else ActorCriticPolicy
-            model = PPO(policy, env, seed=cfg.seed + k, device=cfg.device, verbose=0,
-                        policy_kwargs=self._policy_kwargs(), **self._ppo_kwargs())
+            model = make_ppo(cfg, env, cfg.seed + k)
             model.set_logger(configure_logger(str(self.run.tensorboard / role),
                                               ["tensorboard"]))
             expected = self.checkpoint_metadata(role, 0).obs_dim
