@@ -44,13 +44,19 @@ def _log_prob_parts(conc: th.Tensor, y: th.Tensor
     :return: ``(log_prob (batch,), log normaliser (batch, d), (log y | log(1 - y)) (batch, 2d),
         a + b (batch, d))``
     """
-    a, b = th.chunk(conc, 2, dim=-1)
-    total = a + b
-    lg_a, lg_b = th.chunk(th.lgamma(conc), 2, dim=-1)  # one lgamma call for both halves
-    log_norm = th.lgamma(total) - lg_a - lg_b
+    log_norm, total = _log_normaliser(conc)
     logs = th.log(th.cat([y, 1.0 - y], dim=-1))
     out = ((conc - 1.0) * logs).sum(dim=-1) + log_norm.sum(dim=-1)
     return out, log_norm, logs, total
+
+
+def _log_normaliser(conc: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+    """``(lgamma(a + b) - lgamma(a) - lgamma(b), a + b)`` per dimension of ``conc = (a | b)``
+    (one ``lgamma`` call for both halves)."""
+    a, b = th.chunk(conc, 2, dim=-1)
+    total = a + b
+    lg_a, lg_b = th.chunk(th.lgamma(conc), 2, dim=-1)
+    return th.lgamma(total) - lg_a - lg_b, total
 
 
 class _BetaLogProb(th.autograd.Function):
@@ -165,12 +171,8 @@ class BetaDistribution(Distribution):
         conc = self._concentrations
         assert conc is not None, "call proba_distribution() first"
         y = self._clip(actions)
-        if conc.dim() != 2 or y.shape != self.alpha.shape:  # other layouts: plain autograd
-            a, b = self.alpha, self.beta
-            log_norm = th.lgamma(a + b) - th.lgamma(a) - th.lgamma(b)
-            return sum_independent_dims(th.xlogy(a - 1.0, y) + th.xlogy(b - 1.0, 1.0 - y)
-                                        + log_norm)
-        if not (conc.requires_grad and th.is_grad_enabled()):  # rollouts: no autograd node
+        if not (conc.requires_grad and th.is_grad_enabled()) or y.shape != self.alpha.shape:
+            # rollouts: no autograd node at all; broadcast shapes: autograd through the ops
             return _log_prob_parts(conc, y)[0]
         out, log_norm, psi, psi_total = _BetaLogProb.apply(conc, y.detach())
         self._special = (log_norm, psi, psi_total)
@@ -182,14 +184,14 @@ class BetaDistribution(Distribution):
         a, b = self.alpha, self.beta
         assert a is not None and b is not None
         with th.set_grad_enabled(self.entropy_gradient and th.is_grad_enabled()):
-            total = a + b
             d = self.action_dim
             if self._special is not None and not th.is_grad_enabled():
                 log_norm, psi, psi_total = self._special  # from log_prob, same parameters
+                total = a + b
             else:
+                log_norm, total = _log_normaliser(self._concentrations)
                 psi = th.digamma(self._concentrations)  # one call for both halves
                 psi_total = th.digamma(total)
-                log_norm = th.lgamma(total) - th.lgamma(a) - th.lgamma(b)
             ent = (-log_norm - (2.0 - total) * psi_total
                    - (a - 1.0) * psi[..., :d] - (b - 1.0) * psi[..., d:])
             return sum_independent_dims(ent)
