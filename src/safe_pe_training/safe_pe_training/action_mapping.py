@@ -92,7 +92,7 @@ def unit_to_physical(action: np.ndarray, limits: CommandLimits) -> np.ndarray:
     :param limits: the robot's command limits
     :return: ``(..., 2)`` commands inside the limits
     """
-    a = _clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+    a = clip_array(np.asarray(action, dtype=np.float64), -1.0, 1.0)
     low, span = _scale(limits)
     return low + 0.5 * (a + 1.0) * span
 
@@ -117,7 +117,7 @@ def beta_to_physical(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarra
     :param lo: lower corners ``(..., 2)``
     :param hi: upper corners ``(..., 2)``
     """
-    y = _clip(np.asarray(y, dtype=np.float64), 0.0, 1.0)
+    y = clip_array(np.asarray(y, dtype=np.float64), 0.0, 1.0)
     return lo + (hi - lo) * y
 
 
@@ -141,12 +141,19 @@ def normalise_box(lo: np.ndarray, hi: np.ndarray, limits: CommandLimits) -> np.n
     np.multiply(2.0, out, out=out)
     np.divide(out, span, out=out)
     np.subtract(out, 1.0, out=out)
-    return _clip(out, -1.0, 1.0, out=out).astype(np.float32)
+    return clip_array(out, -1.0, 1.0, out=out).astype(np.float32)
 
 
-def _clip(x: np.ndarray, low: float, high: float, out: np.ndarray | None = None) -> np.ndarray:
+def clip_array(x: np.ndarray, low: float, high: float, out: np.ndarray | None = None
+               ) -> np.ndarray:
     """``np.clip(x, low, high)`` (the same values, NaN kept) without its Python-level dispatch,
-    which costs more than the work on the small arrays here."""
+    which costs more than the work on the small arrays of a training step.
+
+    :param x: values
+    :param low: lower bound
+    :param high: upper bound
+    :param out: where to write (may be ``x``), else a new array
+    """
     return np.minimum(np.maximum(x, low, out=out), high, out=out)
 
 

@@ -42,6 +42,7 @@ from safe_pe_training.action_mapping import (
     BOX_OBS_DIM,
     CommandLimits,
     beta_to_physical,
+    clip_array,
     normalise_box,
     unit_to_physical,
 )
@@ -168,8 +169,8 @@ class LearnerSafetyReward:
 
             h = min_barrier(poses[:, a], self.computer.arena, obstacles, mask,
                             poses[:, 1 - a], self.computer.cbf_configs[a])
-        scaled = h / self.h_max  # w5 * clip(h / h_max, -1, 1), without np.clip's dispatch
-        out[:, a] = self.w5 * np.minimum(np.maximum(scaled, -1.0, out=scaled), 1.0, out=scaled)
+        scaled = h / self.h_max
+        out[:, a] = self.w5 * clip_array(scaled, -1.0, 1.0, out=scaled)
         return out
 
 
