@@ -11,17 +11,15 @@ from typing import Optional
 
 import numpy as np
 
-from safe_pe_cbf import batch_kernels as kern
+from safe_pe_cbf import batch_kernels as kern, jit
 from safe_pe_cbf.batch_rows import (BatchRows, _buffer, check_batch_values, check_commands,
                                     column_meta, rows_from_columns)
 from safe_pe_cbf.constraints import Consts, certificate_bonus
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import MAX_ABS
+from safe_pe_cbf.jit import BACKENDS
 
 __all__ = ["BACKENDS", "CompiledKernels", "pick_backend"]
-
-#: ``auto``: numba when it is installed, else numpy.
-BACKENDS = ("auto", "numba", "numpy")
 
 
 def pick_backend(backend: str) -> str:
@@ -30,14 +28,7 @@ def pick_backend(backend: str) -> str:
     :param backend: one of :data:`BACKENDS`
     :raises SafetyInputError: unknown name, or ``"numba"`` without numba installed
     """
-    if backend not in BACKENDS:
-        raise SafetyInputError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if backend == "numba" and not kern.AVAILABLE:
-        raise SafetyInputError("backend 'numba' needs the numba package (requirements.txt); "
-                               "use backend='numpy' or 'auto'")
-    if backend == "auto":
-        return "numba" if kern.AVAILABLE else "numpy"
-    return backend
+    return jit.pick_backend(backend, kern.AVAILABLE, SafetyInputError, SafetyInputError)
 
 
 class CompiledKernels:

@@ -9,7 +9,10 @@ the single-robot resolver.
 
 from __future__ import annotations
 
-__all__ = ["AVAILABLE", "njit"]
+__all__ = ["AVAILABLE", "BACKENDS", "njit", "pick_backend"]
+
+#: ``auto``: numba when it is installed, else numpy.
+BACKENDS = ("auto", "numba", "numpy")
 
 try:  # pragma: no cover - depends on the environment
     from numba import njit
@@ -22,3 +25,23 @@ except ImportError:  # pragma: no cover
         def wrap(fn):
             return fn
         return wrap(args[0]) if args and callable(args[0]) else wrap
+
+
+def pick_backend(backend: str, available: bool, unknown_error: type[Exception],
+                 missing_error: type[Exception], what: str = "backend") -> str:
+    """Resolve a kernel backend name to ``"numba"`` or ``"numpy"``.
+
+    :param backend: one of :data:`BACKENDS`
+    :param available: whether the kernels' module has numba (its ``AVAILABLE``)
+    :param unknown_error: raised for a name not in :data:`BACKENDS`
+    :param missing_error: raised for ``"numba"`` without numba installed
+    :param what: how the error messages call the backend
+    """
+    if backend not in BACKENDS:
+        raise unknown_error(f"{what} must be one of {BACKENDS}, got {backend!r}")
+    if backend == "numba" and not available:
+        raise missing_error(f"{what} 'numba' needs the numba package (pinned in "
+                            "requirements.txt): install it, or use backend='numpy' or 'auto'")
+    if backend == "auto":
+        return "numba" if available else "numpy"
+    return backend

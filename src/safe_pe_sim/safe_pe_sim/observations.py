@@ -47,6 +47,8 @@ import math
 
 import numpy as np
 
+from safe_pe_cbf.jit import BACKENDS, pick_backend as pick_kernel_backend
+
 from . import observation_kernels as kern
 from .config import EnvConfig
 from .errors import SimInputError
@@ -71,10 +73,6 @@ OBS_NAMES = (
 """Name of every observation entry, in order."""
 
 
-#: ``auto``: numba when it is installed, else numpy.
-BACKENDS = ("auto", "numba", "numpy")
-
-
 class ObservationBackendError(ImportError):
     """The ``"numba"`` backend was asked for but numba is not installed."""
 
@@ -86,15 +84,8 @@ def pick_backend(backend: str) -> str:
     :raises SimInputError: unknown name.
     :raises ObservationBackendError: ``"numba"`` without numba installed.
     """
-    if backend not in BACKENDS:
-        raise SimInputError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if backend == "numba" and not kern.AVAILABLE:
-        raise ObservationBackendError(
-            "observation backend 'numba' needs the numba package (pinned in "
-            "requirements.txt): install it, or use backend='numpy' or 'auto'")
-    if backend == "auto":
-        return "numba" if kern.AVAILABLE else "numpy"
-    return backend
+    return pick_kernel_backend(backend, kern.AVAILABLE, SimInputError, ObservationBackendError,
+                               "observation backend")
 
 
 def _first(row: tuple[float, ...]) -> float:
