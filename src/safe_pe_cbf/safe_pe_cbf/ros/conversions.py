@@ -70,8 +70,15 @@ def command_from_twist(msg: Twist | TwistStamped) -> tuple[float, float]:
     :param msg: the velocity command (Twist or TwistStamped).
     """
     twist = twist_of(msg)
-    v = float(twist.linear.x)
-    omega = float(twist.angular.z)
+    return finite_command(float(twist.linear.x), float(twist.angular.z))
+
+
+def finite_command(v: float, omega: float) -> tuple[float, float]:
+    """``(v, omega)`` unchanged, or :class:`NonFiniteInput` when either is NaN/inf.
+
+    :param v: linear velocity [m/s].
+    :param omega: angular velocity [rad/s].
+    """
     if not (math.isfinite(v) and math.isfinite(omega)):
         raise NonFiniteInput(f"velocity command is not finite: v={v}, omega={omega}")
     return v, omega

@@ -22,8 +22,10 @@ exists before the node's parameters are read.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Sequence
 
+import rclpy.logging
 from rclpy.context import Context
 from rclpy.executors import Executor, SingleThreadedExecutor
 
@@ -62,6 +64,21 @@ def executor_kind(args: Sequence[str] | None, default: str) -> str:
     if kind not in EXECUTOR_KINDS:
         raise ValueError(f"unknown executor {kind!r} ({source}): use one of {EXECUTOR_KINDS}")
     return kind
+
+
+def executor_kind_or_exit(args: Sequence[str] | None, default: str, logger_name: str) -> str:
+    """:func:`executor_kind` for a node's ``main``: an unknown kind is logged as fatal and
+    exits with code 2, like invalid start-up parameters.
+
+    :param args: the ``main`` arguments; None: ``sys.argv``.
+    :param default: the kind used when neither the arguments nor ``SAFE_PE_EXECUTOR`` say.
+    :param logger_name: logger of the fatal message.
+    """
+    try:
+        return executor_kind(sys.argv if args is None else args, default)
+    except ValueError as err:
+        rclpy.logging.get_logger(logger_name).fatal(str(err))
+        raise SystemExit(2) from err
 
 
 def make_executor(kind: str, context: Context) -> Executor:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import signal
-import sys
 import time
 from typing import Any
 
@@ -58,12 +57,13 @@ from safe_pe_cbf.ros.conversions import (
     arena_from_message,
     command_from_twist,
     command_message,
+    finite_command,
     pose_from_agent_state,
     pose_from_odometry,
     split_game_state,
 )
 from safe_pe_cbf.ros.executors import (
-    executor_kind,
+    executor_kind_or_exit,
     make_executor,
     spin_until_shutdown_requested,
 )
@@ -135,7 +135,6 @@ class SafetyFilterNode(Node):
             TwistStamped if s.output_stamped else Twist, "cmd_vel", COMMAND_QOS
         )
         self.status_pub = self.create_publisher(SafetyStatus, "safety_status", 10)
-        self._frame_bytes = ("", b"")  # last header frame_id and its UTF-8 bytes
         self._status_msg = SafetyStatus(source=self.get_fully_qualified_name(),
                                         agent_id=s.robot_id)
         self._status_msg.header.frame_id = s.frame_id
@@ -264,9 +263,10 @@ class SafetyFilterNode(Node):
             stamp: tuple[int, int] | None = (sec, nanosec)
         else:
             (v_nom, omega_nom), stamp, frame_id = decoded, None, ""
-        if not (math.isfinite(v_nom) and math.isfinite(omega_nom)):
-            self._drop("nominal", NonFiniteInput(
-                f"velocity command is not finite: v={v_nom}, omega={omega_nom}"))
+        try:
+            finite_command(v_nom, omega_nom)
+        except NonFiniteInput as err:
+            self._drop("nominal", err)
             return
         self._command(v_nom, omega_nom, stamp, frame_id)
 
@@ -320,9 +320,7 @@ class SafetyFilterNode(Node):
             stamp, frame_id = (int(now[0]), int(now[1])), s.frame_id
         v, omega = decision.command
         if s.output_stamped:
-            if frame_id != self._frame_bytes[0]:
-                self._frame_bytes = (frame_id, frame_id.encode("utf-8"))
-            out = encode_twist_stamped(stamp[0], stamp[1], self._frame_bytes[1], v, omega)
+            out = encode_twist_stamped(stamp[0], stamp[1], frame_id.encode("utf-8"), v, omega)
         else:
             out = encode_twist(v, omega)
         self.cmd_pub.publish(out)
@@ -432,11 +430,7 @@ def main(args: list[str] | None = None) -> None:
     :param args: command-line arguments (``[--executor KIND] --ros-args ...``); default
         ``sys.argv``.
     """
-    try:
-        kind = executor_kind(sys.argv if args is None else args, DEFAULT_EXECUTOR)
-    except ValueError as err:
-        rclpy.logging.get_logger("safety_filter").fatal(str(err))
-        raise SystemExit(2) from err
+    kind = executor_kind_or_exit(args, DEFAULT_EXECUTOR, "safety_filter")
     # Our own signal handling: rclpy's would invalidate the context before we can publish
     # the final zero command.
     context = Context()

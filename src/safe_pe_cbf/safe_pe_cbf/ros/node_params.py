@@ -10,7 +10,6 @@ with a clear exit code for bad start-up parameters.
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Callable, Mapping, Sequence
 
 import rclpy
@@ -21,7 +20,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from safe_pe_cbf.ros.executors import (
-    executor_kind,
+    executor_kind_or_exit,
     make_executor,
     spin_until_shutdown_requested,
 )
@@ -102,11 +101,7 @@ def spin_until_shutdown(make_node: Callable[[], Node], logger_name: str,
     :param default_executor: executor kind unless ``--executor`` or ``SAFE_PE_EXECUTOR`` say
         otherwise (:mod:`safe_pe_cbf.ros.executors`).
     """
-    try:
-        kind = executor_kind(sys.argv if args is None else args, default_executor)
-    except ValueError as err:
-        rclpy.logging.get_logger(logger_name).fatal(str(err))
-        raise SystemExit(2) from err
+    kind = executor_kind_or_exit(args, default_executor, logger_name)
     rclpy.init(args=args)
     context = rclpy.get_default_context()
     node = None
