@@ -77,7 +77,8 @@ class CheckpointEvent:
 class TrainingHooks:
     """Optional callbacks of :class:`SelfPlayTrainer` (called from the training thread).
 
-    :param on_progress: ``fn(ProgressInfo)``, every ``progress_interval_s`` and at the end
+    :param on_progress: ``fn(ProgressInfo)``: at the start, every ``progress_interval_s``
+        (one clock for the whole run, not reset by phases), after every phase and at the end
     :param on_safety_batch: ``fn(SafetyBatch, phase)``, every env step (N statuses)
     :param on_checkpoint: ``fn(CheckpointEvent)``, after each checkpoint is complete on disk
     :param on_phase_end: ``fn(dict)`` with the phase record (as in ``metrics/phases.json``)

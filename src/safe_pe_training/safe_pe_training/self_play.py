@@ -83,9 +83,6 @@ class _PhaseCallback(BaseCallback):
         self.role = role
         self.phase = phase
         self.stopped = False
-        self._last_report = time.monotonic()
-        self._last_steps = 0
-        self._t0 = time.monotonic()
         self._rollout_t0 = time.monotonic()
         self._rollout_steps0 = 0
 
@@ -95,15 +92,7 @@ class _PhaseCallback(BaseCallback):
         trainer._steps_this_phase += n
         if trainer._pbar is not None:
             trainer._pbar.update(n)
-        now = time.monotonic()
-        hooks = trainer.hooks
-        if hooks.on_progress is not None and now - self._last_report >= hooks.progress_interval_s:
-            steps = trainer.total_steps + trainer._steps_this_phase
-            fps = (steps - self._last_steps) / max(now - self._last_report, 1e-9) \
-                if self._last_steps else trainer._steps_this_phase / max(now - self._t0, 1e-9)
-            hooks.on_progress(trainer.progress_info(self.role, self.phase, fps))
-            self._last_report = now
-            self._last_steps = steps
+        trainer._report_progress(self.role, self.phase)
         if trainer._stop_requested():
             self.stopped = True
             return False
@@ -216,6 +205,10 @@ class SelfPlayTrainer:
         self._steps_this_phase = 0
         self._pbar: Any = None
         self._wall_t0 = time.time()
+        # progress clock: one for the whole run (never reset per phase, so progress is
+        # published every progress_interval_s whatever the phase length)
+        self._report_time = time.monotonic()
+        self._report_steps = 0
         self._policy_cache: dict[str, DeployedPolicy] = {}
         self.envs: dict[str, SafeLearnerVecEnv] = {}
         self.models: dict[str, PPO] = {}
@@ -358,6 +351,28 @@ class SelfPlayTrainer:
             violations=int(self.tracker.get_summary().violations),
             last_checkpoint=str(last) if last else "", done=done)
 
+    def _report_progress(self, role: str, phase: int, force: bool = False) -> None:
+        """Call ``hooks.on_progress`` when ``progress_interval_s`` has passed since the last
+        report (the run's one clock), or now with ``force`` (start of training, end of every
+        phase: these reports do not depend on timing).
+
+        :param role: training role
+        :param phase: phase
+        :param force: report whatever the clock says
+        """
+        hook = self.hooks.on_progress
+        if hook is None:
+            return
+        now = time.monotonic()
+        elapsed = now - self._report_time
+        if not force and elapsed < self.hooks.progress_interval_s:
+            return
+        steps = self.total_steps + self._steps_this_phase
+        fps = (steps - self._report_steps) / elapsed if elapsed > 0 else 0.0
+        hook(self.progress_info(role, phase, fps))
+        self._report_time = now
+        self._report_steps = steps
+
     def _stop_requested(self) -> bool:
         if self.hooks.should_stop is not None and self.hooks.should_stop():
             self._stop_event.set()
@@ -415,6 +430,10 @@ class SelfPlayTrainer:
 
             self._pbar = tqdm(total=cfg.total_timesteps, initial=self.total_steps,
                               unit="step", desc=f"run {cfg.run_type}", dynamic_ncols=True)
+        self._report_time = time.monotonic()
+        self._report_steps = self.total_steps
+        if self.next_phase < num_phases:
+            self._report_progress(self._role_of(self.next_phase), self.next_phase, force=True)
         try:
             for phase in range(self.next_phase, num_phases):
                 remaining = cfg.total_timesteps - self.total_steps
@@ -429,6 +448,7 @@ class SelfPlayTrainer:
                 t_train += time.monotonic() - t0
                 if stopped:
                     break
+                self._report_progress(record["role"], phase, force=True)
                 if self.hooks.on_phase_end is not None:
                     self.hooks.on_phase_end(record)
         finally:

@@ -87,11 +87,27 @@ def test_hooks_and_stop(tmp_path):
     for event in checkpoints:
         assert load_policy(event.path).meta.phase == event.phase
     assert progress[-1].done and progress[-1].run_type == "A"
+    # the first report is the forced one at the start, the end of each phase is reported
+    # whatever the clock says (clock reports may come in between)
     assert progress[0].total_budget == 1024 and progress[0].training_role == "pursuer"
+    assert progress[0].total_steps == 0 and progress[0].phase == 0
+    assert {256, 512} <= {p.total_steps for p in progress}
     batch, phase = batches[0]
     assert batch.tier.shape == (4,) and batch.nominal.shape == (4, 2) and phase == 0
     assert {p for _, p in batches} >= {0, 1}
     assert len(phases) == 2 and len(checkpoints) == 2
+
+
+def test_progress_reported_every_phase_whatever_the_clock(tmp_path):
+    """Phases shorter than progress_interval_s still publish progress (start, each phase's
+    end, done): the reports that do not depend on timing."""
+    config = tiny_config("A", phases=2)
+    progress = []
+    hooks = TrainingHooks(on_progress=progress.append, progress_interval_s=1e9)
+    SelfPlayTrainer(config, tmp_path / "slow_clock", hooks=hooks, progress_bar=False).train()
+    assert [(p.phase, p.training_role, p.total_steps, p.done) for p in progress] == [
+        (0, "pursuer", 0, False), (0, "pursuer", 256, False), (1, "evader", 512, False),
+        (1, "evader", 512, True)]
 
 
 def test_opponent_pool_sampling_and_round_trip():
