@@ -27,6 +27,8 @@ from typing import Any, Mapping
 import yaml
 from safe_pe_cbf.errors import ConfigError as CBFConfigError
 
+from .contact import CONTACT_MODES
+
 __all__ = [
     "ConfigError",
     "ArenaConfig",
@@ -444,6 +446,11 @@ class EnvConfig:
     """Sub-steps per control step for the continuous-trajectory safety check (>= 1)."""
     terminate_on_violation: bool = False
     """End the episode (terminated) when a body violates a constraint; default: only record."""
+    contact: str = "solid"
+    """What a body that would penetrate something does: ``"solid"`` (walls, obstacles and the
+    other robot are solid: the arc is truncated at first contact and the robot stops, see
+    :mod:`safe_pe_sim.contact`) or ``"pass_through"`` (pure kinematics). Violations are
+    recorded either way, with the depth the command would have reached."""
 
     def robots(self) -> tuple[RobotConfig, RobotConfig]:
         """``(pursuer, evader)``, index 0 = pursuer, 1 = evader."""
@@ -457,6 +464,9 @@ class EnvConfig:
         _positive("capture_radius", self.capture_radius)
         if not isinstance(self.terminate_on_violation, bool):
             raise ConfigError("terminate_on_violation must be true/false")
+        if self.contact not in CONTACT_MODES:
+            raise ConfigError(f"contact must be one of {list(CONTACT_MODES)}, got "
+                              f"{self.contact!r}")
         for name, cls in (("arena", ArenaConfig), ("pursuer", RobotConfig),
                           ("evader", RobotConfig), ("obstacles", ObstacleConfig),
                           ("spawn", SpawnConfig), ("rewards", RewardConfig),
@@ -497,6 +507,7 @@ class EnvConfig:
             "capture_radius": float(self.capture_radius),
             "substeps": int(self.substeps),
             "terminate_on_violation": bool(self.terminate_on_violation),
+            "contact": str(self.contact),
             "arena": self.arena.to_dict(),
             "pursuer": self.pursuer.to_dict(),
             "evader": self.evader.to_dict(),

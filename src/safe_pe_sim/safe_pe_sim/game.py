@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .config import EnvConfig
+from .contact import solid_contact
 from .dynamics import unicycle_step_scalar, wrap_angle
 from .errors import SimInputError
 from .observations import ObservationBuilder
@@ -73,6 +74,7 @@ class PursuitEvasionGame:
         self._noise: NoiseStream | None = None
         self.safety_reward: Any = None
         """Optional :class:`~safe_pe_sim.rewards.SafetyRewardComputer`; its term is added."""
+        self._solid = config.contact == "solid"
         self._noise_on = config.actuator_noise.enabled
         self._noise_std = (config.actuator_noise.v_std, config.actuator_noise.omega_std)
 
@@ -173,6 +175,10 @@ class PursuitEvasionGame:
         self.velocities = applied
         safety = check_step_scalar(prev, applied, dt, cfg.substeps, self.radii, self.obstacles,
                                    self.bounds)
+        if self._solid and (safety.violated[0] or safety.violated[1]):
+            self.poses, stopped = solid_contact(prev, applied, self.poses, dt, cfg.substeps,
+                                                self.radii, self.obstacles, self.bounds)
+            self.velocities = [(0.0, 0.0) if stopped[a] else applied[a] for a in range(2)]
         d_prev = self.distance
         (x0, y0, _), (x1, y1, _) = self.poses
         self.distance = d = math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1))

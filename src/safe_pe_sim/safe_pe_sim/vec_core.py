@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .config import EnvConfig
+from .contact import solid_contact
 from .dynamics import clip_commands, unicycle_step
 from .errors import SimInputError
 from .observations import ObservationBuilder
@@ -96,6 +97,8 @@ class VectorizedPursuitEvasion:
         self.noise_std = np.array([config.actuator_noise.v_std, config.actuator_noise.omega_std])
         self.obs_builder = ObservationBuilder(config)
         self._contact = float(self.radii[0] + self.radii[1])
+        self._solid = config.contact == "solid"
+        self._radii_t = (float(self.radii[0]), float(self.radii[1]))
         self.poses = np.zeros((n, 2, 3))
         self.velocities = np.zeros((n, 2, 2))
         self.obstacles = np.zeros((n, self.capacity, 3))
@@ -180,6 +183,24 @@ class VectorizedPursuitEvasion:
             self.poses[idx], self.velocities[idx], self.obstacles[idx],
             self.obstacle_mask[idx], self.steps[idx])
 
+    # ------------------------------------------------------------------ contact
+    def _contact_response(self, prev: np.ndarray, applied: np.ndarray,
+                          violated: np.ndarray) -> None:
+        """Solid world: truncate the arcs of the games whose step violated something at the
+        first contact (:func:`safe_pe_sim.contact.solid_contact`, the single game's function,
+        so both stay identical); stopped robots get zero velocity."""
+        cfg = self.config
+        for i in np.flatnonzero(violated.any(axis=1)):
+            mask = self.obstacle_mask[i]
+            obstacles = [tuple(map(float, row)) for row in self.obstacles[i][mask]]
+            poses, stopped = solid_contact(
+                [tuple(map(float, p)) for p in prev[i]],
+                [tuple(map(float, c)) for c in applied[i]],
+                [tuple(map(float, p)) for p in self.poses[i]], cfg.dt, cfg.substeps,
+                self._radii_t, obstacles, self.bounds)
+            self.poses[i] = poses
+            self.velocities[i, stopped] = 0.0
+
     # ------------------------------------------------------------------ step
     def step(self, cmd_pursuer: np.ndarray, cmd_evader: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -187,7 +208,8 @@ class VectorizedPursuitEvasion:
 
         Commands are clipped to each robot's limits (then noise is added and clipped again if
         configured), integrated exactly, and checked for violations on the continuous
-        trajectory. Finished games are reset automatically.
+        trajectory; with ``config.contact == "solid"`` a body that would penetrate stops at
+        first contact (:mod:`safe_pe_sim.contact`). Finished games are reset automatically.
 
         :param cmd_pursuer: ``(N, 2)`` pursuer ``(v, omega)``.
         :param cmd_evader: ``(N, 2)`` evader ``(v, omega)``.
@@ -197,7 +219,8 @@ class VectorizedPursuitEvasion:
             violation_depth (N, 2), safety`` (the full
             :class:`~safe_pe_sim.safety_check.SafetyReport`), ``distance, applied_commands
             (N, 2, 2), done, episode_ids, terminal_observation (N, 2, OBS_DIM)`` (equal to
-            ``obs`` for games that did not finish) and, valid where ``done``:
+            ``obs`` for games that did not finish), ``end_poses (N, 2, 3)`` (poses at the
+            end of the step, before any automatic reset) and, valid where ``done``:
             ``episode_return (N, 2), episode_length, episode_violation_steps (N, 2),
             episode_min_distance, episode_seed``.
         """
@@ -226,6 +249,8 @@ class VectorizedPursuitEvasion:
                             self.obstacle_mask, self.bounds,
                             start_static=self._static_clearance,
                             start_pair=self.distance - self._contact)
+        if self._solid:
+            self._contact_response(prev, applied, report.violated)
         d_prev = self.distance
         p = self.poses
         d = _distance(p)
@@ -250,6 +275,7 @@ class VectorizedPursuitEvasion:
             "captured": captured, "timed_out": timed_out, "violation": report.violated,
             "violation_kinds": report.kinds, "violation_depth": report.depth,
             "safety": report, "distance": d, "applied_commands": applied, "done": done,
+            "end_poses": self.poses.copy(),
             "episode_ids": self.episode_ids.copy(), "terminal_observation": obs,
             "episode_return": self.episode_return.copy(),
             "episode_length": self.steps.copy(),

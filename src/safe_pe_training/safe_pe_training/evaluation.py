@@ -133,11 +133,7 @@ def play_match(core: Any, pursuer: Opponent, evader: Opponent, n_episodes: int,
             safe = cmds
         obs_all, _, _, _, info = core.step(safe[0], safe[1])
         if record_game is not None and active[record_game]:
-            from safe_pe_sim.dynamics import unicycle_step
-
-            before = trajectory[-1]
-            applied = np.asarray(info["applied_commands"])[record_game]
-            trajectory.append(unicycle_step(before[None], applied[None], core.config.dt)[0])
+            trajectory.append(np.asarray(info["end_poses"])[record_game].copy())
         viol = np.asarray(info["violation"], dtype=bool)
         violation_steps += viol[active].sum(axis=0)
         any_violation |= viol.any(axis=1) & active

@@ -412,20 +412,20 @@ class SafeLearnerVecEnv(VecEnv):
             for i in range(n)
         ]
         if done.any():
-            self._finish_episodes(np.flatnonzero(done), infos, info, truncated, prev_poses,
+            self._finish_episodes(np.flatnonzero(done), infos, info, truncated,
                                   prev_obstacles, prev_mask)
         self._actions = None
         return (obs, np.asarray(rewards[:, me], dtype=np.float32), done, infos)
 
     def _finish_episodes(self, idx: np.ndarray, infos: list[dict[str, Any]],
-                         info: dict[str, Any], truncated: np.ndarray, prev_poses: np.ndarray,
+                         info: dict[str, Any], truncated: np.ndarray,
                          prev_obstacles: np.ndarray, prev_mask: np.ndarray) -> None:
         me = self.agent
         terminal_all = np.asarray(info["terminal_observation"])[idx, me].astype(np.float32)
         if self.use_beta:
             terminal_all = np.concatenate(
-                [terminal_all, self._terminal_boxes(idx, info, prev_poses, prev_obstacles,
-                                                    prev_mask)], axis=1)
+                [terminal_all, self._terminal_boxes(idx, info, prev_obstacles, prev_mask)],
+                axis=1)
         captured = np.asarray(info["captured"], dtype=bool)
         timed_out = np.asarray(info["timed_out"], dtype=bool)
         ep_return = np.asarray(info["episode_return"])[:, me]
@@ -449,13 +449,10 @@ class SafeLearnerVecEnv(VecEnv):
             self.stats.length_sum += int(ep_len[i])
             self.stats.return_sum += float(ep_return[i])
 
-    def _terminal_boxes(self, idx: np.ndarray, info: dict[str, Any], prev_poses: np.ndarray,
+    def _terminal_boxes(self, idx: np.ndarray, info: dict[str, Any],
                         prev_obstacles: np.ndarray, prev_mask: np.ndarray) -> np.ndarray:
         """Encoded safe boxes of the terminal states (before auto-reset) of games ``idx``."""
-        from safe_pe_sim.dynamics import unicycle_step
-
-        applied = np.asarray(info["applied_commands"])[idx]
-        terminal_poses = unicycle_step(prev_poses[idx], applied, self.core.config.dt)
+        terminal_poses = np.asarray(info["end_poses"])[idx]
         lo, hi, _ = self._box(self.agent, terminal_poses, prev_obstacles[idx], prev_mask[idx],
                               cached=False)
         return normalise_box(lo, hi, self.limits[self.agent])
