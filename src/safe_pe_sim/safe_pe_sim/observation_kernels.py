@@ -31,13 +31,13 @@ __all__ = ["AVAILABLE", "CONST_NAMES", "observe_kernel"]
 #: Layout of the constants array ``c`` (built by ``ObservationBuilder``).
 CONST_NAMES = ("x_min", "x_max", "y_min", "y_max", "width", "height", "diag", "x_scale",
                "y_scale", "v_opp_scale", "max_steps", "radius_0", "radius_1", "v_scale_0",
-               "v_scale_1", "omega_scale_0", "omega_scale_1")
+               "v_scale_1", "omega_scale_0", "omega_scale_1", "near")
 (_X_MIN, _X_MAX, _Y_MIN, _Y_MAX, _W, _H, _DIAG, _SX, _SY, _V_OPP, _MAX_STEPS, _R0, _R1,
- _VS0, _VS1, _OMS0, _OMS1) = range(len(CONST_NAMES))
+ _VS0, _VS1, _OMS0, _OMS1, _NEAR) = range(len(CONST_NAMES))
 
 # layout of one observation row (see the table in safe_pe_sim.observations)
-_OBS_DIM = 40
-_BASE_DIM = 20
+_OBS_DIM = 44
+_BASE_DIM = 24
 _N_NEAREST = 4
 _FEATURES = 5
 
@@ -64,7 +64,7 @@ def _store(row, j, value):
 
 @njit(cache=True)
 def observe_kernel(poses, vel, obstacles, mask, steps, c):
-    """Observations ``(N, 2, 40)`` float32 and static body clearances ``(N, 2)`` float64.
+    """Observations ``(N, 2, 44)`` float32 and static body clearances ``(N, 2)`` float64.
 
     :param poses: ``(N, 2, 3)`` float64 C-contiguous
     :param vel: ``(N, 2, 2)`` float64
@@ -79,6 +79,7 @@ def observe_kernel(poses, vel, obstacles, mask, steps, c):
     clearance = np.empty((n, 2), dtype=np.float64)
     x_min, x_max, y_min, y_max = c[_X_MIN], c[_X_MAX], c[_Y_MIN], c[_Y_MAX]
     w, h, diag, sx, sy, v_opp = c[_W], c[_H], c[_DIAG], c[_SX], c[_SY], c[_V_OPP]
+    near = c[_NEAR]
     keys = np.empty(k, dtype=np.float64)
     taken = np.empty(k, dtype=np.bool_)
     n_sel = min(k, _N_NEAREST)
@@ -105,7 +106,8 @@ def observe_kernel(poses, vel, obstacles, mask, steps, c):
             dy = poses[i, o, 1] - y
             _store(row, 6, (cs * dx + sn * dy) / diag)
             _store(row, 7, (cs * dy - sn * dx) / diag)
-            _store(row, 8, math.sqrt(dx * dx + dy * dy) / diag)
+            dist = math.sqrt(dx * dx + dy * dy)
+            _store(row, 8, dist / diag)
             rc = co * cs + so * sn  # cos(theta_o - theta)
             rs = so * cs - co * sn  # sin(theta_o - theta)
             _store(row, 9, rc)
@@ -113,6 +115,13 @@ def observe_kernel(poses, vel, obstacles, mask, steps, c):
             vo = vel[i, o, 0] / v_opp
             _store(row, 11, vo * rc)
             _store(row, 12, vo * rs)
+            inv = 1.0 / dist if dist > 0.0 else 0.0
+            lc = (cs * dx + sn * dy) * inv
+            ls = (cs * dy - sn * dx) * inv
+            _store(row, 20, lc)
+            _store(row, 21, ls)
+            _store(row, 22, _npmin(dist / near, 1.0) * 2.0 - 1.0)
+            _store(row, 23, vo * (lc * rs - ls * rc))
             _store(row, 13, vel[i, o, 1] / c[_OMS0 + o])
             w0 = x - x_min - r
             w1 = x_max - x - r
@@ -160,9 +169,9 @@ def observe_kernel(poses, vel, obstacles, mask, steps, c):
                     continue
                 odx = obstacles[i, q, 0] - x
                 ody = obstacles[i, q, 1] - y
-                _store(row, base, (cs * odx + sn * ody) / diag)
-                _store(row, base + 1, (cs * ody - sn * odx) / diag)
-                _store(row, base + 2, obstacles[i, q, 2] / diag)
-                _store(row, base + 3, keys[q] / diag)
+                _store(row, base, (cs * odx + sn * ody) / near)
+                _store(row, base + 1, (cs * ody - sn * odx) / near)
+                _store(row, base + 2, obstacles[i, q, 2] / near)
+                _store(row, base + 3, keys[q] / near)
                 row[base + 4] = np.float32(1.0)
     return out, clearance

@@ -27,10 +27,22 @@ idx   name              value
 17    wall_y_max        ``(y_max - y - r) / H``
 18    time_left         ``1 - step / max_steps``
 19    role              ``+1`` for the pursuer, ``-1`` for the evader
-20+5k obstacle k        k-th nearest obstacle by body clearance (k < N_OBSTACLE_OBS):
-                        ``dx / D, dy / D`` (ego frame), ``radius / D``,
-                        ``clearance / D`` (``|p - c| - radius - r``), ``present`` (1 or 0)
+20    opp_los_cos       unit vector to the opponent in the ego frame, x (0 at distance 0)
+21    opp_los_sin       unit vector to the opponent in the ego frame, y
+22    opp_near          ``2 min(distance / L, 1) - 1`` with the near scale ``L``
+23    opp_los_rate      opponent velocity across the line of sight
+                        (``opp_los_cos * opp_vy - opp_los_sin * opp_vx``, ``/ V``)
+24+5k obstacle k        k-th nearest obstacle by body clearance (k < N_OBSTACLE_OBS):
+                        ``dx / L, dy / L`` (ego frame), ``radius / L``,
+                        ``clearance / L`` (``|p - c| - radius - r``), ``present`` (1 or 0)
 ====  ================  =================================================================
+
+``L = NEAR_SCALE_CAPTURE_RADII * capture_radius`` (5 m in the default world, 3 m in
+TurtleBot3's) is the *near scale*: what happens within it is what a robot must steer by, so
+the opponent's direction and range and the nearest obstacles are given at that resolution
+(entries clip at +-1 beyond it), beside the arena-scale ``opp_dx/dy/distance``. A pursuer
+learns an order of magnitude faster with the unit line-of-sight vector than from
+``opp_dx / D`` alone (``docs/training.md``, learning ablation).
 
 Missing obstacles (fewer than ``N_OBSTACLE_OBS`` in the layout) are all-zero rows with
 ``present = 0``. Ties in clearance keep the obstacle row order.
@@ -54,20 +66,24 @@ from .config import EnvConfig
 from .errors import SimInputError
 
 __all__ = ["N_OBSTACLE_OBS", "OBSTACLE_FEATURES", "BASE_DIM", "OBS_DIM", "OBS_NAMES",
+           "NEAR_SCALE_CAPTURE_RADII",
            "BACKENDS", "ObservationBackendError", "ObservationBuilder", "pick_backend"]
 
 N_OBSTACLE_OBS = 4
 """Number of nearest obstacles in every observation."""
 OBSTACLE_FEATURES = 5
 """Features per observed obstacle."""
-BASE_DIM = 20
+BASE_DIM = 24
 """Entries before the obstacle block."""
 OBS_DIM = BASE_DIM + N_OBSTACLE_OBS * OBSTACLE_FEATURES
-"""Observation length (40; a multiple of 4, which the batched builder relies on)."""
+"""Observation length (44; a multiple of 4, which the batched builder relies on)."""
+NEAR_SCALE_CAPTURE_RADII = 10.0
+"""The near scale ``L`` in capture radii."""
 OBS_NAMES = (
     ["own_x", "own_y", "own_cos", "own_sin", "own_v", "own_omega", "opp_dx", "opp_dy",
      "opp_distance", "opp_cos", "opp_sin", "opp_vx", "opp_vy", "opp_omega", "wall_x_min",
-     "wall_x_max", "wall_y_min", "wall_y_max", "time_left", "role"]
+     "wall_x_max", "wall_y_min", "wall_y_max", "time_left", "role", "opp_los_cos",
+     "opp_los_sin", "opp_near", "opp_los_rate"]
     + [f"obs{k}_{f}" for k in range(N_OBSTACLE_OBS)
        for f in ("dx", "dy", "radius", "clearance", "present")])
 """Name of every observation entry, in order."""
@@ -114,6 +130,7 @@ class ObservationBuilder:
         self.omega_scale = np.array([r.omega_max for r in robots])
         self.v_opp_scale = max(r.v_abs_max for r in robots)
         self.max_steps = config.max_steps
+        self.near = NEAR_SCALE_CAPTURE_RADII * float(config.capture_radius)
         self._radii = [float(v) for v in self.radii]
         self._v_scale = [float(v) for v in self.v_scale]
         self._omega_scale = [float(v) for v in self.omega_scale]
@@ -124,7 +141,7 @@ class ObservationBuilder:
         consts = dict(x_min=x_min, x_max=x_max, y_min=y_min, y_max=y_max, width=self.width,
                       height=self.height, diag=self.diag, x_scale=2.0 / self.width,
                       y_scale=2.0 / self.height, v_opp_scale=self.v_opp_scale,
-                      max_steps=self.max_steps)
+                      max_steps=self.max_steps, near=self.near)
         for a in range(2):
             consts[f"radius_{a}"] = self._radii[a]
             consts[f"v_scale_{a}"] = self._v_scale[a]
@@ -219,7 +236,7 @@ class ObservationBuilder:
         so = s[swap]
         r = np.tile(self.radii, n)
         x_min, x_max, y_min, y_max = self.bounds
-        w, h, diag = self.width, self.height, self.diag
+        w, h, diag, near = self.width, self.height, self.diag, self.near
         k = obstacles.shape[1]
         G = self._buffers.get((m, k))
         if G is None:
@@ -242,7 +259,8 @@ class ObservationBuilder:
         dy = yo - y
         put(6, (c * dx + s * dy) / diag)
         put(7, (c * dy - s * dx) / diag)
-        put(8, np.sqrt(dx * dx + dy * dy) / diag)
+        dist = np.sqrt(dx * dx + dy * dy)
+        put(8, dist / diag)
         rc = co * c + so * s                   # cos(theta_o - theta)
         rs = so * c - co * s                   # sin(theta_o - theta)
         put(9, rc)
@@ -250,6 +268,13 @@ class ObservationBuilder:
         vo = vo / self.v_opp_scale
         put(11, vo * rc)
         put(12, vo * rs)
+        inv = np.divide(1.0, dist, out=np.zeros(m), where=dist > 0.0)
+        lc = (c * dx + s * dy) * inv
+        ls = (c * dy - s * dx) * inv
+        put(20, lc)
+        put(21, ls)
+        put(22, np.minimum(dist / near, 1.0) * 2.0 - 1.0)
+        put(23, vo * (lc * rs - ls * rc))
         put(13, omo / np.tile(self.omega_scale[::-1], n))
         w0 = x - x_min - r
         w1 = x_max - x - r
@@ -272,8 +297,8 @@ class ObservationBuilder:
             all_real = bool(msk.all())            # usual case: a fixed obstacle count
             key = clear if all_real else np.where(msk, clear, np.inf)
             np.minimum(clearance, key.min(axis=0), out=clearance)
-            feats = [(c * odx + s * ody) / diag, (c * ody - s * odx) / diag, orad / diag,
-                     clear / diag, np.ones(odx.shape)]                    # each (K, m)
+            feats = [(c * odx + s * ody) / near, (c * ody - s * odx) / near, orad / near,
+                     clear / near, np.ones(odx.shape)]                    # each (K, m)
             if not all_real:
                 feats = [f * msk for f in feats]
             if k == 2:
@@ -329,14 +354,20 @@ class ObservationBuilder:
         rc = co * c + so * s
         rs = so * c - co * s
         vo = v_o / v_opp
+        dist = math.sqrt(dx * dx + dy * dy)
+        inv = 1.0 / dist if dist > 0.0 else 0.0
+        lc = (c * dx + s * dy) * inv
+        ls = (c * dy - s * dx) * inv
+        near = self.near
         vals = [
             (x - x_min) * sx - 1.0, (y - y_min) * sy - 1.0, c, s,
             v_a / self._v_scale[agent], om_a / self._omega_scale[agent],
             (c * dx + s * dy) / diag, (c * dy - s * dx) / diag,
-            math.sqrt(dx * dx + dy * dy) / diag, rc, rs, vo * rc, vo * rs,
+            dist / diag, rc, rs, vo * rc, vo * rs,
             om_o / self._omega_scale[o],
             (x - x_min - r) / w, (x_max - x - r) / w, (y - y_min - r) / h, (y_max - y - r) / h,
             1.0 - step / self.max_steps, 1.0 if agent == 0 else -1.0,
+            lc, ls, min(dist / near, 1.0) * 2.0 - 1.0, vo * (lc * rs - ls * rc),
         ]
         if obstacles:
             rows = []
@@ -350,8 +381,8 @@ class ObservationBuilder:
             else:
                 rows = sorted(rows, key=_first)[:N_OBSTACLE_OBS]
             for clear, odx, ody, orad in rows:
-                vals += ((c * odx + s * ody) / diag, (c * ody - s * odx) / diag, orad / diag,
-                         clear / diag, 1.0)
+                vals += ((c * odx + s * ody) / near, (c * ody - s * odx) / near, orad / near,
+                         clear / near, 1.0)
         vals += self._zeros[:OBS_DIM - len(vals)]
         if min(vals) < -1.0 or max(vals) > 1.0:     # rare: a body outside the arena
             vals = [-1.0 if v < -1.0 else (1.0 if v > 1.0 else v) for v in vals]

@@ -13,6 +13,7 @@ from pettingzoo.test import parallel_api_test
 from safe_pe_sim.config import load_profile
 from safe_pe_sim.env import PursuitEvasionEnv
 from safe_pe_sim.errors import SimInputError
+from safe_pe_sim.observations import OBS_DIM
 from safe_pe_sim.parallel_env import PursuitEvasionParallelEnv
 from safe_pe_sim.vec_env import PursuitEvasionVecEnv
 
@@ -134,7 +135,7 @@ def test_vec_env_terminal_observation_and_episode_info() -> None:
     assert done.all()
     for info in infos:
         assert info["TimeLimit.truncated"] and info["episode"]["l"] == 20
-        assert info["terminal_observation"].shape == (40,)
+        assert info["terminal_observation"].shape == (OBS_DIM,)
     assert venv.core.steps.tolist() == [0] * 5                # auto-reset
     assert venv.get_attr("render_mode") == [None] * 5
     assert venv.env_is_wrapped(object) == [False] * 5
@@ -149,7 +150,7 @@ def test_vector_core_input_checks_and_empty_layout() -> None:
     cfg.obstacles.count_min = cfg.obstacles.count_max = 0
     core = VectorizedPursuitEvasion(cfg, 4, seed=0)
     obs, _, _, _, info = core.step(np.zeros((4, 2)), np.ones((4, 2)))
-    assert obs.shape == (4, 2, 40) and core.obstacles.shape == (4, 0, 3)
+    assert obs.shape == (4, 2, OBS_DIM) and core.obstacles.shape == (4, 0, 3)
     before = core.poses.copy()
     with pytest.raises(SimInputError, match=r"shape \(4, 2\)"):
         core.step(np.zeros(2), np.zeros((4, 2)))          # no silent broadcasting

@@ -102,7 +102,7 @@ def test_ties_keep_row_order_and_missing_rows_are_zero() -> None:
     steps = np.array([10])
     obs, clear = NUMBA.batch_with_clearance(poses, vel, obstacles, mask, steps)
     _assert_same((obs, clear), NUMPY.batch_with_clearance(poses, vel, obstacles, mask, steps))
-    d = CFG.arena.diagonal
+    d = NUMPY.near                             # obstacle entries are in the near scale
     tie = math.sqrt(5.0) - 0.5 - 0.15          # rows 1, 3 and 4 tie for the pursuer
     slots = obs[0, 0, BASE_DIM:].reshape(4, 5)
     np.testing.assert_allclose(slots[:, :2] * d, [[2, 1], [1, 2], [-2, -1], [-4, 0]],

@@ -76,8 +76,15 @@ def test_ego_frame_semantics() -> None:
     assert p[IDX["role"]] == 1.0 and obs[1][IDX["role"]] == -1.0
     # nearest obstacle first: the one at (1.5, 0) is to the pursuer's right (ego y < 0)
     assert p[IDX["obs0_dy"]] < 0 and p[IDX["obs1_dy"]] > 0
-    assert p[IDX["obs0_clearance"]] * d == pytest.approx(1.5 - 0.5 - 0.15, abs=1e-5)
+    near = B.near                             # 10 capture radii = 5 m in this world
+    assert near == pytest.approx(5.0)
+    assert p[IDX["obs0_clearance"]] * near == pytest.approx(1.5 - 0.5 - 0.15, abs=1e-5)
     assert p[IDX["obs0_present"]] == 1 and p[IDX["obs2_present"]] == 0
+    # line of sight: the evader is straight ahead, 2 m of the 5 m near scale, and moving
+    # to my left across the line of sight at 1 m/s (of V = 1.15 m/s)
+    assert p[IDX["opp_los_cos"]] == pytest.approx(1.0) and abs(p[IDX["opp_los_sin"]]) < 1e-6
+    assert p[IDX["opp_near"]] == pytest.approx(2 * 2.0 / near - 1, abs=1e-6)
+    assert p[IDX["opp_los_rate"]] == pytest.approx(1.0 / 1.15, abs=1e-6)
     assert np.all(p[BASE_DIM + 2 * OBSTACLE_FEATURES:] == 0)
     e = obs[1]                                # evader faces -x: the pursuer is to its left
     assert e[IDX["opp_dy"]] > 0 and abs(e[IDX["opp_dx"]]) < 1e-6
