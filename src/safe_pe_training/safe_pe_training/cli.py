@@ -8,6 +8,8 @@ Examples::
     safe_pe_train evaluate --run-dir runs/A_demo --episodes 50  # latest policies vs baselines
     safe_pe_train evaluate --config config/runs/run_a.yaml \\
         --pursuer runs/A_demo/checkpoints/pursuer_phase0008.pt --evader baseline:aware_flee
+    safe_pe_train league --run-dir runs/A_demo --episodes 100   # vs the scripted references
+    safe_pe_train league --run-dir runs/A_demo --elo --episodes 20 # Elo of all checkpoints
     safe_pe_train ablation --budget 20000 --seeds 0 1 2 --out runs/ablation
 """
 
@@ -68,6 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
                           help="evader checkpoints (.pt/.json) or baseline:<name>")
     evaluate.add_argument("--episodes", type=_positive_int, default=20)
     evaluate.add_argument("--json", help="also write the results to this JSON file")
+
+    league = sub.add_parser(
+        "league", help="checkpoints vs the fixed scripted references (fixed evaluation seeds)")
+    _add_common(league)
+    league.add_argument("--run-dir", help="a run: its config, and its latest checkpoints "
+                                          "unless --checkpoint is given")
+    league.add_argument("--checkpoint", nargs="+", help="checkpoints (.pt/.json) to rate")
+    league.add_argument("--episodes", type=_positive_int, default=100,
+                        help="episodes per pairing (>= 100 to rank policies)")
+    league.add_argument("--references", nargs="+",
+                        help="reference names (default: all of the checkpoint's role)")
+    league.add_argument("--elo", action="store_true",
+                        help="round robin of the run's checkpoints and the references with "
+                             "Elo ratings (needs --run-dir)")
+    league.add_argument("--max-per-role", type=_positive_int, default=8,
+                        help="with --elo: checkpoints per role, evenly spaced")
+    league.add_argument("--json", help="also write the results to this JSON file")
 
     ablation = sub.add_parser("ablation", help="runs A/B/C/D over several seeds + table")
     ablation.add_argument("--runs", nargs="+", default=["A", "B", "C", "D"],
@@ -203,6 +222,73 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- league
+def format_league_table(entries: Sequence[Any]) -> str:
+    """Text table of league entries (capture rate with its 95 % interval).
+
+    :param entries: ``LeagueEntry`` objects
+    """
+    header = (f"{'player':<26} {'reference':<24} {'eps':>4} {'capture':>8} {'95% CI':>15} "
+              f"{'t_cap [s]':>9} {'viol P/E':>9} {'backup P/E':>12}")
+    lines = [header, "-" * len(header)]
+    for e in entries:
+        lines.append(
+            f"{e.player[-26:]:<26} {e.reference[-24:]:<24} {e.episodes:>4d} "
+            f"{e.capture_rate:>8.3f} {f'[{e.ci_low:.3f}, {e.ci_high:.3f}]':>15} "
+            f"{_fmt(e.mean_capture_time, 1):>9} "
+            f"{e.violation_steps[0]:>4d}/{e.violation_steps[1]:<4d} "
+            f"{e.backup_rate[0]:>5.3f}/{e.backup_rate[1]:<6.3f}")
+    return "\n".join(lines)
+
+
+def cmd_league(args: argparse.Namespace) -> int:
+    """``league``: rate checkpoints against the scripted references; ``--elo`` a whole run."""
+    from safe_pe_training.league import league_of_checkpoint, run_league, scripted_bar, \
+        scripted_table, targets_met
+
+    if args.run_dir:
+        run_dir = Path(args.run_dir)
+        config = SafeSelfPlayConfig.from_yaml(run_dir / "config.yaml")
+    else:
+        if args.elo:
+            raise ConfigError("league --elo needs --run-dir (the run whose checkpoints to rate)")
+        config = _load_config(args)
+    if args.elo:
+        result = run_league(run_dir, args.episodes, args.max_per_role, config)
+        ranked = sorted(result["ratings"].items(), key=lambda kv: -kv[1])
+        print(f"{'player':<28} {'role':<8} {'steps':>9} {'Elo':>7}")
+        for label, rating in ranked:
+            info = result["checkpoints"][label]
+            steps = "-" if info["total_steps"] is None else str(info["total_steps"])
+            print(f"{label:<28} {info['role']:<8} {steps:>9} {rating:>7.0f}")
+        if args.json:
+            atomic_write_json(args.json, result)
+        return 0
+    paths = args.checkpoint or (list(_latest_checkpoints(run_dir).values())
+                                if args.run_dir else [])
+    if not paths:
+        raise ConfigError("league needs --checkpoint PATH (with a run type or --config) or "
+                          "--run-dir of a trained run")
+    bars_entries = scripted_table(config, args.episodes)
+    bar = scripted_bar(bars_entries)
+    out: dict[str, Any] = {"episodes": args.episodes,
+                           "scripted": [e.to_dict() for e in bars_entries], "players": {}}
+    print("scripted references (the bars):")
+    print(format_league_table(bars_entries))
+    for path in paths:
+        entries = league_of_checkpoint(path, config, args.episodes, args.references)
+        met = targets_met(entries, bar)
+        print(f"\n{path}:")
+        print(format_league_table(entries))
+        print("targets: " + ", ".join(f"{k}: {'met' if v else 'MISSED'}"
+                                       for k, v in met.items()))
+        out["players"][str(path)] = {"entries": [e.to_dict() for e in entries],
+                                     "targets": met}
+    if args.json:
+        atomic_write_json(args.json, out)
+    return 0
+
+
 # ---------------------------------------------------------------------- ablation
 def cmd_ablation(args: argparse.Namespace) -> int:
     """``ablation``: train every run type over every seed; print the comparison table."""
@@ -292,7 +378,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "ablation": cmd_ablation}
+    handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "league": cmd_league,
+                "ablation": cmd_ablation}
     try:
         return handlers[args.command](args)
     except (ConfigError, FileNotFoundError) as exc:

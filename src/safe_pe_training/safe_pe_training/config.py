@@ -231,8 +231,10 @@ class SelfPlaySection:
         avoid one side collapsing.
     :param first_role: role trained in phase 0 ("pursuer" or "evader"); roles alternate.
     :param opponent_pool_size: past snapshots kept per role (>= 1).
-    :param latest_opponent_prob: probability of facing the newest opponent snapshot instead
-        of one drawn uniformly from the pool.
+    :param latest_opponent_prob: share of a phase's games played by the newest opponent
+        snapshot (the rest: the mixture's other members, by PFSP weight).
+    :param mixture_size: pool entries a phase plays against at once (each game plays one,
+        redrawn per episode; ``opponent_pool.OpponentPool.mixture``).
     :param eval_episodes: episodes per phase against scripted baselines (0: no evaluation).
     :param collapse_threshold: a side is collapsing when its evaluation win rate against the
         scripted baselines falls below this fraction.
@@ -243,6 +245,7 @@ class SelfPlaySection:
     first_role: str = "pursuer"
     opponent_pool_size: int = 5
     latest_opponent_prob: float = 0.5
+    mixture_size: int = 4
     eval_episodes: int = 10
     collapse_threshold: float = 0.05
     evader_speed_margin: Optional[float] = 1.15
@@ -258,6 +261,8 @@ class SelfPlaySection:
         _check(0.0 <= self.latest_opponent_prob <= 1.0,
                f"self_play.latest_opponent_prob must be in [0, 1], "
                f"got {self.latest_opponent_prob}")
+        _check(self.mixture_size >= 1,
+               f"self_play.mixture_size must be >= 1, got {self.mixture_size}")
         _check(self.eval_episodes >= 0,
                f"self_play.eval_episodes must be >= 0, got {self.eval_episodes}")
         _check(0.0 <= self.collapse_threshold <= 1.0,

@@ -29,6 +29,7 @@ class MatchResult:
     :param capture_rate: fraction ended by capture
     :param timeout_rate: fraction truncated at the step limit (evader escaped)
     :param mean_length: mean episode length in steps
+    :param mean_capture_steps: mean length of the episodes ended by capture (nan: none)
     :param violation_steps: body-level violation steps per agent ``[pursuer, evader]``
     :param violation_episodes: episodes with any violation (either agent)
     :param intervention_rate: fraction of steps the filter changed the command, per agent
@@ -43,6 +44,7 @@ class MatchResult:
     capture_rate: float
     timeout_rate: float
     mean_length: float
+    mean_capture_steps: float = float("nan")
     violation_steps: list[int] = field(default_factory=lambda: [0, 0])
     violation_episodes: int = 0
     intervention_rate: list[float] = field(default_factory=lambda: [0.0, 0.0])
@@ -152,6 +154,8 @@ def play_match(core: Any, pursuer: Opponent, evader: Opponent, n_episodes: int,
         capture_rate=float(captured[finished].mean()) if count else float("nan"),
         timeout_rate=float(timed_out[finished].mean()) if count else float("nan"),
         mean_length=float(length[finished].mean()) if count else float("nan"),
+        mean_capture_steps=(float(length[finished & captured].mean())
+                            if (finished & captured).any() else float("nan")),
         violation_steps=[int(v) for v in violation_steps],
         violation_episodes=int(any_violation.sum()),
         intervention_rate=[float(i / denom) for i in interventions],

@@ -1,9 +1,16 @@
 """Opponent pool for self-play: past policy snapshots plus scripted baselines, per role.
 
-Each phase trains one role against an opponent drawn from the *other* role's pool. With
-probability ``latest_prob`` the newest snapshot is drawn, otherwise an entry uniformly from the
-whole pool (older snapshots and the scripted baselines it was seeded with). Playing against a
-mixture of past opponents is what kept earlier self-play from collapsing onto one side.
+Each phase trains one role against opponents from the *other* role's pool. :meth:`mixture`
+picks up to ``size`` entries for a phase, each game of the phase playing one of them (see
+``opponents.MixtureOpponent``): the newest snapshot with slot share ``latest_prob``, the
+others by prioritised fictitious self-play (PFSP, as in AlphaStar): an entry the learner
+beats with probability ``p`` is weighted ``(1 - p)^2 + PFSP_FLOOR``, so the opponents it
+still loses to come up most, and the ones it always beats rarely but still. The
+learner's record against each entry (:meth:`record`, an exponential average over phases) is
+what ``p`` is read from; an entry never played counts as ``p = 0.5``. Playing a mixture of
+past opponents and scripted references is what kept earlier self-play from collapsing onto
+one side and from learning only to beat a weak opponent. :meth:`sample` draws one entry
+(``latest_prob`` for the newest, else uniformly), for callers that want a single opponent.
 
 The pool is plain data (JSON round trip) so ``--resume`` can restore it exactly.
 """
@@ -16,6 +23,10 @@ from typing import Any
 import numpy as np
 
 ENTRY_KINDS = ("checkpoint", "baseline")
+PFSP_FLOOR = 0.05
+"""Least PFSP weight of an entry (one the learner always beats)."""
+RECORD_DECAY = 0.5
+"""Weight of the earlier estimate when a phase's record of an entry comes in."""
 
 
 @dataclass(frozen=True)
@@ -51,12 +62,14 @@ class OpponentPool:
     :param max_snapshots: most checkpoint entries kept (oldest dropped first; baselines stay)
     :param latest_prob: probability of drawing the newest entry
     :param entries: initial entries (e.g. scripted baselines)
+    :param win_rates: the learner's estimated win rate against each entry, by ``ref``
     """
 
     role: str
     max_snapshots: int = 8
     latest_prob: float = 0.5
     entries: list[PoolEntry] = field(default_factory=list)
+    win_rates: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.role not in ("pursuer", "evader"):
@@ -92,6 +105,66 @@ class OpponentPool:
         while len(snapshots) > self.max_snapshots:
             oldest = snapshots.pop(0)
             self.entries.remove(oldest)
+            self.win_rates.pop(oldest.ref, None)
+
+    def record(self, ref: str, wins: int, games: int) -> None:
+        """Fold a phase's record of the learner against entry ``ref`` into its estimate.
+
+        :param ref: the entry's ``ref``
+        :param wins: learner wins
+        :param games: finished games (0: nothing changes)
+        """
+        if games <= 0:
+            return
+        rate = wins / games
+        old = self.win_rates.get(ref)
+        self.win_rates[ref] = rate if old is None else \
+            RECORD_DECAY * old + (1.0 - RECORD_DECAY) * rate
+
+    def pfsp_weight(self, entry: PoolEntry) -> float:
+        """``(1 - p)^2 + PFSP_FLOOR`` with ``p`` the learner's win rate against ``entry``.
+
+        :param entry: a pool entry
+        """
+        p = self.win_rates.get(entry.ref, 0.5)
+        return (1.0 - p) ** 2 + PFSP_FLOOR
+
+    def mixture(self, rng: np.random.Generator, size: int
+                ) -> tuple[list[PoolEntry], list[float]]:
+        """Entries a phase plays against and their slot shares (summing to 1).
+
+        The newest snapshot (if any) is always in and gets ``latest_prob`` of the games; the
+        other ``size - 1`` are drawn without replacement with PFSP weights and share the rest
+        in proportion to them.
+
+        :param rng: random generator (seeded by the trainer)
+        :param size: most entries (>= 1)
+        :raises RuntimeError: when the pool is empty
+        """
+        if not self.entries:
+            raise RuntimeError(
+                f"the {self.role} opponent pool is empty: seed it with a baseline or a snapshot"
+            )
+        if size < 1:
+            raise ValueError(f"a mixture needs >= 1 entry, got {size}")
+        newest = next((e for e in reversed(self.entries) if e.kind == "checkpoint"), None)
+        rest = [e for e in self.entries if e is not newest]
+        k = min(size - (newest is not None), len(rest))
+        chosen: list[PoolEntry] = []
+        if k > 0:
+            w = np.array([self.pfsp_weight(e) for e in rest])
+            pick = rng.choice(len(rest), size=k, replace=False, p=w / w.sum())
+            chosen = [rest[i] for i in sorted(pick)]
+        if newest is None:
+            w = np.array([self.pfsp_weight(e) for e in chosen])
+            return chosen, list(w / w.sum())
+        if not chosen:
+            return [newest], [1.0]
+        w = np.array([self.pfsp_weight(e) for e in chosen])
+        shares = list((1.0 - self.latest_prob) * w / w.sum())
+        if self.latest_prob == 0.0:
+            return chosen, shares
+        return chosen + [newest], shares + [self.latest_prob]
 
     def sample(self, rng: np.random.Generator) -> PoolEntry:
         """Draw an opponent.
@@ -114,6 +187,7 @@ class OpponentPool:
             "max_snapshots": self.max_snapshots,
             "latest_prob": self.latest_prob,
             "entries": [asdict(e) for e in self.entries],
+            "win_rates": dict(self.win_rates),
         }
 
     @classmethod
@@ -127,4 +201,5 @@ class OpponentPool:
             max_snapshots=int(data["max_snapshots"]),
             latest_prob=float(data["latest_prob"]),
             entries=[PoolEntry(**e) for e in data.get("entries", [])],
+            win_rates={str(k): float(v) for k, v in data.get("win_rates", {}).items()},
         )

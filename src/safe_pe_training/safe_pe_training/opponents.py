@@ -166,6 +166,105 @@ class RandomOpponent:
         return self.rng.uniform(view.limits.low, view.limits.high, size=(view.num_envs, 2))
 
 
+class MixtureOpponent:
+    """Several frozen opponents sharing the N games: each game is played by one of them,
+    drawn (with ``weights``) whenever the game's episode starts.
+
+    Every opponent acts only for its own games (a policy's forward pass runs on those rows
+    alone). The env reports finished episodes through :meth:`episodes_done`, which keeps a
+    tally of the learner's wins per opponent (for prioritised sampling) and draws the next
+    opponent of those games.
+
+    :param opponents: the opponents (all for the same agent)
+    :param weights: drawing weights (>= 0, not all 0), one per opponent
+    :param num_envs: number of games N
+    :param rng: generator for the draws (seeded by the caller)
+    :param labels: names of the opponents in the tallies (default: their ``label``)
+    """
+
+    def __init__(self, opponents: list[Any], weights: list[float], num_envs: int,
+                 rng: np.random.Generator, labels: list[str] | None = None) -> None:
+        if not opponents or len(weights) != len(opponents):
+            raise ValueError("MixtureOpponent needs one weight per opponent (>= 1 opponent)")
+        w = np.asarray(weights, dtype=np.float64)
+        if not (np.all(np.isfinite(w)) and np.all(w >= 0.0) and w.sum() > 0.0):
+            raise ValueError(f"mixture weights must be finite, >= 0 and not all 0, got {weights}")
+        self.opponents = list(opponents)
+        self.labels = list(labels) if labels is not None else [o.label for o in opponents]
+        self.prob = w / w.sum()
+        self.rng = rng
+        self.needs_box = any(o.needs_box for o in opponents)
+        self.label = "mix(" + ",".join(self.labels) + ")"
+        self.assignment = self._draw(num_envs)
+        #: learner wins and finished episodes per opponent label
+        self.tally: dict[str, list[int]] = {label: [0, 0] for label in self.labels}
+
+    def _draw(self, n: int) -> np.ndarray:
+        return self.rng.choice(len(self.opponents), size=n, p=self.prob)
+
+    def act(self, view: AgentView) -> np.ndarray:
+        """Commands ``(N, 2)``: each game's rows from its own opponent."""
+        out = np.empty((view.num_envs, 2))
+        for k, opponent in enumerate(self.opponents):
+            rows = np.flatnonzero(self.assignment == k)
+            if rows.size == 0:
+                continue
+            if rows.size == view.num_envs:
+                return np.asarray(opponent.act(view), dtype=np.float64).reshape(-1, 2)
+            out[rows] = np.asarray(opponent.act(_RowsView(view, rows)),
+                                   dtype=np.float64).reshape(-1, 2)
+        return out
+
+    def episodes_done(self, games: np.ndarray, learner_won: np.ndarray) -> None:
+        """Tally finished episodes and draw the next opponent of those games.
+
+        :param games: indices of the games whose episode ended
+        :param learner_won: ``(len(games),)`` whether the learner won each of them
+        """
+        for g, won in zip(games, learner_won):
+            entry = self.tally[self.labels[self.assignment[g]]]
+            entry[0] += int(bool(won))
+            entry[1] += 1
+        self.assignment[games] = self._draw(len(games))
+
+    def reset_games(self) -> None:
+        """Draw every game's opponent afresh (the env was reset)."""
+        self.assignment = self._draw(self.assignment.size)
+
+
+class _RowsView(AgentView):
+    """An :class:`AgentView` restricted to some games (for a mixture's members)."""
+
+    def __init__(self, view: AgentView, rows: np.ndarray) -> None:
+        self._full = view
+        self._rows = rows
+        self.agent = view.agent
+        self.limits = view.limits
+        self.obs_all = view.obs_all[rows]
+        self.core = _RowsCore(view.core, rows)
+        self._obs_box = None
+        self._box_fn = None
+
+    @property
+    def obs_with_box(self) -> np.ndarray:
+        """Rows of the full view's observation with the safe box."""
+        if self._obs_box is None:
+            self._obs_box = self._full.obs_with_box[self._rows]
+        return self._obs_box
+
+
+class _RowsCore:
+    """The state arrays of a sim core restricted to some games (read-only use)."""
+
+    def __init__(self, core: Any, rows: np.ndarray) -> None:
+        self.config = core.config
+        self.poses = core.poses[rows]
+        self.velocities = core.velocities[rows]
+        self.obstacles = core.obstacles[rows]
+        self.obstacle_mask = core.obstacle_mask[rows]
+        self.num_envs = int(rows.size)
+
+
 def baseline_opponent(name: str, env_config: Any, role: str, seed: int = 0) -> ScriptedOpponent:
     """A scripted baseline of ``safe_pe_sim.baselines`` as a batched opponent.
 

@@ -16,6 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from safe_pe_training.league import league_rows  # noqa: E402
+
 ROLE_COLOURS = {"pursuer": "tab:red", "evader": "tab:blue"}
 
 
@@ -142,6 +144,32 @@ def plot_margin_histograms(phases: Sequence[dict[str, Any]], edges: Sequence[flo
     return _save(fig, path)
 
 
+def plot_league(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Capture rate against each league reference over training steps, 95 % bands.
+
+    :param rows: :func:`safe_pe_training.league.league_rows`
+    :param path: PNG file to write
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4))
+    for ax, role in zip(axes, ("pursuer", "evader")):
+        mine = [r for r in rows if r["role"] == role]
+        for matchup in sorted({r["matchup"] for r in mine}):
+            pts = [r for r in mine if r["matchup"] == matchup]
+            steps = _values(pts, "total_steps")
+            line, = ax.plot(steps, _values(pts, "capture_rate"), "o-", ms=3, label=matchup)
+            ax.fill_between(steps, _values(pts, "ci_low"), _values(pts, "ci_high"),
+                            color=line.get_color(), alpha=0.15)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("learner environment steps (both roles)")
+        ax.set_ylabel("capture rate")
+        ax.set_title(f"league: the {role} vs fixed references "
+                     f"({'higher' if role == 'pursuer' else 'lower'} is better)")
+        ax.grid(alpha=0.3)
+        if ax.has_data():
+            ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 def write_run_plots(plots_dir: Path, phases: Sequence[dict[str, Any]],
                     progress: Sequence[dict[str, Any]],
                     margin_edges: Sequence[float] | None) -> list[Path]:
@@ -156,6 +184,7 @@ def write_run_plots(plots_dir: Path, phases: Sequence[dict[str, Any]],
         plot_training_curves(progress, plots_dir / "training_curves.png"),
         plot_capture_rates(phases, plots_dir / "capture_rate.png"),
         plot_safety_rates(phases, plots_dir / "safety_rates.png"),
+        plot_league(league_rows(phases), plots_dir / "league.png"),
     ]
     if margin_edges is not None:
         written.append(plot_margin_histograms(phases, margin_edges,

@@ -332,6 +332,9 @@ class SafeLearnerVecEnv(VecEnv):
         seed = self._seeds[0]
         self._obs_all = self.core.reset(seed=seed) if seed is not None else self.core.reset()
         self._reset_seeds()
+        redraw = getattr(self.opponent, "reset_games", None)   # a MixtureOpponent
+        if redraw is not None:
+            redraw()
         return self._learner_obs(self._obs_all)
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -432,8 +435,12 @@ class SafeLearnerVecEnv(VecEnv):
         ep_len = np.asarray(info["episode_length"])
         ep_viol = np.asarray(info["episode_violation_steps"])[:, me]
         elapsed = round(time.monotonic() - self._t0, 6)
+        learner_won = captured[idx] if me == 0 else timed_out[idx]
+        notify = getattr(self.opponent, "episodes_done", None)   # a MixtureOpponent
+        if notify is not None:
+            notify(idx, learner_won)
         for j, i in enumerate(idx):
-            won = bool(captured[i]) if me == 0 else bool(timed_out[i])
+            won = bool(learner_won[j])
             outcome = "capture" if captured[i] else ("timeout" if timed_out[i] else "other")
             infos[i].update({
                 "terminal_observation": terminal_all[j],

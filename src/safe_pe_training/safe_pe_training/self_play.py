@@ -44,8 +44,11 @@ from safe_pe_training.checkpoints import CheckpointMetadata, DeployedPolicy, loa
 from safe_pe_training.config import SafeSelfPlayConfig
 from safe_pe_training.evaluation import evaluate_checkpoints, play_match
 from safe_pe_training.hooks import CheckpointEvent, ProgressInfo, TrainingHooks, TrainingResult
+from safe_pe_training.league import REFERENCES, check_training_seed, league_rows, \
+    play_references
 from safe_pe_training.opponent_pool import OpponentPool, PoolEntry
-from safe_pe_training.opponents import Opponent, PolicyOpponent, baseline_opponent
+from safe_pe_training.opponents import MixtureOpponent, Opponent, PolicyOpponent, \
+    baseline_opponent
 from safe_pe_training.safe_vec_env import SafeLearnerVecEnv, SafetyBatch, make_core, \
     make_filters
 from safe_pe_training.safety_metrics import SafetyMetricsTracker, \
@@ -58,10 +61,12 @@ __all__ = ["CheckpointEvent", "EVAL_BASELINES", "POOL_BASELINES", "ProgressInfo"
            "evaluate_checkpoints", "make_ppo", "ppo_policy_kwargs"]
 
 ROLES = ("pursuer", "evader")
-POOL_BASELINES = {"pursuer": ("pure_pursuit",), "evader": ("random", "flee")}
-"""Scripted baselines each role's opponent pool starts with (they stay in the pool)."""
-EVAL_BASELINES = {"pursuer": ("flee", "aware_flee"), "evader": ("pure_pursuit",)}
-"""Scripted opponents each role is evaluated against after the phases that train it."""
+POOL_BASELINES = {"pursuer": REFERENCES["evader"], "evader": REFERENCES["pursuer"]}
+"""Scripted players each role's opponent pool starts with (they stay in the pool): the
+league's references, so a learner always meets the players it is measured against."""
+EVAL_BASELINES = REFERENCES
+"""Scripted opponents each role is evaluated against after the phases that train it (the
+league's references, :data:`safe_pe_training.league.REFERENCES`)."""
 
 
 def config_hash(config: SafeSelfPlayConfig) -> str:
@@ -384,26 +389,22 @@ class SelfPlayTrainer:
 
     # ------------------------------------------------------------------ evaluation
     def evaluate_role(self, role: str, phase: int) -> dict[str, dict[str, Any]]:
-        """Play the current ``role`` policy against its scripted baselines.
+        """Play the current ``role`` policy against the league's references
+        (:func:`safe_pe_training.league.play_references`: fixed evaluation seeds that
+        training never uses, the same games every phase).
 
         :param role: role to evaluate
-        :param phase: phase index (seeds the games)
-        :return: ``{"<role> vs <baseline>": MatchResult.to_dict()}``
+        :param phase: phase index (recorded only)
+        :return: ``{"<role> vs <reference>": LeagueEntry.to_dict()}``
         """
         n = self.config.self_play.eval_episodes
         if n <= 0:
             return {}
         learner = PolicyOpponent(self.deployed(role, deterministic=True), label=f"{role}:current")
-        filters = make_filters(self.config, self.env_config)
-        results: dict[str, dict[str, Any]] = {}
-        for name in EVAL_BASELINES[role]:
-            baseline = self._baseline(name, _other(role))
-            pursuer, evader = (learner, baseline) if role == "pursuer" else (baseline, learner)
-            core = make_core(self.config, self.env_config, n, seed=0)
-            match = play_match(core, pursuer, evader, n, filters,
-                               seed=self.config.seed + 1_000_003 + phase)
-            results[f"{role} vs {name}"] = match.to_dict()
-        return results
+        entries = play_references(learner, role, self.config, n, env_config=self.env_config,
+                                  filters=make_filters(self.config, self.env_config))
+        return {f"{role} vs {e.reference.removeprefix('baseline:')}": e.to_dict()
+                for e in entries}
 
     def _win_rate(self, role: str, evals: dict[str, dict[str, Any]]) -> float:
         rates = [m["capture_rate"] for m in evals.values() if m["episodes"]]
@@ -497,10 +498,14 @@ class SelfPlayTrainer:
         role = self._role_of(phase)
         other = _other(role)
         self._current_phase = phase
-        entry = self.pools[other].sample(self.rng)
+        entries, shares = self.pools[other].mixture(self.rng, cfg.self_play.mixture_size)
         env, model = self.envs[role], self.models[role]
-        env.set_opponent(self._opponent(entry, other))
-        env.seed(cfg.seed + 7919 * (phase + 1))
+        env_seed = check_training_seed(cfg.seed + 7919 * (phase + 1), "phase env seed")
+        mixture = MixtureOpponent([self._opponent(e, other) for e in entries], shares,
+                                  cfg.num_envs, np.random.default_rng(env_seed),
+                                  labels=[e.ref for e in entries])
+        env.set_opponent(mixture)
+        env.seed(env_seed)
         model._last_obs = None  # new opponent: start fresh episodes (reset with the seed)
         if model.ep_info_buffer is not None:
             model.ep_info_buffer.clear()  # episode stats of this phase's opponent only
@@ -522,8 +527,14 @@ class SelfPlayTrainer:
         self.total_steps += done_steps
         self._steps_this_phase = 0
         stats = env.pop_stats()
+        for ref, (wins, games) in mixture.tally.items():
+            self.pools[other].record(ref, wins, games)
         phase_safety = self.tracker.end_phase()
         evals = self.evaluate_role(role, phase)
+        for key, entry in evals.items():
+            model.logger.record(f"league/{key.replace(' ', '_')}", entry["capture_rate"])
+        if evals:
+            model.logger.dump(model.num_timesteps)
         win = self._win_rate(role, evals)
         best = self.best_win[role]
         threshold = cfg.self_play.collapse_threshold
@@ -537,7 +548,11 @@ class SelfPlayTrainer:
         ckpt = self._save_checkpoint(role, phase)
         summary = phase_safety.summary.to_dict()
         record = {
-            "phase": phase, "role": role, "opponent": entry.label,
+            "phase": phase, "role": role,
+            "opponent": "+".join(e.label for e in entries),
+            "opponents": {e.label: {"share": float(w), "learner_wins": mixture.tally[e.ref][0],
+                                    "episodes": mixture.tally[e.ref][1]}
+                          for e, w in zip(entries, shares)},
             "steps": int(done_steps), "total_steps": int(self.total_steps),
             "seconds": round(elapsed, 3), "fps": done_steps / max(elapsed, 1e-9),
             "episodes": stats.episodes, "train_capture_rate": _nan_to_none(train_capture),
@@ -637,6 +652,9 @@ class SelfPlayTrainer:
             flat.append(row)
         atomic_write_csv(metrics / "phases.csv", flat)
         atomic_write_csv(metrics / "progress.csv", self.progress_rows)
+        league = league_rows(self.phases)
+        atomic_write_json(metrics / "league.json", league)
+        atomic_write_csv(metrics / "league.csv", league)
 
     def _finish(self, stopped: bool, fps: float) -> TrainingResult:
         summary = self.tracker.get_summary().to_dict()

@@ -38,8 +38,8 @@ def test_evaluate_run_dir_against_baselines(trained_b, capsys, tmp_path):
     text = capsys.readouterr().out
     assert "baseline:flee" in text and "baseline:pure_pursuit" in text
     results = json.loads(out.read_text())
-    # latest pursuer vs latest evader + 2 baselines each way = 1 + 2 + 1 matches
-    assert len(results) == 4 and all(r["episodes"] == 2 for r in results)
+    # latest pursuer vs latest evader + the league's references each way = 1 + 3 + 2
+    assert len(results) == 6 and all(r["episodes"] == 2 for r in results)
 
 
 def test_evaluate_explicit_checkpoints(trained_b, capsys):

@@ -61,10 +61,19 @@ def test_tiny_training_run(tmp_path, run):
 
     phases = json.loads((root / "metrics" / "phases.json").read_text())
     assert [p["role"] for p in phases] == ["pursuer", "evader"]
-    assert set(phases[0]["eval"]) == {"pursuer vs flee", "pursuer vs aware_flee"}
-    assert set(phases[1]["eval"]) == {"evader vs pure_pursuit"}
+    # the league's references, every phase
+    assert set(phases[0]["eval"]) == {"pursuer vs flee", "pursuer vs aware_flee",
+                                      "pursuer vs random"}
+    assert set(phases[1]["eval"]) == {"evader vs pure_pursuit", "evader vs lead_pursuit"}
     assert all(m["episodes"] == 2 for p in phases for m in p["eval"].values())
-    assert phases[1]["opponent"] in ("phase0", "baseline:pure_pursuit")
+    # phase 1's evader plays a mixture: the pursuer snapshot of phase 0 (newest, half the
+    # games) and scripted pursuers drawn by PFSP weight
+    mix = phases[1]["opponents"]
+    assert "phase0" in mix and mix["phase0"]["share"] == 0.5
+    assert set(mix) - {"phase0"} <= {"baseline:pure_pursuit", "baseline:lead_pursuit"}
+    assert abs(sum(m["share"] for m in mix.values()) - 1.0) < 1e-12
+    league = json.loads((root / "metrics" / "league.json").read_text())
+    assert len(league) == 5 and {r["role"] for r in league} == {"pursuer", "evader"}
     assert all(p["safety"]["steps"] == 256 for p in phases)  # tracker.end_phase per phase
 
 
