@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 RUN_TYPES = ("A", "B", "C", "D", "custom")
+MAX_SEED = 1_000_000_000
+"""Training seeds stay below this; the league's evaluation seeds start at twice it."""
 ROLES = ("pursuer", "evader")
 
 
@@ -405,7 +407,9 @@ class SafeSelfPlayConfig:
                               f"{', '.join(wrong)}; set run_type: custom for other mixes")
         _check(self.use_cbf or not self.use_beta_policy,
                "use_beta_policy needs use_cbf: the Beta support is the CBF safe action box")
-        _check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        _check(0 <= self.seed < MAX_SEED,
+               f"seed must be in [0, {MAX_SEED}), got {self.seed}: larger seeds are the "
+               "league's evaluation games (safe_pe_training.league.EVAL_SEED_BASE)")
         _check(self.num_envs >= 1, f"num_envs must be >= 1, got {self.num_envs}")
         _check(self.total_timesteps >= 1,
                f"total_timesteps must be >= 1, got {self.total_timesteps}")

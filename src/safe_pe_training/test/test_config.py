@@ -92,6 +92,7 @@ class TestSafeSelfPlayConfig:
         ("ppo.lr", 0.1, r"ppo: unknown key\(s\) \['lr'\]"),
         ("seed", "zero", "seed must be an integer"),
         ("seed", 1.5, "seed must be an integer"),
+        ("seed", 2_000_000_000, "evaluation games"),
         ("use_cbf", "yes", "use_cbf must be true or false"),
         ("num_envs", 0, "num_envs must be >= 1"),
         ("ppo.gamma", 1.5, r"ppo.gamma must be in \(0, 1\]"),
