@@ -6,6 +6,8 @@ report to run_dir after N finished episodes and exits, which ends the launch.
 
     ros2 launch launch/sim_eval.launch.py pursuer_checkpoint:=runs/a/checkpoints/...pt \\
         evader_checkpoint:=... episodes:=10 run_dir:=runs/a/eval
+    ros2 launch launch/sim_eval.launch.py pursuer_checkpoint:=pretrained \\
+        evader_checkpoint:=pretrained       # the trained pair shipped in models/
 """
 
 from launch import LaunchDescription
@@ -24,8 +26,10 @@ from safe_pe_training.ros.graph_spec import GraphFiles, sim_eval_graph
 from safe_pe_training.ros.launch_support import launch_nodes, truthy
 
 ARGUMENTS = (
-    ('pursuer_checkpoint', '', 'Pursuer policy weights (.pt); "" = scripted pure pursuit.'),
-    ('evader_checkpoint', '', 'Evader policy weights (.pt); "" = scripted flee baseline.'),
+    ('pursuer_checkpoint', '', 'Pursuer policy weights (.pt), "pretrained" = the shipped '
+     'model (models/); "" = scripted pure pursuit.'),
+    ('evader_checkpoint', '', 'Evader policy weights (.pt), "pretrained" = the shipped '
+     'model (models/); "" = scripted flee baseline.'),
     ('episodes', '5', 'Finished episodes to evaluate before the report is written.'),
     ('run_dir', 'runs/sim_eval', 'Directory of safety_report.json / safety_report.md.'),
     ('seed', '0', 'Simulator seed.'),

@@ -11,6 +11,8 @@ Examples::
     safe_pe_train league --run-dir runs/A_demo --episodes 100   # vs the scripted references
     safe_pe_train league --run-dir runs/A_demo --elo --episodes 20 # Elo of all checkpoints
     safe_pe_train ablation --budget 20000 --seeds 0 1 2 --out runs/ablation
+    safe_pe_train pretrained --runs runs/A_s0 runs/A_s1 runs/A_s2 --out models
+    safe_pe_train league --run A --checkpoint pretrained    # the shipped pair
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(league)
     league.add_argument("--run-dir", help="a run: its config, and its latest checkpoints "
                                           "unless --checkpoint is given")
-    league.add_argument("--checkpoint", nargs="+", help="checkpoints (.pt/.json) to rate")
+    league.add_argument("--checkpoint", nargs="+",
+                        help='checkpoints (.pt/.json) to rate; "pretrained": the shipped pair')
     league.add_argument("--episodes", type=_positive_int, default=100,
                         help="episodes per pairing (>= 100 to rank policies)")
     league.add_argument("--references", nargs="+",
@@ -87,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     league.add_argument("--max-per-role", type=_positive_int, default=8,
                         help="with --elo: checkpoints per role, evenly spaced")
     league.add_argument("--json", help="also write the results to this JSON file")
+
+    pretrained = sub.add_parser(
+        "pretrained", help="ship the best final pursuer and evader of some runs in models/")
+    pretrained.add_argument("--runs", nargs="+", required=True, help="trained run directories")
+    pretrained.add_argument("--out", default=None, help="output folder (default: models/ of "
+                            "this checkout, or $SAFE_PE_MODELS)")
+    pretrained.add_argument("--episodes", type=_positive_int, default=100,
+                            help="league episodes per reference")
 
     ablation = sub.add_parser("ablation", help="runs A/B/C/D over several seeds + table")
     ablation.add_argument("--runs", nargs="+", default=["A", "B", "C", "D"],
@@ -245,6 +256,7 @@ def cmd_league(args: argparse.Namespace) -> int:
     """``league``: rate checkpoints against the scripted references; ``--elo`` a whole run."""
     from safe_pe_training.league import league_of_checkpoint, run_league, scripted_bar, \
         scripted_table, targets_met
+    from safe_pe_training.pretrained import PRETRAINED, models_dir, resolve_checkpoint
 
     if args.run_dir:
         run_dir = Path(args.run_dir)
@@ -252,7 +264,9 @@ def cmd_league(args: argparse.Namespace) -> int:
     else:
         if args.elo:
             raise ConfigError("league --elo needs --run-dir (the run whose checkpoints to rate)")
-        config = _load_config(args)
+        shipped = args.checkpoint and set(args.checkpoint) == {PRETRAINED}
+        config = (SafeSelfPlayConfig.from_yaml(models_dir() / "config.yaml")
+                  if shipped and not (args.run or args.config) else _load_config(args))
     if args.elo:
         result = run_league(run_dir, args.episodes, args.max_per_role, config)
         ranked = sorted(result["ratings"].items(), key=lambda kv: -kv[1])
@@ -264,8 +278,10 @@ def cmd_league(args: argparse.Namespace) -> int:
         if args.json:
             atomic_write_json(args.json, result)
         return 0
-    paths = args.checkpoint or (list(_latest_checkpoints(run_dir).values())
-                                if args.run_dir else [])
+    paths = [resolved for path in args.checkpoint or [] for resolved in
+             ([resolve_checkpoint(path, role) for role in ROLES] if path == PRETRAINED
+              else [path])]
+    paths = paths or (list(_latest_checkpoints(run_dir).values()) if args.run_dir else [])
     if not paths:
         raise ConfigError("league needs --checkpoint PATH (with a run type or --config) or "
                           "--run-dir of a trained run")
@@ -286,6 +302,22 @@ def cmd_league(args: argparse.Namespace) -> int:
                                      "targets": met}
     if args.json:
         atomic_write_json(args.json, out)
+    return 0
+
+
+# ---------------------------------------------------------------------- pretrained
+def cmd_pretrained(args: argparse.Namespace) -> int:
+    """``pretrained``: league the runs' final checkpoints, copy the best pair to models/."""
+    from safe_pe_training.pretrained import choose_pretrained, models_dir
+
+    out = Path(args.out) if args.out else models_dir()
+    league = choose_pretrained(args.runs, out, args.episodes)
+    for role, chosen in league["chosen"].items():
+        print(f"{role}: {chosen['checkpoint']} -> {out / (role + '.pt')}")
+        for cand in league["candidates"][role]:
+            print(f"  {cand['run']}: mean win rate {cand['mean_win_rate']:.3f}, targets "
+                  + ", ".join(f"{k}: {'met' if v else 'MISSED'}"
+                              for k, v in cand["targets"].items()))
     return 0
 
 
@@ -379,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "league": cmd_league,
-                "ablation": cmd_ablation}
+                "ablation": cmd_ablation, "pretrained": cmd_pretrained}
     try:
         return handlers[args.command](args)
     except (ConfigError, FileNotFoundError) as exc:

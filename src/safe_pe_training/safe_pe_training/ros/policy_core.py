@@ -135,7 +135,8 @@ def run_config_for(checkpoint: Path, fallback_config: str = '') -> Any:
 class CheckpointDriver:
     """A trained policy: observation as in training, weights-only checkpoint.
 
-    :param checkpoint: path of the ``.pt`` weights (JSON metadata beside it).
+    :param checkpoint: path of the ``.pt`` weights (JSON metadata beside it), or
+        ``"pretrained"`` for the shipped model of ``role`` (``safe_pe_training.pretrained``).
     :param role: the robot's role; must match the checkpoint's.
     :param deterministic: act with the policy's mode instead of sampling.
     :param training_config: SafeSelfPlayConfig YAML if the run directory has none.
@@ -148,8 +149,9 @@ class CheckpointDriver:
         from safe_pe_training.action_mapping import normalise_box
         from safe_pe_training.checkpoints import CheckpointError, load_policy
         from safe_pe_training.factories import make_batched_filter, make_env_config
+        from safe_pe_training.pretrained import resolve_checkpoint
 
-        self.path = Path(checkpoint).expanduser().resolve()
+        self.path = resolve_checkpoint(checkpoint, role).resolve()
         self.policy = load_policy(self.path, deterministic=deterministic)
         if self.policy.role != role:
             raise CheckpointError(f'checkpoint {self.path} is a {self.policy.role} policy, '

@@ -52,7 +52,8 @@ class PolicyNode(Node):
             'Game role this node drives (default: the namespace if it is a role).',
             choices=ROLES)
         self.checkpoint: str = declare(
-            self, 'checkpoint', '', 'Policy weights (.pt) to load at start ("" = none).')
+            self, 'checkpoint', '', 'Policy weights (.pt) to load at start ("" = none, '
+            '"pretrained" = the shipped model of this role in models/).')
         self.follow = declare(
             self, 'follow_checkpoints', True,
             'Hot-reload checkpoints of our role announced on /safe_pe/training/checkpoint.')
