@@ -170,6 +170,48 @@ def plot_league(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     return _save(fig, path)
 
 
+def plot_final_league(result: dict[str, Any], path: Path) -> Path:
+    """Capture rate per league pairing for each group of players (the run's, the shipped
+    pair) beside the scripted bar, with 95 % intervals.
+
+    :param result: :func:`safe_pe_training.league_report.final_league`
+    :param path: PNG file to write
+    """
+    scripted = {(e["player"], e["reference"]): e for e in result["scripted"]}
+    pairings = [(role, e["reference"]) for role in ("pursuer", "evader")
+                for e in next((g[role]["entries"] for g in result["groups"].values()
+                               if role in g), [])]
+    if not pairings:   # nothing trained or shipped: the scripted table alone
+        pairings = [("pursuer", e["reference"]) for e in result["scripted"]
+                    if e["player"] == "baseline:lead_pursuit"]
+    bars: dict[str, list[dict[str, Any] | None]] = {}
+    for group, players in result["groups"].items():
+        bars[group] = [next((e for e in players.get(role, {}).get("entries", [])
+                             if e["reference"] == ref), None) for role, ref in pairings]
+    bars["scripted bar"] = [
+        scripted.get(("baseline:lead_pursuit", ref)) if role == "pursuer"
+        else scripted.get((ref, "baseline:aware_flee")) for role, ref in pairings]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(pairings)), 4))
+    width = 0.8 / len(bars)
+    x = np.arange(len(pairings))
+    for k, (group, entries) in enumerate(bars.items()):
+        rate = np.array([np.nan if e is None else e["capture_rate"] for e in entries])
+        low = np.array([np.nan if e is None else e["ci_low"] for e in entries])
+        high = np.array([np.nan if e is None else e["ci_high"] for e in entries])
+        ax.bar(x + (k - (len(bars) - 1) / 2) * width, np.nan_to_num(rate), width,
+               yerr=np.nan_to_num([rate - low, high - rate]), capsize=3, label=group,
+               color="0.6" if group == "scripted bar" else None)
+    ax.set_xticks(x, [f"{role}\nvs {ref.removeprefix('baseline:')}" for role, ref in pairings],
+                  fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("capture rate")
+    ax.set_title(f"league, {result['episodes']} episodes per pairing (pursuer: higher is "
+                 "better; evader: lower)")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
 def write_run_plots(plots_dir: Path, phases: Sequence[dict[str, Any]],
                     progress: Sequence[dict[str, Any]],
                     margin_edges: Sequence[float] | None) -> list[Path]:

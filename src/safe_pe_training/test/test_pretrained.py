@@ -11,6 +11,7 @@ import torch as th
 from safe_pe_training.checkpoints import CheckpointError, load_policy
 from safe_pe_training.cli import main as cli_main
 from safe_pe_training.config import ConfigError
+from safe_pe_training.league_report import final_league, format_final_league
 from safe_pe_training.pretrained import (MODELS_ENV, PRETRAINED, choose_pretrained,
                                          models_dir, resolve_checkpoint)
 from safe_pe_training.self_play import SelfPlayTrainer
@@ -69,3 +70,27 @@ def test_pretrained_errors_name_the_fix(two_runs, tmp_path, monkeypatch):
     config.to_yaml(other / "config.yaml")
     with pytest.raises(ConfigError, match="another config"):
         choose_pretrained([two_runs[0], other], tmp_path / "m")
+
+
+def test_final_league_reports_trained_and_shipped(two_runs, tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    choose_pretrained(two_runs[1:], models, episodes=2)
+    monkeypatch.setenv(MODELS_ENV, str(models))
+    result = final_league(two_runs[0], episodes=2)
+    assert set(result["groups"]) == {"trained", "pretrained"} and not result["skipped"]
+    for group in result["groups"].values():
+        assert [len(group[r]["entries"]) for r in ("pursuer", "evader")] == [3, 2]
+    saved = json.loads((two_runs[0] / "metrics" / "final_league.json").read_text())
+    assert saved["groups"]["trained"]["pursuer"]["checkpoint"].endswith(".pt")
+    assert (two_runs[0] / "plots" / "league_final.png").stat().st_size > 1000
+    table = format_final_league(result)
+    assert "| pursuer vs aware_flee |" in table and table.count("\n|") == 7
+
+    # no shipped pair: the run's own league still comes out, with the reason
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path / "nowhere"))
+    result = final_league(two_runs[0], episodes=1)
+    assert set(result["groups"]) == {"trained"}
+    assert "safe_pe_train pretrained" in result["skipped"]["pretrained"]
+    assert "not played" in format_final_league(result)
+    with pytest.raises(ConfigError, match=">= 1 episode"):
+        final_league(two_runs[0], episodes=0)

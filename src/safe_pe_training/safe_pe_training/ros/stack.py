@@ -28,6 +28,7 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
+from safe_pe_training.league_report import final_league, format_final_league
 from safe_pe_training.ros.graph_spec import NodeSpec, sim_training_graph
 from safe_pe_training.ros.report import REPORT_JSON, REPORT_MARKDOWN
 from safe_pe_training.ros.stack_config import StackConfig, StackConfigError, config_from_args
@@ -220,6 +221,18 @@ class Stack:
             print(f'[safe_pe_stack] {text}', flush=True)
 
 
+def _final_league(stack: Stack, episodes: int) -> None:
+    """Play what the run trained and the shipped pair against the league's references."""
+    stack._say(f'league: {episodes} episodes per pairing on the fixed evaluation seeds')
+    try:
+        result = final_league(stack.run_dir, episodes)
+    except Exception as exc:  # noqa: BLE001 - the run's report and checkpoints are safe
+        print(f'safe_pe_stack: the final league failed ({type(exc).__name__}: {exc}); '
+              f'rerun it with safe_pe_train league --run-dir {stack.run_dir}', file=sys.stderr)
+        return
+    print(format_final_league(result), flush=True)
+
+
 def main(args: Sequence[str] | None = None) -> None:
     """Run the stack; exit code 0 when it ran to completion or was stopped with Ctrl-C,
     1 when training failed, 2 for an invalid configuration.
@@ -265,6 +278,8 @@ def main(args: Sequence[str] | None = None) -> None:
         print(report_md.read_text(), flush=True)
         print(f'[safe_pe_stack] report: {report_md} and {stack.run_dir / REPORT_JSON}',
               flush=True)
+    if code == 0 and stack.reason == 'training finished' and config.league_episodes:
+        _final_league(stack, config.league_episodes)
     plots = sorted((stack.run_dir / 'plots').glob('*.png'))
     if plots:
         print(f'[safe_pe_stack] plots: {", ".join(p.name for p in plots)} in '

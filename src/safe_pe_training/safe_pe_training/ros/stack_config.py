@@ -39,6 +39,8 @@ class StackConfig:
         and the live graph share one interpreter: Python's default 0.005 s makes the training
         thread wait after every torch call that releases the GIL and delays the policy
         timers; 0.001 s trained 2.6x faster with 15x fewer nominal timeouts here).
+    :param league_episodes: episodes per pairing of the end-of-run league (what was trained
+        and the shipped pair vs the scripted references; 0: none).
     :param params: node parameter files (relative to ``config/`` or absolute).
     """
 
@@ -53,6 +55,7 @@ class StackConfig:
     seed: int = 0
     use_sim_time: bool = False
     gil_switch_interval: float = 0.001
+    league_episodes: int = 20
     params: GraphFiles = field(default_factory=GraphFiles)
 
     def validate(self) -> StackConfig:
@@ -68,7 +71,7 @@ class StackConfig:
             raise StackConfigError(f'run_type must be one of {RUN_TYPES}, got {self.run_type!r}')
         if self.run_type == 'custom' and not self.training_config:
             raise StackConfigError('run_type custom needs training_config (a YAML file)')
-        for name in ('budget', 'seed', 'steps_per_phase'):
+        for name in ('budget', 'seed', 'steps_per_phase', 'league_episodes'):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise StackConfigError(f'{name} must be an integer >= 0, got {value!r}')
