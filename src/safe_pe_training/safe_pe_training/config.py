@@ -234,21 +234,26 @@ class SelfPlaySection:
     :param first_role: role trained in phase 0 ("pursuer" or "evader"); roles alternate.
     :param opponent_pool_size: past snapshots kept per role (>= 1).
     :param latest_opponent_prob: share of a phase's games played by the newest opponent
-        snapshot (the rest: the mixture's other members, by PFSP weight).
-    :param mixture_size: pool entries a phase plays against at once (each game plays one,
-        redrawn per episode; ``opponent_pool.OpponentPool.mixture``).
+        snapshot.
+    :param reference_prob: share of a phase's games played by the scripted references of
+        the league (by PFSP weight: mostly the ones the learner still loses to); the rest go
+        to older snapshots. At most ``1 - latest_opponent_prob``.
+    :param mixture_size: policy snapshots a phase plays against at once, the newest included
+        (each game plays one opponent, redrawn per episode; the scripted references are
+        always in; ``opponent_pool.OpponentPool.mixture``).
     :param eval_episodes: episodes per phase against scripted baselines (0: no evaluation).
     :param collapse_threshold: a side is collapsing when its evaluation win rate against the
         scripted baselines falls below this fraction.
     :param evader_speed_margin: evader v_max = margin * pursuer v_max (null: the profile's).
     """
 
-    steps_per_phase: int = 20_000
+    steps_per_phase: int = 100_000
     first_role: str = "pursuer"
     opponent_pool_size: int = 5
-    latest_opponent_prob: float = 0.5
+    latest_opponent_prob: float = 0.35
+    reference_prob: float = 0.35
     mixture_size: int = 4
-    eval_episodes: int = 10
+    eval_episodes: int = 20
     collapse_threshold: float = 0.05
     evader_speed_margin: Optional[float] = 1.15
 
@@ -263,6 +268,9 @@ class SelfPlaySection:
         _check(0.0 <= self.latest_opponent_prob <= 1.0,
                f"self_play.latest_opponent_prob must be in [0, 1], "
                f"got {self.latest_opponent_prob}")
+        _check(0.0 <= self.reference_prob <= 1.0 - self.latest_opponent_prob,
+               f"self_play.reference_prob must be in [0, 1 - latest_opponent_prob], "
+               f"got {self.reference_prob}")
         _check(self.mixture_size >= 1,
                f"self_play.mixture_size must be >= 1, got {self.mixture_size}")
         _check(self.eval_episodes >= 0,
@@ -292,9 +300,9 @@ class PPOSection:
     """
 
     n_steps: int = 256
-    batch_size: int = 1024
+    batch_size: int = 256
     learning_rate: float = 3e-4
-    n_epochs: int = 5
+    n_epochs: int = 10
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_range: float = 0.2
@@ -360,7 +368,7 @@ class SafeSelfPlayConfig:
     use_safety_reward: bool = True
     seed: int = 0
     num_envs: int = 16
-    total_timesteps: int = 200_000
+    total_timesteps: int = 4_000_000
     device: str = "cpu"
     torch_threads: int = 1
     env: EnvSection = field(default_factory=EnvSection)

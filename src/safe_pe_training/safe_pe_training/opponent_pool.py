@@ -1,9 +1,10 @@
 """Opponent pool for self-play: past policy snapshots plus scripted baselines, per role.
 
 Each phase trains one role against opponents from the *other* role's pool. :meth:`mixture`
-picks up to ``size`` entries for a phase, each game of the phase playing one of them (see
-``opponents.MixtureOpponent``): the newest snapshot with slot share ``latest_prob``, the
-others by prioritised fictitious self-play (PFSP, as in AlphaStar): an entry the learner
+picks the entries of a phase, each game of the phase playing one of them (see
+``opponents.MixtureOpponent``): the newest snapshot with game share ``latest_prob``, the
+scripted references with ``reference_prob``, older snapshots with the rest; within a group
+by prioritised fictitious self-play (PFSP, as in AlphaStar): an entry the learner
 beats with probability ``p`` is weighted ``(1 - p)^2 + PFSP_FLOOR``, so the opponents it
 still loses to come up most, and the ones it always beats rarely but still. The
 learner's record against each entry (:meth:`record`, an exponential average over phases) is
@@ -129,16 +130,18 @@ class OpponentPool:
         p = self.win_rates.get(entry.ref, 0.5)
         return (1.0 - p) ** 2 + PFSP_FLOOR
 
-    def mixture(self, rng: np.random.Generator, size: int
+    def mixture(self, rng: np.random.Generator, size: int, reference_prob: float = 0.0
                 ) -> tuple[list[PoolEntry], list[float]]:
-        """Entries a phase plays against and their slot shares (summing to 1).
+        """Entries a phase plays against and their game shares (summing to 1).
 
-        The newest snapshot (if any) is always in and gets ``latest_prob`` of the games; the
-        other ``size - 1`` are drawn without replacement with PFSP weights and share the rest
-        in proportion to them.
+        Three groups: the newest snapshot (share ``latest_prob``), every scripted reference
+        (together ``reference_prob``), and up to ``size - 1`` older snapshots drawn without
+        replacement by PFSP weight (the rest). Within a group shares follow PFSP weights; a
+        group that is empty gives its share to the others in proportion to theirs.
 
         :param rng: random generator (seeded by the trainer)
-        :param size: most entries (>= 1)
+        :param size: most snapshots (newest included, >= 1)
+        :param reference_prob: share of the scripted references, in [0, 1 - latest_prob]
         :raises RuntimeError: when the pool is empty
         """
         if not self.entries:
@@ -147,24 +150,34 @@ class OpponentPool:
             )
         if size < 1:
             raise ValueError(f"a mixture needs >= 1 entry, got {size}")
-        newest = next((e for e in reversed(self.entries) if e.kind == "checkpoint"), None)
-        rest = [e for e in self.entries if e is not newest]
-        k = min(size - (newest is not None), len(rest))
-        chosen: list[PoolEntry] = []
+        if not 0.0 <= reference_prob <= 1.0 - self.latest_prob + 1e-12:
+            raise ValueError(f"reference_prob must be in [0, 1 - latest_prob = "
+                             f"{1.0 - self.latest_prob:g}], got {reference_prob}")
+        snapshots = [e for e in self.entries if e.kind == "checkpoint"]
+        newest = snapshots[-1:]
+        older = snapshots[:-1]
+        k = min(size - 1, len(older))
         if k > 0:
-            w = np.array([self.pfsp_weight(e) for e in rest])
-            pick = rng.choice(len(rest), size=k, replace=False, p=w / w.sum())
-            chosen = [rest[i] for i in sorted(pick)]
-        if newest is None:
-            w = np.array([self.pfsp_weight(e) for e in chosen])
-            return chosen, list(w / w.sum())
-        if not chosen:
-            return [newest], [1.0]
-        w = np.array([self.pfsp_weight(e) for e in chosen])
-        shares = list((1.0 - self.latest_prob) * w / w.sum())
-        if self.latest_prob == 0.0:
-            return chosen, shares
-        return chosen + [newest], shares + [self.latest_prob]
+            w = np.array([self.pfsp_weight(e) for e in older])
+            pick = rng.choice(len(older), size=k, replace=False, p=w / w.sum())
+            older = [older[i] for i in sorted(pick)]
+        else:
+            older = []
+        groups = [(older, 1.0 - self.latest_prob - reference_prob),
+                  ([e for e in self.entries if e.kind == "baseline"], reference_prob),
+                  (newest, self.latest_prob)]
+        groups = [(g, max(0.0, share)) for g, share in groups if g]
+        total = sum(share for _, share in groups)
+        chosen: list[PoolEntry] = []
+        shares: list[float] = []
+        for group, share in groups:
+            share = share / total if total > 0 else 1.0 / len(groups)
+            if share <= 0.0:
+                continue
+            w = np.array([self.pfsp_weight(e) for e in group])
+            chosen += group
+            shares += list(share * w / w.sum())
+        return chosen, shares
 
     def sample(self, rng: np.random.Generator) -> PoolEntry:
         """Draw an opponent.

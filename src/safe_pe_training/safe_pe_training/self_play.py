@@ -498,7 +498,8 @@ class SelfPlayTrainer:
         role = self._role_of(phase)
         other = _other(role)
         self._current_phase = phase
-        entries, shares = self.pools[other].mixture(self.rng, cfg.self_play.mixture_size)
+        entries, shares = self.pools[other].mixture(self.rng, cfg.self_play.mixture_size,
+                                                    cfg.self_play.reference_prob)
         env, model = self.envs[role], self.models[role]
         env_seed = check_training_seed(cfg.seed + 7919 * (phase + 1), "phase env seed")
         mixture = MixtureOpponent([self._opponent(e, other) for e in entries], shares,

@@ -38,7 +38,7 @@ class TestSafeSelfPlayConfig:
         assert config.use_cbf and config.use_beta_policy and config.use_safety_reward
         assert config.obstacles.enabled
         assert config.device == "cpu" and config.torch_threads == 1
-        assert config.num_phases == 10  # 200k steps / 20k per phase
+        assert config.num_phases == 40  # 4 M steps / 100 k per phase
         assert config.safety_targets.max_violations == 0
         assert config.safety_targets.min_feasibility_rate == 0.99
         assert config.safety_targets.max_backup_rate == 0.01

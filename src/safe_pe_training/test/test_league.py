@@ -109,7 +109,7 @@ def test_bad_references_and_seeds_are_named():
 
 
 def test_pfsp_mixture_keeps_newest_and_weights_by_loss_rate():
-    pool = OpponentPool("evader", max_snapshots=4, latest_prob=0.5)
+    pool = OpponentPool("evader", max_snapshots=4, latest_prob=0.5)  # keeps 1, 3, 5, 7
     for name in ("flee", "aware_flee", "random"):
         pool.add_baseline(name)
     pool.add_checkpoint("/x/evader_phase0001", 1)
@@ -123,15 +123,27 @@ def test_pfsp_mixture_keeps_newest_and_weights_by_loss_rate():
     assert pool.win_rates["flee"] == pytest.approx(0.5)
 
     rng = np.random.default_rng(0)
+    pool.add_checkpoint("/x/evader_phase0005", 5)
+    pool.add_checkpoint("/x/evader_phase0007", 7)
     picks = {}
-    for _ in range(400):
-        chosen, shares = pool.mixture(rng, size=3)
-        assert chosen[-1].ref == "/x/evader_phase0003" and shares[-1] == 0.5
-        assert len(chosen) == 3 and sum(shares) == pytest.approx(1.0)
-        for e in chosen[:-1]:
-            picks[e.ref] = picks.get(e.ref, 0) + 1
-    # the never-beaten reference is drawn far more often than the half-beaten one
-    assert picks["aware_flee"] > 1.5 * picks["flee"]
+    for _ in range(300):
+        chosen, shares = pool.mixture(rng, size=2, reference_prob=0.3)
+        share = {e.ref: w for e, w in zip(chosen, shares)}
+        assert sum(shares) == pytest.approx(1.0) and len(chosen) == 5
+        assert share["/x/evader_phase0007"] == 0.5                      # newest
+        assert sum(share[n] for n in ("flee", "aware_flee", "random")) == pytest.approx(0.3)
+        # the never-beaten reference gets most of the references' share
+        assert share["aware_flee"] / share["flee"] == pytest.approx(1.05 / 0.3)
+        older = [r for r in share if r.startswith("/x/") and r != "/x/evader_phase0007"]
+        assert len(older) == 1 and share[older[0]] == pytest.approx(0.2)
+        picks[older[0]] = picks.get(older[0], 0) + 1
+    assert set(picks) == {"/x/evader_phase0001", "/x/evader_phase0003", "/x/evader_phase0005"}
+    # no older snapshot, no reference share: the newest plays every game
+    solo = OpponentPool("pursuer", latest_prob=0.4)
+    solo.add_checkpoint("/x/p0", 0)
+    assert solo.mixture(rng, size=4, reference_prob=0.0) == ([solo.entries[0]], [1.0])
+    with pytest.raises(ValueError, match="reference_prob"):
+        pool.mixture(rng, size=2, reference_prob=0.6)
     with pytest.raises(ValueError, match=">= 1 entry"):
         pool.mixture(rng, size=0)
     with pytest.raises(RuntimeError, match="empty"):
