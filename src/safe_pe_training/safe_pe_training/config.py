@@ -428,6 +428,11 @@ class SafeSelfPlayConfig:
         for section in (self.env, self.obstacles, self.cbf, self.safety_reward,
                         self.safety_targets, self.self_play, self.ppo):
             section.validate()
+        _check(self.total_timesteps >= self.self_play.steps_per_phase,
+               f"total_timesteps ({self.total_timesteps}) is below one self-play phase "
+               f"(self_play.steps_per_phase = {self.self_play.steps_per_phase}): only the "
+               f"first role would learn; raise the budget (--budget) or shorten the phases "
+               f"(--steps-per-phase)")
         rollout = self.ppo.n_steps * self.num_envs
         _check(self.ppo.batch_size <= rollout,
                f"ppo.batch_size ({self.ppo.batch_size}) must be <= ppo.n_steps * num_envs "

@@ -140,6 +140,17 @@ class LeagueEntry:
                    backup_rate=list(match.backup_rate),
                    intervention_rate=list(match.intervention_rate))
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LeagueEntry":
+        """Inverse of :meth:`to_dict` (``None`` back to nan; ``win_rate`` is derived).
+
+        :param data: a dict written by :meth:`to_dict`
+        """
+        values = {k: data[k] for k in cls.__dataclass_fields__}
+        for key in ("capture_rate", "ci_low", "ci_high", "mean_capture_time"):
+            values[key] = float("nan") if values[key] is None else float(values[key])
+        return cls(**values)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON), with the win rate."""
         out = asdict(self)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from safe_pe_training.artifacts import atomic_write_json
 from safe_pe_training.checkpoints import CheckpointError
@@ -22,9 +22,41 @@ from safe_pe_training.plots import plot_final_league
 from safe_pe_training.pretrained import PRETRAINED, models_dir, resolve_checkpoint
 from safe_pe_training.training_state import ResumeError, read_run_state
 
-__all__ = ["final_league", "format_final_league"]
+__all__ = ["final_league", "format_final_league", "time_to_competence"]
 
 ROLES = ("pursuer", "evader")
+
+
+def time_to_competence(phases: Sequence[dict[str, Any]], bar: float) -> dict[str, Any]:
+    """When a run's per-phase league first shows each role, and then both, meeting the
+    targets (:func:`safe_pe_training.league.targets_met`).
+
+    "Both" is the first phase after which the latest pursuer and the latest evader meet
+    their targets together. The per-phase league plays few episodes: confirm the phases it
+    names with a full league (``safe_pe_train league --checkpoint ...``).
+
+    :param phases: ``metrics/phases.json`` records (with their ``eval`` league entries)
+    :param bar: :func:`safe_pe_training.league.scripted_bar` on the same seeds
+    :return: ``{"pursuer" | "evader" | "both": {"phase", "total_steps", "checkpoints"} or
+        None}``
+    """
+    out: dict[str, Any] = {"pursuer": None, "evader": None, "both": None}
+    met: dict[str, bool] = {}
+    latest: dict[str, str] = {}
+    for rec in phases:
+        entries = [LeagueEntry.from_dict(e) for e in (rec.get("eval") or {}).values()]
+        if not entries:
+            continue
+        role = rec["role"]
+        met[role] = all(targets_met(entries, bar).values())
+        latest[role] = rec.get("checkpoint", "")
+        mark = {"phase": rec["phase"], "total_steps": rec["total_steps"],
+                "checkpoints": dict(latest)}
+        if met[role] and out[role] is None:
+            out[role] = mark
+        if out["both"] is None and met.get("pursuer") and met.get("evader"):
+            out["both"] = mark
+    return out
 
 
 def _players_of_run(run_dir: Path) -> dict[str, str]:

@@ -93,6 +93,7 @@ class TestSafeSelfPlayConfig:
         ("seed", "zero", "seed must be an integer"),
         ("seed", 1.5, "seed must be an integer"),
         ("seed", 2_000_000_000, "evaluation games"),
+        ("total_timesteps", 99_999, "below one self-play phase"),
         ("use_cbf", "yes", "use_cbf must be true or false"),
         ("num_envs", 0, "num_envs must be >= 1"),
         ("ppo.gamma", 1.5, r"ppo.gamma must be in \(0, 1\]"),

@@ -17,6 +17,7 @@ from safe_pe_training.league import (EVAL_SEED_BASE, LeagueEntry, check_training
                                      reference_player, scripted_bar, targets_met,
                                      wilson_interval)
 from safe_pe_training.factories import make_env_config
+from safe_pe_training.league_report import time_to_competence
 from safe_pe_training.opponent_pool import PFSP_FLOOR, OpponentPool
 from safe_pe_training.opponents import MixtureOpponent, PolicyOpponent
 from safe_pe_training.self_play import SelfPlayTrainer
@@ -223,3 +224,28 @@ def test_short_run_beats_untrained_policy_and_checks_players(tmp_path):
     (tmp_path / "other.pt").write_bytes(path.with_suffix(".pt").read_bytes())
     with pytest.raises(CheckpointError):
         load_player(other, config)
+
+
+def _phase(phase: int, role: str, rates: dict[str, int]) -> dict:
+    return {"phase": phase, "role": role, "total_steps": 100 * (phase + 1),
+            "checkpoint": f"{role}_phase{phase:04d}.pt",
+            "eval": {f"{role} vs {ref}": _entry(role, ref, c).to_dict()
+                     for ref, c in rates.items()}}
+
+
+def test_time_to_competence_needs_both_latest_players():
+    entry = _entry("pursuer", "flee", 96)
+    assert LeagueEntry.from_dict(entry.to_dict()).capture_rate == entry.capture_rate
+    assert math.isnan(LeagueEntry.from_dict(entry.to_dict()).mean_capture_time)
+    phases = [_phase(0, "pursuer", {"flee": 90, "aware_flee": 10}),
+              _phase(1, "evader", {"pure_pursuit": 3, "lead_pursuit": 20}),   # evader ok
+              _phase(2, "pursuer", {"flee": 97, "aware_flee": 40}),           # pursuer ok
+              _phase(3, "evader", {"pure_pursuit": 30, "lead_pursuit": 20}),  # evader lost it
+              _phase(4, "pursuer", {"flee": 99, "aware_flee": 50})]
+    reached = time_to_competence(phases, bar=0.38)
+    assert reached["evader"]["phase"] == 1 and reached["pursuer"]["phase"] == 2
+    assert reached["both"]["phase"] == 2
+    assert reached["both"]["checkpoints"] == {"pursuer": "pursuer_phase0002.pt",
+                                              "evader": "evader_phase0001.pt"}
+    assert time_to_competence(phases[:1] + phases[3:], 0.38)["both"] is None
+    assert time_to_competence([], 0.38) == {"pursuer": None, "evader": None, "both": None}
