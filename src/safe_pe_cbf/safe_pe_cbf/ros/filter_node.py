@@ -163,8 +163,16 @@ class SafetyFilterNode(Node):
                             lambda values: settings_from_values(values, self.get_namespace()))
 
     def _apply_parameters(self, params: list[Parameter]) -> None:
-        """Apply an accepted change: rebuild the resolver (runtime reconfiguration)."""
-        s = settings_from_values(spec_values(self, self._specs), self.get_namespace())
+        """Apply an accepted change: rebuild the resolver (runtime reconfiguration).
+
+        The change passed :meth:`_validate_parameters`; should building the settings still
+        fail, the running filter keeps its settings (an exception here would end the node).
+        """
+        try:
+            s = settings_from_values(spec_values(self, self._specs), self.get_namespace())
+        except Exception as err:  # noqa: BLE001 - keep filtering with the old settings
+            self.get_logger().error(f"parameter change not applied, old settings kept: {err}")
+            return
         self.settings = s
         self.pipeline.reconfigure(s.cbf, s.state_timeout, s.enabled, s.predict_state,
                                   s.nominal_timeout, s.zero_hold)
