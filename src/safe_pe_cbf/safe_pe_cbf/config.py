@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Union
 
+import yaml
+
 from safe_pe_cbf.errors import ConfigError
 
 __all__ = ["CBFConfig", "GROUPS", "COLLISION_MODES", "SOLVERS", "FIELD_RANGES", "WEIGHT_RANGE",
-           "MAX_WEIGHT_RATIO", "check_weights"]
+           "MAX_WEIGHT_RATIO", "check_weights", "ConfigLoader", "load_yaml"]
 
 #: Constraint groups, names used in ``relaxation_order`` and ``ConstraintSet.groups``.
 GROUPS = ("collision", "arena", "obstacles")
@@ -67,6 +70,28 @@ FIELD_HINTS: dict[str, str] = {
 #: weight makes the scaled QP blind to violations in that coordinate)
 WEIGHT_RANGE = (1e-3, 1e3)
 MAX_WEIGHT_RATIO = 1e3
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that reads ``3e-4`` and ``1E9`` (no dot) as floats, like YAML 1.2.
+
+    PyYAML follows YAML 1.1, where such scalars are strings; with this loader every config
+    reader can reject strings for numbers (a quoted ``"0.5"`` is a mistake, not a number).
+    """
+
+
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"))
+
+
+def load_yaml(text: str) -> Any:
+    """Parse a YAML document with :class:`ConfigLoader` (``yaml.YAMLError`` on bad YAML).
+
+    :param text: the document
+    """
+    return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def check_weights(weights: object) -> tuple[float, float]:
@@ -243,11 +268,9 @@ class CBFConfig:
 
         :param path: file path
         """
-        import yaml
-
         try:
             with open(path, "r", encoding="utf-8") as fh:
-                data = yaml.safe_load(fh)
+                data = load_yaml(fh.read())
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read CBF config {path}: {exc}") from exc
         if isinstance(data, Mapping) and set(data) == {"cbf"}:
@@ -261,8 +284,6 @@ class CBFConfig:
         """
         import os
         import tempfile
-
-        import yaml
 
         path = Path(path)
         fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=path.name, suffix=".tmp")

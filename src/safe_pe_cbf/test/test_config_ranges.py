@@ -90,3 +90,16 @@ def test_parameter_check_rejects_any_exception_with_the_reason():
 
     result = check_change(FakeNode(), all_specs(), [], build_overflows)
     assert not result.successful and "OverflowError" in result.reason
+
+
+def test_yaml_numbers_with_exponent_are_floats_and_quoted_numbers_are_rejected(tmp_path):
+    from safe_pe_cbf.config import load_yaml
+
+    assert load_yaml("a: 3e-4\nb: -2E+3\nc: .5e1\nd: 1.0e-09\ne: 12\nf: '0.5'\n") == {
+        "a": 3e-4, "b": -2e3, "c": 5.0, "d": 1e-9, "e": 12, "f": "0.5"}
+    path = tmp_path / "cbf.yaml"
+    path.write_text("cbf:\n  gamma: '0.5'\n")
+    with pytest.raises(ConfigError, match="gamma must be a number, got '0.5'"):
+        CBFConfig.from_yaml(path)
+    path.write_text("cbf:\n  feasibility_tol: 1e-8\n")
+    assert CBFConfig.from_yaml(path).feasibility_tol == 1e-8
