@@ -66,6 +66,11 @@ NODE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("zero_hold", 0.5, "After a nominal timeout, keep publishing zero commands at the "
               "command rate for this long [s], then stop publishing (a mux can hand over).",
               0.0, 10.0),
+    ParamSpec("max_command_age", 0.0, "TwistStamped nominal commands whose header stamp is "
+              "more than this [s] older (or newer) than the node's clock are answered with a "
+              "zero command (tier STOP) and counted (dropped_nominal_stale). 0 (default) turns "
+              "the check off: robot and policy clocks are often not synchronised. Needs "
+              "nominal_cmd_type twist_stamped.", 0.0, 3600.0),
     ParamSpec("predict_state", False, "Advance the last received pose to the command time "
               "along the safe commands sent since (exact arcs): covers the odometry's age on "
               "hardware. Keep false with a lock-step simulator."),
@@ -168,6 +173,8 @@ class FilterNodeSettings:
     :param state_timeout: staleness limit [s].
     :param nominal_timeout: nominal-command timeout [s] (0: off).
     :param zero_hold: zero commands are published this long after a nominal timeout [s].
+    :param max_command_age: stamped nominal commands older/newer than this are refused [s]
+        (0: off).
     :param predict_state: advance the pose by the commands sent since it was received.
     :param enabled: filtering on.
     :param publish_status: publish SafetyStatus per command.
@@ -190,6 +197,7 @@ class FilterNodeSettings:
     state_timeout: float
     nominal_timeout: float
     zero_hold: float
+    max_command_age: float
     predict_state: bool
     enabled: bool
     publish_status: bool
@@ -255,6 +263,9 @@ def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> Fil
     if len(offset) != 3:
         problems.append(f"odom_offset: need [x, y, yaw], got {offset}")
         offset = [0.0, 0.0, 0.0]
+    if float(values["max_command_age"]) > 0.0 and values["nominal_cmd_type"] != "twist_stamped":
+        problems.append("max_command_age: needs nominal_cmd_type twist_stamped (a Twist has "
+                        "no stamp); use 0 with twist")
     if values["opponent_source"] == "odom" and not values["opponent_odom_topic"]:
         problems.append("opponent_odom_topic: required when opponent_source is 'odom'")
 
@@ -298,6 +309,7 @@ def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> Fil
         state_timeout=float(values["state_timeout"]),
         nominal_timeout=nominal_timeout,
         zero_hold=float(values["zero_hold"]),
+        max_command_age=float(values["max_command_age"]),
         predict_state=values["predict_state"],
         enabled=values["enabled"],
         publish_status=values["publish_status"],
