@@ -21,7 +21,7 @@ from safe_pe_cbf.batch_rows import (BatchRows, _buffer, build_rows_batch,
                                     check_batch_inputs, check_commands, coerce_batch_inputs,
                                     coerce_commands, column_names, softened_rows)
 from safe_pe_cbf.config import CBFConfig
-from safe_pe_cbf.constraints import Consts
+from safe_pe_cbf.constraints import PHYSICAL_TOL, Consts
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.qp_batch import scaled_rows_batch, solve_rows_batch
@@ -370,6 +370,10 @@ class BatchedSafetyFilter:
         feas &= ~bad
         uv = np.minimum(np.maximum(zx / k.wv, k.v_min), k.v_max)
         uw = np.minimum(np.maximum(zy / k.ww, k.w_min), k.w_max)
+        # resolver.certified_within: the unscaled rows, the command's bonus, PHYSICAL_TOL [m]
+        slack = (g + _bonus(k, uv, uw)[:, None]) - (rows.gv[idx] * uv[:, None]
+                                                    + rows.gw[idx] * uw[:, None])
+        feas &= np.all((slack >= -PHYSICAL_TOL / k.dt) | ~rows.valid[idx], axis=1)
         M = rows.h.shape[1]
         ai = np.where(ai < M, ai, -1)
         aj = np.where(aj < M, aj, -1)

@@ -14,7 +14,7 @@ import numpy as np
 from safe_pe_cbf import batch_kernels as kern, jit
 from safe_pe_cbf.batch_rows import (BatchRows, _buffer, check_batch_values, check_commands,
                                     column_meta, rows_from_columns)
-from safe_pe_cbf.constraints import Consts, certificate_bonus
+from safe_pe_cbf.constraints import PHYSICAL_TOL, Consts, certificate_bonus
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import MAX_ABS
 from safe_pe_cbf.jit import BACKENDS
@@ -46,7 +46,7 @@ class CompiledKernels:
                     obs_off=k.obs_off, x_min=arena[0], x_max=arena[1], y_min=arena[2],
                     y_max=arena[3], v_min=k.v_min, v_max=k.v_max, w_min=k.w_min,
                     w_max=k.w_max, wv=k.wv, ww=k.ww, tol=k.tol, c=k.c, dt=k.dt,
-                    max_abs=MAX_ABS)
+                    max_abs=MAX_ABS, physical_tol=PHYSICAL_TOL)
         self.k = k
         self.consts = np.array([float(vals[n]) for n in kern.CONST_NAMES])
         gam = k.gamma

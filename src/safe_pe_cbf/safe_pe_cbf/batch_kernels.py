@@ -31,9 +31,10 @@ __all__ = ["AVAILABLE", "CONST_NAMES", "build_rows_kernel", "resolve_kernel", "b
 #: Layout of the constants array ``c`` (see :func:`safe_pe_cbf.batch.BatchedSafetyFilter`).
 CONST_NAMES = ("d", "opp_d", "pair_r", "wall_off", "obs_off", "x_min", "x_max", "y_min",
                "y_max", "v_min", "v_max", "w_min", "w_max", "wv", "ww", "tol", "c", "dt",
-               "max_abs")
+               "max_abs", "physical_tol")
 (_D, _OPP_D, _PAIR_R, _WALL_OFF, _OBS_OFF, _X_MIN, _X_MAX, _Y_MIN, _Y_MAX, _V_MIN, _V_MAX,
- _W_MIN, _W_MAX, _WV, _WW, _TOL, _C, _DT, _MAX_ABS) = range(len(CONST_NAMES))
+ _W_MIN, _W_MAX, _WV, _WW, _TOL, _C, _DT, _MAX_ABS,
+ _PHYSICAL_TOL) = range(len(CONST_NAMES))
 
 # tolerances of the single-robot path (numba freezes module globals at compile time)
 _PARALLEL_EPS = PARALLEL_EPS
@@ -335,6 +336,13 @@ def _qp(c, gv, gw, g, m, v, w, ax, ay, b, pos, viol):  # pragma: no cover
     uw = zy / c[_WW]
     uv = c[_V_MIN] if uv < c[_V_MIN] else (c[_V_MAX] if uv > c[_V_MAX] else uv)
     uw = c[_W_MIN] if uw < c[_W_MIN] else (c[_W_MAX] if uw > c[_W_MAX] else uw)
+    # resolver.certified_within: the unscaled rows, the command's bonus, PHYSICAL_TOL [m]
+    dw = c[_D] * uw
+    bonus = (c[_C] - 0.5 * abs(uw) * math.sqrt(uv * uv + dw * dw)) * c[_DT]
+    lim = -c[_PHYSICAL_TOL] / c[_DT]
+    for r in range(m):
+        if (g[r] + bonus) - (gv[r] * uv + gw[r] * uw) < lim:
+            return False, v, w, -1, -1
     ri = pos[i] if i >= 0 else -1  # limits map to -1; listed rows keep their order
     rj = pos[j] if j >= 0 else -1
     if ri < 0:

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Union
 
+import yaml
+
 from safe_pe_cbf.errors import ConfigError
 
-__all__ = ["CBFConfig", "GROUPS", "COLLISION_MODES", "SOLVERS"]
+__all__ = ["CBFConfig", "GROUPS", "COLLISION_MODES", "SOLVERS", "FIELD_RANGES", "WEIGHT_RANGE",
+           "MAX_WEIGHT_RATIO", "check_weights", "ConfigLoader", "load_yaml"]
 
 #: Constraint groups, names used in ``relaxation_order`` and ``ConstraintSet.groups``.
 GROUPS = ("collision", "arena", "obstacles")
@@ -22,6 +26,97 @@ GROUPS = ("collision", "arena", "obstacles")
 #: ``worst_case``: the opponent is unfiltered and may move at ``opponent_v_max`` anywhere.
 COLLISION_MODES = ("shared", "worst_case")
 SOLVERS = ("exact", "osqp")
+
+#: Accepted values of every numeric field: ``name -> (low, high, low is excluded)``, high
+#: included. Physically sensible bounds for a ground robot (speeds <= 100 m/s, lengths <= 10 m,
+#: periods <= 1 s) that keep every derived quantity far from overflow, and solver tolerances
+#: small enough that a "feasible" command is feasible (docs/cbf.md).
+FIELD_RANGES: dict[str, tuple[float, float, bool]] = {
+    "vcp_offset": (0.0, 1.0, True),
+    "dt": (1e-4, 1.0, False),
+    "robot_radius": (0.0, 10.0, False),
+    "v_min": (-100.0, 0.0, False),
+    "v_max": (0.0, 100.0, False),
+    "omega_max": (1e-3, 100.0, False),
+    "opponent_radius": (0.0, 10.0, False),
+    "opponent_vcp_offset": (0.0, 1.0, False),
+    "opponent_v_max": (0.0, 100.0, False),
+    "opponent_omega_max": (0.0, 100.0, False),
+    "collision_share": (0.0, 1.0, True),
+    "gamma": (0.0, 1.0, True),
+    "margin": (0.0, 10.0, False),
+    "feasibility_tol": (1e-15, 1e-6, False),
+}
+#: what to do when a field is out of range (the end of the ConfigError message)
+FIELD_HINTS: dict[str, str] = {
+    "vcp_offset": "use the VCP distance ahead of the axle in metres, e.g. 0.05",
+    "dt": "use the control period in seconds (e.g. 0.05 or 0.1), not milliseconds",
+    "robot_radius": "use the radius of the disk around the body in metres",
+    "v_min": "use 0 (no reversing) or the negative reverse speed limit in m/s (0 must be "
+             "reachable: the backup brakes)",
+    "v_max": "use the robot's forward speed limit in m/s",
+    "omega_max": "use the robot's angular speed limit in rad/s",
+    "opponent_radius": "use the other robot's body radius in metres",
+    "opponent_vcp_offset": "use the VCP offset of the other robot's filter in metres",
+    "opponent_v_max": "use a bound on the other robot's speed in m/s",
+    "opponent_omega_max": "use a bound on the other robot's angular speed in rad/s",
+    "collision_share": "use this robot's share of the collision avoidance, e.g. 0.5",
+    "gamma": "use the CBF decay rate per step, e.g. 0.5",
+    "margin": "use an extra clearance in metres, e.g. 0.01",
+    "feasibility_tol": "use the solver's default 1e-9; a large tolerance certifies commands "
+                       "that violate the constraints",
+}
+#: accepted range of each QP weight, and the largest ratio between the two (a near-zero
+#: weight makes the scaled QP blind to violations in that coordinate)
+WEIGHT_RANGE = (1e-3, 1e3)
+MAX_WEIGHT_RATIO = 1e3
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that reads ``3e-4`` and ``1E9`` (no dot) as floats, like YAML 1.2.
+
+    PyYAML follows YAML 1.1, where such scalars are strings; with this loader every config
+    reader can reject strings for numbers (a quoted ``"0.5"`` is a mistake, not a number).
+    """
+
+
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"))
+
+
+def load_yaml(text: str) -> Any:
+    """Parse a YAML document with :class:`ConfigLoader` (``yaml.YAMLError`` on bad YAML).
+
+    :param text: the document
+    """
+    return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def check_weights(weights: object) -> tuple[float, float]:
+    """Validated QP weights ``(w_v, w_omega)`` or :class:`ConfigError` saying what to fix.
+
+    :param weights: two numbers within :data:`WEIGHT_RANGE`, ratio <= :data:`MAX_WEIGHT_RATIO`
+    """
+    try:
+        items = tuple(weights)  # type: ignore[arg-type]
+    except TypeError:
+        items = ()
+    if len(items) != 2:
+        raise ConfigError(f"CBFConfig.weights must be (w_v, w_omega), got {weights!r}")
+    out = []
+    for w in items:
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) \
+                or not WEIGHT_RANGE[0] <= w <= WEIGHT_RANGE[1]:
+            raise ConfigError(f"CBFConfig.weights must be numbers in [{WEIGHT_RANGE[0]:g}, "
+                              f"{WEIGHT_RANGE[1]:g}], got {weights!r}: use e.g. (1.0, 0.25)")
+        out.append(float(w))
+    if max(out) > MAX_WEIGHT_RATIO * min(out):
+        raise ConfigError(f"CBFConfig.weights {weights!r}: the larger weight must be at most "
+                          f"{MAX_WEIGHT_RATIO:g} times the smaller (a near-zero weight hides "
+                          f"constraint violations from the QP); use e.g. (1.0, 0.25)")
+    return out[0], out[1]
 
 
 @dataclass
@@ -49,7 +144,11 @@ class CBFConfig:
         (a permutation of GROUPS); the last one is kept strictest longest
     :param solver: "exact" (active-set enumeration) or "osqp"
     :param osqp_warm_start: with solver "osqp", set up once and update() per call
-    :param feasibility_tol: constraint tolerance of the solvers [scaled units], > 0
+    :param feasibility_tol: constraint tolerance of the solvers [scaled units], in
+        [1e-15, 1e-6]; every command is also checked against the unscaled constraints
+
+    Numeric fields must lie in :data:`FIELD_RANGES`, weights in :data:`WEIGHT_RANGE` with a
+    ratio <= :data:`MAX_WEIGHT_RATIO`; anything else raises :class:`ConfigError`.
     """
 
     vcp_offset: float = 0.05
@@ -73,42 +172,33 @@ class CBFConfig:
     feasibility_tol: float = 1e-9
 
     def __post_init__(self) -> None:
-        self.weights = tuple(self.weights)  # type: ignore[assignment]
-        self.relaxation_order = tuple(self.relaxation_order)
+        for name in ("weights", "relaxation_order"):
+            try:
+                setattr(self, name, tuple(getattr(self, name)))
+            except TypeError as exc:
+                raise ConfigError(f"CBFConfig.{name} must be a list, "
+                                  f"got {getattr(self, name)!r}") from exc
         self.validate()
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> "CBFConfig":
         """Check every field; raise :class:`ConfigError` saying what to fix. Returns self."""
-        floats = ("vcp_offset", "dt", "robot_radius", "v_min", "v_max", "omega_max",
-                  "opponent_radius", "opponent_vcp_offset", "opponent_v_max",
-                  "opponent_omega_max", "collision_share", "gamma", "margin",
-                  "feasibility_tol")
-        for name in floats:
+        for name, (lo, hi, open_lo) in FIELD_RANGES.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"CBFConfig.{name} must be a number, got {value!r}")
             if not math.isfinite(value):
                 raise ConfigError(f"CBFConfig.{name} must be finite, got {value}")
-            setattr(self, name, float(value))
-        positive = ("vcp_offset", "dt", "omega_max", "feasibility_tol")
-        for name in positive:
-            if getattr(self, name) <= 0.0:
-                raise ConfigError(f"CBFConfig.{name} must be > 0, got {getattr(self, name)}")
-        nonneg = ("robot_radius", "opponent_radius", "opponent_vcp_offset", "opponent_v_max",
-                  "opponent_omega_max", "margin")
-        for name in nonneg:
-            if getattr(self, name) < 0.0:
-                raise ConfigError(f"CBFConfig.{name} must be >= 0, got {getattr(self, name)}")
-        if not (self.v_min <= 0.0 <= self.v_max and self.v_min < self.v_max):
+            value = float(value)
+            if value < lo or value > hi or (open_lo and value == lo):
+                raise ConfigError(
+                    f"CBFConfig.{name} = {value!r} is outside its accepted range "
+                    f"{'(' if open_lo else '['}{lo:g}, {hi:g}]: {FIELD_HINTS[name]}")
+            setattr(self, name, value)
+        if not self.v_min < self.v_max:
             raise ConfigError(
                 f"CBFConfig needs v_min <= 0 <= v_max and v_min < v_max (the backup must be "
                 f"able to stop), got v_min={self.v_min}, v_max={self.v_max}")
-        if not 0.0 < self.gamma <= 1.0:
-            raise ConfigError(f"CBFConfig.gamma must be in (0, 1], got {self.gamma}")
-        if not 0.0 < self.collision_share <= 1.0:
-            raise ConfigError(
-                f"CBFConfig.collision_share must be in (0, 1], got {self.collision_share}")
         if self.collision_mode not in COLLISION_MODES:
             raise ConfigError(f"CBFConfig.collision_mode must be one of {COLLISION_MODES}, "
                               f"got {self.collision_mode!r}")
@@ -117,17 +207,9 @@ class CBFConfig:
         if not isinstance(self.osqp_warm_start, bool):
             raise ConfigError(f"CBFConfig.osqp_warm_start must be a bool, "
                               f"got {self.osqp_warm_start!r}")
-        if len(self.weights) != 2:
-            raise ConfigError(f"CBFConfig.weights must be (w_v, w_omega), got {self.weights}")
-        weights = []
-        for w in self.weights:
-            if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) \
-                    or w <= 0.0:
-                raise ConfigError(f"CBFConfig.weights must be finite and > 0, "
-                                  f"got {self.weights}")
-            weights.append(float(w))
-        self.weights = (weights[0], weights[1])
-        if sorted(self.relaxation_order) != sorted(GROUPS):
+        self.weights = check_weights(self.weights)
+        if not all(isinstance(g, str) for g in self.relaxation_order) \
+                or sorted(self.relaxation_order) != sorted(GROUPS):
             raise ConfigError(f"CBFConfig.relaxation_order must be a permutation of {GROUPS}, "
                               f"got {self.relaxation_order}")
         return self
@@ -186,11 +268,9 @@ class CBFConfig:
 
         :param path: file path
         """
-        import yaml
-
         try:
             with open(path, "r", encoding="utf-8") as fh:
-                data = yaml.safe_load(fh)
+                data = load_yaml(fh.read())
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read CBF config {path}: {exc}") from exc
         if isinstance(data, Mapping) and set(data) == {"cbf"}:
@@ -204,8 +284,6 @@ class CBFConfig:
         """
         import os
         import tempfile
-
-        import yaml
 
         path = Path(path)
         fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=path.name, suffix=".tmp")

@@ -26,7 +26,14 @@ from safe_pe_cbf.config import GROUPS, CBFConfig
 from safe_pe_cbf.geometry import Arena, check_pose, obstacles_array, obstacles_tuple
 
 __all__ = ["ConstraintSet", "build_constraints", "Rows", "Consts", "build_rows",
-           "certificate_bonus", "WALL_NAMES"]
+           "certificate_bonus", "WALL_NAMES", "PHYSICAL_TOL"]
+
+#: Absolute tolerance [m] of the physical check of every solver result: a QP or relaxed
+#: command is accepted only if each of its unscaled rows, with the command's own certificate
+#: bonus, is violated by at most this distance over one control period (slack * dt). Solver
+#: results are exact up to rounding (~1e-17 m here); tolerances in weight-scaled units are not
+#: trusted (issue 11).
+PHYSICAL_TOL = 1e-10
 
 WALL_NAMES = ("wall_x_min", "wall_x_max", "wall_y_min", "wall_y_max")
 GROUP_COLLISION, GROUP_ARENA, GROUP_OBSTACLES = 0, 1, 2

@@ -10,6 +10,14 @@ Tiers (same numbers as ``safe_pe_msgs/SafetyStatus.TIER_*``):
 3. BACKUP: still infeasible: brake and turn away (:mod:`safe_pe_cbf.backup`).
 
 STOP (4) and DISABLED (5) are decided by the node (watchdog, toggle), never here.
+
+Every command of tiers 0-2 is checked against the physical (unscaled) rows of its tier, with
+the command's own certificate bonus and an absolute tolerance of
+:data:`~safe_pe_cbf.constraints.PHYSICAL_TOL` metres over the control period
+(:func:`certified_within`); a solver result that fails the check counts as infeasible and the
+next tier decides. The solvers work in weight-scaled units with a tolerance there, which alone
+does not bound the violation in metres. The backup needs no check: ``u = 0`` is certified in
+every safe state (:mod:`safe_pe_cbf.backup`), and it maximises the smallest slack.
 """
 
 from __future__ import annotations
@@ -24,14 +32,14 @@ import numpy as np
 
 from safe_pe_cbf.backup import backup_candidates, select_backup
 from safe_pe_cbf.config import GROUPS, CBFConfig
-from safe_pe_cbf.constraints import (ConstraintSet, Consts, Rows, build_constraints,
-                                     build_rows, certificate_bonus)
+from safe_pe_cbf.constraints import (PHYSICAL_TOL, ConstraintSet, Consts, Rows,
+                                     build_constraints, build_rows, certificate_bonus)
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena, check_command, check_pose, obstacles_tuple
 from safe_pe_cbf.qp import OSQPSolver, scaled_rows, solve_rows
 
 __all__ = ["Tier", "ResolverRecord", "SafeActionResolver", "relaxation_stages",
-           "check_arena_fits"]
+           "check_arena_fits", "nominal_certified", "certified_within", "resolve_rows"]
 
 
 class Tier(IntEnum):
@@ -229,8 +237,32 @@ class SafeActionResolver:
         return safe_action_box(pose, self.arena, self._obstacles, opponent_pose, self.config)
 
 
+def certified_within(k: Consts, rows: Rows, g: list[float], v: float, w: float,
+                     tol_m: float) -> bool:
+    """Whether ``(v, w)`` is within the limits and, with its certificate bonus, violates no
+    row by more than ``tol_m`` metres over the control period (``slack * dt >= -tol_m``).
+
+    :param k: constants
+    :param rows: constraint rows
+    :param g: right-hand sides (the gammas of the tier being checked)
+    :param v: linear speed
+    :param w: angular speed
+    :param tol_m: absolute tolerance [m], >= 0
+    """
+    if not (k.v_min <= v <= k.v_max and k.w_min <= w <= k.w_max):
+        return False
+    bonus = certificate_bonus(k, v, w)
+    lim = -tol_m / k.dt
+    gv = rows.gv
+    gw = rows.gw
+    for i in range(len(g)):
+        if (g[i] + bonus) - (gv[i] * v + gw[i] * w) < lim:
+            return False
+    return True
+
+
 def nominal_certified(k: Consts, rows: Rows, g: list[float], v: float, w: float) -> bool:
-    """Whether ``(v, w)`` is within the limits and certified for every row.
+    """Whether ``(v, w)`` is within the limits and certified for every row (no tolerance).
 
     :param k: constants
     :param rows: constraint rows
@@ -238,20 +270,15 @@ def nominal_certified(k: Consts, rows: Rows, g: list[float], v: float, w: float)
     :param v: linear speed
     :param w: angular speed
     """
-    if not (k.v_min <= v <= k.v_max and k.w_min <= w <= k.w_max):
-        return False
-    bonus = certificate_bonus(k, v, w)
-    gv = rows.gv
-    gw = rows.gw
-    for i in range(len(g)):
-        if (g[i] + bonus) - (gv[i] * v + gw[i] * w) < 0.0:
-            return False
-    return True
+    return certified_within(k, rows, g, v, w, 0.0)
 
 
 def resolve_rows(k: Consts, rows: Rows, g: list[float], v: float, w: float, stages: list,
                  candidates: list[tuple[float, float]], solve) -> tuple:
     """Tier logic on prepared rows. Returns ``(v, w, tier, qp_feasible, active, reason)``.
+
+    A QP or relaxed-stage result that fails :func:`certified_within` (tolerance
+    :data:`PHYSICAL_TOL`) counts as infeasible: the next tier decides.
 
     :param k: constants
     :param rows: constraint rows
@@ -265,18 +292,23 @@ def resolve_rows(k: Consts, rows: Rows, g: list[float], v: float, w: float, stag
     if nominal_certified(k, rows, g, v, w):
         return v, w, Tier.NOMINAL, True, (), ""
     ok, uv, uw, act = solve(rows, g, v, w)
-    if ok:
+    rejected = ok and not certified_within(k, rows, g, uv, uw, PHYSICAL_TOL)
+    if ok and not rejected:
         return uv, uw, Tier.QP, True, act, ""
+    note = " (a solver result failed the physical check)" if rejected else ""
     present = set(rows.group)
     for gammas, text in stages:
         if not any(gammas[grp] != k.gamma for grp in present):
             continue  # nothing present was softened by this stage
-        ok, uv, uw, act = solve(rows, rows.g(k, gammas), v, w)
+        g_s = rows.g(k, gammas)
+        ok, uv, uw, act = solve(rows, g_s, v, w)
+        if ok and certified_within(k, rows, g_s, uv, uw, PHYSICAL_TOL):
+            return uv, uw, Tier.RELAXED, False, act, f"CBF-QP infeasible; {text}{note}"
         if ok:
-            return uv, uw, Tier.RELAXED, False, act, f"CBF-QP infeasible; {text}"
+            note = " (a solver result failed the physical check)"
     g1 = rows.g(k, (1.0, 1.0, 1.0))
     bv, bw, slack, arg = select_backup(k, rows, g1, candidates)
-    reason = "CBF-QP infeasible after softening every group; backup"
+    reason = "CBF-QP infeasible after softening every group; backup" + note
     if slack < 0.0:
         reason += (f" (no certified command: least violation {slack:.3g} on "
                    f"{rows.names[arg]})")

@@ -58,8 +58,9 @@ def test_full_speed_at_an_obstacle_is_changed():
 
 def test_disabled_passes_through_and_reconfigure_reenables():
     p, _ = _pipeline(enabled=False)
-    d = p.process(5.0, 1.0)
-    assert d.tier == Tier.DISABLED and d.command == (5.0, 1.0) and "enabled" in d.reason
+    d = p.process(0.2, 1.0)
+    assert d.tier == Tier.DISABLED and d.command == (0.2, 1.0) and "enabled" in d.reason
+    assert not d.intervened
     p.reconfigure(p.cbf, 0.5, enabled=True)
     d = p.process(5.0, 1.0)
     assert d.tier == Tier.STOP  # no state yet
@@ -250,3 +251,34 @@ def test_state_prediction_knows_the_watchdog_stopped_the_robot():
     assert p.tick() is not None
     clock.t += 1.0  # stopped at +0.15 s: moved 0.2 m/s * 0.15 s
     np.testing.assert_allclose(p.predicted_pose(clock.t), [-0.97, 1.0, 0.0], atol=1e-12)
+
+
+@pytest.mark.parametrize("nominal, expected", [
+    ((5.0, 1.0), (0.22, 1.0)),
+    ((1e308, -1e308), (0.22, -2.84)),
+    ((-1e308, 1e308), (0.0, 2.84)),
+    ((math.inf, 0.0), (0.0, 0.0)),
+    ((0.1, math.nan), (0.0, 0.0)),
+])
+def test_disabled_means_no_cbf_but_still_finite_and_within_the_actuator_limits(nominal,
+                                                                               expected):
+    p, _ = _pipeline(enabled=False)
+    d = p.process(*nominal)
+    assert d.command == expected
+    finite = all(map(math.isfinite, nominal))
+    assert d.tier == (Tier.DISABLED if finite else Tier.STOP)
+    assert math.isfinite(d.intervention) and (d.intervened or not finite)
+
+
+def test_a_stale_stamped_command_is_refused_with_stop_and_counted():
+    p, clock = _pipeline(nominal_timeout=0.1)
+    p.set_state(np.array([-1.0, 1.0, 0.0]))
+    assert p.process(0.1, 0.0).tier == Tier.NOMINAL
+    d = p.refuse_stale(2.5, 0.5, 0.1, 0.0)
+    assert d.tier == Tier.STOP and d.command == (0.0, 0.0) and "2.500 s old" in d.reason
+    d = p.refuse_stale(-7.0, 0.5, 0.1, 0.0)
+    assert "7.000 s in the future" in d.reason and "max_command_age 0.5" in d.reason
+    assert p.counters.dropped["nominal_stale"] == 2
+    assert p.counters.tier_counts[Tier.STOP] == 2 and p.counters.commands == 3
+    clock.t += 0.2  # the refused commands were no fresh nominal commands: the watchdog...
+    assert p.tick() is None  # ... stays silent because the last command sent was zero

@@ -10,6 +10,7 @@ from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.serialization import deserialize_message, serialize_message
 
 from safe_pe_cbf.ros.twist_cdr import (
+    MalformedCommand,
     decode_twist,
     decode_twist_stamped,
     encode_twist,
@@ -72,24 +73,45 @@ def test_big_endian_buffers_are_read() -> None:
     assert decode_twist_stamped(stamped) == (4, 5, "ab", 1.0, 6.0)
 
 
-def test_undecodable_buffers_give_none_for_the_fallback() -> None:
+def test_other_representations_give_none_for_the_fallback() -> None:
     good = serialize_message(_stamped(1, 2, "odom", 0.1, 0.2))
     assert decode_twist_stamped(good) is not None
     assert decode_twist_stamped(b"\x00\x07" + good[2:]) is None      # another representation
-    assert decode_twist_stamped(good[:-1]) is None                    # truncated
     assert decode_twist_stamped(b"") is None
+    twist = serialize_message(Twist())
+    assert decode_twist(b"\x00\x0b" + twist[2:]) is None
+    assert decode_twist(b"") is None
+
+
+def _malformed(decode, data: bytes) -> None:
+    with pytest.raises(MalformedCommand):
+        decode(data)
+
+
+def test_malformed_buffers_raise_to_be_dropped() -> None:
+    good = serialize_message(_stamped(1, 2, "odom", 0.1, 0.2))
+    _malformed(decode_twist_stamped, good[:-1])                       # truncated
+    _malformed(decode_twist_stamped, good + b"\x00" * 8)              # trailing bytes
+    _malformed(decode_twist_stamped, good[:4])
     long_string = bytearray(good)
     long_string[12:16] = struct.pack("<I", 1000)                       # length past the end
-    assert decode_twist_stamped(bytes(long_string)) is None
+    _malformed(decode_twist_stamped, bytes(long_string))
     no_nul = bytearray(good)
     no_nul[16 + 4] = ord("!")                                          # NUL overwritten
-    assert decode_twist_stamped(bytes(no_nul)) is None
+    _malformed(decode_twist_stamped, bytes(no_nul))
     bad_utf8 = bytearray(good)
     bad_utf8[16] = 0xFF
-    assert decode_twist_stamped(bytes(bad_utf8)) is None
+    _malformed(decode_twist_stamped, bytes(bad_utf8))
     empty_string = bytearray(good)
     empty_string[12:16] = struct.pack("<I", 0)                         # not even the NUL
-    assert decode_twist_stamped(bytes(empty_string)) is None
+    _malformed(decode_twist_stamped, bytes(empty_string))
     twist = serialize_message(Twist())
-    assert decode_twist(twist[:-1]) is None
-    assert decode_twist(b"\x00\x0b" + twist[2:]) is None
+    for n in range(4, len(twist)):
+        _malformed(decode_twist, twist[:n])                            # every truncation
+    _malformed(decode_twist, twist + b"\x00\x00\x00\x00")              # padded, undeclared
+    # truncated by 2 bytes, then padded back to the full length by the transport (declared
+    # in the option bytes): the length alone looks right, the payload is short
+    padded = twist[:3] + b"\x02" + twist[4:-2] + b"\x00\x00"
+    _malformed(decode_twist, padded)
+    # a full payload with declared padding after it is fine
+    assert decode_twist(twist[:3] + b"\x03" + twist[4:] + b"\x00\x00\x00") == (0.0, 0.0)

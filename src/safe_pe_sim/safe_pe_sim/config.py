@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import yaml
+from safe_pe_cbf.config import load_yaml
 from safe_pe_cbf.errors import ConfigError as CBFConfigError
 
 from .contact import CONTACT_MODES
@@ -72,7 +73,7 @@ def read_yaml(source: str | os.PathLike[str], what: str) -> tuple[str, Any]:
         except OSError as exc:
             raise ConfigError(f"cannot read {what} {where!r}: {exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)  # 3e-4 is a float; a quoted "0.5" stays a string (rejected)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{where} is not valid YAML: {exc}") from exc
     return where, {} if data is None else data

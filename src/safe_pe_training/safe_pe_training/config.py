@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Union
 
 import yaml
+from safe_pe_cbf.config import CBFConfig
+from safe_pe_cbf.errors import ConfigError as CBFConfigError
 from safe_pe_sim.config import ConfigError as SimConfigError, read_yaml
 
 from safe_pe_training.artifacts import atomic_write_text
@@ -129,7 +131,9 @@ class CBFSection:
     :param relaxation_order: constraint groups softened first to last.
     :param solver: "exact" or "osqp".
     :param osqp_warm_start: with "osqp": set up once, update per call.
-    :param feasibility_tol: solver constraint tolerance, > 0.
+    :param feasibility_tol: solver constraint tolerance, in [1e-15, 1e-6].
+
+    Every field must also pass ``CBFConfig``'s ranges (checked when the config is loaded).
     """
 
     vcp_offset: float = 0.05
@@ -162,6 +166,15 @@ class CBFSection:
                f"cbf.solver must be 'exact' or 'osqp', got {self.solver!r}")
         _check(self.feasibility_tol > 0.0,
                f"cbf.feasibility_tol must be > 0, got {self.feasibility_tol}")
+        try:  # the core's ranges (tolerances, weights and their ratio, offsets), at load time
+            CBFConfig(vcp_offset=self.vcp_offset, opponent_vcp_offset=self.vcp_offset,
+                      gamma=self.gamma, weights=self.weights, margin=self.margin,
+                      collision_mode=self.collision_mode, collision_share=self.collision_share,
+                      relaxation_order=self.relaxation_order, solver=self.solver,
+                      osqp_warm_start=self.osqp_warm_start,
+                      feasibility_tol=self.feasibility_tol)
+        except CBFConfigError as exc:
+            raise ConfigError(f"cbf: {exc}") from exc
 
 
 @dataclass
@@ -591,11 +604,10 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
                f"{where} must be an integer, got {value!r}")
         return value
     if hint is float:
-        if isinstance(value, str):  # PyYAML reads "3e-4" (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                raise ConfigError(f"{where} must be a number, got {value!r}") from None
+        # a string is never a number here: read_yaml parses 3e-4 as a float, so a string
+        # is a quoted value ("0.5"), which is a mistake to report, not to convert
+        _check(not isinstance(value, str),
+               f"{where} must be a number, got the string {value!r}: write it without quotes")
         _check(isinstance(value, (int, float)) and not isinstance(value, bool),
                f"{where} must be a number, got {value!r}")
         _check(math.isfinite(value), f"{where} must be finite, got {value}")

@@ -87,6 +87,17 @@ class TestSafeSelfPlayConfig:
         assert loaded.seed == 5 and loaded.ppo.learning_rate == 3e-4
         assert loaded.ppo.n_steps == SafeSelfPlayConfig().ppo.n_steps
 
+    @pytest.mark.parametrize("text, match", [
+        ("ppo:\n  learning_rate: '0.5'\n", r"ppo.learning_rate must be a number, got the "
+                                          r"string '0.5': write it without quotes"),
+        ("cbf:\n  gamma: \"0.5\"\n", r"gamma"),
+        ("cbf:\n  feasibility_tol: 1.0\n", r"feasibility_tol"),
+        ("cbf:\n  weights: [1.0e-9, 1.0]\n", r"weights"),
+    ])
+    def test_quoted_numbers_are_rejected_not_converted(self, text, match) -> None:
+        with pytest.raises(ConfigError, match=match):
+            SafeSelfPlayConfig.from_yaml(text)
+
     @pytest.mark.parametrize("dotted, value, match", [
         ("nope", 1, r"unknown key\(s\) \['nope'\]"),
         ("ppo.lr", 0.1, r"ppo: unknown key\(s\) \['lr'\]"),

@@ -73,6 +73,7 @@ from safe_pe_cbf.ros.markers import constraint_markers
 from safe_pe_cbf.ros.node_params import check_change, declare_specs, spec_values
 from safe_pe_cbf.ros.qos import LATCHED, reliable_qos
 from safe_pe_cbf.ros.twist_cdr import (
+    MalformedCommand,
     decode_twist,
     decode_twist_stamped,
     encode_twist,
@@ -163,8 +164,16 @@ class SafetyFilterNode(Node):
                             lambda values: settings_from_values(values, self.get_namespace()))
 
     def _apply_parameters(self, params: list[Parameter]) -> None:
-        """Apply an accepted change: rebuild the resolver (runtime reconfiguration)."""
-        s = settings_from_values(spec_values(self, self._specs), self.get_namespace())
+        """Apply an accepted change: rebuild the resolver (runtime reconfiguration).
+
+        The change passed :meth:`_validate_parameters`; should building the settings still
+        fail, the running filter keeps its settings (an exception here would end the node).
+        """
+        try:
+            s = settings_from_values(spec_values(self, self._specs), self.get_namespace())
+        except Exception as err:  # noqa: BLE001 - keep filtering with the old settings
+            self.get_logger().error(f"parameter change not applied, old settings kept: {err}")
+            return
         self.settings = s
         self.pipeline.reconfigure(s.cbf, s.state_timeout, s.enabled, s.predict_state,
                                   s.nominal_timeout, s.zero_hold)
@@ -249,7 +258,11 @@ class SafetyFilterNode(Node):
     def _on_nominal_bytes(self, data: bytes) -> None:
         """A serialized nominal command (the subscription is raw)."""
         stamped = self.settings.nominal_stamped
-        decoded = decode_twist_stamped(data) if stamped else decode_twist(data)
+        try:
+            decoded = decode_twist_stamped(data) if stamped else decode_twist(data)
+        except MalformedCommand as err:  # truncated, padded, trailing bytes: never read
+            self._drop("nominal", err)
+            return
         if decoded is None:  # another wire representation: rclpy's own deserialization
             try:
                 msg = deserialize_message(data, self._nominal_type)
@@ -285,6 +298,17 @@ class SafetyFilterNode(Node):
 
     def _command(self, v_nom: float, omega_nom: float, stamp: tuple[int, int] | None,
                  frame_id: str) -> None:
+        max_age = self.settings.max_command_age
+        if stamp is not None and max_age > 0.0:
+            # Python ints: any int32/uint32 stamp, no overflow
+            now_ns = self.get_clock().now().nanoseconds
+            age = (now_ns - (stamp[0] * 1_000_000_000 + stamp[1])) / 1e9
+            if not -max_age <= age <= max_age:
+                decision = self.pipeline.refuse_stale(age, max_age, v_nom, omega_nom)
+                self._publish(decision, stamp, frame_id, v_nom, omega_nom)
+                self.get_logger().warning(f"STOP: {decision.reason}",
+                                          throttle_duration_sec=1.0)
+                return
         decision = self.pipeline.process(v_nom, omega_nom)
         self._publish(decision, stamp, frame_id, v_nom, omega_nom)
         if decision.tier == Tier.STOP:  # at most once a second, not at the command rate

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from safe_pe_cbf.config import CBFConfig
+from safe_pe_cbf.config import FIELD_RANGES, MAX_WEIGHT_RATIO, WEIGHT_RANGE, CBFConfig
 from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.resolver import SafeActionResolver
 from safe_pe_cbf.ros.conversions import PoseOffset, obstacles_from_flat
@@ -66,6 +66,11 @@ NODE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("zero_hold", 0.5, "After a nominal timeout, keep publishing zero commands at the "
               "command rate for this long [s], then stop publishing (a mux can hand over).",
               0.0, 10.0),
+    ParamSpec("max_command_age", 0.0, "TwistStamped nominal commands whose header stamp is "
+              "more than this [s] older (or newer) than the node's clock are answered with a "
+              "zero command (tier STOP) and counted (dropped_nominal_stale). 0 (default) turns "
+              "the check off: robot and policy clocks are often not synchronised. Needs "
+              "nominal_cmd_type twist_stamped.", 0.0, 3600.0),
     ParamSpec("predict_state", False, "Advance the last received pose to the command time "
               "along the safe commands sent since (exact arcs): covers the odometry's age on "
               "hardware. Keep false with a lock-step simulator."),
@@ -77,26 +82,30 @@ NODE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("diagnostics_period", 1.0, "Period [s] of /diagnostics messages.", 0.1, 60.0),
 )
 
-# Descriptions and ranges of the CBFConfig fields we know; unknown fields still get declared.
-CBF_FIELD_DOCS: dict[str, tuple[str, float | None, float | None]] = {
-    "vcp_offset": ("Distance d of the virtual control point ahead of the axle [m].", 1e-4, 1.0),
-    "dt": ("Control period the safe command is held for [s] (must match the robot loop).",
-           1e-4, 1.0),
-    "robot_radius": ("Radius of the disk enclosing this robot's body [m].", 1e-3, 5.0),
-    "v_min": ("Lowest linear velocity [m/s] (negative: may reverse).", -10.0, 10.0),
-    "v_max": ("Highest linear velocity [m/s].", -10.0, 10.0),
-    "omega_max": ("Largest |angular velocity| [rad/s].", 1e-3, 50.0),
-    "opponent_radius": ("Radius of the other robot's body [m].", 0.0, 5.0),
-    "opponent_v_max": ("Speed bound of the other robot [m/s] (worst case it moves at).",
-                       0.0, 20.0),
-    "collision_share": ("Share of the robot-robot avoidance this robot takes on (0..1).",
-                        0.0, 1.0),
-    "gamma": ("Discrete-time CBF decay rate per step (0..1].", 0.0, 1.0),
-    "margin": ("Extra clearance added to every constraint [m].", 0.0, 1.0),
-    "weights": ("QP weights [w_v, w_omega] of the distance to the nominal command.", None, None),
-    "relaxation_order": ("Constraint groups in the order they are kept when relaxing.",
-                         None, None),
-    "solver": ("QP backend: exact or osqp.", None, None),
+# Descriptions of the CBFConfig fields; their ranges are the core's (config.FIELD_RANGES), so
+# the node's descriptors and the core's validation never disagree.
+CBF_FIELD_DOCS: dict[str, str] = {
+    "vcp_offset": "Distance d of the virtual control point ahead of the axle [m].",
+    "dt": "Control period the safe command is held for [s] (must match the robot loop).",
+    "robot_radius": "Radius of the disk enclosing this robot's body [m].",
+    "v_min": "Lowest linear velocity [m/s] (negative: may reverse).",
+    "v_max": "Highest linear velocity [m/s].",
+    "omega_max": "Largest |angular velocity| [rad/s].",
+    "opponent_radius": "Radius of the other robot's body [m].",
+    "opponent_vcp_offset": "VCP offset the other robot's filter uses [m].",
+    "opponent_v_max": "Speed bound of the other robot [m/s] (worst case it moves at).",
+    "opponent_omega_max": "Angular speed bound of the other robot [rad/s] (worst case).",
+    "collision_mode": "shared (the other robot is filtered too) or worst_case.",
+    "collision_share": "Share of the robot-robot avoidance this robot takes on (0..1].",
+    "gamma": "Discrete-time CBF decay rate per step (0..1].",
+    "margin": "Extra clearance added to every constraint [m].",
+    "weights": f"QP weights [w_v, w_omega] of the distance to the nominal command, each in "
+               f"[{WEIGHT_RANGE[0]:g}, {WEIGHT_RANGE[1]:g}], ratio <= {MAX_WEIGHT_RATIO:g}.",
+    "relaxation_order": "Constraint groups in the order they are kept when relaxing.",
+    "solver": "QP backend: exact or osqp.",
+    "osqp_warm_start": "With solver osqp: set up once, update per call.",
+    "feasibility_tol": "Solver tolerance in scaled units (keep 1e-9); every command is "
+                       "checked against the unscaled constraints as well.",
 }
 
 
@@ -111,11 +120,15 @@ def cbf_specs(base: CBFConfig | None = None) -> tuple[ParamSpec, ...]:
         if not f.init:
             continue
         value = getattr(cfg, f.name)
-        text, lo, hi = CBF_FIELD_DOCS.get(f.name, (f"CBFConfig.{f.name}.", None, None))
+        text = CBF_FIELD_DOCS.get(f.name, f"CBFConfig.{f.name}.")
+        lo, hi, _ = FIELD_RANGES.get(f.name, (None, None, False))
         name = CBF_PREFIX + f.name
         if isinstance(value, (list, tuple)):
             if all(isinstance(v, str) for v in value):
                 specs.append(ParamSpec(name, tuple(value), text, array_kind="string"))
+            elif f.name == "weights":
+                specs.append(ParamSpec(name, tuple(float(v) for v in value), text,
+                                       WEIGHT_RANGE[0], WEIGHT_RANGE[1], array_kind="double"))
             else:
                 specs.append(ParamSpec(name, tuple(float(v) for v in value), text,
                                        array_kind="double"))
@@ -160,6 +173,8 @@ class FilterNodeSettings:
     :param state_timeout: staleness limit [s].
     :param nominal_timeout: nominal-command timeout [s] (0: off).
     :param zero_hold: zero commands are published this long after a nominal timeout [s].
+    :param max_command_age: stamped nominal commands older/newer than this are refused [s]
+        (0: off).
     :param predict_state: advance the pose by the commands sent since it was received.
     :param enabled: filtering on.
     :param publish_status: publish SafetyStatus per command.
@@ -182,6 +197,7 @@ class FilterNodeSettings:
     state_timeout: float
     nominal_timeout: float
     zero_hold: float
+    max_command_age: float
     predict_state: bool
     enabled: bool
     publish_status: bool
@@ -247,6 +263,9 @@ def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> Fil
     if len(offset) != 3:
         problems.append(f"odom_offset: need [x, y, yaw], got {offset}")
         offset = [0.0, 0.0, 0.0]
+    if float(values["max_command_age"]) > 0.0 and values["nominal_cmd_type"] != "twist_stamped":
+        problems.append("max_command_age: needs nominal_cmd_type twist_stamped (a Twist has "
+                        "no stamp); use 0 with twist")
     if values["opponent_source"] == "odom" and not values["opponent_odom_topic"]:
         problems.append("opponent_odom_topic: required when opponent_source is 'odom'")
 
@@ -259,7 +278,7 @@ def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> Fil
     try:
         cbf = CBFConfig.from_dict(cbf_values)
         cbf.validate()
-    except (ValueError, TypeError) as err:
+    except Exception as err:  # noqa: BLE001 - whatever fails is a rejected value, with reason
         problems.append(f"cbf: {err}")
     nominal_timeout = float(values["nominal_timeout"])
     if cbf is not None and 0.0 < nominal_timeout < cbf.dt:
@@ -270,7 +289,7 @@ def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> Fil
     if cbf is not None and not problems and values["arena_source"] == "parameters":
         try:  # the same checks the resolver makes: fail here, not at the first command
             SafeActionResolver(cbf, Arena(*bounds), obstacles)
-        except ValueError as err:
+        except Exception as err:  # noqa: BLE001 - reject with the reason, never crash
             problems.append(f"arena: {err}")
     if problems:
         raise ValueError("invalid filter parameters: " + "; ".join(problems))
@@ -290,6 +309,7 @@ def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> Fil
         state_timeout=float(values["state_timeout"]),
         nominal_timeout=nominal_timeout,
         zero_hold=float(values["zero_hold"]),
+        max_command_age=float(values["max_command_age"]),
         predict_state=values["predict_state"],
         enabled=values["enabled"],
         publish_status=values["publish_status"],

@@ -92,7 +92,8 @@ class FilterCounters:
 
     :param commands: nominal commands processed.
     :param tier_counts: commands per tier, indexed by tier number.
-    :param dropped: non-finite/invalid messages dropped, by input name.
+    :param dropped: non-finite/invalid messages dropped, by input name
+        (``nominal_stale``: stamped commands refused for their age, answered with STOP).
     :param core_errors: resolver calls that raised (answered with STOP).
     :param nominal_timeouts: times the nominal command timed out while the robot moved.
     :param timeout_zeros: zero commands sent by the nominal-command watchdog.
@@ -101,7 +102,8 @@ class FilterCounters:
     commands: int = 0
     tier_counts: list[int] = field(default_factory=lambda: [0] * (int(Tier.DISABLED) + 1))
     dropped: dict[str, int] = field(
-        default_factory=lambda: {"nominal": 0, "state": 0, "opponent": 0, "arena": 0}
+        default_factory=lambda: {"nominal": 0, "nominal_stale": 0, "state": 0, "opponent": 0,
+                                 "arena": 0}
     )
     core_errors: int = 0
     nominal_timeouts: int = 0
@@ -310,6 +312,29 @@ class FilterPipeline:
                         f"{self.state_timeout} s")
         return ""
 
+    def refuse_stale(self, age: float, max_age: float, v_nom: float, omega_nom: float,
+                     now: float | None = None) -> FilterDecision:
+        """Answer a nominal command whose stamp is too old (or in the future) with STOP.
+
+        Counted as ``dropped["nominal_stale"]``; it does not count as a fresh nominal command
+        for the watchdog. Never raises.
+
+        :param age: node clock minus the command's stamp [s] (negative: from the future).
+        :param max_age: the ``max_command_age`` it exceeded [s].
+        :param v_nom: nominal linear velocity [m/s] (for the intervention size).
+        :param omega_nom: nominal angular velocity [rad/s].
+        :param now: current monotonic time (default: the clock).
+        """
+        now = self.clock() if now is None else now
+        self.drop("nominal_stale")
+        when = f"{age:.3f} s old" if age >= 0.0 else f"{-age:.3f} s in the future"
+        decision = self._stop(f"nominal command stamp is {when} (max_command_age {max_age} s)",
+                              v_nom, omega_nom)
+        self._record_sent(now, decision)
+        self.counters.commands += 1
+        self.counters.tier_counts[decision.tier] += 1
+        return decision
+
     def process(self, v_nom: float, omega_nom: float, now: float | None = None) -> FilterDecision:
         """Filter one (finite) nominal command. Never raises.
 
@@ -368,9 +393,20 @@ class FilterPipeline:
         self.last_decision = decision
 
     def _decide(self, v_nom: float, omega_nom: float, now: float) -> FilterDecision:
-        if not self.enabled:
-            return FilterDecision((v_nom, omega_nom), int(Tier.DISABLED),
-                                  "filter disabled (parameter 'enabled' is false)")
+        if not self.enabled:  # no CBF, but still finite and within the actuator limits
+            if not (math.isfinite(v_nom) and math.isfinite(omega_nom)):
+                return self._stop(f"non-finite nominal command ({v_nom}, {omega_nom})",
+                                  0.0, 0.0)
+            c = self.cbf
+            v = min(max(v_nom, c.v_min), c.v_max)
+            omega = min(max(omega_nom, -c.omega_max), c.omega_max)
+            clamped = (v, omega) != (v_nom, omega_nom)
+            return FilterDecision(
+                (v, omega), int(Tier.DISABLED),
+                "filter disabled (parameter 'enabled' is false)"
+                + ("; clamped to the actuator limits" if clamped else ""),
+                intervened=clamped, intervention=math.hypot(
+                    c.weights[0] * (v - v_nom), c.weights[1] * (omega - omega_nom)))
         reason = self.stop_reason(now)
         if reason:
             return self._stop(reason, v_nom, omega_nom)

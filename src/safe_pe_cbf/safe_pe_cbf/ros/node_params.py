@@ -75,14 +75,19 @@ def check_change(node: Node, specs: Mapping[str, ParamSpec], params: Sequence[Pa
     :param specs: the node's parameter table, by name.
     :param params: the requested changes (from ``add_on_set_parameters_callback``).
     :param build: the settings builder; raises ``ValueError`` with the reason when invalid.
-    :return: the result to hand back to rclpy (with the reason when rejected).
+    :return: the result to hand back to rclpy (with the reason when rejected). Any exception
+        of the builder rejects the change (an exception escaping this callback would take the
+        node down), with its type and message as the reason.
     """
-    values = spec_values(node, specs)
-    values.update({p.name: _plain(p.value) for p in params if p.name in values})
     try:
+        values = spec_values(node, specs)
+        values.update({p.name: _plain(p.value) for p in params if p.name in values})
         build(values)
     except ValueError as err:
         return SetParametersResult(successful=False, reason=str(err))
+    except Exception as err:  # noqa: BLE001 - reject whatever fails, never crash the node
+        return SetParametersResult(successful=False,
+                                   reason=f"rejected ({type(err).__name__}): {err}")
     return SetParametersResult(successful=True)
 
 

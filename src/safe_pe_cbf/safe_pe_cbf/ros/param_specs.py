@@ -35,8 +35,10 @@ class ParamSpec:
     :param default: default value; its Python type fixes the parameter type. Use a tuple of
         floats (possibly empty) for a double array, a tuple of str for a string array.
     :param description: one line shown by ``ros2 param describe``.
-    :param min_value: inclusive lower bound for numeric parameters (``None``: unbounded).
-    :param max_value: inclusive upper bound for numeric parameters (``None``: unbounded).
+    :param min_value: inclusive lower bound for numeric parameters, or for every entry of a
+        double array (``None``: unbounded).
+    :param max_value: inclusive upper bound for numeric parameters, or for every entry of a
+        double array (``None``: unbounded).
     :param choices: allowed values of a string parameter (empty: any string).
     :param read_only: the parameter cannot change after start-up.
     :param array_kind: ``"double"`` or ``"string"`` for array parameters, else ``None``.
@@ -118,6 +120,10 @@ class ParamSpec:
                     return f"{self.name}: expected numbers, got {item!r}"
                 if not math.isfinite(float(item)):
                     return f"{self.name}: every entry must be finite, got {item!r}"
+                if self.min_value is not None and item < self.min_value:
+                    return f"{self.name}: entry {item!r} is below the minimum {self.min_value}"
+                if self.max_value is not None and item > self.max_value:
+                    return f"{self.name}: entry {item!r} is above the maximum {self.max_value}"
             return None
         if kind == ParameterType.PARAMETER_STRING_ARRAY:
             if not all(isinstance(item, str) for item in value):

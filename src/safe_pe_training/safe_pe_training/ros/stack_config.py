@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import yaml
 
+from safe_pe_cbf.config import load_yaml
 from safe_pe_training.ros.graph_spec import RUN_TYPES, GraphFiles, config_dir, parse_robots
 
 
@@ -135,7 +136,7 @@ class StackConfig:
         except OSError as exc:
             raise StackConfigError(f'cannot read the stack config {path}: {exc}') from exc
         try:
-            data = yaml.safe_load(text) or {}
+            data = load_yaml(text) or {}
         except yaml.YAMLError as exc:
             raise StackConfigError(f'{path} is not valid YAML: {exc}') from exc
         return cls.from_dict(data)

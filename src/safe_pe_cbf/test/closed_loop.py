@@ -1,0 +1,55 @@
+"""Closed-loop helpers of the property tests (not a test module): exact unicycle arcs, body-level
+clearances and adversarial nominal commands. Written here on purpose: safe_pe_cbf must not
+import safe_pe_sim (whose safety_check does the same for the simulator)."""
+
+import numpy as np
+
+
+def arc_step(poses, cmds, t):
+    """Exact unicycle motion for time t under constant (v, omega) (arrays (..., 3), (..., 2))."""
+    x, y, th = poses[..., 0], poses[..., 1], poses[..., 2]
+    v, w = cmds[..., 0], cmds[..., 1]
+    th1 = th + w * t
+    small = np.abs(w * t) < 1e-9
+    ws = np.where(small, 1.0, w)
+    dx = np.where(small, v * t * np.cos(th + 0.5 * w * t), v / ws * (np.sin(th1) - np.sin(th)))
+    dy = np.where(small, v * t * np.sin(th + 0.5 * w * t), -v / ws * (np.cos(th1) - np.cos(th)))
+    return np.stack([x + dx, y + dy, th1], axis=-1)
+
+
+def body_clearance(poses, arena, obstacles, radii):
+    """Smallest body-level clearance of each env (negative = collision). poses (N, 2, 3)."""
+    r = radii[None, :]
+    xy = poses[..., :2]
+    walls = np.minimum.reduce([xy[..., 0] - arena.x_min - r, arena.x_max - xy[..., 0] - r,
+                               xy[..., 1] - arena.y_min - r, arena.y_max - xy[..., 1] - r])
+    d_obs = np.linalg.norm(xy[:, :, None, :] - obstacles[:, None, :, :2], axis=-1) \
+        - obstacles[:, None, :, 2] - r[..., None]
+    pair = np.linalg.norm(xy[:, 0] - xy[:, 1], axis=-1) - radii.sum()
+    return np.minimum(np.minimum(walls.min(axis=1), d_obs.min(axis=(1, 2))), pair)
+
+
+def adversarial_commands(rng, poses, obstacles, arena, mode, v_max, w_max):
+    """Full-speed commands steered at a danger chosen per env and robot by ``mode``."""
+    N = poses.shape[0]
+    out = np.empty((N, 2, 2))
+    for a in range(2):
+        p = poses[:, a]
+        other = poses[:, 1 - a]
+        d = np.linalg.norm(obstacles[:, :, :2] - p[:, None, :2], axis=-1)
+        near = obstacles[np.arange(N), np.argmin(d, axis=1), :2]
+        walls = np.stack([np.stack([np.full(N, arena.x_min), p[:, 1]], 1),
+                          np.stack([np.full(N, arena.x_max), p[:, 1]], 1),
+                          np.stack([p[:, 0], np.full(N, arena.y_min)], 1),
+                          np.stack([p[:, 0], np.full(N, arena.y_max)], 1)], axis=1)
+        wall = walls[np.arange(N), rng.integers(0, 4, N)]
+        target = np.where((mode[:, a] == 0)[:, None], near,
+                          np.where((mode[:, a] == 1)[:, None], wall, other[:, :2]))
+        bearing = np.arctan2(target[:, 1] - p[:, 1], target[:, 0] - p[:, 0])
+        err = (bearing - p[:, 2] + np.pi) % (2 * np.pi) - np.pi
+        w = np.clip(6.0 * err, -w_max, w_max)
+        spin = mode[:, a] == 3
+        w = np.where(spin, w_max * np.sign(rng.standard_normal(N)), w)
+        out[:, a, 0] = v_max
+        out[:, a, 1] = w
+    return out
