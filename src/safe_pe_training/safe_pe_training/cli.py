@@ -11,6 +11,8 @@ Examples::
     safe_pe_train league --run-dir runs/A_demo --episodes 100   # vs the scripted references
     safe_pe_train league --run-dir runs/A_demo --elo --episodes 20 # Elo of all checkpoints
     safe_pe_train ablation --budget 400000 --seeds 0 1 2 --out runs/ablation
+    safe_pe_train study --budget 400000 --seeds 0 1 2 --out runs/study --workers 16
+    safe_pe_train study --ray-address 10.0.0.5:6379 --out /shared/study  # on a Ray cluster
     safe_pe_train pretrained --runs runs/A_s0 runs/A_s1 runs/A_s2 --out models
     safe_pe_train league --run A --checkpoint pretrained    # the shipped pair
 """
@@ -27,6 +29,7 @@ import numpy as np
 
 from safe_pe_training.artifacts import atomic_write_csv, atomic_write_json
 from safe_pe_training.config import ConfigError, SafeSelfPlayConfig, load_run_config
+from safe_pe_training.study import PRESET_RUNS, StudySpec, run_study
 
 ROLES = ("pursuer", "evader")
 
@@ -111,6 +114,30 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--config", help="base config YAML (flags are set per run)")
     ablation.add_argument("--out", default="runs/ablation", help="output folder")
     ablation.add_argument("--no-progress", action="store_true")
+
+    study = sub.add_parser(
+        "study", help="the comparison study: (run, seed) tasks in parallel, results.md")
+    study.add_argument("--runs", nargs="+", default=list(PRESET_RUNS),
+                       help="run names (A B C D B_obstacles) or config YAML files")
+    study.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
+                       help="training seeds (distinct)")
+    study.add_argument("--budget", type=_positive_int, default=400_000,
+                       help="learner env-steps per task")
+    study.add_argument("--steps-per-phase", type=_positive_int)
+    study.add_argument("--num-envs", type=_positive_int)
+    study.add_argument("--config", help="base config YAML the presets are built from")
+    study.add_argument("--league-episodes", type=_positive_int, default=100,
+                       help="episodes per reference in each task's final league")
+    study.add_argument("--crossplay-episodes", type=_positive_int, default=50,
+                       help="episodes per cross-play pairing")
+    study.add_argument("--out", default="runs/study", help="study folder (resumed if it "
+                                                          "holds the same study)")
+    study.add_argument("--workers", type=_positive_int, default=None,
+                       help="tasks at once on this machine (default: its cores)")
+    study.add_argument("--ray", action="store_true", help="run the tasks on a local Ray "
+                                                          "instance")
+    study.add_argument("--ray-address", help="run the tasks on this Ray cluster (host:port; "
+                                             "nodes share --out)")
     return parser
 
 
@@ -402,6 +429,25 @@ def ablation_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------- study
+def cmd_study(args: argparse.Namespace) -> int:
+    """``study``: run or resume the comparison study; exit 1 when a task failed twice."""
+    spec = StudySpec(runs=list(args.runs), seeds=list(args.seeds), budget=args.budget,
+                     steps_per_phase=args.steps_per_phase, num_envs=args.num_envs,
+                     league_episodes=args.league_episodes,
+                     crossplay_episodes=args.crossplay_episodes, base_config=args.config)
+    words = sys.argv[1:] if args.argv is None else args.argv
+    result = run_study(spec, args.out, workers=args.workers, use_ray=args.ray,
+                       ray_address=args.ray_address,
+                       command="safe_pe_train " + " ".join(words))
+    print(f"results: {result.report}")
+    if result.failed:
+        print(f"failed tasks: {', '.join(result.failed)} (see {result.out / 'logs'})",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``safe_pe_train``.
 
@@ -410,8 +456,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = None if argv is None else list(argv)
     handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "league": cmd_league,
-                "ablation": cmd_ablation, "pretrained": cmd_pretrained}
+                "ablation": cmd_ablation, "pretrained": cmd_pretrained, "study": cmd_study}
     try:
         return handlers[args.command](args)
     except (ConfigError, FileNotFoundError) as exc:

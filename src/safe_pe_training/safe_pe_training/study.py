@@ -521,6 +521,7 @@ class _RayPool:
 def run_study(spec: StudySpec, out: str | Path, workers: int | None = None,
               use_ray: bool = False, ray_address: str | None = None,
               stream: TextIO | None = sys.stderr, report: bool = True,
+              command: str | None = None,
               on_event: Callable[[str, TaskOutcome], None] | None = None) -> StudyResult:
     """Run (or resume) a study: train + measure every (run, seed), cross-play, report.
 
@@ -532,6 +533,7 @@ def run_study(spec: StudySpec, out: str | Path, workers: int | None = None,
     :param ray_address: address of an existing Ray cluster (implies ``use_ray``)
     :param stream: where the progress lines go (None: nowhere)
     :param report: write ``results.md`` and the figures at the end
+    :param command: the command line shown on the results page
     :param on_event: called with ``("done"|"failed"|"retry", outcome)`` per finished attempt
     :raises StudyError: invalid study, a folder holding another study, Ray unavailable
     """
@@ -603,7 +605,7 @@ def run_study(spec: StudySpec, out: str | Path, workers: int | None = None,
     if report:
         from safe_pe_training.study_report import write_report
 
-        result.report = write_report(out)
+        result.report = write_report(out, command)
         say(f"results: {result.report}")
     return result
 
