@@ -555,7 +555,7 @@ def run_study(spec: StudySpec, out: str | Path, workers: int | None = None,
     total = len(pending) + len(record["seeds"])
     runs_left = {seed: set(record["runs"]) for seed in record["seeds"]}
     in_flight: dict[Any, tuple[StudyTask, int]] = {}
-    limit = pool.workers if not use_ray else total
+    limit = pool.workers  # submit no more than can run: "running" is then exact
 
     def say(text: str) -> None:
         if stream is not None:

@@ -120,8 +120,9 @@ def plot_min_h(measures: dict[str, dict[int, dict[str, Any]]], path: Path) -> Pa
     ax.set_yscale("log")
     ax.set_xlabel("min barrier value h (< 0: violation margin)")
     ax.set_ylabel("share of steps")
-    ax.set_title("min-h over training")
-    ax.legend(fontsize=8)
+    ax.set_title("min-h over training (runs with the filter)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
