@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--out", default="runs/study", help="study folder (resumed if it "
                                                           "holds the same study)")
     study.add_argument("--workers", type=_positive_int, default=None,
-                       help="tasks at once on this machine (default: its cores)")
+                       help="tasks at once (default: this machine's cores; "
+                            "with Ray: the cluster's CPUs)")
     study.add_argument("--ray", action="store_true", help="run the tasks on a local Ray "
                                                           "instance")
     study.add_argument("--ray-address", help="run the tasks on this Ray cluster (host:port; "
@@ -438,7 +439,7 @@ def cmd_study(args: argparse.Namespace) -> int:
                      crossplay_episodes=args.crossplay_episodes, base_config=args.config)
     words = sys.argv[1:] if args.argv is None else args.argv
     result = run_study(spec, args.out, workers=args.workers, use_ray=args.ray,
-                       ray_address=args.ray_address,
+                       ray_address=args.ray_address, stream=sys.stderr,
                        command="safe_pe_train " + " ".join(words))
     print(f"results: {result.report}")
     if result.failed:

@@ -35,8 +35,10 @@ from safe_pe_training.artifacts import atomic_write_json, read_json
 from safe_pe_training.config import ConfigError, SafeSelfPlayConfig, get_run_configs
 
 __all__ = ["PRESET_RUNS", "STUDY_FORMAT", "StudyError", "StudySpec", "StudyTask",
-           "TaskOutcome", "StudyResult", "build_run_configs", "plan_tasks", "prepare_study",
-           "run_task", "run_study", "task_done", "check_ray_address"]
+           "TaskOutcome", "StudyResult", "build_run_configs", "plan_tasks", "crossplay_task",
+           "prepare_study", "run_task", "run_study", "task_done", "check_ray_address",
+           "config_digest", "measures_key", "crossplay_world", "final_checkpoints",
+           "crossplay_key"]
 
 STUDY_FORMAT = "safe_pe_study/1"
 MEASURES_FORMAT = "safe_pe_study_measures/1"
@@ -527,7 +529,7 @@ def run_study(spec: StudySpec, out: str | Path, workers: int | None = None,
 
     :param spec: the study
     :param out: the study folder
-    :param workers: tasks at once on this machine (default ``os.cpu_count()``)
+    :param workers: tasks at once (default: this machine's cores; with Ray the cluster's CPUs)
     :param use_ray: run the tasks as Ray tasks (a local instance unless ``ray_address``,
         or the one this process already initialised)
     :param ray_address: address of an existing Ray cluster (implies ``use_ray``)
@@ -555,7 +557,8 @@ def run_study(spec: StudySpec, out: str | Path, workers: int | None = None,
     total = len(pending) + len(record["seeds"])
     runs_left = {seed: set(record["runs"]) for seed in record["seeds"]}
     in_flight: dict[Any, tuple[StudyTask, int]] = {}
-    limit = pool.workers  # submit no more than can run: "running" is then exact
+    # submit no more than can run, so that "running" is exact (Ray: --workers caps it)
+    limit = min(workers, pool.workers) if use_ray and workers else pool.workers
 
     def say(text: str) -> None:
         if stream is not None:

@@ -94,7 +94,7 @@ def test_pool_study_results_page(pool_study):
         assert (result.out / "figures" / f"{name}.png").stat().st_size > 1000
 
 
-def test_rerun_skips_finished_tasks(pool_study):
+def test_rerun_skips_finished_tasks(pool_study, capsys):
     result, _, _, base = pool_study
     measures = result.out / "A_s0" / "study_measures.json"
     before = measures.stat().st_mtime_ns
@@ -102,6 +102,15 @@ def test_rerun_skips_finished_tasks(pool_study):
                       report=False)
     assert all(o.ok and o.skipped for o in again.outcomes.values())
     assert len(again.outcomes) == 3 and measures.stat().st_mtime_ns == before
+    # the same study through the CLI: everything found done, the page rewritten
+    assert main(["study", "--runs", "A", "B", "--seeds", "0", "--budget", "512",
+                 "--steps-per-phase", "256", "--league-episodes", "2",
+                 "--crossplay-episodes", "2", "--config", str(base), "--workers", "2",
+                 "--out", str(result.out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("already done") == 3 and "done 3/3  running 0  failed 0" in err
+    assert measures.stat().st_mtime_ns == before
+    assert "safe_pe_train study --runs A B" in result.report.read_text()
 
 
 def test_folder_of_another_study_is_refused(pool_study):
