@@ -122,6 +122,24 @@ def test_folder_of_another_study_is_refused(pool_study):
     assert spec_file.read_bytes() == before
 
 
+def test_task_failing_twice_is_reported_and_the_others_go_on(tmp_path, base_yaml,
+                                                             monkeypatch):
+    out = tmp_path / "study"
+    monkeypatch.setenv("PYTHONPATH", f"{FAULT_DIR}:{os.environ.get('PYTHONPATH', '')}")
+    monkeypatch.setenv("SAFE_PE_TEST_KILL_RUN_DIR", str(out / "B_s1"))
+    monkeypatch.setenv("SAFE_PE_TEST_KILL_MARKER", str(tmp_path / "killed"))
+    monkeypatch.setenv("SAFE_PE_TEST_KILL_ALWAYS", "1")
+    result = run_study(_spec(base_yaml, ["B"], [0, 1]), out, workers=2, stream=None)
+    assert result.failed == ["B_s1"]
+    failed = result.outcomes["B_s1"]
+    assert failed.attempt == 2 and failed.returncode == -9
+    assert Path(failed.log).read_text().count("== exit status -9") == 2
+    assert failed.log_tail.splitlines()[-1].startswith("== exit status -9 after")
+    assert result.outcomes["B_s0"].ok and result.outcomes["crossplay_s0"].ok
+    assert "crossplay_s1" not in result.outcomes  # seed 1 lacks a run
+    assert "**Not measured (failed or not run yet):** B_s1." in result.report.read_text()
+
+
 def test_ray_study(tmp_path, base_yaml):
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
