@@ -38,7 +38,7 @@ __all__ = ["PRESET_RUNS", "STUDY_FORMAT", "StudyError", "StudySpec", "StudyTask"
            "TaskOutcome", "StudyResult", "build_run_configs", "plan_tasks", "crossplay_task",
            "prepare_study", "run_task", "run_study", "task_done", "check_ray_address",
            "config_digest", "measures_key", "crossplay_world", "final_checkpoints",
-           "crossplay_key"]
+           "weights_fingerprint", "crossplay_key"]
 
 STUDY_FORMAT = "safe_pe_study/1"
 MEASURES_FORMAT = "safe_pe_study_measures/1"
@@ -193,6 +193,10 @@ def build_run_configs(spec: StudySpec) -> dict[str, SafeSelfPlayConfig]:
         if spec.num_envs is not None:
             config.num_envs = spec.num_envs
         try:
+            for seed in spec.seeds:  # every task's seed must be a valid training seed
+                config.seed = seed
+                config.validate(deep=False)
+            config.seed = 0
             configs[name] = config.validate()
         except ConfigError as exc:
             raise StudyError(f"run {name}: {exc}") from exc
@@ -271,6 +275,8 @@ def prepare_study(spec: StudySpec, out: str | Path) -> tuple[Path, dict[str, Any
             raise StudyError(f"{out} holds another study (different {', '.join(diff)}): "
                              "re-run with that study's arguments to resume it, or choose a new "
                              "--out")
+    elif out.exists() and not out.is_dir():
+        raise StudyError(f"{out} is a file: --out must be a folder")
     elif out.exists() and any(out.iterdir()):
         raise StudyError(f"{out} is not empty and holds no study.json: choose a new or empty "
                          "--out (nothing was written)")
@@ -314,14 +320,16 @@ def config_digest(config: SafeSelfPlayConfig) -> str:
     return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
-def measures_key(config: SafeSelfPlayConfig, episodes: int) -> dict[str, Any]:
-    """What ``study_measures.json`` must hold to count for this config and episode count.
+def measures_key(config: SafeSelfPlayConfig, episodes: int, run_dir: Path) -> dict[str, Any]:
+    """What ``study_measures.json`` must hold to count: the same config, episode count and
+    final weights.
 
     :param config: the task's config
     :param episodes: league episodes per reference
+    :param run_dir: the trained run directory
     """
     return {"format": MEASURES_FORMAT, "config_digest": config_digest(config),
-            "league_episodes": episodes}
+            "league_episodes": episodes, "weights": weights_fingerprint(run_dir)}
 
 
 def crossplay_world(record: dict[str, Any]) -> str:
@@ -347,6 +355,20 @@ def final_checkpoints(run_dir: Path) -> dict[str, str | None]:
     return {role: state["latest"].get(role) for role in ("pursuer", "evader")}
 
 
+def weights_fingerprint(run_dir: Path) -> dict[str, str | None] | None:
+    """SHA-256 of each role's final weights (from the checkpoints' metadata; None: untrained).
+
+    :param run_dir: a run directory
+    """
+    if not (run_dir / "run_state.json").exists():
+        return None
+    out: dict[str, str | None] = {}
+    for role, path in final_checkpoints(run_dir).items():
+        meta = Path(path).with_suffix(".json") if path else None
+        out[role] = read_json(meta).get("weights_sha256") if meta and meta.exists() else None
+    return out
+
+
 def crossplay_key(out: Path, seed: int, episodes: int) -> dict[str, Any]:
     """What ``crossplay/seed<k>.json`` must hold to count: the same world, episodes and
     final checkpoints.
@@ -362,7 +384,8 @@ def crossplay_key(out: Path, seed: int, episodes: int) -> dict[str, Any]:
         players[run] = final_checkpoints(run_dir) if (run_dir / "run_state.json").exists() \
             else None
     return {"format": CROSSPLAY_FORMAT, "world": crossplay_world(record), "episodes": episodes,
-            "players": players}
+            "players": players, "weights": {run: weights_fingerprint(out / f"{run}_s{seed}")
+                                            for run in record["runs"]}}
 
 
 def _measured(path: Path, want: dict[str, Any]) -> bool:
@@ -387,7 +410,7 @@ def task_done(task: StudyTask) -> bool:
     run_dir = out / task.name
     config = _task_config(task)
     return _trained(run_dir, config) and _measured(
-        run_dir / "study_measures.json", measures_key(config, task.league_episodes))
+        run_dir / "study_measures.json", measures_key(config, task.league_episodes, run_dir))
 
 
 def _commands(task: StudyTask) -> list[list[str]]:

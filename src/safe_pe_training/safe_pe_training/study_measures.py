@@ -141,7 +141,7 @@ def measure_run(run_dir: str | Path, episodes: int) -> dict[str, Any]:
         if rec.get("margin_histogram") and len(rec["margin_histogram"]) == len(histogram):
             histogram += np.asarray(rec["margin_histogram"], dtype=np.int64)
     out = {
-        **measures_key(config, episodes),
+        **measures_key(config, episodes, run_dir),
         "run_type": config.run_type, "seed": config.seed,
         "use_cbf": config.use_cbf, "use_beta_policy": config.use_beta_policy,
         "checkpoints": latest, "league": league,

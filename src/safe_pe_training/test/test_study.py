@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from safe_pe_training.action_mapping import CommandLimits
-from safe_pe_training.artifacts import read_json
+from safe_pe_training.artifacts import atomic_write_json, read_json
 from safe_pe_training.cli import main
-from safe_pe_training.study import StudyError, StudySpec, prepare_study, run_study
+from safe_pe_training.study import StudyError, StudySpec, plan_tasks, prepare_study, \
+    run_study, task_done
 from safe_pe_training.study_measures import box_removed_share
 from safe_pe_training.study_stats import aggregate_crossplay, aggregate_runs, \
     evaluate_claims, mean_interval, t_quantile
@@ -113,6 +114,23 @@ def test_rerun_skips_finished_tasks(pool_study, capsys):
     assert "safe_pe_train study --runs A B" in result.report.read_text()
 
 
+def test_new_weights_are_measured_again(pool_study):
+    result, *_ = pool_study
+    record = read_json(result.out / "study.json")
+    task = next(t for t in plan_tasks(result.out, record) if t.name == "A_s0")
+    assert task_done(task)
+    path = result.out / "A_s0" / "study_measures.json"
+    original = path.read_bytes()
+    data = read_json(path)
+    data["weights"]["pursuer"] = "0" * 64  # as if A_s0 had been trained again since
+    try:
+        atomic_write_json(path, data)
+        assert not task_done(task)
+    finally:
+        path.write_bytes(original)
+    assert task_done(task)
+
+
 def test_folder_of_another_study_is_refused(pool_study):
     result, _, _, base = pool_study
     spec_file = result.out / "study.json"
@@ -163,9 +181,11 @@ def test_unknown_run_is_refused(tmp_path, base_yaml):
     assert not (tmp_path / "cli").exists()
 
 
-def test_duplicate_seeds_are_refused(tmp_path, base_yaml):
+def test_duplicate_or_invalid_seeds_are_refused(tmp_path, base_yaml):
     with pytest.raises(StudyError, match=r"seed\(s\) \[1\] listed twice"):
         run_study(_spec(base_yaml, ["A"], [0, 1, 1]), tmp_path / "out", stream=None)
+    with pytest.raises(StudyError, match="seed must be in"):
+        run_study(_spec(base_yaml, ["A"], [0, 2_000_000_000]), tmp_path / "out", stream=None)
     assert not (tmp_path / "out").exists()
 
 
