@@ -1,4 +1,5 @@
-"""The study's results page: ``results.md`` with tables, the seed's claims and figures.
+"""The study's results page: ``results.md`` with tables, the seed's claims and figures, and
+``tasks.csv`` with every task's measures.
 
 Everything is read back from the study folder (:func:`safe_pe_training.study_stats.load_study`),
 so the page can be rewritten for a finished or partial study at any time:
@@ -20,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from safe_pe_training.artifacts import atomic_write_text  # noqa: E402
+from safe_pe_training.artifacts import atomic_write_csv, atomic_write_text  # noqa: E402
 from safe_pe_training.study import crossplay_world  # noqa: E402
 from safe_pe_training.study_stats import METRICS, Interval, aggregate_crossplay, \
     aggregate_runs, curve_bands, evaluate_claims, load_study  # noqa: E402
@@ -202,7 +203,24 @@ def write_report(out: str | Path, command: str | None = None) -> Path:
               "![min-h histograms](figures/min_h_histogram.png)", ""]
     path = out / "results.md"
     atomic_write_text(path, "\n".join(lines))
+    atomic_write_csv(out / "tasks.csv", task_rows(measures))
     return path
+
+
+def task_rows(measures: dict[str, dict[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One flat row per measured task (every metric of :data:`METRICS` and each reference).
+
+    :param measures: ``measures[run][seed]``
+    """
+    rows = []
+    for run, by_seed in measures.items():
+        for seed, m in sorted(by_seed.items()):
+            row: dict[str, Any] = {"run": run, "seed": seed}
+            row.update({key: get(m) for key, _, get in METRICS})
+            for side in ("capture", "caught"):
+                row.update({f"{side}:{ref}": v for ref, v in sorted((m.get(side) or {}).items())})
+            rows.append(row)
+    return rows
 
 
 if __name__ == "__main__":

@@ -93,6 +93,8 @@ def test_pool_study_results_page(pool_study):
     assert "| A | 1 |" in text and "| B | 1 |" in text
     for name in ("learning_curves", "safety_rates", "crossplay", "min_h_histogram"):
         assert (result.out / "figures" / f"{name}.png").stat().st_size > 1000
+    rows = (result.out / "tasks.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("run,seed,pursuer_win")
 
 
 def test_rerun_skips_finished_tasks(pool_study, capsys):
