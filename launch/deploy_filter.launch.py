@@ -26,7 +26,8 @@ ARGUMENTS = (
      'Filter parameter file with the robot profile (relative to config/ or absolute).'),
     ('arena_file', 'arena_example.yaml', 'Parameter file with the arena walls and obstacles.'),
     ('use_policy', 'false', 'Also run a policy node that publishes cmd_vel_nominal.'),
-    ('checkpoint', '', 'Policy weights (.pt) for use_policy ("" = scripted baseline).'),
+    ('checkpoint', '', 'Policy for use_policy: .pt weights (torch) or .onnx from safe_pe_train '
+     'export --onnx (onnxruntime, no torch); "" = scripted baseline.'),
     ('policy_params', 'deploy/turtlebot3_burger_policy.yaml',
      'Policy-node parameter file (TurtleBot3: 10 Hz, no scripted baseline).'),
     ('with_game_state', 'false', 'Also run the game-state node (/safe_pe/game_state from both '

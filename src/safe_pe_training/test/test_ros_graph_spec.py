@@ -94,3 +94,10 @@ def test_sim_eval_and_deploy_graphs(files, tmp_path):
     assert deploy[0].param_files == [files.filter and deploy[0].param_files[0],
                                      deploy[0].param_files[1]]
     assert deploy[1].overrides['role'] == 'evader' and deploy[1].namespace == 'tb3_0'
+    assert deploy[1].overrides['backend'] == 'torch'
+    exported = tmp_path / 'evader.onnx'
+    exported.write_bytes(b'')
+    onnx = deploy_graph(robot='tb3_0', role='evader', filter_params=files.filter,
+                        arena_file=files.sim, use_policy=True, policy_params=files.policy,
+                        checkpoint=str(exported))
+    assert onnx[1].overrides['backend'] == 'onnx'   # an ONNX export runs on onnxruntime

@@ -297,7 +297,8 @@ def deploy_graph(robot: str = 'pursuer', role: str = '',
     :param filter_params: filter parameter file (robot profile).
     :param arena_file: parameter file with the arena walls and obstacles.
     :param use_policy: also run a policy node that publishes the nominal command.
-    :param checkpoint: policy weights (``""``: the scripted baseline).
+    :param checkpoint: policy weights (``""``: the scripted baseline); a ``.onnx`` export
+        runs on onnxruntime (policy ``backend`` onnx, no torch on the robot).
     :param policy_params: policy parameter file.
     :param use_sim_time: whether the nodes follow ``/clock``.
     :param with_game_state: also run the game-state node (``robots`` = this robot in its role's
@@ -318,7 +319,8 @@ def deploy_graph(robot: str = 'pursuer', role: str = '',
                               [config_path(policy_params)],
                               {**common, 'role': role, 'follow_checkpoints': False,
                                'checkpoint': str(Path(checkpoint).expanduser().resolve())
-                               if checkpoint else ''}))
+                               if checkpoint else '',
+                               'backend': 'onnx' if checkpoint.endswith('.onnx') else 'torch'}))
     if with_game_state:
         other_role = ROLES[1 - ROLES.index(role)]
         other = _ros_name(other_robot or other_role, 'other_robot')

@@ -4,10 +4,12 @@ Subscribes to ``/safe_pe/game_state``, publishes ``cmd_vel_nominal`` (relative: 
 robot's namespace, e.g. ``/pursuer/cmd_vel_nominal``) for the safety filter. Drives a trained
 checkpoint (weights-only) when one is given or announced on ``/safe_pe/training/checkpoint``
 for its role (hot reload), else a scripted baseline, so the live graph moves from the start.
+``backend:=onnx`` runs policies exported with ``safe_pe_train export --onnx`` on onnxruntime
+instead of torch (a robot without torch).
 
 Safe fallbacks: no or stale game state -> publishes nothing (the filter's watchdog stops the
-robot); a checkpoint that fails to load -> keeps the current driver and logs why; a policy
-that throws or returns non-finite values -> publishes nothing for that tick; shutdown ->
+robot); a checkpoint that fails to load (or is of the other role or observation size) ->
+keeps the current driver and logs why; a policy that throws or returns non-finite values -> publishes nothing for that tick; shutdown ->
 one zero command.
 """
 
@@ -23,13 +25,15 @@ from safe_pe_cbf.ros.qos import CHECKPOINT_QOS
 from safe_pe_msgs.msg import CheckpointInfo, GameState
 
 from safe_pe_training.ros.conversions import CMD_TYPES, game_state_arrays, make_twist, twist_type
-from safe_pe_training.ros.params import declare
+from safe_pe_training.ros.params import ParameterError, declare
 from safe_pe_training.ros.runner import run_node
 from safe_pe_training.ros.policy_core import (
+    BACKENDS,
     FALLBACKS,
     ROLES,
     CheckpointDriver,
     Driver,
+    OnnxDriver,
     ScriptedDriver,
 )
 
@@ -52,8 +56,8 @@ class PolicyNode(Node):
             'Game role this node drives (default: the namespace if it is a role).',
             choices=ROLES)
         self.checkpoint: str = declare(
-            self, 'checkpoint', '', 'Policy weights (.pt) to load at start ("" = none, '
-            '"pretrained" = the shipped model of this role in models/).')
+            self, 'checkpoint', '', 'Policy to load at start: .pt weights (backend torch) or '
+            '.onnx (backend onnx); "" = none, "pretrained" = the shipped model of this role.')
         self.follow = declare(
             self, 'follow_checkpoints', True,
             'Hot-reload checkpoints of our role announced on /safe_pe/training/checkpoint.')
@@ -67,6 +71,13 @@ class PolicyNode(Node):
                                      'filter\'s nominal_cmd_type.', choices=CMD_TYPES)
         self.deterministic = declare(self, 'deterministic', True,
                                      'Act with the policy\'s mode instead of sampling.')
+        self.backend: str = declare(
+            self, 'backend', 'torch', 'Inference of trained policies: "torch" (.pt '
+            'checkpoints) or "onnx" (.onnx from `safe_pe_train export --onnx`, on '
+            'onnxruntime; needs no torch).', choices=BACKENDS)
+        if self.backend == 'onnx' and not self.deterministic:
+            raise ParameterError('backend onnx acts with the policy\'s mode: set '
+                                 'deterministic:=true or backend:=torch')
         fallback = declare(self, 'fallback', 'auto',
                            'Scripted baseline used until a checkpoint is loaded.',
                            choices=FALLBACKS)
@@ -118,8 +129,12 @@ class PolicyNode(Node):
         """
         with self._loading:
             try:
-                driver = CheckpointDriver(path, self.role, self.deterministic,
-                                          self.training_config)
+                driver: Driver
+                if self.backend == 'onnx':
+                    driver = OnnxDriver(path, self.role, self.training_config)
+                else:
+                    driver = CheckpointDriver(path, self.role, self.deterministic,
+                                              self.training_config)
             except Exception as exc:  # noqa: BLE001 - any load failure keeps the old driver
                 self.get_logger().error(
                     f'cannot load checkpoint {path!r} ({type(exc).__name__}: {exc}); still '
@@ -136,6 +151,10 @@ class PolicyNode(Node):
         # Only remember the newest: a late joiner gets several announcements at once
         # (transient local) and must load just the last one.
         if msg.role == self.role and msg.path:
+            if self.backend == 'onnx' and not msg.path.endswith('.onnx'):
+                self._warn_once('onnx-follow', f'backend onnx: ignoring announced checkpoint '
+                                f'{msg.path} (export it with safe_pe_train export --onnx)')
+                return
             with self._lock:
                 self._pending = msg.path
 
