@@ -12,6 +12,8 @@ spin loop (:func:`safe_pe_cbf.ros.executors.spin_until_shutdown_requested`, or a
 callbacks, so a running callback always finishes; the node then says goodbye (zero command,
 final report) while its rclpy context is still valid, and the process exits with code 0.
 Keep the goodbye inside the ``with`` block: a second Ctrl-C during it is then only recorded.
+With a ``MultiThreadedExecutor``, :func:`drain_executor` lets the callbacks on its threads
+finish before the executor and the node are torn down.
 Use it with ``rclpy.init(signal_handler_options=SignalHandlerOptions.NO)`` so rclpy does not
 shut the context down behind the node's back.
 """
@@ -94,3 +96,20 @@ class ShutdownGuard:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.restore()
+
+
+def drain_executor(executor: object) -> None:
+    """Let the callbacks a ``MultiThreadedExecutor`` already handed to its threads finish.
+
+    Call it after the spin loop ended and before ``executor.shutdown()`` and
+    ``node.destroy_node()``. rclpy's ``Executor.shutdown`` destroys its guard condition before
+    it joins the worker threads, so a callback still running there ends with
+    ``InvalidHandle`` ("The following exception was never retrieved: cannot use Destroyable
+    because destruction was requested" at exit); destroying a node under a running callback
+    does the same. Other executors run callbacks in the spinning thread: nothing to do.
+
+    :param executor: the rclpy executor the spin loop used.
+    """
+    pool = getattr(executor, '_executor', None)   # MultiThreadedExecutor's thread pool
+    if pool is not None and hasattr(pool, 'shutdown'):
+        pool.shutdown(wait=True)

@@ -70,7 +70,7 @@ def spin_until(executor: Any, predicate: Callable[[], bool], timeout: float = 10
 
 
 # Lines a clean shutdown never prints (rclpy logs a callback's exception as FATAL).
-SHUTDOWN_NOISE = ("Traceback", "FATAL")
+SHUTDOWN_NOISE = ("Traceback", "FATAL", "never retrieved")
 
 
 def stop_under_traffic(executor: Any, command: Sequence[str], log_path: Path,

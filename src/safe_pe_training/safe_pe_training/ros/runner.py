@@ -19,7 +19,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
-from safe_pe_cbf.ros.shutdown import ShutdownGuard
+from safe_pe_cbf.ros.shutdown import ShutdownGuard, drain_executor
 
 from safe_pe_training.ros.params import ParameterError
 
@@ -61,8 +61,9 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
             code = 1
         finally:
             try:
-                # Callbacks still running on the pool threads finish first: the node is
-                # not destroyed under them.
+                # Callbacks still running on the pool threads finish first: neither the
+                # executor nor the node is torn down under them.
+                drain_executor(executor)
                 executor.shutdown(timeout_sec=1.0)
                 if node is not None:
                     node.destroy_node()

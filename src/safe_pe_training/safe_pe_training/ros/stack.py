@@ -27,6 +27,7 @@ import rclpy
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
+from safe_pe_cbf.ros.shutdown import drain_executor
 
 from safe_pe_training.league_report import final_league, format_final_league
 from safe_pe_training.ros.graph_spec import NodeSpec, sim_training_graph
@@ -204,6 +205,8 @@ class Stack:
         self.stop_event.set()
         if self._spin_thread is not None:
             self._spin_thread.join(timeout=10.0)
+        if self.executor is not None:
+            drain_executor(self.executor)    # no node is destroyed under a running callback
         for key in reversed(list(self.nodes)):
             try:
                 if self.executor is not None and self.nodes[key] in self.executor.get_nodes():
