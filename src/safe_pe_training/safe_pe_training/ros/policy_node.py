@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.duration import Duration
 from rclpy.node import Node
 from safe_pe_cbf.ros.qos import CHECKPOINT_QOS
 from safe_pe_msgs.msg import CheckpointInfo, GameState
@@ -199,6 +200,8 @@ class PolicyNode(Node):
             self._pub.publish(make_twist(0.0, 0.0,
                                          self.cmd_type,
                                          self.get_clock().now().to_msg(), self.base_frame))
+            # The process may exit right after: let the filter acknowledge the zero first.
+            self._pub.wait_for_all_acked(Duration(seconds=0.5))
         except Exception:  # noqa: BLE001 - context may already be shut down
             pass
 
