@@ -136,3 +136,22 @@ def test_one_process_runner_stops_cleanly(ros_env):
             traffic=lambda: None, sig=sig)
         _assert_clean('safe_pe_stack', sig, code, output)
         assert (run_dir / 'safety_report.md').is_file(), output
+
+
+def test_recorder_node_stops_cleanly_and_closes_its_bag(ros_env):
+    node, executor, tmp_path = ros_env
+    state_pub = node.create_publisher(GameState, '/safe_pe/game_state', 10)
+    state = _game_state()
+    for i, sig in enumerate(SIGNALS):
+        bag = tmp_path / f'bag_{i}'
+        code, output = stop_under_traffic(
+            executor,
+            [sys.executable, '-m', 'safe_pe_training.ros.recorder_node', '--ros-args',
+             '-p', f'path:={bag}', '-p', 'topics:=/safe_pe/game_state',
+             '-p', 'discovery_period:=0.1'],
+            tmp_path / f'recorder_{i}.log',
+            ready=lambda: state_pub.get_subscription_count() > 0,
+            traffic=lambda: state_pub.publish(state), sig=sig)
+        _assert_clean('recorder node', sig, code, output)
+        metadata = (bag / 'metadata.yaml').read_text()   # written on the way out
+        assert 'name: /safe_pe/game_state' in metadata and 'storage_identifier: mcap' in metadata

@@ -9,8 +9,8 @@ instead of torch (a robot without torch).
 
 Safe fallbacks: no or stale game state -> publishes nothing (the filter's watchdog stops the
 robot); a checkpoint that fails to load (or is of the other role or observation size) ->
-keeps the current driver and logs why; a policy that throws or returns non-finite values -> publishes nothing for that tick; shutdown ->
-one zero command.
+keeps the current driver and logs why; a policy that throws or returns non-finite values ->
+publishes nothing for that tick; shutdown -> one zero command.
 """
 
 from __future__ import annotations
