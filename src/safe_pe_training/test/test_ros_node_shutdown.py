@@ -1,4 +1,5 @@
-"""Every node process (sim, policy, metrics) and the one-process runner stop cleanly.
+"""Every node process (sim, policy, metrics, recorder, training) and the one-process runner
+stop cleanly.
 
 Each is started as its own process, fed its usual inputs on every spin of this test, and
 signalled (SIGINT, then SIGTERM on a fresh process) as soon as its first output arrived, while
@@ -20,7 +21,12 @@ pytest.importorskip('safe_pe_msgs.msg', reason='safe_pe_msgs is not built: scrip
 
 from geometry_msgs.msg import Twist  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from safe_pe_msgs.msg import GameState, SafetyMetrics, SafetyStatus  # noqa: E402
+from safe_pe_msgs.msg import (  # noqa: E402
+    GameState,
+    SafetyMetrics,
+    SafetyStatus,
+    SafetyStatusArray,
+)
 
 from safe_pe_cbf.ros.testing import (  # noqa: E402
     SHUTDOWN_NOISE,
@@ -155,3 +161,26 @@ def test_recorder_node_stops_cleanly_and_closes_its_bag(ros_env):
         _assert_clean('recorder node', sig, code, output)
         metadata = (bag / 'metadata.yaml').read_text()   # written on the way out
         assert 'name: /safe_pe/game_state' in metadata and 'storage_identifier: mcap' in metadata
+
+
+def test_training_node_stops_cleanly_while_training(ros_env):
+    pytest.importorskip('stable_baselines3', reason='stable-baselines3 is not installed')
+    from training_fixtures import write_tiny_yaml
+
+    node, executor, tmp_path = ros_env
+    config = write_tiny_yaml(tmp_path / 'tiny_a.yaml', 'A')
+    statuses: list[SafetyStatusArray] = []
+    node.create_subscription(SafetyStatusArray, '/safe_pe/training/safety_status',
+                             statuses.append, 10)
+    for i, sig in enumerate(SIGNALS):
+        statuses.clear()
+        code, output = stop_under_traffic(
+            executor,
+            [sys.executable, '-m', 'safe_pe_training.ros.training_node', '--ros-args',
+             '-p', 'run_type:=custom', '-p', f'config_file:={config}',
+             '-p', f'run_dir:={tmp_path / f"run_{i}"}', '-p', 'budget:=100000',
+             '-p', 'status_period:=0.1'],
+            tmp_path / f'training_{i}.log', ready=lambda: len(statuses) > 0,
+            traffic=lambda: None, sig=sig, timeout=120.0)
+        _assert_clean('training node', sig, code, output)
+        assert 'stopped early: True' in output, output
