@@ -15,7 +15,7 @@ Subscribes to ``/<robot>/cmd_vel`` (Twist or TwistStamped, ``cmd_type``) and
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from geometry_msgs.msg import Twist, TwistStamped
@@ -62,11 +62,15 @@ class SimulatorNode(Node):
     """The simulator (thin shell around :class:`PursuitEvasionGame` and :class:`CommandGate`).
 
     :param node_name: ROS node name.
+    :param clock: monotonic clock [s] of command/odometry ages and timeouts (tests pass a
+        fake one so that what goes stale does not depend on the machine's speed).
     :param kwargs: passed to ``rclpy.node.Node`` (parameter_overrides, context, ...).
     """
 
-    def __init__(self, node_name: str = "safe_pe_sim", **kwargs: Any) -> None:
+    def __init__(self, node_name: str = "safe_pe_sim",
+                 clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        self._monotonic = clock
         self._specs = sim_specs()
         declare_specs(self, self._specs)
         self.settings: SimNodeSettings = sim_settings_from_values(spec_values(self, self._specs))
@@ -80,7 +84,7 @@ class SimulatorNode(Node):
         self.violation_steps = 0
         self.intervention_steps = 0
         self._intervened = False
-        self._last_step = time.monotonic()
+        self._last_step = self._monotonic()
         self.last_state: GameState | None = None
 
         self.state_pub = self.create_publisher(GameState, "/safe_pe/game_state", RELIABLE)
@@ -149,7 +153,7 @@ class SimulatorNode(Node):
         stamp = None
         if isinstance(msg, TwistStamped):
             stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        if not self.gate.receive(robot, v, omega, time.monotonic(), stamp):
+        if not self.gate.receive(robot, v, omega, self._monotonic(), stamp):
             self.get_logger().debug(f"late command of {robot} ignored (stamp {stamp})")
             return
         if self.settings.mode == "lock_step" and self.gate.all_arrived() and not self.episode_over:
@@ -160,7 +164,7 @@ class SimulatorNode(Node):
             self._intervened = True
 
     def _on_timer(self) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         if self.episode_over:  # keep the world visible (at 1/dt) while waiting for a reset
             if now - self._last_step >= self.settings.env.dt:
                 self._last_step = now
@@ -180,7 +184,7 @@ class SimulatorNode(Node):
         return Header(stamp=stamp, frame_id=self.settings.frame_id)
 
     def _step(self) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         lock_step = self.settings.mode == "lock_step"
         cmds = self.gate.commands(now, lock_step=lock_step)
         result = self.game.step(cmds[0], cmds[1])
@@ -259,7 +263,7 @@ class SimulatorNode(Node):
         self.intervention_steps = 0
         self._intervened = False
         self.gate.mark_stepped()
-        self._last_step = time.monotonic()
+        self._last_step = self._monotonic()
         self._publish_layout()
         self._publish_state(None)
 
