@@ -196,6 +196,9 @@ def test_arena_from_topic_and_bad_arena_rejected(context):
         arena_pub.publish(bad)
         assert spin_until(executor, lambda: node.arena_rejected == 1, WAIT, every=both)
         assert not states
+        arena_pub.publish(Arena(x_min=-1e300, x_max=1e300, y_min=-1.0, y_max=1.0))
+        assert spin_until(executor, lambda: node.arena_rejected == 2, WAIT, every=both)
+        assert not states  # no game state with walls 1e300 m away (distance inf)
         arena_pub.publish(Arena(x_min=-1.0, x_max=1.0, y_min=-1.0, y_max=1.0))
         assert spin_until(executor, lambda: len(states) >= 2, WAIT, every=both)
         # the evader's body (radius 0.105) at x = 0.95 crosses the x_max wall of this arena

@@ -234,3 +234,77 @@ def test_without_auto_reset_the_sim_waits_for_a_reset(context, profile):
         executor.shutdown()
         node.destroy_node()
         peer.destroy_node()
+
+
+def test_a_refused_reset_changes_nothing(context, profile):
+    """Resets that fail (no room for the spawns, absurd walls, too many obstacles) answer
+    success=false with the reason and leave walls, obstacles, poses, the random stream, the
+    episode id and the published world as they were; no episode is reported aborted."""
+    wall = FakeClock()  # lock-step on a clock that stands still: the world never moves alone
+    node = SimulatorNode(context=context, clock=wall, parameter_overrides=[
+        Parameter("profile", value=profile), Parameter("seed", value=5),
+        Parameter("mode", value="lock_step"), Parameter("robots", value=[P, E]),
+    ])
+    peer = rclpy.create_node("peer", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    results: list[EpisodeResult] = []
+    arenas: list[Arena] = []
+    peer.create_subscription(EpisodeResult, "/safe_pe/episode_result", results.append, 10)
+    peer.create_subscription(Arena, "/safe_pe/arena", arenas.append, LATCHED)
+    cmd = {name: peer.create_publisher(Twist, f"/{name}/cmd_vel", 10) for name in (P, E)}
+    client = peer.create_client(ResetEpisode, "/safe_pe/reset_episode")
+
+    def call(req: ResetEpisode.Request) -> ResetEpisode.Response:
+        future = client.call_async(req)
+        assert spin_until(executor, future.done, WAIT)
+        return future.result()
+
+    def world() -> tuple:
+        g = node.game
+        return (id(g), g.bounds, g.obstacles_array.tolist(), list(g.poses), g.step_count,
+                g.seed_value, g.episode_id, g._rng.bit_generator.state, node.episode_id,
+                node.episode_seed, node.episode_over)
+
+    try:
+        assert client.wait_for_service(timeout_sec=WAIT)
+        assert spin_until(executor, lambda: arenas and all(
+            p.get_subscription_count() for p in cmd.values()), WAIT)
+        for _ in range(2):  # an episode under way: a successful reset would abort it
+            steps = node.game.step_count
+            for p in cmd.values():
+                p.publish(_twist(0.05, 0.0))
+            assert spin_until(executor, lambda: node.game.step_count == steps + 1, WAIT)
+        before = world()
+
+        grid = [-2.0 + 0.5 * i for i in range(9)]
+        crowded = Arena(x_min=-2.2, x_max=2.2, y_min=-2.2, y_max=2.2, obstacles=[
+            CircleObstacle(x=x, y=y, radius=0.2) for x in grid for y in grid])
+        absurd = Arena(x_min=-1e300, x_max=1e300, y_min=-1e300, y_max=1e300)
+        many = Arena(x_min=-2.2, x_max=2.2, y_min=-2.2, y_max=2.2,
+                     obstacles=[CircleObstacle(x=0.0, y=0.0, radius=0.01)] * 2000)
+        for layout, seed, reason in ((crowded, 3, "could not sample spawn poses"),
+                                     (crowded, -1, "could not sample spawn poses"),
+                                     (absurd, 3, "beyond +-10000.0 m"),
+                                     (many, 3, "2000 obstacles, at most 256")):
+            resp = call(ResetEpisode.Request(seed=seed, use_layout=True, layout=layout))
+            assert not resp.success and reason in resp.message, resp.message
+            assert resp.message.startswith("reset refused: ")
+            assert resp.episode_id == before[8]
+            assert world() == before
+        spin_until(executor, lambda: False, 0.2)
+        assert not results
+        last = arenas[-1]  # the world as published (again, every markers_period) is the old one
+        assert (last.x_min, last.x_max, last.y_min, last.y_max) == before[1]
+        assert [[o.x, o.y, o.radius] for o in last.obstacles] == before[2]
+
+        # The same node still resets and steps.
+        resp = call(ResetEpisode.Request(seed=3))
+        assert resp.success and resp.episode_id == before[8] + 1
+        assert spin_until(executor, lambda: len(results) == 1, WAIT)
+        assert results[0].outcome == EpisodeResult.OUTCOME_ABORTED and results[0].steps == 2
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()

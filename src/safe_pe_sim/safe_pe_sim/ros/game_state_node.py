@@ -43,6 +43,7 @@ from safe_pe_cbf.ros.qos import LATCHED, reliable_qos
 from safe_pe_msgs.msg import Arena as ArenaMsg, GameState
 from std_msgs.msg import Header
 
+from safe_pe_sim.config import check_layout
 from safe_pe_sim.ros.game_state_core import (
     AssembledState,
     GameStateAssembler,
@@ -135,7 +136,8 @@ class GameStateNode(Node):
     def _on_arena(self, msg: ArenaMsg) -> None:
         try:
             bounds, obstacles = arena_from_message(msg)
-        except (NonFiniteInput, ValueError) as err:
+            check_layout(bounds, obstacles, "arena message")
+        except (NonFiniteInput, ValueError) as err:  # ConfigError is a ValueError
             self.arena_rejected += 1
             self.get_logger().error(f"arena message rejected (keeping the previous one): {err}")
             return
