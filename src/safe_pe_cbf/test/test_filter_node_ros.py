@@ -153,7 +153,8 @@ def test_filter_node_watchdog_topics_and_parameters(context, executor_kind):
 
         # Diagnostics report the stop and the drop.
         assert spin_until(executor, lambda: diags and any(
-            kv.key == "dropped_nominal" and kv.value == "1" for kv in diags[-1].status[0].values), WAIT)
+            kv.key == "dropped_nominal" and kv.value == "1"
+            for kv in diags[-1].status[0].values), WAIT)
         assert diags[-1].status[0].level == diags[-1].status[0].ERROR
 
         # Invalid parameters are rejected with a reason; valid ones rebuild the filter.
