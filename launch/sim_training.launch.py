@@ -4,7 +4,7 @@ Nodes: simulator, one CBF safety filter per robot, one policy node per robot (sc
 baseline until the first checkpoint of its role is announced, then hot-reloaded), the
 training node (self-play in a background thread) and the metrics node (report in run_dir).
 
-    ros2 launch launch/sim_training.launch.py run_type:=A budget:=20000 run_dir:=runs/a
+    ros2 launch launch/sim_training.launch.py run_type:=A budget:=40000 run_dir:=runs/a
 
 The one-process equivalent without ``launch`` is ``safe_pe_stack`` (same files, same
 argument names).
@@ -29,9 +29,11 @@ ARGUMENTS = (
     ('robots', 'pursuer,evader', 'Robots (roles) to run live, comma-separated.'),
     ('run_type', 'A', 'Training run: A (safe CBF-Beta + w5), B (unsafe), C (CBF-QP filter '
      'only), D (safe without w5), or custom (needs training_config).'),
-    ('budget', '20000', 'Training environment steps (0: the value in training_params).'),
-    ('steps_per_phase', '5000', 'Learner env-steps per self-play phase (0: the training '
+    ('budget', '40000', 'Training environment steps (0: the value in training_params).'),
+    ('steps_per_phase', '10000', 'Learner env-steps per self-play phase (0: the training '
      'config\'s); the defaults match config/stack.yaml: 4 phases, both roles learn.'),
+    ('num_envs', '8', 'Parallel games of the learner (0: the training config\'s); 8 games '
+     'x 10 k-step phases = 1,250 steps per game and phase: episodes finish in each phase.'),
     ('run_dir', 'runs/sim_training', 'Run directory: checkpoints, metrics, plots, report.'),
     ('training_config', '', 'SafeSelfPlayConfig YAML ("" = the run_type preset).'),
     ('seed', '0', 'Seed of training and simulator.'),
@@ -58,7 +60,7 @@ def _nodes(context, *args, **kwargs):
         robots=value['robots'], run_type=value['run_type'], budget=int(value['budget']),
         run_dir=value['run_dir'], training_config=value['training_config'],
         seed=int(value['seed']), use_sim_time=truthy(value['use_sim_time']), files=files,
-        steps_per_phase=int(value['steps_per_phase']))
+        steps_per_phase=int(value['steps_per_phase']), num_envs=int(value['num_envs']))
     specs = with_recorder(specs, truthy(value['record']), value['record_path'],
                           value['run_dir'], truthy(value['use_sim_time']))
     nodes = launch_nodes(specs, value['log_level'])

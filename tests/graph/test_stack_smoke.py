@@ -35,7 +35,8 @@ def test_stack_trains_plays_reports_and_stops_the_robots(graph, probe, tmp_path)
     stack_yaml = tmp_path / 'stack.yaml'
     stack_yaml.write_text(yaml.safe_dump({
         'run_type': 'A', 'budget': 512, 'steps_per_phase': 256, 'run_dir': str(run_dir),
-        'training_config': str(config), 'linger': 2.0, 'duration': 150.0}))
+        'training_config': str(config), 'linger': 2.0, 'duration': 150.0,
+        'league_episodes': 2}))
     probe.watch('/safe_pe/training/checkpoint', CheckpointInfo, CHECKPOINT_QOS)
     probe.watch('/safe_pe/training/progress', TrainingProgress, 50)
     probe.watch('/pursuer/cmd_vel', Twist, 100)
@@ -59,6 +60,11 @@ def test_stack_trains_plays_reports_and_stops_the_robots(graph, probe, tmp_path)
     assert report['sources']['all']['violations'] == 0
     assert (run_dir / 'safety_report.md').read_text().startswith('# Safety report')
     assert '# Safety report' in text                  # printed at the end
+    # the end-of-run league of what was trained (and of the shipped pair, if any)
+    assert '| pursuer vs aware_flee |' in text, text[-3000:]
+    league = json.loads((run_dir / 'metrics' / 'final_league.json').read_text())
+    assert league['episodes'] == 2 and 'trained' in league['groups']
+    assert (run_dir / 'plots' / 'league_final.png').is_file()
 
     announced = probe.get('/safe_pe/training/checkpoint')
     assert {m.role for m in announced} == {'pursuer', 'evader'}, announced

@@ -10,7 +10,7 @@ Examples::
         --pursuer runs/A_demo/checkpoints/pursuer_phase0008.pt --evader baseline:aware_flee
     safe_pe_train league --run-dir runs/A_demo --episodes 100   # vs the scripted references
     safe_pe_train league --run-dir runs/A_demo --elo --episodes 20 # Elo of all checkpoints
-    safe_pe_train ablation --budget 20000 --seeds 0 1 2 --out runs/ablation
+    safe_pe_train ablation --budget 400000 --seeds 0 1 2 --out runs/ablation
     safe_pe_train pretrained --runs runs/A_s0 runs/A_s1 runs/A_s2 --out models
     safe_pe_train league --run A --checkpoint pretrained    # the shipped pair
     safe_pe_train export --onnx runs/A_demo/checkpoints/pursuer_phase0008.pt \\
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--runs", nargs="+", default=["A", "B", "C", "D"],
                           choices=["A", "B", "C", "D"])
     ablation.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ablation.add_argument("--budget", type=_positive_int, default=20_000)
+    ablation.add_argument("--budget", type=_positive_int, default=400_000)
     ablation.add_argument("--steps-per-phase", type=_positive_int)
     ablation.add_argument("--num-envs", type=int)
     ablation.add_argument("--eval-episodes", type=_positive_int, default=20,

@@ -193,6 +193,13 @@ class TestSafeSelfPlayConfig:
         assert SafeSelfPlayConfig.from_yaml(path) == get_run_configs()[run]
         assert load_run_config(path) == load_run_config(run.lower())
 
+    def test_b_with_obstacles_yaml_is_b_in_a_world(self) -> None:
+        config = SafeSelfPlayConfig.from_yaml(RUNS_DIR / "run_b_obstacles.yaml")
+        b, a = get_run_configs()["B"], get_run_configs()["A"]
+        assert config.run_type == "custom" and config.obstacles == a.obstacles
+        assert config.flags[:3] == b.flags[:3] and config.ppo == b.ppo
+        assert config.self_play == b.self_play and config.env == b.env
+
     def test_load_run_config_errors(self) -> None:
         with pytest.raises(ConfigError, match="neither a run type"):
             load_run_config("Z")

@@ -202,7 +202,7 @@ def sim_training_graph(robots: str | Sequence[str] = 'pursuer,evader', run_type:
                        budget: int = 0, run_dir: str = 'runs/sim_training',
                        training_config: str = '', seed: int = 0,
                        use_sim_time: bool = False, files: GraphFiles | None = None,
-                       steps_per_phase: int = 0) -> list[NodeSpec]:
+                       steps_per_phase: int = 0, num_envs: int = 0) -> list[NodeSpec]:
     """The training graph: sim, filters, policies following checkpoints, training, metrics.
 
     :param robots: robot names, e.g. ``"pursuer,evader"``.
@@ -215,6 +215,7 @@ def sim_training_graph(robots: str | Sequence[str] = 'pursuer,evader', run_type:
     :param files: parameter files (defaults: ``config/*.yaml``).
     :param steps_per_phase: learner env-steps per self-play phase (0: the training node's
         file/config value).
+    :param num_envs: parallel games of the learner (0: the training node's file/config value).
     """
     names = parse_robots(robots)
     if run_type not in RUN_TYPES:
@@ -235,6 +236,10 @@ def sim_training_graph(robots: str | Sequence[str] = 'pursuer,evader', run_type:
         raise ValueError(f'steps_per_phase must be >= 0, got {steps_per_phase}')
     if int(steps_per_phase) > 0:
         training['steps_per_phase'] = int(steps_per_phase)
+    if int(num_envs) < 0:
+        raise ValueError(f'num_envs must be >= 0, got {num_envs}')
+    if int(num_envs) > 0:
+        training['num_envs'] = int(num_envs)
     if training_config:
         training['config_file'] = str(Path(training_config).expanduser().resolve())
     specs.append(NodeSpec('training', TRAINING, 'safe_pe_training', '',

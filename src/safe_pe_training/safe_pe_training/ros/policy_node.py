@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
@@ -44,13 +44,16 @@ NODE_NAME = 'safe_pe_policy'
 class PolicyNode(Node):
     """Publishes a nominal command for one robot from a checkpoint or a scripted baseline."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
         """Create the node.
 
+        :param clock: monotonic clock [s] that the game state's age is measured on (tests pass
+            a fake one so that what goes stale does not depend on the machine's speed).
         :param kwargs: passed to ``rclpy.node.Node`` (``cli_args``, ``parameter_overrides``,
             ``namespace``, ``context``...).
         """
         super().__init__(NODE_NAME, **kwargs)
+        self._monotonic = clock
         default_role = self.get_namespace().strip('/').split('/')[-1]
         self.role: str = declare(
             self, 'role', default_role if default_role in ROLES else 'pursuer',
@@ -101,6 +104,7 @@ class PolicyNode(Node):
         self._pending = ''
         self.commands_published = 0
         self.reloads = 0
+        self.failed_loads = 0
         self._warned: set[str] = set()
 
         self._pub = self.create_publisher(twist_type(self.cmd_type), 'cmd_vel_nominal', 10)
@@ -140,6 +144,7 @@ class PolicyNode(Node):
                 self.get_logger().error(
                     f'cannot load checkpoint {path!r} ({type(exc).__name__}: {exc}); still '
                     f'driving with {self._driver.description}')
+                self.failed_loads += 1
                 return False
             with self._lock:
                 self._driver = driver
@@ -168,7 +173,7 @@ class PolicyNode(Node):
     def _on_state(self, msg: GameState) -> None:
         with self._lock:
             self._state = msg
-            self._state_time = time.monotonic()
+            self._state_time = self._monotonic()
 
     def _warn_once(self, key: str, text: str) -> None:
         if key not in self._warned:
@@ -177,7 +182,7 @@ class PolicyNode(Node):
 
     def _tick(self) -> None:
         with self._lock:
-            msg, age, driver = self._state, time.monotonic() - self._state_time, self._driver
+            msg, age, driver = self._state, self._monotonic() - self._state_time, self._driver
         if msg is None or age > self.state_timeout:
             return
         try:

@@ -44,7 +44,7 @@ def graph_for(config: StackConfig) -> list[NodeSpec]:
         robots=config.robots, run_type=config.run_type, budget=config.budget,
         run_dir=config.run_dir, training_config=config.training_config, seed=config.seed,
         use_sim_time=config.use_sim_time, files=config.params,
-        steps_per_phase=config.steps_per_phase)
+        steps_per_phase=config.steps_per_phase, num_envs=config.num_envs)
     if config.record:
         specs.append(recorder_spec(config.record, use_sim_time=config.use_sim_time))
     if config.budget == 0:

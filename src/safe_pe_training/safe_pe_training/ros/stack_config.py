@@ -30,6 +30,9 @@ class StackConfig:
     :param budget: training environment steps (0: no training, live graph only).
     :param steps_per_phase: learner env-steps per self-play phase (0: the training node's
         parameter file / training config).
+    :param num_envs: parallel games of the learner (0: the training node's parameter file /
+        training config); ``steps_per_phase / num_envs`` steps per game and phase should
+        exceed the game's ``max_steps`` so that episodes finish within a phase.
     :param run_dir: run directory (checkpoints, metrics, plots, safety report).
     :param training_config: SafeSelfPlayConfig YAML (``""``: the run type's preset).
     :param duration: wall-clock limit [s] (0: until training has finished + ``linger``).
@@ -51,6 +54,7 @@ class StackConfig:
     run_type: str = 'A'
     budget: int = 20000
     steps_per_phase: int = 0
+    num_envs: int = 0
     run_dir: str = 'runs/stack'
     training_config: str = ''
     duration: float = 0.0
@@ -75,7 +79,7 @@ class StackConfig:
             raise StackConfigError(f'run_type must be one of {RUN_TYPES}, got {self.run_type!r}')
         if self.run_type == 'custom' and not self.training_config:
             raise StackConfigError('run_type custom needs training_config (a YAML file)')
-        for name in ('budget', 'seed', 'steps_per_phase', 'league_episodes'):
+        for name in ('budget', 'seed', 'steps_per_phase', 'num_envs', 'league_episodes'):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise StackConfigError(f'{name} must be an integer >= 0, got {value!r}')
@@ -164,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
                         '(0: no training, live graph only; needs --duration)')
     parser.add_argument('--steps-per-phase', type=int,
                         help='learner env-steps per self-play phase')
+    parser.add_argument('--num-envs', type=int, help='parallel games of the learner')
     parser.add_argument('--run-type', choices=RUN_TYPES, help='training run A/B/C/D/custom')
     parser.add_argument('--run-dir', help='run directory (checkpoints, plots, report)')
     parser.add_argument('--duration', type=float,
@@ -192,7 +197,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[StackConfig, ar
     overrides = {'budget': args.budget, 'run_type': args.run_type, 'run_dir': args.run_dir,
                  'duration': args.duration, 'training_config': args.training_config,
                  'seed': args.seed, 'linger': args.linger,
-                 'steps_per_phase': args.steps_per_phase, 'record': args.record}
+                 'steps_per_phase': args.steps_per_phase, 'num_envs': args.num_envs,
+                 'record': args.record}
     for key, value in overrides.items():
         if value is not None:
             setattr(config, key, value)

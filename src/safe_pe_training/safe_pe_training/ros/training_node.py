@@ -98,6 +98,10 @@ class TrainingNode(Node):
             self, 'steps_per_phase', 0,
             'Learner env-steps per self-play phase (0: the config\'s).',
             min_value=0, max_value=10**12)
+        self.num_envs = declare(
+            self, 'num_envs', 0,
+            'Parallel games of the learner (0: the config\'s); with steps_per_phase it sets '
+            'how many steps each game plays per phase.', min_value=0, max_value=4096)
         self.seed = declare(self, 'seed', -1, 'Training seed (-1: the config\'s seed).',
                             min_value=-1, max_value=2**31 - 1)
         self.resume = declare(self, 'resume', False,
@@ -162,6 +166,8 @@ class TrainingNode(Node):
             config.seed = int(self.seed)
         if self.steps_per_phase:
             config.self_play.steps_per_phase = int(self.steps_per_phase)
+        if self.num_envs:
+            config.num_envs = int(self.num_envs)
         config.validate()
         return SelfPlayTrainer(config, run_dir, hooks=hooks, progress_bar=self.progress_bar)
 
