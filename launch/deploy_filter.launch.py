@@ -16,7 +16,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 
-from safe_pe_training.ros.graph_spec import deploy_graph
+from safe_pe_training.ros.graph_spec import deploy_graph, with_recorder
 from safe_pe_training.ros.launch_support import launch_nodes, truthy
 
 ARGUMENTS = (
@@ -26,7 +26,8 @@ ARGUMENTS = (
      'Filter parameter file with the robot profile (relative to config/ or absolute).'),
     ('arena_file', 'arena_example.yaml', 'Parameter file with the arena walls and obstacles.'),
     ('use_policy', 'false', 'Also run a policy node that publishes cmd_vel_nominal.'),
-    ('checkpoint', '', 'Policy weights (.pt) for use_policy ("" = scripted baseline).'),
+    ('checkpoint', '', 'Policy for use_policy: .pt weights (torch) or .onnx from safe_pe_train '
+     'export --onnx (onnxruntime, no torch); "" = scripted baseline.'),
     ('policy_params', 'deploy/turtlebot3_burger_policy.yaml',
      'Policy-node parameter file (TurtleBot3: 10 Hz, no scripted baseline).'),
     ('with_game_state', 'false', 'Also run the game-state node (/safe_pe/game_state from both '
@@ -36,6 +37,10 @@ ARGUMENTS = (
     ('other_robot', '', 'Name of the other robot for the game-state node ("" = the other '
      'role).'),
     ('use_sim_time', 'false', 'Nodes follow /clock (only with a simulator or bag).'),
+    ('record', 'false', 'Record the graph\'s topics to an MCAP bag (rosbag2 layout: ros2 bag '
+     'info/play, Foxglove).'),
+    ('record_path', '', 'Bag directory for record ("" = bag_<date>_<time> in the working '
+     'directory).'),
     ('log_level', 'info', 'ROS log level of every node.'),
 )
 
@@ -49,6 +54,8 @@ def _nodes(context, *args, **kwargs):
         use_sim_time=truthy(value['use_sim_time']),
         with_game_state=truthy(value['with_game_state']),
         game_state_params=value['game_state_params'], other_robot=value['other_robot'])
+    specs = with_recorder(specs, truthy(value['record']), value['record_path'], '.',
+                          truthy(value['use_sim_time']))
     return list(launch_nodes(specs, value['log_level']).values())
 
 

@@ -22,7 +22,7 @@ from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 
-from safe_pe_training.ros.graph_spec import GraphFiles, sim_eval_graph
+from safe_pe_training.ros.graph_spec import GraphFiles, sim_eval_graph, with_recorder
 from safe_pe_training.ros.launch_support import launch_nodes, truthy
 
 ARGUMENTS = (
@@ -34,6 +34,9 @@ ARGUMENTS = (
     ('run_dir', 'runs/sim_eval', 'Directory of safety_report.json / safety_report.md.'),
     ('seed', '0', 'Simulator seed.'),
     ('use_sim_time', 'false', 'Nodes follow /clock from the simulator.'),
+    ('record', 'false', 'Record the graph\'s topics to an MCAP bag (rosbag2 layout: ros2 bag '
+     'info/play, Foxglove).'),
+    ('record_path', '', 'Bag directory for record ("" = bag_<date>_<time> in run_dir).'),
     ('log_level', 'info', 'ROS log level of every node.'),
     ('sim_params', 'sim_node.yaml', 'Simulator parameter file (relative to config/).'),
     ('filter_params', 'filter_node.yaml', 'Safety-filter parameter file.'),
@@ -51,6 +54,8 @@ def _nodes(context, *args, **kwargs):
         evader_checkpoint=value['evader_checkpoint'], episodes=int(value['episodes']),
         run_dir=value['run_dir'], seed=int(value['seed']),
         use_sim_time=truthy(value['use_sim_time']), files=files)
+    specs = with_recorder(specs, truthy(value['record']), value['record_path'],
+                          value['run_dir'], truthy(value['use_sim_time']))
     nodes = launch_nodes(specs, value['log_level'])
     return list(nodes.values()) + [RegisterEventHandler(OnProcessExit(
         target_action=nodes['metrics'],

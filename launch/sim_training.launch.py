@@ -22,7 +22,7 @@ from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 
-from safe_pe_training.ros.graph_spec import GraphFiles, sim_training_graph
+from safe_pe_training.ros.graph_spec import GraphFiles, sim_training_graph, with_recorder
 from safe_pe_training.ros.launch_support import launch_nodes, truthy
 
 ARGUMENTS = (
@@ -39,6 +39,9 @@ ARGUMENTS = (
     ('seed', '0', 'Seed of training and simulator.'),
     ('use_sim_time', 'false', 'Nodes follow /clock from the simulator.'),
     ('shutdown_when_trained', 'false', 'End the launch when the training node exits.'),
+    ('record', 'false', 'Record the graph\'s topics to an MCAP bag (rosbag2 layout: ros2 bag '
+     'info/play, Foxglove).'),
+    ('record_path', '', 'Bag directory for record ("" = bag_<date>_<time> in run_dir).'),
     ('log_level', 'info', 'ROS log level of every node.'),
     ('sim_params', 'sim_node.yaml', 'Simulator parameter file (relative to config/).'),
     ('filter_params', 'filter_node.yaml', 'Safety-filter parameter file.'),
@@ -58,6 +61,8 @@ def _nodes(context, *args, **kwargs):
         run_dir=value['run_dir'], training_config=value['training_config'],
         seed=int(value['seed']), use_sim_time=truthy(value['use_sim_time']), files=files,
         steps_per_phase=int(value['steps_per_phase']), num_envs=int(value['num_envs']))
+    specs = with_recorder(specs, truthy(value['record']), value['record_path'],
+                          value['run_dir'], truthy(value['use_sim_time']))
     nodes = launch_nodes(specs, value['log_level'])
     actions = list(nodes.values())
     if truthy(value['shutdown_when_trained']):

@@ -24,6 +24,7 @@ setup(
             'safe_pe_metrics_node = safe_pe_training.ros.metrics_node:main',
             'safe_pe_policy_node = safe_pe_training.ros.policy_node:main',
             'safe_pe_stack = safe_pe_training.ros.stack:main',
+            'safe_pe_recorder_node = safe_pe_training.ros.recorder_node:main',
         ],
     },
 )

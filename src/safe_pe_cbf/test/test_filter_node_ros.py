@@ -30,6 +30,7 @@ from safe_pe_cbf.ros.executors import EXECUTOR_KINDS, make_executor  # noqa: E40
 from safe_pe_cbf.ros.filter_node import SafetyFilterNode  # noqa: E402
 from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 
+WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them
 NS = f"pursuer_{os.getpid()}"  # unique topics: other test runs may share the DDS domain
 
 
@@ -45,9 +46,34 @@ def executor_kind(request) -> str:
 
 
 def _spin_for(executor, seconds: float) -> None:
+    """Spin for a while: only where nothing may happen, whatever the machine's speed."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         executor.spin_once(timeout_sec=0.02)
+
+
+class FakeClock:
+    """The filter pipeline's clock (receipt times, input ages, the nominal watchdog), moved
+    only by the test: what goes stale does not depend on how fast a loaded machine spins."""
+
+    def __init__(self, node) -> None:
+        self.t = 100.0
+        node.pipeline.clock = self
+
+    def __call__(self) -> float:
+        return self.t
+
+    def tick(self) -> float:
+        """A new receipt time (1 ms on), to recognise the next input's arrival by."""
+        self.t += 1e-3
+        return self.t
+
+
+def _send_state(executor, node, clock: FakeClock, publish) -> None:
+    """Publish the robot's odometry and wait until the filter has it."""
+    t = clock.tick()
+    publish()
+    assert spin_until(executor, lambda: node.pipeline.pose_time == t, WAIT)
 
 
 def _nominal(v: float, omega: float, sec: int) -> TwistStamped:
@@ -82,15 +108,16 @@ def test_filter_node_watchdog_topics_and_parameters(context, executor_kind):
     peer.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
     odom_pub = peer.create_publisher(Odometry, f"/{NS}/odom", 10)
     nominal_pub = peer.create_publisher(TwistStamped, f"/{NS}/cmd_vel_nominal", 10)
+    clock = FakeClock(node)
     try:
         assert node.get_parameter("robot_id").value == ""
         assert node.settings.robot_id == NS
         assert spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
-                           and odom_pub.get_subscription_count() > 0)
+                           and odom_pub.get_subscription_count() > 0, WAIT)
 
         # No state yet: STOP with a reason, zero command, header copied through.
         nominal_pub.publish(_nominal(0.2, 0.0, sec=7))
-        assert spin_until(executor, lambda: cmds and statuses)
+        assert spin_until(executor, lambda: cmds and statuses, WAIT)
         assert cmds[-1].twist.linear.x == 0.0 and cmds[-1].header.stamp.sec == 7
         assert cmds[-1].header.frame_id == "policy"
         assert statuses[-1].tier == SafetyStatus.TIER_STOP
@@ -99,33 +126,35 @@ def test_filter_node_watchdog_topics_and_parameters(context, executor_kind):
 
         # Fresh state far from everything: nominal passes unchanged.
         odom = odometry_message([1.0, 1.0, 0.0], (0.0, 0.0), Header(frame_id="odom"), "base")
-        odom_pub.publish(odom)
-        _spin_for(executor, 0.05)
+        _send_state(executor, node, clock, lambda: odom_pub.publish(odom))
         nominal_pub.publish(_nominal(0.1, 0.5, sec=8))
-        assert spin_until(executor, lambda: len(cmds) >= 2 and len(statuses) >= 2)
+        assert spin_until(executor, lambda: len(cmds) >= 2 and len(statuses) >= 2, WAIT)
         assert statuses[-1].tier == SafetyStatus.TIER_NOMINAL, statuses[-1].reason
         assert cmds[-1].twist.linear.x == pytest.approx(0.1)
         assert cmds[-1].twist.angular.z == pytest.approx(0.5)
 
         # NaN nominal: dropped and counted, nothing published.
         nominal_pub.publish(_nominal(math.nan, 0.0, sec=9))
-        _spin_for(executor, 0.3)
+        assert spin_until(executor, lambda: node.pipeline.counters.dropped["nominal"] == 1,
+                          WAIT)
+        _spin_for(executor, 0.1)
         assert len(cmds) == 2
-        assert node.pipeline.counters.dropped["nominal"] == 1
 
         # No nominal commands with nominal_timeout 0: the filter publishes nothing.
         _spin_for(executor, 0.3)
         assert len(cmds) == 2
 
         # State now stale (> 0.3 s): zero command with the reason.
+        clock.t += 1.0
         nominal_pub.publish(_nominal(0.1, 0.0, sec=10))
-        assert spin_until(executor, lambda: len(statuses) >= 3)
+        assert spin_until(executor, lambda: len(statuses) >= 3, WAIT)
         assert statuses[-1].tier == SafetyStatus.TIER_STOP and "stale" in statuses[-1].reason
         assert cmds[-1].twist.linear.x == 0.0
 
         # Diagnostics report the stop and the drop.
         assert spin_until(executor, lambda: diags and any(
-            kv.key == "dropped_nominal" and kv.value == "1" for kv in diags[-1].status[0].values))
+            kv.key == "dropped_nominal" and kv.value == "1"
+            for kv in diags[-1].status[0].values), WAIT)
         assert diags[-1].status[0].level == diags[-1].status[0].ERROR
 
         # Invalid parameters are rejected with a reason; valid ones rebuild the filter.
@@ -139,7 +168,7 @@ def test_filter_node_watchdog_topics_and_parameters(context, executor_kind):
         assert node.pipeline.state_timeout == 5.0
         assert node.set_parameters([Parameter("enabled", value=False)])[0].successful
         nominal_pub.publish(_nominal(3.0, 0.0, sec=11))
-        assert spin_until(executor, lambda: len(statuses) >= 4)
+        assert spin_until(executor, lambda: len(statuses) >= 4, WAIT)
         assert statuses[-1].tier == SafetyStatus.TIER_DISABLED
         assert cmds[-1].twist.linear.x == 0.22  # no CBF, still the actuator limit cbf.v_max
         assert node.set_parameters([Parameter("enabled", value=True)])[0].successful
@@ -150,18 +179,17 @@ def test_filter_node_watchdog_topics_and_parameters(context, executor_kind):
         _spin_for(executor, 0.2)
         assert node.marker_pub.get_subscription_count() == 0
         peer.create_subscription(MarkerArray, f"/{NS}/safety_markers", markers.append, 10)
-        assert spin_until(executor, lambda: node.marker_pub.get_subscription_count() > 0)
-        odom_pub.publish(odom)
-        _spin_for(executor, 0.05)
+        assert spin_until(executor, lambda: node.marker_pub.get_subscription_count() > 0, WAIT)
+        _send_state(executor, node, clock, lambda: odom_pub.publish(odom))
         nominal_pub.publish(_nominal(0.1, 0.0, sec=13))
-        assert spin_until(executor, lambda: markers)
+        assert spin_until(executor, lambda: markers, WAIT)
         assert any(m.ns.endswith("/active") or m.ns.endswith("/labels")
                    for m in markers[-1].markers)
 
         # Shutdown: one zero command.
         count = len(cmds)
         node.publish_zero(wait_s=1.0)
-        assert spin_until(executor, lambda: len(cmds) > count)
+        assert spin_until(executor, lambda: len(cmds) > count, WAIT)
         assert cmds[-1].twist.linear.x == 0.0 and cmds[-1].twist.angular.z == 0.0
     finally:
         executor.shutdown()
@@ -190,42 +218,50 @@ def test_nominal_timeout_publishes_zeros_then_silence(context, executor_kind):
     nominal_pub = peer.create_publisher(Twist, f"/{NS}/cmd_vel_nominal", 10)
     nominal = Twist()
     nominal.linear.x = 0.1
+    clock = FakeClock(node)
+    counters = node.pipeline.counters
     try:
         assert spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
-                           and odom_pub.get_subscription_count() > 0)
-        odom_pub.publish(odometry_message([1.0, 1.0, 0.0], (0.0, 0.0), Header(), "base"))
-        _spin_for(executor, 0.05)
-        for _ in range(10):  # the policy drives at 20 Hz ...
-            _spin_for(executor, 0.05)
+                           and odom_pub.get_subscription_count() > 0, WAIT)
+        _send_state(executor, node, clock, lambda: odom_pub.publish(odometry_message(
+            [1.0, 1.0, 0.0], (0.0, 0.0), Header(), "base")))
+        for k in range(10):  # the policy drives ...
             nominal_pub.publish(nominal)
-        t_last = time.monotonic()  # ... and stops (e.g. its game state went stale)
-        assert spin_until(executor, lambda: len(cmds) == 10)
+            assert spin_until(executor, lambda: len(cmds) == k + 1, WAIT)
         assert cmds[-1][1].linear.x == 0.1
         assert statuses[-1].tier == SafetyStatus.TIER_NOMINAL, statuses[-1].reason
-        driving = len(cmds)
-        _spin_for(executor, 1.5)
-        zeros = cmds[driving:]
-        assert zeros, "no zero command after the nominal commands stopped"
-        assert all(m.linear.x == 0.0 and m.angular.z == 0.0 for _, m in zeros)
-        assert zeros[0][0] - t_last >= 0.2  # not before nominal_timeout
-        assert zeros[-1][0] - zeros[0][0] <= 0.5 + 0.2  # zero_hold (+ delivery slack)
-        assert 2 <= len(zeros) <= 12, len(zeros)  # ~ 0.5 s at 20 Hz, a loaded machine less
+        # ... and stops (e.g. its game state went stale): nothing happens before
+        # nominal_timeout (0.2 s) on the filter's clock ...
+        _spin_for(executor, 0.3)
+        assert len(cmds) == 10 and counters.timeout_zeros == 0
+        # ... then zero commands (tier STOP) for zero_hold (0.5 s) ...
+        clock.t += 0.25
+        t_timeout = clock.t
+        assert spin_until(executor, lambda: counters.timeout_zeros >= 1, WAIT)
+        clock.t = t_timeout + 0.5  # the end of zero_hold: still zeros
+        zeros_in_hold = counters.timeout_zeros
+        assert spin_until(executor, lambda: counters.timeout_zeros > zeros_in_hold, WAIT)
+        clock.t = t_timeout + 0.51  # past zero_hold: silence (a mux can hand over)
+        _spin_for(executor, 0.2)  # a watchdog tick already under way ends
+        sent = counters.timeout_zeros
+        assert spin_until(executor, lambda: len(cmds) == 10 + sent, WAIT)
+        _spin_for(executor, 0.3)
+        assert counters.timeout_zeros == sent and len(cmds) == 10 + sent
+        zeros = [m for _, m in cmds[10:]]
+        assert all(m.linear.x == 0.0 and m.angular.z == 0.0 for m in zeros)
+        assert spin_until(executor, lambda: sum(
+            s.tier == SafetyStatus.TIER_STOP for s in statuses) == sent, WAIT)
         stops = [s for s in statuses if s.tier == SafetyStatus.TIER_STOP]
-        assert len(stops) == len(zeros)
         assert all(s.reason.startswith("nominal command timed out after") for s in stops)
-        assert node.pipeline.counters.nominal_timeouts == 1
-
-        # Then silence (a mux can hand over) ...
-        count = len(cmds)
-        _spin_for(executor, 0.5)
-        assert len(cmds) == count
+        assert counters.nominal_timeouts == 1
 
         # ... until a nominal command arrives: filtered as usual, the watchdog re-armed.
+        count = len(cmds)
         nominal_pub.publish(nominal)
-        assert spin_until(executor, lambda: len(cmds) > count)
+        assert spin_until(executor, lambda: len(cmds) > count, WAIT)
         assert cmds[count][1].linear.x == 0.1
-        assert spin_until(executor, lambda: node.pipeline.counters.nominal_timeouts == 2,
-                           timeout=3.0)
+        clock.t += 0.25
+        assert spin_until(executor, lambda: counters.nominal_timeouts == 2, WAIT)
 
         # Runtime changes are checked against the command period; 0 turns it off.
         result = node.set_parameters([Parameter("nominal_timeout", value=0.01)])[0]
@@ -267,24 +303,28 @@ def test_arena_from_the_latched_topic_and_opponent_from_odometry(context, execut
     here = odometry_message([1.0, 1.0, 0.0], (0.0, 0.0), Header(), "base")
     there = odometry_message([3.0, 3.0, 0.0], (0.0, 0.0), Header(), "base")
 
+    clock = FakeClock(node)
+
     def ask() -> SafetyStatus:
         count = len(statuses)
+        t = clock.tick()
         odom_pub.publish(here)
         other_pub.publish(there)
-        _spin_for(executor, 0.05)
+        assert spin_until(executor, lambda: node.pipeline.pose_time == t
+                          and node.pipeline.opponent_time == t, WAIT)
         nominal_pub.publish(Twist())
-        assert spin_until(executor, lambda: len(statuses) > count)
+        assert spin_until(executor, lambda: len(statuses) > count, WAIT)
         return statuses[-1]
 
     try:
-        assert spin_until(executor, lambda: node.pipeline.counters.dropped["arena"] == 1)
+        assert spin_until(executor, lambda: node.pipeline.counters.dropped["arena"] == 1, WAIT)
         assert spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
-                           and other_pub.get_subscription_count() > 0)
+                           and other_pub.get_subscription_count() > 0, WAIT)
         status = ask()
         assert status.tier == SafetyStatus.TIER_STOP and "arena" in status.reason
         arena_pub.publish(Arena(x_min=0.0, x_max=4.0, y_min=0.0, y_max=4.0,
                                 obstacles=[CircleObstacle(x=2.0, y=1.0, radius=0.3)]))
-        assert spin_until(executor, lambda: node.pipeline.resolver is not None)
+        assert spin_until(executor, lambda: node.pipeline.resolver is not None, WAIT)
         status = ask()
         assert status.tier == SafetyStatus.TIER_NOMINAL, status.reason
         assert node.pipeline.opponent is not None
@@ -319,28 +359,29 @@ def test_raw_command_path_decodes_falls_back_and_drops(context):
     nominal_pub = peer.create_publisher(Twist, f"/{NS}_raw/cmd_vel_nominal", 10)
     try:
         assert spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
-                           and odom_pub.get_subscription_count() > 0)
-        odom_pub.publish(odometry_message([1.0, 1.0, 0.0], (0.0, 0.0), Header(frame_id="odom"),
-                                          "base"))
-        _spin_for(executor, 0.1)
+                           and odom_pub.get_subscription_count() > 0, WAIT)
+        _send_state(executor, node, FakeClock(node), lambda: odom_pub.publish(odometry_message(
+            [1.0, 1.0, 0.0], (0.0, 0.0), Header(frame_id="odom"), "base")))
         before = time.time()
         msg = Twist()
         msg.linear.x, msg.angular.z = 0.1, 0.2
         nominal_pub.publish(msg)  # rclpy's little-endian CDR
-        assert spin_until(executor, lambda: len(cmds) >= 1)
+        assert spin_until(executor, lambda: len(cmds) >= 1, WAIT)
         assert (cmds[-1].twist.linear.x, cmds[-1].twist.angular.z) == (0.1, 0.2)
         assert cmds[-1].header.frame_id == "arena_frame"
         assert abs(cmds[-1].header.stamp.sec + 1e-9 * cmds[-1].header.stamp.nanosec
                    - before) < 5.0
         big_endian = b"\x00\x00\x00\x00" + struct.pack(">6d", 0.15, 0.0, 0.0, 0.0, 0.0, -0.1)
         nominal_pub.publish(big_endian)
-        assert spin_until(executor, lambda: len(cmds) >= 2)
+        assert spin_until(executor, lambda: len(cmds) >= 2, WAIT)
         assert (cmds[-1].twist.linear.x, cmds[-1].twist.angular.z) == (0.15, -0.1)
         nominal_pub.publish(b"\x00\x0b\x00\x00garbage")  # unknown representation, too short
-        _spin_for(executor, 0.3)
-        assert len(cmds) == 2 and node.pipeline.counters.dropped["nominal"] == 1
+        assert spin_until(executor, lambda: node.pipeline.counters.dropped["nominal"] == 1,
+                          WAIT)
+        _spin_for(executor, 0.1)
+        assert len(cmds) == 2
         nominal_pub.publish(msg)  # and the node goes on
-        assert spin_until(executor, lambda: len(cmds) >= 3)
+        assert spin_until(executor, lambda: len(cmds) >= 3, WAIT)
     finally:
         executor.shutdown()
         node.destroy_node()

@@ -45,6 +45,7 @@ NS = f"robot_{os.getpid()}"  # unique topics: other test runs may share the DDS 
 # generous: a loaded CI machine must not make the scenarios stale (state_timeout) nor time out
 # the nominal commands of this stepped robot (nominal_timeout; tested in test_filter_node_ros)
 STATE_TIMEOUT = 1.0
+WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them
 
 PARAMS = f"""/**:
   ros__parameters:
@@ -137,7 +138,7 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env, executor_kind):
     nominal_pub = node.create_publisher(TwistStamped, f"/{NS}/cmd_vel_nominal", 10)
     try:
         assert spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
-                           and odom_pub.get_subscription_count() > 0, 20.0), \
+                           and odom_pub.get_subscription_count() > 0, WAIT), \
             "filter node did not come up: " + (tmp_path / "filter_node.log").read_text()
         # Warm-up: the first Odometry may arrive after the first nominal (no order across
         # topics); until the filter has a state it answers STOP, which is safe.
@@ -150,7 +151,7 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env, executor_kind):
             nominal.header.stamp.sec, nominal.header.stamp.nanosec = 1, seq
             nominal_pub.publish(nominal)
             if spin_until(executor, lambda: statuses and statuses[-1].header.stamp.nanosec
-                           == seq, 5.0) and statuses[-1].tier != SafetyStatus.TIER_STOP:
+                           == seq, WAIT) and statuses[-1].tier != SafetyStatus.TIER_STOP:
                 break
         statuses.clear()
         worst = math.inf
@@ -159,6 +160,7 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env, executor_kind):
         for name, start, policy, n_steps in SCENARIOS:
             x, y, th = start
             for _ in range(n_steps):
+                t_last_odom = time.monotonic()
                 odom_pub.publish(odometry_message((x, y, th), (0.0, 0.0), Header(), "base"))
                 executor.spin_once(timeout_sec=0.002)
                 v_nom, w_nom = policy((x, y, th))
@@ -168,7 +170,7 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env, executor_kind):
                 nominal.twist.linear.x, nominal.twist.angular.z = v_nom, w_nom
                 nominal_pub.publish(nominal)
                 key = 10**9 + seq
-                assert spin_until(executor, lambda: key in cmds, 5.0), f"{name}: no answer"
+                assert spin_until(executor, lambda: key in cmds, WAIT), f"{name}: no answer"
                 safe = cmds[key].twist
                 v, w = safe.linear.x, safe.angular.z
                 assert -1e-9 <= v <= V_MAX + 1e-9 and abs(w) <= OMEGA_MAX + 1e-9, (name, v, w)
@@ -185,32 +187,44 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env, executor_kind):
         assert not any(s.tier == SafetyStatus.TIER_STOP for s in statuses), \
             [s.reason for s in statuses if s.tier == SafetyStatus.TIER_STOP][:3]
 
-        # Odometry stops: after state_timeout the filter commands zero with a reason.
-        stop_seen = None
-        t_last_odom = time.monotonic()
-        while time.monotonic() - t_last_odom < STATE_TIMEOUT + 1.0:
+        # Odometry stops: after state_timeout the filter commands zero with a reason, not
+        # before (it received the last odometry after we sent it, and we receive its answer
+        # after it was made), and from then on only zeros.
+        statuses.clear()
+        answers = []  # (time answered, command, status)
+
+        def stale_stop() -> bool:
+            return any(s.tier == SafetyStatus.TIER_STOP for s in statuses)
+
+        deadline = time.monotonic() + WAIT
+        while not (stale_stop() and len(answers) >= 5 and answers[-5][2] is not None
+                   and answers[-5][2].tier == SafetyStatus.TIER_STOP):
+            assert time.monotonic() < deadline, "the filter never stopped on stale state"
             seq += 1
             nominal = TwistStamped()
             nominal.header.stamp.sec, nominal.header.stamp.nanosec = 1, seq
             nominal.twist.linear.x = V_MAX
             nominal_pub.publish(nominal)
             key = 10**9 + seq
-            assert spin_until(executor, lambda: key in cmds, 5.0)
-            if time.monotonic() - t_last_odom > STATE_TIMEOUT + 0.05:
-                assert cmds[key].twist.linear.x == 0.0 and cmds[key].twist.angular.z == 0.0
-                stop_seen = statuses[-1] if statuses else None
-            time.sleep(0.05)
-        assert spin_until(executor, lambda: statuses and statuses[-1].tier
-                           == SafetyStatus.TIER_STOP, 2.0)
-        assert stop_seen is not None and "stale" in statuses[-1].reason
+            assert spin_until(executor, lambda: key in cmds and any(
+                s.header.stamp.nanosec == seq for s in statuses), WAIT)
+            status = next(s for s in statuses if s.header.stamp.nanosec == seq)
+            answers.append((time.monotonic(), cmds[key].twist, status))
+            time.sleep(0.05)  # pace only
+        first_stop = next(i for i, a in enumerate(answers) if a[2].tier == SafetyStatus.TIER_STOP)
+        assert answers[first_stop][0] - t_last_odom > STATE_TIMEOUT
+        assert "stale" in answers[first_stop][2].reason
+        for _, twist, status in answers[first_stop:]:
+            assert status.tier == SafetyStatus.TIER_STOP and "stale" in status.reason
+            assert twist.linear.x == 0.0 and twist.angular.z == 0.0
 
         # SIGINT: one zero command on the way out, clean exit.
         count = len(cmds)
         proc.send_signal(signal.SIGINT)
-        assert spin_until(executor, lambda: len(cmds) > count, 5.0)
+        assert spin_until(executor, lambda: len(cmds) > count, WAIT)
         last = max(cmds.values(), key=lambda m: (m.header.stamp.sec, m.header.stamp.nanosec))
         assert last.twist.linear.x == 0.0
-        assert proc.wait(timeout=10.0) == 0
+        assert proc.wait(timeout=WAIT) == 0
         assert f"executor: {executor_kind}" in (tmp_path / "filter_node.log").read_text()
         print(f"two-process ({executor_kind}): {steps} steps, {interventions} interventions, "
               f"smallest body gap {worst:.4f} m")

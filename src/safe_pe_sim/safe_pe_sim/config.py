@@ -32,6 +32,12 @@ from .contact import CONTACT_MODES
 
 __all__ = [
     "ConfigError",
+    "MAX_ARENA_COORD",
+    "MAX_ARENA_EXTENT",
+    "MAX_OBSTACLES",
+    "MAX_PLACEMENT_TRIES",
+    "MAX_SPAWN_TRIES",
+    "check_layout",
     "ArenaConfig",
     "RobotConfig",
     "ObstacleConfig",
@@ -79,6 +85,20 @@ def read_yaml(source: str | os.PathLike[str], what: str) -> tuple[str, Any]:
     return where, {} if data is None else data
 
 
+MAX_ARENA_EXTENT = 1000.0
+"""Largest arena width and height [m]: far beyond any lab, small enough that distances,
+observations and the CBF stay well-conditioned."""
+MAX_ARENA_COORD = 1.0e4
+"""Largest absolute wall coordinate [m]."""
+MAX_OBSTACLES = 256
+"""Most obstacles of one layout (random ``count_max`` or explicit): every step checks each
+against both robots and the CBF adds a constraint per obstacle."""
+MAX_PLACEMENT_TRIES = 10_000
+"""Largest ``obstacles.max_tries``: bounds the time a reset may spend placing obstacles."""
+MAX_SPAWN_TRIES = 10_000
+"""Largest ``spawn.max_tries``: bounds the time a reset may spend sampling start poses."""
+
+
 def _finite(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
@@ -102,24 +122,14 @@ def _non_negative(name: str, value: Any) -> float:
     return value
 
 
-def _int_at_least(name: str, value: Any, low: int) -> int:
+def _int_at_least(name: str, value: Any, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be an integer, got {value!r}")
     if value < low:
         raise ConfigError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ConfigError(f"{name} must be <= {high}, got {value}")
     return value
-
-
-def _from_dict(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    """Build dataclass ``cls`` from ``data``, rejecting unknown keys (typos)."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where} must be a mapping, got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {unknown}; valid keys are {sorted(names)}")
-    return cls(**dict(data))
 
 
 @dataclass
@@ -155,15 +165,23 @@ class ArenaConfig:
         return (float(self.x_min), float(self.x_max), float(self.y_min), float(self.y_max))
 
     def validate(self) -> None:
-        """Raise :class:`ConfigError` unless the walls are finite and ordered."""
+        """Raise :class:`ConfigError` unless the walls are finite, ordered, within
+        :data:`MAX_ARENA_COORD` of the origin and at most :data:`MAX_ARENA_EXTENT` apart."""
         for name in ("x_min", "x_max", "y_min", "y_max"):
-            _finite(f"arena.{name}", getattr(self, name))
+            value = _finite(f"arena.{name}", getattr(self, name))
+            if abs(value) > MAX_ARENA_COORD:
+                raise ConfigError(f"arena.{name} = {value} m is beyond +-{MAX_ARENA_COORD} m; "
+                                  f"use coordinates near the origin")
         if not self.x_max > self.x_min:
             raise ConfigError(
                 f"arena.x_max ({self.x_max}) must be greater than arena.x_min ({self.x_min})")
         if not self.y_max > self.y_min:
             raise ConfigError(
                 f"arena.y_max ({self.y_max}) must be greater than arena.y_min ({self.y_min})")
+        for name, extent in (("width", self.width), ("height", self.height)):
+            if extent > MAX_ARENA_EXTENT:
+                raise ConfigError(f"arena {name} {extent} m exceeds {MAX_ARENA_EXTENT} m; "
+                                  f"use a smaller arena")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (YAML friendly)."""
@@ -173,6 +191,54 @@ class ArenaConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> "ArenaConfig":
         """Build from a mapping; unknown keys raise :class:`ConfigError`."""
         return _from_dict(cls, data, "arena")
+
+
+def check_layout(bounds: tuple[float, float, float, float], obstacles: Any,
+                 where: str = "layout") -> None:
+    """Raise :class:`ConfigError` unless walls and obstacles make a usable world: walls as
+    :meth:`ArenaConfig.validate`, at most :data:`MAX_OBSTACLES` finite obstacles, each with its
+    centre inside the walls and a radius in ``(0, min(width, height) / 2]``.
+
+    :param bounds: ``(x_min, x_max, y_min, y_max)`` [m].
+    :param obstacles: ``(k, 3)`` rows ``(x, y, radius)`` [m] (array or nested lists).
+    :param where: what the layout is, for the message (e.g. "reset request").
+    """
+    arena = ArenaConfig(*bounds)
+    try:
+        arena.validate()
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    rows = list(obstacles)
+    if len(rows) > MAX_OBSTACLES:
+        raise ConfigError(f"{where}: {len(rows)} obstacles, at most {MAX_OBSTACLES} are "
+                          f"supported; merge or drop obstacles")
+    largest = min(arena.width, arena.height) / 2.0
+    for i, row in enumerate(rows):
+        try:
+            x, y, r = (float(v) for v in row)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: obstacle[{i}] must be (x, y, radius) numbers, got "
+                              f"{row!r}") from None
+        if not all(math.isfinite(v) for v in (x, y, r)):
+            raise ConfigError(f"{where}: obstacle[{i}] = ({x}, {y}, {r}) must be finite")
+        if not 0.0 < r <= largest:
+            raise ConfigError(f"{where}: obstacle[{i}] radius {r} m must be in (0, {largest}] "
+                              f"(half the arena's smaller side)")
+        if not (arena.x_min <= x <= arena.x_max and arena.y_min <= y <= arena.y_max):
+            raise ConfigError(f"{where}: obstacle[{i}] centre ({x}, {y}) is outside the walls "
+                              f"{arena.bounds()}")
+
+
+def _from_dict(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    """Build dataclass ``cls`` from ``data``, rejecting unknown keys (typos)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a mapping, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {unknown}; valid keys are {sorted(names)}")
+    return cls(**dict(data))
 
 
 @dataclass
@@ -250,13 +316,16 @@ class ObstacleConfig:
     def validate(self, arena: ArenaConfig | None = None) -> None:
         """Raise :class:`ConfigError` for inconsistent ranges or obstacles outside the arena."""
         _int_at_least("obstacles.count_min", self.count_min, 0)
-        _int_at_least("obstacles.count_max", self.count_max, 0)
-        _int_at_least("obstacles.max_tries", self.max_tries, 1)
+        _int_at_least("obstacles.count_max", self.count_max, 0, MAX_OBSTACLES)
+        _int_at_least("obstacles.max_tries", self.max_tries, 1, MAX_PLACEMENT_TRIES)
         if self.count_min > self.count_max:
             raise ConfigError(f"obstacles.count_min ({self.count_min}) must be <= "
                               f"obstacles.count_max ({self.count_max})")
         _positive("obstacles.radius_min", self.radius_min)
         _positive("obstacles.radius_max", self.radius_max)
+        if self.radius_max > MAX_ARENA_EXTENT / 2.0:
+            raise ConfigError(f"obstacles.radius_max ({self.radius_max}) must be <= "
+                              f"{MAX_ARENA_EXTENT / 2.0} m")
         if self.radius_min > self.radius_max:
             raise ConfigError(f"obstacles.radius_min ({self.radius_min}) must be <= "
                               f"obstacles.radius_max ({self.radius_max})")
@@ -265,6 +334,9 @@ class ObstacleConfig:
         _non_negative("obstacles.clearance_spawn", self.clearance_spawn)
         if not isinstance(self.explicit, (list, tuple)):
             raise ConfigError("obstacles.explicit must be a list of [x, y, radius] rows")
+        if len(self.explicit) > MAX_OBSTACLES:
+            raise ConfigError(f"obstacles.explicit has {len(self.explicit)} rows, at most "
+                              f"{MAX_OBSTACLES} are supported")
         for i, row in enumerate(self.explicit):
             if not isinstance(row, (list, tuple)) or len(row) != 3:
                 raise ConfigError(
@@ -311,7 +383,7 @@ class SpawnConfig:
         _non_negative("spawn.clearance_walls", self.clearance_walls)
         _non_negative("spawn.min_separation", self.min_separation)
         _non_negative("spawn.max_separation", self.max_separation)
-        _int_at_least("spawn.max_tries", self.max_tries, 1)
+        _int_at_least("spawn.max_tries", self.max_tries, 1, MAX_SPAWN_TRIES)
         if 0.0 < self.max_separation < self.min_separation:
             raise ConfigError(f"spawn.max_separation ({self.max_separation}) must be 0 (no "
                               f"limit) or >= spawn.min_separation ({self.min_separation})")

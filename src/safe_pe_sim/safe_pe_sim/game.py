@@ -8,6 +8,7 @@ without per-step numpy overhead. Unlike the vector core it does not reset itself
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,33 +84,46 @@ class PursuitEvasionGame:
 
         :param seed: non-negative seed, None for a fresh one from OS entropy.
         """
+        self.seed_value, self._rng, self._noise = self._streams(seed)
+        self.episode_id = -1
+        return self.seed_value
+
+    @staticmethod
+    def _streams(seed: int | None) -> tuple[int, np.random.Generator, NoiseStream]:
+        """``(seed, layout/spawn generator, noise stream)`` of a (validated) seed.
+
+        :param seed: non-negative seed, None for a fresh one from OS entropy.
+        """
         if seed is None:
             seed = draw_base_seed()
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise SimInputError(f"seed must be a non-negative integer or None, got {seed!r}")
-        self.seed_value = int(seed)
-        self._rng, noise_rng = make_rngs(self.seed_value)
-        self._noise = NoiseStream([noise_rng])
-        self.episode_id = -1
-        return self.seed_value
+        rng, noise_rng = make_rngs(int(seed))
+        return int(seed), rng, NoiseStream([noise_rng])
 
     def reset(self, seed: int | None = None, obstacles: np.ndarray | None = None,
               poses: np.ndarray | None = None) -> None:
         """Start an episode: new layout and spawns from the stream (or the given ones).
+
+        All or nothing: when it raises (a bad seed, layout or pose, or no room for the spawns),
+        the game, its random streams included, is exactly as before.
 
         :param seed: re-seed first when given (None keeps the stream; first use draws one).
         :param obstacles: explicit ``(k, 3)`` obstacles for this episode (else generated).
         :param poses: explicit ``(2, 3)`` start poses (else sampled).
         """
         if seed is not None or self._rng is None:
-            self.seed(seed)
-        assert self._rng is not None
+            seed_value, rng, noise = self._streams(seed)
+            episode_id = -1
+        else:  # continue the stream: draw from a copy, kept only on success
+            seed_value, rng, noise = self.seed_value, copy.deepcopy(self._rng), self._noise
+            episode_id = self.episode_id
         if obstacles is None:
-            obs_arr = generate_obstacles(self.config, self._rng)
+            obs_arr = generate_obstacles(self.config, rng)
         else:
-            obs_arr = explicit_obstacles(obstacles)
+            obs_arr = explicit_obstacles(obstacles, self.bounds)
         if poses is None:
-            start = sample_spawns(self.config, obs_arr, self._rng)
+            start = sample_spawns(self.config, obs_arr, rng)
         else:
             try:
                 start = np.asarray(poses, dtype=np.float64).reshape(2, 3)
@@ -119,6 +133,7 @@ class PursuitEvasionGame:
             if not np.all(np.isfinite(start)):
                 raise SimInputError("start poses must be finite")
             start[:, 2] = wrap_angle(start[:, 2])
+        self.seed_value, self._rng, self._noise = seed_value, rng, noise
         self.obstacles_array = obs_arr
         self.obstacles = [tuple(map(float, row)) for row in obs_arr]
         self.poses = [tuple(map(float, row)) for row in start]
@@ -127,7 +142,7 @@ class PursuitEvasionGame:
         (x0, y0, _), (x1, y1, _) = self.poses
         self.distance = math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1))
         self.min_distance = self.distance
-        self.episode_id += 1
+        self.episode_id = episode_id + 1
         self.episode_return = [0.0, 0.0]
         self.episode_violation_steps = [0, 0]
 

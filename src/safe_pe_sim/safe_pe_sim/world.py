@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ConfigError, EnvConfig
+from .config import ConfigError, EnvConfig, check_layout
 
 __all__ = ["Layout", "generate_obstacles", "explicit_obstacles", "sample_spawns",
            "pad_obstacles", "NOISE_STREAM", "make_rngs"]
@@ -46,16 +46,24 @@ def make_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(seed), np.random.default_rng([seed, NOISE_STREAM])
 
 
-def explicit_obstacles(rows: list[list[float]] | np.ndarray) -> np.ndarray:
+def explicit_obstacles(rows: list[list[float]] | np.ndarray,
+                       bounds: tuple[float, float, float, float] | None = None) -> np.ndarray:
     """Validate and return explicit obstacles as a ``(k, 3)`` float array.
 
     :param rows: ``[[x, y, radius], ...]``.
+    :param bounds: the arena's walls: when given, the whole layout is checked with
+        :func:`~safe_pe_sim.config.check_layout` (count, radii, centres inside the walls).
     """
-    arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+    try:
+        arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"explicit obstacles must be [x, y, radius] rows: {exc}") from None
     if not np.all(np.isfinite(arr)):
         raise ConfigError("explicit obstacles must be finite numbers")
     if np.any(arr[:, 2] <= 0.0):
         raise ConfigError("explicit obstacle radii must be > 0")
+    if bounds is not None:
+        check_layout(bounds, arr, "explicit obstacles")
     return arr
 
 
@@ -71,8 +79,9 @@ def generate_obstacles(config: EnvConfig, rng: np.random.Generator) -> np.ndarra
         return explicit_obstacles(oc.explicit)
     x_min, x_max, y_min, y_max = config.arena.bounds()
     count = int(rng.integers(oc.count_min, oc.count_max + 1))
-    out: list[tuple[float, float, float]] = []
+    out = np.zeros((count, 3))
     for i in range(count):
+        placed = out[:i]
         for _ in range(oc.max_tries):
             r = float(rng.uniform(oc.radius_min, oc.radius_max))
             pad = r + oc.clearance_walls
@@ -80,20 +89,23 @@ def generate_obstacles(config: EnvConfig, rng: np.random.Generator) -> np.ndarra
                 continue
             x = float(rng.uniform(x_min + pad, x_max - pad))
             y = float(rng.uniform(y_min + pad, y_max - pad))
-            if all(math.hypot(x - ox, y - oy) - r - orad >= oc.clearance_obstacles
-                   for ox, oy, orad in out):
-                out.append((x, y, r))
+            gaps = np.hypot(x - placed[:, 0], y - placed[:, 1]) - r - placed[:, 2]
+            if not np.any(gaps < oc.clearance_obstacles):
+                out[i] = (x, y, r)
                 break
         else:
             raise ConfigError(
                 f"could not place obstacle {i + 1} of {count} in {oc.max_tries} tries: the "
                 f"arena is too crowded; lower obstacles.count_max/radius_max or the clearances")
-    return np.asarray(out, dtype=np.float64).reshape(-1, 3)
+    return out
 
 
 def sample_spawns(config: EnvConfig, obstacles: np.ndarray,
                   rng: np.random.Generator) -> np.ndarray:
     """Draw start poses for pursuer and evader clear of walls, obstacles and each other.
+
+    At most ``spawn.max_tries`` (<= :data:`~safe_pe_sim.config.MAX_SPAWN_TRIES`) draws, each
+    checked against all obstacles at once: bounded in time whatever the layout.
 
     :param config: environment config (``spawn``, radii, ``obstacles.clearance_spawn``).
     :param obstacles: ``(k, 3)`` obstacles of this episode.
@@ -104,6 +116,7 @@ def sample_spawns(config: EnvConfig, obstacles: np.ndarray,
     sc = config.spawn
     gap = config.obstacles.clearance_spawn
     poses = np.zeros((2, 3))
+    obstacles = np.asarray(obstacles, dtype=np.float64).reshape(-1, 3)
     for _ in range(sc.max_tries):
         ok = True
         for a, robot in enumerate(config.robots()):
@@ -112,9 +125,10 @@ def sample_spawns(config: EnvConfig, obstacles: np.ndarray,
             y = float(rng.uniform(y_min + pad, y_max - pad))
             theta = float(rng.uniform(-math.pi, math.pi))
             poses[a] = (x, y, theta)
-            for ox, oy, orad in obstacles:
-                if math.hypot(x - ox, y - oy) - orad - robot.radius < gap:
-                    ok = False
+            clear = (np.hypot(x - obstacles[:, 0], y - obstacles[:, 1]) - obstacles[:, 2]
+                     - robot.radius)
+            if np.any(clear < gap):
+                ok = False
         if not ok:
             continue
         d = math.hypot(poses[0, 0] - poses[1, 0], poses[0, 1] - poses[1, 1])

@@ -40,6 +40,7 @@ from safe_pe_sim.dynamics import unicycle_step_scalar  # noqa: E402
 deploy_graph = graph_spec.deploy_graph
 P, E = f"gsd_p{os.getpid()}", f"gsd_e{os.getpid()}"  # unique robot names per test run
 RATE = 20.0
+WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them
 
 
 def test_deploy_graph_with_game_state_is_optional_and_checked():
@@ -111,40 +112,51 @@ def test_policy_drives_a_robot_from_odometry_and_stops_without_it(tmp_path, env)
             cmd["v"], cmd["w"] = msg.linear.x, msg.angular.z
         probe.node.create_subscription(Twist, f"/{P}/cmd_vel", on_cmd, 10)
 
-        def play(seconds: float, evader_alive: bool = True) -> None:
+        def play(steps: int, evader_alive: bool = True, drive: bool = True) -> None:
+            """``steps`` odometry periods (the pace only: what is asserted counts steps or
+            waits for conditions, never for a wall-clock duration)."""
             nonlocal pose
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
+            for _ in range(steps):
                 odom_p.publish(_odom(pose, cmd["v"], cmd["w"]))
                 if evader_alive:
                     odom_e.publish(_odom(evader, 0.0, 0.0))
                 time.sleep(1.0 / RATE)
-                pose = np.array(unicycle_step_scalar(*pose, cmd["v"], cmd["w"], 1.0 / RATE))
+                if drive:
+                    pose = np.array(unicycle_step_scalar(*pose, cmd["v"], cmd["w"], 1.0 / RATE))
 
-        end = time.monotonic() + 40.0
-        while time.monotonic() < end and len(probe.get(f"/{P}/cmd_vel")) < 10:
-            play(0.5)
+        def until(predicate, what: str, **kwargs) -> None:
+            end = time.monotonic() + WAIT
+            while not predicate():
+                assert time.monotonic() < end, f"no {what} within {WAIT} s\n" + graph.logs()
+                play(1, **kwargs)
+
+        until(lambda: len(probe.get(f"/{P}/cmd_vel")) >= 10, "commands driving the robot")
         states = probe.get("/safe_pe/game_state")
         assert states, "no game state\n" + graph.logs()
-        assert len(probe.get(f"/{P}/cmd_vel")) >= 10, "robot not driven\n" + graph.logs()
         first = states[-1]
-        play(4.0)
+        play(int(4 * RATE))  # 4 s of simulated driving, however slowly they pass
+        # The robot stands still until the newest game state shows its final pose (the
+        # offset applied): a state lags the odometry by the transport's latency.
+        until(lambda: probe.get("/safe_pe/game_state")[-1].pursuer.x
+              == pytest.approx(pose[0] - 1.5, abs=1e-9), "game state at the final pose",
+              drive=False)
         states = probe.get("/safe_pe/game_state")
         last = states[-1]
         assert last.pursuer.agent_id == P and last.evader.agent_id == E
-        assert last.pursuer.x == pytest.approx(pose[0] - 1.5, abs=0.05)  # offset applied
         assert last.evader.x == pytest.approx(1.2) and last.evader.y == pytest.approx(-0.8)
         assert last.distance < first.distance - 0.3  # the policy chased the evader
         assert not any(s.violation for s in states)
         assert max(abs(c.linear.x) for c in probe.get(f"/{P}/cmd_vel")) <= 0.22 + 1e-9
 
         # The evader's odometry stops: game states stop, then the policy's nominal commands
-        # and with them the filter's safe commands.
-        t0 = time.monotonic()
-        play(2.5, evader_alive=False)  # generous bounds: receipt may lag on a busy machine
-        assert len(probe.since("/safe_pe/game_state", t0 + 1.0)) == 0
-        assert len(probe.since(f"/{P}/cmd_vel_nominal", t0 + 1.5)) == 0
-        assert len(probe.since(f"/{P}/cmd_vel", t0 + 1.5)) == 0
+        # and with them the filter's safe commands (all three quiet for 1.5 s while the
+        # pursuer's odometry keeps coming).
+        def quiet() -> bool:
+            since = time.monotonic() - 1.5
+            return not any(probe.since(topic, since) for topic in (
+                "/safe_pe/game_state", f"/{P}/cmd_vel_nominal", f"/{P}/cmd_vel"))
+
+        until(quiet, "silence after the evader's odometry stopped", evader_alive=False)
         assert all(graph.alive(k) for k in specs), graph.logs()
     finally:
         graph.close()

@@ -26,6 +26,18 @@ from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 P, E = f"gs_pursuer_{os.getpid()}", f"gs_evader_{os.getpid()}"  # unique topics per test run
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them
+
+
+class FakeClock:
+    """The node's monotonic clock, moved only by the test: odometry ages (the watchdog) then
+    do not depend on how fast a loaded machine spins."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
 
 
 @pytest.fixture()
@@ -64,7 +76,8 @@ def _odom(x: float, y: float, yaw: float, v: float, stamp_ns: int) -> Odometry:
 
 
 def test_odometry_in_game_state_out_and_watchdog(context):
-    node = GameStateNode(context=context, parameter_overrides=[
+    wall = FakeClock()
+    node = GameStateNode(context=context, clock=wall, parameter_overrides=[
         Parameter("robots", value=[P, E]), Parameter("rate", value=50.0),
         Parameter("odom_timeout", value=0.25), Parameter("diagnostics_period", value=0.1),
         Parameter("obstacles", value=[0.8, 0.5, 0.15]),
@@ -87,15 +100,15 @@ def test_odometry_in_game_state_out_and_watchdog(context):
 
     try:
         # Latched arena from the parameters; nothing published before any odometry.
-        assert spin_until(executor, lambda: arenas and diags, 5.0)
+        assert spin_until(executor, lambda: arenas and diags, WAIT)
         assert arenas[-1].x_max == pytest.approx(2.2) and len(arenas[-1].obstacles) == 1
         assert not states
         assert diags[-1].level == DiagnosticStatus.ERROR
         assert f"no odometry from {P} yet" in diags[-1].message
 
         assert spin_until(executor, lambda: pub_p.get_subscription_count() > 0
-                           and pub_e.get_subscription_count() > 0, 5.0)
-        assert spin_until(executor, lambda: len(states) >= 5, 5.0, every=both)
+                           and pub_e.get_subscription_count() > 0, WAIT)
+        assert spin_until(executor, lambda: len(states) >= 5, WAIT, every=both)
         s = states[-1]
         assert s.header.frame_id == "arena" and s.dt == pytest.approx(0.1)
         assert s.pursuer.x == pytest.approx(-1.0) and s.pursuer.y == pytest.approx(0.2)
@@ -113,24 +126,36 @@ def test_odometry_in_game_state_out_and_watchdog(context):
         assert stamp % 10_000_000 == 1000  # the evader's (newest) odometry stamp
         assert [m.step for m in states[-3:]] == list(range(states[-3].step,
                                                              states[-3].step + 3))
-        assert spin_until(executor, lambda: diags[-1].level == DiagnosticStatus.OK, 2.0,
+        assert spin_until(executor, lambda: diags[-1].level == DiagnosticStatus.OK, WAIT,
                            every=both)
 
-        # The evader's odometry stops: no more game states, diagnostics say why.
-        assert spin_until(executor, lambda: diags[-1].level == DiagnosticStatus.ERROR, 3.0,
-                           every=pursuer_only)
-        assert f"odometry of {E} is stale" in diags[-1].message
+        # The evader's odometry stops: once its last message is in (none still queued), the
+        # node's clock moves 1 s on while the pursuer's keeps coming: no more game states,
+        # diagnostics say why.
+        last_evader_stamp = clock["ns"] + 1000
+        assert spin_until(executor, lambda: node.core.samples[1].stamp_ns == last_evader_stamp,
+                          WAIT, every=pursuer_only)
+        wall.t += 1.0
+
+        def evader_stale() -> bool:
+            values = {kv.key: kv.value for kv in diags[-1].values}
+            return (diags[-1].level == DiagnosticStatus.ERROR
+                    and f"odometry of {E} is stale" in diags[-1].message
+                    and values[f"odom_age_{P}_s"] == "0.000")
+
+        assert spin_until(executor, evader_stale, WAIT, every=pursuer_only)
         count = len(states)
         spin_until(executor, lambda: False, 0.5, every=pursuer_only)
         assert len(states) == count
         values = {kv.key: kv.value for kv in diags[-1].values}
-        assert float(values[f"odom_age_{E}_s"]) > 0.25 > float(values[f"odom_age_{P}_s"])
+        assert float(values[f"odom_age_{E}_s"]) == pytest.approx(1.0)
+        assert float(values[f"odom_age_{P}_s"]) == 0.0
 
         # NaN odometry is dropped and counted; fresh odometry resumes a new episode.
         pub_e.publish(_odom(math.nan, 0.0, 0.0, 0.0, clock["ns"]))
-        assert spin_until(executor, lambda: node.core.dropped[E] == 1, 2.0)
+        assert spin_until(executor, lambda: node.core.dropped[E] == 1, WAIT)
         assert len(states) == count
-        assert spin_until(executor, lambda: len(states) > count, 3.0, every=both)
+        assert spin_until(executor, lambda: len(states) > count, WAIT, every=both)
         assert states[-1].episode_id == states[count - 1].episode_id + 1
         assert states[count].step == 0
 
@@ -138,7 +163,7 @@ def test_odometry_in_game_state_out_and_watchdog(context):
         result = node.set_parameters([Parameter("odom_timeout", value=-1.0)])[0]
         assert not result.successful and "odom_timeout" in result.reason
         assert node.set_parameters([Parameter("capture_radius", value=2.0)])[0].successful
-        assert spin_until(executor, lambda: states[-1].captured, 2.0, every=both)
+        assert spin_until(executor, lambda: states[-1].captured, WAIT, every=both)
     finally:
         executor.shutdown()
         node.destroy_node()
@@ -152,7 +177,7 @@ def test_invalid_start_parameters_fail_fast(context):
 
 
 def test_arena_from_topic_and_bad_arena_rejected(context):
-    node = GameStateNode(context=context, parameter_overrides=[
+    node = GameStateNode(context=context, clock=FakeClock(), parameter_overrides=[
         Parameter("robots", value=[P, E]), Parameter("rate", value=50.0),
         Parameter("arena_source", value="topic"), Parameter("diagnostics_period", value=0.1),
     ])
@@ -163,16 +188,19 @@ def test_arena_from_topic_and_bad_arena_rejected(context):
         pub_p.publish(_odom(0.0, 0.0, 0.0, 0.0, 5))
         pub_e.publish(_odom(0.95, 0.0, 0.0, 0.0, 5))
     try:
-        assert spin_until(executor, lambda: pub_e.get_subscription_count() > 0, 5.0)
-        assert spin_until(executor, lambda: diags and "no arena" in diags[-1].message, 3.0,
+        assert spin_until(executor, lambda: pub_e.get_subscription_count() > 0, WAIT)
+        assert spin_until(executor, lambda: diags and "no arena" in diags[-1].message, WAIT,
                            every=both)
         assert not states
         bad = Arena(x_min=1.0, x_max=-1.0, y_min=-1.0, y_max=1.0)
         arena_pub.publish(bad)
-        assert spin_until(executor, lambda: node.arena_rejected == 1, 3.0, every=both)
+        assert spin_until(executor, lambda: node.arena_rejected == 1, WAIT, every=both)
         assert not states
+        arena_pub.publish(Arena(x_min=-1e300, x_max=1e300, y_min=-1.0, y_max=1.0))
+        assert spin_until(executor, lambda: node.arena_rejected == 2, WAIT, every=both)
+        assert not states  # no game state with walls 1e300 m away (distance inf)
         arena_pub.publish(Arena(x_min=-1.0, x_max=1.0, y_min=-1.0, y_max=1.0))
-        assert spin_until(executor, lambda: len(states) >= 2, 3.0, every=both)
+        assert spin_until(executor, lambda: len(states) >= 2, WAIT, every=both)
         # the evader's body (radius 0.105) at x = 0.95 crosses the x_max wall of this arena
         assert states[-1].violation and states[-1].arena.x_max == pytest.approx(1.0)
         assert states[-1].violation_detail == f"{E}: wall x_max depth 0.0550 m"

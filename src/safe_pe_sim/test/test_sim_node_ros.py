@@ -27,6 +27,18 @@ from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 P, E = f"pursuer_{os.getpid()}", f"evader_{os.getpid()}"  # unique topics per test run
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them
+
+
+class FakeClock:
+    """The node's monotonic clock, moved only by the test: command ages and the lock-step
+    timeout then do not depend on how fast a loaded machine spins."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
 
 
 @pytest.fixture()
@@ -51,7 +63,8 @@ def profile(tmp_path):
 
 
 def test_sim_node_free_running_reset_and_lock_step(context, profile):
-    node = SimulatorNode(context=context, parameter_overrides=[
+    wall = FakeClock()
+    node = SimulatorNode(context=context, clock=wall, parameter_overrides=[
         Parameter("profile", value=profile), Parameter("rate", value=200.0),
         Parameter("cmd_timeout", value=0.2), Parameter("seed", value=7),
         Parameter("publish_clock", value=True), Parameter("robots", value=[P, E]),
@@ -77,7 +90,7 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
     client = peer.create_client(ResetEpisode, "/safe_pe/reset_episode")
     try:
         assert spin_until(executor, lambda: states and odoms and arenas and markers
-                           and len(clocks) > 2)
+                           and len(clocks) > 2, WAIT)
         assert clocks[-1].clock.nanosec != clocks[0].clock.nanosec  # simulated time advances
         assert odoms[-1].header.frame_id == "arena"
         assert odoms[-1].child_frame_id == f"{E}/base_link"
@@ -85,25 +98,27 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
         assert states[-1].header.stamp.sec * 1e9 + states[-1].header.stamp.nanosec == \
             pytest.approx(states[-1].step * node.settings.env.dt * 1e9, abs=2)  # sim time
 
-        # A fresh command is applied (clipped to the robot's limits); a stale one stops.
+        # A fresh command is applied (clipped to the robot's limits) for max_hold_steps (1)
+        # step; then the robot stops. The node's clock stands still: the command cannot go
+        # stale by age, however slowly the machine runs.
         v_max = node.settings.env.pursuer.v_max
-        assert spin_until(executor, lambda: cmd_p.get_subscription_count() > 0)
+        assert spin_until(executor, lambda: cmd_p.get_subscription_count() > 0, WAIT)
         cmd_p.publish(_twist(5.0, 0.5))
-        assert spin_until(executor, lambda: states[-1].pursuer.v > 0.0, 2.0)
+        assert spin_until(executor, lambda: states[-1].pursuer.v > 0.0, WAIT)
         assert states[-1].pursuer.v == pytest.approx(v_max)
         assert states[-1].pursuer.omega == pytest.approx(0.5)
-        assert spin_until(executor, lambda: states[-1].pursuer.v == 0.0, 2.0)
+        assert spin_until(executor, lambda: states[-1].pursuer.v == 0.0, WAIT)
 
         # NaN commands are dropped and counted.
         cmd_p.publish(_twist(math.nan, 0.0))
-        assert spin_until(executor, lambda: node.gate.dropped()[P] == 1, 2.0)
+        assert spin_until(executor, lambda: node.gate.dropped()[P] == 1, WAIT)
 
         # Episodes end (step limit 40) with a result and restart automatically.
-        assert spin_until(executor, lambda: results, 10.0)
+        assert spin_until(executor, lambda: results, WAIT)
         assert results[0].outcome in (EpisodeResult.OUTCOME_TIMEOUT,
                                       EpisodeResult.OUTCOME_CAPTURE)
         assert results[0].episode_id == 0 and results[0].seed == 7
-        assert spin_until(executor, lambda: states[-1].episode_id >= 1)
+        assert spin_until(executor, lambda: states[-1].episode_id >= 1, WAIT)
 
         # Bad parameters are rejected. Lock-step with a long timeout: the sim steps only when
         # both commands arrived, so what follows does not race the free-running clock.
@@ -113,58 +128,65 @@ def test_sim_node_free_running_reset_and_lock_step(context, profile):
                                     Parameter("lock_step_timeout", value=30.0)])[0].successful
 
         # Reset with an explicit layout and start poses.
-        assert client.wait_for_service(timeout_sec=5.0)
+        assert client.wait_for_service(timeout_sec=WAIT)
         req = ResetEpisode.Request(seed=11, use_layout=True, use_initial_states=True)
         req.layout = Arena(x_min=-2.2, x_max=2.2, y_min=-2.2, y_max=2.2,
                            obstacles=[CircleObstacle(x=0.0, y=0.0, radius=0.4)])
         req.pursuer.x, req.pursuer.y, req.pursuer.theta = -1.5, 0.0, 0.0
         req.evader.x, req.evader.y, req.evader.theta = 1.5, 0.0, math.pi
         future = client.call_async(req)
-        assert spin_until(executor, future.done)
+        assert spin_until(executor, future.done, WAIT)
         resp = future.result()
         assert resp.success, resp.message
         assert (resp.state.pursuer.x, resp.state.evader.x) == (-1.5, 1.5)
         assert resp.state.step == 0 and len(resp.state.arena.obstacles) == 1
         assert node.game.step_count == 0
         assert spin_until(executor, lambda: len(arenas[-1].obstacles) == 1
-                           and arenas[-1].obstacles[0].radius == 0.4)
+                           and arenas[-1].obstacles[0].radius == 0.4, WAIT)
 
         # Lock-step steps once per pair of commands.
         cmd_e = peer.create_publisher(Twist, f"/{E}/cmd_vel", 10)
-        assert spin_until(executor, lambda: cmd_e.get_subscription_count() > 0)
+        assert spin_until(executor, lambda: cmd_e.get_subscription_count() > 0, WAIT)
         spin_until(executor, lambda: False, 0.2)
         assert node.game.step_count == 0  # nothing steps without commands
         for k in range(5):
             cmd_p.publish(_twist(0.05, 0.0))
-            spin_until(executor, lambda: False, 0.05)
+            assert spin_until(executor, lambda: node.gate.slots[P].fresh_for_step, WAIT)
             assert node.game.step_count == k  # waits for the evader
             cmd_e.publish(_twist(0.05, 0.0))
-            assert spin_until(executor, lambda: node.game.step_count == k + 1, 2.0)
+            assert spin_until(executor, lambda: node.game.step_count == k + 1, WAIT)
 
         # A reset in the middle of an episode ends it as aborted.
         n_aborted = sum(r.outcome == EpisodeResult.OUTCOME_ABORTED for r in results)
         future = client.call_async(req)
-        assert spin_until(executor, future.done)
+        assert spin_until(executor, future.done, WAIT)
         assert future.result().success, future.result().message
         assert spin_until(executor, lambda: sum(
-            r.outcome == EpisodeResult.OUTCOME_ABORTED for r in results) == n_aborted + 1)
+            r.outcome == EpisodeResult.OUTCOME_ABORTED for r in results) == n_aborted + 1, WAIT)
         aborted = [r for r in results if r.outcome == EpisodeResult.OUTCOME_ABORTED][-1]
         assert aborted.steps == 5 and aborted.seed == 11
 
         # A start pose inside the obstacle is refused with the reason.
         req.pursuer.x = 0.1
         future = client.call_async(req)
-        assert spin_until(executor, future.done)
+        assert spin_until(executor, future.done, WAIT)
         assert not future.result().success
         assert "obstacle[0]" in future.result().message
 
         # Lock-step timeout: without the evader's command the step happens anyway, evader
-        # stopped.
+        # stopped. The test moves the node's clock past the timeout only once the pursuer's
+        # command is in.
         assert node.set_parameters([Parameter("lock_step_timeout", value=0.2)])[0].successful
         before = node.game.step_count
-        assert spin_until(executor, lambda: node.game.step_count == before + 1, 3.0)  # timeout
-        cmd_p.publish(_twist(0.05, 0.0))  # right after a step: well within the next 0.2 s
-        assert spin_until(executor, lambda: node.game.step_count == before + 2, 3.0)
+        spin_until(executor, lambda: False, 0.2)
+        assert node.game.step_count == before  # the node's clock stands still
+        wall.t += 0.25
+        assert spin_until(executor, lambda: node.game.step_count == before + 1, WAIT)
+        cmd_p.publish(_twist(0.05, 0.0))
+        assert spin_until(executor, lambda: node.gate.slots[P].fresh_for_step, WAIT)
+        assert node.game.step_count == before + 1
+        wall.t += 0.25
+        assert spin_until(executor, lambda: node.game.step_count == before + 2, WAIT)
         assert node.game.velocities[0][0] == pytest.approx(0.05)
         assert node.game.velocities[1] == (0.0, 0.0)
     finally:
@@ -195,18 +217,93 @@ def test_without_auto_reset_the_sim_waits_for_a_reset(context, profile):
                              lambda m: states.append(m) if m.pursuer.agent_id == P else None, 100)
     client = peer.create_client(ResetEpisode, "/safe_pe/reset_episode")
     try:
-        assert spin_until(executor, lambda: results, 10.0)
+        assert spin_until(executor, lambda: results, WAIT)
         assert node.episode_over and node.game.step_count == 40
         count = len(states)
-        assert spin_until(executor, lambda: len(states) > count + 2, 3.0)  # still published
+        assert spin_until(executor, lambda: len(states) > count + 2, WAIT)  # still published
         assert all(s.step == 40 and s.episode_id == 0 for s in states[count:])
-        assert client.wait_for_service(timeout_sec=5.0)
+        assert client.wait_for_service(timeout_sec=WAIT)
         future = client.call_async(ResetEpisode.Request(seed=-1))
-        assert spin_until(executor, future.done)
+        assert spin_until(executor, future.done, WAIT)
         assert future.result().success and future.result().episode_id == 1
         assert future.result().state.step == 0
-        assert spin_until(executor, lambda: states[-1].episode_id == 1 and states[-1].step > 0)
+        assert spin_until(executor, lambda: states[-1].episode_id == 1 and states[-1].step > 0,
+                           WAIT)
         assert len(results) == 1  # the finished episode was not reported again as aborted
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()
+
+
+def test_a_refused_reset_changes_nothing(context, profile):
+    """Resets that fail (no room for the spawns, absurd walls, too many obstacles) answer
+    success=false with the reason and leave walls, obstacles, poses, the random stream, the
+    episode id and the published world as they were; no episode is reported aborted."""
+    wall = FakeClock()  # lock-step on a clock that stands still: the world never moves alone
+    node = SimulatorNode(context=context, clock=wall, parameter_overrides=[
+        Parameter("profile", value=profile), Parameter("seed", value=5),
+        Parameter("mode", value="lock_step"), Parameter("robots", value=[P, E]),
+    ])
+    peer = rclpy.create_node("peer", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    results: list[EpisodeResult] = []
+    arenas: list[Arena] = []
+    peer.create_subscription(EpisodeResult, "/safe_pe/episode_result", results.append, 10)
+    peer.create_subscription(Arena, "/safe_pe/arena", arenas.append, LATCHED)
+    cmd = {name: peer.create_publisher(Twist, f"/{name}/cmd_vel", 10) for name in (P, E)}
+    client = peer.create_client(ResetEpisode, "/safe_pe/reset_episode")
+
+    def call(req: ResetEpisode.Request) -> ResetEpisode.Response:
+        future = client.call_async(req)
+        assert spin_until(executor, future.done, WAIT)
+        return future.result()
+
+    def world() -> tuple:
+        g = node.game
+        return (id(g), g.bounds, g.obstacles_array.tolist(), list(g.poses), g.step_count,
+                g.seed_value, g.episode_id, g._rng.bit_generator.state, node.episode_id,
+                node.episode_seed, node.episode_over)
+
+    try:
+        assert client.wait_for_service(timeout_sec=WAIT)
+        assert spin_until(executor, lambda: arenas and all(
+            p.get_subscription_count() for p in cmd.values()), WAIT)
+        for _ in range(2):  # an episode under way: a successful reset would abort it
+            steps = node.game.step_count
+            for p in cmd.values():
+                p.publish(_twist(0.05, 0.0))
+            assert spin_until(executor, lambda: node.game.step_count == steps + 1, WAIT)
+        before = world()
+
+        grid = [-2.0 + 0.5 * i for i in range(9)]
+        crowded = Arena(x_min=-2.2, x_max=2.2, y_min=-2.2, y_max=2.2, obstacles=[
+            CircleObstacle(x=x, y=y, radius=0.2) for x in grid for y in grid])
+        absurd = Arena(x_min=-1e300, x_max=1e300, y_min=-1e300, y_max=1e300)
+        many = Arena(x_min=-2.2, x_max=2.2, y_min=-2.2, y_max=2.2,
+                     obstacles=[CircleObstacle(x=0.0, y=0.0, radius=0.01)] * 2000)
+        for layout, seed, reason in ((crowded, 3, "could not sample spawn poses"),
+                                     (crowded, -1, "could not sample spawn poses"),
+                                     (absurd, 3, "beyond +-10000.0 m"),
+                                     (many, 3, "2000 obstacles, at most 256")):
+            resp = call(ResetEpisode.Request(seed=seed, use_layout=True, layout=layout))
+            assert not resp.success and reason in resp.message, resp.message
+            assert resp.message.startswith("reset refused: ")
+            assert resp.episode_id == before[8]
+            assert world() == before
+        spin_until(executor, lambda: False, 0.2)
+        assert not results
+        last = arenas[-1]  # the world as published (again, every markers_period) is the old one
+        assert (last.x_min, last.x_max, last.y_min, last.y_max) == before[1]
+        assert [[o.x, o.y, o.radius] for o in last.obstacles] == before[2]
+
+        # The same node still resets and steps.
+        resp = call(ResetEpisode.Request(seed=3))
+        assert resp.success and resp.episode_id == before[8] + 1
+        assert spin_until(executor, lambda: len(results) == 1, WAIT)
+        assert results[0].outcome == EpisodeResult.OUTCOME_ABORTED and results[0].steps == 2
     finally:
         executor.shutdown()
         node.destroy_node()

@@ -7,8 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from safe_pe_sim.config import ConfigError, ObstacleConfig, load_profile
-from safe_pe_sim.world import (generate_obstacles, make_rngs, pad_obstacles, sample_spawns)
+from safe_pe_sim.config import (MAX_OBSTACLES, ConfigError, ObstacleConfig, check_layout,
+                                load_profile)
+from safe_pe_sim.game import PursuitEvasionGame
+from safe_pe_sim.world import (explicit_obstacles, generate_obstacles, make_rngs, pad_obstacles,
+                               sample_spawns)
 
 
 @pytest.mark.parametrize("profile", ["default", "turtlebot3_burger"])
@@ -78,3 +81,82 @@ def test_pad_obstacles_mask() -> None:
     assert arr.shape == (3, 3) and mask.tolist() == [True, False, False]
     with pytest.raises(ConfigError):
         pad_obstacles(np.zeros((4, 3)), 3)
+
+
+class CountingRng:
+    """A generator that counts its draws (the work a sampler does, whatever the clock)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.draws = 0
+
+    def uniform(self, low: float, high: float) -> float:
+        self.draws += 1
+        return self.rng.uniform(low, high)
+
+
+def test_spawn_sampling_is_bounded_with_the_most_obstacles() -> None:
+    """The most obstacles a layout may have, packed so that no spawn fits: the sampler gives
+    up with its typed error after spawn.max_tries draws of both robots."""
+    cfg = load_profile("default")
+    grid = np.linspace(-9.0, 9.0, 16)
+    obstacles = np.array([(x, y, 0.6) for x in grid for y in grid])
+    assert len(obstacles) == MAX_OBSTACLES
+    check_layout(cfg.arena.bounds(), obstacles)  # an allowed layout
+    rng = CountingRng(0)
+    with pytest.raises(ConfigError, match=f"could not sample spawn poses in "
+                                          f"{cfg.spawn.max_tries} tries"):
+        sample_spawns(cfg, obstacles, rng)
+    assert rng.draws == 2 * 3 * cfg.spawn.max_tries
+
+
+@pytest.mark.parametrize("bounds,obstacles,needle", [
+    ((-1e300, 1e300, -1e300, 1e300), [], "beyond"),
+    ((-10.0, 10.0, -10.0, 10.0), [[0.0, 0.0, 0.1]] * 2000, "2000 obstacles, at most 256"),
+    ((-10.0, 10.0, -10.0, 10.0), [[0.0, 0.0, 10.5]], "radius 10.5 m must be in (0, 10.0]"),
+    ((-10.0, 10.0, -10.0, 10.0), [[0.0, 0.0, -1.0]], "radius -1.0 m"),
+    ((-10.0, 10.0, -10.0, 10.0), [[50.0, 0.0, 1.0]], "outside the walls"),
+    ((-10.0, 10.0, -10.0, 10.0), [[math.nan, 0.0, 1.0]], "must be finite"),
+    ((-10.0, 10.0, -10.0, 10.0), [[1.0, 2.0]], "(x, y, radius)"),
+])
+def test_layouts_are_bounded(bounds, obstacles, needle) -> None:
+    with pytest.raises(ConfigError) as info:
+        check_layout(bounds, obstacles, "reset layout")
+    assert needle in str(info.value) and str(info.value).startswith("reset layout: ")
+
+
+def test_explicit_obstacles_are_checked_against_the_walls() -> None:
+    with pytest.raises(ConfigError, match="outside the walls"):
+        explicit_obstacles([[50.0, 0.0, 1.0]], (-10.0, 10.0, -10.0, 10.0))
+    assert explicit_obstacles([[50.0, 0.0, 1.0]]).shape == (1, 3)  # walls unknown: no check
+
+
+def _snapshot(game: PursuitEvasionGame) -> tuple:
+    return (game.seed_value, game.episode_id, game.step_count, list(game.poses),
+            list(game.velocities), game.obstacles_array.tolist(), game.bounds,
+            game._rng.bit_generator.state, game._noise.rngs[0].bit_generator.state,
+            game._noise.pos)
+
+
+@pytest.mark.parametrize("seed", [None, 5])
+def test_a_failed_reset_leaves_the_game_as_it_was(seed) -> None:
+    """A reset that cannot sample spawns (here: obstacles everywhere) raises and changes
+    nothing, random streams included; the next reset is the one that would have come."""
+    cfg = load_profile("default")
+    game, twin = PursuitEvasionGame(cfg), PursuitEvasionGame(cfg)
+    for g in (game, twin):
+        g.reset(seed=3)
+        g.step((0.5, 0.1), (0.3, -0.2))
+    before = _snapshot(game)
+    grid = np.linspace(-9.0, 9.0, 16)
+    crowded = np.array([(x, y, 0.6) for x in grid for y in grid])
+    with pytest.raises(ConfigError, match="could not sample spawn poses"):
+        game.reset(seed=seed, obstacles=crowded)
+    with pytest.raises(ConfigError, match="at most 256"):
+        game.reset(seed=seed, obstacles=[[0.0, 0.0, 0.1]] * 2000)
+    with pytest.raises(ValueError, match="seed"):
+        game.reset(seed=-4)
+    assert _snapshot(game) == before
+    game.reset()
+    twin.reset()
+    assert _snapshot(game) == _snapshot(twin)

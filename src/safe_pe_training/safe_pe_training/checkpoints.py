@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -49,8 +51,29 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
+MAX_OBS_DIM = 4096
+"""Longest observation a checkpoint may declare."""
+MAX_LAYERS = 16
+"""Most hidden layers per network (``net_arch["pi"]`` / ``["vf"]``)."""
+MAX_LAYER_WIDTH = 4096
+"""Widest hidden layer."""
+MAX_PARAMETERS = 20_000_000
+"""Most parameters (both networks and heads, 80 MB of float32) a checkpoint may declare:
+metadata is checked against it before any tensor is allocated."""
+ACTION_DIM = 2
+"""Actions are ``(v, omega)``."""
+
+
 class CheckpointError(ValueError):
     """A checkpoint is missing, truncated, corrupted or inconsistent with its metadata."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def activation_name(activation: type[nn.Module] | str) -> str:
@@ -110,7 +133,15 @@ class CheckpointMetadata:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        """Raise :class:`CheckpointError` if a field is out of range."""
+        """Raise :class:`CheckpointError` (saying which field) unless every field has the
+        right type and a sane value: nothing is built from metadata that fails here, so a
+        hostile or damaged file cannot crash the loader or allocate gigabytes.
+        """
+        for name in ("format", "role", "policy_type", "activation", "run_type",
+                     "config_hash", "weights_sha256"):
+            if not isinstance(getattr(self, name), str):
+                raise CheckpointError(f"checkpoint metadata {name} must be a string, got "
+                                      f"{getattr(self, name)!r}")
         if self.format != CHECKPOINT_FORMAT:
             raise CheckpointError(
                 f"unsupported checkpoint format {self.format!r} (expected {CHECKPOINT_FORMAT})"
@@ -122,16 +153,61 @@ class CheckpointMetadata:
                 f"policy_type must be one of {POLICY_TYPES}, got {self.policy_type!r}"
             )
         min_obs = BOX_OBS_DIM + 1 if self.policy_type == "beta" else 1
-        if int(self.obs_dim) < min_obs or int(self.action_dim) < 1:
-            raise CheckpointError(
-                f"bad dimensions obs_dim={self.obs_dim}, action_dim={self.action_dim}"
-            )
+        if not (_is_int(self.obs_dim) and min_obs <= self.obs_dim <= MAX_OBS_DIM):
+            raise CheckpointError(f"checkpoint obs_dim must be an integer in [{min_obs}, "
+                                  f"{MAX_OBS_DIM}], got {self.obs_dim!r}")
+        if not (_is_int(self.action_dim) and self.action_dim == ACTION_DIM):
+            raise CheckpointError(f"checkpoint action_dim must be {ACTION_DIM} (v, omega), got "
+                                  f"{self.action_dim!r}")
         if self.activation not in ACTIVATIONS:
-            raise CheckpointError(f"unknown activation {self.activation!r}")
+            raise CheckpointError(f"unknown activation {self.activation!r}; one of "
+                                  f"{list(ACTIVATIONS)}")
+        if not (isinstance(self.limits, dict)
+                and set(self.limits) == {"v_min", "v_max", "omega_max"}
+                and all(_is_number(v) and math.isfinite(v) for v in self.limits.values())):
+            raise CheckpointError(f"checkpoint limits must be {{v_min, v_max, omega_max}} "
+                                  f"finite numbers, got {self.limits!r}")
         try:
             CommandLimits.from_dict(self.limits)
-        except ValueError as exc:
-            raise CheckpointError(f"bad command limits in metadata: {exc}") from exc
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CheckpointError(f"bad command limits in metadata: {exc!r}") from exc
+        self._validate_net_arch()
+        for name in ("phase", "total_steps"):
+            value = getattr(self, name)
+            if not (_is_int(value) and value >= 0):
+                raise CheckpointError(f"checkpoint {name} must be an integer >= 0, got "
+                                      f"{value!r}")
+        eps = self.beta_epsilon
+        if not (_is_number(eps) and math.isfinite(eps) and 0.0 < eps < 0.5):
+            raise CheckpointError(f"checkpoint beta_epsilon must be a finite number in "
+                                  f"(0, 0.5), got {eps!r}")
+        if not (_is_number(self.created_unix) and math.isfinite(self.created_unix)
+                and self.created_unix >= 0.0):
+            raise CheckpointError(f"checkpoint created_unix must be a finite time >= 0, got "
+                                  f"{self.created_unix!r}")
+        if self.weights_sha256 and not re.fullmatch(r"[0-9a-f]{64}", self.weights_sha256):
+            raise CheckpointError(f"checkpoint weights_sha256 must be 64 hex digits, got "
+                                  f"{self.weights_sha256!r}")
+        for name in ("obs_layout", "extra"):
+            if not isinstance(getattr(self, name), dict):
+                raise CheckpointError(f"checkpoint {name} must be an object, got "
+                                      f"{getattr(self, name)!r}")
+
+    def _validate_net_arch(self) -> None:
+        arch = self.net_arch
+        if not (isinstance(arch, dict) and set(arch) == {"pi", "vf"}):
+            raise CheckpointError(f'checkpoint net_arch must be {{"pi": [...], "vf": [...]}}, '
+                                  f"got {arch!r}")
+        for key, layers in arch.items():
+            if not (isinstance(layers, list) and len(layers) <= MAX_LAYERS and all(
+                    _is_int(w) and 1 <= w <= MAX_LAYER_WIDTH for w in layers)):
+                raise CheckpointError(
+                    f"checkpoint net_arch[{key!r}] must be a list of at most {MAX_LAYERS} "
+                    f"layer widths in [1, {MAX_LAYER_WIDTH}], got {layers!r}")
+        count = sum(math.prod(shape) for shape in expected_shapes(self).values())
+        if count > MAX_PARAMETERS:
+            raise CheckpointError(f"checkpoint net_arch {arch} with obs_dim {self.obs_dim} "
+                                  f"means {count} parameters, more than {MAX_PARAMETERS}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON)."""
@@ -160,6 +236,55 @@ class CheckpointMetadata:
     def command_limits(self) -> CommandLimits:
         """The robot's limits as :class:`CommandLimits`."""
         return CommandLimits.from_dict(self.limits)
+
+
+def expected_shapes(meta: CheckpointMetadata) -> dict[str, tuple[int, ...]]:
+    """Name and shape of every tensor in the ``state_dict`` of the policy ``meta`` describes
+    (SB3 MLP extractor with separate pi/vf networks, action and value heads; ``log_std`` for
+    Gaussian policies, two Beta parameters per action for Beta ones).
+
+    :param meta: checkpoint metadata (obs_dim, action_dim, policy_type, net_arch)
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    last = {}
+    for key, net in (("pi", "policy_net"), ("vf", "value_net")):
+        width = int(meta.obs_dim)
+        for i, layer in enumerate(meta.net_arch[key]):
+            shapes[f"mlp_extractor.{net}.{2 * i}.weight"] = (int(layer), width)
+            shapes[f"mlp_extractor.{net}.{2 * i}.bias"] = (int(layer),)
+            width = int(layer)
+        last[key] = width
+    outputs = int(meta.action_dim) * (2 if meta.policy_type == "beta" else 1)
+    shapes["action_net.weight"] = (outputs, last["pi"])
+    shapes["action_net.bias"] = (outputs,)
+    shapes["value_net.weight"] = (1, last["vf"])
+    shapes["value_net.bias"] = (1,)
+    if meta.policy_type == "gaussian":
+        shapes["log_std"] = (int(meta.action_dim),)
+    return shapes
+
+
+def check_weights_fit(state: dict[str, th.Tensor], meta: CheckpointMetadata,
+                      where: str | os.PathLike[str]) -> None:
+    """Raise :class:`CheckpointError` unless ``state`` has exactly the tensors (names and
+    shapes) of :func:`expected_shapes` (checked before any network is built).
+
+    :param state: loaded state_dict
+    :param meta: its metadata
+    :param where: the weights file, for the message
+    """
+    expected = expected_shapes(meta)
+    actual = {k: tuple(v.shape) for k, v in state.items()}
+    if actual == expected:
+        return
+    missing = sorted(set(expected) - set(actual))
+    unexpected = sorted(set(actual) - set(expected))
+    wrong = sorted(f"{k}: {actual[k]} instead of {expected[k]}"
+                   for k in set(actual) & set(expected) if actual[k] != expected[k])
+    raise CheckpointError(
+        f"weights in {where} do not fit the network described by its metadata (obs_dim "
+        f"{meta.obs_dim}, net_arch {meta.net_arch}, {meta.policy_type}): missing {missing[:4]}, "
+        f"unexpected {unexpected[:4]}, wrong shapes {wrong[:4]}")
 
 
 def policy_spaces(meta: CheckpointMetadata) -> tuple[spaces.Box, spaces.Box]:
@@ -290,6 +415,7 @@ def load_policy_network(path: str | os.PathLike[str]
     weights_path, _ = checkpoint_paths(path)
     meta = read_metadata(path)
     state = load_state_dict_file(weights_path, meta.weights_sha256)
+    check_weights_fit(state, meta, weights_path)
     policy = build_policy(meta)
     try:
         policy.load_state_dict(state, strict=True)

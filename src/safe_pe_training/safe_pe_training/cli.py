@@ -15,6 +15,8 @@ Examples::
     safe_pe_train study --ray-address 10.0.0.5:6379 --out /shared/study  # on a Ray cluster
     safe_pe_train pretrained --runs runs/A_s0 runs/A_s1 runs/A_s2 --out models
     safe_pe_train league --run A --checkpoint pretrained    # the shipped pair
+    safe_pe_train export --onnx runs/A_demo/checkpoints/pursuer_phase0008.pt \\
+        --out robot/pursuer.onnx                            # for a robot without torch
 """
 
 from __future__ import annotations
@@ -101,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "this checkout, or $SAFE_PE_MODELS)")
     pretrained.add_argument("--episodes", type=_positive_int, default=100,
                             help="league episodes per reference")
+
+    export = sub.add_parser(
+        "export", help="export a checkpoint's deployed policy for a robot without torch")
+    export.add_argument("--onnx", required=True, metavar="CHECKPOINT",
+                        help="checkpoint (.pt) to export as ONNX (observation -> command)")
+    export.add_argument("--out", required=True,
+                        help="ONNX file to write; its JSON metadata goes beside it")
+    export.add_argument("--config", help="run config YAML if the checkpoint's run directory "
+                        "has no config.yaml")
 
     ablation = sub.add_parser("ablation", help="runs A/B/C/D over several seeds + table")
     ablation.add_argument("--runs", nargs="+", default=["A", "B", "C", "D"],
@@ -349,6 +360,24 @@ def cmd_pretrained(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- export
+def cmd_export(args: argparse.Namespace) -> int:
+    """``export --onnx``: the deployed policy as ONNX + JSON metadata (for onnxruntime)."""
+    try:
+        from safe_pe_training.onnx_export import export_onnx
+        path = export_onnx(args.onnx, args.out, args.config or "")
+    except ModuleNotFoundError as exc:
+        if exc.name != "onnx":
+            raise
+        print("safe_pe_train export: error: the onnx package is missing: pip install -r "
+              "requirements.txt (or pip install onnx)", file=sys.stderr)
+        return 2
+    meta = path.with_suffix(".json")
+    print(f"exported {args.onnx} -> {path} (metadata {meta}); run it with the policy node's "
+          "backend:=onnx")
+    return 0
+
+
 # ---------------------------------------------------------------------- ablation
 def cmd_ablation(args: argparse.Namespace) -> int:
     """``ablation``: train every run type over every seed; print the comparison table."""
@@ -459,7 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = None if argv is None else list(argv)
     handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "league": cmd_league,
-                "ablation": cmd_ablation, "pretrained": cmd_pretrained, "study": cmd_study}
+                "ablation": cmd_ablation, "pretrained": cmd_pretrained, "export": cmd_export,
+                "study": cmd_study}
     try:
         return handlers[args.command](args)
     except (ConfigError, FileNotFoundError) as exc:

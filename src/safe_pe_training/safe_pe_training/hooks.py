@@ -8,6 +8,7 @@ is what ``train()`` returns. No SB3, torch or rclpy import here.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -84,6 +85,8 @@ class TrainingHooks:
     :param on_phase_end: ``fn(dict)`` with the phase record (as in ``metrics/phases.json``)
     :param should_stop: ``fn() -> bool`` polled every env step; True ends training early
     :param progress_interval_s: period of ``on_progress`` [s]
+    :param progress_clock: ``fn() -> float`` [s], the clock that period is measured on
+        (default ``time.monotonic``; tests pass a fake one so reports do not depend on speed)
     """
 
     on_progress: Callable[[ProgressInfo], None] | None = None
@@ -92,6 +95,7 @@ class TrainingHooks:
     on_phase_end: Callable[[dict[str, Any]], None] | None = None
     should_stop: Callable[[], bool] | None = None
     progress_interval_s: float = 1.0
+    progress_clock: Callable[[], float] = time.monotonic
 
 
 @dataclass

@@ -40,12 +40,16 @@ ROLES = ("pursuer", "evader")
 def models_dir() -> Path:
     """The folder of the shipped pair.
 
-    ``$SAFE_PE_MODELS`` if set; else the ``models/`` folder of the checkout this module lives
-    in (symlink installs resolve into ``<root>/src/safe_pe_training/``); else ``./models``.
+    ``$SAFE_PE_MODELS`` if set; else ``$SAFE_PE_ROOT/models`` (the checkout, as for the
+    parameter files); else the ``models/`` folder of the checkout this module lives in (also
+    for an ``install/`` inside the checkout); else ``./models``.
     """
     env = os.environ.get(MODELS_ENV)
     if env:
         return Path(env).expanduser().resolve()
+    root = os.environ.get("SAFE_PE_ROOT")
+    if root:
+        return Path(root).expanduser().resolve() / "models"
     for parent in Path(__file__).resolve().parents:
         if (parent / "models" / "league.json").is_file():
             return parent / "models"

@@ -212,7 +212,7 @@ class SelfPlayTrainer:
         self._wall_t0 = time.time()
         # progress clock: one for the whole run (never reset per phase, so progress is
         # published every progress_interval_s whatever the phase length)
-        self._report_time = time.monotonic()
+        self._report_time = self.hooks.progress_clock()
         self._report_steps = 0
         self._policy_cache: dict[str, DeployedPolicy] = {}
         self.envs: dict[str, SafeLearnerVecEnv] = {}
@@ -368,7 +368,7 @@ class SelfPlayTrainer:
         hook = self.hooks.on_progress
         if hook is None:
             return
-        now = time.monotonic()
+        now = self.hooks.progress_clock()
         elapsed = now - self._report_time
         if not force and elapsed < self.hooks.progress_interval_s:
             return
@@ -431,7 +431,7 @@ class SelfPlayTrainer:
 
             self._pbar = tqdm(total=cfg.total_timesteps, initial=self.total_steps,
                               unit="step", desc=f"run {cfg.run_type}", dynamic_ncols=True)
-        self._report_time = time.monotonic()
+        self._report_time = self.hooks.progress_clock()
         self._report_steps = self.total_steps
         if self.next_phase < num_phases:
             self._report_progress(self._role_of(self.next_phase), self.next_phase, force=True)

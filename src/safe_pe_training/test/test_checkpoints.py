@@ -10,6 +10,7 @@ import torch as th
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from safe_pe_training.action_mapping import CommandLimits, normalise_box
+from safe_pe_training import checkpoints
 from safe_pe_training.artifacts import atomic_write_bytes, atomic_write_csv, read_json
 from safe_pe_training.checkpoints import (
     CheckpointError,
@@ -146,14 +147,71 @@ def test_metadata_validation():
         CheckpointMetadata.from_dict(bad)
 
 
-def test_architecture_mismatch(tmp_path):
+@pytest.fixture()
+def no_network(monkeypatch):
+    """Fail the test if the loader builds a network (metadata must be refused before)."""
+    def refuse(meta):
+        raise AssertionError(f"a network was built from refused metadata {meta}")
+    monkeypatch.setattr(checkpoints, "build_policy", refuse)
+
+
+def test_architecture_mismatch(tmp_path, no_network):
     meta = _meta("beta")
     save_checkpoint(build_policy(meta), tmp_path / "a", meta)
     data = read_json(tmp_path / "a.json")
     data["net_arch"] = {"pi": [8], "vf": [8]}
     (tmp_path / "a.json").write_text(json.dumps(data))
-    with pytest.raises(CheckpointError, match="do not fit"):
+    with pytest.raises(CheckpointError, match="do not fit") as info:
         load_policy(tmp_path / "a")
+    assert "mlp_extractor.policy_net.0.weight: (16, 10) instead of (8, 10)" in str(info.value)
+
+
+@pytest.mark.parametrize("field,value,needle", [
+    ("net_arch", "abc", 'net_arch must be {"pi": [...], "vf": [...]}'),
+    ("net_arch", [-5], 'net_arch must be {"pi": [...], "vf": [...]}'),
+    ("net_arch", {"pi": [-5], "vf": [16]}, "net_arch['pi'] must be a list"),
+    ("net_arch", {"pi": [16, 16], "vf": "16"}, "net_arch['vf'] must be a list"),
+    ("net_arch", {"pi": [16.5], "vf": [16]}, "layer widths in [1, 4096]"),
+    ("net_arch", {"pi": [True], "vf": [16]}, "layer widths"),
+    ("net_arch", {"pi": [100000, 100000], "vf": [16]}, "layer widths in [1, 4096]"),
+    ("net_arch", {"pi": [4096] * 4, "vf": [4096] * 4}, "parameters, more than 20000000"),
+    ("net_arch", {"pi": [16] * 17, "vf": [16]}, "at most 16 layer widths"),
+    ("net_arch", {"pi": [16], "vf": [16], "qf": [1]}, "net_arch must be"),
+    ("beta_epsilon", float("nan"), "beta_epsilon must be a finite number in (0, 0.5)"),
+    ("beta_epsilon", float("inf"), "beta_epsilon"),
+    ("beta_epsilon", 0.7, "beta_epsilon"),
+    ("beta_epsilon", "1e-5", "beta_epsilon"),
+    ("obs_dim", "10", "obs_dim must be an integer"),
+    ("obs_dim", 10.0, "obs_dim must be an integer"),
+    ("obs_dim", 10 ** 9, "obs_dim must be an integer in [5, 4096]"),
+    ("obs_dim", True, "obs_dim"),
+    ("action_dim", 3, "action_dim must be 2"),
+    ("limits", {"v_min": "0", "v_max": 1.0, "omega_max": 2.84}, "limits must be"),
+    ("limits", {"v_min": 0.0, "v_max": float("nan"), "omega_max": 2.84}, "limits must be"),
+    ("limits", [0.0, 1.0, 2.84], "limits must be"),
+    ("limits", {"v_min": 0.0, "v_max": -1.0, "omega_max": 2.84}, "bad command limits"),
+    ("role", ["pursuer"], "role must be a string"),
+    ("activation", "sigmoid", "unknown activation"),
+    ("phase", -1, "phase must be an integer >= 0"),
+    ("total_steps", 1.5, "total_steps"),
+    ("created_unix", float("inf"), "created_unix"),
+    ("weights_sha256", "not-a-hash", "64 hex digits"),
+    ("obs_layout", [], "obs_layout must be an object"),
+    ("extra", "x", "extra must be an object"),
+    ("format", 1, "format must be a string"),
+])
+def test_hostile_metadata_is_refused_before_anything_is_built(tmp_path, no_network, field,
+                                                              value, needle):
+    meta = _meta("beta")
+    save_checkpoint(build_policy(meta), tmp_path / "h", meta)
+    data = read_json(tmp_path / "h.json")
+    data[field] = value
+    (tmp_path / "h.json").write_text(json.dumps(data))  # NaN/inf as JSON's NaN/Infinity
+    with pytest.raises(CheckpointError) as info:
+        load_policy(tmp_path / "h")
+    assert needle in str(info.value)
+    with pytest.raises(CheckpointError):
+        CheckpointMetadata.from_dict(data)
 
 
 def test_nan_observation_refused(tmp_path):

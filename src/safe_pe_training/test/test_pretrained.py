@@ -94,3 +94,11 @@ def test_final_league_reports_trained_and_shipped(two_runs, tmp_path, monkeypatc
     assert "not played" in format_final_league(result)
     with pytest.raises(ConfigError, match=">= 1 episode"):
         final_league(two_runs[0], episodes=0)
+
+
+def test_models_dir_lookup_order(tmp_path, monkeypatch):
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path / "mine"))
+    monkeypatch.setenv("SAFE_PE_ROOT", str(tmp_path / "checkout"))
+    assert models_dir() == (tmp_path / "mine").resolve()
+    monkeypatch.delenv(MODELS_ENV)
+    assert models_dir() == (tmp_path / "checkout").resolve() / "models"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from safe_pe_training.ros.graph_spec import (
     repo_root,
     sim_eval_graph,
     sim_training_graph,
+    with_recorder,
 )
 
 
@@ -94,3 +96,23 @@ def test_sim_eval_and_deploy_graphs(files, tmp_path):
     assert deploy[0].param_files == [files.filter and deploy[0].param_files[0],
                                      deploy[0].param_files[1]]
     assert deploy[1].overrides['role'] == 'evader' and deploy[1].namespace == 'tb3_0'
+    assert deploy[1].overrides['backend'] == 'torch'
+    exported = tmp_path / 'evader.onnx'
+    exported.write_bytes(b'')
+    onnx = deploy_graph(robot='tb3_0', role='evader', filter_params=files.filter,
+                        arena_file=files.sim, use_policy=True, policy_params=files.policy,
+                        checkpoint=str(exported))
+    assert onnx[1].overrides['backend'] == 'onnx'   # an ONNX export runs on onnxruntime
+
+
+def test_recorder_is_added_only_when_asked(files, tmp_path):
+    specs = sim_eval_graph(episodes=1, run_dir=str(tmp_path), files=files)
+    assert with_recorder(specs, False) == specs
+    recorded = with_recorder(specs, True, folder=str(tmp_path))
+    assert recorded[:-1] == specs and recorded[-1].key == 'recorder'
+    assert Path(recorded[-1].overrides['path']).parent == tmp_path.resolve()
+    assert Path(recorded[-1].overrides['path']).name.startswith('bag_')
+    named = with_recorder(specs, False, record_path=str(tmp_path / 'b'))  # a path turns it on
+    assert named[-1].overrides['path'] == str((tmp_path / 'b').resolve())
+    assert named[-1].command('python')[:3] == ['python', '-m',
+                                               'safe_pe_training.ros.recorder_node']

@@ -24,6 +24,8 @@ from safe_pe_training.ros.metrics_node import MetricsNode  # noqa: E402
 from safe_pe_training.ros.params import ParameterError  # noqa: E402
 from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 
+WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them
+
 
 @pytest.fixture()
 def context(tmp_path, monkeypatch):
@@ -62,7 +64,7 @@ def test_metrics_node_aggregates_sources_and_reports(context, tmp_path):
     pub_e = peer.create_publisher(EpisodeResult, '/safe_pe/episode_result', 10)
     try:
         assert spin_until(executor, lambda: pub_p.get_subscription_count() > 0
-                           and pub_t.get_subscription_count() > 0)
+                           and pub_t.get_subscription_count() > 0, WAIT)
         for i in range(20):
             pub_p.publish(_status(SafetyStatus.TIER_QP if i % 4 == 0 else 0, 0.5 + i,
                                   intervened=i % 4 == 0))
@@ -73,16 +75,16 @@ def test_metrics_node_aggregates_sources_and_reports(context, tmp_path):
         # Before the evader's filter is live, and the first episode after: warm-up only.
         pub_e.publish(EpisodeResult(outcome=EpisodeResult.OUTCOME_TIMEOUT, steps=20,
                                     violation_steps=2))
-        assert spin_until(executor, lambda: node.report().episodes.warmup == 1)
+        assert spin_until(executor, lambda: node.report().episodes.warmup == 1, WAIT)
         pub_ev = peer.create_publisher(SafetyStatus, '/evader/safety_status', 100)
-        assert spin_until(executor, lambda: pub_ev.get_subscription_count() > 0)
+        assert spin_until(executor, lambda: pub_ev.get_subscription_count() > 0, WAIT)
         pub_ev.publish(_status(0, 2.0))
         assert spin_until(executor, lambda: metrics.get('all') is not None
-                           and metrics['all'].steps == 31), metrics
+                           and metrics['all'].steps == 31, WAIT), metrics
         pub_e.publish(EpisodeResult(outcome=EpisodeResult.OUTCOME_TIMEOUT, steps=20))
         pub_e.publish(EpisodeResult(outcome=EpisodeResult.OUTCOME_CAPTURE, steps=20))
         assert spin_until(executor, lambda: node.report().episodes.warmup == 2
-                           and node.report().episodes.episodes == 1)
+                           and node.report().episodes.episodes == 1, WAIT)
         pursuer, training, union = metrics['pursuer'], metrics['training'], metrics['all']
         assert pursuer.steps == 20 and pursuer.violations == 0
         assert pursuer.interventions == 5 and math.isclose(pursuer.intervention_rate, 0.25)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 
@@ -17,7 +16,9 @@ from safe_pe_msgs.msg import CheckpointInfo, GameState  # noqa: E402
 
 from safe_pe_training.ros.policy_core import ScriptedDriver  # noqa: E402
 from safe_pe_training.ros.policy_node import CHECKPOINT_QOS, PolicyNode  # noqa: E402
-from safe_pe_cbf.ros.testing import isolated_context  # noqa: E402
+from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
+
+WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them
 
 
 @pytest.fixture()
@@ -56,8 +57,10 @@ def test_scripted_drivers_head_for_and_away_from_the_opponent():
 
 
 def test_policy_node_publishes_nominal_commands_and_survives_bad_input(context, tmp_path):
-    node = PolicyNode(context=context, namespace='pursuer', parameter_overrides=[
-        Parameter('rate', value=50.0), Parameter('state_timeout', value=0.3)])
+    wall = {'t': 100.0}  # the node's clock, moved only by the test
+    node = PolicyNode(context=context, namespace='pursuer', clock=lambda: wall['t'],
+                      parameter_overrides=[Parameter('rate', value=50.0),
+                                           Parameter('state_timeout', value=0.3)])
     peer = rclpy.create_node('peer', context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
@@ -68,43 +71,54 @@ def test_policy_node_publishes_nominal_commands_and_survives_bad_input(context, 
     ckpt_pub = peer.create_publisher(CheckpointInfo, '/safe_pe/training/checkpoint',
                                      CHECKPOINT_QOS)
 
+    def publishing(state):
+        return lambda: state_pub.publish(state)
+
     def spin(seconds: float, publish=None) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if publish is not None:
-                state_pub.publish(publish)
-            executor.spin_once(timeout_sec=0.02)
+        """Spin for a while: only where nothing may happen, whatever the machine's speed."""
+        spin_until(executor, lambda: False, seconds, every=publish, period=0.02)
 
     try:
         assert node.role == 'pursuer' and 'pure_pursuit' in node.driver_description
-        spin(1.0)
-        assert commands == []                    # no game state yet: nothing published
-        spin(1.5, _state(ex=1.0, ey=1.0))
-        assert len(commands) >= 10
+        spin(0.5)
+        assert commands == [] and node.commands_published == 0  # no game state yet
+        assert spin_until(executor, lambda: len(commands) >= 10, WAIT,
+                          every=publishing(_state(ex=1.0, ey=1.0)))
         assert commands[-1].linear.x > 0 and commands[-1].angular.z > 0  # evader to the left
-        # A corrupt checkpoint announcement keeps the scripted driver running.
+        # A corrupt checkpoint announcement keeps the scripted driver running (the evader's
+        # announcement is not ours: ignored).
         bad = tmp_path / 'pursuer_phase0000.pt'
         bad.write_bytes(b'not a checkpoint')
         ckpt_pub.publish(CheckpointInfo(role='pursuer', path=str(bad)))
         ckpt_pub.publish(CheckpointInfo(role='evader', path=str(bad)))
-        spin(1.0, _state())
+        assert spin_until(executor, lambda: node.failed_loads == 1, WAIT,
+                          every=publishing(_state()))
         assert node.reloads == 0 and 'pure_pursuit' in node.driver_description
-        # NaN state: no command for those ticks, and the node keeps running.
-        spin(0.2, _state(px=float('nan')))     # commands already in flight arrive
-        count = len(commands)
-        spin(0.6, _state(px=float('nan')))
-        assert len(commands) == count
-        # Stale state: silence after state_timeout.
-        spin(0.6)
-        count = len(commands)
+        # NaN state: no command for those ticks (counted at the node: commands already in
+        # flight may still arrive), and the node keeps running.
+        nan_state = _state(px=float('nan'))
+        assert spin_until(executor, lambda: math.isnan(node._state.pursuer.x), WAIT,
+                          every=publishing(nan_state))
+        count = node.commands_published
+        spin(0.5, publishing(nan_state))
+        assert node.commands_published == count
+        assert spin_until(executor, lambda: node.commands_published > count, WAIT,
+                          every=publishing(_state()))
+        # Stale state: silence once the newest state is older than state_timeout (the
+        # clock moves on once the last state sent is in: none is still in flight).
+        last = _state()
+        last.step = 999
+        state_pub.publish(last)
+        assert spin_until(executor, lambda: node._state.step == 999, WAIT)
+        wall['t'] += 1.0
+        count = node.commands_published
         spin(0.5)
-        assert len(commands) == count
+        assert node.commands_published == count
     finally:
         executor.remove_node(node)
         node.destroy_node()             # publishes one zero command
-        spin_end = time.monotonic() + 1.0
-        while time.monotonic() < spin_end and (not commands or commands[-1].linear.x != 0.0):
-            executor.spin_once(timeout_sec=0.05)
+        spin_until(executor, lambda: commands and commands[-1].linear.x == 0.0, WAIT,
+                   period=0.05)
         executor.shutdown()
         peer.destroy_node()
     assert commands[-1].linear.x == 0.0 and commands[-1].angular.z == 0.0

@@ -77,6 +77,18 @@ def test_tiny_training_run(tmp_path, run):
     assert all(p["safety"]["steps"] == 256 for p in phases)  # tracker.end_phase per phase
 
 
+class TickClock:
+    """A fake progress clock: every reading advances it by one second, so the reports that
+    depend on the clock come after a fixed number of env steps whatever the machine's speed."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        self.t += 1.0
+        return self.t
+
+
 def test_hooks_and_stop(tmp_path):
     config = tiny_config("A", phases=4)
     progress, checkpoints, batches, phases = [], [], [], []
@@ -88,19 +100,26 @@ def test_hooks_and_stop(tmp_path):
 
     hooks = TrainingHooks(on_progress=progress.append, on_checkpoint=on_checkpoint,
                           on_safety_batch=lambda b, p: batches.append((b, p)),
-                          on_phase_end=phases.append, progress_interval_s=0.05)
+                          on_phase_end=phases.append, progress_interval_s=10.0,
+                          progress_clock=TickClock())
     trainer = SelfPlayTrainer(config, tmp_path / "hooks", hooks=hooks, progress_bar=False)
     result = trainer.train()
     assert result.stopped_early and result.phases_completed == 2 and result.total_steps == 512
     assert [c.role for c in checkpoints[:2]] == ["pursuer", "evader"]
     for event in checkpoints:
         assert load_policy(event.path).meta.phase == event.phase
-    assert progress[-1].done and progress[-1].run_type == "A"
-    # the first report is the forced one at the start, the end of each phase is reported
-    # whatever the clock says (clock reports may come in between)
-    assert progress[0].total_budget == 1024 and progress[0].training_role == "pursuer"
-    assert progress[0].total_steps == 0 and progress[0].phase == 0
-    assert {256, 512} <= {p.total_steps for p in progress}
+    # The forced report at the start, one per 10 clock readings (one reading per vector step
+    # of 4 envs: every 40 env steps) since the last report, the forced one at the end of each
+    # phase (which restarts the count) and the final one; the stop comes after phase 1.
+    per_clock = 10 * config.num_envs
+    expected = [(0, "pursuer", 0, False)]
+    for phase, role in ((0, "pursuer"), (1, "evader")):
+        start = 256 * phase
+        expected += [(phase, role, start + k, False) for k in range(per_clock, 256, per_clock)]
+        expected.append((phase, role, start + 256, False))
+    expected.append((1, "evader", 512, True))
+    assert [(p.phase, p.training_role, p.total_steps, p.done) for p in progress] == expected
+    assert all(p.total_budget == 1024 and p.run_type == "A" for p in progress)
     batch, phase = batches[0]
     assert batch.tier.shape == (4,) and batch.nominal.shape == (4, 2) and phase == 0
     assert {p for _, p in batches} >= {0, 1}

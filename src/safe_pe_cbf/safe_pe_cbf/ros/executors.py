@@ -9,9 +9,9 @@ Two kinds are offered:
     must not be used (in the Kilted PyPI wheel it busy-loops a core and runs no callbacks);
     :func:`spin_until_shutdown_requested` drives it with ``spin_once(timeout_sec=...)``, which
     sleeps in C++ until an event or the timeout, so an idle node costs no CPU and a
-    ``KeyboardInterrupt`` from a signal handler is seen within one poll period.
+    shutdown request (:mod:`safe_pe_cbf.ros.shutdown`) is seen within one poll period.
 ``single``
-    the standard ``SingleThreadedExecutor`` (``executor.spin()``): the fallback for a robot
+    the standard ``SingleThreadedExecutor`` (driven the same way): the fallback for a robot
     where the experimental executor is not wanted.
 
 The choice comes from the command line (``--executor events|single`` before ``--ros-args``) or
@@ -28,6 +28,8 @@ from typing import Sequence
 import rclpy.logging
 from rclpy.context import Context
 from rclpy.executors import Executor, SingleThreadedExecutor
+
+from safe_pe_cbf.ros.shutdown import ShutdownGuard
 
 EXECUTOR_KINDS = ("events", "single")
 EXECUTOR_ENV = "SAFE_PE_EXECUTOR"
@@ -102,16 +104,21 @@ def make_executor(kind: str, context: Context) -> Executor:
 
 
 def spin_until_shutdown_requested(executor: Executor, kind: str, context: Context,
-                                  poll_s: float = POLL_PERIOD_S) -> None:
-    """Run callbacks until the context shuts down or a signal handler raises.
+                                  poll_s: float = POLL_PERIOD_S,
+                                  guard: ShutdownGuard | None = None) -> None:
+    """Run callbacks until the context shuts down or ``guard`` has a shutdown request.
+
+    Both kinds are driven with ``spin_once(timeout_sec=poll_s)``, so the request is seen
+    between callbacks (never inside one) within one poll period.
 
     :param executor: from :func:`make_executor`, with the nodes added.
-    :param kind: the kind ``executor`` was made as.
+    :param kind: the kind ``executor`` was made as (checked).
     :param context: the executor's context; spinning ends when it is no longer ok.
-    :param poll_s: longest single wait of the events executor [s] (signal latency).
+    :param poll_s: longest single wait of one ``spin_once`` [s] (signal latency).
+    :param guard: the process's installed :class:`ShutdownGuard`; None: spin until the
+        context shuts down (or a signal handler raises).
     """
-    if kind != "events":
-        executor.spin()
-        return
-    while context.ok():
+    if kind not in EXECUTOR_KINDS:
+        raise ValueError(f"unknown executor {kind!r}: use one of {EXECUTOR_KINDS}")
+    while context.ok() and not (guard is not None and guard.requested):
         executor.spin_once(timeout_sec=poll_s)

@@ -30,7 +30,6 @@ published.
 from __future__ import annotations
 
 import math
-import signal
 import time
 from typing import Any
 
@@ -72,6 +71,7 @@ from safe_pe_cbf.ros.filter_pipeline import FilterDecision, FilterPipeline
 from safe_pe_cbf.ros.markers import constraint_markers
 from safe_pe_cbf.ros.node_params import check_change, declare_specs, spec_values
 from safe_pe_cbf.ros.qos import LATCHED, reliable_qos
+from safe_pe_cbf.ros.shutdown import ShutdownGuard
 from safe_pe_cbf.ros.twist_cdr import (
     MalformedCommand,
     decode_twist,
@@ -441,51 +441,46 @@ class SafetyFilterNode(Node):
         self.cmd_pub.wait_for_all_acked(Duration(seconds=wait_s))
 
 
-def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def main(args: list[str] | None = None) -> None:
     """Run the filter node until SIGINT/SIGTERM; then publish one zero command.
 
     ``--executor events|single`` (before ``--ros-args``) or ``SAFE_PE_EXECUTOR`` picks the
     rclpy executor (:mod:`safe_pe_cbf.ros.executors`); default :data:`DEFAULT_EXECUTOR`.
+    A signal only sets a flag (:class:`ShutdownGuard`): the running callback finishes, then
+    the zero command goes out and the process exits with code 0.
 
     :param args: command-line arguments (``[--executor KIND] --ros-args ...``); default
         ``sys.argv``.
     """
     kind = executor_kind_or_exit(args, DEFAULT_EXECUTOR, "safety_filter")
     # Our own signal handling: rclpy's would invalidate the context before we can publish
-    # the final zero command.
-    context = Context()
-    rclpy.init(args=args, context=context, signal_handler_options=SignalHandlerOptions.NO)
-    node = None
-    executor = None
-    try:
-        signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-        node = SafetyFilterNode(context=context)
-        executor = make_executor(kind, context)
-        executor.add_node(node)
-        node.get_logger().info(f"executor: {kind}")
-        spin_until_shutdown_requested(executor, kind, context)
-    except KeyboardInterrupt:
-        pass
-    except ValueError as err:  # invalid parameters at start-up: say what to fix
-        if node is None:
-            rclpy.logging.get_logger("safety_filter").fatal(str(err))
-            raise SystemExit(2) from err
-        raise
-    finally:
+    # the final zero command, and raise KeyboardInterrupt inside a running callback.
+    with ShutdownGuard() as guard:
+        context = Context()
+        rclpy.init(args=args, context=context, signal_handler_options=SignalHandlerOptions.NO)
+        node = None
+        executor = None
         try:
-            if node is not None:
-                node.publish_zero()
+            node = SafetyFilterNode(context=context)
+            executor = make_executor(kind, context)
+            executor.add_node(node)
+            node.get_logger().info(f"executor: {kind}")
+            spin_until_shutdown_requested(executor, kind, context, guard=guard)
+        except ValueError as err:  # invalid parameters at start-up: say what to fix
+            if node is None:
+                rclpy.logging.get_logger("safety_filter").fatal(str(err))
+                raise SystemExit(2) from err
+            raise
         finally:
-            if executor is not None:
-                executor.shutdown(timeout_sec=1.0)
-            if node is not None:
-                node.destroy_node()
-            rclpy.try_shutdown(context=context)
+            try:
+                if node is not None:
+                    node.publish_zero()
+            finally:
+                if executor is not None:
+                    executor.shutdown(timeout_sec=1.0)
+                if node is not None:
+                    node.destroy_node()
+                rclpy.try_shutdown(context=context)
 
 
 if __name__ == "__main__":

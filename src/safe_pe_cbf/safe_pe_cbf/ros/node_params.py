@@ -4,7 +4,7 @@ Every node of safe_pe describes its parameters as :class:`ParamSpec` tables (des
 range, default) and builds a validated settings object from their values. These helpers are
 the rclpy glue those nodes share: declare the specs, read the current values as plain Python
 values, check a requested change against the settings builder before it is applied, and run
-a node until SIGINT (on the executor chosen by ``--executor`` / ``SAFE_PE_EXECUTOR``)
+a node until SIGINT/SIGTERM (on the executor chosen by ``--executor`` / ``SAFE_PE_EXECUTOR``)
 with a clear exit code for bad start-up parameters.
 """
 
@@ -18,6 +18,7 @@ from rclpy.exceptions import ParameterException, ParameterUninitializedException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
 
 from safe_pe_cbf.ros.executors import (
     executor_kind_or_exit,
@@ -25,6 +26,7 @@ from safe_pe_cbf.ros.executors import (
     spin_until_shutdown_requested,
 )
 from safe_pe_cbf.ros.param_specs import ParamSpec
+from safe_pe_cbf.ros.shutdown import ShutdownGuard
 
 
 def _plain(value: Any) -> Any:
@@ -94,7 +96,10 @@ def check_change(node: Node, specs: Mapping[str, ParamSpec], params: Sequence[Pa
 def spin_until_shutdown(make_node: Callable[[], Node], logger_name: str,
                         args: list[str] | None = None,
                         default_executor: str = "single") -> None:
-    """``rclpy.init``, build the node, spin until SIGINT, then clean up.
+    """``rclpy.init``, build the node, spin until SIGINT/SIGTERM, then clean up.
+
+    A signal only sets a flag (:class:`ShutdownGuard`): the running callback finishes, the
+    node is destroyed while its context is valid, and the process exits with code 0.
 
     Invalid parameters at start-up (or an unknown ``--executor``) are logged as fatal with the
     reason and exit with code 2.
@@ -107,25 +112,26 @@ def spin_until_shutdown(make_node: Callable[[], Node], logger_name: str,
         otherwise (:mod:`safe_pe_cbf.ros.executors`).
     """
     kind = executor_kind_or_exit(args, default_executor, logger_name)
-    rclpy.init(args=args)
-    context = rclpy.get_default_context()
-    node = None
-    executor = None
-    try:
-        node = make_node()
-        executor = make_executor(kind, context)
-        executor.add_node(node)
-        spin_until_shutdown_requested(executor, kind, context)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, ParameterException) as err:
-        if node is None:  # invalid parameters at start-up: say what to fix
-            rclpy.logging.get_logger(logger_name).fatal(str(err))
-            raise SystemExit(2) from err
-        raise
-    finally:
-        if executor is not None:
-            executor.shutdown(timeout_sec=1.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    with ShutdownGuard() as guard:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        context = rclpy.get_default_context()
+        node = None
+        executor = None
+        try:
+            node = make_node()
+            executor = make_executor(kind, context)
+            executor.add_node(node)
+            spin_until_shutdown_requested(executor, kind, context, guard=guard)
+        except ExternalShutdownException:
+            pass
+        except (ValueError, ParameterException) as err:
+            if node is None:  # invalid parameters at start-up: say what to fix
+                rclpy.logging.get_logger(logger_name).fatal(str(err))
+                raise SystemExit(2) from err
+            raise
+        finally:
+            if executor is not None:
+                executor.shutdown(timeout_sec=1.0)
+            if node is not None:
+                node.destroy_node()
+            rclpy.try_shutdown()

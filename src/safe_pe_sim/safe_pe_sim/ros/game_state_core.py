@@ -20,7 +20,7 @@ from safe_pe_cbf.ros.conversions import PoseOffset
 from safe_pe_cbf.ros.filter_params import NODE_SPECS as FILTER_SPECS, arena_from_values
 from safe_pe_cbf.ros.param_specs import ParamSpec, spec_table
 
-from safe_pe_sim.config import ConfigError, EnvConfig, load_profile
+from safe_pe_sim.config import ConfigError, EnvConfig, check_layout, load_profile
 from safe_pe_sim.safety_check import check_step_scalar, describe
 
 ARENA_SOURCES = ("parameters", "topic")
@@ -120,6 +120,10 @@ def settings_from_values(values: Mapping[str, Any],
         problems.append(f"robots: need two distinct ROS names [pursuer, evader], got "
                         f"{list(robots)}")
     bounds, obstacles = arena_from_values(values, problems)
+    try:
+        check_layout(bounds, obstacles, "arena.*/obstacles")
+    except ConfigError as err:
+        problems.append(str(err))
     offsets = []
     for name in OFFSET_PARAMS:
         offset = list(values[name] or [0.0, 0.0, 0.0])

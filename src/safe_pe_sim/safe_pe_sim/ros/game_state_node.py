@@ -18,7 +18,7 @@ While either robot's odometry is missing or older than ``odom_timeout`` nothing 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -43,6 +43,7 @@ from safe_pe_cbf.ros.qos import LATCHED, reliable_qos
 from safe_pe_msgs.msg import Arena as ArenaMsg, GameState
 from std_msgs.msg import Header
 
+from safe_pe_sim.config import check_layout
 from safe_pe_sim.ros.game_state_core import (
     AssembledState,
     GameStateAssembler,
@@ -59,11 +60,15 @@ class GameStateNode(Node):
     """Thin shell around :class:`GameStateAssembler`.
 
     :param node_name: ROS node name.
+    :param clock: monotonic clock [s] of command/odometry ages and timeouts (tests pass a
+        fake one so that what goes stale does not depend on the machine's speed).
     :param kwargs: passed to ``rclpy.node.Node`` (parameter_overrides, context, cli_args...).
     """
 
-    def __init__(self, node_name: str = "safe_pe_game_state", **kwargs: Any) -> None:
+    def __init__(self, node_name: str = "safe_pe_game_state",
+                 clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        self._monotonic = clock
         self._specs = game_state_specs()
         declare_specs(self, self._specs)
         self.settings: GameStateSettings = settings_from_values(spec_values(self, self._specs))
@@ -122,7 +127,7 @@ class GameStateNode(Node):
             theta = yaw_from_quaternion(msg.pose.pose.orientation)
             velocity = velocity_from_odometry(msg)
             stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            self.core.receive(agent, (p.x, p.y, theta), velocity, stamp, time.monotonic())
+            self.core.receive(agent, (p.x, p.y, theta), velocity, stamp, self._monotonic())
         except ValueError as err:  # NonFiniteInput is a ValueError
             self.core.dropped[name] += 1
             self.get_logger().warning(f"dropped odometry of {name}: {err}",
@@ -131,7 +136,8 @@ class GameStateNode(Node):
     def _on_arena(self, msg: ArenaMsg) -> None:
         try:
             bounds, obstacles = arena_from_message(msg)
-        except (NonFiniteInput, ValueError) as err:
+            check_layout(bounds, obstacles, "arena message")
+        except (NonFiniteInput, ValueError) as err:  # ConfigError is a ValueError
             self.arena_rejected += 1
             self.get_logger().error(f"arena message rejected (keeping the previous one): {err}")
             return
@@ -145,7 +151,7 @@ class GameStateNode(Node):
                                              header))
 
     def _on_timer(self) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         try:
             state = self.core.assemble(now)
             msg = None if state is None else self.game_state_message(state)
@@ -194,7 +200,7 @@ class GameStateNode(Node):
         return msg
 
     def _publish_diagnostics(self) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         reason = self.core.stale_reason(now)
         status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: game state",
                                   hardware_id=",".join(self.settings.robots))

@@ -15,7 +15,7 @@ Subscribes to ``/<robot>/cmd_vel`` (Twist or TwistStamped, ``cmd_type``) and
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from geometry_msgs.msg import Twist, TwistStamped
@@ -43,8 +43,9 @@ from safe_pe_msgs.srv import ResetEpisode
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from safe_pe_sim.config import ArenaConfig
+from safe_pe_sim.config import ArenaConfig, check_layout
 from safe_pe_sim.game import PursuitEvasionGame, StepResult
+from safe_pe_sim.vec_core import draw_base_seed
 from safe_pe_sim.ros.command_gate import CommandGate
 from safe_pe_sim.ros.sim_messages import (
     episode_result_message,
@@ -62,11 +63,15 @@ class SimulatorNode(Node):
     """The simulator (thin shell around :class:`PursuitEvasionGame` and :class:`CommandGate`).
 
     :param node_name: ROS node name.
+    :param clock: monotonic clock [s] of command/odometry ages and timeouts (tests pass a
+        fake one so that what goes stale does not depend on the machine's speed).
     :param kwargs: passed to ``rclpy.node.Node`` (parameter_overrides, context, ...).
     """
 
-    def __init__(self, node_name: str = "safe_pe_sim", **kwargs: Any) -> None:
+    def __init__(self, node_name: str = "safe_pe_sim",
+                 clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        self._monotonic = clock
         self._specs = sim_specs()
         declare_specs(self, self._specs)
         self.settings: SimNodeSettings = sim_settings_from_values(spec_values(self, self._specs))
@@ -80,7 +85,7 @@ class SimulatorNode(Node):
         self.violation_steps = 0
         self.intervention_steps = 0
         self._intervened = False
-        self._last_step = time.monotonic()
+        self._last_step = self._monotonic()
         self.last_state: GameState | None = None
 
         self.state_pub = self.create_publisher(GameState, "/safe_pe/game_state", RELIABLE)
@@ -149,7 +154,7 @@ class SimulatorNode(Node):
         stamp = None
         if isinstance(msg, TwistStamped):
             stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        if not self.gate.receive(robot, v, omega, time.monotonic(), stamp):
+        if not self.gate.receive(robot, v, omega, self._monotonic(), stamp):
             self.get_logger().debug(f"late command of {robot} ignored (stamp {stamp})")
             return
         if self.settings.mode == "lock_step" and self.gate.all_arrived() and not self.episode_over:
@@ -160,7 +165,7 @@ class SimulatorNode(Node):
             self._intervened = True
 
     def _on_timer(self) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         if self.episode_over:  # keep the world visible (at 1/dt) while waiting for a reset
             if now - self._last_step >= self.settings.env.dt:
                 self._last_step = now
@@ -180,7 +185,7 @@ class SimulatorNode(Node):
         return Header(stamp=stamp, frame_id=self.settings.frame_id)
 
     def _step(self) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         lock_step = self.settings.mode == "lock_step"
         cmds = self.gate.commands(now, lock_step=lock_step)
         result = self.game.step(cmds[0], cmds[1])
@@ -248,41 +253,42 @@ class SimulatorNode(Node):
             self.game.reset(seed=seed, obstacles=obstacles, poses=poses)
             self.episode_seed = int(seed)
         elif fresh_seed:
-            self.episode_seed = self.game.seed(None)
-            self.game.reset(obstacles=obstacles, poses=poses)
+            self.episode_seed = draw_base_seed()
+            self.game.reset(seed=self.episode_seed, obstacles=obstacles, poses=poses)
         else:  # continue the current random stream
             self.game.reset(obstacles=obstacles, poses=poses)
             self.episode_seed = -1
+        self._begin_episode()
+
+    def _begin_episode(self) -> None:
+        """Bookkeeping and publication of the episode the game was just reset to."""
         self.episode_id += 1
         self.episode_over = False
         self.violation_steps = 0
         self.intervention_steps = 0
         self._intervened = False
         self.gate.mark_stepped()
-        self._last_step = time.monotonic()
+        self._last_step = self._monotonic()
         self._publish_layout()
         self._publish_state(None)
 
     # -- reset service -----------------------------------------------------------------------
     def _on_reset(self, req: ResetEpisode.Request,
                   resp: ResetEpisode.Response) -> ResetEpisode.Response:
+        """All or nothing: the new world is built and reset as a candidate game, which
+        replaces the running one only when everything succeeded. A refused reset leaves
+        walls, obstacles, poses, random streams and the episode id as they were."""
         try:
-            obstacles, poses, new_game = self._reset_inputs(req)
-        except ValueError as err:
-            resp.success, resp.message = False, str(err)
+            candidate, seed = self._reset_candidate(req)
+        except ValueError as err:  # ConfigError / SimInputError are ValueErrors
+            resp.success, resp.message = False, f"reset refused: {err}"
             resp.episode_id = max(self.episode_id, 0)
             return resp
         if self.game.step_count > 0 and not self.episode_over:
             self._publish_result(EpisodeResult.OUTCOME_ABORTED)
-        if new_game is not None:
-            self.game = new_game
-        try:
-            self._start_episode(seed=req.seed if req.seed >= 0 else None, fresh_seed=True,
-                                obstacles=obstacles, poses=poses)
-        except ValueError as err:  # ConfigError / SimInputError from the core
-            resp.success, resp.message = False, f"reset failed: {err}"
-            resp.episode_id = max(self.episode_id, 0)
-            return resp
+        self.game = candidate
+        self.episode_seed = seed
+        self._begin_episode()
         resp.success = True
         resp.episode_id = self.episode_id
         assert self.last_state is not None
@@ -291,14 +297,17 @@ class SimulatorNode(Node):
                                f"(seed {self.game.seed_value})")
         return resp
 
-    def _reset_inputs(
-        self, req: ResetEpisode.Request
-    ) -> tuple[np.ndarray | None, np.ndarray | None, PursuitEvasionGame | None]:
-        """Validate a reset request: (obstacles, poses, new game if the walls change)."""
-        obstacles = None
+    def _reset_candidate(self, req: ResetEpisode.Request) -> tuple[PursuitEvasionGame, int]:
+        """Validate a reset request and reset a new game to it: ``(game, seed)``.
+
+        :param req: the request.
+        :raises ValueError: what is wrong with the request (nothing of the node changed).
+        """
         bounds = self.game.bounds
+        obstacles = None
         if req.use_layout:
             bounds, obstacles = arena_from_message(req.layout)
+            check_layout(bounds, obstacles, "reset layout")
         poses = None
         if req.use_initial_states:
             poses = np.array([[req.pursuer.x, req.pursuer.y, req.pursuer.theta],
@@ -308,12 +317,13 @@ class SimulatorNode(Node):
             problem = initial_pose_problem(poses, radii, layout, bounds)
             if problem:
                 raise ValueError(f"initial states rejected: {problem}")
-        new_game = None
-        if tuple(bounds) != tuple(self.game.bounds):
-            cfg = self.game.config.copy()
-            cfg.arena = ArenaConfig(*bounds)
-            new_game = PursuitEvasionGame(cfg)  # validates (ConfigError is a ValueError)
-        return obstacles, poses, new_game
+        cfg = self.game.config.copy()
+        cfg.arena = ArenaConfig(*bounds)
+        candidate = PursuitEvasionGame(cfg)  # validates the walls
+        candidate.safety_reward = self.game.safety_reward
+        seed = int(req.seed) if req.seed >= 0 else draw_base_seed()
+        candidate.reset(seed=seed, obstacles=obstacles, poses=poses)
+        return candidate, seed
 
 
 def main(args: list[str] | None = None) -> None:

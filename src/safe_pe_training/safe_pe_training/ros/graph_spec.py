@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -90,6 +91,8 @@ POLICY = NodeClass('safe_pe_training', 'safe_pe_policy_node',
                    'safe_pe_training.ros.policy_node', 'PolicyNode')
 GAME_STATE = NodeClass('safe_pe_sim', 'safe_pe_game_state_node',
                        'safe_pe_sim.ros.game_state_node', 'GameStateNode')
+RECORDER = NodeClass('safe_pe_training', 'safe_pe_recorder_node',
+                     'safe_pe_training.ros.recorder_node', 'RecorderNode')
 
 
 @dataclass
@@ -302,7 +305,8 @@ def deploy_graph(robot: str = 'pursuer', role: str = '',
     :param filter_params: filter parameter file (robot profile).
     :param arena_file: parameter file with the arena walls and obstacles.
     :param use_policy: also run a policy node that publishes the nominal command.
-    :param checkpoint: policy weights (``""``: the scripted baseline).
+    :param checkpoint: policy weights (``""``: the scripted baseline); a ``.onnx`` export
+        runs on onnxruntime (policy ``backend`` onnx, no torch on the robot).
     :param policy_params: policy parameter file.
     :param use_sim_time: whether the nodes follow ``/clock``.
     :param with_game_state: also run the game-state node (``robots`` = this robot in its role's
@@ -323,7 +327,8 @@ def deploy_graph(robot: str = 'pursuer', role: str = '',
                               [config_path(policy_params)],
                               {**common, 'role': role, 'follow_checkpoints': False,
                                'checkpoint': str(Path(checkpoint).expanduser().resolve())
-                               if checkpoint else ''}))
+                               if checkpoint else '',
+                               'backend': 'onnx' if checkpoint.endswith('.onnx') else 'torch'}))
     if with_game_state:
         other_role = ROLES[1 - ROLES.index(role)]
         other = _ros_name(other_robot or other_role, 'other_robot')
@@ -334,6 +339,36 @@ def deploy_graph(robot: str = 'pursuer', role: str = '',
                               [config_path(game_state_params), config_path(arena_file)],
                               {**common, 'robots': names}))
     return specs
+
+
+def recorder_spec(path: str = '', folder: str = '.', use_sim_time: bool = False) -> NodeSpec:
+    """The recorder node that writes the graph's topics to an MCAP bag (rosbag2 layout).
+
+    :param path: bag directory (``""``: ``<folder>/bag_<date>_<time>``).
+    :param folder: where the default bag goes (e.g. the run directory).
+    :param use_sim_time: whether the node follows ``/clock``.
+    """
+    if not path:
+        path = str(Path(folder) / time.strftime('bag_%Y%m%d_%H%M%S'))
+    return NodeSpec('recorder', RECORDER, 'safe_pe_recorder', '', [],
+                    {**_common(use_sim_time),
+                     'path': str(Path(path).expanduser().resolve())})
+
+
+def with_recorder(specs: list[NodeSpec], record: bool, record_path: str = '',
+                  folder: str = '.', use_sim_time: bool = False) -> list[NodeSpec]:
+    """``specs`` plus the recorder node when recording is asked for (launch ``record:=true``).
+
+    :param specs: the graph.
+    :param record: record the graph's topics.
+    :param record_path: bag directory (``""``: a new ``bag_<date>_<time>`` in ``folder``);
+        giving one also turns recording on.
+    :param folder: where the default bag goes.
+    :param use_sim_time: whether the recorder follows ``/clock``.
+    """
+    if not (record or record_path):
+        return specs
+    return [*specs, recorder_spec(record_path, folder, use_sim_time)]
 
 
 def _ros_name(name: str, what: str) -> str:

@@ -6,10 +6,14 @@ Two kinds of drivers, both called with the plain arrays of one game state
 - :class:`ScriptedDriver`: a scripted baseline (pure pursuit for the pursuer, flee for the
   evader, or zero) so the live graph moves before the first checkpoint exists;
 - :class:`CheckpointDriver`: a trained policy loaded weights-only with
-  ``safe_pe_training.checkpoints.load_policy``; the observation is built exactly as in the
-  training env: the simulator core's ``ObservationBuilder`` of the run's environment config,
-  plus (for CBF-Beta policies) the state's safe action box from the CBF core, encoded with
-  ``action_mapping.normalise_box``.
+  ``safe_pe_training.checkpoints.load_policy`` (torch);
+- :class:`OnnxDriver`: the same policy exported with ``safe_pe_train export --onnx``, run on
+  onnxruntime (no torch: :mod:`safe_pe_training.onnx_policy`).
+
+Both build the observation exactly as in the training env: the simulator core's
+``ObservationBuilder`` of the run's environment config, plus (for CBF-Beta policies) the
+state's safe action box from the CBF core, encoded with ``action_mapping.normalise_box``. A
+policy of the other role or of another observation size is refused (:class:`PolicyRefused`).
 
 Commands are nominal: the safety filter downstream is what makes them safe.
 """
@@ -22,8 +26,13 @@ from typing import Any, Mapping, Protocol
 
 import numpy as np
 
+from safe_pe_training.action_mapping import BOX_OBS_DIM, CommandLimits, normalise_box
+from safe_pe_training.config import SafeSelfPlayConfig
+from safe_pe_training.onnx_policy import OnnxPolicy
+
 ROLES = ('pursuer', 'evader')
 FALLBACKS = ('auto', 'pure_pursuit', 'flee', 'zero')
+BACKENDS = ('torch', 'onnx')
 
 
 class Driver(Protocol):
@@ -116,7 +125,7 @@ def run_config_for(checkpoint: Path, fallback_config: str = '') -> Any:
     """
     from safe_pe_training.artifacts import CONFIG_FILE
     from safe_pe_training.checkpoints import read_metadata
-    from safe_pe_training.config import SafeSelfPlayConfig, get_run_configs
+    from safe_pe_training.config import get_run_configs
 
     for candidate in (checkpoint.parent.parent / CONFIG_FILE, checkpoint.parent / CONFIG_FILE):
         if candidate.is_file():
@@ -132,44 +141,47 @@ def run_config_for(checkpoint: Path, fallback_config: str = '') -> Any:
         f'set the policy node parameter training_config to the run\'s config YAML')
 
 
-class CheckpointDriver:
-    """A trained policy: observation as in training, weights-only checkpoint.
+class PolicyRefused(ValueError):
+    """A policy file does not fit this robot: wrong role, wrong observation size, wrong kind."""
 
-    :param checkpoint: path of the ``.pt`` weights (JSON metadata beside it), or
-        ``"pretrained"`` for the shipped model of ``role`` (``safe_pe_training.pretrained``).
-    :param role: the robot's role; must match the checkpoint's.
-    :param deterministic: act with the policy's mode instead of sampling.
-    :param training_config: SafeSelfPlayConfig YAML if the run directory has none.
-    :raises safe_pe_training.checkpoints.CheckpointError: corrupt or mismatching checkpoint.
+
+class _PolicyDriver:
+    """What both policy drivers share: the training env's observation of a game state.
+
+    :param role: the robot's role.
+    :param policy_role: the role the policy was trained for (must equal ``role``).
+    :param policy_type: "beta" (safe box appended to the observation) or "gaussian".
+    :param obs_dim: the policy's observation length.
+    :param limits: the policy's command limits (``CommandLimits``).
+    :param config: the ``SafeSelfPlayConfig`` of the run the policy comes from.
+    :param path: the policy file (for messages).
+    :raises PolicyRefused: wrong role, or an observation size this config does not build.
     """
 
-    def __init__(self, checkpoint: str | Path, role: str, deterministic: bool = True,
-                 training_config: str = '') -> None:
-        from safe_pe_sim.observations import ObservationBuilder
-        from safe_pe_training.action_mapping import normalise_box
-        from safe_pe_training.checkpoints import CheckpointError, load_policy
+    def __init__(self, role: str, policy_role: str, policy_type: str, obs_dim: int,
+                 limits: Any, config: Any, path: Path) -> None:
+        from safe_pe_sim.observations import OBS_DIM, ObservationBuilder
         from safe_pe_training.factories import make_batched_filter, make_env_config
-        from safe_pe_training.pretrained import resolve_checkpoint
 
-        self.path = resolve_checkpoint(checkpoint, role).resolve()
-        self.policy = load_policy(self.path, deterministic=deterministic)
-        if self.policy.role != role:
-            raise CheckpointError(f'checkpoint {self.path} is a {self.policy.role} policy, '
-                                  f'this node drives the {role}')
-        config = run_config_for(self.path, training_config)
+        if role not in ROLES:
+            raise ValueError(f'role must be one of {ROLES}, got {role!r}')
+        if policy_role != role:
+            raise PolicyRefused(f'{path} is a {policy_role} policy, this node drives the '
+                                f'{role}')
+        self.beta = policy_type == 'beta'
+        expected = OBS_DIM + (BOX_OBS_DIM if self.beta else 0)
+        if int(obs_dim) != expected:
+            raise PolicyRefused(f'{path} expects observations of {obs_dim} entries, this '
+                                f'{policy_type} policy\'s game builds {expected}: train and '
+                                'deploy with the same simulator version and config')
+        self.role, self.agent, self.obs_dim = role, ROLES.index(role), int(obs_dim)
+        self.limits = limits
         self.env_config = make_env_config(config)
         self.builder = ObservationBuilder(self.env_config)
-        self.agent = ROLES.index(role)
-        self.role = role
-        self.beta = self.policy.meta.policy_type == 'beta'
         # The training env's own safe-box path: the batched filter of this robot.
         self.box_filter = (make_batched_filter(config, role, self.env_config) if self.beta
                            else None)
-        self._normalise_box = normalise_box
         self.max_steps = int(self.env_config.max_steps)
-        meta = self.policy.meta
-        self.description = (f'{meta.policy_type} policy {self.path.name} (phase {meta.phase}, '
-                            f'{meta.total_steps} steps, run {meta.run_type})')
 
     def observation(self, state: Mapping[str, Any]) -> np.ndarray:
         """The policy's observation of this state, as the training env builds it (float32).
@@ -190,14 +202,90 @@ class CheckpointDriver:
                                                poses[None, 1 - self.agent])
         lo = np.asarray(lo, dtype=np.float64)
         hi = np.maximum(np.asarray(hi, dtype=np.float64), lo)
-        encoded = self._normalise_box(lo, hi, self.policy.limits)[0]
+        encoded = normalise_box(lo, hi, self.limits)[0]
         return np.concatenate([np.asarray(obs, dtype=np.float32), encoded]).astype(np.float32)
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def command(self, state: Mapping[str, Any]) -> tuple[float, float]:
         """Nominal ``(v, omega)`` of the policy in this state."""
         obs = self.observation(state)
-        if obs.shape[0] != self.policy.obs_dim:
-            raise ValueError(f'observation has {obs.shape[0]} entries, the checkpoint expects '
-                             f'{self.policy.obs_dim}: train and deploy with the same config')
-        v, omega = self.policy(obs)
+        if obs.shape[0] != self.obs_dim:
+            raise ValueError(f'observation has {obs.shape[0]} entries, the policy expects '
+                             f'{self.obs_dim}: train and deploy with the same config')
+        v, omega = self._act(obs)
         return float(v), float(omega)
+
+
+class CheckpointDriver(_PolicyDriver):
+    """A trained policy on torch: observation as in training, weights-only checkpoint.
+
+    :param checkpoint: path of the ``.pt`` weights (JSON metadata beside it), or
+        ``"pretrained"`` for the shipped model of ``role`` (``safe_pe_training.pretrained``).
+    :param role: the robot's role; must match the checkpoint's.
+    :param deterministic: act with the policy's mode instead of sampling.
+    :param training_config: SafeSelfPlayConfig YAML if the run directory has no config.
+    :raises safe_pe_training.checkpoints.CheckpointError: corrupt checkpoint;
+        PolicyRefused: wrong role or observation size.
+    """
+
+    backend = 'torch'
+
+    def __init__(self, checkpoint: str | Path, role: str, deterministic: bool = True,
+                 training_config: str = '') -> None:
+        from safe_pe_training.checkpoints import load_policy
+        from safe_pe_training.pretrained import resolve_checkpoint
+
+        self.path = resolve_checkpoint(checkpoint, role).resolve()
+        if self.path.suffix == '.onnx':
+            raise PolicyRefused(f'{self.path} is an ONNX policy: set backend:=onnx')
+        self.policy = load_policy(self.path, deterministic=deterministic)
+        meta = self.policy.meta
+        super().__init__(role, self.policy.role, meta.policy_type, self.policy.obs_dim,
+                         self.policy.limits, run_config_for(self.path, training_config),
+                         self.path)
+        self.description = (f'{meta.policy_type} policy {self.path.name} (phase {meta.phase}, '
+                            f'{meta.total_steps} steps, run {meta.run_type})')
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:
+        return self.policy(obs)
+
+
+class OnnxDriver(_PolicyDriver):
+    """An exported policy on onnxruntime (no torch): ``safe_pe_train export --onnx``.
+
+    Acts with the policy's mode. The observation is built from the run config stored in the
+    ONNX metadata (or ``training_config`` if the export has none).
+
+    :param path: the ``.onnx`` file (JSON metadata beside it).
+    :param role: the robot's role; must match the policy's.
+    :param training_config: SafeSelfPlayConfig YAML used if the metadata has no config.
+    :raises safe_pe_training.onnx_policy.OnnxPolicyError: missing/corrupt files;
+        PolicyRefused: wrong role, observation size or file kind.
+    """
+
+    backend = 'onnx'
+
+    def __init__(self, path: str | Path, role: str, training_config: str = '') -> None:
+        self.path = Path(path).expanduser().resolve()
+        if self.path.suffix != '.onnx':
+            raise PolicyRefused(f'{self.path} is not an ONNX policy (.onnx): export it with '
+                                '`safe_pe_train export --onnx CHECKPOINT --out FILE.onnx` or '
+                                'set backend:=torch')
+        self.policy = OnnxPolicy(self.path)
+        meta = self.policy.meta
+        if meta.config:
+            config = SafeSelfPlayConfig.from_dict(meta.config)
+        elif training_config:
+            config = SafeSelfPlayConfig.from_yaml(training_config)
+        else:
+            raise FileNotFoundError(f'{self.path} has no run config in its metadata: set the '
+                                    'policy node parameter training_config')
+        super().__init__(role, meta.role, meta.policy_type, meta.obs_dim,
+                         CommandLimits.from_dict(meta.limits), config, self.path)
+        self.description = (f'{meta.policy_type} policy {self.path.name} (onnx, phase '
+                            f'{meta.phase}, {meta.total_steps} steps, run {meta.run_type})')
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:
+        return self.policy(obs)

@@ -4,32 +4,37 @@ Subscribes to ``/safe_pe/game_state``, publishes ``cmd_vel_nominal`` (relative: 
 robot's namespace, e.g. ``/pursuer/cmd_vel_nominal``) for the safety filter. Drives a trained
 checkpoint (weights-only) when one is given or announced on ``/safe_pe/training/checkpoint``
 for its role (hot reload), else a scripted baseline, so the live graph moves from the start.
+``backend:=onnx`` runs policies exported with ``safe_pe_train export --onnx`` on onnxruntime
+instead of torch (a robot without torch).
 
 Safe fallbacks: no or stale game state -> publishes nothing (the filter's watchdog stops the
-robot); a checkpoint that fails to load -> keeps the current driver and logs why; a policy
-that throws or returns non-finite values -> publishes nothing for that tick; shutdown ->
-one zero command.
+robot); a checkpoint that fails to load (or is of the other role or observation size) ->
+keeps the current driver and logs why; a policy that throws or returns non-finite values ->
+publishes nothing for that tick; shutdown -> one zero command.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.duration import Duration
 from rclpy.node import Node
 from safe_pe_cbf.ros.qos import CHECKPOINT_QOS
 from safe_pe_msgs.msg import CheckpointInfo, GameState
 
 from safe_pe_training.ros.conversions import CMD_TYPES, game_state_arrays, make_twist, twist_type
-from safe_pe_training.ros.params import declare
+from safe_pe_training.ros.params import ParameterError, declare
 from safe_pe_training.ros.runner import run_node
 from safe_pe_training.ros.policy_core import (
+    BACKENDS,
     FALLBACKS,
     ROLES,
     CheckpointDriver,
     Driver,
+    OnnxDriver,
     ScriptedDriver,
 )
 
@@ -39,21 +44,24 @@ NODE_NAME = 'safe_pe_policy'
 class PolicyNode(Node):
     """Publishes a nominal command for one robot from a checkpoint or a scripted baseline."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
         """Create the node.
 
+        :param clock: monotonic clock [s] that the game state's age is measured on (tests pass
+            a fake one so that what goes stale does not depend on the machine's speed).
         :param kwargs: passed to ``rclpy.node.Node`` (``cli_args``, ``parameter_overrides``,
             ``namespace``, ``context``...).
         """
         super().__init__(NODE_NAME, **kwargs)
+        self._monotonic = clock
         default_role = self.get_namespace().strip('/').split('/')[-1]
         self.role: str = declare(
             self, 'role', default_role if default_role in ROLES else 'pursuer',
             'Game role this node drives (default: the namespace if it is a role).',
             choices=ROLES)
         self.checkpoint: str = declare(
-            self, 'checkpoint', '', 'Policy weights (.pt) to load at start ("" = none, '
-            '"pretrained" = the shipped model of this role in models/).')
+            self, 'checkpoint', '', 'Policy to load at start: .pt weights (backend torch) or '
+            '.onnx (backend onnx); "" = none, "pretrained" = the shipped model of this role.')
         self.follow = declare(
             self, 'follow_checkpoints', True,
             'Hot-reload checkpoints of our role announced on /safe_pe/training/checkpoint.')
@@ -67,6 +75,13 @@ class PolicyNode(Node):
                                      'filter\'s nominal_cmd_type.', choices=CMD_TYPES)
         self.deterministic = declare(self, 'deterministic', True,
                                      'Act with the policy\'s mode instead of sampling.')
+        self.backend: str = declare(
+            self, 'backend', 'torch', 'Inference of trained policies: "torch" (.pt '
+            'checkpoints) or "onnx" (.onnx from `safe_pe_train export --onnx`, on '
+            'onnxruntime; needs no torch).', choices=BACKENDS)
+        if self.backend == 'onnx' and not self.deterministic:
+            raise ParameterError('backend onnx acts with the policy\'s mode: set '
+                                 'deterministic:=true or backend:=torch')
         fallback = declare(self, 'fallback', 'auto',
                            'Scripted baseline used until a checkpoint is loaded.',
                            choices=FALLBACKS)
@@ -89,6 +104,7 @@ class PolicyNode(Node):
         self._pending = ''
         self.commands_published = 0
         self.reloads = 0
+        self.failed_loads = 0
         self._warned: set[str] = set()
 
         self._pub = self.create_publisher(twist_type(self.cmd_type), 'cmd_vel_nominal', 10)
@@ -118,12 +134,17 @@ class PolicyNode(Node):
         """
         with self._loading:
             try:
-                driver = CheckpointDriver(path, self.role, self.deterministic,
-                                          self.training_config)
+                driver: Driver
+                if self.backend == 'onnx':
+                    driver = OnnxDriver(path, self.role, self.training_config)
+                else:
+                    driver = CheckpointDriver(path, self.role, self.deterministic,
+                                              self.training_config)
             except Exception as exc:  # noqa: BLE001 - any load failure keeps the old driver
                 self.get_logger().error(
                     f'cannot load checkpoint {path!r} ({type(exc).__name__}: {exc}); still '
                     f'driving with {self._driver.description}')
+                self.failed_loads += 1
                 return False
             with self._lock:
                 self._driver = driver
@@ -136,6 +157,10 @@ class PolicyNode(Node):
         # Only remember the newest: a late joiner gets several announcements at once
         # (transient local) and must load just the last one.
         if msg.role == self.role and msg.path:
+            if self.backend == 'onnx' and not msg.path.endswith('.onnx'):
+                self._warn_once('onnx-follow', f'backend onnx: ignoring announced checkpoint '
+                                f'{msg.path} (export it with safe_pe_train export --onnx)')
+                return
             with self._lock:
                 self._pending = msg.path
 
@@ -148,7 +173,7 @@ class PolicyNode(Node):
     def _on_state(self, msg: GameState) -> None:
         with self._lock:
             self._state = msg
-            self._state_time = time.monotonic()
+            self._state_time = self._monotonic()
 
     def _warn_once(self, key: str, text: str) -> None:
         if key not in self._warned:
@@ -157,7 +182,7 @@ class PolicyNode(Node):
 
     def _tick(self) -> None:
         with self._lock:
-            msg, age, driver = self._state, time.monotonic() - self._state_time, self._driver
+            msg, age, driver = self._state, self._monotonic() - self._state_time, self._driver
         if msg is None or age > self.state_timeout:
             return
         try:
@@ -180,6 +205,8 @@ class PolicyNode(Node):
             self._pub.publish(make_twist(0.0, 0.0,
                                          self.cmd_type,
                                          self.get_clock().now().to_msg(), self.base_frame))
+            # The process may exit right after: let the filter acknowledge the zero first.
+            self._pub.wait_for_all_acked(Duration(seconds=0.5))
         except Exception:  # noqa: BLE001 - context may already be shut down
             pass
 

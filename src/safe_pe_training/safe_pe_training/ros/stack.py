@@ -27,9 +27,10 @@ import rclpy
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
+from safe_pe_cbf.ros.shutdown import drain_executor
 
 from safe_pe_training.league_report import final_league, format_final_league
-from safe_pe_training.ros.graph_spec import NodeSpec, sim_training_graph
+from safe_pe_training.ros.graph_spec import NodeSpec, recorder_spec, sim_training_graph
 from safe_pe_training.ros.report import REPORT_JSON, REPORT_MARKDOWN
 from safe_pe_training.ros.stack_config import StackConfig, StackConfigError, config_from_args
 
@@ -44,6 +45,8 @@ def graph_for(config: StackConfig) -> list[NodeSpec]:
         run_dir=config.run_dir, training_config=config.training_config, seed=config.seed,
         use_sim_time=config.use_sim_time, files=config.params,
         steps_per_phase=config.steps_per_phase, num_envs=config.num_envs)
+    if config.record:
+        specs.append(recorder_spec(config.record, use_sim_time=config.use_sim_time))
     if config.budget == 0:
         specs = [s for s in specs if s.key != 'training']
         for spec in specs:
@@ -99,7 +102,8 @@ class Stack:
             # the interpreter, so training starts sooner.
             self._say('loading the training stack (torch, stable-baselines3)')
             importlib.import_module('safe_pe_training.self_play')
-        order = ['sim', 'metrics'] + [s.key for s in self.specs if s.key.startswith('filter/')]
+        order = ['recorder', 'sim', 'metrics']
+        order += [s.key for s in self.specs if s.key.startswith('filter/')]
         order += [s.key for s in self.specs if s.key.startswith('policy/')] + ['training']
         by_key = {s.key: s for s in self.specs}
         for key in order:
@@ -204,6 +208,8 @@ class Stack:
         self.stop_event.set()
         if self._spin_thread is not None:
             self._spin_thread.join(timeout=10.0)
+        if self.executor is not None:
+            drain_executor(self.executor)    # no node is destroyed under a running callback
         for key in reversed(list(self.nodes)):
             try:
                 if self.executor is not None and self.nodes[key] in self.executor.get_nodes():
@@ -273,6 +279,13 @@ def main(args: Sequence[str] | None = None) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         rclpy.try_shutdown()
+    recorder = stack.nodes.get('recorder')
+    if recorder is not None and recorder.record_error:
+        print(f'safe_pe_stack: recording failed ({recorder.record_error}); the live graph ran '
+              'without it', file=sys.stderr)
+    elif recorder is not None:
+        print(f'[safe_pe_stack] bag: {recorder.path} (ros2 bag info {recorder.path})',
+              flush=True)
     report_md = stack.run_dir / REPORT_MARKDOWN
     if report_md.is_file():
         print(report_md.read_text(), flush=True)

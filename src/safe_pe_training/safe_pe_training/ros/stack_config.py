@@ -45,6 +45,8 @@ class StackConfig:
         timers; 0.001 s trained 2.6x faster with 15x fewer nominal timeouts here).
     :param league_episodes: episodes per pairing of the end-of-run league (what was trained
         and the shipped pair vs the scripted references; 0: none).
+    :param record: bag directory to record the live graph's topics to (MCAP, rosbag2
+        layout; ``""``: no recording).
     :param params: node parameter files (relative to ``config/`` or absolute).
     """
 
@@ -61,6 +63,7 @@ class StackConfig:
     use_sim_time: bool = False
     gil_switch_interval: float = 0.001
     league_episodes: int = 20
+    record: str = ''
     params: GraphFiles = field(default_factory=GraphFiles)
 
     def validate(self) -> StackConfig:
@@ -100,6 +103,11 @@ class StackConfig:
                                    f'{self.use_sim_time!r}')
         if not self.run_dir:
             raise StackConfigError('run_dir must be a directory path')
+        if self.record is None:
+            self.record = ''
+        if not isinstance(self.record, str):
+            raise StackConfigError(f'record must be a bag directory path or "", got '
+                                   f'{self.record!r}')
         return self
 
     @classmethod
@@ -171,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--seed', type=int, help='seed of training and simulator')
     parser.add_argument('--linger', type=float,
                         help='seconds the live graph keeps playing after training')
+    parser.add_argument('--record', metavar='PATH',
+                        help='record the live graph\'s topics to this bag directory (MCAP, '
+                        'rosbag2 layout: ros2 bag info/play, Foxglove)')
     parser.add_argument('--quiet', action='store_true', help='no progress lines')
     return parser
 
@@ -186,7 +197,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[StackConfig, ar
     overrides = {'budget': args.budget, 'run_type': args.run_type, 'run_dir': args.run_dir,
                  'duration': args.duration, 'training_config': args.training_config,
                  'seed': args.seed, 'linger': args.linger,
-                 'steps_per_phase': args.steps_per_phase, 'num_envs': args.num_envs}
+                 'steps_per_phase': args.steps_per_phase, 'num_envs': args.num_envs,
+                 'record': args.record}
     for key, value in overrides.items():
         if value is not None:
             setattr(config, key, value)
