@@ -443,7 +443,8 @@ def _tail(path: Path, start: int) -> str:
 
 
 def run_task(task: StudyTask, attempt: int = 1) -> TaskOutcome:
-    """Do what is left of a task, each step a subprocess; never raises for a failed step.
+    """Do what is left of a task, each step a subprocess (a failed step is an outcome with
+    its log tail, not an exception).
 
     Train tasks: train (fresh, or resumed from the last checkpoint of an earlier attempt),
     then measure. Cross-play tasks: play the pairings. Output goes to
