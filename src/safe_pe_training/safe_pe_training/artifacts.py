@@ -227,3 +227,15 @@ def default_run_dir(run_type: str, base: str | os.PathLike[str] = "runs",
         candidate = base_path / f"{stem}_{counter}"
         counter += 1
     return RunDir(candidate)
+
+
+def paired_paths(path: str | os.PathLike[str], suffix: str) -> tuple[Path, Path]:
+    """``(<stem><suffix>, <stem>.json)`` for a path given with either suffix or none: a
+    model file and its JSON metadata beside it.
+
+    :param path: ``<stem>``, ``<stem><suffix>`` or ``<stem>.json``
+    :param suffix: the model file's suffix, e.g. ``".pt"``
+    """
+    p = Path(path)
+    stem = p.with_suffix("") if p.suffix in (suffix, ".json") else p
+    return stem.with_suffix(suffix), stem.with_suffix(".json")

@@ -37,7 +37,8 @@ from safe_pe_training.action_mapping import (
     denormalise_box,
     unit_to_physical,
 )
-from safe_pe_training.artifacts import atomic_write_bytes, atomic_write_json, read_json
+from safe_pe_training.artifacts import atomic_write_bytes, atomic_write_json, paired_paths, \
+    read_json
 from safe_pe_training.beta_policy import CBFBetaPolicy
 
 CHECKPOINT_FORMAT = "safe_pe_policy/1"
@@ -360,9 +361,7 @@ def checkpoint_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
 
     :param path: ``<stem>``, ``<stem>.pt`` or ``<stem>.json``
     """
-    p = Path(path)
-    stem = p.with_suffix("") if p.suffix in (".pt", ".json") else p
-    return stem.with_suffix(".pt"), stem.with_suffix(".json")
+    return paired_paths(path, ".pt")
 
 
 def read_metadata(path: str | os.PathLike[str]) -> CheckpointMetadata:

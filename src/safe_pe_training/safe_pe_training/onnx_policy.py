@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from safe_pe_training.artifacts import paired_paths
+
 ONNX_FORMAT = "safe_pe_onnx/1"
 INPUT_NAME = "observation"
 OUTPUT_NAME = "command"
@@ -118,9 +120,7 @@ def onnx_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
 
     :param path: ``<stem>``, ``<stem>.onnx`` or ``<stem>.json``
     """
-    p = Path(path)
-    stem = p.with_suffix("") if p.suffix in (".onnx", ".json") else p
-    return stem.with_suffix(".onnx"), stem.with_suffix(".json")
+    return paired_paths(path, ".onnx")
 
 
 def sha256_file(path: Path) -> str:

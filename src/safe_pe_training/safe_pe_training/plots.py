@@ -21,7 +21,12 @@ from safe_pe_training.league import league_rows  # noqa: E402
 ROLE_COLOURS = {"pursuer": "tab:red", "evader": "tab:blue"}
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write ``fig`` to ``path`` atomically (temporary sibling, then rename) and close it.
+
+    :param fig: matplotlib figure
+    :param path: PNG file
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=110, bbox_inches="tight")
@@ -61,7 +66,7 @@ def plot_training_curves(progress: Sequence[dict[str, Any]], path: Path) -> Path
         ax.grid(alpha=0.3)
         if ax.has_data():
             ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_capture_rates(phases: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -89,7 +94,7 @@ def plot_capture_rates(phases: Sequence[dict[str, Any]], path: Path) -> Path:
     ax.set_title("capture rate per phase (orange: collapse flagged)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_safety_rates(phases: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -111,7 +116,7 @@ def plot_safety_rates(phases: Sequence[dict[str, Any]], path: Path) -> Path:
     ax.set_title("safety filter per phase")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_margin_histograms(phases: Sequence[dict[str, Any]], edges: Sequence[float],
@@ -141,7 +146,7 @@ def plot_margin_histograms(phases: Sequence[dict[str, Any]], edges: Sequence[flo
     ax.grid(alpha=0.3)
     if ax.has_data():
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_league(rows: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -167,7 +172,7 @@ def plot_league(rows: Sequence[dict[str, Any]], path: Path) -> Path:
         ax.grid(alpha=0.3)
         if ax.has_data():
             ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_final_league(result: dict[str, Any], path: Path) -> Path:
@@ -209,7 +214,7 @@ def plot_final_league(result: dict[str, Any], path: Path) -> Path:
                  "better; evader: lower)")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def write_run_plots(plots_dir: Path, phases: Sequence[dict[str, Any]],

@@ -689,7 +689,7 @@ class SelfPlayTrainer:
         """One filtered episode of the current pursuer vs the current evader, as a PNG."""
         from safe_pe_sim.rendering import plot_episode
 
-        from safe_pe_training.plots import _save
+        from safe_pe_training.plots import save_figure
 
         players = [PolicyOpponent(self.deployed(r), label=r) for r in ROLES]
         core = make_core(self.config, self.env_config, 1, seed=self.config.seed + 424_242)
@@ -701,7 +701,7 @@ class SelfPlayTrainer:
         fig = plot_episode(self.env_config, match.obstacles, match.trajectory,
                            title=f"run {self.config.run_type}: final pursuer vs final evader "
                                  f"({len(match.trajectory) - 1} steps)")
-        return _save(fig, self.run.plots / "sample_episode.png")
+        return save_figure(fig, self.run.plots / "sample_episode.png")
 
 
 def _other(role: str) -> str:

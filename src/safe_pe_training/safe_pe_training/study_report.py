@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from safe_pe_training.artifacts import atomic_write_csv, atomic_write_text  # noqa: E402
+from safe_pe_training.plots import save_figure  # noqa: E402
 from safe_pe_training.study import crossplay_world  # noqa: E402
 from safe_pe_training.study_stats import METRICS, Interval, aggregate_crossplay, \
     aggregate_runs, curve_bands, evaluate_claims, load_study  # noqa: E402
@@ -31,15 +32,6 @@ SAFETY_KEYS = ("train_violations", "train_violation_rate", "intervention_rate", 
                "eval_backup_rate", "box_restriction")
 COST_KEYS = ("steps_per_second", "wall_time_s")
 LABELS = {key: label for key, label, _ in METRICS}
-
-
-def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
 
 
 def _band(ax: Any, x: np.ndarray, bands: Sequence[Interval], label: str) -> None:
@@ -72,7 +64,7 @@ def plot_curves(measures: dict[str, dict[int, dict[str, Any]]], keys: Sequence[s
         ax.set_xlabel("env-steps")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_crossplay(runs: Sequence[str], matrix: dict[tuple[str, str], Interval],
@@ -97,7 +89,7 @@ def plot_crossplay(runs: Sequence[str], matrix: dict[tuple[str, str], Interval],
                         color="white" if values[i, j] < 0.6 else "black", fontsize=8)
     fig.colorbar(image, ax=ax, label="capture rate")
     ax.set_title("cross-play: final pursuer vs final evader")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_min_h(measures: dict[str, dict[int, dict[str, Any]]], path: Path) -> Path:
@@ -125,7 +117,7 @@ def plot_min_h(measures: dict[str, dict[int, dict[str, Any]]], path: Path) -> Pa
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _table(runs: Sequence[str], agg: dict[str, dict[str, Interval]], keys: Sequence[str],
