@@ -263,8 +263,8 @@ class SelfPlaySection:
     steps_per_phase: int = 100_000
     first_role: str = "pursuer"
     opponent_pool_size: int = 5
-    latest_opponent_prob: float = 0.35
-    reference_prob: float = 0.35
+    latest_opponent_prob: float = 0.25
+    reference_prob: float = 0.5
     mixture_size: int = 4
     eval_episodes: int = 20
     collapse_threshold: float = 0.05

@@ -66,10 +66,11 @@ def test_tiny_training_run(tmp_path, run):
                                       "pursuer vs random"}
     assert set(phases[1]["eval"]) == {"evader vs pure_pursuit", "evader vs lead_pursuit"}
     assert all(m["episodes"] == 2 for p in phases for m in p["eval"].values())
-    # phase 1's evader plays a mixture: the pursuer snapshot of phase 0 (newest, half the
-    # games) and scripted pursuers drawn by PFSP weight
+    # phase 1's evader plays a mixture: the pursuer snapshot of phase 0 (newest) and the
+    # scripted pursuers (PFSP-weighted); no older snapshot yet, so the two groups share all
+    # games in the proportion latest_opponent_prob : reference_prob = 0.25 : 0.5
     mix = phases[1]["opponents"]
-    assert "phase0" in mix and mix["phase0"]["share"] == 0.5
+    assert "phase0" in mix and mix["phase0"]["share"] == pytest.approx(0.25 / 0.75)
     assert set(mix) - {"phase0"} <= {"baseline:pure_pursuit", "baseline:lead_pursuit"}
     assert abs(sum(m["share"] for m in mix.values()) - 1.0) < 1e-12
     league = json.loads((root / "metrics" / "league.json").read_text())
