@@ -29,7 +29,6 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 from safe_pe_cbf.ros.shutdown import drain_executor
 
-from safe_pe_training.league_report import final_league, format_final_league
 from safe_pe_training.ros.graph_spec import NodeSpec, recorder_spec, sim_training_graph
 from safe_pe_training.ros.report import REPORT_JSON, REPORT_MARKDOWN
 from safe_pe_training.ros.stack_config import StackConfig, StackConfigError, config_from_args
@@ -229,6 +228,9 @@ class Stack:
 
 def _final_league(stack: Stack, episodes: int) -> None:
     """Play what the run trained and the shipped pair against the league's references."""
+    # heavy (torch, matplotlib): imported only once training has finished
+    from safe_pe_training.league_report import final_league, format_final_league
+
     stack._say(f'league: {episodes} episodes per pairing on the fixed evaluation seeds')
     try:
         result = final_league(stack.run_dir, episodes)
