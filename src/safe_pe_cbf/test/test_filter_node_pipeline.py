@@ -46,6 +46,29 @@ def test_stop_until_state_then_filters_then_stale_stops_again():
     assert p.counters.tier_counts[Tier.STOP] == 2 and p.counters.commands == 3
 
 
+def test_decisions_carry_the_stamp_of_the_state_they_were_computed_from():
+    """The node stamps answers to unstamped commands with it (lock-step consumers)."""
+    p, clock = _pipeline(nominal_timeout=0.2, zero_hold=1.0)
+    assert p.process(0.1, 0.0).state_stamp is None  # STOP: no state yet
+    p.set_state(np.array([-1.0, 1.0, 0.0]), stamp=(12, 345))
+    assert p.process(0.1, 0.0).state_stamp == (12, 345)
+    p.set_state(np.array([-0.9, 1.0, 0.0]), stamp=(12, 346))
+    d = p.process(0.22, 0.0)
+    assert d.tier == Tier.NOMINAL and d.state_stamp == (12, 346)
+    p.set_state(np.array([-0.9, 1.0, 0.0]))  # an unstamped state: no stamp to echo
+    assert p.process(0.1, 0.0).state_stamp is None
+    p.set_state(np.array([-0.9, 1.0, 0.0]), stamp=(13, 0))
+    clock.t += 0.3  # the nominal command timed out: the watchdog's zeros used no state
+    z = p.tick()
+    assert z is not None and z.tier == Tier.STOP and z.state_stamp is None
+    clock.t += 0.3  # the state is stale now: STOP, computed from no state
+    d = p.process(0.1, 0.0)
+    assert d.tier == Tier.STOP and d.state_stamp is None
+    p.reconfigure(p.cbf, p.state_timeout, enabled=False)
+    p.set_state(np.array([-0.9, 1.0, 0.0]), stamp=(14, 0))
+    assert p.process(0.1, 0.0).state_stamp is None  # DISABLED: no CBF, no state used
+
+
 def test_full_speed_at_an_obstacle_is_changed():
     p, _ = _pipeline()
     p.set_state(np.array([1.0 - 0.3 - 0.105 - 0.02, 0.0, 0.0]))  # 2 cm from the obstacle

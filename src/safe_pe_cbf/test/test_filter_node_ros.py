@@ -338,7 +338,8 @@ def test_arena_from_the_latched_topic_and_opponent_from_odometry(context, execut
 def test_raw_command_path_decodes_falls_back_and_drops(context):
     """The nominal subscription is raw: little- and big-endian commands are read by the node's
     own decoder, an undecodable buffer is dropped and counted (nothing published, the node goes
-    on), and an unstamped nominal gets a stamped output with the node's clock and frame_id."""
+    on), and an unstamped nominal gets a stamped output with the node's frame_id and the stamp
+    of the odometry it was computed from (the node's clock if that stamp is zero)."""
     import struct
 
     node = SafetyFilterNode(context=context, namespace=f"/{NS}_raw", parameter_overrides=[
@@ -360,7 +361,8 @@ def test_raw_command_path_decodes_falls_back_and_drops(context):
     try:
         assert spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
                            and odom_pub.get_subscription_count() > 0, WAIT)
-        _send_state(executor, node, FakeClock(node), lambda: odom_pub.publish(odometry_message(
+        clock = FakeClock(node)
+        _send_state(executor, node, clock, lambda: odom_pub.publish(odometry_message(
             [1.0, 1.0, 0.0], (0.0, 0.0), Header(frame_id="odom"), "base")))
         before = time.time()
         msg = Twist()
@@ -370,18 +372,27 @@ def test_raw_command_path_decodes_falls_back_and_drops(context):
         assert (cmds[-1].twist.linear.x, cmds[-1].twist.angular.z) == (0.1, 0.2)
         assert cmds[-1].header.frame_id == "arena_frame"
         assert abs(cmds[-1].header.stamp.sec + 1e-9 * cmds[-1].header.stamp.nanosec
-                   - before) < 5.0
+                   - before) < 5.0  # zero odometry stamp: the node's clock
+        # a stamped odometry: the answer to an unstamped command carries its stamp
+        odom_header = Header(frame_id="odom")
+        odom_header.stamp.sec, odom_header.stamp.nanosec = 42, 7
+        _send_state(executor, node, clock, lambda: odom_pub.publish(odometry_message(
+            [1.0, 1.0, 0.0], (0.0, 0.0), odom_header, "base")))
+        nominal_pub.publish(msg)
+        assert spin_until(executor, lambda: len(cmds) >= 2, WAIT)
+        assert (cmds[-1].header.stamp.sec, cmds[-1].header.stamp.nanosec) == (42, 7)
+        assert cmds[-1].header.frame_id == "arena_frame"
         big_endian = b"\x00\x00\x00\x00" + struct.pack(">6d", 0.15, 0.0, 0.0, 0.0, 0.0, -0.1)
         nominal_pub.publish(big_endian)
-        assert spin_until(executor, lambda: len(cmds) >= 2, WAIT)
+        assert spin_until(executor, lambda: len(cmds) >= 3, WAIT)
         assert (cmds[-1].twist.linear.x, cmds[-1].twist.angular.z) == (0.15, -0.1)
         nominal_pub.publish(b"\x00\x0b\x00\x00garbage")  # unknown representation, too short
         assert spin_until(executor, lambda: node.pipeline.counters.dropped["nominal"] == 1,
                           WAIT)
         _spin_for(executor, 0.1)
-        assert len(cmds) == 2
+        assert len(cmds) == 3
         nominal_pub.publish(msg)  # and the node goes on
-        assert spin_until(executor, lambda: len(cmds) >= 3, WAIT)
+        assert spin_until(executor, lambda: len(cmds) >= 4, WAIT)
     finally:
         executor.shutdown()
         node.destroy_node()

@@ -11,11 +11,18 @@ of the standard executor here); ``--executor single`` before ``--ros-args`` (or
 (:mod:`safe_pe_cbf.ros.executors`).
 
 Topics (relative to the namespace): ``cmd_vel_nominal`` in, ``cmd_vel`` out (Twist or
-TwistStamped by parameter, header copied through; both are taken and sent as serialized bytes,
+TwistStamped by parameter; both are taken and sent as serialized bytes,
 read and written by :mod:`safe_pe_cbf.ros.twist_cdr`, because rclpy's Python message objects
 cost a Python node more than the filter itself), ``odom`` or ``/safe_pe/game_state`` in
 (``state_source``), ``/safe_pe/arena`` in (transient local) when ``arena_source`` is
 ``topic``, ``safety_status`` / ``safety_markers`` / ``/diagnostics`` out.
+
+Stamps of the safe command (when TwistStamped) and of its SafetyStatus: a stamped nominal
+command's header is copied through. For an unstamped nominal command they carry the header
+stamp of the robot state (odometry or game state) the command was computed from, so a
+consumer can tell which state a command answers (a lock-step simulator, a recorder, a latency
+probe); the node's clock (and the ``frame_id`` parameter) when no state was used (STOP,
+DISABLED, watchdog zeros) or the state message had a zero stamp.
 
 Every nominal command produces exactly one safe command (event driven). Stale or missing state,
 a missing arena or a core error produce a zero command with tier STOP and a reason. A timer at
@@ -205,7 +212,7 @@ class SafetyFilterNode(Node):
         except NonFiniteInput as err:
             self._drop("state", err)
             return
-        self.pipeline.set_state(pose)
+        self.pipeline.set_state(pose, stamp=_stamp_or_none(msg.header))
 
     def _on_opponent_odom(self, msg: Odometry) -> None:
         try:
@@ -225,7 +232,8 @@ class SafetyFilterNode(Node):
             return
         if self.settings.state_source == "game_state":
             try:
-                self.pipeline.set_state(pose_from_agent_state(own))
+                self.pipeline.set_state(pose_from_agent_state(own),
+                                        stamp=_stamp_or_none(msg.header))
             except NonFiniteInput as err:
                 self._drop("state", err)
         if self.settings.opponent_source == "game_state":
@@ -333,15 +341,20 @@ class SafetyFilterNode(Node):
 
         :param decision: what to publish.
         :param stamp: ``(sec, nanosec)`` of the nominal command's header, copied to the safe
-            command and the status; None: now, with the ``frame_id`` parameter.
+            command and the status; None (unstamped nominal, watchdog): the decision's
+            ``state_stamp``, or now if it has none, with the ``frame_id`` parameter.
         :param frame_id: the nominal command's header frame_id (used with ``stamp``).
         :param v_nom: nominal linear velocity reported in the status [m/s].
         :param omega_nom: nominal angular velocity reported in the status [rad/s].
         """
         s = self.settings
         if stamp is None:
-            now = self.get_clock().now().seconds_nanoseconds()
-            stamp, frame_id = (int(now[0]), int(now[1])), s.frame_id
+            if decision.state_stamp is not None:
+                stamp = decision.state_stamp
+            else:
+                now = self.get_clock().now().seconds_nanoseconds()
+                stamp = (int(now[0]), int(now[1]))
+            frame_id = s.frame_id
         v, omega = decision.command
         if s.output_stamped:
             out = encode_twist_stamped(stamp[0], stamp[1], frame_id.encode("utf-8"), v, omega)
@@ -439,6 +452,15 @@ class SafetyFilterNode(Node):
         header = self._header() if self.settings.output_stamped else None
         self.cmd_pub.publish(command_message(0.0, 0.0, self.settings.output_stamped, header))
         self.cmd_pub.wait_for_all_acked(Duration(seconds=wait_s))
+
+
+def _stamp_or_none(header: Header) -> tuple[int, int] | None:
+    """``(sec, nanosec)`` of a state message's header; None for the zero (unset) stamp.
+
+    :param header: the message's header.
+    """
+    stamp = (int(header.stamp.sec), int(header.stamp.nanosec))
+    return None if stamp == (0, 0) else stamp
 
 
 def main(args: list[str] | None = None) -> None:

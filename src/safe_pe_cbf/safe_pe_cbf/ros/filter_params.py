@@ -36,7 +36,8 @@ NODE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("nominal_cmd_type", "twist", "Message type of cmd_vel_nominal (must match the "
               "policy's cmd_type).", choices=CMD_TYPES, read_only=True),
     ParamSpec("cmd_type", "twist", "Message type of the safe cmd_vel: twist (Jazzy bases) or "
-              "twist_stamped (Kilted default); header copied from the nominal when stamped.",
+              "twist_stamped (Kilted default); header copied from the nominal when stamped, else "
+              "the stamp of the odometry/game state the command was computed from.",
               choices=CMD_TYPES, read_only=True),
     ParamSpec("state_source", "odom", "Where this robot's pose comes from.",
               choices=STATE_SOURCES, read_only=True),

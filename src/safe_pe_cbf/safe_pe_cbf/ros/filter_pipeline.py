@@ -72,6 +72,9 @@ class FilterDecision:
     :param qp_feasible: the exact CBF-QP had a solution (False when not solved).
     :param solve_time: seconds spent in the resolver.
     :param active_constraints: names of the constraints active at the solution.
+    :param state_stamp: header stamp ``(sec, nanosec)`` of the robot state the command was
+        computed from (see :meth:`FilterPipeline.set_state`); None when no state was used
+        (STOP, DISABLED, watchdog zeros) or that state had no stamp.
     """
 
     command: tuple[float, float]
@@ -84,6 +87,7 @@ class FilterDecision:
     qp_feasible: bool = False
     solve_time: float = 0.0
     active_constraints: tuple[str, ...] = ()
+    state_stamp: tuple[int, int] | None = None
 
 
 @dataclass
@@ -159,6 +163,7 @@ class FilterPipeline:
         self.arena_error = "no arena received yet"
         self.pose: np.ndarray | None = None
         self.pose_time = -math.inf
+        self.pose_stamp: tuple[int, int] | None = None  # header stamp of the pose's message
         self.opponent: np.ndarray | None = None
         self.opponent_time = -math.inf
         self.last_decision: FilterDecision | None = None
@@ -233,14 +238,19 @@ class FilterPipeline:
             self.resolver = None
             self.arena_error = f"cannot build the safety filter for this arena: {err}"
 
-    def set_state(self, pose: np.ndarray, now: float | None = None) -> None:
+    def set_state(self, pose: np.ndarray, now: float | None = None,
+                  stamp: tuple[int, int] | None = None) -> None:
         """Record this robot's arena-frame pose ``(x, y, theta)`` (must be finite).
 
         :param pose: the pose.
         :param now: receipt time (default: the clock).
+        :param stamp: header stamp ``(sec, nanosec)`` of the message the pose came from
+            (None: unstamped); decisions computed from this pose carry it as
+            ``state_stamp``.
         """
         self.pose = np.asarray(pose, dtype=float).copy()
         self.pose_time = self.clock() if now is None else now
+        self.pose_stamp = stamp
         # keep the command in effect at pose_time and everything after it
         while len(self._sent) > 1 and self._sent[1][0] <= self.pose_time:
             self._sent.pop(0)
@@ -441,6 +451,7 @@ class FilterPipeline:
             qp_feasible=bool(rec.qp_feasible),
             solve_time=solve_time,
             active_constraints=tuple(getattr(rec, "active_constraints", ())),
+            state_stamp=self.pose_stamp,
         )
 
     def _stop(self, reason: str, v_nom: float, omega_nom: float) -> FilterDecision:
