@@ -4,7 +4,11 @@ The robot (this process) publishes its Odometry and adversarial nominal commands
 straight at an obstacle, at a wall, into a corner while turning, and steering at the obstacle
 -- integrates every safe command it receives with the exact unicycle arcs for one control
 period, and checks the body disk against every obstacle and wall at 20 instants per period.
-It must never touch anything. Then it stops publishing Odometry: the filter must answer with
+It must never touch anything. The loop is lock-step, whatever the machine's load: odometry k
+is stamped (2 s, k ns), the nominal command is unstamped, so the filter's answer carries the
+stamp of the odometry it was computed from; the robot moves only with the answer stamped k
+(odometry and command are sent again until it comes: the first answers are STOPs until the
+filter has a state, and there is no order across topics). Then it stops publishing Odometry: the filter must answer with
 zero commands and a STOP status with a reason. Finally SIGINT: the filter publishes a zero
 command and exits cleanly. It runs once per executor kind the node's main() can choose
 (``--executor events``, the default, and ``--executor single``, the fallback).
@@ -24,7 +28,7 @@ import pytest
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed: run scripts/setup.sh")
 pytest.importorskip("safe_pe_msgs.msg", reason="safe_pe_msgs is not built: scripts/setup.sh")
 
-from geometry_msgs.msg import TwistStamped  # noqa: E402
+from geometry_msgs.msg import Twist, TwistStamped  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from safe_pe_msgs.msg import SafetyStatus  # noqa: E402
@@ -49,7 +53,7 @@ WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end the
 
 PARAMS = f"""/**:
   ros__parameters:
-    nominal_cmd_type: twist_stamped
+    nominal_cmd_type: twist
     cmd_type: twist_stamped
     state_source: odom
     arena_source: parameters
@@ -135,44 +139,53 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env, executor_kind):
         lambda m: cmds.__setitem__(m.header.stamp.sec * 10**9 + m.header.stamp.nanosec, m), 50)
     node.create_subscription(SafetyStatus, f"/{NS}/safety_status", statuses.append, 50)
     odom_pub = node.create_publisher(Odometry, f"/{NS}/odom", 10)
-    nominal_pub = node.create_publisher(TwistStamped, f"/{NS}/cmd_vel_nominal", 10)
+    nominal_pub = node.create_publisher(Twist, f"/{NS}/cmd_vel_nominal", 10)
     try:
         assert spin_until(executor, lambda: nominal_pub.get_subscription_count() > 0
                            and odom_pub.get_subscription_count() > 0, WAIT), \
             "filter node did not come up: " + (tmp_path / "filter_node.log").read_text()
-        # Warm-up: the first Odometry may arrive after the first nominal (no order across
-        # topics); until the filter has a state it answers STOP, which is safe.
-        seq = 0
-        for _ in range(100):
-            odom_pub.publish(odometry_message((0.5, 0.5, 0.0), (0.0, 0.0), Header(), "base"))
-            executor.spin_once(timeout_sec=0.01)
-            seq += 1
-            nominal = TwistStamped()
-            nominal.header.stamp.sec, nominal.header.stamp.nanosec = 1, seq
-            nominal_pub.publish(nominal)
-            if spin_until(executor, lambda: statuses and statuses[-1].header.stamp.nanosec
-                           == seq, WAIT) and statuses[-1].tier != SafetyStatus.TIER_STOP:
-                break
-        statuses.clear()
+        def answer(pose: tuple[float, float, float], v_nom: float, w_nom: float,
+                   seq: int) -> tuple[TwistStamped, SafetyStatus, float]:
+            """Odometry ``seq`` and a nominal command, again until the answer computed from
+            that odometry (stamped (2, seq)) is in; return it, its status and the time just
+            before the odometry was last sent."""
+            header = Header(frame_id="odom")
+            header.stamp.sec, header.stamp.nanosec = 2, seq
+            nominal = Twist()
+            nominal.linear.x, nominal.angular.z = v_nom, w_nom
+            key = 2 * 10**9 + seq
+            end = time.monotonic() + WAIT
+            while True:
+                assert time.monotonic() < end, (
+                    f"no answer from odometry {seq}: "
+                    f"{[(s.tier, s.reason) for s in statuses[-3:]]}\n"
+                    + (tmp_path / "filter_node.log").read_text())
+                seen = len(statuses)
+                t_sent = time.monotonic()
+                odom_pub.publish(odometry_message(pose, (0.0, 0.0), header, "base"))
+                nominal_pub.publish(nominal)
+                assert spin_until(executor, lambda: len(statuses) > seen, WAIT), "no answer"
+                mine = [st for st in statuses[seen:] if st.header.stamp.sec == 2
+                        and st.header.stamp.nanosec == seq]
+                if mine:  # its command may arrive after its status (no order across topics)
+                    assert spin_until(executor, lambda: key in cmds, WAIT)
+                    return cmds[key], mine[0], t_sent
+
         worst = math.inf
         interventions = 0
         steps = 0
+        seq = 0
+        used: list[SafetyStatus] = []
         for name, start, policy, n_steps in SCENARIOS:
             x, y, th = start
             for _ in range(n_steps):
-                t_last_odom = time.monotonic()
-                odom_pub.publish(odometry_message((x, y, th), (0.0, 0.0), Header(), "base"))
-                executor.spin_once(timeout_sec=0.002)
                 v_nom, w_nom = policy((x, y, th))
                 seq += 1
-                nominal = TwistStamped()
-                nominal.header.stamp.sec, nominal.header.stamp.nanosec = 1, seq
-                nominal.twist.linear.x, nominal.twist.angular.z = v_nom, w_nom
-                nominal_pub.publish(nominal)
-                key = 10**9 + seq
-                assert spin_until(executor, lambda: key in cmds, WAIT), f"{name}: no answer"
-                safe = cmds[key].twist
+                cmd, status, t_last_odom = answer((x, y, th), v_nom, w_nom, seq)
+                used.append(status)
+                safe = cmd.twist
                 v, w = safe.linear.x, safe.angular.z
+                assert (v, w) == (status.safe.linear.x, status.safe.angular.z)
                 assert -1e-9 <= v <= V_MAX + 1e-9 and abs(w) <= OMEGA_MAX + 1e-9, (name, v, w)
                 interventions += (abs(v - v_nom) > 1e-9 or abs(w - w_nom) > 1e-9)
                 for k in range(1, SUBSTEPS + 1):
@@ -184,8 +197,7 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env, executor_kind):
                 steps += 1
         assert steps == sum(s[3] for s in SCENARIOS)
         assert interventions > 50, "the adversarial commands should need the filter"
-        assert not any(s.tier == SafetyStatus.TIER_STOP for s in statuses), \
-            [s.reason for s in statuses if s.tier == SafetyStatus.TIER_STOP][:3]
+        assert not any(s.tier == SafetyStatus.TIER_STOP for s in used)  # STOP: no state used
 
         # Odometry stops: after state_timeout the filter commands zero with a reason, not
         # before (it received the last odometry after we sent it, and we receive its answer
@@ -200,15 +212,18 @@ def test_robot_never_collides_and_stale_state_stops_it(ros_env, executor_kind):
         while not (stale_stop() and len(answers) >= 5 and answers[-5][2] is not None
                    and answers[-5][2].tier == SafetyStatus.TIER_STOP):
             assert time.monotonic() < deadline, "the filter never stopped on stale state"
-            seq += 1
-            nominal = TwistStamped()
-            nominal.header.stamp.sec, nominal.header.stamp.nanosec = 1, seq
-            nominal.twist.linear.x = V_MAX
+            nominal = Twist()
+            nominal.linear.x = V_MAX
+            seen = len(statuses)
             nominal_pub.publish(nominal)
-            key = 10**9 + seq
-            assert spin_until(executor, lambda: key in cmds and any(
-                s.header.stamp.nanosec == seq for s in statuses), WAIT)
-            status = next(s for s in statuses if s.header.stamp.nanosec == seq)
+
+            def new_answer() -> SafetyStatus | None:  # not a watchdog zero (nominal 0)
+                return next((st for st in statuses[seen:] if st.nominal.linear.x == V_MAX),
+                            None)
+            assert spin_until(executor, lambda: new_answer() is not None, WAIT)
+            status = new_answer()
+            key = status.header.stamp.sec * 10**9 + status.header.stamp.nanosec
+            assert spin_until(executor, lambda: key in cmds, WAIT)
             answers.append((time.monotonic(), cmds[key].twist, status))
             time.sleep(0.05)  # pace only
         first_stop = next(i for i, a in enumerate(answers) if a[2].tier == SafetyStatus.TIER_STOP)
