@@ -81,6 +81,8 @@ def test_filtered_robots_never_violate_in_the_simulator(context, tmp_path):
         Parameter("cmd_type", value="twist_stamped"), Parameter("robots", value=[P, E]),
     ])
     filters = [_filter(context, P, "pursuer", cfg, 0.5), _filter(context, E, "evader", cfg, 0.5)]
+    for f in filters:  # their clocks stand still too: no state goes stale on a stalled machine
+        f.pipeline.clock = lambda: 0.0
     peer = rclpy.create_node("policies", context=context)
     executor = SingleThreadedExecutor(context=context)
     for n in [sim, *filters, peer]:
