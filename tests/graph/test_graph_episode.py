@@ -127,13 +127,20 @@ def test_killing_a_filter_mid_episode_stops_its_robot(graph, probe, tmp_path):
     probe.wait_for(pursuer_moving, 60.0, 'the pursuer to drive under its filter', graph)
 
     graph.kill('filter/pursuer')        # SIGKILL: no goodbye message from the filter
-    killed = time.monotonic()
-    # > the simulator's cmd_timeout (0.5 s). A SIGKILLed process leaves reliable readers
-    # behind for a while, which can slow other publishers down: wait for the states, however
-    # long the machine takes (the wait fails only if the simulator stops publishing).
-    probe.wait_for(lambda: len(probe.since('/safe_pe/game_state', killed + 1.0)) >= 3, 60.0,
+    # The simulator stamps each state with its clock (the system clock: no publish_clock)
+    # when it computes it: states stamped 2 s after the kill, four times the simulator's
+    # cmd_timeout (0.5 s), were computed without a fresh command, however late a loaded
+    # machine delivers them. A SIGKILLed process leaves reliable readers behind for a while,
+    # which can slow other publishers down: wait for the states, however long that takes
+    # (the wait fails only if the simulator stops publishing).
+    after_ns = time.time_ns() + 2_000_000_000
+
+    def late_states() -> list[GameState]:
+        return [s for s in probe.get('/safe_pe/game_state')
+                if s.header.stamp.sec * 1_000_000_000 + s.header.stamp.nanosec >= after_ns]
+    probe.wait_for(lambda: len(late_states()) >= 3, 60.0,
                    'game states after the stale-command timeout')
-    late = probe.since('/safe_pe/game_state', killed + 1.0)
+    late = late_states()
     assert all(s.pursuer.v == 0.0 and s.pursuer.omega == 0.0 for s in late), \
         [(s.pursuer.v, s.pursuer.omega) for s in late[:5]]
     assert math.hypot(late[-1].pursuer.x - late[0].pursuer.x,
