@@ -55,6 +55,15 @@ def _moved(states: list[GameState], agent: str) -> float:
 def test_episode_through_the_filters_has_zero_violations_and_reports_targets(graph, probe,
                                                                           tmp_path):
     specs = _eval_specs(tmp_path)
+    # Lock-step, so what the filters certify does not depend on the machine's load: the
+    # simulator steps with a command only if it is stamped with the current state's stamp,
+    # which the filter gives an answer computed from that state (the policies' commands are
+    # unstamped); otherwise that robot stands still for the step (after lock_step_timeout).
+    # Free-running with a stale command is test_killing_a_filter_mid_episode_stops_its_robot.
+    specs['sim'].overrides.update(mode='lock_step', cmd_type='twist_stamped',
+                                  lock_step_match_stamp=True)
+    for robot in ('pursuer', 'evader'):
+        specs[f'filter/{robot}'].overrides['cmd_type'] = 'twist_stamped'
     probe.watch('/safe_pe/game_state', GameState, 200)
     probe.watch('/safe_pe/episode_result', EpisodeResult, 10)
     probe.watch('/safe_pe/safety_metrics', SafetyMetrics, 50)
