@@ -32,7 +32,9 @@ SIM_SPECS: tuple[ParamSpec, ...] = (
               "a command for one control period.", 0, 100000),
     ParamSpec("lock_step_match_stamp", False, "lock_step with twist_stamped: a command counts "
               "for a step only if its header stamp equals that step's game-state stamp (the "
-              "policy stamps its nominal with the state it used; the filter copies it)."),
+              "policy stamps its nominal with the state it used and the filter copies it, "
+              "or, for an unstamped nominal, the filter stamps its answer with the state "
+              "it used)."),
     ParamSpec("cmd_type", "twist", "Message type of every robot's cmd_vel.", choices=CMD_TYPES,
               read_only=True),
     ParamSpec("robots", ("pursuer", "evader"), "Robot names = namespaces [pursuer, evader].",
