@@ -19,7 +19,8 @@ from safe_pe_cbf.backup import backup_candidates
 from safe_pe_cbf.batch_compiled import CompiledKernels, pick_backend
 from safe_pe_cbf.batch_rows import (BatchRows, _buffer, build_rows_batch,
                                     check_batch_inputs, check_commands, coerce_batch_inputs,
-                                    coerce_commands, column_names, softened_rows)
+                                    coerce_commands, column_names, select_backup_batch,
+                                    softened_rows)
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import PHYSICAL_TOL, Consts
 from safe_pe_cbf.errors import SafetyInputError
@@ -453,13 +454,11 @@ class BatchedSafetyFilter:
         # ---- tier 3: backup (largest smallest certificate slack)
         if pend.size:
             sl = rows.backup_slack(k, pend, self._cand_v, self._cand_w, self._cand_bonus)
-            arg = np.argmin(sl, axis=2)
-            worst = np.take_along_axis(sl, arg[:, :, None], axis=2)[:, :, 0]
-            best = np.argmax(worst, axis=1)
+            best, arg = select_backup_batch(sl)
             out_u[pend, 0] = self._cand_v[best]
             out_u[pend, 1] = self._cand_w[best]
             tier[pend] = Tier.BACKUP
-            act_i[pend] = arg[np.arange(pend.size), best]
+            act_i[pend] = arg
             act_j[pend] = -1
 
     @staticmethod

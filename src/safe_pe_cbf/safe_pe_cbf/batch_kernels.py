@@ -303,22 +303,27 @@ def _rhs(coefs, s, h, grp, extra_g, m, g):  # pragma: no cover
 
 
 @njit(cache=True, inline="always")
-def _backup(c, gv, gw, g1, m, cand_v, cand_w, cand_bonus):  # pragma: no cover
-    """``backup.select_backup``: ``(v, w, arg row or -1)``."""
+def _backup(c, gv, gw, g1, grp, m, cand_v, cand_w, cand_bonus):  # pragma: no cover
+    """``backup.select_backup`` (walls and obstacles first): ``(v, w, arg row or -1)``."""
     bv, bw, best, barg = 0.0, 0.0, -math.inf, -1
+    best_static = False
     for q in range(cand_v.shape[0]):
         v = cand_v[q]
         w = cand_w[q]
         bonus = cand_bonus[q]
         worst = math.inf
         arg = -1
+        static = True
         for i in range(m):
             s = (g1[i] + bonus) - (gv[i] * v + gw[i] * w)
             if s < worst:
                 worst = s
                 arg = i
-        if worst > best:
+            if s < 0.0 and grp[i] != 0:  # GROUP_COLLISION
+                static = False
+        if (static and not best_static) or (static == best_static and worst > best):
             bv, bw, best, barg = v, w, worst, arg
+            best_static = static
     return bv, bw, barg
 
 
@@ -418,7 +423,7 @@ def resolve_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, U, c
                 act_j[n] = col[rj] if rj >= 0 else -1
             else:
                 _rhs(coefs, S + 1, h, grp, extra_g, m, g)
-                bv, bw, arg = _backup(c, gv, gw, g, m, cand_v, cand_w, cand_bonus)
+                bv, bw, arg = _backup(c, gv, gw, g, grp, m, cand_v, cand_w, cand_bonus)
                 out_u[n, 0] = bv
                 out_u[n, 1] = bw
                 tier[n] = 3
@@ -546,7 +551,7 @@ def box_kernel(c, coefs, changed, extra_g, group, gvT, gwT, hT, validT, cand_v, 
             stage[n] = st
         else:
             _rhs(coefs, S + 1, h, grp, extra_g, m, g)
-            bv, bw, arg = _backup(c, gv, gw, g, m, cand_v, cand_w, cand_bonus)
+            bv, bw, arg = _backup(c, gv, gw, g, grp, m, cand_v, cand_w, cand_bonus)
             lo[n, 0] = bv
             hi[n, 0] = bv
             lo[n, 1] = bw

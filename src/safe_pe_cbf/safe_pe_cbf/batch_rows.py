@@ -21,7 +21,7 @@ from safe_pe_cbf.geometry import MAX_ABS
 
 __all__ = ["BatchRows", "build_rows_batch", "column_names", "check_batch_inputs",
            "check_batch_values", "check_commands", "coerce_batch_inputs", "coerce_commands",
-           "rows_from_columns", "softened_rows"]
+           "rows_from_columns", "select_backup_batch", "softened_rows"]
 
 
 def column_names(K: int) -> list[str]:
@@ -99,6 +99,22 @@ class BatchRows:
             - (self.gv[rows][:, None, :] * cand_v[None, :, None]
                + self.gw[rows][:, None, :] * cand_w[None, :, None])
         return np.where(self.valid[rows][:, None, :], sl, np.inf)
+
+
+def select_backup_batch(sl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``backup.select_backup`` on :meth:`BatchRows.backup_slack`: per robot, the candidate
+    certified on every static row (columns 1: walls, obstacles) with the largest smallest
+    slack, or the largest smallest slack if none is; first on ties.
+
+    :param sl: ``(P, C, M)`` slack of each candidate on each row (column 0: collision)
+    :returns: ``(best candidate (P,), row attaining its smallest slack (P,))``
+    """
+    arg = np.argmin(sl, axis=2)
+    worst = np.take_along_axis(sl, arg[:, :, None], axis=2)[:, :, 0]
+    static = np.all(sl[:, :, 1:] >= 0.0, axis=2)
+    best = np.where(static.any(axis=1), np.argmax(np.where(static, worst, -np.inf), axis=1),
+                    np.argmax(worst, axis=1))
+    return best, arg[np.arange(sl.shape[0]), best]
 
 
 def softened_rows(pend: np.ndarray, present: np.ndarray, gammas: tuple[float, float, float],

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
-from safe_pe_cbf.batch_rows import BatchRows, softened_rows
+from safe_pe_cbf.batch_rows import BatchRows, select_backup_batch, softened_rows
 from safe_pe_cbf.bounds import BOX_EPS
 from safe_pe_cbf.constraints import Consts
 from safe_pe_cbf.qp_batch import scaled_rows_batch, solve_rows_batch
@@ -169,7 +169,7 @@ def action_box_batch(filt: "BatchedSafetyFilter", rows: BatchRows
             break
     if pend.size:
         sl = rows.backup_slack(k, pend, filt._cand_v, filt._cand_w, filt._cand_bonus)
-        best = np.argmax(sl.min(axis=2), axis=1)
+        best, _ = select_backup_batch(sl)
         lo[pend, 0] = hi[pend, 0] = filt._cand_v[best]
         lo[pend, 1] = hi[pend, 1] = filt._cand_w[best]
     return lo, hi, empty, stage

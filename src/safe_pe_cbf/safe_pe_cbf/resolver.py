@@ -16,8 +16,9 @@ the command's own certificate bonus and an absolute tolerance of
 :data:`~safe_pe_cbf.constraints.PHYSICAL_TOL` metres over the control period
 (:func:`certified_within`); a solver result that fails the check counts as infeasible and the
 next tier decides. The solvers work in weight-scaled units with a tolerance there, which alone
-does not bound the violation in metres. The backup needs no check: ``u = 0`` is certified in
-every safe state (:mod:`safe_pe_cbf.backup`), and it maximises the smallest slack.
+does not bound the violation in metres. The backup needs no check: ``u = 0`` is certified on
+every wall and obstacle row in every safe state, and the backup keeps those rows first, then
+maximises the smallest slack (:mod:`safe_pe_cbf.backup`).
 """
 
 from __future__ import annotations
