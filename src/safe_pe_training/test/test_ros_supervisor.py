@@ -88,6 +88,16 @@ def test_child_runs_at_lower_priority_with_prefixed_output():
     assert '[slow] bye' in lines and '[fast] bye' in lines
 
 
+def test_a_niced_child_leads_an_autogroup_with_the_same_niceness():
+    autogroup = Path('/proc/self/autogroup')
+    if not autogroup.exists():
+        pytest.skip('no Linux autogroups here: the process niceness is all there is')
+    out = io.StringIO()
+    show = 'print(open("/proc/self/autogroup").read().split()[-1])'
+    supervise(Supervisor([ChildSpec('slow', py(show), nice=7)], out=out))
+    assert out.getvalue().splitlines() == ['[slow] 7']
+
+
 def test_a_failing_child_stops_the_others_and_gives_its_exit_code(tmp_path):
     ready, mark = tmp_path / 'ready', tmp_path / 'mark'
     out = io.StringIO()

@@ -81,9 +81,19 @@ def exit_code(returncode: int) -> int:
 
 
 def _child_setup(nice: int) -> None:
-    """Runs in the forked child before ``exec``: lower the priority, die with the parent."""
+    """Runs in the forked child before ``exec``: lower the priority, die with the parent.
+
+    With Linux autogroups (``/proc/sys/kernel/sched_autogroup_enabled``) a niceness only
+    ranks processes of one session against each other, and the child leads a new session:
+    its autogroup gets the same niceness, so it yields to the other sessions too.
+    """
     if nice:
         os.nice(nice)
+        try:
+            with open('/proc/self/autogroup', 'w') as handle:
+                handle.write(str(nice))
+        except OSError:
+            pass   # no autogroups here: the process niceness is all there is
     if _LIBC is not None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
