@@ -44,6 +44,7 @@ def test_command_line_overrides_the_file(tmp_path):
     ('training_nice: 25', 'training_nice'),
     ('stop_grace: -1', 'stop_grace'),
     ('episode_gif: 1', 'episode_gif'),
+    ('executor: static', 'executor'),
 ])
 def test_invalid_stack_configs_say_what_to_fix(tmp_path, text, match):
     path = tmp_path / 'stack.yaml'

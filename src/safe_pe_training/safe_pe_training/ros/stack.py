@@ -32,9 +32,10 @@ from typing import Any, Sequence
 
 import numpy as np
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import Executor, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
+from safe_pe_cbf.ros.executors import make_executor
 from safe_pe_cbf.ros.shutdown import ShutdownGuard, drain_executor
 
 from safe_pe_training.ros.graph_spec import NodeSpec, recorder_spec, sim_training_graph
@@ -96,7 +97,7 @@ class Stack:
         self.nodes: dict[str, Node] = {}
         self.stop_event = threading.Event()
         self.reason = ''
-        self.executor: MultiThreadedExecutor | None = None
+        self.executor: Executor | None = None
         self._spin_thread: threading.Thread | None = None
         self._switch_interval: float | None = None  # the interpreter's, restored at shutdown
         self.run_dir = Path(next(s.overrides['report_dir'] for s in self.specs
@@ -115,7 +116,12 @@ class Stack:
         for key in order:
             if key in by_key:
                 self.nodes[key] = instantiate(by_key[key])
-        self.executor = MultiThreadedExecutor(num_threads=4)
+        if self.config.executor == 'events':
+            # C++ callback queue: no wait set rebuilt in Python per callback (that cost the
+            # multi-threaded executor most of this process's CPU at twice real time)
+            self.executor = make_executor('events', rclpy.get_default_context())
+        else:
+            self.executor = MultiThreadedExecutor(num_threads=4)
         for node in self.nodes.values():
             self.executor.add_node(node)
         gc.collect()

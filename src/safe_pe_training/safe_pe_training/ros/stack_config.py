@@ -17,6 +17,9 @@ from safe_pe_cbf.config import load_yaml
 from safe_pe_training.ros.graph_spec import RUN_TYPES, GraphFiles, config_dir, parse_robots
 
 
+EXECUTORS = ('events', 'multi')
+
+
 class StackConfigError(ValueError):
     """The stack configuration file or an option is invalid."""
 
@@ -46,6 +49,8 @@ class StackConfig:
     :param stop_grace: [s] a child still running this long after the stop signal gets
         SIGTERM, and SIGKILL 5 s later.
     :param episode_gif: write an episode GIF of the trained pair and of the shipped pair.
+    :param executor: rclpy executor of the live-graph process: ``events`` (rclpy's C++
+        ``EventsExecutor``, one thread) or ``multi`` (``MultiThreadedExecutor``, 4 threads).
     :param gil_switch_interval: [s] ``sys.setswitchinterval`` in the live-graph process (its
         nodes share one interpreter on four executor threads; Python's default is 0.005).
     :param league_episodes: episodes per pairing of the end-of-run league (what was trained
@@ -70,6 +75,7 @@ class StackConfig:
     training_nice: int = 10
     stop_grace: float = 20.0
     episode_gif: bool = True
+    executor: str = 'events'
     gil_switch_interval: float = 0.001
     league_episodes: int = 20
     record: str = ''
@@ -102,6 +108,9 @@ class StackConfig:
                     or not math.isfinite(value) or value < 0:
                 raise StackConfigError(f'{name} must be a number of seconds >= 0, got {value!r}')
             setattr(self, name, float(value))
+        if self.executor not in EXECUTORS:
+            raise StackConfigError(f'executor must be one of {EXECUTORS}, got '
+                                   f'{self.executor!r}')
         value = self.gil_switch_interval
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not 1e-6 <= value <= 1.0:

@@ -5,9 +5,12 @@ then never holds the live graph's interpreter lock, and it runs at a lower sched
 priority (``nice``), so the simulator, filters and policy nodes keep their rate on a busy
 machine. :class:`Supervisor`:
 
-- starts each child in its own session (a Ctrl-C in the terminal reaches only the runner,
-  which forwards it once), with its niceness raised in the child before ``exec``, and with
-  ``SIGTERM`` sent to it should the runner die (Linux ``PR_SET_PDEATHSIG``);
+- starts each child in its own process group (a Ctrl-C in the terminal reaches only the
+  runner, which forwards it once) but in the runner's session, with its niceness raised in
+  the child before ``exec``, and with ``SIGTERM`` sent to it should the runner die (Linux
+  ``PR_SET_PDEATHSIG``). Same session on purpose: with Linux autogroups
+  (``/proc/sys/kernel/sched_autogroup_enabled``) a niceness only ranks processes of one
+  session against each other, so the children must share one to be ranked at all;
 - prints every line a child writes (stdout and stderr) prefixed with ``[name] ``;
 - records the order in which children exit: :meth:`first_failure` is the first one that
   exited with a non-zero code (``128 + n`` for a child killed by signal ``n``);
@@ -81,19 +84,11 @@ def exit_code(returncode: int) -> int:
 
 
 def _child_setup(nice: int) -> None:
-    """Runs in the forked child before ``exec``: lower the priority, die with the parent.
-
-    With Linux autogroups (``/proc/sys/kernel/sched_autogroup_enabled``) a niceness only
-    ranks processes of one session against each other, and the child leads a new session:
-    its autogroup gets the same niceness, so it yields to the other sessions too.
-    """
+    """Runs in the forked child before ``exec``: own process group, lower priority, and
+    die with the parent."""
+    os.setpgid(0, 0)
     if nice:
         os.nice(nice)
-        try:
-            with open('/proc/self/autogroup', 'w') as handle:
-                handle.write(str(nice))
-        except OSError:
-            pass   # no autogroups here: the process niceness is all there is
     if _LIBC is not None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
@@ -141,8 +136,7 @@ class Supervisor:
                 self.procs[child.name] = subprocess.Popen(
                     child.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL, env=env, text=True, errors='replace',
-                    bufsize=1, start_new_session=True,
-                    preexec_fn=lambda n=child.nice: _child_setup(n))  # noqa: PLW1509
+                    bufsize=1, preexec_fn=lambda n=child.nice: _child_setup(n))  # noqa: PLW1509
             except OSError as exc:
                 self._kill_started()
                 raise SupervisorError(f'cannot start {child.name} ({child.argv[0]}): {exc}; '
@@ -235,16 +229,17 @@ class Supervisor:
         targets = [n for n in (names if names is not None else self.running())
                    if n in self.procs]
         self.send(sig, targets)
-        steps = [(self.sigterm_grace, signal.SIGTERM), (self.sigkill_grace, signal.SIGKILL)]
-        for grace, next_sig in steps:
+        steps = [(sig, self.sigterm_grace, signal.SIGTERM),
+                 (signal.SIGTERM, self.sigkill_grace, signal.SIGKILL)]
+        for sent, grace, next_sig in steps:
             if self._wait_procs(targets, grace):
                 break
             for name in targets:
                 proc = self.procs[name]
                 if proc.poll() is None:
                     self.escalated.append((name, signal.Signals(next_sig).name))
-                    self.say(f'still running {grace:g} s after the stop signal: sending '
-                             f'{signal.Signals(next_sig).name}', name)
+                    self.say(f'still running {grace:g} s after {signal.Signals(sent).name}: '
+                             f'sending {signal.Signals(next_sig).name}', name)
                     if next_sig == signal.SIGKILL:
                         _signal_group(proc, next_sig)
                     else:
@@ -271,7 +266,7 @@ class Supervisor:
 
 
 def _signal_group(proc: subprocess.Popen[str], sig: int) -> None:
-    """Signal a child's whole process group (it leads its own session)."""
+    """Signal a child's whole process group (it leads its own)."""
     try:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
