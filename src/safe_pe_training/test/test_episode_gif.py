@@ -52,11 +52,12 @@ def test_trained_and_shipped_pairs_are_written_as_multi_frame_gifs(run_dir):
 
 def test_the_report_links_the_gifs_and_plots(run_dir):
     write_pair_gifs(run_dir, with_pretrained=False)
-    write_report(SafetyReport(node="test"), run_dir)
+    write_report(SafetyReport(sources=[], node="test"), run_dir)
     for _ in range(2):                                # idempotent: one section, replaced
         figures = link_figures(run_dir)
-    assert figures[0] == "plots/episode_trained.gif"
-    assert all(f.endswith(".png") for f in figures[1:]) and len(figures) > 1
+    gifs = [f for f in figures if f.endswith(".gif")]
+    assert "plots/episode_trained.gif" in gifs and figures[:len(gifs)] == gifs   # GIFs first
+    assert all(f.endswith(".png") for f in figures[len(gifs):]) and len(figures) > len(gifs)
     text = (run_dir / REPORT_MARKDOWN).read_text()
     assert text.startswith("# Safety report") and text.count("## Figures") == 1
     assert "![episode_trained](plots/episode_trained.gif)" in text
