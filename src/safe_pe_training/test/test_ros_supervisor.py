@@ -99,9 +99,10 @@ def test_children_lead_their_own_process_group_in_the_runners_session():
 
 def test_a_failing_child_stops_the_others_and_gives_its_exit_code(tmp_path):
     ready, mark = tmp_path / 'ready', tmp_path / 'mark'
-    out = io.StringIO()
+    out, err = io.StringIO(), io.StringIO()
     sup = Supervisor([ChildSpec('graph', py(POLITE, ready, mark)),
-                      ChildSpec('training', py(FAILING, ready, 3), nice=10)], out=out)
+                      ChildSpec('training', py(FAILING, ready, 3), nice=10)], out=out,
+                     err=err)
     reasons: list[str] = []
     reason, code = supervise(sup, on_stop=reasons.append)
     assert (reason, code) == ('training exited with code 3', 3)
@@ -109,7 +110,8 @@ def test_a_failing_child_stops_the_others_and_gives_its_exit_code(tmp_path):
     assert mark.read_text() == 'SIGINT'                 # stopped like Ctrl-C, not killed
     assert sup.exits == [('training', 3), ('graph', 0)]
     assert sup.escalated == []
-    assert '[training] giving up' in out.getvalue().splitlines()
+    assert err.getvalue().splitlines() == ['[training] giving up']   # stderr stays stderr
+    assert '[graph] ready' in out.getvalue().splitlines()
 
 
 def test_the_callers_condition_stops_every_child(tmp_path):

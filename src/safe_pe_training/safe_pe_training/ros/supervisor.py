@@ -11,7 +11,8 @@ machine. :class:`Supervisor`:
   ``PR_SET_PDEATHSIG``). Same session on purpose: with Linux autogroups
   (``/proc/sys/kernel/sched_autogroup_enabled``) a niceness only ranks processes of one
   session against each other, so the children must share one to be ranked at all;
-- prints every line a child writes (stdout and stderr) prefixed with ``[name] ``;
+- prints every line a child writes prefixed with ``[name] ``: its stdout to ``out``, its
+  stderr (ROS log lines, errors) to ``err``;
 - records the order in which children exit: :meth:`first_failure` is the first one that
   exited with a non-zero code (``128 + n`` for a child killed by signal ``n``);
 - stops children with escalation: the given signal (``SIGINT`` or ``SIGTERM``), then
@@ -97,14 +98,16 @@ class Supervisor:
     """Start, watch and stop a set of child processes.
 
     :param children: the children, started in this order.
-    :param out: where prefixed log lines go (default: ``sys.stdout``).
+    :param out: where the children's prefixed stdout lines go (default: ``sys.stdout``).
+    :param err: where their prefixed stderr lines go (default: ``sys.stderr``).
     :param sigterm_grace: seconds a child may take to exit after the stop signal before it
         gets ``SIGTERM``.
     :param sigkill_grace: seconds after ``SIGTERM`` before its process group gets ``SIGKILL``.
     """
 
     def __init__(self, children: Sequence[ChildSpec], out: IO[str] | None = None,
-                 sigterm_grace: float = 20.0, sigkill_grace: float = 5.0) -> None:
+                 err: IO[str] | None = None, sigterm_grace: float = 20.0,
+                 sigkill_grace: float = 5.0) -> None:
         names = [c.name for c in children]
         if len(set(names)) != len(names):
             raise SupervisorError(f'child names repeat: {names}')
@@ -112,6 +115,7 @@ class Supervisor:
             raise SupervisorError('grace periods must be >= 0 seconds')
         self.children = list(children)
         self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else (self.out if out is not None else sys.stderr)
         self.sigterm_grace = float(sigterm_grace)
         self.sigkill_grace = float(sigkill_grace)
         self.procs: dict[str, subprocess.Popen[str]] = {}
@@ -134,7 +138,7 @@ class Supervisor:
             env['PYTHONUNBUFFERED'] = '1'
             try:
                 self.procs[child.name] = subprocess.Popen(
-                    child.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    child.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     stdin=subprocess.DEVNULL, env=env, text=True, errors='replace',
                     bufsize=1, preexec_fn=lambda n=child.nice: _child_setup(n))  # noqa: PLW1509
             except OSError as exc:
@@ -142,9 +146,12 @@ class Supervisor:
                 raise SupervisorError(f'cannot start {child.name} ({child.argv[0]}): {exc}; '
                                       f'check the command') from exc
         for name, proc in self.procs.items():
-            for target in (self._pump, self._wait):
-                thread = threading.Thread(target=target, args=(name, proc),
-                                          name=f'{target.__name__[1:]}-{name}', daemon=True)
+            jobs = [(self._pump, (name, proc.stdout, self.out), 'out'),
+                    (self._pump, (name, proc.stderr, self.err), 'err'),
+                    (self._wait, (name, proc), 'wait')]
+            for target, args, what in jobs:
+                thread = threading.Thread(target=target, args=args, name=f'{what}-{name}',
+                                          daemon=True)
                 thread.start()
                 self._threads.append(thread)
 
@@ -153,11 +160,11 @@ class Supervisor:
             _signal_group(proc, signal.SIGKILL)
             proc.wait()
 
-    def _pump(self, name: str, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            self.say(line.rstrip('\n'), name)
-        proc.stdout.close()
+    def _pump(self, name: str, stream: IO[str] | None, out: IO[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            self.say(line.rstrip('\n'), name, out)
+        stream.close()
 
     def _wait(self, name: str, proc: subprocess.Popen[str]) -> None:
         code = exit_code(proc.wait())
@@ -165,15 +172,17 @@ class Supervisor:
             self.exits.append((name, code))
             self._changed.notify_all()
 
-    def say(self, text: str, name: str) -> None:
+    def say(self, text: str, name: str, out: IO[str] | None = None) -> None:
         """Print one line with a ``[name]`` prefix (thread-safe).
 
         :param text: the line.
         :param name: the prefix.
+        :param out: the stream (default: the supervisor's stdout stream).
         """
+        stream = out if out is not None else self.out
         with self._print_lock:
-            self.out.write(f'[{name}] {text}\n')
-            self.out.flush()
+            stream.write(f'[{name}] {text}\n')
+            stream.flush()
 
     def returncode(self, name: str) -> int | None:
         """Exit code of a child (None while it runs).
