@@ -92,9 +92,12 @@ def test_children_lead_their_own_process_group_in_the_runners_session():
     # own group: a terminal Ctrl-C reaches only the runner; same session: one autogroup,
     # so the niceness ranks the children against each other (Linux autogroups)
     out = io.StringIO()
-    show = 'import os; print(os.getpgid(0) == os.getpid(), os.getsid(0))'
-    supervise(Supervisor([ChildSpec('child', py(show), nice=3)], out=out))
-    assert out.getvalue().splitlines() == [f'[child] True {os.getsid(0)}']
+    show = 'import os; print(os.getpgid(0) == os.getpid(), os.getsid(0) == os.getpid())'
+    supervise(Supervisor([ChildSpec('child', py(show), nice=3),
+                          ChildSpec('alone', py(show), own_session=True)], out=out))
+    lines = out.getvalue().splitlines()
+    assert '[child] True False' in lines             # own group, the runner's session
+    assert '[alone] True True' in lines              # leads a session (an autogroup) of its own
 
 
 def test_a_failing_child_stops_the_others_and_gives_its_exit_code(tmp_path):

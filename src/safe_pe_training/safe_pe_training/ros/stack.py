@@ -297,8 +297,10 @@ def children(config: StackConfig, argv: Sequence[str],
     :param ros_args: ROS arguments (``--ros-args ...``) given to both children.
     """
     python = sys.executable
+    # The graph leads a session of its own: with Linux autogroups its CPU share is then its
+    # own, not shared with training (which also runs at a lower niceness).
     out = [ChildSpec(GRAPH, [python, '-m', 'safe_pe_training.ros.stack', *argv,
-                             '--part', GRAPH, *ros_args])]
+                             '--part', GRAPH, *ros_args], own_session=True)]
     training = next((s for s in graph_for(config) if s.key == TRAINING), None)
     if training is not None:
         extra = list(ros_args[1:]) if ros_args else []   # after our own --ros-args

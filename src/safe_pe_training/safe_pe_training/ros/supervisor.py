@@ -6,11 +6,12 @@ priority (``nice``), so the simulator, filters and policy nodes keep their rate 
 machine. :class:`Supervisor`:
 
 - starts each child in its own process group (a Ctrl-C in the terminal reaches only the
-  runner, which forwards it once) but in the runner's session, with its niceness raised in
-  the child before ``exec``, and with ``SIGTERM`` sent to it should the runner die (Linux
-  ``PR_SET_PDEATHSIG``). Same session on purpose: with Linux autogroups
-  (``/proc/sys/kernel/sched_autogroup_enabled``) a niceness only ranks processes of one
-  session against each other, so the children must share one to be ranked at all;
+  runner, which forwards it once), in the runner's session or one of its own, with its
+  niceness raised in the child before ``exec``, and with ``SIGTERM`` sent to it should the
+  runner die (Linux ``PR_SET_PDEATHSIG``). With Linux autogroups
+  (``/proc/sys/kernel/sched_autogroup_enabled``) the kernel first shares the CPU between
+  sessions, then by niceness within one: a real-time child in a session of its own keeps its
+  share whatever the runner's other children use;
 - prints every line a child writes prefixed with ``[name] ``: its stdout to ``out``, its
   stderr (ROS log lines, errors) to ``err``;
 - records the order in which children exit: :meth:`first_failure` is the first one that
@@ -58,12 +59,16 @@ class ChildSpec:
         value is a lower scheduling priority).
     :param env: environment (default: the runner's), ``PYTHONUNBUFFERED=1`` added so that
         log lines come out as they are written.
+    :param own_session: start a session of its own (with Linux autogroups: a CPU share of
+        its own that the runner's other children cannot use up) instead of only a process
+        group of its own.
     """
 
     name: str
     argv: list[str]
     nice: int = 0
     env: dict[str, str] | None = field(default=None, repr=False)
+    own_session: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or any(c.isspace() for c in self.name):
@@ -84,10 +89,13 @@ def exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def _child_setup(nice: int) -> None:
-    """Runs in the forked child before ``exec``: own process group, lower priority, and
-    die with the parent."""
-    os.setpgid(0, 0)
+def _child_setup(nice: int, own_session: bool) -> None:
+    """Runs in the forked child before ``exec``: own process group (or session), lower
+    priority, and die with the parent."""
+    if own_session:
+        os.setsid()
+    else:
+        os.setpgid(0, 0)
     if nice:
         os.nice(nice)
     if _LIBC is not None:
@@ -140,7 +148,7 @@ class Supervisor:
                 self.procs[child.name] = subprocess.Popen(
                     child.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     stdin=subprocess.DEVNULL, env=env, text=True, errors='replace',
-                    bufsize=1, preexec_fn=lambda n=child.nice: _child_setup(n))  # noqa: PLW1509
+                    bufsize=1, preexec_fn=lambda c=child: _child_setup(c.nice, c.own_session))
             except OSError as exc:
                 self._kill_started()
                 raise SupervisorError(f'cannot start {child.name} ({child.argv[0]}): {exc}; '
