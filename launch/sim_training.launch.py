@@ -2,7 +2,8 @@
 
 Nodes: simulator, one CBF safety filter per robot, one policy node per robot (scripted
 baseline until the first checkpoint of its role is announced, then hot-reloaded), the
-training node (self-play in a background thread) and the metrics node (report in run_dir).
+training node (self-play in a background thread, started under ``nice -n training_nice``)
+and the metrics node (report in run_dir).
 
     ros2 launch launch/sim_training.launch.py run_type:=A budget:=40000 run_dir:=runs/a
 
@@ -38,6 +39,10 @@ ARGUMENTS = (
     ('training_config', '', 'SafeSelfPlayConfig YAML ("" = the run_type preset).'),
     ('seed', '0', 'Seed of training and simulator.'),
     ('use_sim_time', 'false', 'Nodes follow /clock from the simulator.'),
+    ('real_time_factor', '1.0', 'Simulated seconds per wall-clock second (!= 1 needs '
+     'use_sim_time:=true; safe_pe_stack runs at 2).'),
+    ('training_nice', '10', 'The training node runs under `nice -n` this (0..19): the '
+     'simulator, filters and policies keep their rate while it trains.'),
     ('shutdown_when_trained', 'false', 'End the launch when the training node exits.'),
     ('record', 'false', 'Record the graph\'s topics to an MCAP bag (rosbag2 layout: ros2 bag '
      'info/play, Foxglove).'),
@@ -60,7 +65,9 @@ def _nodes(context, *args, **kwargs):
         robots=value['robots'], run_type=value['run_type'], budget=int(value['budget']),
         run_dir=value['run_dir'], training_config=value['training_config'],
         seed=int(value['seed']), use_sim_time=truthy(value['use_sim_time']), files=files,
-        steps_per_phase=int(value['steps_per_phase']), num_envs=int(value['num_envs']))
+        steps_per_phase=int(value['steps_per_phase']), num_envs=int(value['num_envs']),
+        real_time_factor=float(value['real_time_factor']),
+        training_nice=int(value['training_nice']))
     specs = with_recorder(specs, truthy(value['record']), value['record_path'],
                           value['run_dir'], truthy(value['use_sim_time']))
     nodes = launch_nodes(specs, value['log_level'])

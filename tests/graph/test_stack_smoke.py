@@ -120,3 +120,23 @@ def test_stack_stops_cleanly_on_ctrl_c_while_training(graph, probe, tmp_path):
         return bool(cmds) and cmds[-1].linear.x == 0.0 and cmds[-1].angular.z == 0.0
     for robot in ('pursuer', 'evader'):   # messages still in flight after the exit
         probe.wait_for(lambda: stopped(robot), 10.0, f'the last {robot} command to be zero')
+
+
+def test_stack_exits_with_the_failing_trainings_code_and_stops_the_graph(graph, tmp_path):
+    config = tmp_path / 'broken.yaml'
+    config.write_text(yaml.safe_dump({**TINY_RUN_A, 'ppo': {'n_steps': -5}}))
+    run_dir = tmp_path / 'failing'
+    log = tmp_path / 'stack.log'
+    with open(log, 'w') as out:
+        proc = subprocess.run(
+            [sys.executable, '-m', 'safe_pe_training.ros.stack', '--budget', '512',
+             '--training-config', str(config), '--duration', '300', '--run-dir',
+             str(run_dir)],
+            env=graph.env, stdout=out, stderr=subprocess.STDOUT, timeout=200)
+    text = log.read_text()
+    assert proc.returncode == 1, text[-3000:]
+    assert 'stopping (training exited with code 1)' in text, text[-3000:]
+    assert '[training] ' in text and 'training failed' in text
+    assert '[graph] stopping (SIGINT received)' in text     # the other child was stopped
+    assert 'the training process failed (exit code 1)' in text
+    assert (run_dir / 'safety_report.md').is_file()          # the graph still said goodbye

@@ -51,6 +51,23 @@ def test_sim_training_graph_nodes_and_overrides(files, tmp_path):
     assert by_key['metrics'].overrides['report_dir'] == str((tmp_path / 'run').resolve())
     assert all(s.overrides['use_sim_time'] is False for s in specs if s.key != 'sim')
     assert by_key['sim'].overrides['publish_clock'] is False
+    # training at a lower priority than every real-time node
+    assert by_key['training'].nice == 10
+    assert all(s.nice == 0 for s in specs if s.key != 'training')
+
+
+def test_faster_than_real_time_on_sim_time(files, tmp_path):
+    specs = {s.key: s for s in sim_training_graph(
+        run_dir=str(tmp_path), files=files, use_sim_time=True, real_time_factor=3.0,
+        training_nice=5)}
+    assert specs['sim'].overrides['publish_clock'] is True
+    assert specs['sim'].overrides['real_time_factor'] == 3.0
+    assert all(s.overrides['use_sim_time'] is True for k, s in specs.items() if k != 'sim')
+    assert specs['training'].nice == 5
+    with pytest.raises(ValueError, match='needs use_sim_time'):
+        sim_training_graph(run_dir=str(tmp_path), files=files, real_time_factor=2.0)
+    with pytest.raises(ValueError, match='training_nice'):
+        sim_training_graph(run_dir=str(tmp_path), files=files, training_nice=20)
 
 
 def test_ros_args_round_trip_values_as_yaml(files, tmp_path):

@@ -16,6 +16,9 @@ def test_repository_stack_yaml_is_valid_and_trains_both_roles():
     config = StackConfig.from_yaml(config_dir() / 'stack.yaml').validate()
     assert config.run_type == 'A' and config.robots == ['pursuer', 'evader']
     assert config.budget >= 2 * config.steps_per_phase > 0   # at least one phase per role
+    # the live graph on sim time faster than real time; training yields the cores
+    assert config.use_sim_time and config.real_time_factor > 1.0
+    assert 0 < config.training_nice <= 19
 
 
 def test_command_line_overrides_the_file(tmp_path):
@@ -36,6 +39,12 @@ def test_command_line_overrides_the_file(tmp_path):
     ('bogus: 1', 'unknown stack config keys'),
     ('params: {simulator: x.yaml}', 'unknown params'),
     ('budget: [1', 'not valid YAML'),
+    ('{use_sim_time: false, real_time_factor: 2.0}', 'needs use_sim_time'),
+    ('{use_sim_time: true, real_time_factor: 0}', 'real_time_factor'),
+    ('training_nice: 25', 'training_nice'),
+    ('stop_grace: -1', 'stop_grace'),
+    ('episode_gif: 1', 'episode_gif'),
+    ('executor: static', 'executor'),
 ])
 def test_invalid_stack_configs_say_what_to_fix(tmp_path, text, match):
     path = tmp_path / 'stack.yaml'

@@ -18,8 +18,11 @@ SIM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("seed", 0, "Seed of the first episode's layout and spawns (-1: fresh random "
               "seed). Later auto-reset episodes continue the same random stream.", -1,
               2**62, read_only=True),
-    ParamSpec("rate", 0.0, "Steps per wall-clock second in free_running mode (0: real time, "
-              "1/dt).", 0.0, 10000.0),
+    ParamSpec("rate", 0.0, "Steps per wall-clock second in free_running mode (0: "
+              "real_time_factor / dt).", 0.0, 10000.0),
+    ParamSpec("real_time_factor", 1.0, "free_running with rate 0: simulated seconds per "
+              "wall-clock second (2: twice as fast as real time). Above 1, publish /clock and "
+              "run the other nodes with use_sim_time so their timers follow.", 0.01, 100.0),
     ParamSpec("mode", "free_running", "free_running: step at 'rate' with the latest fresh "
               "commands; lock_step: step as soon as every robot sent a command for the current "
               "step (or lock_step_timeout passed).", choices=MODES),
@@ -56,7 +59,8 @@ class SimNodeSettings:
 
     :param env: the game configuration (from ``profile``).
     :param seed: first seed (``None``: fresh random seed).
-    :param rate: steps per second in free_running mode.
+    :param rate: steps per second in free_running mode (0: ``real_time_factor / dt``).
+    :param real_time_factor: simulated seconds per wall-clock second when ``rate`` is 0.
     :param mode: ``"free_running"`` or ``"lock_step"``.
     :param lock_step_timeout: longest wait for commands in lock_step mode [s].
     :param cmd_timeout: command staleness limit in free_running mode [s].
@@ -73,6 +77,7 @@ class SimNodeSettings:
     env: EnvConfig
     seed: int | None
     rate: float
+    real_time_factor: float
     mode: str
     lock_step_timeout: float
     cmd_timeout: float
@@ -88,7 +93,7 @@ class SimNodeSettings:
     @property
     def step_period(self) -> float:
         """Wall-clock period [s] between free-running steps."""
-        return 1.0 / self.rate if self.rate > 0.0 else self.env.dt
+        return 1.0 / self.rate if self.rate > 0.0 else self.env.dt / self.real_time_factor
 
 
 def sim_specs() -> dict[str, ParamSpec]:
@@ -129,6 +134,7 @@ def sim_settings_from_values(
         env=env,
         seed=None if seed < 0 else seed,
         rate=float(values["rate"]),
+        real_time_factor=float(values["real_time_factor"]),
         mode=values["mode"],
         lock_step_timeout=float(values["lock_step_timeout"]),
         cmd_timeout=float(values["cmd_timeout"]),

@@ -105,6 +105,9 @@ class NodeSpec:
     :param namespace: node namespace (``""`` for the root namespace).
     :param param_files: YAML parameter files, applied in order.
     :param overrides: parameters set on top of the files.
+    :param nice: niceness increment of the node's process (0..19; higher = lower scheduling
+        priority): the launch files start it under ``nice -n``, ``safe_pe_stack`` lowers the
+        priority of its child process.
     """
 
     key: str
@@ -113,6 +116,7 @@ class NodeSpec:
     namespace: str = ''
     param_files: list[Path] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)
+    nice: int = 0
 
     def ros_args(self) -> list[str]:
         """``--ros-args`` arguments that give a process (or a Node's ``cli_args``) this spec."""
@@ -202,7 +206,9 @@ def sim_training_graph(robots: str | Sequence[str] = 'pursuer,evader', run_type:
                        budget: int = 0, run_dir: str = 'runs/sim_training',
                        training_config: str = '', seed: int = 0,
                        use_sim_time: bool = False, files: GraphFiles | None = None,
-                       steps_per_phase: int = 0, num_envs: int = 0) -> list[NodeSpec]:
+                       steps_per_phase: int = 0, num_envs: int = 0,
+                       real_time_factor: float = 1.0,
+                       training_nice: int = 10) -> list[NodeSpec]:
     """The training graph: sim, filters, policies following checkpoints, training, metrics.
 
     :param robots: robot names, e.g. ``"pursuer,evader"``.
@@ -216,6 +222,10 @@ def sim_training_graph(robots: str | Sequence[str] = 'pursuer,evader', run_type:
     :param steps_per_phase: learner env-steps per self-play phase (0: the training node's
         file/config value).
     :param num_envs: parallel games of the learner (0: the training node's file/config value).
+    :param real_time_factor: simulated seconds per wall-clock second of the simulator
+        (> 1 needs ``use_sim_time``: the other nodes then follow its ``/clock``).
+    :param training_nice: niceness increment of the training process (0..19): the
+        simulator, filters and policies keep their rate while training uses the cores.
     """
     names = parse_robots(robots)
     if run_type not in RUN_TYPES:
@@ -224,10 +234,19 @@ def sim_training_graph(robots: str | Sequence[str] = 'pursuer,evader', run_type:
         raise ValueError('run_type custom needs training_config (a SafeSelfPlayConfig YAML)')
     if int(budget) < 0:
         raise ValueError(f'budget must be >= 0 steps, got {budget}')
+    if not 0 <= int(training_nice) <= 19:
+        raise ValueError(f'training_nice must be in 0..19, got {training_nice}')
+    rtf = float(real_time_factor)
+    if not 0.01 <= rtf <= 100.0:
+        raise ValueError(f'real_time_factor must be in [0.01, 100], got {real_time_factor}')
+    if rtf != 1.0 and not use_sim_time:
+        raise ValueError(f'real_time_factor {rtf:g} needs use_sim_time true (the policy '
+                         f'nodes must follow the simulator\'s /clock)')
     files = files or GraphFiles()
     run_dir = str(Path(run_dir).expanduser().resolve())
     policy = {r: {'follow_checkpoints': True, 'checkpoint': ''} for r in names}
-    specs = live_nodes(names, files, use_sim_time, policy, {'seed': int(seed)})
+    specs = live_nodes(names, files, use_sim_time, policy,
+                       {'seed': int(seed), 'real_time_factor': rtf})
     training = {**_common(use_sim_time), 'run_type': run_type, 'run_dir': run_dir,
                 'seed': int(seed)}
     if int(budget) > 0:
@@ -243,7 +262,7 @@ def sim_training_graph(robots: str | Sequence[str] = 'pursuer,evader', run_type:
     if training_config:
         training['config_file'] = str(Path(training_config).expanduser().resolve())
     specs.append(NodeSpec('training', TRAINING, 'safe_pe_training', '',
-                          [config_path(files.training)], training))
+                          [config_path(files.training)], training, nice=int(training_nice)))
     specs.append(NodeSpec('metrics', METRICS, 'safe_pe_metrics', '',
                           [config_path(files.metrics)],
                           {**_common(use_sim_time), 'robots': names, 'report_dir': run_dir,

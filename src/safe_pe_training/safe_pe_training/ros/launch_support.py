@@ -14,7 +14,8 @@ from safe_pe_training.ros.graph_spec import NodeSpec
 def launch_node(spec: NodeSpec, log_level: str = 'info', **kwargs: Any) -> Any:
     """A ``launch_ros.actions.Node`` that runs one node spec (package executable).
 
-    :param spec: the node: package, executable, name, namespace, files and overrides.
+    :param spec: the node: package, executable, name, namespace, files and overrides; a
+        ``nice`` above 0 runs it under ``nice -n`` (a lower scheduling priority).
     :param log_level: ROS log level of the node.
     :param kwargs: more ``launch_ros.actions.Node`` arguments (``respawn``...).
     """
@@ -23,6 +24,8 @@ def launch_node(spec: NodeSpec, log_level: str = 'info', **kwargs: Any) -> Any:
     params: list[Any] = [str(p) for p in spec.param_files]
     if spec.overrides:
         params.append(dict(spec.overrides))
+    if spec.nice and 'prefix' not in kwargs:
+        kwargs['prefix'] = f'nice -n {int(spec.nice)}'   # lower scheduling priority
     return Node(
         package=spec.node.package, executable=spec.node.executable, name=spec.name,
         namespace=spec.namespace or None, parameters=params, output='screen',

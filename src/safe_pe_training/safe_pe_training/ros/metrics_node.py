@@ -140,6 +140,7 @@ class MetricsNode(Node):
         self._counting = False             # episodes count (the graph was up at their start)
         self._skip_next_episode = False
         self._training_phase: int | None = None
+        self.latest_progress: TrainingProgress | None = None   # the last one received
         self._dropped = 0
         self.done = threading.Event()
 
@@ -189,6 +190,7 @@ class MetricsNode(Node):
 
     def _on_progress(self, msg: TrainingProgress) -> None:
         with self._lock:
+            self.latest_progress = msg
             if self._training_phase is not None and msg.phase != self._training_phase:
                 self._trackers[TRAINING].end_phase()
             self._training_phase = int(msg.phase)

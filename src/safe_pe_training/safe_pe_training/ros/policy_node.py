@@ -100,6 +100,7 @@ class PolicyNode(Node):
         self._scripted = ScriptedDriver(self.role, fallback, v_max=self.fallback_speed)
         self._driver: Driver = self._scripted
         self._loading = threading.Lock()
+        self._load_thread: threading.Thread | None = None
         self._loaded_path = ''
         self._pending = ''
         self.commands_published = 0
@@ -165,10 +166,16 @@ class PolicyNode(Node):
                 self._pending = msg.path
 
     def _load_pending(self) -> None:
+        # Load in a thread of its own: on a single-threaded executor (the stack's events
+        # executor) a load inside this callback would hold up every node of the process.
+        if self._load_thread is not None and self._load_thread.is_alive():
+            return                      # a load is running; the newest path waits its turn
         with self._lock:
             path, self._pending = self._pending, ''
         if path and path != self._loaded_path:
-            self.load(path)
+            self._load_thread = threading.Thread(target=self.load, args=(path,),
+                                                 name=f'load-{self.role}', daemon=True)
+            self._load_thread.start()
 
     def _on_state(self, msg: GameState) -> None:
         with self._lock:

@@ -277,3 +277,33 @@ def read_report(directory: str | os.PathLike[str]) -> dict[str, Any]:
     """
     with open(Path(directory) / REPORT_JSON, encoding='utf-8') as handle:
         return json.load(handle)
+
+
+FIGURES_HEADING = '## Figures'
+FIGURE_SUFFIXES = ('.gif', '.png')
+
+
+def link_figures(directory: str | os.PathLike[str]) -> list[str]:
+    """Link the run's episode GIFs and plots (``plots/*.gif``, ``plots/*.png``) from the
+    report: a ``## Figures`` section in ``safety_report.md`` (replaced if there is one) and a
+    ``figures`` list in ``safety_report.json``, paths relative to the report.
+
+    :param directory: the directory holding the report (the run directory).
+    :return: the linked paths, GIFs first.
+    :raises FileNotFoundError: if there is no report there.
+    """
+    out = Path(directory)
+    md_path, json_path = out / REPORT_MARKDOWN, out / REPORT_JSON
+    text = md_path.read_text(encoding='utf-8')
+    data = json.loads(json_path.read_text(encoding='utf-8'))
+    figures = [p.relative_to(out).as_posix()
+               for suffix in FIGURE_SUFFIXES
+               for p in sorted((out / 'plots').glob(f'*{suffix}')) if p.is_file()]
+    text = text.split(f'\n{FIGURES_HEADING}\n', 1)[0].rstrip('\n') + '\n'
+    if figures:
+        text += f'\n{FIGURES_HEADING}\n\n' + '\n'.join(
+            f'![{Path(f).stem}]({f})' for f in figures) + '\n'
+    data['figures'] = figures
+    _atomic_write(md_path, text)
+    _atomic_write(json_path, json.dumps(data, indent=2, allow_nan=False) + '\n')
+    return figures

@@ -17,6 +17,9 @@ from safe_pe_cbf.config import load_yaml
 from safe_pe_training.ros.graph_spec import RUN_TYPES, GraphFiles, config_dir, parse_robots
 
 
+EXECUTORS = ('events', 'multi')
+
+
 class StackConfigError(ValueError):
     """The stack configuration file or an option is invalid."""
 
@@ -39,10 +42,17 @@ class StackConfig:
     :param linger: seconds the live graph keeps playing after training finished.
     :param seed: seed of training and simulator.
     :param use_sim_time: nodes follow the simulator's ``/clock``.
-    :param gil_switch_interval: [s] ``sys.setswitchinterval`` while the stack runs (training
-        and the live graph share one interpreter: Python's default 0.005 s makes the training
-        thread wait after every torch call that releases the GIL and delays the policy
-        timers; 0.001 s trained 2.6x faster with 15x fewer nominal timeouts here).
+    :param real_time_factor: simulated seconds per wall-clock second of the live graph
+        (``!= 1`` needs ``use_sim_time``).
+    :param training_nice: niceness increment of the training process (0..19; higher = lower
+        scheduling priority than the live graph).
+    :param stop_grace: [s] a child still running this long after the stop signal gets
+        SIGTERM, and SIGKILL 5 s later.
+    :param episode_gif: write an episode GIF of the trained pair and of the shipped pair.
+    :param executor: rclpy executor of the live-graph process: ``events`` (rclpy's C++
+        ``EventsExecutor``, one thread) or ``multi`` (``MultiThreadedExecutor``, 4 threads).
+    :param gil_switch_interval: [s] ``sys.setswitchinterval`` in the live-graph process (its
+        nodes share one interpreter on four executor threads; Python's default is 0.005).
     :param league_episodes: episodes per pairing of the end-of-run league (what was trained
         and the shipped pair vs the scripted references; 0: none).
     :param record: bag directory to record the live graph's topics to (MCAP, rosbag2
@@ -61,6 +71,11 @@ class StackConfig:
     linger: float = 5.0
     seed: int = 0
     use_sim_time: bool = False
+    real_time_factor: float = 1.0
+    training_nice: int = 10
+    stop_grace: float = 20.0
+    episode_gif: bool = True
+    executor: str = 'events'
     gil_switch_interval: float = 0.001
     league_episodes: int = 20
     record: str = ''
@@ -79,16 +94,23 @@ class StackConfig:
             raise StackConfigError(f'run_type must be one of {RUN_TYPES}, got {self.run_type!r}')
         if self.run_type == 'custom' and not self.training_config:
             raise StackConfigError('run_type custom needs training_config (a YAML file)')
-        for name in ('budget', 'seed', 'steps_per_phase', 'num_envs', 'league_episodes'):
+        for name in ('budget', 'seed', 'steps_per_phase', 'num_envs', 'league_episodes',
+                     'training_nice'):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise StackConfigError(f'{name} must be an integer >= 0, got {value!r}')
-        for name in ('duration', 'linger'):
+        if self.training_nice > 19:
+            raise StackConfigError(f'training_nice must be in 0..19 (10: training yields the '
+                                   f'cores to the live graph), got {self.training_nice}')
+        for name in ('duration', 'linger', 'stop_grace'):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value < 0:
                 raise StackConfigError(f'{name} must be a number of seconds >= 0, got {value!r}')
             setattr(self, name, float(value))
+        if self.executor not in EXECUTORS:
+            raise StackConfigError(f'executor must be one of {EXECUTORS}, got '
+                                   f'{self.executor!r}')
         value = self.gil_switch_interval
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not 1e-6 <= value <= 1.0:
@@ -98,9 +120,19 @@ class StackConfig:
         if self.budget == 0 and self.duration == 0:
             raise StackConfigError('with budget 0 (no training) give a duration (seconds) '
                                    'for the live graph to run')
-        if not isinstance(self.use_sim_time, bool):
-            raise StackConfigError(f'use_sim_time must be true or false, got '
-                                   f'{self.use_sim_time!r}')
+        for name in ('use_sim_time', 'episode_gif'):
+            if not isinstance(getattr(self, name), bool):
+                raise StackConfigError(f'{name} must be true or false, got '
+                                       f'{getattr(self, name)!r}')
+        value = self.real_time_factor
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not 0.01 <= value <= 100.0:
+            raise StackConfigError(f'real_time_factor must be a number in [0.01, 100] '
+                                   f'(simulated seconds per wall-clock second), got {value!r}')
+        self.real_time_factor = float(value)
+        if self.real_time_factor != 1.0 and not self.use_sim_time:
+            raise StackConfigError(f'real_time_factor {value:g} needs use_sim_time: true (the '
+                                   f'policy nodes follow the simulator\'s /clock)')
         if not self.run_dir:
             raise StackConfigError('run_dir must be a directory path')
         if self.record is None:
@@ -182,7 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--record', metavar='PATH',
                         help='record the live graph\'s topics to this bag directory (MCAP, '
                         'rosbag2 layout: ros2 bag info/play, Foxglove)')
+    parser.add_argument('--real-time-factor', type=float,
+                        help='simulated seconds per wall-clock second of the live graph '
+                        '(!= 1 needs use_sim_time: true in the stack YAML)')
     parser.add_argument('--quiet', action='store_true', help='no progress lines')
+    parser.add_argument('--part', choices=('runner', 'graph'), default='runner',
+                        help=argparse.SUPPRESS)   # the runner starts the graph child with it
     return parser
 
 
@@ -198,7 +235,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[StackConfig, ar
                  'duration': args.duration, 'training_config': args.training_config,
                  'seed': args.seed, 'linger': args.linger,
                  'steps_per_phase': args.steps_per_phase, 'num_envs': args.num_envs,
-                 'record': args.record}
+                 'record': args.record, 'real_time_factor': args.real_time_factor}
     for key, value in overrides.items():
         if value is not None:
             setattr(config, key, value)
