@@ -23,7 +23,8 @@ from .config import EnvConfig, load_profile
 from .errors import SimInputError
 from .game import PursuitEvasionGame, StepResult
 from .observations import OBS_DIM
-from .opponents import ROLES, Opponent, role_index
+from .opponents import Opponent
+from .roles import ROLES, role_index
 
 __all__ = ["PursuitEvasionEnv"]
 

@@ -25,7 +25,7 @@ from .config import EnvConfig, load_profile
 from .errors import SimInputError
 from .game import PursuitEvasionGame
 from .observations import OBS_DIM
-from .opponents import ROLES
+from .roles import ROLES
 
 __all__ = ["PursuitEvasionParallelEnv"]
 

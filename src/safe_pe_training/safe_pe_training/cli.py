@@ -28,12 +28,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.artifacts import atomic_write_csv, atomic_write_json
 from safe_pe_training.config import ConfigError, SafeSelfPlayConfig, load_run_config
 from safe_pe_training.study import PRESET_RUNS, StudySpec, run_study
-
-ROLES = ("pursuer", "evader")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:

@@ -39,6 +39,7 @@ import yaml
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.errors import ConfigError as CBFConfigError
 from safe_pe_sim.config import ConfigError as SimConfigError, read_yaml
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.artifacts import atomic_write_text
 
@@ -60,7 +61,6 @@ __all__ = [
 RUN_TYPES = ("A", "B", "C", "D", "custom")
 MAX_SEED = 1_000_000_000
 """Training seeds stay below this; the league's evaluation seeds start at twice it."""
-ROLES = ("pursuer", "evader")
 
 
 class ConfigError(SimConfigError):

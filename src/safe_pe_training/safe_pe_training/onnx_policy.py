@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.artifacts import paired_paths
 
 ONNX_FORMAT = "safe_pe_onnx/1"
 INPUT_NAME = "observation"
 OUTPUT_NAME = "command"
-ROLES = ("pursuer", "evader")
 POLICY_TYPES = ("beta", "gaussian")
 
 

@@ -34,6 +34,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure as configure_logger
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.action_mapping import BOX_OBS_DIM, CommandLimits
 from safe_pe_training.artifacts import CONFIG_FILE, RUN_STATE_FILE, RunDir, atomic_write_csv, \
@@ -60,7 +61,6 @@ __all__ = ["CheckpointEvent", "EVAL_BASELINES", "POOL_BASELINES", "ProgressInfo"
            "SelfPlayTrainer", "TrainingHooks", "TrainingResult", "config_hash",
            "evaluate_checkpoints", "make_ppo", "ppo_policy_kwargs"]
 
-ROLES = ("pursuer", "evader")
 POOL_BASELINES = {"pursuer": REFERENCES["evader"], "evader": REFERENCES["pursuer"]}
 """Scripted players each role's opponent pool starts with (they stay in the pool): the
 league's references, so a learner always meets the players it is measured against."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.action_mapping import CommandLimits
 from safe_pe_training.artifacts import atomic_write_json, read_json
@@ -36,7 +37,6 @@ from safe_pe_training.safety_metrics import DEFAULT_MARGIN_EDGES
 from safe_pe_training.study import crossplay_key, crossplay_world, final_checkpoints, \
     measures_key
 
-ROLES = ("pursuer", "evader")
 TRAIN_KEYS = ("violations", "violation_rate", "intervention_rate", "backup_rate",
               "feasibility_rate", "min_min_h", "mean_min_h")
 

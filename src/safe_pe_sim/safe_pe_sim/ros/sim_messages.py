@@ -17,7 +17,7 @@ from safe_pe_sim.config import RobotConfig
 from safe_pe_sim.game import PursuitEvasionGame, StepResult
 from safe_pe_sim.safety_check import clearances, describe
 
-ROLES = (AgentState.ROLE_PURSUER, AgentState.ROLE_EVADER)
+ROLE_CODES = (AgentState.ROLE_PURSUER, AgentState.ROLE_EVADER)
 
 
 def time_from_seconds(seconds: float) -> Time:
@@ -47,7 +47,7 @@ def agent_state_message(
     :param header: stamp and arena frame.
     """
     return AgentState(
-        header=header, agent_id=name, role=ROLES[agent],
+        header=header, agent_id=name, role=ROLE_CODES[agent],
         x=float(pose[0]), y=float(pose[1]), theta=float(pose[2]),
         v=float(velocity[0]), omega=float(velocity[1]),
         radius=float(robot.radius), v_min=float(robot.v_min), v_max=float(robot.v_max),

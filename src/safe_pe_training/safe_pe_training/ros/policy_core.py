@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 import numpy as np
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.action_mapping import BOX_OBS_DIM, CommandLimits, normalise_box
 from safe_pe_training.config import SafeSelfPlayConfig
 from safe_pe_training.onnx_policy import OnnxPolicy
 
-ROLES = ('pursuer', 'evader')
 FALLBACKS = ('auto', 'pure_pursuit', 'flee', 'zero')
 BACKENDS = ('torch', 'onnx')
 
