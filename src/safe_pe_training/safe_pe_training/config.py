@@ -12,7 +12,7 @@ Layout (YAML keys = field names; every section is a dataclass below)::
                     weights, margin, ...); limits, radii and dt always come from the env
     safety_reward:  w5, h_max (used only with use_safety_reward)
     safety_targets: thresholds of the safety-target check (zero violations, QP feasibility,
-                    backup rate, intervention trend)
+                    backup rate, intervention trend): `safety_targets.SafetyTargets`
     self_play:      steps_per_phase, opponent pool, evaluation, evader speed margin
     ppo:            n_steps, batch_size, learning_rate, ... net_arch
 
@@ -42,6 +42,8 @@ from safe_pe_sim.config import ConfigError as SimConfigError, read_yaml
 from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.artifacts import atomic_write_text
+from safe_pe_training.errors import ConfigError
+from safe_pe_training.safety_targets import SafetyTargets
 
 __all__ = [
     "RUN_TYPES",
@@ -52,7 +54,7 @@ __all__ = [
     "PPOSection",
     "SafeSelfPlayConfig",
     "SafetyRewardSection",
-    "SafetyTargetsSection",
+    "SafetyTargets",
     "SelfPlaySection",
     "get_run_configs",
     "load_run_config",
@@ -61,11 +63,6 @@ __all__ = [
 RUN_TYPES = ("A", "B", "C", "D", "custom")
 MAX_SEED = 1_000_000_000
 """Training seeds stay below this; the league's evaluation seeds start at twice it."""
-
-
-class ConfigError(SimConfigError):
-    """A SafeSelfPlayConfig value is missing, malformed or inconsistent (a subclass of the
-    simulator's and the CBF core's ``ConfigError``)."""
 
 
 def _check(condition: bool, message: str) -> None:
@@ -193,49 +190,6 @@ class SafetyRewardSection:
         _check(self.w5 > 0.0, f"safety_reward.w5 must be > 0 (turn the reward off with "
                               f"use_safety_reward: false), got {self.w5}")
         _check(self.h_max > 0.0, f"safety_reward.h_max must be > 0, got {self.h_max}")
-
-
-@dataclass
-class SafetyTargetsSection:
-    """QP-feasibility and safety targets checked per phase and per run.
-
-    :param max_violations: most body-level violations allowed.
-    :param min_feasibility_rate: least fraction of steps with a feasible exact QP.
-    :param max_backup_rate: largest fraction of steps resolved by the backup tier.
-    :param max_intervention_trend: largest last-window / first-window intervention ratio.
-    :param enforce_intervention_trend: count the trend in "all targets met".
-    :param window_size: steps of the tracker's rolling window.
-    """
-
-    max_violations: int = 0
-    min_feasibility_rate: float = 0.99
-    max_backup_rate: float = 0.01
-    max_intervention_trend: float = 0.5
-    enforce_intervention_trend: bool = False
-    window_size: int = 1000
-
-    def validate(self) -> None:
-        """Raise `ConfigError` for out-of-range thresholds."""
-        _check(self.max_violations >= 0,
-               f"safety_targets.max_violations must be >= 0, got {self.max_violations}")
-        for name in ("min_feasibility_rate", "max_backup_rate"):
-            value = getattr(self, name)
-            _check(0.0 <= value <= 1.0, f"safety_targets.{name} must be in [0, 1], got {value}")
-        _check(self.max_intervention_trend >= 0.0,
-               f"safety_targets.max_intervention_trend must be >= 0, "
-               f"got {self.max_intervention_trend}")
-        _check(self.window_size >= 1,
-               f"safety_targets.window_size must be >= 1, got {self.window_size}")
-
-    def to_safety_targets(self) -> Any:
-        """The equivalent `safe_pe_training.safety_metrics.SafetyTargets`."""
-        from safe_pe_training.safety_metrics import SafetyTargets
-
-        return SafetyTargets(max_violations=self.max_violations,
-                             min_feasibility_rate=self.min_feasibility_rate,
-                             max_backup_rate=self.max_backup_rate,
-                             max_intervention_trend=self.max_intervention_trend,
-                             enforce_intervention_trend=self.enforce_intervention_trend)
 
 
 @dataclass
@@ -388,7 +342,7 @@ class SafeSelfPlayConfig:
     obstacles: ObstacleSection = field(default_factory=ObstacleSection)
     cbf: CBFSection = field(default_factory=CBFSection)
     safety_reward: SafetyRewardSection = field(default_factory=SafetyRewardSection)
-    safety_targets: SafetyTargetsSection = field(default_factory=SafetyTargetsSection)
+    safety_targets: SafetyTargets = field(default_factory=SafetyTargets)
     self_play: SelfPlaySection = field(default_factory=SelfPlaySection)
     ppo: PPOSection = field(default_factory=PPOSection)
 

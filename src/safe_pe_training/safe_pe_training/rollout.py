@@ -26,11 +26,9 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from safe_pe_training.config import ROLES, ConfigError, SafeSelfPlayConfig
-from safe_pe_training.safety_metrics import (
-    SafetyMetricsSummary,
-    SafetyMetricsTracker,
-    SafetyTargetCheck,
-)
+from safe_pe_training.safety_stats import SafetyMetricsSummary
+from safe_pe_training.safety_targets import SafetyTargetCheck
+from safe_pe_training.safety_tracker import SafetyMetricsTracker
 
 __all__ = ["EpisodeResult", "RolloutResult", "safe_self_play_rollout"]
 
@@ -173,10 +171,8 @@ def safe_self_play_rollout(config: SafeSelfPlayConfig, n_episodes: int,
               for spec, role in zip(_policy_specs(policies), ROLES)]
     resolvers = [make_resolver(config, make_cbf_config(config, role, env_config), arena)
                  for role in ROLES]
-    targets = config.safety_targets.to_safety_targets()
-    window = config.safety_targets.window_size
-    tracker = SafetyMetricsTracker(window_size=window, targets=targets)
-    per_agent = [SafetyMetricsTracker(window_size=window, targets=targets) for _ in ROLES]
+    tracker = SafetyMetricsTracker(targets=config.safety_targets)
+    per_agent = [SafetyMetricsTracker(targets=config.safety_targets) for _ in ROLES]
 
     game = PursuitEvasionGame(env_config)
     game.safety_reward = make_safety_reward(config, env_config)  # None without w5

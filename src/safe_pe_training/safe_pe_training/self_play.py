@@ -52,8 +52,8 @@ from safe_pe_training.opponents import MixtureOpponent, Opponent, PolicyOpponent
     baseline_opponent
 from safe_pe_training.safe_vec_env import SafeLearnerVecEnv, SafetyBatch, make_core, \
     make_filters
-from safe_pe_training.safety_metrics import SafetyMetricsTracker, \
-    _get_safety_metrics_callback_class
+from safe_pe_training.safety_callback import SafetyMetricsCallback
+from safe_pe_training.safety_tracker import SafetyMetricsTracker
 from safe_pe_training.training_state import ResumeError, load_train_state, load_tracker, \
     read_run_state, save_train_state, save_tracker, write_run_state
 
@@ -189,9 +189,7 @@ class SelfPlayTrainer:
         self.env_config = make_env_config(config)
         self.limits = {role: CommandLimits.from_robot(robot)
                        for role, robot in zip(ROLES, self.env_config.robots())}
-        self.tracker = SafetyMetricsTracker(
-            window_size=config.safety_targets.window_size,
-            targets=config.safety_targets.to_safety_targets())
+        self.tracker = SafetyMetricsTracker(targets=config.safety_targets)
         self.pools = {role: OpponentPool(role, config.self_play.opponent_pool_size,
                                          config.self_play.latest_opponent_prob)
                       for role in ROLES}
@@ -514,7 +512,7 @@ class SelfPlayTrainer:
         env.pop_stats()
         self._steps_this_phase = 0
         callback = _PhaseCallback(self, role, phase)
-        safety_cb = _get_safety_metrics_callback_class()(self.tracker)
+        safety_cb = SafetyMetricsCallback(self.tracker)
         t0 = time.monotonic()
         steps_before = model.num_timesteps
         model.learn(steps, callback=CallbackList([safety_cb, callback]),

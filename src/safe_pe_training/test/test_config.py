@@ -56,6 +56,16 @@ class TestSafeSelfPlayConfig:
         assert config.num_phases == 4
         assert config.flags == (True, False, True, True)
 
+    def test_safety_targets_are_the_trackers_dataclass(self) -> None:
+        from safe_pe_training.safety_targets import SafetyTargets
+        from safe_pe_training.safety_tracker import SafetyMetricsTracker
+
+        config = SafeSelfPlayConfig.from_dict({"safety_targets": {"window_size": 20,
+                                                                  "max_backup_rate": 0.1}})
+        assert isinstance(config.safety_targets, SafetyTargets)
+        tracker = SafetyMetricsTracker(targets=config.safety_targets)
+        assert tracker.window_size == 20 and tracker.targets.max_backup_rate == 0.1
+
     def test_cbf_defaults_match_cbf_config(self) -> None:
         from safe_pe_cbf.config import CBFConfig
 
