@@ -76,6 +76,9 @@ def config_hash(config: SafeSelfPlayConfig) -> str:
     """
     data = config.to_dict()
     data.pop("total_timesteps", None)
+    if data["safety_targets"].get("require_steps") is True:
+        # a field older runs did not have: left out at its default so they still resume
+        del data["safety_targets"]["require_steps"]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
