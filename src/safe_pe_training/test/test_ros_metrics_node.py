@@ -19,10 +19,10 @@ from safe_pe_msgs.msg import (  # noqa: E402
     SafetyStatus,
     SafetyStatusArray,
 )
+from safe_pe_cbf.ros_common.params import ParameterError  # noqa: E402
+from safe_pe_cbf.ros_common.testing import isolated_context, spin_until  # noqa: E402
 
 from safe_pe_training.ros.metrics_node import MetricsNode  # noqa: E402
-from safe_pe_training.ros.params import ParameterError  # noqa: E402
-from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 
 WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them
 
@@ -142,7 +142,8 @@ def test_metrics_node_declares_every_target(context):
     node = MetricsNode(context=context, parameter_overrides=[
         Parameter('window_size', value=50),
         Parameter('targets.enforce_intervention_trend', value=True),
-        Parameter('targets.max_backup_rate', value=0.2)])
+        Parameter('targets.max_backup_rate', value=0.2),
+        Parameter('report_period', value=5)])  # an integer for a float parameter is fine
     try:
         names = {f.name for f in fields(SafetyTargets)} - {'window_size'}
         assert all(node.has_parameter(f'targets.{name}') for name in names)

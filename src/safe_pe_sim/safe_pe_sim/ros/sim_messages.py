@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point
-from safe_pe_cbf.ros.conversions import arena_message
+from safe_pe_cbf.ros_common.conversions import arena_message
 from safe_pe_msgs.msg import AgentState, EpisodeResult, GameState
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from safe_pe_cbf.ros.param_specs import ParamSpec, spec_table
+from safe_pe_cbf.ros_common.param_specs import ParamSpec, spec_table
 
 from safe_pe_sim.config import ConfigError, EnvConfig, load_profile
 

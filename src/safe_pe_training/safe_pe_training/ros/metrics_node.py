@@ -28,9 +28,9 @@ from safe_pe_msgs.msg import (
     SafetyStatusArray,
     TrainingProgress,
 )
+from safe_pe_cbf.ros_common.params import ParameterError, declare
 
 from safe_pe_training.ros.conversions import source_metrics_to_msg, statuses_to_arrays
-from safe_pe_training.ros.params import ParameterError, declare
 from safe_pe_training.ros.runner import run_node
 from safe_pe_training.ros.report import (
     EpisodeStats,

@@ -27,7 +27,7 @@ import rclpy
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
-from safe_pe_cbf.ros.shutdown import drain_executor
+from safe_pe_cbf.ros_common.shutdown import drain_executor
 
 from safe_pe_training.ros.graph_spec import NodeSpec, recorder_spec, sim_training_graph
 from safe_pe_training.ros.report import REPORT_JSON, REPORT_MARKDOWN
