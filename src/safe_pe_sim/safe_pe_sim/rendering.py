@@ -171,7 +171,7 @@ def save_episode_gif(path: str | os.PathLike[str], config: EnvConfig, obstacles:
     :param stride: use every ``stride``-th pose.
     :param size_px: frame size in pixels.
     """
-    from PIL import Image
+    from PIL import Image  # Pillow: only for GIFs
 
     traj = np.asarray(trajectory, dtype=np.float64).reshape(-1, 2, 3)
     if stride < 1:

@@ -158,7 +158,7 @@ class OnnxPolicy:
     """
 
     def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # only where ONNX policies run (robots, export checks)
 
         self.path, _ = onnx_paths(path)
         self.meta = read_onnx_metadata(path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol
 
 import numpy as np
+from safe_pe_sim.baselines import scripted_policy
 
 from safe_pe_training.action_mapping import CommandLimits
 from safe_pe_training.checkpoints import DeployedPolicy
@@ -274,8 +275,6 @@ def baseline_opponent(name: str, env_config: Any, role: str, seed: int = 0) -> S
     :param role: the role the baseline plays
     :param seed: seed of the "random" baseline
     """
-    from safe_pe_sim.baselines import scripted_policy
-
     fn = scripted_policy(name, env_config, role, rng=np.random.default_rng(seed))
 
     def act(view: AgentView) -> np.ndarray:

@@ -24,8 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
+from safe_pe_sim.game import PursuitEvasionGame
+from safe_pe_sim.opponents import Opponent
 
 from safe_pe_training.config import ROLES, ConfigError, SafeSelfPlayConfig
+from safe_pe_training.factories import arena_of, make_cbf_config, make_env_config, \
+    make_resolver, make_safety_reward
 from safe_pe_training.safety_stats import SafetyMetricsSummary
 from safe_pe_training.safety_targets import SafetyTargetCheck
 from safe_pe_training.safety_tracker import SafetyMetricsTracker
@@ -147,16 +151,6 @@ def safe_self_play_rollout(config: SafeSelfPlayConfig, n_episodes: int,
     :return: episode results, safety metrics (both robots and per robot), target check.
     :raises ConfigError: for a bad config, episode count or policy spec.
     """
-    from safe_pe_sim.game import PursuitEvasionGame
-    from safe_pe_sim.opponents import Opponent
-
-    from safe_pe_training.factories import (
-        arena_of,
-        make_cbf_config,
-        make_env_config,
-        make_resolver,
-        make_safety_reward,
-    )
 
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes < 1:
         raise ConfigError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")

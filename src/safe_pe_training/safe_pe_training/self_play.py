@@ -33,8 +33,9 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure as configure_logger
 from stable_baselines3.common.policies import ActorCriticPolicy
-from torch import nn
+from safe_pe_sim.observations import OBS_NAMES
 from safe_pe_sim.roles import ROLES
+from torch import nn
 
 from safe_pe_training.action_mapping import BOX_OBS_DIM, CommandLimits
 from safe_pe_training.artifacts import CONFIG_FILE, RUN_STATE_FILE, RunDir, atomic_write_csv, \
@@ -44,6 +45,7 @@ from safe_pe_training.checkpoints import CheckpointMetadata, DeployedPolicy, loa
     load_state_dict_file, read_metadata, save_checkpoint
 from safe_pe_training.config import SafeSelfPlayConfig
 from safe_pe_training.evaluation import evaluate_checkpoints, play_match
+from safe_pe_training.factories import make_env_config
 from safe_pe_training.hooks import CheckpointEvent, ProgressInfo, TrainingHooks, TrainingResult
 from safe_pe_training.league import REFERENCES, check_training_seed, league_rows, \
     play_references
@@ -187,8 +189,6 @@ class SelfPlayTrainer:
         self.hooks = hooks or TrainingHooks()
         self.progress_bar = progress_bar
         self.config_hash = config_hash(config)
-        from safe_pe_training.factories import make_env_config
-
         self.env_config = make_env_config(config)
         self.limits = {role: CommandLimits.from_robot(robot)
                        for role, robot in zip(ROLES, self.env_config.robots())}
@@ -303,7 +303,6 @@ class SelfPlayTrainer:
         :param role: role
         :param phase: phase index
         """
-        from safe_pe_sim.observations import OBS_NAMES
 
         names = list(OBS_NAMES)
         layout: dict[str, Any] = {"sim_obs_dim": len(names), "names": names}
@@ -428,7 +427,7 @@ class SelfPlayTrainer:
         t_train = 0.0
         steps_at_start = self.total_steps
         if self.progress_bar:
-            from tqdm import tqdm
+            from tqdm import tqdm  # only for the optional progress bar
 
             self._pbar = tqdm(total=cfg.total_timesteps, initial=self.total_steps,
                               unit="step", desc=f"run {cfg.run_type}", dynamic_ncols=True)
@@ -677,7 +676,7 @@ class SelfPlayTrainer:
 
     def write_plots(self) -> list[Path]:
         """Write the PNG plots (curves, capture rates, safety rates, margins, an episode)."""
-        from safe_pe_training.plots import write_run_plots
+        from safe_pe_training.plots import write_run_plots  # matplotlib: only when plotting
 
         written = write_run_plots(self.run.plots, self.phases, self.progress_rows,
                                   list(self.tracker.margin_edges))
@@ -688,8 +687,8 @@ class SelfPlayTrainer:
 
     def _sample_episode_plot(self) -> Path | None:
         """One filtered episode of the current pursuer vs the current evader, as a PNG."""
+        # matplotlib: only when plotting
         from safe_pe_sim.rendering import plot_episode
-
         from safe_pe_training.plots import save_figure
 
         players = [PolicyOpponent(self.deployed(r), label=r) for r in ROLES]

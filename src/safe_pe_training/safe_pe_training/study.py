@@ -512,7 +512,7 @@ class _RayPool:
 
     def __init__(self, address: str | None) -> None:
         try:
-            import ray
+            import ray  # optional: only for --ray
         except ImportError as exc:
             raise StudyError("--ray needs the ray package: pip install ray (it is pinned in "
                              "requirements.txt; scripts/setup.sh installs it)") from exc
@@ -571,7 +571,7 @@ def run_study(spec: StudySpec, out: str | Path, workers: int | None = None,
         check_ray_address(ray_address)
     if use_ray:
         try:
-            import ray  # noqa: F401
+            import ray  # noqa: F401 - optional: fail early when --ray cannot work
         except ImportError as exc:
             raise StudyError("--ray needs the ray package: pip install ray") from exc
     out, record = prepare_study(spec, out)
@@ -630,7 +630,7 @@ def run_study(spec: StudySpec, out: str | Path, workers: int | None = None,
     atomic_write_json(out / "study_outcomes.json",
                       {name: asdict(o) for name, o in result.outcomes.items()})
     if report:
-        from safe_pe_training.study_report import write_report
+        from safe_pe_training.study_report import write_report  # matplotlib: only reports
 
         result.report = write_report(out, command)
         say(f"results: {result.report}")

@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     :param argv: arguments (default ``sys.argv[1:]``)
     """
-    import torch
+    import torch  # the measuring subprocess only; the study driver stays torch-free
 
     torch.set_num_threads(1)
     parser = argparse.ArgumentParser(prog="python -m safe_pe_training.study_measures")

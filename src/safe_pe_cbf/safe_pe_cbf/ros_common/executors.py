@@ -95,6 +95,7 @@ def make_executor(kind: str, context: Context) -> Executor:
     """
     if kind == "events":
         try:
+            # rclpy's experimental module: imported only when this executor is chosen
             from rclpy.experimental import EventsExecutor
         except ImportError as err:  # rclpy older than Jazzy
             raise RuntimeError(

@@ -24,6 +24,7 @@ from rclpy.node import Node
 from safe_pe_msgs.msg import CheckpointInfo, SafetyStatus, SafetyStatusArray, TrainingProgress
 from safe_pe_cbf.ros_common.params import ParameterError, declare
 
+from safe_pe_training.config import SafeSelfPlayConfig, load_run_config
 from safe_pe_training.ros.graph_spec import RUN_TYPES
 from safe_pe_training.ros.qos import CHECKPOINT_QOS, CHECKPOINT_TOPIC
 from safe_pe_training.ros.runner import run_node
@@ -145,7 +146,7 @@ class TrainingNode(Node):
 
     # ------------------------------------------------------------------ training thread
     def _build_trainer(self) -> Any:
-        from safe_pe_training.config import SafeSelfPlayConfig, load_run_config
+        # torch + SB3: loaded by the training thread, not at node import
         from safe_pe_training.self_play import SelfPlayTrainer, TrainingHooks
 
         hooks = TrainingHooks(on_progress=self._on_progress,
