@@ -33,6 +33,7 @@ from typing import Any, Callable, TextIO
 
 from safe_pe_training.artifacts import atomic_write_json, read_json
 from safe_pe_training.config import ConfigError, SafeSelfPlayConfig, get_run_configs
+from safe_pe_training.study_stats import crossplay_world
 
 __all__ = ["PRESET_RUNS", "STUDY_FORMAT", "StudyError", "StudySpec", "StudyTask",
            "TaskOutcome", "StudyResult", "build_run_configs", "plan_tasks", "crossplay_task",
@@ -332,20 +333,6 @@ def measures_key(config: SafeSelfPlayConfig, episodes: int, run_dir: Path) -> di
             "league_episodes": episodes, "weights": weights_fingerprint(run_dir)}
 
 
-def crossplay_world(record: dict[str, Any]) -> str:
-    """The run whose world (game and filter) every cross-play match is played in: ``A`` if
-    the study has it, else its first run with the CBF filter (Beta policies need the safe
-    box), else its first run.
-
-    :param record: ``study.json`` content
-    """
-    runs = record["runs"]
-    if "A" in runs:
-        return "A"
-    filtered = [r for r in runs if record["configs"][r]["use_cbf"]]
-    return filtered[0] if filtered else runs[0]
-
-
 def final_checkpoints(run_dir: Path) -> dict[str, str | None]:
     """A trained run's latest checkpoint per role (from ``run_state.json``).
 
@@ -630,7 +617,7 @@ def run_study(spec: StudySpec, out: str | Path, workers: int | None = None,
     atomic_write_json(out / "study_outcomes.json",
                       {name: asdict(o) for name, o in result.outcomes.items()})
     if report:
-        from safe_pe_training.study_report import write_report  # matplotlib: only reports
+        from safe_pe_training.study_report import write_report  # matplotlib: reports only
 
         result.report = write_report(out, command)
         say(f"results: {result.report}")

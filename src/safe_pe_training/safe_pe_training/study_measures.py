@@ -34,8 +34,7 @@ from safe_pe_training.league import EVAL_SEED_BASE, load_player, play_references
 from safe_pe_training.opponents import PolicyOpponent
 from safe_pe_training.safe_vec_env import make_core, make_filters
 from safe_pe_training.safety_stats import DEFAULT_MARGIN_EDGES
-from safe_pe_training.study import crossplay_key, crossplay_world, final_checkpoints, \
-    measures_key
+from safe_pe_training.study import crossplay_key, final_checkpoints, measures_key
 
 TRAIN_KEYS = ("violations", "violation_rate", "intervention_rate", "backup_rate",
               "feasibility_rate", "min_min_h", "mean_min_h")

@@ -23,8 +23,7 @@ import numpy as np  # noqa: E402
 
 from safe_pe_training.artifacts import atomic_write_csv, atomic_write_text  # noqa: E402
 from safe_pe_training.plots import save_figure  # noqa: E402
-from safe_pe_training.study import crossplay_world  # noqa: E402
-from safe_pe_training.study_stats import METRICS, Interval, aggregate_crossplay, \
+from safe_pe_training.study_stats import METRICS, Interval, aggregate_crossplay, crossplay_world, \
     aggregate_runs, curve_bands, evaluate_claims, load_study  # noqa: E402
 
 SAFETY_KEYS = ("train_violations", "train_violation_rate", "intervention_rate", "backup_rate",
