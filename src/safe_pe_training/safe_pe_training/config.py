@@ -418,6 +418,8 @@ class SafeSelfPlayConfig:
             _check_no_env_fields(cbf)
         try:
             config = from_mapping(cls, data, ConfigError)
+        except ConfigError:
+            raise
         except CBFConfigError as exc:  # CBFConfig's own range checks, at construction
             raise ConfigError(_cbf_message(exc)) from exc
         return config.validate(deep=deep) if validate else config
