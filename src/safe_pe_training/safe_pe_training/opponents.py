@@ -17,11 +17,12 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 from safe_pe_sim.baselines import scripted_policy
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.action_mapping import CommandLimits
 from safe_pe_training.checkpoints import DeployedPolicy
 
-ROLE_INDEX = {"pursuer": 0, "evader": 1}
+ROLE_INDEX = {role: index for index, role in enumerate(ROLES)}
 
 
 class AgentView:

@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from safe_pe_sim.roles import ROLES
+
 from safe_pe_training.artifacts import atomic_write_json, read_json
 from safe_pe_training.config import ConfigError, SafeSelfPlayConfig, get_run_configs
 from safe_pe_training.study_stats import crossplay_world
@@ -339,7 +341,7 @@ def final_checkpoints(run_dir: Path) -> dict[str, str | None]:
     :param run_dir: the run directory
     """
     state = read_json(run_dir / "run_state.json")
-    return {role: state["latest"].get(role) for role in ("pursuer", "evader")}
+    return {role: state["latest"].get(role) for role in ROLES}
 
 
 def weights_fingerprint(run_dir: Path) -> dict[str, str | None] | None:

@@ -15,6 +15,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from safe_pe_sim.config import RobotConfig
 from safe_pe_sim.game import PursuitEvasionGame, StepResult
+from safe_pe_sim.roles import ROLES
 from safe_pe_sim.safety_check import clearances, describe
 
 ROLE_CODES = (AgentState.ROLE_PURSUER, AgentState.ROLE_EVADER)
@@ -162,7 +163,7 @@ def initial_pose_problem(
     obs, walls, pair = clearances(poses[:, :2], np.asarray(radii, dtype=float), obstacles,
                                   np.ones(len(obstacles), dtype=bool), bounds)
     problems = []
-    for a, name in enumerate(("pursuer", "evader")):
+    for a, name in enumerate(ROLES):
         if np.any(walls[a] < 0.0):
             problems.append(f"{name} body crosses a wall")
         if obs.size and np.any(obs[a] < 0.0):

@@ -29,6 +29,7 @@ from safe_pe_msgs.msg import (
     TrainingProgress,
 )
 from safe_pe_cbf.ros_common.params import ParameterError, declare
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.ros.conversions import source_metrics_to_msg, statuses_to_arrays
 from safe_pe_training.ros.runner import run_node
@@ -96,7 +97,7 @@ class MetricsNode(Node):
         """
         super().__init__(NODE_NAME, **kwargs)
         self.robots: list[str] = declare(
-            self, 'robots', ['pursuer', 'evader'],
+            self, 'robots', list(ROLES),
             'Robot names (namespaces) whose /<robot>/safety_status is aggregated.')
         if len(set(self.robots)) != len(self.robots) or not all(self.robots):
             raise ParameterError(f'robots must be distinct non-empty names, got {self.robots}')
