@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from safe_pe_cbf.ros.executors import EXECUTOR_KINDS
+from safe_pe_cbf.ros_common.executors import EXECUTOR_KINDS
 from safe_pe_cbf.ros.filter_node import DEFAULT_EXECUTOR
 
 PARAMS = """/**:
@@ -75,7 +75,7 @@ def run_relay(kind: str, latency_file: str | None) -> None:
     from rclpy.executors import ExternalShutdownException
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-    from safe_pe_cbf.ros.executors import make_executor, spin_until_shutdown_requested
+    from safe_pe_cbf.ros_common.executors import make_executor, spin_until_shutdown_requested
 
     rclpy.init()
     ns = relay_namespace(kind)
@@ -193,7 +193,7 @@ def measure(samples: int, rate: float, relays: list[str],
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from std_msgs.msg import Header
 
-    from safe_pe_cbf.ros.conversions import odometry_message
+    from safe_pe_cbf.ros_common.conversions import odometry_message
 
     rclpy.init()
     node = rclpy.create_node("bench_robot")

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from safe_pe_training.safety_metrics import SafetyMetricsTracker
+from safe_pe_training.safety_tracker import SafetyMetricsTracker
 
 
 def _data(n: int, seed: int = 0) -> tuple[np.ndarray, ...]:

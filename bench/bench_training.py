@@ -88,13 +88,13 @@ class TrainBench:
     """
 
     def __init__(self, run: str, num_envs: int, seed: int) -> None:
-        from safe_pe_training.safety_metrics import SafetyMetricsTracker, \
-            _get_safety_metrics_callback_class
+        from safe_pe_training.safety_callback import SafetyMetricsCallback
+        from safe_pe_training.safety_tracker import SafetyMetricsTracker
         from safe_pe_training.self_play import make_ppo
 
         config, env = make_env(run, num_envs, seed)
         self.model = make_ppo(config, env, seed)  # as the trainer builds it
-        self.callback = _get_safety_metrics_callback_class()(SafetyMetricsTracker())
+        self.callback = SafetyMetricsCallback(SafetyMetricsTracker())
         self.rollout = config.ppo.n_steps * num_envs
         self.model.learn(self.rollout, callback=self.callback)  # warm-up (rollout + update)
 

@@ -163,7 +163,7 @@ def soak(duration: float, rate: float, every: float, pids: list[int]) -> None:
     from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
     from std_msgs.msg import Header
 
-    from safe_pe_cbf.ros.conversions import odometry_message
+    from safe_pe_cbf.ros_common.conversions import odometry_message
 
     rclpy.init()
     node = rclpy.create_node("soak_robots")

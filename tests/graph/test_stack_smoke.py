@@ -17,7 +17,7 @@ pytest.importorskip('stable_baselines3', reason='stable-baselines3 is not instal
 from geometry_msgs.msg import Twist  # noqa: E402
 from safe_pe_msgs.msg import CheckpointInfo, TrainingProgress  # noqa: E402
 
-from safe_pe_training.ros.training_node import CHECKPOINT_QOS  # noqa: E402
+from safe_pe_training.ros.qos import CHECKPOINT_QOS  # noqa: E402
 
 TINY_RUN_A = {
     'run_type': 'A', 'use_cbf': True, 'use_beta_policy': True, 'use_safety_reward': True,

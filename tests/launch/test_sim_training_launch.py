@@ -18,7 +18,7 @@ from launch.actions import IncludeLaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 from safe_pe_msgs.msg import CheckpointInfo, SafetyMetrics, TrainingProgress  # noqa: E402
 
-from safe_pe_training.ros.training_node import CHECKPOINT_QOS  # noqa: E402
+from safe_pe_training.ros.qos import CHECKPOINT_QOS  # noqa: E402
 
 TINY_RUN_A = {
     'run_type': 'A', 'use_cbf': True, 'use_beta_policy': True, 'use_safety_reward': True,

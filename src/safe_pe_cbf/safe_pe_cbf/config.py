@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Union
 
 import yaml
 
+from safe_pe_cbf.dataclass_io import from_mapping
 from safe_pe_cbf.errors import ConfigError
 
 __all__ = ["CBFConfig", "GROUPS", "COLLISION_MODES", "SOLVERS", "FIELD_RANGES", "WEIGHT_RANGE",
@@ -242,25 +245,12 @@ class CBFConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CBFConfig":
-        """Build from a mapping; unknown keys are an error (typos must not pass silently).
+        """Build from a mapping; unknown keys and values of the wrong type are an error
+        (typos must not pass silently); missing keys keep their defaults.
 
         :param data: field name -> value
         """
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"CBFConfig.from_dict needs a mapping, got {type(data).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown CBFConfig keys {unknown}; valid keys: {sorted(names)}")
-        kwargs = dict(data)
-        for key in ("weights", "relaxation_order"):
-            if key in kwargs:
-                try:
-                    kwargs[key] = tuple(kwargs[key])
-                except TypeError as exc:
-                    raise ConfigError(f"CBFConfig.{key} must be a list, "
-                                      f"got {kwargs[key]!r}") from exc
-        return cls(**kwargs)
+        return from_mapping(cls, data, ConfigError, where="CBFConfig")
 
     @classmethod
     def from_yaml(cls, path: Union[str, Path]) -> "CBFConfig":
@@ -282,9 +272,6 @@ class CBFConfig:
 
         :param path: file path
         """
-        import os
-        import tempfile
-
         path = Path(path)
         fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=path.name, suffix=".tmp")
         try:

@@ -199,12 +199,23 @@ def check_command(cmd: object, name: str = "u_nom") -> tuple[float, float]:
     return v, w
 
 
-def wrap_angle(theta: float) -> float:
-    """Wrap an angle to ``[-pi, pi)``.
+_TWO_PI = 2.0 * math.pi
+_INV_TWO_PI = 1.0 / _TWO_PI
 
-    :param theta: angle [rad]
+
+def wrap_angle(angle: Union[float, np.ndarray]) -> Union[float, np.ndarray]:
+    """Wrap angles to ``[-pi, pi)``: the one definition (filter, simulator, ROS conversions).
+
+    A number gives a float, an array an array, with the same arithmetic (identical results,
+    which the simulator's scalar and vectorized paths rely on); non-finite values give NaN.
+
+    :param angle: angle [rad], a number or an array
     """
-    return (theta + math.pi) % (2.0 * math.pi) - math.pi
+    if isinstance(angle, (float, int)):
+        if not math.isfinite(angle):
+            return math.nan
+        return angle - _TWO_PI * math.floor((angle + math.pi) * _INV_TWO_PI)
+    return angle - _TWO_PI * np.floor((angle + math.pi) * _INV_TWO_PI)
 
 
 def vcp_point(pose: Sequence[float], offset: float) -> tuple[float, float]:

@@ -40,7 +40,7 @@ def test_bad_config_raises_config_error(kwargs):
 
 
 def test_from_dict_rejects_unknown_keys_and_bad_yaml(tmp_path):
-    with pytest.raises(ConfigError, match="unknown CBFConfig keys"):
+    with pytest.raises(ConfigError, match="CBFConfig: unknown key"):
         CBFConfig.from_dict({"gamma": 0.5, "gamma_typo": 1})
     bad = tmp_path / "bad.yaml"
     bad.write_text("gamma: [unclosed\n")

@@ -13,8 +13,8 @@ from safe_pe_cbf.errors import ConfigError
 from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.resolver import SafeActionResolver
 from safe_pe_cbf.ros.filter_params import all_specs, cbf_specs
-from safe_pe_cbf.ros.node_params import check_change
-from safe_pe_cbf.ros.param_specs import defaults
+from safe_pe_cbf.ros_common.params import check_change
+from safe_pe_cbf.ros_common.param_specs import defaults
 
 
 @pytest.mark.parametrize("changes, fragment", [

@@ -10,7 +10,7 @@ from geometry_msgs.msg import Twist, TwistStamped
 from safe_pe_msgs.msg import AgentState, GameState
 from std_msgs.msg import Header
 
-from safe_pe_cbf.ros.conversions import (
+from safe_pe_cbf.ros_common.conversions import (
     NonFiniteInput,
     PoseOffset,
     arena_from_message,

@@ -27,9 +27,9 @@ from rclpy.parameter_client import AsyncParameterClient  # noqa: E402
 from rclpy.serialization import serialize_message  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
-from safe_pe_cbf.ros.executors import make_executor  # noqa: E402
+from safe_pe_cbf.ros_common.executors import make_executor  # noqa: E402
 from safe_pe_cbf.ros.filter_node import SafetyFilterNode  # noqa: E402
-from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
+from safe_pe_cbf.ros_common.testing import isolated_context, spin_until  # noqa: E402
 from safe_pe_cbf.ros.twist_cdr import encode_twist, encode_twist_stamped  # noqa: E402
 
 NS = f"fuzz_{os.getpid()}"

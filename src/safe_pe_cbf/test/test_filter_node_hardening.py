@@ -17,10 +17,10 @@ from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from safe_pe_cbf.ros.conversions import odometry_message  # noqa: E402
-from safe_pe_cbf.ros.executors import make_executor  # noqa: E402
+from safe_pe_cbf.ros_common.conversions import odometry_message  # noqa: E402
+from safe_pe_cbf.ros_common.executors import make_executor  # noqa: E402
 from safe_pe_cbf.ros.filter_node import SafetyFilterNode  # noqa: E402
-from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
+from safe_pe_cbf.ros_common.testing import isolated_context, spin_until  # noqa: E402
 from safe_pe_cbf.ros.twist_cdr import encode_twist  # noqa: E402
 
 NS = f"harden_{os.getpid()}"

@@ -17,7 +17,7 @@ from safe_pe_cbf.ros.filter_params import (
     default_robot_id,
     settings_from_values,
 )
-from safe_pe_cbf.ros.param_specs import ParamSpec, check_values, defaults
+from safe_pe_cbf.ros_common.param_specs import ParamSpec, check_values, defaults
 
 
 def _values(**changes):

@@ -25,10 +25,10 @@ from safe_pe_msgs.msg import Arena, CircleObstacle, SafetyStatus  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
-from safe_pe_cbf.ros.conversions import odometry_message  # noqa: E402
-from safe_pe_cbf.ros.executors import EXECUTOR_KINDS, make_executor  # noqa: E402
+from safe_pe_cbf.ros_common.conversions import odometry_message  # noqa: E402
+from safe_pe_cbf.ros_common.executors import EXECUTOR_KINDS, make_executor  # noqa: E402
 from safe_pe_cbf.ros.filter_node import SafetyFilterNode  # noqa: E402
-from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
+from safe_pe_cbf.ros_common.testing import isolated_context, spin_until  # noqa: E402
 
 WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them
 NS = f"pursuer_{os.getpid()}"  # unique topics: other test runs may share the DDS domain

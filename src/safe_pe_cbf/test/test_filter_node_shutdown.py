@@ -24,9 +24,9 @@ from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from safe_pe_cbf.ros.conversions import odometry_message  # noqa: E402
-from safe_pe_cbf.ros.executors import EXECUTOR_KINDS  # noqa: E402
-from safe_pe_cbf.ros.testing import (  # noqa: E402
+from safe_pe_cbf.ros_common.conversions import odometry_message  # noqa: E402
+from safe_pe_cbf.ros_common.executors import EXECUTOR_KINDS  # noqa: E402
+from safe_pe_cbf.ros_common.testing import (  # noqa: E402
     SHUTDOWN_NOISE,
     isolated_context,
     spin_until,

@@ -34,9 +34,9 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from safe_pe_msgs.msg import SafetyStatus  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from safe_pe_cbf.ros.conversions import odometry_message  # noqa: E402
-from safe_pe_cbf.ros.executors import EXECUTOR_KINDS  # noqa: E402
-from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
+from safe_pe_cbf.ros_common.conversions import odometry_message  # noqa: E402
+from safe_pe_cbf.ros_common.executors import EXECUTOR_KINDS  # noqa: E402
+from safe_pe_cbf.ros_common.testing import isolated_context, spin_until  # noqa: E402
 
 DT = 0.05
 V_MAX = 1.0

@@ -30,15 +30,15 @@ from rclpy.parameter_client import AsyncParameterClient  # noqa: E402
 from safe_pe_msgs.msg import SafetyStatus  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from safe_pe_cbf.ros.conversions import odometry_message  # noqa: E402
-from safe_pe_cbf.ros.executors import (  # noqa: E402
+from safe_pe_cbf.ros_common.conversions import odometry_message  # noqa: E402
+from safe_pe_cbf.ros_common.executors import (  # noqa: E402
     EXECUTOR_ENV,
     executor_kind,
     make_executor,
 )
 from safe_pe_cbf.ros.filter_node import DEFAULT_EXECUTOR, main  # noqa: E402
-from safe_pe_cbf.ros.node_params import spin_until_shutdown  # noqa: E402
-from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
+from safe_pe_cbf.ros_common.executors import spin_until_shutdown  # noqa: E402
+from safe_pe_cbf.ros_common.testing import isolated_context, spin_until  # noqa: E402
 
 NS = f"exec_{os.getpid()}"
 WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them

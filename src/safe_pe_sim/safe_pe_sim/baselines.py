@@ -25,6 +25,7 @@ import numpy as np
 from .actions import to_normalized
 from .config import EnvConfig, RobotConfig
 from .dynamics import wrap_angle
+from .roles import ROLES
 
 __all__ = ["steer_towards", "pure_pursuit", "flee", "aware_flee", "random_commands",
            "SCRIPTED", "scripted_policy", "scripted_policy_single", "single_state",
@@ -162,7 +163,7 @@ def scripted_policy(name: str, config: EnvConfig, role: str,
     """
     if name not in SCRIPTED:
         raise ValueError(f"unknown scripted baseline {name!r}; use one of {sorted(SCRIPTED)}")
-    if role not in ("pursuer", "evader"):
+    if role not in ROLES:
         raise ValueError(f"role must be 'pursuer' or 'evader', got {role!r}")
     want = SCRIPTED[name][0]
     if want != "any" and want != role:

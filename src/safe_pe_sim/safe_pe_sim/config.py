@@ -26,6 +26,7 @@ from typing import Any, Mapping
 
 import yaml
 from safe_pe_cbf.config import load_yaml
+from safe_pe_cbf.dataclass_io import from_mapping
 from safe_pe_cbf.errors import ConfigError as CBFConfigError
 
 from .contact import CONTACT_MODES
@@ -230,15 +231,8 @@ def check_layout(bounds: tuple[float, float, float, float], obstacles: Any,
 
 
 def _from_dict(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    """Build dataclass ``cls`` from ``data``, rejecting unknown keys (typos)."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where} must be a mapping, got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {unknown}; valid keys are {sorted(names)}")
-    return cls(**dict(data))
+    """Build dataclass ``cls`` from ``data`` (typed; unknown keys, i.e. typos, rejected)."""
+    return from_mapping(cls, data, ConfigError, where=where)
 
 
 @dataclass
@@ -615,7 +609,7 @@ class EnvConfig:
                     data[key] = build(data[key])
                 except TypeError as exc:  # pragma: no cover - guarded by _from_dict
                     raise ConfigError(f"{key}: {exc}") from exc
-        cfg = _from_dict(cls, data, "env config")
+        cfg = from_mapping(cls, data, ConfigError, label="env config")
         return cfg.validate() if validate else cfg
 
     def to_yaml(self, path: str | os.PathLike[str] | None = None) -> str:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from .dynamics import arc_samples_scalar, wrap_angle_scalar
+from .dynamics import arc_samples_scalar, wrap_angle
 
 __all__ = ["CONTACT_MODES", "solid_contact"]
 
@@ -111,5 +111,5 @@ def solid_contact(prev: Sequence[Pose], applied: Sequence[tuple[float, float]],
             out.append(tuple(prev[a]))  # type: ignore[arg-type]
         else:
             x, y = samples[a][k - 1]
-            out.append((x, y, wrap_angle_scalar(prev[a][2] + applied[a][1] * (k * dt / substeps))))
+            out.append((x, y, wrap_angle(prev[a][2] + applied[a][1] * (k * dt / substeps))))
     return out, [stop[0] >= 0, stop[1] >= 0]

@@ -18,28 +18,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from safe_pe_cbf.geometry import wrap_angle
 
-__all__ = ["wrap_angle", "wrap_angle_scalar", "unicycle_step", "unicycle_step_scalar",
-           "clip_commands"]
-
-_TWO_PI = 2.0 * math.pi
-_INV_TWO_PI = 1.0 / _TWO_PI
-
-
-def wrap_angle(angle: np.ndarray) -> np.ndarray:
-    """Wrap angles to ``[-pi, pi)``.
-
-    :param angle: array of angles [rad].
-    """
-    return angle - _TWO_PI * np.floor((angle + math.pi) * _INV_TWO_PI)
-
-
-def wrap_angle_scalar(angle: float) -> float:
-    """Scalar :func:`wrap_angle` (same arithmetic, so identical results).
-
-    :param angle: angle [rad].
-    """
-    return angle - _TWO_PI * math.floor((angle + math.pi) * _INV_TWO_PI)
+# wrap_angle is safe_pe_cbf.geometry's, re-exported for the simulator's callers
+__all__ = ["wrap_angle", "unicycle_step", "unicycle_step_scalar", "clip_commands"]
 
 
 def _sinc(a: np.ndarray) -> np.ndarray:
@@ -88,7 +70,7 @@ def unicycle_step_scalar(x: float, y: float, theta: float, v: float, omega: floa
     mid = theta + half
     chord = v * dt * (math.sin(half) / half if half != 0.0 else 1.0)
     return (x + chord * math.cos(mid), y + chord * math.sin(mid),
-            wrap_angle_scalar(theta + omega * dt))
+            wrap_angle(theta + omega * dt))
 
 
 def clip_commands(cmds: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -23,7 +23,8 @@ from .config import EnvConfig, load_profile
 from .errors import SimInputError
 from .game import PursuitEvasionGame, StepResult
 from .observations import OBS_DIM
-from .opponents import ROLES, Opponent, role_index
+from .opponents import Opponent
+from .roles import ROLES, role_index
 
 __all__ = ["PursuitEvasionEnv"]
 
@@ -119,7 +120,7 @@ class PursuitEvasionEnv(gym.Env):
         """RGB frame ``(H, W, 3)`` uint8 of the current state (``render_mode="rgb_array"``)."""
         if self.render_mode != "rgb_array":
             return None
-        from .rendering import FrameRenderer
+        from .rendering import FrameRenderer  # matplotlib: only when rendering
         if self._renderer is None:
             self._renderer = FrameRenderer(self.config)
         return self._renderer.frame(self.game.poses, self.game.obstacles_array,

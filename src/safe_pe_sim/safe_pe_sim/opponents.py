@@ -24,21 +24,9 @@ from .actions import to_physical, to_physical_scalar
 from .baselines import SCRIPTED, scripted_policy, scripted_policy_single
 from .config import EnvConfig
 from .errors import SimInputError
+from .roles import ROLES, role_index
 
 __all__ = ["Opponent", "ROLES", "role_index"]
-
-ROLES = ("pursuer", "evader")
-"""Agent names by index."""
-
-
-def role_index(role: str) -> int:
-    """0 for ``"pursuer"``, 1 for ``"evader"``.
-
-    :param role: agent name.
-    """
-    if role not in ROLES:
-        raise SimInputError(f"role must be 'pursuer' or 'evader', got {role!r}")
-    return ROLES.index(role)
 
 
 class Opponent:

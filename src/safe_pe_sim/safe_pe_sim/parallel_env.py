@@ -25,7 +25,7 @@ from .config import EnvConfig, load_profile
 from .errors import SimInputError
 from .game import PursuitEvasionGame
 from .observations import OBS_DIM
-from .opponents import ROLES
+from .roles import ROLES
 
 __all__ = ["PursuitEvasionParallelEnv"]
 
@@ -130,7 +130,7 @@ class PursuitEvasionParallelEnv(ParallelEnv):
         """RGB frame of the current state (``render_mode="rgb_array"``)."""
         if self.render_mode != "rgb_array":
             return None
-        from .rendering import FrameRenderer
+        from .rendering import FrameRenderer  # matplotlib: only when rendering
         if self._renderer is None:
             self._renderer = FrameRenderer(self.config)
         return self._renderer.frame(self.game.poses, self.game.obstacles_array, self.trajectory,

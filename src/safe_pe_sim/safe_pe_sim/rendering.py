@@ -19,6 +19,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Circle, Rectangle  # noqa: E402
 
 from .config import EnvConfig  # noqa: E402
+from .roles import ROLES  # noqa: E402
 
 __all__ = ["FrameRenderer", "plot_episode", "save_episode_png", "save_episode_gif",
            "AGENT_COLORS"]
@@ -131,7 +132,7 @@ def plot_episode(config: EnvConfig, obstacles: np.ndarray, trajectory: np.ndarra
     else:
         fig = ax.figure
     _draw_arena(ax, config, obstacles)
-    for a, (name, robot) in enumerate(zip(("pursuer", "evader"), config.robots())):
+    for a, (name, robot) in enumerate(zip(ROLES, config.robots())):
         ax.plot(traj[:, a, 0], traj[:, a, 1], color=AGENT_COLORS[a], lw=1.2, label=name)
         ax.plot(*traj[0, a, :2], marker="o", color=AGENT_COLORS[a], ms=5)
         ax.add_patch(Circle(tuple(traj[-1, a, :2]), robot.radius, color=AGENT_COLORS[a]))
@@ -171,7 +172,7 @@ def save_episode_gif(path: str | os.PathLike[str], config: EnvConfig, obstacles:
     :param stride: use every ``stride``-th pose.
     :param size_px: frame size in pixels.
     """
-    from PIL import Image
+    from PIL import Image  # Pillow: only for GIFs
 
     traj = np.asarray(trajectory, dtype=np.float64).reshape(-1, 2, 3)
     if stride < 1:

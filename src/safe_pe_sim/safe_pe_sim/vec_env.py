@@ -29,7 +29,8 @@ from .actions import to_physical
 from .config import EnvConfig, load_profile
 from .errors import SimInputError
 from .observations import OBS_DIM
-from .opponents import ROLES, Opponent, role_index
+from .opponents import Opponent
+from .roles import ROLES, role_index
 from .vec_core import VectorizedPursuitEvasion
 
 __all__ = ["VectorizedPursuitEvasion", "PursuitEvasionVecEnv"]

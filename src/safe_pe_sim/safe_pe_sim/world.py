@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from safe_pe_cbf.geometry import Arena, CircleObstacle
 
 from .config import ConfigError, EnvConfig, check_layout
 
@@ -32,7 +33,6 @@ class Layout:
 
     def to_geometry(self) -> tuple[object, list[object]]:
         """``(safe_pe_cbf.geometry.Arena, [CircleObstacle, ...])`` for the CBF core."""
-        from safe_pe_cbf.geometry import Arena, CircleObstacle
         arena = Arena(*self.bounds)
         return arena, [CircleObstacle(float(x), float(y), float(r))
                        for x, y, r in self.obstacles]

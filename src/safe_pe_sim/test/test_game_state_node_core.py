@@ -11,7 +11,7 @@ import yaml
 
 pytest.importorskip("safe_pe_msgs.msg", reason="safe_pe_msgs is not built: scripts/setup.sh")
 
-from safe_pe_cbf.ros.param_specs import defaults  # noqa: E402
+from safe_pe_cbf.ros_common.param_specs import defaults  # noqa: E402
 
 from safe_pe_sim.config import load_profile  # noqa: E402
 from safe_pe_sim.ros.game_state_core import (  # noqa: E402

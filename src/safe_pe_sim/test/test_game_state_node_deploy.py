@@ -32,7 +32,7 @@ sys.path.insert(0, str(HARNESS))
 from geometry_msgs.msg import Twist  # noqa: E402
 from graph_harness import Graph, Probe, isolated_env  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
-from safe_pe_cbf.ros.conversions import quaternion_from_yaw  # noqa: E402
+from safe_pe_cbf.ros_common.conversions import quaternion_from_yaw  # noqa: E402
 from safe_pe_msgs.msg import GameState  # noqa: E402
 
 from safe_pe_sim.dynamics import unicycle_step_scalar  # noqa: E402

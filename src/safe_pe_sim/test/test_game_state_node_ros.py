@@ -17,11 +17,11 @@ from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
-from safe_pe_cbf.ros.conversions import quaternion_from_yaw  # noqa: E402
+from safe_pe_cbf.ros_common.conversions import quaternion_from_yaw  # noqa: E402
 from safe_pe_msgs.msg import Arena, GameState  # noqa: E402
 
 from safe_pe_sim.ros.game_state_node import GameStateNode  # noqa: E402
-from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
+from safe_pe_cbf.ros_common.testing import isolated_context, spin_until  # noqa: E402
 
 P, E = f"gs_pursuer_{os.getpid()}", f"gs_evader_{os.getpid()}"  # unique topics per test run
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from safe_pe_cbf.ros.filter_params import all_specs, settings_from_values
-from safe_pe_cbf.ros.param_specs import defaults
+from safe_pe_cbf.ros_common.param_specs import defaults
 from safe_pe_sim.config import load_profile
 from safe_pe_sim.ros.sim_params import SIM_SPECS, sim_settings_from_values
 

@@ -9,8 +9,8 @@ import pytest
 
 from std_msgs.msg import Header
 
-from safe_pe_cbf.ros.conversions import odometry_message, pose_from_odometry
-from safe_pe_cbf.ros.param_specs import defaults
+from safe_pe_cbf.ros_common.conversions import odometry_message, pose_from_odometry
+from safe_pe_cbf.ros_common.param_specs import defaults
 from safe_pe_sim.config import load_profile
 from safe_pe_sim.game import PursuitEvasionGame
 from safe_pe_sim.ros.command_gate import CommandGate

@@ -22,7 +22,7 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from safe_pe_sim.config import load_profile  # noqa: E402
 from safe_pe_sim.ros.sim_node import SimulatorNode  # noqa: E402
-from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
+from safe_pe_cbf.ros_common.testing import isolated_context, spin_until  # noqa: E402
 
 P, E = f"pursuer_{os.getpid()}", f"evader_{os.getpid()}"  # unique topics per test run
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,

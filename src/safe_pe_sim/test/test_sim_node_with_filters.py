@@ -26,7 +26,7 @@ from safe_pe_msgs.srv import ResetEpisode  # noqa: E402
 from safe_pe_cbf.ros.filter_node import SafetyFilterNode  # noqa: E402
 from safe_pe_sim.config import load_profile  # noqa: E402
 from safe_pe_sim.ros.sim_node import SimulatorNode  # noqa: E402
-from safe_pe_cbf.ros.testing import isolated_context  # noqa: E402
+from safe_pe_cbf.ros_common.testing import isolated_context  # noqa: E402
 
 STEPS = 200
 WAIT = 300.0  # upper limit of every wait [s]: conditions (counts), not durations, end them

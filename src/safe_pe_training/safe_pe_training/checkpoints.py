@@ -29,6 +29,7 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.action_mapping import (
     BOX_OBS_DIM,
@@ -43,7 +44,6 @@ from safe_pe_training.beta_policy import CBFBetaPolicy
 
 CHECKPOINT_FORMAT = "safe_pe_policy/1"
 POLICY_TYPES = ("beta", "gaussian")
-ROLES = ("pursuer", "evader")
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
     "relu": nn.ReLU,

@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.artifacts import atomic_write_csv, atomic_write_json
-from safe_pe_training.config import ConfigError, SafeSelfPlayConfig, load_run_config
+from safe_pe_training.config import ConfigError, SafeSelfPlayConfig, get_run_configs, \
+    load_run_config
 from safe_pe_training.study import PRESET_RUNS, StudySpec, run_study
-
-ROLES = ("pursuer", "evader")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -178,7 +178,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``train``: one self-play run; prints a summary."""
-    from safe_pe_training.self_play import SelfPlayTrainer
+    from safe_pe_training.self_play import SelfPlayTrainer  # torch + SB3: this command only
 
     if args.resume:
         if not args.run_dir:
@@ -230,7 +230,7 @@ def format_phase_table(phases: Sequence[dict[str, Any]]) -> str:
 
 # ---------------------------------------------------------------------- evaluate
 def _latest_checkpoints(run_dir: Path) -> dict[str, str]:
-    from safe_pe_training.training_state import read_run_state
+    from safe_pe_training.training_state import read_run_state  # torch: this command only
 
     state = read_run_state(run_dir / "run_state.json")
     return {role: path for role, path in state["latest"].items() if path}
@@ -238,6 +238,7 @@ def _latest_checkpoints(run_dir: Path) -> dict[str, str]:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``evaluate``: every pursuer against every evader; prints a table."""
+    # torch + SB3: this command only
     from safe_pe_training.evaluation import format_match_table
     from safe_pe_training.self_play import EVAL_BASELINES, evaluate_checkpoints
 
@@ -293,6 +294,7 @@ def format_league_table(entries: Sequence[Any]) -> str:
 
 def cmd_league(args: argparse.Namespace) -> int:
     """``league``: rate checkpoints against the scripted references; ``--elo`` a whole run."""
+    # torch: this command only
     from safe_pe_training.league import league_of_checkpoint, run_league, scripted_bar, \
         scripted_table, targets_met
     from safe_pe_training.pretrained import PRETRAINED, models_dir, resolve_checkpoint
@@ -347,7 +349,7 @@ def cmd_league(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- pretrained
 def cmd_pretrained(args: argparse.Namespace) -> int:
     """``pretrained``: league the runs' final checkpoints, copy the best pair to models/."""
-    from safe_pe_training.pretrained import choose_pretrained, models_dir
+    from safe_pe_training.pretrained import choose_pretrained, models_dir  # torch: here only
 
     out = Path(args.out) if args.out else models_dir()
     league = choose_pretrained(args.runs, out, args.episodes)
@@ -364,7 +366,7 @@ def cmd_pretrained(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """``export --onnx``: the deployed policy as ONNX + JSON metadata (for onnxruntime)."""
     try:
-        from safe_pe_training.onnx_export import export_onnx
+        from safe_pe_training.onnx_export import export_onnx  # onnx + torch: here only
         path = export_onnx(args.onnx, args.out, args.config or "")
     except ModuleNotFoundError as exc:
         if exc.name != "onnx":
@@ -381,7 +383,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- ablation
 def cmd_ablation(args: argparse.Namespace) -> int:
     """``ablation``: train every run type over every seed; print the comparison table."""
-    from safe_pe_training.config import get_run_configs
+    # torch + SB3: this command only
     from safe_pe_training.self_play import SelfPlayTrainer, evaluate_checkpoints
 
     base = SafeSelfPlayConfig.from_yaml(args.config) if args.config else None

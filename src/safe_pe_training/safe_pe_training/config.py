@@ -8,11 +8,12 @@ Layout (YAML keys = field names; every section is a dataclass below)::
     env:            profile (safe_pe_sim profile name or YAML path) + overrides (partial
                     EnvConfig dict merged over the profile)
     obstacles:      enabled, count_min / count_max (null: the profile's)
-    cbf:            the CBFConfig fields that are not taken from the env (vcp_offset, gamma,
-                    weights, margin, ...); limits, radii and dt always come from the env
+    cbf:            the filter's own `CBFConfig`, embedded: its shared fields (vcp_offset,
+                    gamma, weights, margin, ...); the per-robot fields (`CBF_ENV_FIELDS`:
+                    limits, radii, dt) always come from the env and are not written here
     safety_reward:  w5, h_max (used only with use_safety_reward)
     safety_targets: thresholds of the safety-target check (zero violations, QP feasibility,
-                    backup rate, intervention trend)
+                    backup rate, intervention trend): `safety_targets.SafetyTargets`
     self_play:      steps_per_phase, opponent pool, evaluation, evader speed margin
     ppo:            n_steps, batch_size, learning_rate, ... net_arch
 
@@ -21,56 +22,80 @@ in the repository hold the same configs.
 
 Validation is two-level: `validate()` checks types and ranges of every field and the
 consistency of the flags; with `deep=True` (the default) it also builds the simulator's
-`EnvConfig` and both robots' `CBFConfig` (`safe_pe_training.factories`), so a bad override is
-reported when the config is loaded, not when training starts.
+`EnvConfig` and both robots' `CBFConfig` (`make_env_config`, `make_cbf_config` below, also
+exported by `safe_pe_training.factories`), so a bad override is reported when the config is
+loaded, not when training starts. Dicts become dataclasses through the one engine of every
+safe_pe config, `safe_pe_cbf.dataclass_io`.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
-import types
-import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Union
 
+import numpy as np
 import yaml
 from safe_pe_cbf.config import CBFConfig
+from safe_pe_cbf.dataclass_io import check_types, from_mapping, plain
 from safe_pe_cbf.errors import ConfigError as CBFConfigError
-from safe_pe_sim.config import ConfigError as SimConfigError, read_yaml
+from safe_pe_sim.config import ConfigError as SimConfigError, EnvConfig, load_profile, read_yaml
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.artifacts import atomic_write_text
+from safe_pe_training.errors import ConfigError
+from safe_pe_training.safety_targets import SafetyTargets
 
 __all__ = [
     "RUN_TYPES",
-    "CBFSection",
+    "CBF_ENV_FIELDS",
     "ConfigError",
     "EnvSection",
     "ObstacleSection",
     "PPOSection",
     "SafeSelfPlayConfig",
     "SafetyRewardSection",
-    "SafetyTargetsSection",
+    "SafetyTargets",
     "SelfPlaySection",
     "get_run_configs",
     "load_run_config",
+    "make_cbf_config",
+    "make_env_config",
+    "role_index",
 ]
 
 RUN_TYPES = ("A", "B", "C", "D", "custom")
 MAX_SEED = 1_000_000_000
 """Training seeds stay below this; the league's evaluation seeds start at twice it."""
-ROLES = ("pursuer", "evader")
 
 
-class ConfigError(SimConfigError):
-    """A SafeSelfPlayConfig value is missing, malformed or inconsistent (a subclass of the
-    simulator's and the CBF core's ``ConfigError``)."""
+#: `CBFConfig` fields each robot's filter takes from the env config (its limits and radius,
+#: the other robot's, dt; the opponent's VCP offset is `cbf.vcp_offset`): `make_cbf_config`.
+#: The training config's `cbf` holds the other, shared fields; these are not written to YAML
+#: and setting them there is an error.
+CBF_ENV_FIELDS = ("dt", "robot_radius", "v_min", "v_max", "omega_max", "opponent_radius",
+                  "opponent_vcp_offset", "opponent_v_max", "opponent_omega_max")
+_CBF_DEFAULTS = CBFConfig().to_dict()
 
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
+
+
+def _check_no_env_fields(cbf: Mapping[str, Any]) -> None:
+    set_here = sorted(set(cbf) & set(CBF_ENV_FIELDS))
+    _check(not set_here, f"cbf: {set_here} are set per robot from the env config (the "
+                         f"profile and env.overrides: dt, pursuer/evader radius and limits; "
+                         f"opponent_vcp_offset = cbf.vcp_offset); remove them from cbf")
+
+
+def _cbf_message(exc: Exception) -> str:
+    """A CBFConfig error in the training config's terms (``cbf.gamma``, not CBFConfig's)."""
+    return str(exc).replace("CBFConfig.", "cbf.").replace("CBFConfig", "cbf")
 
 
 @dataclass
@@ -115,69 +140,6 @@ class ObstacleSection:
 
 
 @dataclass
-class CBFSection:
-    """Safety-filter parameters (`safe_pe_cbf.config.CBFConfig` fields not set by the env).
-
-    dt, robot/opponent radii and speed limits are taken from the env config for each robot;
-    both robots use the same VCP offset, so `opponent_vcp_offset` = `vcp_offset`.
-
-    :param vcp_offset: VCP distance ahead of the axle [m], > 0.
-    :param gamma: discrete-time CBF rate in (0, 1].
-    :param weights: (w_v, w_omega) > 0 of the QP objective.
-    :param margin: extra clearance on every body distance [m], >= 0.
-    :param collision_mode: "shared" (both robots filtered) or "worst_case".
-    :param collision_share: each robot's share of the robot-robot budget, in (0, 0.5] when
-        both robots are filtered ("shared").
-    :param relaxation_order: constraint groups softened first to last.
-    :param solver: "exact" or "osqp".
-    :param osqp_warm_start: with "osqp": set up once, update per call.
-    :param feasibility_tol: solver constraint tolerance, in [1e-15, 1e-6].
-
-    Every field must also pass ``CBFConfig``'s ranges (checked when the config is loaded).
-    """
-
-    vcp_offset: float = 0.05
-    gamma: float = 0.5
-    weights: tuple[float, float] = (1.0, 0.25)
-    margin: float = 0.01
-    collision_mode: str = "shared"
-    collision_share: float = 0.5
-    relaxation_order: tuple[str, ...] = ("collision", "arena", "obstacles")
-    solver: str = "exact"
-    osqp_warm_start: bool = True
-    feasibility_tol: float = 1e-9
-
-    def validate(self) -> None:
-        """Raise `ConfigError` for out-of-range values (full check: `CBFConfig`)."""
-        _check(self.vcp_offset > 0.0, f"cbf.vcp_offset must be > 0, got {self.vcp_offset}")
-        _check(0.0 < self.gamma <= 1.0, f"cbf.gamma must be in (0, 1], got {self.gamma}")
-        _check(len(self.weights) == 2 and min(self.weights) > 0.0,
-               f"cbf.weights must be two numbers > 0 (w_v, w_omega), got {self.weights}")
-        _check(self.margin >= 0.0, f"cbf.margin must be >= 0, got {self.margin}")
-        _check(self.collision_mode in ("shared", "worst_case"),
-               f"cbf.collision_mode must be 'shared' or 'worst_case', "
-               f"got {self.collision_mode!r}")
-        upper = 0.5 if self.collision_mode == "shared" else 1.0
-        _check(0.0 < self.collision_share <= upper,
-               f"cbf.collision_share must be in (0, {upper}] with collision_mode "
-               f"{self.collision_mode!r} (the two robots' shares must sum to <= 1), "
-               f"got {self.collision_share}")
-        _check(self.solver in ("exact", "osqp"),
-               f"cbf.solver must be 'exact' or 'osqp', got {self.solver!r}")
-        _check(self.feasibility_tol > 0.0,
-               f"cbf.feasibility_tol must be > 0, got {self.feasibility_tol}")
-        try:  # the core's ranges (tolerances, weights and their ratio, offsets), at load time
-            CBFConfig(vcp_offset=self.vcp_offset, opponent_vcp_offset=self.vcp_offset,
-                      gamma=self.gamma, weights=self.weights, margin=self.margin,
-                      collision_mode=self.collision_mode, collision_share=self.collision_share,
-                      relaxation_order=self.relaxation_order, solver=self.solver,
-                      osqp_warm_start=self.osqp_warm_start,
-                      feasibility_tol=self.feasibility_tol)
-        except CBFConfigError as exc:
-            raise ConfigError(f"cbf: {exc}") from exc
-
-
-@dataclass
 class SafetyRewardSection:
     """Safety reward ``w5 * clip(min_i h_i / h_max, -1, 1)`` (with `use_safety_reward`).
 
@@ -193,49 +155,6 @@ class SafetyRewardSection:
         _check(self.w5 > 0.0, f"safety_reward.w5 must be > 0 (turn the reward off with "
                               f"use_safety_reward: false), got {self.w5}")
         _check(self.h_max > 0.0, f"safety_reward.h_max must be > 0, got {self.h_max}")
-
-
-@dataclass
-class SafetyTargetsSection:
-    """QP-feasibility and safety targets checked per phase and per run.
-
-    :param max_violations: most body-level violations allowed.
-    :param min_feasibility_rate: least fraction of steps with a feasible exact QP.
-    :param max_backup_rate: largest fraction of steps resolved by the backup tier.
-    :param max_intervention_trend: largest last-window / first-window intervention ratio.
-    :param enforce_intervention_trend: count the trend in "all targets met".
-    :param window_size: steps of the tracker's rolling window.
-    """
-
-    max_violations: int = 0
-    min_feasibility_rate: float = 0.99
-    max_backup_rate: float = 0.01
-    max_intervention_trend: float = 0.5
-    enforce_intervention_trend: bool = False
-    window_size: int = 1000
-
-    def validate(self) -> None:
-        """Raise `ConfigError` for out-of-range thresholds."""
-        _check(self.max_violations >= 0,
-               f"safety_targets.max_violations must be >= 0, got {self.max_violations}")
-        for name in ("min_feasibility_rate", "max_backup_rate"):
-            value = getattr(self, name)
-            _check(0.0 <= value <= 1.0, f"safety_targets.{name} must be in [0, 1], got {value}")
-        _check(self.max_intervention_trend >= 0.0,
-               f"safety_targets.max_intervention_trend must be >= 0, "
-               f"got {self.max_intervention_trend}")
-        _check(self.window_size >= 1,
-               f"safety_targets.window_size must be >= 1, got {self.window_size}")
-
-    def to_safety_targets(self) -> Any:
-        """The equivalent `safe_pe_training.safety_metrics.SafetyTargets`."""
-        from safe_pe_training.safety_metrics import SafetyTargets
-
-        return SafetyTargets(max_violations=self.max_violations,
-                             min_feasibility_rate=self.min_feasibility_rate,
-                             max_backup_rate=self.max_backup_rate,
-                             max_intervention_trend=self.max_intervention_trend,
-                             enforce_intervention_trend=self.enforce_intervention_trend)
 
 
 @dataclass
@@ -368,7 +287,8 @@ class SafeSelfPlayConfig:
     :param torch_threads: torch intra-op threads (1 is fastest for small nets here).
     :param env: game profile and overrides.
     :param obstacles: obstacles on/off and counts.
-    :param cbf: safety-filter parameters.
+    :param cbf: the shared safety-filter parameters (a `CBFConfig`; per-robot fields from
+        the env).
     :param safety_reward: safety reward weight and normaliser.
     :param safety_targets: safety/feasibility target thresholds.
     :param self_play: phase length, opponent pool, evaluation, evader speed margin.
@@ -386,16 +306,14 @@ class SafeSelfPlayConfig:
     torch_threads: int = 1
     env: EnvSection = field(default_factory=EnvSection)
     obstacles: ObstacleSection = field(default_factory=ObstacleSection)
-    cbf: CBFSection = field(default_factory=CBFSection)
+    cbf: CBFConfig = field(default_factory=CBFConfig)
     safety_reward: SafetyRewardSection = field(default_factory=SafetyRewardSection)
-    safety_targets: SafetyTargetsSection = field(default_factory=SafetyTargetsSection)
+    safety_targets: SafetyTargets = field(default_factory=SafetyTargets)
     self_play: SelfPlaySection = field(default_factory=SelfPlaySection)
     ppo: PPOSection = field(default_factory=PPOSection)
 
     def __post_init__(self) -> None:
         # Normalise containers so that equality and YAML round trips are exact.
-        self.cbf.weights = tuple(self.cbf.weights)  # type: ignore[assignment]
-        self.cbf.relaxation_order = tuple(self.cbf.relaxation_order)
         self.ppo.net_arch = list(self.ppo.net_arch)
 
     # ------------------------------------------------------------------ derived values
@@ -416,7 +334,7 @@ class SafeSelfPlayConfig:
 
         :param deep: also build the simulator's EnvConfig and both robots' CBFConfig.
         """
-        _typecheck(self, "config")
+        check_types(self, ConfigError)
         _check(self.run_type in RUN_TYPES,
                f"run_type must be one of {RUN_TYPES}, got {self.run_type!r}")
         if self.run_type != "custom":
@@ -438,9 +356,10 @@ class SafeSelfPlayConfig:
                f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}")
         _check(self.torch_threads >= 1,
                f"torch_threads must be >= 1, got {self.torch_threads}")
-        for section in (self.env, self.obstacles, self.cbf, self.safety_reward,
-                        self.safety_targets, self.self_play, self.ppo):
+        for section in (self.env, self.obstacles, self.safety_reward, self.safety_targets,
+                        self.self_play, self.ppo):
             section.validate()
+        self._validate_cbf()
         _check(self.total_timesteps >= self.self_play.steps_per_phase,
                f"total_timesteps ({self.total_timesteps}) is below one self-play phase "
                f"(self_play.steps_per_phase = {self.self_play.steps_per_phase}): only the "
@@ -451,8 +370,6 @@ class SafeSelfPlayConfig:
                f"ppo.batch_size ({self.ppo.batch_size}) must be <= ppo.n_steps * num_envs "
                f"({rollout}); lower batch_size or raise n_steps/num_envs")
         if deep:
-            from safe_pe_training.factories import make_cbf_config, make_env_config
-
             try:
                 env_config = make_env_config(self)
                 for role in ROLES:
@@ -464,10 +381,27 @@ class SafeSelfPlayConfig:
                     from exc
         return self
 
+    def _validate_cbf(self) -> None:
+        """The shared filter settings: CBFConfig's ranges, no per-robot values, and shares of
+        the two robots (both use `collision_share`) that sum to <= 1."""
+        try:
+            self.cbf.validate()
+        except CBFConfigError as exc:
+            raise ConfigError(_cbf_message(exc)) from exc
+        _check_no_env_fields({name: getattr(self.cbf, name) for name in CBF_ENV_FIELDS
+                              if getattr(self.cbf, name) != _CBF_DEFAULTS[name]})
+        # CBFConfig allows a share up to 1 for one robot; here both robots get this share.
+        _check(self.cbf.collision_mode != "shared" or self.cbf.collision_share <= 0.5,
+               f"cbf.collision_share must be in (0, 0.5] with collision_mode 'shared': both "
+               f"robots use it and the two shares must sum to <= 1, got "
+               f"{self.cbf.collision_share}")
+
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dict (lists for tuples), YAML/JSON friendly."""
-        return _plain(dataclasses.asdict(self))
+        data = plain(dataclasses.asdict(self))
+        data["cbf"] = {k: v for k, v in data["cbf"].items() if k not in CBF_ENV_FIELDS}
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], validate: bool = True,
@@ -479,7 +413,15 @@ class SafeSelfPlayConfig:
         :param deep: passed to `validate`.
         :raises ConfigError: unknown keys, wrong types, out-of-range values.
         """
-        config = _build(cls, data, "config")
+        cbf = data.get("cbf") if isinstance(data, Mapping) else None
+        if isinstance(cbf, Mapping):
+            _check_no_env_fields(cbf)
+        try:
+            config = from_mapping(cls, data, ConfigError)
+        except ConfigError:
+            raise
+        except CBFConfigError as exc:  # CBFConfig's own range checks, at construction
+            raise ConfigError(_cbf_message(exc)) from exc
         return config.validate(deep=deep) if validate else config
 
     def to_yaml(self, path: Union[str, os.PathLike[str], None] = None) -> str:
@@ -548,85 +490,89 @@ def load_run_config(name: Union[str, os.PathLike[str]]) -> SafeSelfPlayConfig:
     return SafeSelfPlayConfig.from_yaml(key)
 
 
-# ---------------------------------------------------------------------- typed conversion
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+# ---------------------------------------------------------------------- derived configs
+def role_index(role: str | int) -> int:
+    """Agent index of a role: 0 = pursuer, 1 = evader.
+
+    :param role: "pursuer", "evader", 0 or 1.
+    """
+    if isinstance(role, str) and role in ROLES:
+        return ROLES.index(role)
+    if isinstance(role, (int, np.integer)) and not isinstance(role, bool) and role in (0, 1):
+        return int(role)
+    raise ConfigError(f"role must be 'pursuer' (0) or 'evader' (1), got {role!r}")
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
-    """Build dataclass `cls` from a mapping, type-checking and converting every field."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where} must be a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(str(k) for k in set(data) - set(names))
-    _check(not unknown, f"{where}: unknown key(s) {unknown}; valid keys are {names}")
-    kwargs = {key: _convert(value, hints[key], f"{where}.{key}" if where != "config"
-                            else key) for key, value in data.items()}
-    return cls(**kwargs)
-
-
-def _typecheck(obj: Any, where: str) -> None:
-    """Re-check the types of a dataclass built in Python (not through `_build`)."""
-    hints = typing.get_type_hints(type(obj))
-    for f in dataclasses.fields(obj):
-        name = f.name if where == "config" else f"{where}.{f.name}"
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(hints[f.name]):
-            _check(isinstance(value, hints[f.name]),
-                   f"{name} must be a {hints[f.name].__name__}, got {type(value).__name__}")
-            _typecheck(value, name)
+def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Recursively merge `overrides` into `base` (in place); dicts merge, values replace."""
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
         else:
-            _convert(value, hints[f.name], name)
+            base[key] = copy.deepcopy(value)
 
 
-def _convert(value: Any, hint: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(value, inner, where)
-    if hint is Any:
-        return value
-    if hint is bool:
-        _check(isinstance(value, bool), f"{where} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        _check(isinstance(value, int) and not isinstance(value, bool),
-               f"{where} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        # a string is never a number here: read_yaml parses 3e-4 as a float, so a string
-        # is a quoted value ("0.5"), which is a mistake to report, not to convert
-        _check(not isinstance(value, str),
-               f"{where} must be a number, got the string {value!r}: write it without quotes")
-        _check(isinstance(value, (int, float)) and not isinstance(value, bool),
-               f"{where} must be a number, got {value!r}")
-        _check(math.isfinite(value), f"{where} must be finite, got {value}")
-        return float(value)
-    if hint is str:
-        _check(isinstance(value, str), f"{where} must be a string, got {value!r}")
-        return value
-    if origin in (tuple, list):
-        _check(isinstance(value, (list, tuple)), f"{where} must be a list, got {value!r}")
-        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-            _check(len(value) == len(args),
-                   f"{where} must have {len(args)} entries, got {list(value)}")
-            items = [_convert(v, a, f"{where}[{i}]") for i, (v, a) in
-                     enumerate(zip(value, args))]
-        else:
-            items = [_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin is dict:
-        _check(isinstance(value, Mapping) and all(isinstance(k, str) for k in value),
-               f"{where} must be a mapping with string keys, got {value!r}")
-        return _plain(dict(value))
-    raise TypeError(f"no converter for {where} of type {hint}")  # pragma: no cover
+def _forbid(overrides: Mapping[str, Any], path: tuple[str, str], instead: str) -> None:
+    section = overrides.get(path[0])
+    if isinstance(section, Mapping) and path[1] in section:
+        raise ConfigError(f"env.overrides.{path[0]}.{path[1]} conflicts with {instead}; "
+                          f"set it there instead")
+
+
+def make_env_config(config: SafeSelfPlayConfig) -> EnvConfig:
+    """The simulator `EnvConfig` of a training config.
+
+    Starts from the profile, merges `env.overrides`, then applies the `obstacles` section
+    (disabled: no obstacles at all), the safety reward (w5 = 0 without `use_safety_reward`)
+    and the evader speed margin (evader v_max = margin * pursuer v_max).
+
+    :param config: the training config.
+    :return: a validated `safe_pe_sim.config.EnvConfig`.
+    :raises ConfigError: for overrides that conflict with a dedicated section; the sim's
+        `ConfigError` for invalid values.
+    """
+    overrides = config.env.overrides
+    _forbid(overrides, ("rewards", "w5"), "safety_reward.w5 / use_safety_reward")
+    _forbid(overrides, ("rewards", "h_max"), "safety_reward.h_max")
+    if config.self_play.evader_speed_margin is not None:
+        _forbid(overrides, ("evader", "v_max"), "self_play.evader_speed_margin (or set that "
+                "to null)")
+    for name in ("count_min", "count_max"):
+        if getattr(config.obstacles, name) is not None:
+            _forbid(overrides, ("obstacles", name), f"obstacles.{name}")
+    data = load_profile(config.env.profile).to_dict()
+    _merge(data, overrides)
+    obstacles = data["obstacles"]
+    if not config.obstacles.enabled:
+        obstacles.update(count_min=0, count_max=0, explicit=[])
+    else:
+        if config.obstacles.count_min is not None:
+            obstacles["count_min"] = config.obstacles.count_min
+        if config.obstacles.count_max is not None:
+            obstacles["count_max"] = config.obstacles.count_max
+    data["rewards"]["w5"] = config.safety_reward.w5 if config.use_safety_reward else 0.0
+    data["rewards"]["h_max"] = config.safety_reward.h_max
+    margin = config.self_play.evader_speed_margin
+    if margin is not None:
+        data["evader"]["v_max"] = round(float(margin * data["pursuer"]["v_max"]), 9)
+    return EnvConfig.from_dict(data)
+
+
+def make_cbf_config(config: SafeSelfPlayConfig, role: str | int = "pursuer",
+                    env_config: EnvConfig | None = None) -> CBFConfig:
+    """The `CBFConfig` of one robot: `config.cbf` with the `CBF_ENV_FIELDS` of this robot
+    (its limits and radius, the other robot as opponent, the env's dt).
+
+    :param config: the training config.
+    :param role: "pursuer"/0 or "evader"/1.
+    :param env_config: the `EnvConfig` (default: `make_env_config(config)`).
+    :return: a validated `safe_pe_cbf.config.CBFConfig`.
+    """
+    env = env_config if env_config is not None else make_env_config(config)
+    me_index = role_index(role)
+    me, other = env.robots()[me_index], env.robots()[1 - me_index]
+    return dataclasses.replace(
+        config.cbf, dt=env.dt, robot_radius=me.radius, v_min=me.v_min, v_max=me.v_max,
+        omega_max=me.omega_max, opponent_radius=other.radius,
+        opponent_vcp_offset=config.cbf.vcp_offset, opponent_v_max=other.v_abs_max,
+        opponent_omega_max=other.omega_max)

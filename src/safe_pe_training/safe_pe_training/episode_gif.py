@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safe_pe_sim.rendering import save_episode_gif
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.checkpoints import CheckpointError, load_policy
 from safe_pe_training.config import ConfigError, SafeSelfPlayConfig
@@ -26,7 +27,6 @@ from safe_pe_training.training_state import ResumeError, read_run_state
 
 __all__ = ["GifError", "EpisodeGif", "write_episode_gif", "write_pair_gifs"]
 
-ROLES = ("pursuer", "evader")
 GIF_SEED = 424_242
 """Evaluation seed of the pictured episode (the same game for every run)."""
 

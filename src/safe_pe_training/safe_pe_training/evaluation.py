@@ -9,12 +9,16 @@ length, body-level violations and filter activity per agent.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from safe_pe_training.action_mapping import CommandLimits
-from safe_pe_training.opponents import AgentView, Opponent
+from safe_pe_training.action_mapping import CommandLimits, normalise_box
+from safe_pe_training.checkpoints import load_policy
+from safe_pe_training.factories import make_env_config
+from safe_pe_training.opponents import AgentView, Opponent, PolicyOpponent, baseline_opponent
+from safe_pe_training.safe_vec_env import make_core, make_filters
 
 TIER_BACKUP = 3
 
@@ -99,8 +103,6 @@ def play_match(core: Any, pursuer: Opponent, evader: Opponent, n_episodes: int,
         recorded_obstacles = core.obstacles[record_game][core.obstacle_mask[record_game]].copy()
 
     def box_fn(agent: int) -> np.ndarray:
-        from safe_pe_training.action_mapping import normalise_box
-
         assert filters is not None
         lo, hi, _ = filters[agent].action_box(core.poses[:, agent], core.obstacles,
                                               core.obstacle_mask, core.poses[:, 1 - agent])
@@ -194,13 +196,6 @@ def evaluate_checkpoints(config: Any, pursuer: str, evader: str,
     :param n_episodes: episodes
     :param seed: seed of the games
     """
-    from pathlib import Path
-
-    from safe_pe_training.checkpoints import load_policy
-    from safe_pe_training.factories import make_env_config
-    from safe_pe_training.opponents import PolicyOpponent, baseline_opponent
-    from safe_pe_training.safe_vec_env import make_core, make_filters
-
     env_config = make_env_config(config)
     players = []
     for role, ref in (("pursuer", pursuer), ("evader", evader)):

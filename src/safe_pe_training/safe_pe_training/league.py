@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from safe_pe_sim.observations import OBS_DIM
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.action_mapping import BOX_OBS_DIM
 from safe_pe_training.checkpoints import CheckpointError, load_policy, read_metadata
@@ -48,8 +49,6 @@ REFERENCES: dict[str, tuple[str, ...]] = {
 
 EVAL_SEED_BASE = 2_000_000_000
 """Game ``i`` of a league match uses seed ``EVAL_SEED_BASE + i`` (below 2**31)."""
-
-ROLES = ("pursuer", "evader")
 
 
 def check_training_seed(seed: int, what: str = "training seed") -> int:

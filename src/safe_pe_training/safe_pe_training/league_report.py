@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from safe_pe_sim.roles import ROLES
+
 from safe_pe_training.artifacts import atomic_write_json
 from safe_pe_training.checkpoints import CheckpointError
 from safe_pe_training.config import ConfigError, SafeSelfPlayConfig
@@ -23,8 +25,6 @@ from safe_pe_training.pretrained import PRETRAINED, models_dir, resolve_checkpoi
 from safe_pe_training.training_state import ResumeError, read_run_state
 
 __all__ = ["final_league", "format_final_league", "time_to_competence"]
-
-ROLES = ("pursuer", "evader")
 
 
 def time_to_competence(phases: Sequence[dict[str, Any]], bar: float) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from safe_pe_training.onnx_policy import (
     onnx_paths,
     sha256_file,
 )
+from safe_pe_training.ros.policy_core import run_config_for
 
 OPSET = 17
 IR_VERSION = 8  # readable by onnxruntime >= 1.10 (robots often run an older one)
@@ -44,7 +45,7 @@ class _Graph:
     """Accumulates ONNX nodes and constant initialisers with unique names."""
 
     def __init__(self) -> None:
-        from onnx import helper, numpy_helper
+        from onnx import helper, numpy_helper  # onnx: export only, not on robots
 
         self.helper, self.numpy_helper = helper, numpy_helper
         self.nodes: list[Any] = []
@@ -76,7 +77,7 @@ def _linear(g: _Graph, x: str, layer: Any) -> str:
 
 
 def _layer(g: _Graph, x: str, module: Any) -> str:
-    from torch import nn
+    from torch import nn  # torch: export only, not on robots
 
     if isinstance(module, nn.Linear):
         return _linear(g, x, module)
@@ -107,6 +108,7 @@ def policy_graph(policy: Any, meta: Any) -> Any:
     :param meta: its :class:`safe_pe_training.checkpoints.CheckpointMetadata`
     :return: an ``onnx.ModelProto`` (checked)
     """
+    # onnx, SB3 (torch): export only, not on robots
     import onnx
     from stable_baselines3.common.torch_layers import FlattenExtractor
 
@@ -174,8 +176,7 @@ def export_onnx(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
     :return: the path of the ``.onnx`` file
     :raises CheckpointError: an unusable checkpoint; OnnxPolicyError: an unexportable one
     """
-    from safe_pe_training.checkpoints import checkpoint_paths, load_policy_network
-    from safe_pe_training.ros.policy_core import run_config_for
+    from safe_pe_training.checkpoints import checkpoint_paths, load_policy_network  # torch
 
     weights, _ = checkpoint_paths(checkpoint)
     policy, meta = load_policy_network(weights)

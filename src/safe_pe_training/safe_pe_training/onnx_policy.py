@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.artifacts import paired_paths
 
 ONNX_FORMAT = "safe_pe_onnx/1"
 INPUT_NAME = "observation"
 OUTPUT_NAME = "command"
-ROLES = ("pursuer", "evader")
 POLICY_TYPES = ("beta", "gaussian")
 
 
@@ -158,7 +158,7 @@ class OnnxPolicy:
     """
 
     def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # only where ONNX policies run (robots, export checks)
 
         self.path, _ = onnx_paths(path)
         self.meta = read_onnx_metadata(path)

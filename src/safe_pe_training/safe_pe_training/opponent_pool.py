@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from safe_pe_sim.roles import ROLES
 
 ENTRY_KINDS = ("checkpoint", "baseline")
 PFSP_FLOOR = 0.05
@@ -73,7 +74,7 @@ class OpponentPool:
     win_rates: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.role not in ("pursuer", "evader"):
+        if self.role not in ROLES:
             raise ValueError(f"pool role must be 'pursuer' or 'evader', got {self.role!r}")
         if self.max_snapshots < 1:
             raise ValueError(f"max_snapshots must be >= 1, got {self.max_snapshots}")

@@ -16,11 +16,13 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol
 
 import numpy as np
+from safe_pe_sim.baselines import scripted_policy
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.action_mapping import CommandLimits
 from safe_pe_training.checkpoints import DeployedPolicy
 
-ROLE_INDEX = {"pursuer": 0, "evader": 1}
+ROLE_INDEX = {role: index for index, role in enumerate(ROLES)}
 
 
 class AgentView:
@@ -274,8 +276,6 @@ def baseline_opponent(name: str, env_config: Any, role: str, seed: int = 0) -> S
     :param role: the role the baseline plays
     :param seed: seed of the "random" baseline
     """
-    from safe_pe_sim.baselines import scripted_policy
-
     fn = scripted_policy(name, env_config, role, rng=np.random.default_rng(seed))
 
     def act(view: AgentView) -> np.ndarray:

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from safe_pe_sim.roles import ROLES  # noqa: E402
 
 from safe_pe_training.league import league_rows  # noqa: E402
 
@@ -156,7 +157,7 @@ def plot_league(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     :param path: PNG file to write
     """
     fig, axes = plt.subplots(1, 2, figsize=(13, 4))
-    for ax, role in zip(axes, ("pursuer", "evader")):
+    for ax, role in zip(axes, ROLES):
         mine = [r for r in rows if r["role"] == role]
         for matchup in sorted({r["matchup"] for r in mine}):
             pts = [r for r in mine if r["matchup"] == matchup]
@@ -183,7 +184,7 @@ def plot_final_league(result: dict[str, Any], path: Path) -> Path:
     :param path: PNG file to write
     """
     scripted = {(e["player"], e["reference"]): e for e in result["scripted"]}
-    pairings = [(role, e["reference"]) for role in ("pursuer", "evader")
+    pairings = [(role, e["reference"]) for role in ROLES
                 for e in next((g[role]["entries"] for g in result["groups"].values()
                                if role in g), [])]
     if not pairings:   # nothing trained or shipped: the scripted table alone

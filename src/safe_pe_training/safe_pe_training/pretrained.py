@@ -21,6 +21,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
+from safe_pe_sim.roles import ROLES
+
 from safe_pe_training.artifacts import atomic_write_json
 from safe_pe_training.checkpoints import CheckpointError, checkpoint_paths
 from safe_pe_training.config import ConfigError, SafeSelfPlayConfig
@@ -34,7 +36,6 @@ PRETRAINED = "pretrained"
 """The name that stands for the shipped checkpoint of a robot's role."""
 
 MODELS_ENV = "SAFE_PE_MODELS"
-ROLES = ("pursuer", "evader")
 
 
 def models_dir() -> Path:

@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
+from safe_pe_sim.game import PursuitEvasionGame
+from safe_pe_sim.opponents import Opponent
 
 from safe_pe_training.config import ROLES, ConfigError, SafeSelfPlayConfig
-from safe_pe_training.safety_metrics import (
-    SafetyMetricsSummary,
-    SafetyMetricsTracker,
-    SafetyTargetCheck,
-)
+from safe_pe_training.factories import arena_of, make_cbf_config, make_env_config, \
+    make_resolver, make_safety_reward
+from safe_pe_training.safety_stats import SafetyMetricsSummary
+from safe_pe_training.safety_targets import SafetyTargetCheck
+from safe_pe_training.safety_tracker import SafetyMetricsTracker
 
 __all__ = ["EpisodeResult", "RolloutResult", "safe_self_play_rollout"]
 
@@ -149,16 +151,6 @@ def safe_self_play_rollout(config: SafeSelfPlayConfig, n_episodes: int,
     :return: episode results, safety metrics (both robots and per robot), target check.
     :raises ConfigError: for a bad config, episode count or policy spec.
     """
-    from safe_pe_sim.game import PursuitEvasionGame
-    from safe_pe_sim.opponents import Opponent
-
-    from safe_pe_training.factories import (
-        arena_of,
-        make_cbf_config,
-        make_env_config,
-        make_resolver,
-        make_safety_reward,
-    )
 
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes < 1:
         raise ConfigError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
@@ -173,10 +165,8 @@ def safe_self_play_rollout(config: SafeSelfPlayConfig, n_episodes: int,
               for spec, role in zip(_policy_specs(policies), ROLES)]
     resolvers = [make_resolver(config, make_cbf_config(config, role, env_config), arena)
                  for role in ROLES]
-    targets = config.safety_targets.to_safety_targets()
-    window = config.safety_targets.window_size
-    tracker = SafetyMetricsTracker(window_size=window, targets=targets)
-    per_agent = [SafetyMetricsTracker(window_size=window, targets=targets) for _ in ROLES]
+    tracker = SafetyMetricsTracker(targets=config.safety_targets)
+    per_agent = [SafetyMetricsTracker(targets=config.safety_targets) for _ in ROLES]
 
     game = PursuitEvasionGame(env_config)
     game.safety_reward = make_safety_reward(config, env_config)  # None without w5

@@ -17,7 +17,7 @@ Per step, for N games at once (the sim's ``VectorizedPursuitEvasion`` core):
 Observations: the sim's normalised ego observation of the learner (``OBS_DIM``), plus for Beta
 learners the encoded safe box as the last 4 entries (see :mod:`safe_pe_training.action_mapping`).
 
-``infos[i]["safety"]`` follows :mod:`safe_pe_training.safety_metrics` (``tier``, ``min_h``,
+``infos[i]["safety"]`` follows :mod:`safe_pe_training.safety_tracker` (``tier``, ``min_h``,
 ``intervention``, ``intervened``, ``violation``, ``qp_feasible``) for the learner; run B reports
 tier DISABLED (5), ``min_h`` NaN (not computed, to keep run B unburdened) and the sim's
 ground-truth violations. Finished games add ``episode`` (``r``, ``l``, ``t``),

@@ -1,11 +1,12 @@
 """Plain (JSON-able) state of a `SafetyMetricsTracker`, and the tracker rebuilt from it.
 
 `SafetyMetricsTracker.state_dict()` and `SafetyMetricsTracker.from_state_dict()` delegate here
-(kept apart so that `safety_metrics.py` stays readable in one sitting). The state holds only
-dicts, lists, str, int, float and bool, so it can be written with strict JSON: non-finite
-floats (an empty scope's `inf` minimum, NaN margins) are written as the strings "nan", "inf",
-"-inf", and every finite float is kept exactly (JSON writes the shortest repr, which reads back
-to the same float).
+(kept apart so that `safety_tracker.py` stays readable in one sitting; this module reads the
+tracker's attributes but does not import it, so the two form no import circle). The state
+holds only dicts, lists, str, int, float and bool, so it can be written with strict JSON:
+non-finite floats (an empty scope's `inf` minimum, NaN margins) are written as the strings
+"nan", "inf", "-inf", and every finite float is kept exactly (JSON writes the shortest repr,
+which reads back to the same float).
 
 Layout (format `safe_pe_safety_tracker/1`)::
 
@@ -24,14 +25,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, fields
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover - import cycle at runtime
-    from safe_pe_training.safety_metrics import SafetyMetricsTracker, _Counters
+from safe_pe_training.safety_stats import PhaseSafetyMetrics, SafetyMetricsSummary, \
+    ScopeCounters
+from safe_pe_training.safety_targets import SafetyTargets
 
-__all__ = ["TRACKER_STATE_FORMAT", "tracker_state_dict", "tracker_from_state_dict"]
+__all__ = ["TRACKER_STATE_FORMAT", "restore_tracker", "tracker_settings", "tracker_state_dict"]
 
 TRACKER_STATE_FORMAT = "safe_pe_safety_tracker/1"
 
@@ -69,7 +71,7 @@ def _counts(value: Any, size: int, name: str) -> np.ndarray:
     return np.array([_int(v, name) for v in value], dtype=np.int64)
 
 
-def _counters_state(counters: "_Counters") -> dict[str, Any]:
+def _counters_state(counters: ScopeCounters) -> dict[str, Any]:
     out: dict[str, Any] = {k: int(getattr(counters, k)) for k in _COUNTER_INTS}
     out.update({k: _enc(getattr(counters, k)) for k in _COUNTER_FLOATS})
     out["tier_counts"] = [int(c) for c in counters.tier_counts]
@@ -79,7 +81,7 @@ def _counters_state(counters: "_Counters") -> dict[str, Any]:
     return out
 
 
-def _load_counters(counters: "_Counters", state: Any, name: str) -> None:
+def _load_counters(counters: ScopeCounters, state: Any, name: str) -> None:
     if not isinstance(state, Mapping):
         raise ValueError(f"tracker state: {name} must be a dict")
     try:
@@ -119,9 +121,7 @@ def _summary_state(summary: Any) -> dict[str, Any]:
     return out
 
 
-def _load_summary(state: Any, name: str) -> Any:
-    from safe_pe_training.safety_metrics import SafetyMetricsSummary
-
+def _load_summary(state: Any, name: str) -> SafetyMetricsSummary:
     if not isinstance(state, Mapping):
         raise ValueError(f"tracker state: {name} must be a dict")
     kwargs: dict[str, Any] = {}
@@ -145,7 +145,7 @@ def _load_summary(state: Any, name: str) -> Any:
     return SafetyMetricsSummary(**kwargs)
 
 
-def tracker_state_dict(tracker: "SafetyMetricsTracker") -> dict[str, Any]:
+def tracker_state_dict(tracker: Any) -> dict[str, Any]:
     """Everything `tracker` has recorded and its configuration, as JSON-able data.
 
     :param tracker: the tracker to describe (not modified).
@@ -177,25 +177,35 @@ def tracker_state_dict(tracker: "SafetyMetricsTracker") -> dict[str, Any]:
     }
 
 
-def tracker_from_state_dict(state: Mapping[str, Any]) -> "SafetyMetricsTracker":
-    """A tracker equal to the one `state` was taken from (same counts, window, phases).
+def tracker_settings(state: Any) -> dict[str, Any]:
+    """The constructor arguments of the tracker a state was taken from.
 
     :param state: a dict from :func:`tracker_state_dict` (possibly through JSON).
-    :return: the rebuilt tracker.
-    :raises ValueError: when `state` is not a tracker state or is inconsistent.
+    :return: ``window_size``, ``targets``, ``margin_edges`` and ``intervention_tol``.
+    :raises ValueError: when `state` is not a tracker state.
     """
-    from safe_pe_training.safety_metrics import (PhaseSafetyMetrics, SafetyMetricsTracker,
-                                                 SafetyTargets)
-
     if not isinstance(state, Mapping) or state.get("format") != TRACKER_STATE_FORMAT:
         found = state.get("format") if isinstance(state, Mapping) else type(state).__name__
         raise ValueError(f"not a {TRACKER_STATE_FORMAT} tracker state (format {found!r})")
     try:
-        targets = SafetyTargets(**state["targets"])
-        tracker = SafetyMetricsTracker(
-            window_size=_int(state["window_size"], "window_size"), targets=targets,
-            margin_edges=[_dec(e, "margin_edges") for e in state["margin_edges"]],
-            intervention_tol=_dec(state["intervention_tol"], "intervention_tol"))
+        return {"window_size": _int(state["window_size"], "window_size"),
+                "targets": SafetyTargets(**state["targets"]),
+                "margin_edges": [_dec(e, "margin_edges") for e in state["margin_edges"]],
+                "intervention_tol": _dec(state["intervention_tol"], "intervention_tol")}
+    except KeyError as exc:
+        raise ValueError(f"tracker state lacks {exc.args[0]!r}") from exc
+    except TypeError as exc:
+        raise ValueError(f"tracker state is malformed: {exc}") from exc
+
+
+def restore_tracker(tracker: Any, state: Mapping[str, Any]) -> None:
+    """Load everything a state recorded into a fresh tracker built from its settings.
+
+    :param tracker: ``SafetyMetricsTracker(**tracker_settings(state))``, nothing recorded yet.
+    :param state: the state dict (checked by :func:`tracker_settings`).
+    :raises ValueError: when `state` is inconsistent.
+    """
+    try:
         _load_counters(tracker._lifetime, state["lifetime"], "lifetime")
         _load_counters(tracker._phase, state["phase"], "phase")
         recent = state["recent"]
@@ -233,4 +243,3 @@ def tracker_from_state_dict(state: Mapping[str, Any]) -> "SafetyMetricsTracker":
         tracker.phase_history.append(PhaseSafetyMetrics(
             phase=k, summary=_load_summary(item.get("summary"), f"phase_history[{k}].summary"),
             margin_histogram=tuple(int(c) for c in hist)))
-    return tracker

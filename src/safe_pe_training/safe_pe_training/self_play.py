@@ -33,6 +33,8 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure as configure_logger
 from stable_baselines3.common.policies import ActorCriticPolicy
+from safe_pe_sim.observations import OBS_NAMES
+from safe_pe_sim.roles import ROLES
 from torch import nn
 
 from safe_pe_training.action_mapping import BOX_OBS_DIM, CommandLimits
@@ -43,6 +45,7 @@ from safe_pe_training.checkpoints import CheckpointMetadata, DeployedPolicy, loa
     load_state_dict_file, read_metadata, save_checkpoint
 from safe_pe_training.config import SafeSelfPlayConfig
 from safe_pe_training.evaluation import evaluate_checkpoints, play_match
+from safe_pe_training.factories import make_env_config
 from safe_pe_training.hooks import CheckpointEvent, ProgressInfo, TrainingHooks, TrainingResult
 from safe_pe_training.league import REFERENCES, check_training_seed, league_rows, \
     play_references
@@ -51,8 +54,8 @@ from safe_pe_training.opponents import MixtureOpponent, Opponent, PolicyOpponent
     baseline_opponent
 from safe_pe_training.safe_vec_env import SafeLearnerVecEnv, SafetyBatch, make_core, \
     make_filters
-from safe_pe_training.safety_metrics import SafetyMetricsTracker, \
-    _get_safety_metrics_callback_class
+from safe_pe_training.safety_callback import SafetyMetricsCallback
+from safe_pe_training.safety_tracker import SafetyMetricsTracker
 from safe_pe_training.training_state import ResumeError, load_train_state, load_tracker, \
     read_run_state, save_train_state, save_tracker, write_run_state
 
@@ -60,7 +63,6 @@ __all__ = ["CheckpointEvent", "EVAL_BASELINES", "POOL_BASELINES", "ProgressInfo"
            "SelfPlayTrainer", "TrainingHooks", "TrainingResult", "config_hash",
            "evaluate_checkpoints", "make_ppo", "ppo_policy_kwargs"]
 
-ROLES = ("pursuer", "evader")
 POOL_BASELINES = {"pursuer": REFERENCES["evader"], "evader": REFERENCES["pursuer"]}
 """Scripted players each role's opponent pool starts with (they stay in the pool): the
 league's references, so a learner always meets the players it is measured against."""
@@ -76,6 +78,9 @@ def config_hash(config: SafeSelfPlayConfig) -> str:
     """
     data = config.to_dict()
     data.pop("total_timesteps", None)
+    if data["safety_targets"].get("require_steps") is True:
+        # a field older runs did not have: left out at its default so they still resume
+        del data["safety_targets"]["require_steps"]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -184,14 +189,10 @@ class SelfPlayTrainer:
         self.hooks = hooks or TrainingHooks()
         self.progress_bar = progress_bar
         self.config_hash = config_hash(config)
-        from safe_pe_training.factories import make_env_config
-
         self.env_config = make_env_config(config)
         self.limits = {role: CommandLimits.from_robot(robot)
                        for role, robot in zip(ROLES, self.env_config.robots())}
-        self.tracker = SafetyMetricsTracker(
-            window_size=config.safety_targets.window_size,
-            targets=config.safety_targets.to_safety_targets())
+        self.tracker = SafetyMetricsTracker(targets=config.safety_targets)
         self.pools = {role: OpponentPool(role, config.self_play.opponent_pool_size,
                                          config.self_play.latest_opponent_prob)
                       for role in ROLES}
@@ -302,7 +303,6 @@ class SelfPlayTrainer:
         :param role: role
         :param phase: phase index
         """
-        from safe_pe_sim.observations import OBS_NAMES
 
         names = list(OBS_NAMES)
         layout: dict[str, Any] = {"sim_obs_dim": len(names), "names": names}
@@ -427,7 +427,7 @@ class SelfPlayTrainer:
         t_train = 0.0
         steps_at_start = self.total_steps
         if self.progress_bar:
-            from tqdm import tqdm
+            from tqdm import tqdm  # only for the optional progress bar
 
             self._pbar = tqdm(total=cfg.total_timesteps, initial=self.total_steps,
                               unit="step", desc=f"run {cfg.run_type}", dynamic_ncols=True)
@@ -514,7 +514,7 @@ class SelfPlayTrainer:
         env.pop_stats()
         self._steps_this_phase = 0
         callback = _PhaseCallback(self, role, phase)
-        safety_cb = _get_safety_metrics_callback_class()(self.tracker)
+        safety_cb = SafetyMetricsCallback(self.tracker)
         t0 = time.monotonic()
         steps_before = model.num_timesteps
         model.learn(steps, callback=CallbackList([safety_cb, callback]),
@@ -676,7 +676,7 @@ class SelfPlayTrainer:
 
     def write_plots(self) -> list[Path]:
         """Write the PNG plots (curves, capture rates, safety rates, margins, an episode)."""
-        from safe_pe_training.plots import write_run_plots
+        from safe_pe_training.plots import write_run_plots  # matplotlib: only when plotting
 
         written = write_run_plots(self.run.plots, self.phases, self.progress_rows,
                                   list(self.tracker.margin_edges))
@@ -687,8 +687,8 @@ class SelfPlayTrainer:
 
     def _sample_episode_plot(self) -> Path | None:
         """One filtered episode of the current pursuer vs the current evader, as a PNG."""
+        # matplotlib: only when plotting
         from safe_pe_sim.rendering import plot_episode
-
         from safe_pe_training.plots import save_figure
 
         players = [PolicyOpponent(self.deployed(r), label=r) for r in ROLES]

@@ -31,8 +31,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from safe_pe_sim.roles import ROLES
+
 from safe_pe_training.artifacts import atomic_write_json, read_json
 from safe_pe_training.config import ConfigError, SafeSelfPlayConfig, get_run_configs
+from safe_pe_training.study_stats import crossplay_world
 
 __all__ = ["PRESET_RUNS", "STUDY_FORMAT", "StudyError", "StudySpec", "StudyTask",
            "TaskOutcome", "StudyResult", "build_run_configs", "plan_tasks", "crossplay_task",
@@ -332,27 +335,13 @@ def measures_key(config: SafeSelfPlayConfig, episodes: int, run_dir: Path) -> di
             "league_episodes": episodes, "weights": weights_fingerprint(run_dir)}
 
 
-def crossplay_world(record: dict[str, Any]) -> str:
-    """The run whose world (game and filter) every cross-play match is played in: ``A`` if
-    the study has it, else its first run with the CBF filter (Beta policies need the safe
-    box), else its first run.
-
-    :param record: ``study.json`` content
-    """
-    runs = record["runs"]
-    if "A" in runs:
-        return "A"
-    filtered = [r for r in runs if record["configs"][r]["use_cbf"]]
-    return filtered[0] if filtered else runs[0]
-
-
 def final_checkpoints(run_dir: Path) -> dict[str, str | None]:
     """A trained run's latest checkpoint per role (from ``run_state.json``).
 
     :param run_dir: the run directory
     """
     state = read_json(run_dir / "run_state.json")
-    return {role: state["latest"].get(role) for role in ("pursuer", "evader")}
+    return {role: state["latest"].get(role) for role in ROLES}
 
 
 def weights_fingerprint(run_dir: Path) -> dict[str, str | None] | None:
@@ -512,7 +501,7 @@ class _RayPool:
 
     def __init__(self, address: str | None) -> None:
         try:
-            import ray
+            import ray  # optional: only for --ray
         except ImportError as exc:
             raise StudyError("--ray needs the ray package: pip install ray (it is pinned in "
                              "requirements.txt; scripts/setup.sh installs it)") from exc
@@ -571,7 +560,7 @@ def run_study(spec: StudySpec, out: str | Path, workers: int | None = None,
         check_ray_address(ray_address)
     if use_ray:
         try:
-            import ray  # noqa: F401
+            import ray  # noqa: F401 - optional: fail early when --ray cannot work
         except ImportError as exc:
             raise StudyError("--ray needs the ray package: pip install ray") from exc
     out, record = prepare_study(spec, out)
@@ -630,7 +619,7 @@ def run_study(spec: StudySpec, out: str | Path, workers: int | None = None,
     atomic_write_json(out / "study_outcomes.json",
                       {name: asdict(o) for name, o in result.outcomes.items()})
     if report:
-        from safe_pe_training.study_report import write_report
+        from safe_pe_training.study_report import write_report  # matplotlib: reports only
 
         result.report = write_report(out, command)
         say(f"results: {result.report}")

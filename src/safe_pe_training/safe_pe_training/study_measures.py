@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.action_mapping import CommandLimits
 from safe_pe_training.artifacts import atomic_write_json, read_json
@@ -32,11 +33,9 @@ from safe_pe_training.factories import make_env_config
 from safe_pe_training.league import EVAL_SEED_BASE, load_player, play_references
 from safe_pe_training.opponents import PolicyOpponent
 from safe_pe_training.safe_vec_env import make_core, make_filters
-from safe_pe_training.safety_metrics import DEFAULT_MARGIN_EDGES
-from safe_pe_training.study import crossplay_key, crossplay_world, final_checkpoints, \
-    measures_key
+from safe_pe_training.safety_stats import DEFAULT_MARGIN_EDGES
+from safe_pe_training.study import crossplay_key, final_checkpoints, measures_key
 
-ROLES = ("pursuer", "evader")
 TRAIN_KEYS = ("violations", "violation_rate", "intervention_rate", "backup_rate",
               "feasibility_rate", "min_min_h", "mean_min_h")
 
@@ -213,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     :param argv: arguments (default ``sys.argv[1:]``)
     """
-    import torch
+    import torch  # the measuring subprocess only; the study driver stays torch-free
 
     torch.set_num_threads(1)
     parser = argparse.ArgumentParser(prog="python -m safe_pe_training.study_measures")

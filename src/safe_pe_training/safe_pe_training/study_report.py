@@ -20,11 +20,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from safe_pe_sim.roles import ROLES  # noqa: E402
 
 from safe_pe_training.artifacts import atomic_write_csv, atomic_write_text  # noqa: E402
 from safe_pe_training.plots import save_figure  # noqa: E402
-from safe_pe_training.study import crossplay_world  # noqa: E402
-from safe_pe_training.study_stats import METRICS, Interval, aggregate_crossplay, \
+from safe_pe_training.study_stats import METRICS, Interval, aggregate_crossplay, crossplay_world, \
     aggregate_runs, curve_bands, evaluate_claims, load_study  # noqa: E402
 
 SAFETY_KEYS = ("train_violations", "train_violation_rate", "intervention_rate", "backup_rate",
@@ -145,7 +145,7 @@ def write_report(out: str | Path, command: str | None = None) -> Path:
     agg = aggregate_runs(measures)
     matrix = aggregate_crossplay(runs, crossplay)
     figures = out / "figures"
-    plot_curves(measures, ["eval_win_rate", "eval_win_rate"], ["pursuer", "evader"],
+    plot_curves(measures, ["eval_win_rate", "eval_win_rate"], list(ROLES),
                 ["pursuer win rate vs references", "evader win rate vs references"],
                 figures / "learning_curves.png")
     plot_curves(measures, ["intervention_rate", "backup_rate", "violation_rate"],

@@ -16,7 +16,7 @@ import numpy as np
 
 from safe_pe_training.artifacts import read_json
 
-__all__ = ["Interval", "t_quantile", "mean_interval", "load_study", "METRICS",
+__all__ = ["crossplay_world", "Interval", "t_quantile", "mean_interval", "load_study", "METRICS",
            "aggregate_runs", "aggregate_crossplay", "curve_bands", "Claim", "evaluate_claims"]
 
 # two-sided 95 % quantiles t_{0.975, df} of Student's t, df = 1..30
@@ -285,3 +285,17 @@ def evaluate_claims(measures: dict[str, dict[int, dict[str, Any]]],
                + ", ".join(f"{run} {v}" for run, v in unsafe.items()) + "." if unsafe
                else ""))))
     return claims
+
+
+def crossplay_world(record: dict[str, Any]) -> str:
+    """The run whose world (game and filter) every cross-play match is played in: ``A`` if
+    the study has it, else its first run with the CBF filter (Beta policies need the safe
+    box), else its first run.
+
+    :param record: ``study.json`` content
+    """
+    runs = record["runs"]
+    if "A" in runs:
+        return "A"
+    filtered = [r for r in runs if record["configs"][r]["use_cbf"]]
+    return filtered[0] if filtered else runs[0]

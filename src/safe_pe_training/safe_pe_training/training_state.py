@@ -29,6 +29,7 @@ from typing import Any
 import torch as th
 
 from safe_pe_training.artifacts import atomic_write_bytes, atomic_write_json, read_json
+from safe_pe_training.safety_tracker import SafetyMetricsTracker
 
 RUN_STATE_FORMAT = "safe_pe_run_state/1"
 
@@ -39,7 +40,7 @@ class ResumeError(ValueError):
     """A run directory cannot be resumed (missing or inconsistent state)."""
 
 
-def save_tracker(tracker: Any, path: Path) -> Path:
+def save_tracker(tracker: SafetyMetricsTracker, path: Path) -> Path:
     """Write a :class:`SafetyMetricsTracker`'s ``state_dict()`` as JSON, atomically.
 
     :param tracker: the tracker
@@ -49,15 +50,13 @@ def save_tracker(tracker: Any, path: Path) -> Path:
                                     "tracker": tracker.state_dict()})
 
 
-def load_tracker(path: Path) -> Any:
+def load_tracker(path: Path) -> SafetyMetricsTracker:
     """Read a tracker written by :func:`save_tracker`.
 
     :param path: the file
     :raises ResumeError: when the file is missing, unreadable, not a tracker state, or a
         pickled tracker of an older safe_pe version
     """
-    from safe_pe_training.safety_metrics import SafetyMetricsTracker
-
     path = Path(path)
     try:
         head = path.read_bytes()[:1]

@@ -56,12 +56,39 @@ class TestSafeSelfPlayConfig:
         assert config.num_phases == 4
         assert config.flags == (True, False, True, True)
 
-    def test_cbf_defaults_match_cbf_config(self) -> None:
+    def test_safety_targets_are_the_trackers_dataclass(self) -> None:
+        from safe_pe_training.safety_targets import SafetyTargets
+        from safe_pe_training.safety_tracker import SafetyMetricsTracker
+
+        config = SafeSelfPlayConfig.from_dict({"safety_targets": {"window_size": 20,
+                                                                  "max_backup_rate": 0.1}})
+        assert isinstance(config.safety_targets, SafetyTargets)
+        tracker = SafetyMetricsTracker(targets=config.safety_targets)
+        assert tracker.window_size == 20 and tracker.targets.max_backup_rate == 0.1
+
+    def test_cbf_is_the_filters_cbf_config(self) -> None:
+        """The training config embeds CBFConfig (no copy of its fields and defaults)."""
         from safe_pe_cbf.config import CBFConfig
 
-        cbf = CBFConfig()
-        for f in dataclasses.fields(SafeSelfPlayConfig().cbf):
-            assert getattr(SafeSelfPlayConfig().cbf, f.name) == getattr(cbf, f.name), f.name
+        from safe_pe_training.config import CBF_ENV_FIELDS
+
+        config = SafeSelfPlayConfig()
+        assert isinstance(config.cbf, CBFConfig) and config.cbf == CBFConfig()
+        written = config.to_dict()["cbf"]
+        assert set(written) == {f.name for f in dataclasses.fields(CBFConfig)} \
+            - set(CBF_ENV_FIELDS)
+        with pytest.raises(ConfigError, match=r"\['dt'\] are set per robot"):
+            SafeSelfPlayConfig.from_dict({"cbf": {"dt": 0.1}})
+        config.cbf.robot_radius = 0.3
+        with pytest.raises(ConfigError, match=r"robot_radius.*set per robot"):
+            config.validate()
+
+    def test_collision_share_of_both_robots(self) -> None:
+        """CBFConfig accepts a share up to 1 for one robot; both training robots use it."""
+        assert SafeSelfPlayConfig.from_dict(
+            {"cbf": {"collision_mode": "worst_case", "collision_share": 0.8}})
+        with pytest.raises(ConfigError, match=r"collision_share must be in \(0, 0.5\]"):
+            SafeSelfPlayConfig.from_dict({"cbf": {"collision_share": 0.6}})
 
     def test_yaml_round_trip(self, tmp_path: Path) -> None:
         config = SafeSelfPlayConfig(run_type="custom", use_cbf=True, use_beta_policy=False,
@@ -88,8 +115,8 @@ class TestSafeSelfPlayConfig:
         assert loaded.ppo.n_steps == SafeSelfPlayConfig().ppo.n_steps
 
     @pytest.mark.parametrize("text, match", [
-        ("ppo:\n  learning_rate: '0.5'\n", r"ppo.learning_rate must be a number, got the "
-                                          r"string '0.5': write it without quotes"),
+        ("ppo:\n  learning_rate: '0.5'\n", r"ppo.learning_rate must be a number, got '0.5', "
+                                          r"a string: write it without quotes"),
         ("cbf:\n  gamma: \"0.5\"\n", r"gamma"),
         ("cbf:\n  feasibility_tol: 1.0\n", r"feasibility_tol"),
         ("cbf:\n  weights: [1.0e-9, 1.0]\n", r"weights"),

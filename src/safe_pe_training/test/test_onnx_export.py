@@ -196,8 +196,8 @@ def test_policy_node_onnx_backend_keeps_its_policy_on_a_wrong_file(tmp_path, mon
     pytest.importorskip('safe_pe_msgs.msg', reason='safe_pe_msgs is not built')
     from rclpy.parameter import Parameter
 
-    from safe_pe_cbf.ros.testing import isolated_context
-    from safe_pe_training.ros.params import ParameterError
+    from safe_pe_cbf.ros_common.testing import isolated_context
+    from safe_pe_cbf.ros_common.params import ParameterError
     from safe_pe_training.ros.policy_node import PolicyNode
 
     pursuer, _ = _checkpoint(tmp_path, 'A', 'pursuer')

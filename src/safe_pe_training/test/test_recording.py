@@ -25,7 +25,7 @@ pytest.importorskip('safe_pe_msgs.msg', reason='safe_pe_msgs is not built: scrip
 from mcap.reader import make_reader  # noqa: E402
 from mcap_ros2.decoder import DecoderFactory  # noqa: E402
 
-from safe_pe_cbf.ros import testing as ros_testing  # noqa: E402
+from safe_pe_cbf.ros_common import testing as ros_testing  # noqa: E402
 from safe_pe_training.bag import BagError, BagWriter, message_definition  # noqa: E402
 
 LIVE_TOPICS = {

@@ -119,7 +119,7 @@ def test_resume_refuses_changed_config(tmp_path):
 def test_tracker_round_trip(tmp_path):
     import numpy as np
 
-    from safe_pe_training.safety_metrics import SafetyMetricsTracker
+    from safe_pe_training.safety_tracker import SafetyMetricsTracker
     from safe_pe_training.training_state import save_tracker
 
     tracker = SafetyMetricsTracker(window_size=50)

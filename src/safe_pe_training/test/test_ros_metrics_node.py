@@ -19,10 +19,10 @@ from safe_pe_msgs.msg import (  # noqa: E402
     SafetyStatus,
     SafetyStatusArray,
 )
+from safe_pe_cbf.ros_common.params import ParameterError  # noqa: E402
+from safe_pe_cbf.ros_common.testing import isolated_context, spin_until  # noqa: E402
 
 from safe_pe_training.ros.metrics_node import MetricsNode  # noqa: E402
-from safe_pe_training.ros.params import ParameterError  # noqa: E402
-from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 
 WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them
 
@@ -131,3 +131,25 @@ def test_metrics_node_rejects_bad_parameters(context):
     with pytest.raises(ParameterError, match='min_feasibility_rate'):
         MetricsNode(context=context, parameter_overrides=[
             Parameter('targets.min_feasibility_rate', value=1.5)])
+
+
+def test_metrics_node_declares_every_target(context):
+    """The node's targets.* parameters are the fields of the one SafetyTargets dataclass."""
+    from dataclasses import fields
+
+    from safe_pe_training.safety_targets import SafetyTargets
+
+    node = MetricsNode(context=context, parameter_overrides=[
+        Parameter('window_size', value=50),
+        Parameter('targets.enforce_intervention_trend', value=True),
+        Parameter('targets.max_backup_rate', value=0.2),
+        Parameter('report_period', value=5)])  # an integer for a float parameter is fine
+    try:
+        names = {f.name for f in fields(SafetyTargets)} - {'window_size'}
+        assert all(node.has_parameter(f'targets.{name}') for name in names)
+        targets = node._trackers['all'].targets
+        assert targets == SafetyTargets(enforce_intervention_trend=True, max_backup_rate=0.2,
+                                        window_size=50)
+        assert node._trackers['all'].window_size == 50
+    finally:
+        node.destroy_node()

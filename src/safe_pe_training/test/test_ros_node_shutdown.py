@@ -28,7 +28,7 @@ from safe_pe_msgs.msg import (  # noqa: E402
     SafetyStatusArray,
 )
 
-from safe_pe_cbf.ros.testing import (  # noqa: E402
+from safe_pe_cbf.ros_common.testing import (  # noqa: E402
     SHUTDOWN_NOISE,
     isolated_context,
     spin_until,

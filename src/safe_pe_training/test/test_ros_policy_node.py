@@ -13,10 +13,10 @@ from geometry_msgs.msg import Twist  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from safe_pe_msgs.msg import CheckpointInfo, GameState  # noqa: E402
+from safe_pe_cbf.ros_common.testing import isolated_context, spin_until  # noqa: E402
 
 from safe_pe_training.ros.policy_core import ScriptedDriver  # noqa: E402
 from safe_pe_training.ros.policy_node import CHECKPOINT_QOS, PolicyNode  # noqa: E402
-from safe_pe_cbf.ros.testing import isolated_context, spin_until  # noqa: E402
 
 WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them
 

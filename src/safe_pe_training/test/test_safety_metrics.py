@@ -10,17 +10,11 @@ from enum import IntEnum
 import numpy as np
 import pytest
 
-from safe_pe_training.safety_metrics import (
-    NUM_TIERS,
-    TIER_NAMES,
-    SafetyMetricsSummary,
-    SafetyMetricsTracker,
-    SafetyTargets,
-    log_safety_metrics,
-    record_infos,
-    safety_reward_effect,
-    tier_index,
-)
+from safe_pe_training.safety_stats import NUM_TIERS, TIER_NAMES, SafetyMetricsSummary, \
+    tier_index
+from safe_pe_training.safety_targets import SafetyTargets, safety_reward_effect
+from safe_pe_training.safety_tracker import SafetyMetricsTracker, log_safety_metrics, \
+    record_infos
 
 
 def assert_summaries_close(a: SafetyMetricsSummary, b: SafetyMetricsSummary) -> None:
@@ -269,6 +263,14 @@ class TestSafetyMetricsTracker:
         check = tracker.check_safety_targets()
         assert not check["intervention_trend"].met and not check.all_met
 
+    def test_window_is_the_targets_window(self) -> None:
+        """One window setting: the targets' unless the tracker is given its own."""
+        assert SafetyMetricsTracker(targets=SafetyTargets(window_size=7)).window_size == 7
+        tracker = SafetyMetricsTracker(window_size=5, targets=SafetyTargets(window_size=7))
+        assert tracker.window_size == 5 and tracker.targets.window_size == 5
+        with pytest.raises(ValueError, match="window_size"):
+            SafetyTargets(window_size=0)
+
     def test_targets_validation(self) -> None:
         with pytest.raises(ValueError, match="min_feasibility_rate"):
             SafetyTargets(min_feasibility_rate=1.5)
@@ -370,7 +372,7 @@ class _RecordingLogger:
 
 class TestSafetyMetricsCallback:
     def test_module_imports_without_sb3(self) -> None:
-        code = ("import sys; import safe_pe_training.safety_metrics as m; "
+        code = ("import sys; import safe_pe_training.safety_tracker as m; "
                 "assert 'stable_baselines3' not in sys.modules; "
                 "m.SafetyMetricsTracker().record_step('QP', 0.1, 0.0, False)")
         subprocess.run([sys.executable, "-c", code], check=True)
@@ -397,7 +399,7 @@ class TestSafetyMetricsCallback:
         from stable_baselines3 import PPO
         from stable_baselines3.common.logger import configure
 
-        from safe_pe_training import safety_metrics
+        from safe_pe_training.safety_callback import SafetyMetricsCallback
 
         class TieredEnv(gym.Env):
             """Tiny env whose info carries a safety dict: tier BACKUP every 4th step."""
@@ -418,8 +420,7 @@ class TestSafetyMetricsCallback:
                                    "qp_feasible": not backup}}
                 return np.zeros(2, np.float32), 0.0, False, self.t >= 16, info
 
-        callback_cls = safety_metrics.SafetyMetricsCallback
-        assert callback_cls is safety_metrics._get_safety_metrics_callback_class()
+        callback_cls = SafetyMetricsCallback
         tracker = SafetyMetricsTracker()
         model = PPO("MlpPolicy", TieredEnv(), n_steps=32, batch_size=32, n_epochs=1,
                     device="cpu", seed=0, policy_kwargs={"net_arch": [8]})

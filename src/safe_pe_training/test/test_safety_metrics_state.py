@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from safe_pe_training.safety_metrics import SafetyMetricsTracker, SafetyTargets
+from safe_pe_training.safety_targets import SafetyTargets
+from safe_pe_training.safety_tracker import SafetyMetricsTracker
 
 
 def _record_random(tracker: SafetyMetricsTracker, rng: np.random.Generator, calls: int) -> None:

@@ -8,7 +8,7 @@ One node per robot, in the robot's namespace::
 It runs on rclpy's ``EventsExecutor`` (C++ dispatch: lower latency, about half the idle CPU
 of the standard executor here); ``--executor single`` before ``--ros-args`` (or
 ``SAFE_PE_EXECUTOR=single``) falls back to the ``SingleThreadedExecutor``
-(:mod:`safe_pe_cbf.ros.executors`).
+(:mod:`safe_pe_cbf.ros_common.executors`).
 
 Topics (relative to the namespace): ``cmd_vel_nominal`` in, ``cmd_vel`` out (Twist or
 TwistStamped by parameter; both are taken and sent as serialized bytes,
@@ -58,7 +58,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from safe_pe_cbf.resolver import Tier
-from safe_pe_cbf.ros.conversions import (
+from safe_pe_cbf.ros_common.conversions import (
     NonFiniteInput,
     arena_from_message,
     command_from_twist,
@@ -68,7 +68,7 @@ from safe_pe_cbf.ros.conversions import (
     pose_from_odometry,
     split_game_state,
 )
-from safe_pe_cbf.ros.executors import (
+from safe_pe_cbf.ros_common.executors import (
     executor_kind_or_exit,
     make_executor,
     spin_until_shutdown_requested,
@@ -76,9 +76,9 @@ from safe_pe_cbf.ros.executors import (
 from safe_pe_cbf.ros.filter_params import FilterNodeSettings, all_specs, settings_from_values
 from safe_pe_cbf.ros.filter_pipeline import FilterDecision, FilterPipeline
 from safe_pe_cbf.ros.markers import constraint_markers
-from safe_pe_cbf.ros.node_params import check_change, declare_specs, spec_values
-from safe_pe_cbf.ros.qos import LATCHED, reliable_qos
-from safe_pe_cbf.ros.shutdown import ShutdownGuard
+from safe_pe_cbf.ros_common.params import check_change, declare_specs, spec_values
+from safe_pe_cbf.ros_common.qos import LATCHED, reliable_qos
+from safe_pe_cbf.ros_common.shutdown import ShutdownGuard
 from safe_pe_cbf.ros.twist_cdr import (
     MalformedCommand,
     decode_twist,
@@ -467,7 +467,7 @@ def main(args: list[str] | None = None) -> None:
     """Run the filter node until SIGINT/SIGTERM; then publish one zero command.
 
     ``--executor events|single`` (before ``--ros-args``) or ``SAFE_PE_EXECUTOR`` picks the
-    rclpy executor (:mod:`safe_pe_cbf.ros.executors`); default :data:`DEFAULT_EXECUTOR`.
+    rclpy executor (:mod:`safe_pe_cbf.ros_common.executors`); default :data:`DEFAULT_EXECUTOR`.
     A signal only sets a flag (:class:`ShutdownGuard`): the running callback finishes, then
     the zero command goes out and the process exits with code 0.
 

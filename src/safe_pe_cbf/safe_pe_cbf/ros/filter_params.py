@@ -18,8 +18,8 @@ import numpy as np
 from safe_pe_cbf.config import FIELD_RANGES, MAX_WEIGHT_RATIO, WEIGHT_RANGE, CBFConfig
 from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.resolver import SafeActionResolver
-from safe_pe_cbf.ros.conversions import PoseOffset, obstacles_from_flat
-from safe_pe_cbf.ros.param_specs import ParamSpec, spec_table
+from safe_pe_cbf.ros_common.conversions import PoseOffset, obstacles_from_flat
+from safe_pe_cbf.ros_common.param_specs import ParamSpec, spec_table
 
 CBF_PREFIX = "cbf."
 

@@ -2,10 +2,11 @@
 
 The game-state node (:mod:`safe_pe_sim.ros.game_state_node`) is a thin shell over this module:
 it converts each ``nav_msgs/Odometry`` into an arena-frame pose with the robot's fixed
-``PoseOffset`` (``safe_pe_cbf.ros.conversions``), hands it to :class:`GameStateAssembler`, and
-turns each :class:`AssembledState` into a ``safe_pe_msgs/GameState``. The arena comes from the
-same ``arena.*``/``obstacles`` parameters as the safety filter's (one arena file serves both)
-or from ``/safe_pe/arena``. Body-level violations use the simulator's own
+``PoseOffset`` (``safe_pe_cbf.ros_common.conversions``), hands it to
+:class:`GameStateAssembler`, and turns each :class:`AssembledState` into a
+``safe_pe_msgs/GameState``. The arena comes from the same ``arena.*``/``obstacles``
+parameters as the safety filter's (one arena file serves both) or from ``/safe_pe/arena``.
+Body-level violations use the simulator's own
 :func:`safe_pe_sim.safety_check.check_step_scalar` (a zero-length step: the sampled poses).
 """
 
@@ -16,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
-from safe_pe_cbf.ros.conversions import PoseOffset
 from safe_pe_cbf.ros.filter_params import NODE_SPECS as FILTER_SPECS, arena_from_values
-from safe_pe_cbf.ros.param_specs import ParamSpec, spec_table
+from safe_pe_cbf.ros_common.conversions import PoseOffset
+from safe_pe_cbf.ros_common.param_specs import ParamSpec, spec_table
 
 from safe_pe_sim.config import ConfigError, EnvConfig, check_layout, load_profile
+from safe_pe_sim.roles import ROLES
 from safe_pe_sim.safety_check import check_step_scalar, describe
 
 ARENA_SOURCES = ("parameters", "topic")
@@ -29,7 +31,7 @@ _FILTER = {spec.name: spec for spec in FILTER_SPECS}
 ARENA_PARAMS = ("arena.x_min", "arena.x_max", "arena.y_min", "arena.y_max", "obstacles")
 
 GAME_STATE_SPECS: tuple[ParamSpec, ...] = (
-    ParamSpec("robots", ("pursuer", "evader"), "Robot names [pursuer, evader]: odometry is "
+    ParamSpec("robots", ROLES, "Robot names [pursuer, evader]: odometry is "
               "read from /<robot>/odom.", read_only=True, array_kind="string"),
     ParamSpec("profile", "turtlebot3_burger", "Game profile ('default', 'turtlebot3_burger' "
               "or an EnvConfig YAML path): dt, body radii, command limits, max_steps.",

@@ -26,20 +26,16 @@ from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from safe_pe_cbf.ros.conversions import (
+from safe_pe_cbf.ros_common.conversions import (
     NonFiniteInput,
     arena_from_message,
     arena_message,
     velocity_from_odometry,
     yaw_from_quaternion,
 )
-from safe_pe_cbf.ros.node_params import (
-    check_change,
-    declare_specs,
-    spec_values,
-    spin_until_shutdown,
-)
-from safe_pe_cbf.ros.qos import LATCHED, reliable_qos
+from safe_pe_cbf.ros_common.executors import spin_until_shutdown
+from safe_pe_cbf.ros_common.params import check_change, declare_specs, spec_values
+from safe_pe_cbf.ros_common.qos import LATCHED, reliable_qos
 from safe_pe_msgs.msg import Arena as ArenaMsg, GameState
 from std_msgs.msg import Header
 

@@ -8,16 +8,17 @@ from typing import Sequence
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point
-from safe_pe_cbf.ros.conversions import arena_message
+from safe_pe_cbf.ros_common.conversions import arena_message
 from safe_pe_msgs.msg import AgentState, EpisodeResult, GameState
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from safe_pe_sim.config import RobotConfig
 from safe_pe_sim.game import PursuitEvasionGame, StepResult
+from safe_pe_sim.roles import ROLES
 from safe_pe_sim.safety_check import clearances, describe
 
-ROLES = (AgentState.ROLE_PURSUER, AgentState.ROLE_EVADER)
+ROLE_CODES = (AgentState.ROLE_PURSUER, AgentState.ROLE_EVADER)
 
 
 def time_from_seconds(seconds: float) -> Time:
@@ -47,7 +48,7 @@ def agent_state_message(
     :param header: stamp and arena frame.
     """
     return AgentState(
-        header=header, agent_id=name, role=ROLES[agent],
+        header=header, agent_id=name, role=ROLE_CODES[agent],
         x=float(pose[0]), y=float(pose[1]), theta=float(pose[2]),
         v=float(velocity[0]), omega=float(velocity[1]),
         radius=float(robot.radius), v_min=float(robot.v_min), v_max=float(robot.v_max),
@@ -162,7 +163,7 @@ def initial_pose_problem(
     obs, walls, pair = clearances(poses[:, :2], np.asarray(radii, dtype=float), obstacles,
                                   np.ones(len(obstacles), dtype=bool), bounds)
     problems = []
-    for a, name in enumerate(("pursuer", "evader")):
+    for a, name in enumerate(ROLES):
         if np.any(walls[a] < 0.0):
             problems.append(f"{name} body crosses a wall")
         if obs.size and np.any(obs[a] < 0.0):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from safe_pe_cbf.ros.param_specs import ParamSpec, spec_table
+from safe_pe_cbf.ros_common.param_specs import ParamSpec, spec_table
 
 from safe_pe_sim.config import ConfigError, EnvConfig, load_profile
+from safe_pe_sim.roles import ROLES
 
 MODES = ("free_running", "lock_step")
 CMD_TYPES = ("twist", "twist_stamped")
@@ -40,7 +41,7 @@ SIM_SPECS: tuple[ParamSpec, ...] = (
               "it used)."),
     ParamSpec("cmd_type", "twist", "Message type of every robot's cmd_vel.", choices=CMD_TYPES,
               read_only=True),
-    ParamSpec("robots", ("pursuer", "evader"), "Robot names = namespaces [pursuer, evader].",
+    ParamSpec("robots", ROLES, "Robot names = namespaces [pursuer, evader].",
               read_only=True, array_kind="string"),
     ParamSpec("frame_id", "arena", "Arena frame of odometry, game state and markers.",
               read_only=True),

@@ -12,7 +12,6 @@ from safe_pe_msgs.msg import GameState, SafetyMetrics, SafetyStatus, SafetyTarge
 
 from safe_pe_training.ros.report import SourceMetrics, TargetCheck
 
-ROLES = ('pursuer', 'evader')
 CMD_TYPES = ('twist', 'twist_stamped')
 
 

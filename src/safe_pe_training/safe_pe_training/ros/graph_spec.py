@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-ROLES = ('pursuer', 'evader')
+from safe_pe_sim.roles import ROLES
+
 RUN_TYPES = ('A', 'B', 'C', 'D', 'custom')
 
 

@@ -19,7 +19,7 @@ def launch_node(spec: NodeSpec, log_level: str = 'info', **kwargs: Any) -> Any:
     :param log_level: ROS log level of the node.
     :param kwargs: more ``launch_ros.actions.Node`` arguments (``respawn``...).
     """
-    from launch_ros.actions import Node
+    from launch_ros.actions import Node  # ROS launch: only inside launch files
 
     params: list[Any] = [str(p) for p in spec.param_files]
     if spec.overrides:

@@ -28,9 +28,10 @@ from safe_pe_msgs.msg import (
     SafetyStatusArray,
     TrainingProgress,
 )
+from safe_pe_cbf.ros_common.params import ParameterError, declare
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.ros.conversions import source_metrics_to_msg, statuses_to_arrays
-from safe_pe_training.ros.params import ParameterError, declare
 from safe_pe_training.ros.runner import run_node
 from safe_pe_training.ros.report import (
     EpisodeStats,
@@ -39,7 +40,8 @@ from safe_pe_training.ros.report import (
     TargetCheck,
     write_report,
 )
-from safe_pe_training.safety_metrics import SafetyMetricsTracker, SafetyTargets
+from safe_pe_training.safety_targets import TARGET_PARAMS, SafetyTargets
+from safe_pe_training.safety_tracker import SafetyMetricsTracker
 
 NODE_NAME = 'safe_pe_metrics'
 ALL = 'all'
@@ -95,7 +97,7 @@ class MetricsNode(Node):
         """
         super().__init__(NODE_NAME, **kwargs)
         self.robots: list[str] = declare(
-            self, 'robots', ['pursuer', 'evader'],
+            self, 'robots', list(ROLES),
             'Robot names (namespaces) whose /<robot>/safety_status is aggregated.')
         if len(set(self.robots)) != len(self.robots) or not all(self.robots):
             raise ParameterError(f'robots must be distinct non-empty names, got {self.robots}')
@@ -120,20 +122,14 @@ class MetricsNode(Node):
             self, 'stop_after_episodes', 0,
             'Write the report and exit after this many episode results (0: run forever).',
             min_value=0, max_value=1_000_000)
-        targets = SafetyTargets(
-            max_violations=declare(self, 'targets.max_violations', 0,
-                                   'Most body-level violations allowed.', min_value=0,
-                                   max_value=1_000_000_000),
-            min_feasibility_rate=declare(self, 'targets.min_feasibility_rate', 0.99,
-                                         'Least fraction of steps with a feasible exact QP.',
-                                         min_value=0.0, max_value=1.0),
-            max_backup_rate=declare(self, 'targets.max_backup_rate', 0.01,
-                                    'Largest fraction of steps resolved by the backup tier.',
-                                    min_value=0.0, max_value=1.0),
-        )
+        defaults = SafetyTargets()
+        targets = SafetyTargets(window_size=window, **{
+            name: declare(self, f'targets.{name}', getattr(defaults, name), description,
+                          min_value=low, max_value=high)
+            for name, (description, low, high) in TARGET_PARAMS.items()})
         self._lock = threading.Lock()
         names = list(self.robots) + ([TRAINING] if self.use_training else []) + [ALL]
-        self._trackers = {name: SafetyMetricsTracker(window_size=window, targets=targets)
+        self._trackers = {name: SafetyMetricsTracker(targets=targets)
                           for name in names}
         self._episodes = EpisodeStats()
         self._live: set[str] = set()       # robots whose filter has sent a status

@@ -25,12 +25,15 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 import numpy as np
+from safe_pe_sim.observations import OBS_DIM, ObservationBuilder
+from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.action_mapping import BOX_OBS_DIM, CommandLimits, normalise_box
-from safe_pe_training.config import SafeSelfPlayConfig
+from safe_pe_training.artifacts import CONFIG_FILE
+from safe_pe_training.config import SafeSelfPlayConfig, get_run_configs
+from safe_pe_training.factories import make_batched_filter, make_env_config
 from safe_pe_training.onnx_policy import OnnxPolicy
 
-ROLES = ('pursuer', 'evader')
 FALLBACKS = ('auto', 'pure_pursuit', 'flee', 'zero')
 BACKENDS = ('torch', 'onnx')
 
@@ -123,9 +126,7 @@ def run_config_for(checkpoint: Path, fallback_config: str = '') -> Any:
     :param fallback_config: a SafeSelfPlayConfig YAML to use if the run has none.
     :raises FileNotFoundError: if no config can be found.
     """
-    from safe_pe_training.artifacts import CONFIG_FILE
-    from safe_pe_training.checkpoints import read_metadata
-    from safe_pe_training.config import get_run_configs
+    from safe_pe_training.checkpoints import read_metadata  # torch: absent on robots
 
     for candidate in (checkpoint.parent.parent / CONFIG_FILE, checkpoint.parent / CONFIG_FILE):
         if candidate.is_file():
@@ -160,9 +161,6 @@ class _PolicyDriver:
 
     def __init__(self, role: str, policy_role: str, policy_type: str, obs_dim: int,
                  limits: Any, config: Any, path: Path) -> None:
-        from safe_pe_sim.observations import OBS_DIM, ObservationBuilder
-        from safe_pe_training.factories import make_batched_filter, make_env_config
-
         if role not in ROLES:
             raise ValueError(f'role must be one of {ROLES}, got {role!r}')
         if policy_role != role:
@@ -234,6 +232,7 @@ class CheckpointDriver(_PolicyDriver):
 
     def __init__(self, checkpoint: str | Path, role: str, deterministic: bool = True,
                  training_config: str = '') -> None:
+        # torch: only this (training-machine) driver needs it, the ONNX one does not
         from safe_pe_training.checkpoints import load_policy
         from safe_pe_training.pretrained import resolve_checkpoint
 

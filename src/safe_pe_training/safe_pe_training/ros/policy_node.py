@@ -22,11 +22,11 @@ from typing import Any, Callable
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
 from rclpy.node import Node
-from safe_pe_cbf.ros.qos import CHECKPOINT_QOS
 from safe_pe_msgs.msg import CheckpointInfo, GameState
+from safe_pe_cbf.ros_common.params import ParameterError, declare
 
 from safe_pe_training.ros.conversions import CMD_TYPES, game_state_arrays, make_twist, twist_type
-from safe_pe_training.ros.params import ParameterError, declare
+from safe_pe_training.ros.qos import CHECKPOINT_QOS, CHECKPOINT_TOPIC
 from safe_pe_training.ros.runner import run_node
 from safe_pe_training.ros.policy_core import (
     BACKENDS,
@@ -113,7 +113,7 @@ class PolicyNode(Node):
         if self.checkpoint:
             self.load(self.checkpoint)
         if self.follow:
-            self.create_subscription(CheckpointInfo, '/safe_pe/training/checkpoint',
+            self.create_subscription(CheckpointInfo, CHECKPOINT_TOPIC,
                                      self._on_checkpoint, CHECKPOINT_QOS)
             # Loading runs in its own callback group: the command timer keeps ticking.
             self.create_timer(0.2, self._load_pending,

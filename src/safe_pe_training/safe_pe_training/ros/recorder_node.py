@@ -21,9 +21,9 @@ from typing import Any
 
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from safe_pe_cbf.ros_common.params import declare
 
 from safe_pe_training.bag import BagError, BagWriter
-from safe_pe_training.ros.params import declare
 from safe_pe_training.ros.runner import run_node
 
 NODE_NAME = 'safe_pe_recorder'

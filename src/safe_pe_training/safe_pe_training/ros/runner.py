@@ -3,7 +3,7 @@
 rclpy's own signal handler shuts the context down before the node can say goodbye, so a
 policy node could not publish its final zero command, and it raises ``KeyboardInterrupt``
 inside whatever runs (a callback: a traceback). Here SIGINT and SIGTERM only set a flag
-(:class:`safe_pe_cbf.ros.shutdown.ShutdownGuard`) that the spin loop checks between
+(:class:`safe_pe_cbf.ros_common.shutdown.ShutdownGuard`) that the spin loop checks between
 callbacks; the node is destroyed while the context is still valid (``destroy_node``
 publishes/writes what it must), then rclpy is shut down.
 """
@@ -19,9 +19,9 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
-from safe_pe_cbf.ros.shutdown import ShutdownGuard, drain_executor
+from safe_pe_cbf.ros_common.shutdown import ShutdownGuard, drain_executor
 
-from safe_pe_training.ros.params import ParameterError
+from safe_pe_cbf.ros_common.params import ParameterError
 
 
 def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = None,

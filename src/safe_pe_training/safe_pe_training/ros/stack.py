@@ -35,8 +35,8 @@ import rclpy
 from rclpy.executors import Executor, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
-from safe_pe_cbf.ros.executors import make_executor
-from safe_pe_cbf.ros.shutdown import ShutdownGuard, drain_executor
+from safe_pe_cbf.ros_common.executors import make_executor
+from safe_pe_cbf.ros_common.shutdown import ShutdownGuard, drain_executor
 
 from safe_pe_training.ros.graph_spec import NodeSpec, recorder_spec, sim_training_graph
 from safe_pe_training.ros.report import REPORT_JSON, REPORT_MARKDOWN, link_figures

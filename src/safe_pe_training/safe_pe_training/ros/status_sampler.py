@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from safe_pe_sim.roles import ROLES
+
 _FIELDS = (('tier', np.int64, ()), ('min_h', np.float64, ()),
            ('intervention', np.float64, ()), ('intervened', bool, ()),
            ('qp_feasible', bool, ()), ('violation', bool, ()), ('nominal', np.float64, (2,)),
            ('safe', np.float64, (2,)), ('env', np.int64, ()), ('role', np.int64, ()))
-ROLES = ('pursuer', 'evader')
 
 
 class StatusSampler:

@@ -21,11 +21,12 @@ from typing import Any
 
 from geometry_msgs.msg import Twist
 from rclpy.node import Node
-from safe_pe_cbf.ros.qos import CHECKPOINT_QOS
 from safe_pe_msgs.msg import CheckpointInfo, SafetyStatus, SafetyStatusArray, TrainingProgress
+from safe_pe_cbf.ros_common.params import ParameterError, declare
 
+from safe_pe_training.config import SafeSelfPlayConfig, load_run_config
 from safe_pe_training.ros.graph_spec import RUN_TYPES
-from safe_pe_training.ros.params import ParameterError, declare
+from safe_pe_training.ros.qos import CHECKPOINT_QOS, CHECKPOINT_TOPIC
 from safe_pe_training.ros.runner import run_node
 from safe_pe_training.ros.status_sampler import ROLES, StatusSampler
 
@@ -137,7 +138,7 @@ class TrainingNode(Node):
         self._status_pub = self.create_publisher(SafetyStatusArray,
                                                  '/safe_pe/training/safety_status', 10)
         self._checkpoint_pub = self.create_publisher(CheckpointInfo,
-                                                     '/safe_pe/training/checkpoint',
+                                                     CHECKPOINT_TOPIC,
                                                      CHECKPOINT_QOS)
         self.create_timer(status_period, self._publish_statuses)
         self._thread = threading.Thread(target=self._train, name='self-play', daemon=True)
@@ -145,7 +146,7 @@ class TrainingNode(Node):
 
     # ------------------------------------------------------------------ training thread
     def _build_trainer(self) -> Any:
-        from safe_pe_training.config import SafeSelfPlayConfig, load_run_config
+        # torch + SB3: loaded by the training thread, not at node import
         from safe_pe_training.self_play import SelfPlayTrainer, TrainingHooks
 
         hooks = TrainingHooks(on_progress=self._on_progress,

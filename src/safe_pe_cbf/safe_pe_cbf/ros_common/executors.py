@@ -9,7 +9,7 @@ Two kinds are offered:
     must not be used (in the Kilted PyPI wheel it busy-loops a core and runs no callbacks);
     :func:`spin_until_shutdown_requested` drives it with ``spin_once(timeout_sec=...)``, which
     sleeps in C++ until an event or the timeout, so an idle node costs no CPU and a
-    shutdown request (:mod:`safe_pe_cbf.ros.shutdown`) is seen within one poll period.
+    shutdown request (:mod:`safe_pe_cbf.ros_common.shutdown`) is seen within one poll period.
 ``single``
     the standard ``SingleThreadedExecutor`` (driven the same way): the fallback for a robot
     where the experimental executor is not wanted.
@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
+import rclpy
 import rclpy.logging
 from rclpy.context import Context
-from rclpy.executors import Executor, SingleThreadedExecutor
+from rclpy.exceptions import ParameterException
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
-from safe_pe_cbf.ros.shutdown import ShutdownGuard
+from safe_pe_cbf.ros_common.shutdown import ShutdownGuard
 
 EXECUTOR_KINDS = ("events", "single")
 EXECUTOR_ENV = "SAFE_PE_EXECUTOR"
@@ -91,6 +95,7 @@ def make_executor(kind: str, context: Context) -> Executor:
     """
     if kind == "events":
         try:
+            # rclpy's experimental module: imported only when this executor is chosen
             from rclpy.experimental import EventsExecutor
         except ImportError as err:  # rclpy older than Jazzy
             raise RuntimeError(
@@ -122,3 +127,47 @@ def spin_until_shutdown_requested(executor: Executor, kind: str, context: Contex
         raise ValueError(f"unknown executor {kind!r}: use one of {EXECUTOR_KINDS}")
     while context.ok() and not (guard is not None and guard.requested):
         executor.spin_once(timeout_sec=poll_s)
+
+
+def spin_until_shutdown(make_node: Callable[[], Node], logger_name: str,
+                        args: list[str] | None = None,
+                        default_executor: str = "single") -> None:
+    """``rclpy.init``, build the node, spin until SIGINT/SIGTERM, then clean up.
+
+    A signal only sets a flag (:class:`ShutdownGuard`): the running callback finishes, the
+    node is destroyed while its context is valid, and the process exits with code 0.
+
+    Invalid parameters at start-up (or an unknown ``--executor``) are logged as fatal with the
+    reason and exit with code 2.
+
+    :param make_node: builds the node (after ``rclpy.init``).
+    :param logger_name: logger used for the start-up error.
+    :param args: command-line arguments (``[--executor KIND] --ros-args ...``); default
+        ``sys.argv``.
+    :param default_executor: executor kind unless ``--executor`` or ``SAFE_PE_EXECUTOR`` say
+        otherwise (:mod:`safe_pe_cbf.ros_common.executors`).
+    """
+    kind = executor_kind_or_exit(args, default_executor, logger_name)
+    with ShutdownGuard() as guard:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        context = rclpy.get_default_context()
+        node = None
+        executor = None
+        try:
+            node = make_node()
+            executor = make_executor(kind, context)
+            executor.add_node(node)
+            spin_until_shutdown_requested(executor, kind, context, guard=guard)
+        except ExternalShutdownException:
+            pass
+        except (ValueError, ParameterException) as err:
+            if node is None:  # invalid parameters at start-up: say what to fix
+                rclpy.logging.get_logger(logger_name).fatal(str(err))
+                raise SystemExit(2) from err
+            raise
+        finally:
+            if executor is not None:
+                executor.shutdown(timeout_sec=1.0)
+            if node is not None:
+                node.destroy_node()
+            rclpy.try_shutdown()

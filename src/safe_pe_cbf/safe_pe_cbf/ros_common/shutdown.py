@@ -7,7 +7,7 @@ callback's work (a command half published, a lock held) is left undone. SIGTERM'
 action kills the process before the node can stop its robot.
 
 :class:`ShutdownGuard` replaces both handlers with one that only records the request. The
-spin loop (:func:`safe_pe_cbf.ros.executors.spin_until_shutdown_requested`, or any loop of
+spin loop (:func:`safe_pe_cbf.ros_common.executors.spin_until_shutdown_requested`, or any loop of
 ``executor.spin_once(timeout_sec=...)``) checks :attr:`ShutdownGuard.requested` between
 callbacks, so a running callback always finishes; the node then says goodbye (zero command,
 final report) while its rclpy context is still valid, and the process exits with code 0.

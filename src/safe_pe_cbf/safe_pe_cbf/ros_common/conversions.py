@@ -16,19 +16,11 @@ from nav_msgs.msg import Odometry
 from safe_pe_msgs.msg import AgentState, Arena as ArenaMsg, CircleObstacle, GameState
 from std_msgs.msg import Header
 
-TWO_PI = 2.0 * math.pi
+from safe_pe_cbf.geometry import wrap_angle
 
 
 class NonFiniteInput(ValueError):
     """A message carried NaN or infinity where a finite number is required."""
-
-
-def wrap_angle(theta: float) -> float:
-    """Wrap an angle to [-pi, pi).
-
-    :param theta: angle in radians.
-    """
-    return (theta + math.pi) % TWO_PI - math.pi
 
 
 def yaw_from_quaternion(q: Quaternion) -> float:

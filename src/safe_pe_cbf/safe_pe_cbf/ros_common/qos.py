@@ -1,14 +1,15 @@
 """QoS profiles of the safe_pe topics, defined once for publishers and subscribers alike.
 
 A latched topic's publisher and subscribers must agree (reliable + transient local), so every
-node takes its profiles from here.
+node takes its profiles from here (the training checkpoint topic's own profile is in
+``safe_pe_training.ros.qos``, next to its only publisher and subscriber).
 """
 
 from __future__ import annotations
 
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-__all__ = ["latched_qos", "reliable_qos", "LATCHED", "CHECKPOINT_QOS"]
+__all__ = ["latched_qos", "reliable_qos", "LATCHED"]
 
 
 def latched_qos(depth: int = 1) -> QoSProfile:
@@ -30,5 +31,3 @@ def reliable_qos(depth: int) -> QoSProfile:
 
 #: arena, obstacle markers, start-up state: the last message is what counts
 LATCHED = latched_qos(1)
-#: /safe_pe/checkpoints: a policy node started late still sees recent checkpoints
-CHECKPOINT_QOS = latched_qos(10)

@@ -1,4 +1,4 @@
-"""Typed ROS parameter specifications shared by the safe_pe nodes (no rclpy import).
+"""Typed ROS parameter specifications of every safe_pe node (no rclpy import).
 
 A :class:`ParamSpec` carries everything a node needs to declare one parameter with a
 ``ParameterDescriptor`` (description, numeric range, allowed choices) and to check a value
@@ -42,6 +42,9 @@ class ParamSpec:
     :param choices: allowed values of a string parameter (empty: any string).
     :param read_only: the parameter cannot change after start-up.
     :param array_kind: ``"double"`` or ``"string"`` for array parameters, else ``None``.
+    :param int_ok: a double parameter also takes integer values (YAML ``10``, ``-p rate:=10``):
+        declared with dynamic typing, its range is then checked by :meth:`check` and shown in
+        the descriptor's constraints text (rclpy does not combine the two).
     """
 
     name: str
@@ -52,6 +55,7 @@ class ParamSpec:
     choices: tuple[str, ...] = field(default_factory=tuple)
     read_only: bool = False
     array_kind: str | None = None
+    int_ok: bool = False
 
     @property
     def param_type(self) -> int:
@@ -73,6 +77,15 @@ class ParamSpec:
             description=text,
             read_only=self.read_only,
         )
+        bounded = self.min_value is not None or self.max_value is not None
+        if self.int_ok and self.param_type == ParameterType.PARAMETER_DOUBLE:
+            desc.type = ParameterType.PARAMETER_NOT_SET
+            desc.dynamic_typing = True
+            if bounded:
+                desc.additional_constraints = (
+                    f"{'-inf' if self.min_value is None else self.min_value} <= value <= "
+                    f"{'inf' if self.max_value is None else self.max_value}")
+            return desc
         if self.param_type == ParameterType.PARAMETER_DOUBLE and (
             self.min_value is not None or self.max_value is not None
         ):
