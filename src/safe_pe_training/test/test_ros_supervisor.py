@@ -138,6 +138,24 @@ def test_escalation_to_sigterm_then_sigkill(tmp_path):
     assert sup.escalated == [('stubborn', 'SIGTERM'), ('stubborn', 'SIGKILL')]
 
 
+# Default Python signal handling: SIGINT ends it with KeyboardInterrupt (exit code 130).
+PLAIN = textwrap.dedent('''
+    import pathlib, sys, time
+    pathlib.Path(sys.argv[1]).touch()
+    time.sleep(3600)
+''')
+
+
+def test_a_child_ended_by_the_stop_signal_is_no_failure(tmp_path):
+    # e.g. training still importing torch when the run's duration ends
+    ready = tmp_path / 'ready'
+    sup = Supervisor([ChildSpec('plain', py(PLAIN, ready))], out=io.StringIO(),
+                     err=io.StringIO())
+    reason, code = supervise(sup, check=lambda s: 'go' if ready.exists() else '')
+    assert (reason, code) == ('go', 0)
+    assert sup.exits == [('plain', 128 + signal.SIGINT)] and sup.first_failure() is None
+
+
 RUNNER = textwrap.dedent('''
     import sys
     from safe_pe_training.ros.supervisor import ChildSpec, Supervisor, supervise

@@ -129,6 +129,7 @@ class Supervisor:
         self.procs: dict[str, subprocess.Popen[str]] = {}
         self.exits: list[tuple[str, int]] = []   # (name, exit code) in the order they ended
         self.escalated: list[tuple[str, str]] = []  # (name, signal name) sent on escalation
+        self._stop_from: int | None = None   # len(exits) when stop() began
         self._changed = threading.Condition()
         self._print_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -207,9 +208,19 @@ class Supervisor:
         return [name for name in self.procs if name not in ended]
 
     def first_failure(self) -> tuple[str, int] | None:
-        """``(name, exit code)`` of the first child that exited with a non-zero code."""
+        """``(name, exit code)`` of the first child that exited with a non-zero code.
+
+        A child that ends by the SIGINT or SIGTERM that :meth:`stop` sent it (code 130 or
+        143, e.g. a Python program interrupted while it still imports) did what it was asked
+        and is no failure; one that had to be killed (137) is.
+        """
+        asked = {exit_code(-signal.SIGINT), exit_code(-signal.SIGTERM)}
         with self._changed:
-            return next(((n, c) for n, c in self.exits if c != 0), None)
+            for i, (name, code) in enumerate(self.exits):
+                stopped = self._stop_from is not None and i >= self._stop_from
+                if code != 0 and not (stopped and code in asked):
+                    return name, code
+            return None
 
     def wait_for_change(self, known_exits: int, timeout: float) -> int:
         """Block until more than ``known_exits`` children exited, or ``timeout`` passed.
@@ -243,6 +254,9 @@ class Supervisor:
         :param sig: the first signal (SIGINT: like Ctrl-C; SIGTERM).
         :param names: which children (default: all running ones).
         """
+        with self._changed:
+            if self._stop_from is None:
+                self._stop_from = len(self.exits)
         targets = [n for n in (names if names is not None else self.running())
                    if n in self.procs]
         self.send(sig, targets)
