@@ -1,11 +1,12 @@
 """The 2-variable CBF-QP: ``min |W (u - u_nom)|^2  s.t.  G u <= g,  lo <= u <= hi``.
 
-``solve_exact`` enumerates candidate active sets in the scaled variable ``z = W u`` (where the
+:func:`solve_rows` (a kernel: compiled by numba, plain Python without it) enumerates candidate
+active sets in the scaled variable ``z = W u`` (where the
 problem is a Euclidean projection onto a convex polygon): the unconstrained point, the
 projection onto each violated line, then each pair vertex. The first candidate satisfying the
 KKT conditions (multipliers >= 0, every row feasible within ``tol``) is the unique optimum; if
-none does, the polygon is empty and the problem is reported infeasible. Pure Python floats:
-a few microseconds per call.
+none does, the polygon is empty and the problem is reported infeasible. :func:`qp_rows` is the
+resolver's and the safe box's QP on prepared rows; ``solve_exact`` the validated public call.
 
 ``OSQPSolver`` solves the same problem with OSQP (fresh setup per call, or set up once and
 warm-started via ``update``) for cross-checks and as an alternative backend.
@@ -20,8 +21,10 @@ from typing import Sequence
 import numpy as np
 
 from safe_pe_cbf.errors import SafetyInputError
+from safe_pe_cbf import jit
+from safe_pe_cbf.jit import njit
 
-__all__ = ["QPResult", "solve_exact", "solve_rows", "scaled_rows", "OSQPSolver",
+__all__ = ["QPResult", "solve_exact", "solve_rows", "scale_rows", "qp_rows", "OSQPSolver",
            "DEFAULT_TOL", "PARALLEL_EPS", "MULT_TOL"]
 
 DEFAULT_TOL = 1e-9
@@ -46,66 +49,75 @@ class QPResult:
     active: tuple[int, ...]
 
 
-def scaled_rows(gv: Sequence[float], gw: Sequence[float], g: Sequence[float], wv: float,
-                ww: float, lo_v: float, hi_v: float, lo_w: float, hi_w: float
-                ) -> tuple[list[float], list[float], list[float], list[int], bool]:
+@njit(cache=True, inline="always")
+def scale_rows(gv, gw, g, m, wv, ww, lo_v, hi_v, lo_w, hi_w, ax, ay, b, pos
+               ):  # pragma: no cover - compiled
     """Rows in ``z = W u`` normalised to unit length, limits appended as the last 4 rows.
 
-    Returns ``(ax, ay, b, index, trivially_infeasible)`` where ``index`` maps each kept row
-    to its original index (zero rows with ``g >= 0`` are dropped).
+    Writes ``ax, ay, b`` (length >= m + 4) and ``pos`` (the input row of each kept row,
+    ``m + 0..3`` for the limits v_lo, v_hi, w_lo, w_hi; zero rows with ``g >= 0`` are
+    dropped). Returns ``(n rows, trivially
+    infeasible)``.
     """
-    m = len(g)
-    rx = [a / wv for a in gv]
-    ry = [a / ww for a in gw]
-    nrm = [math.sqrt(x * x + y * y) for x, y in zip(rx, ry)]
+    n = 0
     bad = False
-    if min(nrm, default=1.0) > 0.0:  # the usual case: every row is a proper half-plane
-        ax = [x / n for x, n in zip(rx, nrm)]
-        ay = [y / n for y, n in zip(ry, nrm)]
-        b = [c / n for c, n in zip(g, nrm)]
-        idx = list(range(m))
-    else:
-        ax, ay, b, idx = [], [], [], []
-        for i in range(m):
-            n = nrm[i]
-            if n > 0.0:
-                ax.append(rx[i] / n)
-                ay.append(ry[i] / n)
-                b.append(g[i] / n)
-                idx.append(i)
-            elif g[i] < 0.0:
-                bad = True
-    ax += [-1.0, 1.0, 0.0, 0.0]
-    ay += [0.0, 0.0, -1.0, 1.0]
-    b += [-(wv * lo_v), wv * hi_v, -(ww * lo_w), ww * hi_w]
-    idx += [m, m + 1, m + 2, m + 3]
-    return ax, ay, b, idx, bad
+    for i in range(m):
+        rx = gv[i] / wv
+        ry = gw[i] / ww
+        nrm = math.sqrt(rx * rx + ry * ry)
+        if nrm > 0.0:
+            ax[n] = rx / nrm
+            ay[n] = ry / nrm
+            b[n] = g[i] / nrm
+            pos[n] = i
+            n += 1
+        elif g[i] < 0.0:
+            bad = True
+    ax[n], ay[n], b[n], pos[n] = -1.0, 0.0, -(wv * lo_v), m
+    ax[n + 1], ay[n + 1], b[n + 1], pos[n + 1] = 1.0, 0.0, wv * hi_v, m + 1
+    ax[n + 2], ay[n + 2], b[n + 2], pos[n + 2] = 0.0, -1.0, -(ww * lo_w), m + 2
+    ax[n + 3], ay[n + 3], b[n + 3], pos[n + 3] = 0.0, 1.0, ww * hi_w, m + 3
+    return n + 4, bad
 
 
-def solve_rows(z0x: float, z0y: float, ax: list[float], ay: list[float], b: list[float],
-               tol: float) -> tuple[float, float, bool, tuple[int, ...]]:
-    """Project ``z0`` onto ``{z : ax*zx + ay*zy <= b}`` (unit rows) by KKT enumeration.
+@njit(cache=True, inline="always")
+def solve_rows(z0x, z0y, ax, ay, b, n, tol, viol):  # pragma: no cover - compiled
+    """Project ``z0`` onto ``{z : ax*zx + ay*zy <= b}`` (``n`` unit rows, the last 4 the
+    limits box) by KKT enumeration; ``viol`` is scratch of length ``n``.
 
-    Returns ``(zx, zy, feasible, active positions)``.
+    Returns ``(zx, zy, feasible, active position i, j)`` (-1: none).
     """
-    n = len(b)
-    viol = [ax[i] * z0x + ay[i] * z0y - b[i] for i in range(n)]
-    if max(viol) <= tol:
-        return z0x, z0y, True, ()
-    rng = range(n)
-    for i in rng:
+    mx = -math.inf
+    for i in range(n):
+        v = ax[i] * z0x + ay[i] * z0y - b[i]
+        viol[i] = v
+        if v > mx:
+            mx = v
+    if mx <= tol:
+        return z0x, z0y, True, -1, -1
+    for i in range(n):
         vi = viol[i]
         if vi <= 0.0:
             continue
         zx = z0x - vi * ax[i]
         zy = z0y - vi * ay[i]
-        for j in rng:
+        good = True
+        for j in range(n):
             if j != i and ax[j] * zx + ay[j] * zy - b[j] > tol:
+                good = False
                 break
-        else:
-            return zx, zy, True, (i,)
-    if n > 4 and _row_excludes_box(ax, ay, b, viol, tol):
-        return z0x, z0y, False, ()  # a single row misses the whole box: no vertex can work
+        if good:
+            return zx, zy, True, i, -1
+    if n > 4:  # a violated row that misses the whole limits box: no vertex can work
+        lx, hx, ly, hy = -b[n - 4], b[n - 3], -b[n - 2], b[n - 1]
+        for i in range(n - 4):
+            if viol[i] <= 0.0:
+                continue
+            a = ax[i]
+            cc = ay[i]
+            low = (a * lx if a > 0.0 else a * hx) + (cc * ly if cc > 0.0 else cc * hy)
+            if low > b[i] + 10.0 * tol:
+                return z0x, z0y, False, -1, -1
     for i in range(n - 1):
         axi = ax[i]
         ayi = ay[i]
@@ -128,31 +140,40 @@ def solve_rows(z0x: float, z0y: float, ax: list[float], ay: list[float], b: list
             lj = (axi * ry - ayi * rx) / det
             if li < -MULT_TOL or lj < -MULT_TOL:
                 continue
-            for k in rng:
+            good = True
+            for k in range(n):
                 if k != i and k != j and ax[k] * zx + ay[k] * zy - b[k] > tol:
+                    good = False
                     break
-            else:
-                return zx, zy, True, (i, j)
-    return z0x, z0y, False, ()
+            if good:
+                return zx, zy, True, i, j
+    return z0x, z0y, False, -1, -1
 
 
-def _row_excludes_box(ax: list[float], ay: list[float], b: list[float], viol: list[float],
-                      tol: float) -> bool:
-    """Whether some violated row cannot be met anywhere in the limits box (the last 4 rows,
-    as appended by :func:`scaled_rows`), by a margin that no tolerance can bridge."""
-    n = len(b)
-    if not (ax[n - 4] == -1.0 and ax[n - 3] == 1.0 and ay[n - 2] == -1.0 and ay[n - 1] == 1.0):
-        return False
-    lx, hx, ly, hy = -b[n - 4], b[n - 3], -b[n - 2], b[n - 1]
-    for i in range(n - 4):
-        if viol[i] <= 0.0:
-            continue
-        a = ax[i]
-        c = ay[i]
-        low = (a * lx if a > 0.0 else a * hx) + (c * ly if c > 0.0 else c * hy)
-        if low > b[i] + 10.0 * tol:
-            return True
-    return False
+@njit(cache=True, inline="always")
+def qp_rows(gv, gw, g, m, v, w, wv, ww, lo_v, hi_v, lo_w, hi_w, tol, ax, ay, b, pos, viol
+            ):  # pragma: no cover - compiled
+    """The QP on rows ``gv v + gw w <= g`` (``m`` of them) and the limits.
+
+    Returns ``(feasible, v, w, active row i, j)``: the rows (not the limits) active at the
+    solution in order, -1 for none; an infeasible problem returns the nominal ``(v, w)``.
+    Scratch ``ax, ay, b, viol`` and ``pos`` need ``m + 4`` entries.
+    """
+    n, bad = scale_rows(gv, gw, g, m, wv, ww, lo_v, hi_v, lo_w, hi_w, ax, ay, b, pos)
+    if bad:
+        return False, v, w, -1, -1
+    zx, zy, ok, i, j = solve_rows(wv * v, ww * w, ax, ay, b, n, tol, viol)
+    if not ok:
+        return False, v, w, -1, -1
+    uv = zx / wv
+    uw = zy / ww
+    uv = lo_v if uv < lo_v else (hi_v if uv > hi_v else uv)
+    uw = lo_w if uw < lo_w else (hi_w if uw > hi_w else uw)
+    ri = pos[i] if i >= 0 and pos[i] < m else -1  # the limits are not reported
+    rj = pos[j] if j >= 0 and pos[j] < m else -1
+    if ri < 0:
+        ri, rj = rj, -1
+    return True, uv, uw, ri, rj
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
@@ -188,13 +209,18 @@ def solve_exact(u_nom: Sequence[float], weights: Sequence[float], G: np.ndarray,
         raise SafetyInputError(f"weights must be > 0, got {weights}")
     if lo_v > hi_v or lo_w > hi_w:
         raise SafetyInputError(f"limits out of order: lo={lo}, hi={hi}")
-    ax, ay, b, idx, bad = scaled_rows(G[:, 0].tolist(), G[:, 1].tolist(), g.tolist(), wv, ww,
-                                      lo_v, hi_v, lo_w, hi_w)
+    m = G.shape[0]
+    gv, gw = np.ascontiguousarray(G[:, 0]), np.ascontiguousarray(G[:, 1])
+    if not jit.AVAILABLE:  # plain Python: lists beat numpy scalars
+        gv, gw, g = gv.tolist(), gw.tolist(), g.tolist()
+    ax, ay, b, viol = (jit.floats(m + 4) for _ in range(4))
+    pos = jit.ints(m + 4)
+    n, bad = scale_rows(gv, gw, g, m, wv, ww, lo_v, hi_v, lo_w, hi_w, ax, ay, b, pos)
     if not bad:
-        zx, zy, ok, act = solve_rows(wv * unv, ww * unw, ax, ay, b, tol)
+        zx, zy, ok, i, j = solve_rows(wv * unv, ww * unw, ax, ay, b, n, tol, viol)
         if ok:
             u = np.array([_clip(zx / wv, lo_v, hi_v), _clip(zy / ww, lo_w, hi_w)])
-            return QPResult(u, True, tuple(idx[a] for a in act))
+            return QPResult(u, True, tuple(int(pos[a]) for a in (i, j) if a >= 0))
     return QPResult(np.array([_clip(unv, lo_v, hi_v), _clip(unw, lo_w, hi_w)]), False, ())
 
 
