@@ -262,6 +262,15 @@ class FilterRows:
         H[np.nonzero(present)[0], self.col[present]] = self.h[present]
         return H
 
+    def select(self, idx: np.ndarray) -> "FilterRows":
+        """The rows of the robots ``idx`` (same config and arena).
+
+        :param idx: indices (or a boolean mask) of the robots
+        """
+        arrays = (self.gv, self.gw, self.h, self.col, self.cnt, self._min_h, self._min_i)
+        return FilterRows(tuple(np.ascontiguousarray(a[idx]) for a in arrays),
+                          self.num_obstacles, self.config, self.arena)
+
     @property
     def min_h(self) -> np.ndarray:
         """``(N,)`` smallest barrier value [m] (read-only view; copy before changing it)."""
