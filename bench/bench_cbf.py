@@ -31,7 +31,8 @@ import numpy as np
 from safe_pe_cbf.batch import BatchedSafetyFilter
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.geometry import Arena
-from safe_pe_cbf.qp import OSQPSolver, solve_exact
+from safe_pe_cbf.osqp_solver import OSQPSolver
+from safe_pe_cbf.qp import solve_exact
 from safe_pe_cbf.resolver import SafeActionResolver
 
 ARENA = Arena.square(20.0)

@@ -22,12 +22,14 @@ from typing import Optional
 import numpy as np
 
 from safe_pe_cbf import jit
+from safe_pe_cbf.batch_inputs import (bad_commands, check_batch_values, coerce_batch_inputs,
+                                      coerce_commands)
 from safe_pe_cbf.bounds import box_one
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import (MAX_ABS_I, WV, WW, Consts, argmin_h, check_arena_fits,
                                      column_names, fill_rows)
 from safe_pe_cbf.errors import SafetyInputError
-from safe_pe_cbf.geometry import MAX_ABS, Arena
+from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.jit import njit
 from safe_pe_cbf.resolver import resolve_one
 
@@ -116,84 +118,6 @@ def box_loop(c, tab, cand, gv, gw, h, col, cnt, lo, hi, empty, stage
         lo[n, 0], hi[n, 0], lo[n, 1], hi[n, 1], empty[n], stage[n] = box_one(
             c, tab, cand, gv[n], gw[n], h[n], col[n], cnt[n], g, ax, ay, b, pos, viol, slack,
             load, rd)
-
-
-# ---------------------------------------------------------------- inputs
-def coerce_batch_inputs(poses: object, obstacles: object, mask: object, opponent_poses: object
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
-    """Convert batched inputs to contiguous float/bool arrays and check their shapes (the
-    values are checked by the row loop, then :func:`check_batch_values` says what is wrong).
-
-    :param poses: ``(N, 3)``
-    :param obstacles: ``(N, K, 3)`` or ``(K, 3)`` shared by all
-    :param mask: ``(N, K)`` bool or None (all present)
-    :param opponent_poses: ``(N, 3)`` or None
-    """
-    P = np.ascontiguousarray(poses, dtype=np.float64)
-    if P.ndim != 2 or P.shape[1] != 3:
-        raise SafetyInputError(f"poses must be (N, 3), got shape {P.shape}")
-    N = P.shape[0]
-    O = np.asarray(obstacles if obstacles is not None else np.zeros((0, 3)), dtype=np.float64)
-    if O.ndim == 2:
-        O = np.broadcast_to(O, (N,) + O.shape)
-    if O.ndim != 3 or O.shape[0] != N or O.shape[2] != 3:
-        raise SafetyInputError(f"obstacles must be (N, K, 3) or (K, 3) with N={N}, "
-                               f"got shape {O.shape}")
-    O = np.ascontiguousarray(O)
-    K = O.shape[1]
-    if mask is None:
-        M = np.ones((N, K), dtype=bool)
-    else:
-        M = np.asarray(mask)
-        if M.shape != (N, K) or M.dtype != np.bool_:
-            raise SafetyInputError(f"mask must be a bool array of shape {(N, K)}, got "
-                                   f"{M.dtype} {M.shape}")
-        M = np.ascontiguousarray(M)
-    Q = None
-    if opponent_poses is not None:
-        Q = np.ascontiguousarray(opponent_poses, dtype=np.float64)
-        if Q.shape != (N, 3):
-            raise SafetyInputError(f"opponent_poses must be (N, 3) = {(N, 3)}, got {Q.shape}")
-    return P, O, M, Q
-
-
-def check_batch_values(P: np.ndarray, O: np.ndarray, M: np.ndarray, Q: Optional[np.ndarray]
-                       ) -> None:
-    """Raise :class:`SafetyInputError` on non-finite/huge values or negative radii.
-
-    :param P: ``(N, 3)`` poses
-    :param O: ``(N, K, 3)`` obstacles
-    :param M: ``(N, K)`` mask
-    :param Q: ``(N, 3)`` opponent poses or None
-    """
-    if not np.all(np.abs(P) <= MAX_ABS):
-        raise SafetyInputError(f"poses must be finite and within +-{MAX_ABS:g}; bad rows "
-                               f"{np.nonzero(~np.all(np.abs(P) <= MAX_ABS, axis=1))[0][:10]}")
-    if not np.all((np.abs(O) <= MAX_ABS) | ~M[..., None]):
-        raise SafetyInputError(f"obstacles must be finite and within +-{MAX_ABS:g} where mask "
-                               f"is True")
-    if np.any((O[..., 2] < 0.0) & M):
-        raise SafetyInputError("obstacle radii must be >= 0 where mask is True")
-    if Q is not None and not np.all(np.abs(Q) <= MAX_ABS):
-        raise SafetyInputError(f"opponent_poses must be finite and within +-{MAX_ABS:g}")
-    raise SafetyInputError(f"batched inputs must be finite and within +-{MAX_ABS:g}")
-
-
-def coerce_commands(u_nom: object, N: int) -> np.ndarray:
-    """``(N, 2)`` contiguous float array of ``u_nom`` (shape checked, values by the loop).
-
-    :param u_nom: ``(N, 2)`` commands
-    :param N: number of robots
-    """
-    U = np.ascontiguousarray(u_nom, dtype=np.float64)
-    if U.shape != (N, 2):
-        raise SafetyInputError(f"u_nom must be (N, 2) = {(N, 2)}, got {U.shape}")
-    return U
-
-
-def _bad_commands(U: np.ndarray) -> SafetyInputError:
-    bad = np.nonzero(~np.all(np.abs(U) <= MAX_ABS, axis=1))[0][:10]
-    return SafetyInputError(f"u_nom must be finite and within +-{MAX_ABS:g}; bad rows {bad}")
 
 
 # ---------------------------------------------------------------- rows and records
@@ -313,7 +237,8 @@ class BatchedSafetyFilter:
 
     :param config: filter configuration (solver "osqp" is ignored here: exact solver)
     :param arena: the arena, shared by all environments
-    :param chunk_size: robots per pass of :meth:`resolve`, >= 1 (bounds the row buffers)
+    :param chunk_size: >= 1; kept for callers of the chunked numpy filter (the loop holds the
+        rows of all N robots, ``(5 + K) * 32`` bytes each)
     :param backend: "auto" (compiled where numba is installed, else plain Python) or
         "numba" (an error without numba); ``.backend`` says which runs
     """
@@ -420,7 +345,7 @@ class BatchedSafetyFilter:
                np.empty(N, dtype=bool))
         if resolve_loop(self._c, self._tab, self._cand, rows.gv, rows.gw, rows.h, rows.col,
                         rows.cnt, U, *out):
-            raise _bad_commands(U)
+            raise bad_commands(U)
         out_u, tier, qp_ok, act_i, act_j, intervention, intervened = out
         return out_u, BatchRecord(
             tier=tier, min_h=rows.min_h.copy(), min_h_index=rows.min_h_index.copy(),
@@ -459,27 +384,8 @@ class BatchedSafetyFilter:
         :raises SafetyInputError: on any non-finite or malformed input (nothing is filtered)
         """
         t0 = time.perf_counter()
-        P, O, M, Q = coerce_batch_inputs(poses, obstacles, mask, opponent_poses)
-        N = P.shape[0]
-        U = coerce_commands(u_nom, N)
-        if not np.all(np.abs(U) <= MAX_ABS):
-            raise _bad_commands(U)
-        parts = []
-        for s in range(0, max(N, 1), self.chunk_size):
-            e = min(N, s + self.chunk_size)
-            rows = FilterRows(_build(self._k, self._c, P[s:e], O[s:e], M[s:e],
-                                     None if Q is None else Q[s:e]), O.shape[1], self.config,
-                              self.arena)
-            parts.append(self.resolve_rows(rows, U[s:e]))
-        if len(parts) == 1:
-            u, rec = parts[0]
-        else:
-            u = np.concatenate([p[0] for p in parts])
-            rec = BatchRecord(**{f: np.concatenate([getattr(p[1], f) for p in parts])
-                                 for f in ("tier", "min_h", "min_h_index", "intervention",
-                                           "intervened", "qp_feasible", "active_i",
-                                           "active_j")},
-                              names=parts[0][1].names, solve_time=0.0)
+        rows = self.build_rows(poses, obstacles, mask, opponent_poses)
+        u, rec = self.resolve_rows(rows, u_nom)
         rec.solve_time = time.perf_counter() - t0
         return u, rec
 

@@ -33,13 +33,12 @@ from safe_pe_cbf.backup import backup_candidates
 from safe_pe_cbf.barriers import disk_row, obstacle_row
 from safe_pe_cbf.config import GROUPS, CBFConfig
 from safe_pe_cbf.errors import SafetyInputError
-from safe_pe_cbf.geometry import (MAX_ABS, Arena, check_pose, obstacles_array,
-                                  obstacles_tuple)
+from safe_pe_cbf.geometry import MAX_ABS, Arena, check_pose, obstacles_array
 from safe_pe_cbf.jit import njit
 
-__all__ = ["ConstraintSet", "build_constraints", "Rows", "Consts", "build_rows", "fill_rows",
-           "rhs", "group_of", "certified", "certificate_bonus", "column_names",
-           "relaxation_stages", "check_arena_fits", "WALL_NAMES", "PHYSICAL_TOL"]
+__all__ = ["ConstraintSet", "build_constraints", "Consts", "fill_rows", "rhs", "group_of",
+           "certified", "certificate_bonus", "column_names", "relaxation_stages",
+           "check_arena_fits", "WALL_NAMES", "PHYSICAL_TOL"]
 
 #: Absolute tolerance [m] of the physical check of every solver result: a QP or relaxed
 #: command is accepted only if each of its unscaled rows, with the command's own certificate
@@ -147,17 +146,14 @@ class Consts:
                     ww=self.ww, tol=self.tol, c=self.c, dt=self.dt, max_abs=MAX_ABS,
                     physical_tol=PHYSICAL_TOL, pair_extra=self.pair_extra,
                     static_extra=self.static_extra, gamma=self.gamma)
-        self.c_arr = [float(vals[n]) for n in CONST_NAMES]
+        pack = np.array if jit.AVAILABLE else (lambda rows: rows)
+        self.c_arr = pack([float(vals[n]) for n in CONST_NAMES])
         self.stages = relaxation_stages(config)
         gam = self.gamma
         rates = [(gam, gam, gam)] + [g for g, _ in self.stages] + [(1.0, 1.0, 1.0)]
-        self.tab = [[self.coef(grp, r[grp]) for grp in range(3)] for r in rates]
+        self.tab = pack([[self.coef(grp, r[grp]) for grp in range(3)] for r in rates])
         self.candidates = backup_candidates(self.v_min, self.v_max, self.w_max)
-        self.cand = [[v, w, _bonus(self.c_arr, v, w)] for v, w in self.candidates]
-        if jit.AVAILABLE:
-            self.c_arr = np.array(self.c_arr)
-            self.tab = np.array(self.tab)
-            self.cand = np.array(self.cand)
+        self.cand = pack([[v, w, _bonus(self.c_arr, v, w)] for v, w in self.candidates])
 
     def coef(self, group: int, gamma: float) -> float:
         """Multiplier of h0 in g: ``share * gamma / dt`` (share = 1 for static groups).
@@ -262,56 +258,6 @@ def certified(c, gv, gw, g, m, v, w, tol_m):  # pragma: no cover - compiled
     return True
 
 
-# ---------------------------------------------------------------- Python views
-class Rows:
-    """Rows of one robot as Python lists (diagnostics, markers, tests).
-
-    ``gv[i] * v + gw[i] * omega <= coef_i * h[i] - extra[i]``.
-    """
-
-    __slots__ = ("gv", "gw", "h", "col", "group", "names")
-
-    def __init__(self, gv: list, gw: list, h: list, col: list, K: int) -> None:
-        self.gv, self.gw, self.h, self.col = gv, gw, h, col
-        self.group = [group_of(j) for j in col]
-        names = column_names(K)
-        self.names = [names[j] for j in col]
-
-    def g(self, k: Consts, gammas: Sequence[float]) -> list[float]:
-        """Right-hand sides for per-group decay rates.
-
-        :param k: constants
-        :param gammas: gamma for (collision, arena, obstacles)
-        """
-        extra = (k.pair_extra, k.static_extra, k.static_extra)
-        return [k.coef(grp, gammas[grp]) * h - extra[grp] for grp, h in zip(self.group, self.h)]
-
-    def __len__(self) -> int:
-        return len(self.h)
-
-
-def build_rows(k: Consts, pose: tuple[float, float, float],
-               arena: tuple[float, float, float, float], obstacles: Sequence,
-               opponent: Optional[tuple[float, float, float]]) -> Rows:
-    """:func:`fill_rows` on validated floats, as a :class:`Rows` of lists.
-
-    :param k: constants of the config
-    :param pose: own pose
-    :param arena: ``(x_min, x_max, y_min, y_max)``
-    :param obstacles: ``((x, y, R), ...)``
-    :param opponent: opponent pose or None
-    """
-    K = len(obstacles)
-    obs = np.array(obstacles, dtype=float).reshape(K, 3)
-    gv, gw, h = np.empty(5 + K), np.empty(5 + K), np.empty(5 + K)
-    col = np.empty(5 + K, dtype=np.int64)
-    opp = opponent if opponent is not None else (0.0, 0.0, 0.0)
-    m = fill_rows(k.packed(arena), float(pose[0]), float(pose[1]), float(pose[2]),
-                  opponent is not None, float(opp[0]), float(opp[1]), float(opp[2]), obs,
-                  np.ones(K, dtype=np.bool_), gv, gw, h, col)
-    return Rows(gv[:m].tolist(), gw[:m].tolist(), h[:m].tolist(), col[:m].tolist(), K)
-
-
 @dataclass(frozen=True)
 class ConstraintSet:
     """Half-planes ``G @ u <= g`` of one robot at one sampled state.
@@ -367,19 +313,22 @@ def build_constraints(pose: Sequence[float], arena: Arena, obstacles: object,
     :raises SafetyInputError: on non-finite or malformed input
     """
     k = Consts(config)
-    p = check_pose(pose)
-    opp = None if opponent_pose is None else check_pose(opponent_pose, "opponent_pose")
-    rows = build_rows(k, p, arena.as_tuple(), obstacles_tuple(obstacles_array(obstacles)), opp)
-    gam = config.gamma
-    return ConstraintSet(
-        G=np.array([rows.gv, rows.gw], dtype=float).T.reshape(-1, 2),
-        g=np.array(rows.g(k, (gam, gam, gam)), dtype=float),
-        h=np.array(rows.h, dtype=float),
-        names=list(rows.names),
-        groups=[GROUPS[i] for i in rows.group],
-        lo=np.array([k.v_min, k.w_min]),
-        hi=np.array([k.v_max, k.w_max]),
-    )
+    x, y, th = check_pose(pose)
+    has_opp = opponent_pose is not None
+    ox, oy, oth = check_pose(opponent_pose, "opponent_pose") if has_opp else (0.0, 0.0, 0.0)
+    obs = obstacles_array(obstacles)
+    M = 5 + obs.shape[0]
+    gv, gw, h, g = np.empty(M), np.empty(M), np.empty(M), np.empty(M)
+    col = np.empty(M, dtype=np.int64)
+    c = np.asarray(k.packed(arena.as_tuple()), dtype=float)
+    m = fill_rows(c, x, y, th, has_opp, ox, oy, oth, obs, np.ones(M - 5, dtype=np.bool_), gv,
+                  gw, h, col)
+    rhs(c, np.asarray(k.tab, dtype=float), 0, h, col, m, g)
+    names = column_names(M - 5)
+    return ConstraintSet(G=np.stack([gv[:m], gw[:m]], axis=1), g=g[:m], h=h[:m],
+                         names=[names[j] for j in col[:m]],
+                         groups=[GROUPS[group_of(j)] for j in col[:m]],
+                         lo=np.array([k.v_min, k.w_min]), hi=np.array([k.v_max, k.w_max]))
 
 
 @njit(cache=True, inline="always")

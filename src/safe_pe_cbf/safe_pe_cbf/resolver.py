@@ -47,10 +47,11 @@ from safe_pe_cbf.constraints import (PHYSICAL_TOL_I, TOL, V_MAX, V_MIN, W_MAX, W
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena, check_command, check_pose, obstacles_tuple
 from safe_pe_cbf.jit import njit
-from safe_pe_cbf.qp import OSQPSolver, qp_rows
+from safe_pe_cbf.osqp_solver import OSQPSolver, osqp_rows
+from safe_pe_cbf.qp import qp_rows
 
 __all__ = ["Tier", "ResolverRecord", "SafeActionResolver", "relaxation_stages",
-           "check_arena_fits", "resolve_one", "resolve_pose", "osqp_rows"]
+           "check_arena_fits", "resolve_one", "resolve_pose"]
 
 
 class Tier(IntEnum):
@@ -147,24 +148,6 @@ def resolve_pose(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, mask
     imin = argmin_h(h, m)
     return (uv, uw, tier, stage, rejected, col[ri] if ri >= 0 else -1,
             col[rj] if rj >= 0 else -1, slack, h[imin], col[imin])
-
-
-def osqp_rows(solver: OSQPSolver):
-    """A drop-in for :func:`~safe_pe_cbf.qp.qp_rows` that solves with OSQP (the exact solver
-    decides where OSQP does not converge).
-
-    :param solver: the OSQP solver (fresh or warm-started)
-    """
-    def solve(gv, gw, g, m, v, w, wv, ww, lo_v, hi_v, lo_w, hi_w, tol, ax, ay, b, pos, viol):
-        try:
-            res = solver.solve((v, w), (wv, ww), np.array([gv[:m], gw[:m]]).T.reshape(-1, 2),
-                               np.array(g[:m]), (lo_v, lo_w), (hi_v, hi_w))
-        except RuntimeError:  # OSQP did not converge: the exact solver decides
-            return qp_rows(gv, gw, g, m, v, w, wv, ww, lo_v, hi_v, lo_w, hi_w, tol, ax, ay, b,
-                           pos, viol)
-        act = [a for a in res.active if a < m] + [-1, -1]
-        return res.feasible, float(res.u[0]), float(res.u[1]), act[0], act[1]
-    return solve
 
 
 class SafeActionResolver:

@@ -17,7 +17,7 @@ from closed_loop import arc_step
 from safe_pe_cbf import jit
 from safe_pe_cbf.batch import BatchedSafetyFilter
 from safe_pe_cbf.config import CBFConfig
-from safe_pe_cbf.constraints import PHYSICAL_TOL, Consts, build_rows, certified
+from safe_pe_cbf.constraints import PHYSICAL_TOL, Consts, build_constraints, certified
 from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.qp import qp_rows
 from safe_pe_cbf.resolver import SafeActionResolver, Tier, resolve_one, resolve_pose
@@ -60,10 +60,9 @@ def test_single_resolver_holds_the_wall_without_the_config_guard(loose):
     unsafe_from_solver = []
 
     def resolve(pose, u_nom):
-        rows = build_rows(k, tuple(pose), r._arena_t, (), None)
-        m = len(rows)
-        gv, gw = np.array(rows.gv), np.array(rows.gw)
-        g = np.array(rows.g(k, (k.gamma,) * 3))
+        cs = build_constraints(pose, r.arena, [], None, cfg)
+        m = cs.m
+        gv, gw, g = cs.G[:, 0].copy(), cs.G[:, 1].copy(), cs.g
         ok, uv, uw, _, _ = qp_rows(gv, gw, g, m, *map(float, u_nom), k.wv, k.ww, k.v_min,
                                    k.v_max, k.w_min, k.w_max, k.tol, *(np.empty(m + 4)
                                                                        for _ in range(3)),
