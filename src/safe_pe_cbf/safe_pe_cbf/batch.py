@@ -8,8 +8,9 @@ Python (slow; ``.backend`` says ``"python"``). The rows of a state are built onc
 (:meth:`BatchedSafetyFilter.build_rows`) and serve the resolver, the safe box and the barrier
 values.
 
-The loops are serial: on the shared two-core boxes the training runs on, threads did not pay
-for N <= 4096, and numba's default threading layer must not be entered by concurrent callers.
+The loops are serial: they meet the 2 M safe actions/s target at N = 4096, the training boxes
+have two shared cores, and numba's default threading layer must not be entered by concurrent
+callers (a ``prange`` version was not measured).
 """
 
 from __future__ import annotations
