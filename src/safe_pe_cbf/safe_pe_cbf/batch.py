@@ -27,8 +27,8 @@ from safe_pe_cbf.batch_inputs import (bad_commands, check_batch_values, coerce_b
                                       coerce_commands)
 from safe_pe_cbf.bounds import box_one
 from safe_pe_cbf.config import CBFConfig
-from safe_pe_cbf.constraints import (MAX_ABS_I, WV, WW, Consts, argmin_h, check_arena_fits,
-                                     column_names, fill_rows)
+from safe_pe_cbf.constraints import (MAX_ABS_I, WV, WW, Consts, argmin_h, certified,
+                                     check_arena_fits, column_names, fill_rows, rhs)
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.jit import njit
@@ -90,9 +90,15 @@ def resolve_loop(c, tab, cand, gv, gw, h, col, cnt, U, out_u, tier, qp_ok, act_i
     for n in range(N):
         v = U[n, 0]
         w = U[n, 1]
-        uv, uw, t, _s, _rej, ri, rj, _slack = resolve_one(c, tab, cand, gv[n], gw[n], h[n],
-                                                          col[n], cnt[n], v, w, g, ax, ay, b,
-                                                          pos, viol)
+        # tier NOMINAL decided here with resolve_one's own first test (most robots): the call
+        # of the whole tier kernel, a dozen array arguments, is only paid by the others
+        rhs(c, tab, 0, h[n], col[n], cnt[n], g)
+        if certified(c, gv[n], gw[n], g, cnt[n], v, w, 0.0):
+            uv, uw, t, ri, rj = v, w, 0, -1, -1
+        else:
+            uv, uw, t, _s, _rej, ri, rj, _slack = resolve_one(c, tab, cand, gv[n], gw[n], h[n],
+                                                              col[n], cnt[n], v, w, g, ax, ay,
+                                                              b, pos, viol)
         out_u[n, 0] = uv
         out_u[n, 1] = uw
         tier[n] = t
@@ -208,12 +214,22 @@ class FilterRows:
 
 
 def _build(k: Consts, c: np.ndarray, P: np.ndarray, O: np.ndarray, M: np.ndarray,
-           Q: Optional[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """Rows of validated-shape inputs: ``(gv, gw, h, col, cnt, min_h, min_i)``."""
+           Q: Optional[np.ndarray], workspace: Optional[dict] = None
+           ) -> tuple[np.ndarray, ...]:
+    """Rows of validated-shape inputs: ``(gv, gw, h, col, cnt, min_h, min_i)``.
+
+    With ``workspace`` (a dict owned by the caller) the big row arrays are reused instead of
+    allocated (and page-faulted) afresh; they are then valid until its next use.
+    """
     N, K = P.shape[0], O.shape[1]
     shape = (N, 5 + K)
-    out = (np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape, dtype=np.int64),
-           np.empty(N, dtype=np.int64), np.empty(N), np.empty(N, dtype=np.int64))
+    ws = workspace if workspace is not None else {}
+    if ws.get("shape") != shape:
+        ws.update(shape=shape, arrays=(np.empty(shape), np.empty(shape), np.empty(shape),
+                                       np.empty(shape, dtype=np.int64)))
+    out = ws["arrays"] + (np.empty(N, dtype=np.int64), np.empty(N), np.empty(N, dtype=np.int64))
+    if workspace is None:
+        ws.clear()
     if build_loop(c, P, O, M, P if Q is None else Q, Q is not None, *out):
         check_batch_values(P, O, M, Q)  # raises with the details
     return out
@@ -251,6 +267,7 @@ class BatchedSafetyFilter:
         self.chunk_size = chunk_size
         #: the loop in use: "numba" (compiled) or "python"
         self.backend = _pick_backend(backend)
+        self._ws: dict = {}  # row buffers of resolve() (a filter is not thread-safe)
         self.update(config, arena)
 
     def update(self, config: Optional[CBFConfig] = None, arena: Optional[Arena] = None) -> None:
@@ -385,7 +402,9 @@ class BatchedSafetyFilter:
         :raises SafetyInputError: on any non-finite or malformed input (nothing is filtered)
         """
         t0 = time.perf_counter()
-        rows = self.build_rows(poses, obstacles, mask, opponent_poses)
+        P, O, M, Q = coerce_batch_inputs(poses, obstacles, mask, opponent_poses)
+        rows = FilterRows(_build(self._k, self._c, P, O, M, Q, self._ws), O.shape[1],
+                          self.config, self.arena)
         u, rec = self.resolve_rows(rows, u_nom)
         rec.solve_time = time.perf_counter() - t0
         return u, rec

@@ -114,7 +114,8 @@ def _grow(c, gv, gw, g, m, av, aw, slack, load, rd):  # pragma: no cover - compi
             _pmax(aw - rd[5], c[W_MIN]), _pmin(aw + rd[4], c[W_MAX]))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # inlined in every loop: a call with
+# a dozen array arguments costs more than a robot's nominal path
 def _box_for(c, gv, gw, g, m, ax, ay, b, pos, viol, slack, load, rd):  # pragma: no cover
     """Box inside the rows with right-hand sides ``g``: ``(found, lo_v, hi_v, lo_w, hi_w)``."""
     bv = 1.0 / (c[V_MAX] - c[V_MIN])
@@ -136,7 +137,8 @@ def _box_for(c, gv, gw, g, m, ax, ay, b, pos, viol, slack, load, rd):  # pragma:
     return True, a0, a1, a2, a3
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # inlined in every loop: a call with
+# a dozen array arguments costs more than a robot's nominal path
 def box_one(c, tab, cand, gv, gw, h, col, m, g, ax, ay, b, pos, viol, slack, load, rd
             ):  # pragma: no cover - compiled
     """Box of one robot from its rows: ``(v_lo, v_hi, w_lo, w_hi, empty, stage)``.

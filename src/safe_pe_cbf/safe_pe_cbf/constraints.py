@@ -187,7 +187,8 @@ def group_of(col):  # pragma: no cover - compiled
     return GROUP_COLLISION if col == 0 else (GROUP_ARENA if col < 5 else GROUP_OBSTACLES)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # inlined in every loop: a call with
+# a dozen array arguments costs more than a robot's nominal path
 def fill_rows(c, x, y, th, has_opp, ox, oy, oth, obs, mask, gv, gw, h, col):  # pragma: no cover
     """Rows of one robot into ``gv, gw, h, col`` (length >= 5 + K); returns their number.
 

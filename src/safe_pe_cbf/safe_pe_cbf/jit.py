@@ -36,7 +36,57 @@ except ImportError:  # pragma: no cover
         return wrap(args[0]) if args and callable(args[0]) else wrap
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _package_stamp() -> tuple:
+    """Name, mtime and size of every core module of the package (not ``ros/``)."""
+    out = []
+    for root, dirs, files in os.walk(_PACKAGE):
+        dirs[:] = sorted(d for d in dirs if d not in ("ros", "__pycache__"))
+        for name in sorted(f for f in files if f.endswith(".py")):
+            st = os.stat(os.path.join(root, name))
+            out.append((os.path.relpath(os.path.join(root, name), _PACKAGE), st.st_mtime,
+                        st.st_size))
+    return tuple(out)
+
+
+def _version_the_cache() -> None:
+    """Key numba's on-disk cache of this package's kernels on *all* its modules.
+
+    numba stamps a cached function with its own file only, but the kernels inline each other
+    across modules (the batched loop inlines the row builder of ``constraints.py``, the
+    barrier rows of ``barriers/``): a changed callee would leave a stale compiled caller. The
+    stamp here covers every core module, so any change recompiles every kernel once. Uses
+    numba's locator hooks; without them (another numba) the default per-file stamp stays.
+    """
+    try:
+        from numba.core import caching
+        bases = (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator,
+                 caching.UserWideCacheLocator)
+        impl = caching.CacheImpl
+    except AttributeError:  # pragma: no cover - numba without these internals
+        return
+    stamp = _package_stamp()
+
+    def versioned(base):
+        class Locator(base):
+            @classmethod
+            def from_function(cls, py_func, py_file):
+                if not os.path.abspath(py_file).startswith(_PACKAGE + os.sep):
+                    return None  # not ours: numba's own locators decide
+                return super().from_function(py_func, py_file)
+
+            def get_source_stamp(self):
+                return (super().get_source_stamp(), stamp)
+        return Locator
+
+    impl._locator_classes[:0] = [versioned(b) for b in bases]
+
+
 if AVAILABLE:
+    _version_the_cache()
+
     @njit(cache=True, inline="always")
     def floats(n):  # pragma: no cover - compiled
         """Scratch buffer of ``n`` floats (contents undefined)."""
