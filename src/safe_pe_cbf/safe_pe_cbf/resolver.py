@@ -163,6 +163,12 @@ class SafeActionResolver:
         self._osqp: Optional[OSQPSolver] = None
         self.update(config=config, arena=arena, obstacles=obstacles if obstacles is not None
                     else ())
+        if jit.AVAILABLE:  # compile (or load from numba's disk cache) now, not on the 1st command
+            c = 0.5 * (arena.x_min + arena.x_max), 0.5 * (arena.y_min + arena.y_max)
+            resolve_pose(self._c, self._k.tab, self._k.cand, c[0], c[1], 0.0, True, c[0],
+                         c[1], 0.0, 0.0, 0.0, self._obs, self._mask)
+            box_pose(self._c, self._k.tab, self._k.cand, c[0], c[1], 0.0, True, c[0], c[1],
+                     0.0, self._obs, self._mask)
 
     # ------------------------------------------------------------------ configuration
     def update(self, config: Optional[CBFConfig] = None, arena: Optional[Arena] = None,
