@@ -31,8 +31,8 @@ class OSQPSolver:
     def __init__(self, warm_start: bool = True, eps: float = 1e-10,
                  max_iter: int = 20000) -> None:
         try:
-            import osqp  # noqa: F401
-            from scipy import sparse  # noqa: F401
+            import osqp  # noqa: F401  (optional: only solver="osqp" needs it)
+            from scipy import sparse  # noqa: F401  (comes with osqp)
         except ImportError as exc:  # pragma: no cover - osqp is in requirements.txt
             raise ImportError("solver 'osqp' needs the osqp package (see requirements.txt) "
                               "or use solver='exact'") from exc
@@ -44,7 +44,7 @@ class OSQPSolver:
         self._probs: dict[int, tuple[object, np.ndarray]] = {}
 
     def _setup(self, P, q, A, lo, hi):
-        import osqp
+        import osqp  # optional dependency, checked in __init__
 
         prob = osqp.OSQP()
         prob.setup(P, q, A, lo, hi, **self.settings)
@@ -53,7 +53,7 @@ class OSQPSolver:
     def solve(self, u_nom: Sequence[float], weights: Sequence[float], G: np.ndarray,
               g: np.ndarray, lo: Sequence[float], hi: Sequence[float]) -> QPResult:
         """Solve; same arguments and result as :func:`solve_exact`."""
-        from scipy import sparse
+        from scipy import sparse  # optional (with osqp), checked in __init__
 
         G = np.asarray(G, dtype=float).reshape(-1, 2)
         g = np.asarray(g, dtype=float).reshape(-1)
