@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Benchmark of the safe_pe_cbf core, all numbers measured side by side in one run.
 
-1. per-call latency (p50/p99) of SafeActionResolver with the exact solver vs OSQP set up
-   fresh per call vs OSQP warm-started (update()), on states of a filtered pursuit-evasion
-   rollout (all calls, and the calls that needed the QP), plus the bare QP solve;
-2. BatchedSafetyFilter throughput at N = 4096 (safe actions/s), and of action_box, for the
-   compiled (numba) and the numpy backend;
+1. per-call latency (p50/p99) of SafeActionResolver with the exact solver, compiled (numba)
+   and as plain Python (NUMBA_DISABLE_JIT=1 in a subprocess: a robot without numba), vs
+   OSQP set up fresh per call vs OSQP warm-started (update()), on states of a filtered
+   pursuit-evasion rollout (all calls, and the calls that needed the QP), plus the bare QP
+   solve;
+2. BatchedSafetyFilter throughput at N = 4096 (safe actions/s), and of action_box;
 3. intervention rate of the filter for goal-directed (pure-pursuit vs flee) and uniformly
    random nominal commands in the research scenario (20 m arena, 2 obstacles, dt 0.05).
 
@@ -17,7 +18,12 @@ The node latency (nominal -> safe across processes) is measured by the node's ow
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -25,7 +31,8 @@ import numpy as np
 from safe_pe_cbf.batch import BatchedSafetyFilter
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.geometry import Arena
-from safe_pe_cbf.qp import OSQPSolver, solve_exact
+from safe_pe_cbf.osqp_solver import OSQPSolver
+from safe_pe_cbf.qp import solve_exact
 from safe_pe_cbf.resolver import SafeActionResolver
 
 ARENA = Arena.square(20.0)
@@ -182,37 +189,72 @@ def bare_qp(cfg: CBFConfig, cases, reps: int):
     return out, len(insts), maxdiff
 
 
+def plain_latency(cfg: CBFConfig, cases, reps: int):
+    """The exact resolver as plain Python (a subprocess with NUMBA_DISABLE_JIT=1)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "cases.npz")
+        np.savez(path, pose=[c[0] for c in cases], u=[c[1] for c in cases],
+                 opp=[c[2] for c in cases], obs=[c[3] for c in cases])
+        out = subprocess.run([sys.executable, __file__, "--plain", path, "--reps", str(reps)],
+                             env={**os.environ, "NUMBA_DISABLE_JIT": "1"}, check=True,
+                             capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _plain_main(path: str, reps: int) -> None:
+    from safe_pe_cbf import jit
+
+    assert not jit.AVAILABLE, "run with NUMBA_DISABLE_JIT=1"
+    d = np.load(path)
+    cases = list(zip(d["pose"], d["u"], d["opp"], d["obs"]))
+    res = SafeActionResolver(CBFConfig(), ARENA)
+    times, qp_times = [], []
+    for pose, u, opp, obs in cases[:50]:  # warm-up
+        res.update(obstacles=obs)
+        res.resolve(pose, u, opp)
+    for _ in range(reps):
+        for pose, u, opp, obs in cases:
+            res.update(obstacles=obs)
+            t0 = time.perf_counter()
+            _, rec = res.resolve(pose, u, opp)
+            dt = time.perf_counter() - t0
+            times.append(dt)
+            if rec.tier != 0:
+                qp_times.append(dt)
+    print(json.dumps({"all": times, "qp": qp_times}))
+
+
 def throughput(cfg: CBFConfig, cases, N: int, reps: int):
-    """Per backend: (median, best) safe actions/s and median boxes/s; backends alternate."""
+    """(median, best) safe actions/s and median boxes/s of the compiled batched filter."""
     sel = [cases[i % len(cases)] for i in range(N)]
     P = np.array([c[0] for c in sel])
     U = np.array([c[1] for c in sel])
     Q = np.array([c[2] for c in sel])
     O = np.array([c[3] for c in sel])
-    filters = {b: BatchedSafetyFilter(cfg, ARENA, backend=b) for b in ("numpy", "numba")}
-    ref = filters["numpy"].resolve(P, U, O, None, Q)[0]
-    for f in filters.values():  # warm-up (numba: load or compile the kernels)
-        assert np.array_equal(f.resolve(P, U, O, None, Q)[0], ref)
-        f.action_box(P, O, None, Q)
-    res = {b: [] for b in filters}
-    box = {b: [] for b in filters}
+    filt = BatchedSafetyFilter(cfg, ARENA)
+    filt.resolve(P, U, O, None, Q)  # warm-up (numba: load or compile the kernels)
+    filt.action_box(P, O, None, Q)
+    res, box = [], []
     for _ in range(reps):
-        for b, filt in filters.items():
-            t0 = time.perf_counter()
-            filt.resolve(P, U, O, None, Q)
-            res[b].append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            filt.action_box(P, O, None, Q)
-            box[b].append(time.perf_counter() - t0)
-    return {b: (N / np.median(res[b]), N / np.min(res[b]), N / np.median(box[b]))
-            for b in filters}
+        t0 = time.perf_counter()
+        filt.resolve(P, U, O, None, Q)
+        res.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        filt.action_box(P, O, None, Q)
+        box.append(time.perf_counter() - t0)
+    return N / np.median(res), N / np.min(res), N / np.median(box)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--plain", help=argparse.SUPPRESS)  # internal: the plain-Python run
+    ap.add_argument("--reps", type=int, default=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.plain:
+        _plain_main(args.plain, args.reps)
+        return
     cfg = CBFConfig()
     q = args.quick
     print(f"config: {cfg.to_dict()}")
@@ -235,8 +277,14 @@ def main() -> None:
         if policy == "goal":
             goal_cases = cases
 
-    print("\n== resolver latency per call [us] (same states, backends in alternating blocks) ==")
-    times, qp_times = latency(cfg, goal_cases[: 600 if q else 4000], 1 if q else 2)
+    print("\n== resolver latency per call [us] (same states; exact = compiled kernels, exact_py "
+          "= the same kernels as plain Python in a subprocess (NUMBA_DISABLE_JIT=1), the "
+          "others in alternating blocks) ==")
+    lat_cases = goal_cases[: 600 if q else 4000]
+    times, qp_times = latency(cfg, lat_cases, 1 if q else 2)
+    plain = plain_latency(cfg, lat_cases, 1 if q else 2)
+    times = {"exact": times.pop("exact"), "exact_py": plain["all"], **times}
+    qp_times = {"exact": qp_times.pop("exact"), "exact_py": plain["qp"], **qp_times}
     base = pct(times["exact"])
     for n in times:
         p50, p99 = pct(times[n])
@@ -259,13 +307,10 @@ def main() -> None:
         print(f"{n:>10}: p50 {p50:8.1f}  p99 {p99:8.1f}  (p50 {p50 / e[0]:.1f}x exact)")
     print(f"  {n_inst} instances, max |u_exact - u_osqp| = {maxdiff:.2e}")
 
-    print("\n== batched filter, N = 4096 (backends alternating; identical results) ==")
-    tp = throughput(cfg, goal_cases, 4096, 5 if q else 20)
-    for b, (med, best, box) in tp.items():
-        print(f"{b:>6} resolve: {med / 1e6:.2f} M safe actions/s (median), {best / 1e6:.2f} M/s "
-              f"(best); action_box: {box / 1e6:.2f} M boxes/s (median)")
-    print(f"numba / numpy: resolve {tp['numba'][0] / tp['numpy'][0]:.1f}x, action_box "
-          f"{tp['numba'][2] / tp['numpy'][2]:.1f}x (target: >= 2 M safe actions/s)")
+    print("\n== batched filter, N = 4096 (compiled loop over the single-robot kernels) ==")
+    med, best, box = throughput(cfg, goal_cases, 4096, 5 if q else 20)
+    print(f"resolve: {med / 1e6:.2f} M safe actions/s (median), {best / 1e6:.2f} M/s (best); "
+          f"action_box: {box / 1e6:.2f} M boxes/s (median) (target: >= 2 M safe actions/s)")
 
 
 if __name__ == "__main__":

@@ -16,56 +16,60 @@ over all rows traded a wall or obstacle for that hopeless row (issue 11: a Turtl
 
 from __future__ import annotations
 
-from safe_pe_cbf.constraints import GROUP_COLLISION, Consts, Rows, certificate_bonus
+import math
+
+from safe_pe_cbf.jit import njit
 
 __all__ = ["backup_candidates", "select_backup"]
 
 
-def backup_candidates(k: Consts) -> list[tuple[float, float]]:
+def backup_candidates(v_min: float, v_max: float, w_max: float) -> list[tuple[float, float]]:
     """Candidate commands: stop first, then turn in place, then reverse/forward with turns.
 
-    :param k: constants of the config
+    :param v_min: lowest speed (<= 0)
+    :param v_max: highest speed
+    :param w_max: turn-rate limit
     """
-    wm = k.w_max
-    ws = (0.0, wm, -wm, 0.5 * wm, -0.5 * wm)
+    ws = (0.0, w_max, -w_max, 0.5 * w_max, -0.5 * w_max)
     vs = [0.0]
-    if k.v_min < 0.0:
-        vs.append(k.v_min)
-    if k.v_max > 0.0:
-        vs += [0.5 * k.v_max, k.v_max]
+    if v_min < 0.0:
+        vs.append(v_min)
+    if v_max > 0.0:
+        vs += [0.5 * v_max, v_max]
     return [(v, w) for v in vs for w in ws]
 
 
-def select_backup(k: Consts, rows: Rows, g1: list[float],
-                  candidates: list[tuple[float, float]]) -> tuple[float, float, float, int]:
-    """Pick the candidate maximising the smallest certificate slack.
+@njit(cache=True, inline="always")
+def select_backup(cand, gv, gw, g1, col, m):  # pragma: no cover - compiled
+    """The candidate maximising the smallest certificate slack, walls and obstacles first.
 
     Returns ``(v, omega, min_slack, row index attaining it or -1)``.
 
-    :param k: constants
-    :param rows: constraint rows
+    :param cand: ``(C, 3)`` candidates ``(v, omega, certificate bonus)``
+    :param gv: row coefficients of v
+    :param gw: row coefficients of omega
     :param g1: right-hand sides with gamma = 1 for every group
-    :param candidates: from :func:`backup_candidates`
+    :param col: column of each row (0: the robot pair, else a wall or obstacle)
+    :param m: number of rows
     """
-    gv = rows.gv
-    gw = rows.gw
-    group = rows.group
-    n = len(g1)
-    best = (0.0, 0.0, -float("inf"), -1)
+    bv, bw, best, barg = 0.0, 0.0, -math.inf, -1
     best_static = False
-    for v, w in candidates:
-        bonus = certificate_bonus(k, v, w)
-        worst = float("inf")
+    for q in range(len(cand)):
+        cq = cand[q]
+        v = cq[0]
+        w = cq[1]
+        bonus = cq[2]
+        worst = math.inf
         arg = -1
         static = True  # certified on every wall and obstacle row
-        for i in range(n):
+        for i in range(m):
             s = (g1[i] + bonus) - (gv[i] * v + gw[i] * w)
             if s < worst:
                 worst = s
                 arg = i
-            if s < 0.0 and group[i] != GROUP_COLLISION:
+            if s < 0.0 and col[i] != 0:
                 static = False
-        if (static and not best_static) or (static == best_static and worst > best[2]):
-            best = (v, w, worst, arg)
+        if (static and not best_static) or (static == best_static and worst > best):
+            bv, bw, best, barg = v, w, worst, arg
             best_static = static
-    return best
+    return bv, bw, best, barg

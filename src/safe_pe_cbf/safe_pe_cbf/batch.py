@@ -1,41 +1,138 @@
 """BatchedSafetyFilter: the resolver of :mod:`safe_pe_cbf.resolver` for N robots at once.
 
-Same tiers, same candidate order, same floating-point expressions as the single-robot path,
-hence identical commands and records (tested bitwise on random instances). Two backends with
-identical results: compiled per-robot loops (``numba``, :mod:`safe_pe_cbf.batch_kernels`,
-the default when numba is installed) and whole-array numpy operations (``numpy``). N is
-processed in chunks (``chunk_size`` rows) to stay in cache.
+A loop over the robots of the very kernels the single-robot path runs
+(:func:`~safe_pe_cbf.constraints.fill_rows`, :func:`~safe_pe_cbf.resolver.resolve_one`,
+:func:`~safe_pe_cbf.bounds.box_one`), compiled by numba, hence identical commands, records
+and boxes (tested bitwise on random instances). Without numba the same loops run as plain
+Python (slow; ``.backend`` says ``"python"``). The rows of a state are built once
+(:meth:`BatchedSafetyFilter.build_rows`) and serve the resolver, the safe box and the barrier
+values.
+
+The loops are serial: they meet the 2 M safe actions/s target at N = 4096, the training boxes
+have two shared cores, and numba's default threading layer must not be entered by concurrent
+callers (a ``prange`` version was not measured).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-from safe_pe_cbf.backup import backup_candidates
-from safe_pe_cbf.batch_compiled import CompiledKernels, pick_backend
-from safe_pe_cbf.batch_rows import (BatchRows, _buffer, build_rows_batch,
-                                    check_batch_inputs, check_commands, coerce_batch_inputs,
-                                    coerce_commands, column_names, select_backup_batch,
-                                    softened_rows)
+from safe_pe_cbf import jit
+from safe_pe_cbf.batch_inputs import (bad_commands, check_batch_values, coerce_batch_inputs,
+                                      coerce_commands)
+from safe_pe_cbf.bounds import box_one
 from safe_pe_cbf.config import CBFConfig
-from safe_pe_cbf.constraints import PHYSICAL_TOL, Consts
+from safe_pe_cbf.constraints import (MAX_ABS_I, WV, WW, Consts, argmin_h, certified,
+                                     check_arena_fits, column_names, fill_rows, rhs)
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena
-from safe_pe_cbf.qp_batch import scaled_rows_batch, solve_rows_batch
-from safe_pe_cbf.resolver import Tier, check_arena_fits, relaxation_stages
+from safe_pe_cbf.jit import njit
+from safe_pe_cbf.resolver import resolve_one
 
-__all__ = ["BatchRecord", "BatchedSafetyFilter", "FilterRows", "barrier_values", "min_barrier"]
+__all__ = ["BACKENDS", "BatchRecord", "BatchedSafetyFilter", "FilterRows", "barrier_values",
+           "min_barrier", "column_names"]
+
+#: ``auto``: the compiled loop where numba is installed, else the same loop in plain Python
+BACKENDS = ("auto", "numba")
 
 
+# ---------------------------------------------------------------- loops over the robots
+@njit(cache=True, inline="always")
+def _bad(x, lim):  # pragma: no cover - compiled
+    return not abs(x) <= lim  # also true for NaN
+
+
+@njit(cache=True)
+def build_loop(c, P, O, mask, Q, has_opp, gv, gw, h, col, cnt, min_h, min_i
+               ):  # pragma: no cover - compiled
+    """Rows of N robots into ``(N, 5 + K)`` arrays (``cnt[n]`` rows each) and their smallest
+    barrier value; returns 1 (filling nothing) on a non-finite or huge input or a negative
+    radius of a present obstacle, else 0."""
+    lim = c[MAX_ABS_I]
+    for n in range(P.shape[0]):
+        for j in range(3):
+            if _bad(P[n, j], lim) or (has_opp and _bad(Q[n, j], lim)):
+                return 1
+        for k in range(O.shape[1]):
+            if mask[n, k]:
+                for j in range(O.shape[2]):
+                    if _bad(O[n, k, j], lim):
+                        return 1
+                if O[n, k, 2] < 0.0:
+                    return 1
+    for n in range(P.shape[0]):
+        m = fill_rows(c, P[n, 0], P[n, 1], P[n, 2], has_opp, Q[n, 0], Q[n, 1], Q[n, 2], O[n],
+                      mask[n], gv[n], gw[n], h[n], col[n])
+        cnt[n] = m
+        i = argmin_h(h[n], m)
+        min_h[n] = h[n, i]
+        min_i[n] = col[n, i]
+    return 0
+
+
+@njit(cache=True)
+def resolve_loop(c, tab, cand, gv, gw, h, col, cnt, U, out_u, tier, qp_ok, act_i, act_j,
+                 intervention, intervened):  # pragma: no cover - compiled
+    """:func:`~safe_pe_cbf.resolver.resolve_one` for each robot; returns 1 (filling nothing)
+    on a non-finite or huge command, else 0."""
+    N, M = gv.shape
+    for n in range(N):
+        if _bad(U[n, 0], c[MAX_ABS_I]) or _bad(U[n, 1], c[MAX_ABS_I]):
+            return 1
+    g = jit.floats(M)
+    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
+    pos = jit.ints(M + 4)
+    for n in range(N):
+        v = U[n, 0]
+        w = U[n, 1]
+        # tier NOMINAL decided here with resolve_one's own first test (most robots): the call
+        # of the whole tier kernel, a dozen array arguments, is only paid by the others
+        rhs(c, tab, 0, h[n], col[n], cnt[n], g)
+        if certified(c, gv[n], gw[n], g, cnt[n], v, w, 0.0):
+            uv, uw, t, ri, rj = v, w, 0, -1, -1
+        else:
+            uv, uw, t, _s, _rej, ri, rj, _slack = resolve_one(c, tab, cand, gv[n], gw[n], h[n],
+                                                              col[n], cnt[n], v, w, g, ax, ay,
+                                                              b, pos, viol)
+        out_u[n, 0] = uv
+        out_u[n, 1] = uw
+        tier[n] = t
+        qp_ok[n] = t <= 1
+        act_i[n] = col[n, ri] if ri >= 0 else -1
+        act_j[n] = col[n, rj] if rj >= 0 else -1
+        dv = c[WV] * (uv - v)
+        dw = c[WW] * (uw - w)
+        intervention[n] = math.sqrt(dv * dv + dw * dw)
+        intervened[n] = uv != v or uw != w
+    return 0
+
+
+@njit(cache=True)
+def box_loop(c, tab, cand, gv, gw, h, col, cnt, lo, hi, empty, stage
+             ):  # pragma: no cover - compiled
+    """:func:`~safe_pe_cbf.bounds.box_one` for each robot."""
+    N, M = gv.shape
+    g, slack, load = jit.floats(M), jit.floats(M), jit.floats(M)
+    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
+    pos = jit.ints(M + 4)
+    rd = jit.floats(8)
+    for n in range(N):
+        lo[n, 0], hi[n, 0], lo[n, 1], hi[n, 1], empty[n], stage[n] = box_one(
+            c, tab, cand, gv[n], gw[n], h[n], col[n], cnt[n], g, ax, ay, b, pos, viol, slack,
+            load, rd)
+
+
+# ---------------------------------------------------------------- rows and records
 @dataclass
 class BatchRecord:
     """Per-row records of one batched call (arrays of length N).
 
-    :param tier: ``(N,)`` int8 :class:`Tier` values
+    :param tier: ``(N,)`` int8 :class:`~safe_pe_cbf.resolver.Tier` values
     :param min_h: ``(N,)`` smallest barrier value [m]
     :param min_h_index: ``(N,)`` column attaining it (see ``names``)
     :param intervention: ``(N,)`` ``|W (u_safe - u_nom)|``
@@ -74,77 +171,93 @@ class FilterRows:
     results identical to ``resolve`` / ``action_box`` at the same state. Valid only for the
     filter's ``config`` and ``arena`` they were built with (checked on use).
 
-    :param chunks: rows of consecutive chunks of at most ``chunk_size`` envs
-    :param num_envs: N
+    :param arrays: ``(gv, gw, h, col)`` ``(N, 5 + K)`` rows of each robot, packed in column
+        order, ``cnt (N,)`` of them; ``min_h (N,)``, ``min_i (N,)``
     :param num_obstacles: K (obstacle slots)
     :param config: the filter's configuration at build time
     :param arena: the filter's arena at build time
     """
 
-    def __init__(self, chunks: list[BatchRows], num_envs: int, num_obstacles: int,
-                 config: CBFConfig, arena: Arena) -> None:
-        self.chunks = chunks
-        self.num_envs = num_envs
+    def __init__(self, arrays: tuple[np.ndarray, ...], num_obstacles: int, config: CBFConfig,
+                 arena: Arena) -> None:
+        self.gv, self.gw, self.h, self.col, self.cnt, self._min_h, self._min_i = arrays
+        self.num_envs = self.h.shape[0]
         self.num_obstacles = num_obstacles
         self.config = config
         self.arena = arena
-        self._min: Optional[tuple[np.ndarray, np.ndarray]] = None
 
     def barrier_values(self) -> np.ndarray:
         """``(N, 5 + K)`` barrier values [m]; absent rows +inf (see ``column_names``)."""
-        if not self.chunks:
-            return np.empty((0, 5 + self.num_obstacles))
-        return np.concatenate([np.where(r.valid, r.h, np.inf) for r in self.chunks], axis=0)
+        H = np.full(self.h.shape, np.inf)
+        present = np.arange(self.h.shape[1])[None, :] < self.cnt[:, None]
+        H[np.nonzero(present)[0], self.col[present]] = self.h[present]
+        return H
 
-    def _minimum(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._min is None and self.chunks and all(r.min_h is not None
-                                                     for r in self.chunks):
-            if len(self.chunks) == 1:  # computed by the compiled row builder
-                self._min = (self.chunks[0].min_h, self.chunks[0].min_i)
-            else:
-                self._min = (np.concatenate([r.min_h for r in self.chunks]),
-                             np.concatenate([r.min_i for r in self.chunks]))
-        if self._min is None:
-            min_h = np.empty(self.num_envs)
-            min_i = np.empty(self.num_envs, dtype=np.int64)
-            s = 0
-            for r in self.chunks:
-                e = s + r.h.shape[0]
-                hh = np.where(r.valid, r.h, np.inf)
-                min_i[s:e] = np.argmin(hh, axis=1)
-                min_h[s:e] = hh[np.arange(e - s), min_i[s:e]]
-                s = e
-            self._min = (min_h, min_i)
-        return self._min
+    def select(self, idx: np.ndarray) -> "FilterRows":
+        """The rows of the robots ``idx`` (same config and arena).
+
+        :param idx: indices (or a boolean mask) of the robots
+        """
+        arrays = (self.gv, self.gw, self.h, self.col, self.cnt, self._min_h, self._min_i)
+        return FilterRows(tuple(np.ascontiguousarray(a[idx]) for a in arrays),
+                          self.num_obstacles, self.config, self.arena)
 
     @property
     def min_h(self) -> np.ndarray:
         """``(N,)`` smallest barrier value [m] (read-only view; copy before changing it)."""
-        return self._minimum()[0]
+        return self._min_h
 
     @property
     def min_h_index(self) -> np.ndarray:
         """``(N,)`` column attaining ``min_h``."""
-        return self._minimum()[1]
+        return self._min_i
 
 
-def _ws_buffer(workspace: dict, name: str, shape: tuple[int, int]) -> np.ndarray:
-    return _buffer(workspace, name, shape, np.float64)
+def _build(k: Consts, c: np.ndarray, P: np.ndarray, O: np.ndarray, M: np.ndarray,
+           Q: Optional[np.ndarray], workspace: Optional[dict] = None
+           ) -> tuple[np.ndarray, ...]:
+    """Rows of validated-shape inputs: ``(gv, gw, h, col, cnt, min_h, min_i)``.
+
+    With ``workspace`` (a dict owned by the caller) the big row arrays are reused instead of
+    allocated (and page-faulted) afresh; they are then valid until its next use.
+    """
+    N, K = P.shape[0], O.shape[1]
+    shape = (N, 5 + K)
+    ws = workspace if workspace is not None else {}
+    if ws.get("shape") != shape:
+        ws.update(shape=shape, arrays=(np.empty(shape), np.empty(shape), np.empty(shape),
+                                       np.empty(shape, dtype=np.int64)))
+    out = ws["arrays"] + (np.empty(N, dtype=np.int64), np.empty(N), np.empty(N, dtype=np.int64))
+    if workspace is None:
+        ws.clear()
+    if build_loop(c, P, O, M, P if Q is None else Q, Q is not None, *out):
+        check_batch_values(P, O, M, Q)  # raises with the details
+    return out
 
 
-def _bonus(k: Consts, v: np.ndarray, w: np.ndarray) -> np.ndarray:
-    dw = k.d * w
-    return (k.c - 0.5 * np.abs(w) * np.sqrt(v * v + dw * dw)) * k.dt
+def _pick_backend(backend: str) -> str:
+    if backend == "numpy":
+        raise SafetyInputError("the batched filter's numpy backend was removed (issue 13): "
+                               "it is one loop over the single-robot kernels now; use "
+                               "backend='auto' (compiled by numba where installed)")
+    if backend not in BACKENDS:
+        raise SafetyInputError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "numba" and not jit.AVAILABLE:
+        raise SafetyInputError("backend 'numba' needs the numba package (pinned in "
+                               "requirements.txt; NUMBA_DISABLE_JIT unset): install it, or "
+                               "use backend='auto'")
+    return "numba" if jit.AVAILABLE else "python"
 
 
 class BatchedSafetyFilter:
     """Tiered CBF filter of one robot role over N environments.
 
-    :param config: filter configuration (solver "osqp" is ignored here: exact batched solver)
+    :param config: filter configuration (solver "osqp" is ignored here: exact solver)
     :param arena: the arena, shared by all environments
-    :param chunk_size: rows per chunk, >= 1
-    :param backend: "auto" (numba if installed, else numpy), "numba" or "numpy"; the
-        results are identical, numba is 2-10x faster
+    :param chunk_size: >= 1; kept for callers of the chunked numpy filter (the loop holds the
+        rows of all N robots, ``(5 + K) * 32`` bytes each)
+    :param backend: "auto" (compiled where numba is installed, else plain Python) or
+        "numba" (an error without numba); ``.backend`` says which runs
     """
 
     def __init__(self, config: CBFConfig, arena: Arena, chunk_size: int = 4096,
@@ -152,10 +265,9 @@ class BatchedSafetyFilter:
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise SafetyInputError(f"chunk_size must be a positive int, got {chunk_size!r}")
         self.chunk_size = chunk_size
-        #: the backend in use: "numba" or "numpy"
-        self.backend = pick_backend(backend)
-        self._kern: Optional[CompiledKernels] = None
-        self._ws: dict = {}  # reused buffers (a filter is not thread-safe)
+        #: the loop in use: "numba" (compiled) or "python"
+        self.backend = _pick_backend(backend)
+        self._ws: dict = {}  # row buffers of resolve() (a filter is not thread-safe)
         self.update(config, arena)
 
     def update(self, config: Optional[CBFConfig] = None, arena: Optional[Arena] = None) -> None:
@@ -172,14 +284,17 @@ class BatchedSafetyFilter:
         check_arena_fits(ar, cfg)
         self.config = cfg
         self.arena = ar
-        self._k = Consts(cfg)
-        self._stages = relaxation_stages(cfg)
-        cands = backup_candidates(self._k)
-        self._cand_v = np.array([c[0] for c in cands])
-        self._cand_w = np.array([c[1] for c in cands])
-        self._cand_bonus = _bonus(self._k, self._cand_v, self._cand_w)
-        if self.backend == "numba":
-            self._kern = CompiledKernels(self._k, ar.as_tuple(), self._stages, cands)
+        self.set_consts(Consts(cfg))
+
+    def set_consts(self, k: Consts) -> None:
+        """Use the constants ``k`` (normally those of ``config``; tests hand in others).
+
+        :param k: packed constants
+        """
+        self._k = k
+        self._c = np.asarray(k.packed(self.arena.as_tuple()), dtype=np.float64)
+        self._tab = np.asarray(k.tab, dtype=np.float64)
+        self._cand = np.asarray(k.cand, dtype=np.float64)
 
     # ------------------------------------------------------------------ barrier values
     def barrier_values(self, poses: np.ndarray, obstacles: np.ndarray,
@@ -218,34 +333,9 @@ class BatchedSafetyFilter:
         :param opponent_poses: ``(N, 3)`` opponent poses or None
         :raises SafetyInputError: on any non-finite or malformed input
         """
-        P, O, M, Q = self._inputs(poses, obstacles, mask, opponent_poses)
-        N = P.shape[0]
-        arena = self.arena.as_tuple()
-        chunks = []
-        for s in range(0, N, self.chunk_size):
-            e = min(N, s + self.chunk_size)
-            chunks.append(self._build(P[s:e], arena, O[s:e], M[s:e],
-                                      None if Q is None else Q[s:e]))
-        return FilterRows(chunks, N, O.shape[1], self.config, self.arena)
-
-    def _inputs(self, poses: object, obstacles: object, mask: object, opponent_poses: object
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
-        """Converted inputs; the compiled backend checks the values while building rows."""
-        if self._kern is not None:
-            return coerce_batch_inputs(poses, obstacles, mask, opponent_poses)
-        return check_batch_inputs(poses, obstacles, mask, opponent_poses)[:4]
-
-    def _commands(self, u_nom: object, N: int) -> np.ndarray:
-        if self._kern is not None:
-            return coerce_commands(u_nom, N)
-        return check_commands(u_nom, N)
-
-    def _build(self, P: np.ndarray, arena: tuple[float, float, float, float], O: np.ndarray,
-               M: np.ndarray, Q: Optional[np.ndarray], workspace: Optional[dict] = None
-               ) -> BatchRows:
-        if self._kern is not None:
-            return self._kern.build(P, O, M, Q, workspace)
-        return build_rows_batch(self._k, P, arena, O, M, Q, workspace)
+        P, O, M, Q = coerce_batch_inputs(poses, obstacles, mask, opponent_poses)
+        return FilterRows(_build(self._k, self._c, P, O, M, Q), O.shape[1], self.config,
+                          self.arena)
 
     def _check_rows(self, rows: object) -> FilterRows:
         if not isinstance(rows, FilterRows):
@@ -267,19 +357,19 @@ class BatchedSafetyFilter:
         t0 = time.perf_counter()
         rows = self._check_rows(rows)
         N = rows.num_envs
-        U = self._commands(u_nom, N)
-        out = self._outputs(N)
-        if len(rows.chunks) == 1:
-            self._resolve_chunk(rows.chunks[0], U, *out)
-        else:
-            s = 0
-            for r in rows.chunks:
-                e = s + r.h.shape[0]
-                self._resolve_chunk(r, U[s:e], *(a[s:e] for a in out))
-                s = e
-        min_h, min_i = rows._minimum()
-        return out[0], self._record(U, out, min_h.copy(), min_i.copy(), rows.num_obstacles,
-                                    t0)
+        U = coerce_commands(u_nom, N)
+        out = (np.empty((N, 2)), np.empty(N, dtype=np.int8), np.empty(N, dtype=bool),
+               np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64), np.empty(N),
+               np.empty(N, dtype=bool))
+        if resolve_loop(self._c, self._tab, self._cand, rows.gv, rows.gw, rows.h, rows.col,
+                        rows.cnt, U, *out):
+            raise bad_commands(U)
+        out_u, tier, qp_ok, act_i, act_j, intervention, intervened = out
+        return out_u, BatchRecord(
+            tier=tier, min_h=rows.min_h.copy(), min_h_index=rows.min_h_index.copy(),
+            intervention=intervention, intervened=intervened, qp_feasible=qp_ok,
+            active_i=act_i, active_j=act_j, names=column_names(rows.num_obstacles),
+            solve_time=time.perf_counter() - t0)
 
     def action_box_rows(self, rows: FilterRows, with_stage: bool = False
                         ) -> tuple[np.ndarray, ...]:
@@ -288,27 +378,15 @@ class BatchedSafetyFilter:
         :param rows: rows of this filter at the state of the boxes
         :param with_stage: also return ``stage (N,)``
         """
-        from safe_pe_cbf.bounds_batch import action_box_batch
-
         rows = self._check_rows(rows)
         N = rows.num_envs
-        box_chunk = self._kern.box if self._kern is not None \
-            else (lambda r: action_box_batch(self, r))
-        if len(rows.chunks) == 1:
-            lo, hi, empty, stage = box_chunk(rows.chunks[0])
-        else:
-            lo = np.empty((N, 2))
-            hi = np.empty((N, 2))
-            empty = np.empty(N, dtype=bool)
-            stage = np.empty(N, dtype=np.int8)
-            s = 0
-            for r in rows.chunks:
-                e = s + r.h.shape[0]
-                lo[s:e], hi[s:e], empty[s:e], stage[s:e] = box_chunk(r)
-                s = e
+        lo, hi = np.empty((N, 2)), np.empty((N, 2))
+        empty, stage = np.empty(N, dtype=np.bool_), np.empty(N, dtype=np.int8)
+        box_loop(self._c, self._tab, self._cand, rows.gv, rows.gw, rows.h, rows.col, rows.cnt,
+                 lo, hi, empty, stage)
         return (lo, hi, empty, stage) if with_stage else (lo, hi, empty)
 
-    # ------------------------------------------------------------------ resolving
+    # ------------------------------------------------------------------ one-shot calls
     def resolve(self, poses: np.ndarray, u_nom: np.ndarray, obstacles: np.ndarray,
                 mask: Optional[np.ndarray] = None,
                 opponent_poses: Optional[np.ndarray] = None
@@ -324,153 +402,13 @@ class BatchedSafetyFilter:
         :raises SafetyInputError: on any non-finite or malformed input (nothing is filtered)
         """
         t0 = time.perf_counter()
-        P, O, M, Q = self._inputs(poses, obstacles, mask, opponent_poses)
-        N = P.shape[0]
-        U = self._commands(u_nom, N)
-        out = self._outputs(N)
-        min_h = np.empty(N)
-        min_i = np.empty(N, dtype=np.int64)
-        arena = self.arena.as_tuple()
-        for s in range(0, N, self.chunk_size):
-            e = min(N, s + self.chunk_size)
-            rows = self._build(P[s:e], arena, O[s:e], M[s:e], None if Q is None else Q[s:e],
-                               self._ws)
-            self._resolve_chunk(rows, U[s:e], *(a[s:e] for a in out))
-            if rows.min_h is not None:
-                min_h[s:e] = rows.min_h
-                min_i[s:e] = rows.min_i
-            else:
-                hh = np.where(rows.valid, rows.h, np.inf)
-                min_i[s:e] = np.argmin(hh, axis=1)
-                min_h[s:e] = hh[np.arange(e - s), min_i[s:e]]
-        return out[0], self._record(U, out, min_h, min_i, O.shape[1], t0)
+        P, O, M, Q = coerce_batch_inputs(poses, obstacles, mask, opponent_poses)
+        rows = FilterRows(_build(self._k, self._c, P, O, M, Q, self._ws), O.shape[1],
+                          self.config, self.arena)
+        u, rec = self.resolve_rows(rows, u_nom)
+        rec.solve_time = time.perf_counter() - t0
+        return u, rec
 
-    @staticmethod
-    def _outputs(N: int) -> tuple[np.ndarray, ...]:
-        """``(u, tier, qp_feasible, active_i, active_j, intervention, intervened)`` arrays."""
-        return (np.empty((N, 2)), np.empty(N, dtype=np.int8), np.empty(N, dtype=bool),
-                np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64), np.empty(N),
-                np.empty(N, dtype=bool))
-
-    @staticmethod
-    def _record(U: np.ndarray, out: tuple[np.ndarray, ...], min_h: np.ndarray,
-                min_i: np.ndarray, K: int, t0: float) -> BatchRecord:
-        out_u, tier, qp_ok, act_i, act_j, intervention, intervened = out
-        return BatchRecord(
-            tier=tier, min_h=min_h, min_h_index=min_i, intervention=intervention,
-            intervened=intervened, qp_feasible=qp_ok, active_i=act_i, active_j=act_j,
-            names=column_names(K), solve_time=time.perf_counter() - t0)
-
-    def _solve(self, rows: BatchRows, idx: np.ndarray, g: np.ndarray, v: np.ndarray,
-               w: np.ndarray):
-        k = self._k
-        ax, ay, b, ok, bad = scaled_rows_batch(rows.gv[idx], rows.gw[idx], g,
-                                               rows.valid[idx], k.wv, k.ww, k.v_min,
-                                               k.v_max, k.w_min, k.w_max)
-        zx, zy, feas, ai, aj = solve_rows_batch(k.wv * v, k.ww * w, ax, ay, b, ok, k.tol)
-        feas &= ~bad
-        uv = np.minimum(np.maximum(zx / k.wv, k.v_min), k.v_max)
-        uw = np.minimum(np.maximum(zy / k.ww, k.w_min), k.w_max)
-        # resolver.certified_within: the unscaled rows, the command's bonus, PHYSICAL_TOL [m]
-        slack = (g + _bonus(k, uv, uw)[:, None]) - (rows.gv[idx] * uv[:, None]
-                                                    + rows.gw[idx] * uw[:, None])
-        feas &= np.all((slack >= -PHYSICAL_TOL / k.dt) | ~rows.valid[idx], axis=1)
-        M = rows.h.shape[1]
-        ai = np.where(ai < M, ai, -1)
-        aj = np.where(aj < M, aj, -1)
-        # single path lists the active rows in order; a limit row first means -1 first
-        swap = (ai < 0) & (aj >= 0)
-        ai, aj = np.where(swap, aj, ai), np.where(swap, -1, aj)
-        return feas, uv, uw, ai, aj
-
-    def _resolve_chunk(self, rows: BatchRows, U: np.ndarray, out_u: np.ndarray,
-                       tier: np.ndarray, qp_ok: np.ndarray, act_i: np.ndarray,
-                       act_j: np.ndarray, intervention: np.ndarray,
-                       intervened: np.ndarray) -> None:
-        if self._kern is not None:
-            self._kern.resolve(rows, U, out_u, tier, qp_ok, act_i, act_j, intervention,
-                               intervened)
-            return
-        self._resolve_chunk_numpy(rows, U, out_u, tier, qp_ok, act_i, act_j)
-        k = self._k
-        dv = k.wv * (out_u[:, 0] - U[:, 0])
-        dw = k.ww * (out_u[:, 1] - U[:, 1])
-        intervention[:] = np.sqrt(dv * dv + dw * dw)
-        intervened[:] = (out_u[:, 0] != U[:, 0]) | (out_u[:, 1] != U[:, 1])
-
-    def _resolve_chunk_numpy(self, rows: BatchRows, U: np.ndarray, out_u: np.ndarray,
-                             tier: np.ndarray, qp_ok: np.ndarray, act_i: np.ndarray,
-                             act_j: np.ndarray) -> None:
-        k = self._k
-        v = U[:, 0]
-        w = U[:, 1]
-        gam = k.gamma
-        g = rows.g(k, (gam, gam, gam))
-        # ---- tier 0: nominal certified
-        inside = (k.v_min <= v) & (v <= k.v_max) & (k.w_min <= w) & (w <= k.w_max)
-        # slack = (g + bonus) - (gv * v + gw * w), in reused buffers (same operation order)
-        n, m = g.shape
-        lhs = _ws_buffer(self._ws, "lhs", (m, n)).T
-        tmp = _ws_buffer(self._ws, "tmp", (m, n)).T
-        np.multiply(rows.gv, v[:, None], out=lhs)
-        np.multiply(rows.gw, w[:, None], out=tmp)
-        np.add(lhs, tmp, out=lhs)
-        np.add(g, _bonus(k, v, w)[:, None], out=tmp)
-        np.subtract(tmp, lhs, out=tmp)
-        ok = np.greater_equal(tmp, 0.0)
-        if not rows.valid.all():
-            ok |= ~rows.valid
-        nominal = inside & np.all(ok, axis=1)
-        out_u[:, 0] = v
-        out_u[:, 1] = w
-        tier[:] = Tier.NOMINAL
-        qp_ok[:] = True
-        act_i[:] = -1
-        act_j[:] = -1
-        pend = np.nonzero(~nominal)[0]
-        if pend.size == 0:
-            return
-        # ---- tier 1: CBF-QP
-        feas, uv, uw, ai, aj = self._solve(rows, pend, g[pend], v[pend], w[pend])
-        self._store(pend, feas, uv, uw, ai, aj, Tier.QP, out_u, tier, act_i, act_j)
-        pend = pend[~feas]
-        qp_ok[pend] = False
-        # ---- tier 2: relaxed stages
-        if pend.size:
-            present = rows.present_groups()
-            for gammas, _text in self._stages:
-                sub = softened_rows(pend, present, gammas, gam)
-                if sub.size == 0:
-                    continue
-                g_s = rows.g(k, gammas, sub)
-                feas, uv, uw, ai, aj = self._solve(rows, sub, g_s, v[sub], w[sub])
-                self._store(sub, feas, uv, uw, ai, aj, Tier.RELAXED, out_u, tier, act_i,
-                            act_j)
-                solved = np.zeros(rows.h.shape[0], dtype=bool)
-                solved[sub[feas]] = True
-                pend = pend[~solved[pend]]
-                if pend.size == 0:
-                    break
-        # ---- tier 3: backup (largest smallest certificate slack)
-        if pend.size:
-            sl = rows.backup_slack(k, pend, self._cand_v, self._cand_w, self._cand_bonus)
-            best, arg = select_backup_batch(sl)
-            out_u[pend, 0] = self._cand_v[best]
-            out_u[pend, 1] = self._cand_w[best]
-            tier[pend] = Tier.BACKUP
-            act_i[pend] = arg
-            act_j[pend] = -1
-
-    @staticmethod
-    def _store(idx, feas, uv, uw, ai, aj, t, out_u, tier, act_i, act_j) -> None:
-        sel = idx[feas]
-        out_u[sel, 0] = uv[feas]
-        out_u[sel, 1] = uw[feas]
-        tier[sel] = t
-        act_i[sel] = ai[feas]
-        act_j[sel] = aj[feas]
-
-    # ------------------------------------------------------------------ action boxes
     def action_box(self, poses: np.ndarray, obstacles: np.ndarray,
                    mask: Optional[np.ndarray] = None,
                    opponent_poses: Optional[np.ndarray] = None, with_stage: bool = False
@@ -500,13 +438,17 @@ def barrier_values(poses: np.ndarray, arena: Arena, obstacles: np.ndarray,
     :param opponent_poses: ``(N, 3)`` or None
     :param config: filter configuration (radii, VCP offsets, margin)
     """
-    P, O, M, Q, _ = check_batch_inputs(poses, obstacles, mask, opponent_poses)
-    rows = build_rows_batch(Consts(config), P, arena.as_tuple(), O, M, Q)
-    return np.where(rows.valid, rows.h, np.inf)
+    P, O, M, Q = coerce_batch_inputs(poses, obstacles, mask, opponent_poses)
+    k = Consts(config)
+    c = np.asarray(k.packed(arena.as_tuple()), dtype=np.float64)
+    return FilterRows(_build(k, c, P, O, M, Q), O.shape[1], config, arena).barrier_values()
 
 
 def min_barrier(poses: np.ndarray, arena: Arena, obstacles: np.ndarray,
                 mask: Optional[np.ndarray], opponent_poses: Optional[np.ndarray],
                 config: CBFConfig) -> np.ndarray:
     """``(N,)`` smallest barrier value [m]; same arguments as :func:`barrier_values`."""
-    return barrier_values(poses, arena, obstacles, mask, opponent_poses, config).min(axis=1)
+    P, O, M, Q = coerce_batch_inputs(poses, obstacles, mask, opponent_poses)
+    k = Consts(config)
+    c = np.asarray(k.packed(arena.as_tuple()), dtype=np.float64)
+    return _build(k, c, P, O, M, Q)[5]

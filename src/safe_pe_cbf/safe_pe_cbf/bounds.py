@@ -14,7 +14,8 @@ every half-plane becomes *linear* in ``delta``:
 Every point of the result satisfies every half-plane (up to the solver tolerance of the
 anchor, 1e-9). The half-planes are those of the resolver's first feasible stage (configured
 gamma, then the relaxed stages); if none is feasible the box is empty and degrades to the
-backup command: ``lo = hi = backup``, ``empty = True``.
+backup command: ``lo = hi = backup``, ``empty = True``. :func:`box_one` is the kernel of one
+robot, shared by :func:`safe_action_box` and the batched filter.
 """
 
 from __future__ import annotations
@@ -24,14 +25,17 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from safe_pe_cbf.backup import backup_candidates, select_backup
+from safe_pe_cbf import jit
+from safe_pe_cbf.backup import select_backup
 from safe_pe_cbf.config import CBFConfig
-from safe_pe_cbf.constraints import Consts, Rows, build_rows
-from safe_pe_cbf.geometry import Arena, check_pose, obstacles_tuple
-from safe_pe_cbf.qp import scaled_rows, solve_rows
-from safe_pe_cbf.resolver import check_arena_fits, relaxation_stages
+from safe_pe_cbf.constraints import (TOL, V_MAX, V_MIN, W_MAX, W_MIN, Consts,
+                                     check_arena_fits, fill_rows, present_groups, rhs,
+                                     softens)
+from safe_pe_cbf.geometry import Arena, check_pose, obstacles_array
+from safe_pe_cbf.jit import njit
+from safe_pe_cbf.qp import scale_rows, solve_rows
 
-__all__ = ["ActionBox", "safe_action_box", "box_from_rows", "BOX_EPS"]
+__all__ = ["ActionBox", "safe_action_box", "box_one", "BOX_EPS"]
 
 #: slack kept back from every half-plane so that rounding never crosses it
 BOX_EPS = 1e-12
@@ -54,86 +58,125 @@ class ActionBox:
     stage: int = 0
 
 
-def _grow(k: Consts, gv: list[float], gw: list[float], g: list[float], av: float,
-          aw: float) -> tuple[float, float, float, float]:
-    n = len(g)
-    room = [max(k.w_max - aw, 0.0), max(aw - k.w_min, 0.0), max(k.v_max - av, 0.0),
-            max(av - k.v_min, 0.0)]
-    coef = [[max(gw[i], 0.0), max(-gw[i], 0.0), max(gv[i], 0.0), max(-gv[i], 0.0)]
-            for i in range(n)]
-    slack = [max(g[i] - (gv[i] * av + gw[i] * aw) - BOX_EPS, 0.0) for i in range(n)]
+@njit(cache=True, inline="always")
+def _pmax(a, b):  # pragma: no cover - compiled
+    return b if b > a else a  # Python's max(a, b): the first unless the second is larger
+
+
+@njit(cache=True, inline="always")
+def _pmin(a, b):  # pragma: no cover - compiled
+    return b if b < a else a
+
+
+@njit(cache=True, inline="always")
+def _cf(gv, gw, i, dd):  # pragma: no cover - compiled
+    """Coefficient of extent ``dd`` (omega+, omega-, v+, v-) in row ``i``."""
+    if dd == 0:
+        return _pmax(gw[i], 0.0)
+    if dd == 1:
+        return _pmax(-gw[i], 0.0)
+    if dd == 2:
+        return _pmax(gv[i], 0.0)
+    return _pmax(-gv[i], 0.0)
+
+
+@njit(cache=True)
+def _grow(c, gv, gw, g, m, av, aw, slack, load, rd):  # pragma: no cover - compiled
+    """Extents around the anchor ``(av, aw)``: ``(lo_v, hi_v, lo_w, hi_w)``; ``rd`` holds
+    the room (0-3) and the extents (4-7), ``slack``/``load`` one entry per row."""
+    rd[0] = _pmax(c[W_MAX] - aw, 0.0)
+    rd[1] = _pmax(aw - c[W_MIN], 0.0)
+    rd[2] = _pmax(c[V_MAX] - av, 0.0)
+    rd[3] = _pmax(av - c[V_MIN], 0.0)
     t = 1.0
-    for i in range(n):
-        c = coef[i]
-        full = c[0] * room[0] + c[1] * room[1] + c[2] * room[2] + c[3] * room[3]
+    for i in range(m):
+        slack[i] = _pmax(g[i] - (gv[i] * av + gw[i] * aw) - BOX_EPS, 0.0)
+        full = (_cf(gv, gw, i, 0) * rd[0] + _cf(gv, gw, i, 1) * rd[1]
+                + _cf(gv, gw, i, 2) * rd[2] + _cf(gv, gw, i, 3) * rd[3])
         if full > 0.0:
-            t = min(t, slack[i] / full)
-    delta = [t * room[0], t * room[1], t * room[2], t * room[3]]
-    load = [coef[i][0] * delta[0] + coef[i][1] * delta[1] + coef[i][2] * delta[2]
-            + coef[i][3] * delta[3] for i in range(n)]
+            t = _pmin(t, slack[i] / full)
     for dd in range(4):
-        extra = room[dd] - delta[dd]
-        for i in range(n):
-            c = coef[i][dd]
-            if c > 0.0:
-                extra = min(extra, (slack[i] - load[i]) / c)
+        rd[4 + dd] = t * rd[dd]
+    for i in range(m):
+        load[i] = (_cf(gv, gw, i, 0) * rd[4] + _cf(gv, gw, i, 1) * rd[5]
+                   + _cf(gv, gw, i, 2) * rd[6] + _cf(gv, gw, i, 3) * rd[7])
+    for dd in range(4):
+        extra = rd[dd] - rd[4 + dd]
+        for i in range(m):
+            cf = _cf(gv, gw, i, dd)
+            if cf > 0.0:
+                extra = _pmin(extra, (slack[i] - load[i]) / cf)
         if extra > 0.0:
-            delta[dd] = delta[dd] + extra
-            for i in range(n):
-                load[i] = load[i] + coef[i][dd] * extra
-    lo_v = max(av - delta[3], k.v_min)
-    hi_v = min(av + delta[2], k.v_max)
-    lo_w = max(aw - delta[1], k.w_min)
-    hi_w = min(aw + delta[0], k.w_max)
-    return lo_v, hi_v, lo_w, hi_w
+            rd[4 + dd] = rd[4 + dd] + extra
+            for i in range(m):
+                load[i] = load[i] + _cf(gv, gw, i, dd) * extra
+    return (_pmax(av - rd[7], c[V_MIN]), _pmin(av + rd[6], c[V_MAX]),
+            _pmax(aw - rd[5], c[W_MIN]), _pmin(aw + rd[4], c[W_MAX]))
 
 
-def _box_for(k: Consts, rows: Rows, g: list[float]
-             ) -> Optional[tuple[float, float, float, float]]:
-    bv = 1.0 / (k.v_max - k.v_min)
-    bw = 1.0 / (k.w_max - k.w_min)
-    ax, ay, b, _idx, bad = scaled_rows(rows.gv, rows.gw, g, bv, bw, k.v_min, k.v_max,
-                                       k.w_min, k.w_max)
+@njit(cache=True, inline="always")  # inlined in every loop: a call with
+# a dozen array arguments costs more than a robot's nominal path
+def _box_for(c, gv, gw, g, m, ax, ay, b, pos, viol, slack, load, rd):  # pragma: no cover
+    """Box inside the rows with right-hand sides ``g``: ``(found, lo_v, hi_v, lo_w, hi_w)``."""
+    bv = 1.0 / (c[V_MAX] - c[V_MIN])
+    bw = 1.0 / (c[W_MAX] - c[W_MIN])
+    n, bad = scale_rows(gv, gw, g, m, bv, bw, c[V_MIN], c[V_MAX], c[W_MIN], c[W_MAX], ax, ay,
+                        b, pos)
     if bad:
-        return None
-    cv = 0.5 * (k.v_min + k.v_max)
-    zx, zy, ok, _ = solve_rows(bv * cv, bw * 0.0, ax, ay, b, k.tol)
+        return False, 0.0, 0.0, 0.0, 0.0
+    cv = 0.5 * (c[V_MIN] + c[V_MAX])
+    zx, zy, ok, i, j = solve_rows(bv * cv, bw * 0.0, ax, ay, b, n, c[TOL], viol)
     if not ok:
-        return None
-    av = min(max(zx / bv, k.v_min), k.v_max)
-    aw = min(max(zy / bw, k.w_min), k.w_max)
-    b1 = _grow(k, rows.gv, rows.gw, g, av, aw)
-    b2 = _grow(k, rows.gv, rows.gw, g, 0.5 * (b1[0] + b1[1]), 0.5 * (b1[2] + b1[3]))
-    a1 = (b1[1] - b1[0]) * bv * ((b1[3] - b1[2]) * bw)
-    a2 = (b2[1] - b2[0]) * bv * ((b2[3] - b2[2]) * bw)
-    return b2 if a2 > a1 else b1
+        return False, 0.0, 0.0, 0.0, 0.0
+    av = _pmin(_pmax(zx / bv, c[V_MIN]), c[V_MAX])
+    aw = _pmin(_pmax(zy / bw, c[W_MIN]), c[W_MAX])
+    a0, a1, a2, a3 = _grow(c, gv, gw, g, m, av, aw, slack, load, rd)
+    b0, b1, b2, b3 = _grow(c, gv, gw, g, m, 0.5 * (a0 + a1), 0.5 * (a2 + a3), slack, load, rd)
+    if (b1 - b0) * bv * ((b3 - b2) * bw) > (a1 - a0) * bv * ((a3 - a2) * bw):
+        return True, b0, b1, b2, b3
+    return True, a0, a1, a2, a3
 
 
-def box_from_rows(k: Consts, rows: Rows, stages: list,
-                  candidates: list[tuple[float, float]]
-                  ) -> tuple[float, float, float, float, bool, int]:
-    """Box from prepared rows: ``(v_lo, v_hi, w_lo, w_hi, empty, stage)``.
+@njit(cache=True, inline="always")  # inlined in every loop: a call with
+# a dozen array arguments costs more than a robot's nominal path
+def box_one(c, tab, cand, gv, gw, h, col, m, g, ax, ay, b, pos, viol, slack, load, rd
+            ):  # pragma: no cover - compiled
+    """Box of one robot from its rows: ``(v_lo, v_hi, w_lo, w_hi, empty, stage)``.
 
-    :param k: constants
-    :param rows: constraint rows
-    :param stages: from :func:`safe_pe_cbf.resolver.relaxation_stages`
-    :param candidates: backup candidates
+    :param c: packed constants; ``tab``, ``cand``: see :class:`~safe_pe_cbf.constraints.Consts`
+    :param gv: rows (:func:`~safe_pe_cbf.constraints.fill_rows`), also ``gw, h, col, m``
+    :param g: scratch (``m``); ``ax, ay, b, pos, viol``: scratch (``m + 4``); ``slack, load``:
+        scratch (``m``); ``rd``: scratch (8)
     """
-    gam = k.gamma
-    present = set(rows.group)
-    box = _box_for(k, rows, rows.g(k, (gam, gam, gam)))
-    stage = 0
-    if box is None:
-        for stage, (gammas, _text) in enumerate(stages, start=1):
-            if not any(gammas[grp] != gam for grp in present):
+    rhs(c, tab, 0, h, col, m, g)
+    present = present_groups(col, m)
+    for s in range(len(tab) - 1):
+        if s > 0:
+            if not softens(tab, s, present):
                 continue
-            box = _box_for(k, rows, rows.g(k, gammas))
-            if box is not None:
-                break
-    if box is not None:
-        return box[0], box[1], box[2], box[3], False, stage
-    bv, bw, _slack, _arg = select_backup(k, rows, rows.g(k, (1.0, 1.0, 1.0)), candidates)
+            rhs(c, tab, s, h, col, m, g)
+        ok, lo_v, hi_v, lo_w, hi_w = _box_for(c, gv, gw, g, m, ax, ay, b, pos, viol, slack,
+                                              load, rd)
+        if ok:
+            return lo_v, hi_v, lo_w, hi_w, False, s
+    rhs(c, tab, len(tab) - 1, h, col, m, g)
+    bv, bw, _slack, _arg = select_backup(cand, gv, gw, g, col, m)
     return bv, bv, bw, bw, True, -1
+
+
+@njit(cache=True)
+def box_pose(c, tab, cand, x, y, th, has_opp, ox, oy, oth, obs, mask
+             ):  # pragma: no cover - compiled
+    """:func:`box_one` at a pose (rows built here)."""
+    M = len(mask) + 5
+    gv, gw, h, g, slack, load = (jit.floats(M), jit.floats(M), jit.floats(M), jit.floats(M),
+                                 jit.floats(M), jit.floats(M))
+    col = jit.ints(M)
+    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
+    pos = jit.ints(M + 4)
+    m = fill_rows(c, x, y, th, has_opp, ox, oy, oth, obs, mask, gv, gw, h, col)
+    return box_one(c, tab, cand, gv, gw, h, col, m, g, ax, ay, b, pos, viol, slack, load,
+                   jit.floats(8))
 
 
 def safe_action_box(pose: Sequence[float], arena: Arena, obstacles: object,
@@ -149,9 +192,13 @@ def safe_action_box(pose: Sequence[float], arena: Arena, obstacles: object,
     """
     check_arena_fits(arena, config)
     k = Consts(config)
-    p = check_pose(pose)
-    opp = None if opponent_pose is None else check_pose(opponent_pose, "opponent_pose")
-    rows = build_rows(k, p, arena.as_tuple(), obstacles_tuple(obstacles), opp)
-    lo_v, hi_v, lo_w, hi_w, empty, stage = box_from_rows(k, rows, relaxation_stages(config),
-                                                         backup_candidates(k))
-    return ActionBox(np.array([lo_v, lo_w]), np.array([hi_v, hi_w]), empty, stage)
+    x, y, th = check_pose(pose)
+    opp = (0.0, 0.0, 0.0) if opponent_pose is None else check_pose(opponent_pose,
+                                                                    "opponent_pose")
+    obs = obstacles_array(obstacles)
+    if not jit.AVAILABLE:
+        obs = obs.tolist()
+    lo_v, hi_v, lo_w, hi_w, empty, stage = box_pose(
+        k.packed(arena.as_tuple()), k.tab, k.cand, x, y, th, opponent_pose is not None,
+        opp[0], opp[1], opp[2], obs, np.ones(len(obs), dtype=np.bool_))
+    return ActionBox(np.array([lo_v, lo_w]), np.array([hi_v, hi_w]), bool(empty), int(stage))

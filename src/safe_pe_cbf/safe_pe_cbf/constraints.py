@@ -2,7 +2,8 @@
 
 Each barrier is a distance of the virtual control point (VCP) ``p`` (docs/cbf.md):
 
-* ``obstacle[k]``: ``h = |p - c_k| - (R_k + r + d + margin)``
+* ``obstacle[k]``: a barrier type of :mod:`safe_pe_cbf.barriers` (circles:
+  ``h = |p - c_k| - (R_k + r + d + margin)``)
 * ``wall_x_min`` ...: ``h = p_x - (x_min + r + d + margin)`` (and the three others)
 * ``collision``: ``h = |p - q| - (r + r_o + d + d_o + margin)``, ``q`` the opponent's VCP
 
@@ -12,6 +13,11 @@ held for ``dt``, ``h(t) >= h0 + t a(u) - c t^2`` with ``a(u) = grad h . J(theta)
 bound keeps ``h >= 0`` on the whole interval; it is the half-plane
 
     ``-a(u) <= share * gamma * h0 / dt - c dt [- s_opp]``,   i.e. ``G u <= g``.
+
+:func:`fill_rows` is the one row builder (compiled by numba, plain Python without it): rows
+``gv[i] v + gw[i] omega <= coef(group, gamma) h[i] - extra(group)`` of the rows present, in
+column order (``col[i]``: 0 collision, 1-4 the walls, ``5 + k`` obstacle ``k``). The
+per-config constants are packed once by :class:`Consts` for every kernel.
 """
 
 from __future__ import annotations
@@ -22,11 +28,17 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from safe_pe_cbf import jit
+from safe_pe_cbf.backup import backup_candidates
+from safe_pe_cbf.barriers import disk_row, obstacle_row
 from safe_pe_cbf.config import GROUPS, CBFConfig
-from safe_pe_cbf.geometry import Arena, check_pose, obstacles_array, obstacles_tuple
+from safe_pe_cbf.errors import SafetyInputError
+from safe_pe_cbf.geometry import MAX_ABS, Arena, check_pose, obstacles_array
+from safe_pe_cbf.jit import njit
 
-__all__ = ["ConstraintSet", "build_constraints", "Rows", "Consts", "build_rows",
-           "certificate_bonus", "WALL_NAMES", "PHYSICAL_TOL"]
+__all__ = ["ConstraintSet", "build_constraints", "Consts", "fill_rows", "rhs", "group_of",
+           "certified", "certificate_bonus", "column_names", "relaxation_stages",
+           "check_arena_fits", "WALL_NAMES", "PHYSICAL_TOL"]
 
 #: Absolute tolerance [m] of the physical check of every solver result: a QP or relaxed
 #: command is accepted only if each of its unscaled rows, with the command's own certificate
@@ -38,16 +50,72 @@ PHYSICAL_TOL = 1e-10
 WALL_NAMES = ("wall_x_min", "wall_x_max", "wall_y_min", "wall_y_max")
 GROUP_COLLISION, GROUP_ARENA, GROUP_OBSTACLES = 0, 1, 2
 
+#: layout of the packed constants ``c`` of every kernel (see :class:`Consts`)
+CONST_NAMES = ("d", "opp_d", "pair_r", "off", "x_min", "x_max", "y_min", "y_max", "v_min",
+               "v_max", "w_min", "w_max", "wv", "ww", "tol", "c", "dt", "max_abs",
+               "physical_tol", "pair_extra", "static_extra", "gamma")
+(D, OPP_D, PAIR_R, OFF, X_MIN, X_MAX, Y_MIN, Y_MAX, V_MIN, V_MAX, W_MIN, W_MAX, WV, WW, TOL,
+ C, DT, MAX_ABS_I, PHYSICAL_TOL_I, PAIR_EXTRA, STATIC_EXTRA, GAMMA) = range(len(CONST_NAMES))
 
-class Consts:
-    """Per-config constants of the constraint builder (Python floats for the fast path).
+
+def column_names(K: int) -> list[str]:
+    """Names of the ``5 + K`` columns (a new list each call).
+
+    :param K: number of obstacle slots
+    """
+    return ["collision", *WALL_NAMES, *[f"obstacle[{k}]" for k in range(K)]]
+
+
+def relaxation_stages(config: CBFConfig) -> list[tuple[tuple[float, float, float], str]]:
+    """Per-group gammas of the relaxed stages and a description of each.
 
     :param config: filter configuration
     """
+    gam = [config.gamma] * 3
+    stages = []
+    relaxed: list[str] = []
+    for name in config.relaxation_order:
+        gam[GROUPS.index(name)] = 1.0
+        relaxed.append(name)
+        stages.append((tuple(gam), "softened " + ", ".join(relaxed)))
+    return stages  # type: ignore[return-value]
 
-    __slots__ = ("d", "dt", "c", "c_dt", "wall_off", "obs_off", "pair_r", "opp_d",
-                 "share", "pair_extra", "static_extra", "v_min", "v_max", "w_min", "w_max",
-                 "wv", "ww", "tol", "gamma", "config", "_coefs")
+
+def check_arena_fits(arena: Arena, config: CBFConfig) -> None:
+    """Raise :class:`SafetyInputError` if the arena cannot hold the robot's body.
+
+    :param arena: the arena
+    :param config: filter configuration
+    """
+    need = 2.0 * (config.robot_radius + config.vcp_offset + config.margin)
+    if arena.x_max - arena.x_min <= need or arena.y_max - arena.y_min <= need:
+        raise SafetyInputError(f"arena {arena} is too small for a robot needing {need} m "
+                               f"(2 * (robot_radius + vcp_offset + margin))")
+
+
+def certificate_bonus(k: "Consts", v: float, w: float) -> float:
+    """Extra slack a *specific* command earns: ``(c - c(u)) dt >= 0``.
+
+    The row bound uses the worst case ``c``; for a given ``u`` the true arc deviates from the
+    straight line by at most ``c(u) t^2`` with ``c(u) = |omega| |J u| / 2``.
+
+    :param k: constants
+    :param v: linear speed
+    :param w: angular speed
+    """
+    return _bonus(k.c_arr, v, w)
+
+
+class Consts:
+    """Per-config constants, as Python floats and packed for the kernels.
+
+    ``c_arr`` (:data:`CONST_NAMES`; the arena entries are filled by :meth:`packed`), ``tab``
+    (``(S + 2, 3)`` h-multipliers per group: configured gamma, the S relaxed stages, gamma 1)
+    and ``cand`` (``(C, 3)`` backup candidates ``(v, omega, certificate bonus)``) are numpy
+    arrays where numba compiles the kernels and Python lists where it does not.
+
+    :param config: filter configuration
+    """
 
     def __init__(self, config: CBFConfig) -> None:
         self.config = config
@@ -72,19 +140,20 @@ class Consts:
         self.wv, self.ww = config.weights
         self.tol = config.feasibility_tol
         self.gamma = config.gamma
-        self._coefs: dict[tuple[float, ...], list[float]] = {}
-
-    def coefs(self, gammas: Sequence[float]) -> list[float]:
-        """``[coef(group, gammas[group]) for group in 0, 1, 2]`` (cached).
-
-        :param gammas: gamma for (collision, arena, obstacles)
-        """
-        key = tuple(gammas)
-        out = self._coefs.get(key)
-        if out is None:
-            out = [self.coef(grp, key[grp]) for grp in range(3)]
-            self._coefs[key] = out
-        return out
+        vals = dict(d=self.d, opp_d=self.opp_d, pair_r=self.pair_r, off=self.wall_off,
+                    x_min=0.0, x_max=0.0, y_min=0.0, y_max=0.0, v_min=self.v_min,
+                    v_max=self.v_max, w_min=self.w_min, w_max=self.w_max, wv=self.wv,
+                    ww=self.ww, tol=self.tol, c=self.c, dt=self.dt, max_abs=MAX_ABS,
+                    physical_tol=PHYSICAL_TOL, pair_extra=self.pair_extra,
+                    static_extra=self.static_extra, gamma=self.gamma)
+        pack = np.array if jit.AVAILABLE else (lambda rows: rows)
+        self.c_arr = pack([float(vals[n]) for n in CONST_NAMES])
+        self.stages = relaxation_stages(config)
+        gam = self.gamma
+        rates = [(gam, gam, gam)] + [g for g, _ in self.stages] + [(1.0, 1.0, 1.0)]
+        self.tab = pack([[self.coef(grp, r[grp]) for grp in range(3)] for r in rates])
+        self.candidates = backup_candidates(self.v_min, self.v_max, self.w_max)
+        self.cand = pack([[v, w, _bonus(self.c_arr, v, w)] for v, w in self.candidates])
 
     def coef(self, group: int, gamma: float) -> float:
         """Multiplier of h0 in g: ``share * gamma / dt`` (share = 1 for static groups).
@@ -95,108 +164,99 @@ class Consts:
         share = self.share if group == GROUP_COLLISION else 1.0
         return share * gamma / self.dt
 
+    def packed(self, arena: tuple[float, float, float, float]):
+        """``c_arr`` with the arena filled in (a copy).
 
-class Rows:
-    """Constraint rows as Python lists (fast single-robot path).
-
-    ``gv[i] * v + gw[i] * omega <= coef_i * h[i] - extra[i]``.
-    """
-
-    __slots__ = ("gv", "gw", "h", "extra", "group", "names")
-
-    def __init__(self) -> None:
-        self.gv: list[float] = []
-        self.gw: list[float] = []
-        self.h: list[float] = []
-        self.extra: list[float] = []
-        self.group: list[int] = []
-        self.names: list[str] = []
-
-    def g(self, k: Consts, gammas: Sequence[float]) -> list[float]:
-        """Right-hand sides for per-group decay rates.
-
-        :param k: constants
-        :param gammas: gamma for (collision, arena, obstacles)
+        :param arena: ``(x_min, x_max, y_min, y_max)``
         """
-        coefs = k.coefs(gammas)
-        return [coefs[grp] * h - e for grp, h, e in zip(self.group, self.h, self.extra)]
-
-    def __len__(self) -> int:
-        return len(self.h)
+        c = list(self.c_arr)
+        c[X_MIN:Y_MAX + 1] = [float(a) for a in arena]
+        return np.array(c) if jit.AVAILABLE else c
 
 
-def _add_distance_row(rows: Rows, dx: float, dy: float, radius: float, cth: float,
-                      sth: float, d: float, extra: float, group: int, name: str) -> None:
-    dist = math.sqrt(dx * dx + dy * dy)
-    if dist > 0.0:
-        nx = dx / dist
-        ny = dy / dist
-    else:  # VCP exactly on the centre: deep violation; any unit normal is a valid gradient
-        nx, ny = 1.0, 0.0
-    rows.gv.append(-(nx * cth + ny * sth))
-    rows.gw.append(-(d * (ny * cth - nx * sth)))
-    rows.h.append(dist - radius)
-    rows.extra.append(extra)
-    rows.group.append(group)
-    rows.names.append(name)
+# ---------------------------------------------------------------- kernels
+@njit(cache=True, inline="always")
+def _bonus(c, v, w):  # pragma: no cover - compiled
+    dw = c[D] * w
+    return (c[C] - 0.5 * abs(w) * math.sqrt(v * v + dw * dw)) * c[DT]
 
 
-def build_rows(k: Consts, pose: tuple[float, float, float],
-               arena: tuple[float, float, float, float],
-               obstacles: tuple[tuple[float, float, float], ...],
-               opponent: Optional[tuple[float, float, float]]) -> Rows:
-    """Build the rows from validated Python floats (no checks: see build_constraints).
+@njit(cache=True, inline="always")
+def group_of(col):  # pragma: no cover - compiled
+    """Constraint group of column ``col`` (collision, arena, obstacles)."""
+    return GROUP_COLLISION if col == 0 else (GROUP_ARENA if col < 5 else GROUP_OBSTACLES)
 
-    Row order: collision (if opponent), the four walls, obstacles in input order.
 
-    :param k: constants of the config
-    :param pose: own pose
-    :param arena: ``(x_min, x_max, y_min, y_max)``
-    :param obstacles: ``((x, y, R), ...)``
-    :param opponent: opponent pose or None
+@njit(cache=True, inline="always")  # inlined in every loop: a call with
+# a dozen array arguments costs more than a robot's nominal path
+def fill_rows(c, x, y, th, has_opp, ox, oy, oth, obs, mask, gv, gw, h, col):  # pragma: no cover
+    """Rows of one robot into ``gv, gw, h, col`` (length >= 5 + K); returns their number.
+
+    Order: collision (if ``has_opp``), the four walls, the obstacles where ``mask``.
+
+    :param c: packed constants (:meth:`Consts.packed`)
+    :param x: pose x [m]
+    :param y: pose y [m]
+    :param th: heading [rad]
+    :param has_opp: whether there is an opponent
+    :param ox: opponent x (ignored without one)
+    :param oy: opponent y
+    :param oth: opponent heading
+    :param obs: ``(K, W)`` obstacle parameters
+    :param mask: ``(K,)`` which obstacles exist
     """
-    x, y, th = pose
-    d = k.d
+    d = c[D]
     cth = math.cos(th)
     sth = math.sin(th)
     px = x + d * cth
     py = y + d * sth
-    rows = Rows()
-    if opponent is not None:
-        ox, oy, oth = opponent
-        qx = ox + k.opp_d * math.cos(oth)
-        qy = oy + k.opp_d * math.sin(oth)
-        _add_distance_row(rows, px - qx, py - qy, k.pair_r, cth, sth, d, k.pair_extra,
-                          GROUP_COLLISION, "collision")
-    x_min, x_max, y_min, y_max = arena
-    off = k.wall_off
-    ex = k.static_extra
+    m = 0
+    if has_opp:
+        qx = ox + c[OPP_D] * math.cos(oth)
+        qy = oy + c[OPP_D] * math.sin(oth)
+        gv[0], gw[0], h[0] = disk_row(px - qx, py - qy, c[PAIR_R], cth, sth, d)
+        col[0] = 0
+        m = 1
+    off = c[OFF]
     dsth = d * sth
     dcth = d * cth
-    rows.gv += [-cth, cth, -sth, sth]
-    rows.gw += [dsth, -dsth, -dcth, dcth]
-    rows.h += [px - (x_min + off), (x_max - off) - px, py - (y_min + off), (y_max - off) - py]
-    rows.extra += [ex, ex, ex, ex]
-    rows.group += [GROUP_ARENA] * 4
-    rows.names += list(WALL_NAMES)
-    for j, (cx, cy, rad) in enumerate(obstacles):
-        _add_distance_row(rows, px - cx, py - cy, rad + k.obs_off, cth, sth, d, ex,
-                          GROUP_OBSTACLES, f"obstacle[{j}]")
-    return rows
+    gv[m], gw[m], h[m], col[m] = -cth, dsth, px - (c[X_MIN] + off), 1
+    gv[m + 1], gw[m + 1], h[m + 1], col[m + 1] = cth, -dsth, (c[X_MAX] - off) - px, 2
+    gv[m + 2], gw[m + 2], h[m + 2], col[m + 2] = -sth, -dcth, py - (c[Y_MIN] + off), 3
+    gv[m + 3], gw[m + 3], h[m + 3], col[m + 3] = sth, dcth, (c[Y_MAX] - off) - py, 4
+    m += 4
+    for k in range(len(mask)):
+        if mask[k]:
+            gv[m], gw[m], h[m] = obstacle_row(0, obs[k], px, py, cth, sth, d, off)
+            col[m] = 5 + k
+            m += 1
+    return m
 
 
-def certificate_bonus(k: Consts, v: float, w: float) -> float:
-    """Extra slack a *specific* command earns: ``(c - c(u)) dt >= 0``.
+@njit(cache=True, inline="always")
+def rhs(c, tab, s, h, col, m, g):  # pragma: no cover - compiled
+    """``g[i] = coef(group, gamma of stage s) h[i] - extra(group)`` for the ``m`` rows."""
+    t = tab[s]
+    for i in range(m):  # group_of written out: a call per row costs in plain Python
+        j = col[i]
+        if j == 0:
+            g[i] = t[GROUP_COLLISION] * h[i] - c[PAIR_EXTRA]
+        else:
+            g[i] = t[GROUP_ARENA if j < 5 else GROUP_OBSTACLES] * h[i] - c[STATIC_EXTRA]
 
-    The row bound uses the worst case ``c``; for a given ``u`` the true arc deviates from the
-    straight line by at most ``c(u) t^2`` with ``c(u) = |omega| |J u| / 2``.
 
-    :param k: constants
-    :param v: linear speed
-    :param w: angular speed
-    """
-    dw = k.d * w
-    return (k.c - 0.5 * abs(w) * math.sqrt(v * v + dw * dw)) * k.dt
+@njit(cache=True, inline="always")
+def certified(c, gv, gw, g, m, v, w, tol_m):  # pragma: no cover - compiled
+    """Whether ``(v, w)`` is within the limits and, with its certificate bonus, violates no
+    row by more than ``tol_m`` metres over the control period (``slack * dt >= -tol_m``)."""
+    if not (c[V_MIN] <= v <= c[V_MAX] and c[W_MIN] <= w <= c[W_MAX]):
+        return False
+    bonus = _bonus(c, v, w)
+    lim = -tol_m / c[DT]
+    for i in range(m):
+        if (g[i] + bonus) - (gv[i] * v + gw[i] * w) < lim:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -254,17 +314,49 @@ def build_constraints(pose: Sequence[float], arena: Arena, obstacles: object,
     :raises SafetyInputError: on non-finite or malformed input
     """
     k = Consts(config)
-    p = check_pose(pose)
-    opp = None if opponent_pose is None else check_pose(opponent_pose, "opponent_pose")
-    rows = build_rows(k, p, arena.as_tuple(), obstacles_tuple(obstacles_array(obstacles)), opp)
-    gam = config.gamma
-    g = rows.g(k, (gam, gam, gam))
-    return ConstraintSet(
-        G=np.array([rows.gv, rows.gw], dtype=float).T.reshape(-1, 2),
-        g=np.array(g, dtype=float),
-        h=np.array(rows.h, dtype=float),
-        names=list(rows.names),
-        groups=[GROUPS[i] for i in rows.group],
-        lo=np.array([k.v_min, k.w_min]),
-        hi=np.array([k.v_max, k.w_max]),
-    )
+    x, y, th = check_pose(pose)
+    has_opp = opponent_pose is not None
+    ox, oy, oth = check_pose(opponent_pose, "opponent_pose") if has_opp else (0.0, 0.0, 0.0)
+    obs = obstacles_array(obstacles)
+    M = 5 + obs.shape[0]
+    gv, gw, h, g = np.empty(M), np.empty(M), np.empty(M), np.empty(M)
+    col = np.empty(M, dtype=np.int64)
+    c = np.asarray(k.packed(arena.as_tuple()), dtype=float)
+    m = fill_rows(c, x, y, th, has_opp, ox, oy, oth, obs, np.ones(M - 5, dtype=np.bool_), gv,
+                  gw, h, col)
+    rhs(c, np.asarray(k.tab, dtype=float), 0, h, col, m, g)
+    names = column_names(M - 5)
+    return ConstraintSet(G=np.stack([gv[:m], gw[:m]], axis=1), g=g[:m], h=h[:m],
+                         names=[names[j] for j in col[:m]],
+                         groups=[GROUPS[group_of(j)] for j in col[:m]],
+                         lo=np.array([k.v_min, k.w_min]), hi=np.array([k.v_max, k.w_max]))
+
+
+@njit(cache=True, inline="always")
+def present_groups(col, m):  # pragma: no cover - compiled
+    """Bit mask of the groups (collision, arena, obstacles) the ``m`` rows belong to."""
+    present = 0
+    for i in range(m):
+        j = col[i]
+        present |= 1 if j == 0 else (2 if j < 5 else 4)
+    return present
+
+
+@njit(cache=True, inline="always")
+def softens(tab, s, present):  # pragma: no cover - compiled
+    """Whether stage ``s`` (a row of ``tab``) softens a group present in ``present``; a
+    stage that softens nothing present is skipped."""
+    for q in range(3):
+        if tab[s][q] != tab[0][q] and (present >> q) & 1:
+            return True
+    return False
+
+
+@njit(cache=True, inline="always")
+def argmin_h(h, m):  # pragma: no cover - compiled
+    """Index of the smallest of the ``m`` barrier values (first on ties)."""
+    best = 0
+    for i in range(1, m):
+        if h[i] < h[best]:
+            best = i
+    return best

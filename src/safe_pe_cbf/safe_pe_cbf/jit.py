@@ -1,30 +1,124 @@
 """numba's ``njit`` where numba is installed, else a stand-in that leaves functions as they are.
 
-The compiled kernels (the batched filter's :mod:`safe_pe_cbf.batch_kernels`, the simulator's
-observation kernel) import ``njit`` and ``AVAILABLE`` from here, so they stay importable, and
-callable as plain (slow) Python, on a machine without numba; their backends check
-``AVAILABLE`` before choosing the compiled path. A robot needs neither: the filter node uses
-the single-robot resolver.
+The filter's kernels (:mod:`safe_pe_cbf.constraints`, :mod:`~safe_pe_cbf.qp`,
+:mod:`~safe_pe_cbf.backup`, :mod:`~safe_pe_cbf.bounds`, :mod:`~safe_pe_cbf.resolver`, the
+loops of :mod:`~safe_pe_cbf.batch`) and the simulator's observation kernel import ``njit``,
+``prange`` and the scratch allocators from here. Without numba -- or with
+``NUMBA_DISABLE_JIT=1`` in the environment, e.g. on a robot that should not compile -- they
+run as plain Python: ``prange`` is ``range`` and the scratch buffers are Python lists (indexed
+like the arrays the compiled code gets, and faster than numpy scalars in the interpreter).
 """
 
 from __future__ import annotations
 
-__all__ = ["AVAILABLE", "BACKENDS", "njit", "pick_backend"]
+import os
+
+__all__ = ["AVAILABLE", "BACKENDS", "njit", "prange", "floats", "ints", "pick_backend",
+           "with_globals"]
 
 #: ``auto``: numba when it is installed, else numpy.
 BACKENDS = ("auto", "numba", "numpy")
 
 try:  # pragma: no cover - depends on the environment
-    from numba import njit
+    if os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
+        raise ImportError("NUMBA_DISABLE_JIT is set")
+    import numpy as np
+    from numba import njit, prange
     AVAILABLE = True
 except ImportError:  # pragma: no cover
     AVAILABLE = False
+    prange = range
 
     def njit(*args, **kwargs):  # type: ignore[no-redef]
         """Stand-in decorator: the function is returned unchanged."""
         def wrap(fn):
             return fn
         return wrap(args[0]) if args and callable(args[0]) else wrap
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _package_stamp() -> tuple:
+    """Name, mtime and size of every core module of the package (not ``ros/``)."""
+    out = []
+    for root, dirs, files in os.walk(_PACKAGE):
+        dirs[:] = sorted(d for d in dirs if d not in ("ros", "__pycache__"))
+        for name in sorted(f for f in files if f.endswith(".py")):
+            st = os.stat(os.path.join(root, name))
+            out.append((os.path.relpath(os.path.join(root, name), _PACKAGE), st.st_mtime,
+                        st.st_size))
+    return tuple(out)
+
+
+def _version_the_cache() -> None:
+    """Key numba's on-disk cache of this package's kernels on *all* its modules.
+
+    numba stamps a cached function with its own file only, but the kernels inline each other
+    across modules (the batched loop inlines the row builder of ``constraints.py``, the
+    barrier rows of ``barriers/``): a changed callee would leave a stale compiled caller. The
+    stamp here covers every core module, so any change recompiles every kernel once. Uses
+    numba's locator hooks; without them (another numba) the default per-file stamp stays.
+    """
+    try:
+        from numba.core import caching
+        bases = (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator,
+                 caching.UserWideCacheLocator)
+        impl = caching.CacheImpl
+    except AttributeError:  # pragma: no cover - numba without these internals
+        return
+    stamp = _package_stamp()
+
+    def versioned(base):
+        class Locator(base):
+            @classmethod
+            def from_function(cls, py_func, py_file):
+                if not os.path.abspath(py_file).startswith(_PACKAGE + os.sep):
+                    return None  # not ours: numba's own locators decide
+                return super().from_function(py_func, py_file)
+
+            def get_source_stamp(self):
+                return (super().get_source_stamp(), stamp)
+        return Locator
+
+    impl._locator_classes[:0] = [versioned(b) for b in bases]
+
+
+if AVAILABLE:
+    _version_the_cache()
+
+    @njit(cache=True, inline="always")
+    def floats(n):  # pragma: no cover - compiled
+        """Scratch buffer of ``n`` floats (contents undefined)."""
+        return np.empty(n)
+
+    @njit(cache=True, inline="always")
+    def ints(n):  # pragma: no cover - compiled
+        """Scratch buffer of ``n`` ints (contents undefined)."""
+        return np.empty(n, dtype=np.int64)
+else:
+    def floats(n):
+        """Scratch buffer of ``n`` floats (a list in plain Python)."""
+        return [0.0] * n
+
+    def ints(n):
+        """Scratch buffer of ``n`` ints (a list in plain Python)."""
+        return [0] * n
+
+
+def with_globals(kernel, **names):
+    """The kernel's Python function with some of the globals it calls replaced.
+
+    Runs the *same code* in the interpreter with another callee, e.g. the resolver's tier
+    logic with OSQP instead of the compiled exact QP (numba cannot call Python code).
+
+    :param kernel: a function decorated with :func:`njit` (or a plain function)
+    :param names: global name -> replacement
+    """
+    fn = getattr(kernel, "py_func", kernel)
+    env = dict(fn.__globals__)
+    env.update(names)
+    return type(fn)(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
 def pick_backend(backend: str, available: bool, unknown_error: type[Exception],
@@ -41,7 +135,8 @@ def pick_backend(backend: str, available: bool, unknown_error: type[Exception],
         raise unknown_error(f"{what} must be one of {BACKENDS}, got {backend!r}")
     if backend == "numba" and not available:
         raise missing_error(f"{what} 'numba' needs the numba package (pinned in "
-                            "requirements.txt): install it, or use backend='numpy' or 'auto'")
+                            "requirements.txt; NUMBA_DISABLE_JIT unset): install it, or use "
+                            "backend='numpy' or 'auto'")
     if backend == "auto":
         return "numba" if available else "numpy"
     return backend

@@ -1,14 +1,15 @@
 """The 2-variable CBF-QP: ``min |W (u - u_nom)|^2  s.t.  G u <= g,  lo <= u <= hi``.
 
-``solve_exact`` enumerates candidate active sets in the scaled variable ``z = W u`` (where the
+:func:`solve_rows` (a kernel: compiled by numba, plain Python without it) enumerates candidate
+active sets in the scaled variable ``z = W u`` (where the
 problem is a Euclidean projection onto a convex polygon): the unconstrained point, the
 projection onto each violated line, then each pair vertex. The first candidate satisfying the
 KKT conditions (multipliers >= 0, every row feasible within ``tol``) is the unique optimum; if
-none does, the polygon is empty and the problem is reported infeasible. Pure Python floats:
-a few microseconds per call.
+none does, the polygon is empty and the problem is reported infeasible. :func:`qp_rows` is the
+resolver's and the safe box's QP on prepared rows; ``solve_exact`` the validated public call.
 
-``OSQPSolver`` solves the same problem with OSQP (fresh setup per call, or set up once and
-warm-started via ``update``) for cross-checks and as an alternative backend.
+:class:`safe_pe_cbf.osqp_solver.OSQPSolver` solves the same problem with OSQP (optional) for
+cross-checks and as an alternative backend of the resolver.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from typing import Sequence
 
 import numpy as np
 
+from safe_pe_cbf import jit
 from safe_pe_cbf.errors import SafetyInputError
+from safe_pe_cbf.jit import njit
 
-__all__ = ["QPResult", "solve_exact", "solve_rows", "scaled_rows", "OSQPSolver",
-           "DEFAULT_TOL", "PARALLEL_EPS", "MULT_TOL"]
+__all__ = ["QPResult", "solve_exact", "solve_rows", "scale_rows", "qp_rows", "DEFAULT_TOL",
+           "PARALLEL_EPS", "MULT_TOL"]
 
 DEFAULT_TOL = 1e-9
 #: pairs of unit rows with |det| below this are treated as parallel (no vertex)
@@ -46,66 +49,75 @@ class QPResult:
     active: tuple[int, ...]
 
 
-def scaled_rows(gv: Sequence[float], gw: Sequence[float], g: Sequence[float], wv: float,
-                ww: float, lo_v: float, hi_v: float, lo_w: float, hi_w: float
-                ) -> tuple[list[float], list[float], list[float], list[int], bool]:
+@njit(cache=True, inline="always")
+def scale_rows(gv, gw, g, m, wv, ww, lo_v, hi_v, lo_w, hi_w, ax, ay, b, pos
+               ):  # pragma: no cover - compiled
     """Rows in ``z = W u`` normalised to unit length, limits appended as the last 4 rows.
 
-    Returns ``(ax, ay, b, index, trivially_infeasible)`` where ``index`` maps each kept row
-    to its original index (zero rows with ``g >= 0`` are dropped).
+    Writes ``ax, ay, b`` (length >= m + 4) and ``pos`` (the input row of each kept row,
+    ``m + 0..3`` for the limits v_lo, v_hi, w_lo, w_hi; zero rows with ``g >= 0`` are
+    dropped). Returns ``(n rows, trivially
+    infeasible)``.
     """
-    m = len(g)
-    rx = [a / wv for a in gv]
-    ry = [a / ww for a in gw]
-    nrm = [math.sqrt(x * x + y * y) for x, y in zip(rx, ry)]
+    n = 0
     bad = False
-    if min(nrm, default=1.0) > 0.0:  # the usual case: every row is a proper half-plane
-        ax = [x / n for x, n in zip(rx, nrm)]
-        ay = [y / n for y, n in zip(ry, nrm)]
-        b = [c / n for c, n in zip(g, nrm)]
-        idx = list(range(m))
-    else:
-        ax, ay, b, idx = [], [], [], []
-        for i in range(m):
-            n = nrm[i]
-            if n > 0.0:
-                ax.append(rx[i] / n)
-                ay.append(ry[i] / n)
-                b.append(g[i] / n)
-                idx.append(i)
-            elif g[i] < 0.0:
-                bad = True
-    ax += [-1.0, 1.0, 0.0, 0.0]
-    ay += [0.0, 0.0, -1.0, 1.0]
-    b += [-(wv * lo_v), wv * hi_v, -(ww * lo_w), ww * hi_w]
-    idx += [m, m + 1, m + 2, m + 3]
-    return ax, ay, b, idx, bad
+    for i in range(m):
+        rx = gv[i] / wv
+        ry = gw[i] / ww
+        nrm = math.sqrt(rx * rx + ry * ry)
+        if nrm > 0.0:
+            ax[n] = rx / nrm
+            ay[n] = ry / nrm
+            b[n] = g[i] / nrm
+            pos[n] = i
+            n += 1
+        elif g[i] < 0.0:
+            bad = True
+    ax[n], ay[n], b[n], pos[n] = -1.0, 0.0, -(wv * lo_v), m
+    ax[n + 1], ay[n + 1], b[n + 1], pos[n + 1] = 1.0, 0.0, wv * hi_v, m + 1
+    ax[n + 2], ay[n + 2], b[n + 2], pos[n + 2] = 0.0, -1.0, -(ww * lo_w), m + 2
+    ax[n + 3], ay[n + 3], b[n + 3], pos[n + 3] = 0.0, 1.0, ww * hi_w, m + 3
+    return n + 4, bad
 
 
-def solve_rows(z0x: float, z0y: float, ax: list[float], ay: list[float], b: list[float],
-               tol: float) -> tuple[float, float, bool, tuple[int, ...]]:
-    """Project ``z0`` onto ``{z : ax*zx + ay*zy <= b}`` (unit rows) by KKT enumeration.
+@njit(cache=True, inline="always")
+def solve_rows(z0x, z0y, ax, ay, b, n, tol, viol):  # pragma: no cover - compiled
+    """Project ``z0`` onto ``{z : ax*zx + ay*zy <= b}`` (``n`` unit rows, the last 4 the
+    limits box) by KKT enumeration; ``viol`` is scratch of length ``n``.
 
-    Returns ``(zx, zy, feasible, active positions)``.
+    Returns ``(zx, zy, feasible, active position i, j)`` (-1: none).
     """
-    n = len(b)
-    viol = [ax[i] * z0x + ay[i] * z0y - b[i] for i in range(n)]
-    if max(viol) <= tol:
-        return z0x, z0y, True, ()
-    rng = range(n)
-    for i in rng:
+    mx = -math.inf
+    for i in range(n):
+        v = ax[i] * z0x + ay[i] * z0y - b[i]
+        viol[i] = v
+        if v > mx:
+            mx = v
+    if mx <= tol:
+        return z0x, z0y, True, -1, -1
+    for i in range(n):
         vi = viol[i]
         if vi <= 0.0:
             continue
         zx = z0x - vi * ax[i]
         zy = z0y - vi * ay[i]
-        for j in rng:
+        good = True
+        for j in range(n):
             if j != i and ax[j] * zx + ay[j] * zy - b[j] > tol:
+                good = False
                 break
-        else:
-            return zx, zy, True, (i,)
-    if n > 4 and _row_excludes_box(ax, ay, b, viol, tol):
-        return z0x, z0y, False, ()  # a single row misses the whole box: no vertex can work
+        if good:
+            return zx, zy, True, i, -1
+    if n > 4:  # a violated row that misses the whole limits box: no vertex can work
+        lx, hx, ly, hy = -b[n - 4], b[n - 3], -b[n - 2], b[n - 1]
+        for i in range(n - 4):
+            if viol[i] <= 0.0:
+                continue
+            a = ax[i]
+            cc = ay[i]
+            low = (a * lx if a > 0.0 else a * hx) + (cc * ly if cc > 0.0 else cc * hy)
+            if low > b[i] + 10.0 * tol:
+                return z0x, z0y, False, -1, -1
     for i in range(n - 1):
         axi = ax[i]
         ayi = ay[i]
@@ -128,31 +140,40 @@ def solve_rows(z0x: float, z0y: float, ax: list[float], ay: list[float], b: list
             lj = (axi * ry - ayi * rx) / det
             if li < -MULT_TOL or lj < -MULT_TOL:
                 continue
-            for k in rng:
+            good = True
+            for k in range(n):
                 if k != i and k != j and ax[k] * zx + ay[k] * zy - b[k] > tol:
+                    good = False
                     break
-            else:
-                return zx, zy, True, (i, j)
-    return z0x, z0y, False, ()
+            if good:
+                return zx, zy, True, i, j
+    return z0x, z0y, False, -1, -1
 
 
-def _row_excludes_box(ax: list[float], ay: list[float], b: list[float], viol: list[float],
-                      tol: float) -> bool:
-    """Whether some violated row cannot be met anywhere in the limits box (the last 4 rows,
-    as appended by :func:`scaled_rows`), by a margin that no tolerance can bridge."""
-    n = len(b)
-    if not (ax[n - 4] == -1.0 and ax[n - 3] == 1.0 and ay[n - 2] == -1.0 and ay[n - 1] == 1.0):
-        return False
-    lx, hx, ly, hy = -b[n - 4], b[n - 3], -b[n - 2], b[n - 1]
-    for i in range(n - 4):
-        if viol[i] <= 0.0:
-            continue
-        a = ax[i]
-        c = ay[i]
-        low = (a * lx if a > 0.0 else a * hx) + (c * ly if c > 0.0 else c * hy)
-        if low > b[i] + 10.0 * tol:
-            return True
-    return False
+@njit(cache=True, inline="always")
+def qp_rows(gv, gw, g, m, v, w, wv, ww, lo_v, hi_v, lo_w, hi_w, tol, ax, ay, b, pos, viol
+            ):  # pragma: no cover - compiled
+    """The QP on rows ``gv v + gw w <= g`` (``m`` of them) and the limits.
+
+    Returns ``(feasible, v, w, active row i, j)``: the rows (not the limits) active at the
+    solution in order, -1 for none; an infeasible problem returns the nominal ``(v, w)``.
+    Scratch ``ax, ay, b, viol`` and ``pos`` need ``m + 4`` entries.
+    """
+    n, bad = scale_rows(gv, gw, g, m, wv, ww, lo_v, hi_v, lo_w, hi_w, ax, ay, b, pos)
+    if bad:
+        return False, v, w, -1, -1
+    zx, zy, ok, i, j = solve_rows(wv * v, ww * w, ax, ay, b, n, tol, viol)
+    if not ok:
+        return False, v, w, -1, -1
+    uv = zx / wv
+    uw = zy / ww
+    uv = lo_v if uv < lo_v else (hi_v if uv > hi_v else uv)
+    uw = lo_w if uw < lo_w else (hi_w if uw > hi_w else uw)
+    ri = pos[i] if i >= 0 and pos[i] < m else -1  # the limits are not reported
+    rj = pos[j] if j >= 0 and pos[j] < m else -1
+    if ri < 0:
+        ri, rj = rj, -1
+    return True, uv, uw, ri, rj
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
@@ -188,106 +209,16 @@ def solve_exact(u_nom: Sequence[float], weights: Sequence[float], G: np.ndarray,
         raise SafetyInputError(f"weights must be > 0, got {weights}")
     if lo_v > hi_v or lo_w > hi_w:
         raise SafetyInputError(f"limits out of order: lo={lo}, hi={hi}")
-    ax, ay, b, idx, bad = scaled_rows(G[:, 0].tolist(), G[:, 1].tolist(), g.tolist(), wv, ww,
-                                      lo_v, hi_v, lo_w, hi_w)
+    m = G.shape[0]
+    gv, gw = np.ascontiguousarray(G[:, 0]), np.ascontiguousarray(G[:, 1])
+    if not jit.AVAILABLE:  # plain Python: lists beat numpy scalars
+        gv, gw, g = gv.tolist(), gw.tolist(), g.tolist()
+    ax, ay, b, viol = (jit.floats(m + 4) for _ in range(4))
+    pos = jit.ints(m + 4)
+    n, bad = scale_rows(gv, gw, g, m, wv, ww, lo_v, hi_v, lo_w, hi_w, ax, ay, b, pos)
     if not bad:
-        zx, zy, ok, act = solve_rows(wv * unv, ww * unw, ax, ay, b, tol)
+        zx, zy, ok, i, j = solve_rows(wv * unv, ww * unw, ax, ay, b, n, tol, viol)
         if ok:
             u = np.array([_clip(zx / wv, lo_v, hi_v), _clip(zy / ww, lo_w, hi_w)])
-            return QPResult(u, True, tuple(idx[a] for a in act))
+            return QPResult(u, True, tuple(int(pos[a]) for a in (i, j) if a >= 0))
     return QPResult(np.array([_clip(unv, lo_v, hi_v), _clip(unw, lo_w, hi_w)]), False, ())
-
-
-class OSQPSolver:
-    """The same QP solved by OSQP (optional dependency ``osqp``).
-
-    A nominal command that already satisfies every row is returned as is without calling
-    OSQP (it is the optimum). Non-converged solves raise ``RuntimeError``.
-
-    :param warm_start: set up one OSQP problem per row count and reuse it with ``update()``
-        (new weights go in through ``Px``); otherwise a fresh OSQP problem is set up for
-        every call
-    :param eps: absolute and relative tolerance (tight by default; OSQP's own defaults differ
-        from the optimum by > 1e-4 in a large fraction of instances)
-    :param max_iter: iteration limit
-    """
-
-    def __init__(self, warm_start: bool = True, eps: float = 1e-10,
-                 max_iter: int = 20000) -> None:
-        try:
-            import osqp  # noqa: F401
-            from scipy import sparse  # noqa: F401
-        except ImportError as exc:  # pragma: no cover - osqp is in requirements.txt
-            raise ImportError("solver 'osqp' needs the osqp package (see requirements.txt) "
-                              "or use solver='exact'") from exc
-        self.warm_start = warm_start
-        self.settings = dict(verbose=False, eps_abs=eps, eps_rel=eps, eps_prim_inf=1e-7,
-                             eps_dual_inf=1e-7, polishing=True, max_iter=max_iter,
-                             polish_refine_iter=10, scaling=10)
-        #: warm-start problems by row count: (OSQP problem, the w^2 its P was built from)
-        self._probs: dict[int, tuple[object, np.ndarray]] = {}
-
-    def _setup(self, P, q, A, lo, hi):
-        import osqp
-
-        prob = osqp.OSQP()
-        prob.setup(P, q, A, lo, hi, **self.settings)
-        return prob
-
-    def solve(self, u_nom: Sequence[float], weights: Sequence[float], G: np.ndarray,
-              g: np.ndarray, lo: Sequence[float], hi: Sequence[float]) -> QPResult:
-        """Solve; same arguments and result as :func:`solve_exact`."""
-        from scipy import sparse
-
-        G = np.asarray(G, dtype=float).reshape(-1, 2)
-        g = np.asarray(g, dtype=float).reshape(-1)
-        u_nom = np.asarray(u_nom, dtype=float).reshape(2)
-        w = np.asarray(weights, dtype=float).reshape(2)
-        lo_a = np.asarray(lo, dtype=float).reshape(2)
-        hi_a = np.asarray(hi, dtype=float).reshape(2)
-        if not (np.all(np.isfinite(G)) and np.all(np.isfinite(g)) and np.all(np.isfinite(u_nom))
-                and np.all(np.isfinite(w)) and np.all(np.isfinite(lo_a))
-                and np.all(np.isfinite(hi_a))):
-            raise SafetyInputError("QP input must be finite (no NaN/inf)")
-        if np.any(w <= 0) or np.any(lo_a > hi_a):
-            raise SafetyInputError("weights must be > 0 and lo <= hi")
-        m = G.shape[0]
-        if np.all(G @ u_nom <= g) and np.all(lo_a <= u_nom) and np.all(u_nom <= hi_a):
-            # nothing to project (and OSQP's polisher would print "no active set" on C stdout)
-            return QPResult(u_nom.copy(), True, ())
-        w2 = w * w
-        q = -2.0 * w2 * u_nom
-        A_dense = np.vstack([G, np.eye(2)])
-        lower = np.concatenate([np.full(m, -np.inf), lo_a])
-        upper = np.concatenate([g, hi_a])
-        cached = self._probs.get(m) if self.warm_start else None
-        if cached is not None:
-            prob, w2_old = cached
-            # Ax holds the CSC data of A (column-major, all entries structurally present);
-            # Px the diagonal of P (upper triangle, both entries present)
-            new = dict(q=q, l=lower, u=upper, Ax=A_dense.T.reshape(-1).copy())
-            if not np.array_equal(w2_old, w2):
-                new["Px"] = 2.0 * w2
-                self._probs[m] = (prob, w2.copy())
-            prob.update(**new)
-        else:
-            P = sparse.csc_matrix(np.diag(2.0 * w2))
-            # explicit structure (zeros kept) so that update(Ax=...) stays valid
-            A = sparse.csc_matrix((A_dense.T.reshape(-1),
-                                   (np.tile(np.arange(m + 2), 2),
-                                    np.repeat(np.arange(2), m + 2))), shape=(m + 2, 2))
-            prob = self._setup(sparse.triu(P, format="csc"), q, A, lower, upper)
-            if self.warm_start:
-                self._probs[m] = (prob, w2.copy())
-        res = prob.solve(raise_error=False)
-        status = str(res.info.status).lower()
-        if "solved" in status and "inaccurate" not in status:
-            x = np.asarray(res.x, dtype=float)
-            u = np.minimum(np.maximum(x, lo_a), hi_a)
-            slack = G @ u - g
-            active = tuple(int(i) for i in np.nonzero(slack > -1e-7)[0])
-            return QPResult(u, True, active)
-        if "infeasible" in status:
-            return QPResult(np.minimum(np.maximum(u_nom, lo_a), hi_a), False, ())
-        # max_iter / inaccurate: do not trust OSQP's x (it can be 2143289344.0 = its "NaN")
-        raise RuntimeError(f"OSQP did not converge (status {res.info.status!r})")

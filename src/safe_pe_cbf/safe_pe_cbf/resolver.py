@@ -14,11 +14,16 @@ STOP (4) and DISABLED (5) are decided by the node (watchdog, toggle), never here
 Every command of tiers 0-2 is checked against the physical (unscaled) rows of its tier, with
 the command's own certificate bonus and an absolute tolerance of
 :data:`~safe_pe_cbf.constraints.PHYSICAL_TOL` metres over the control period
-(:func:`certified_within`); a solver result that fails the check counts as infeasible and the
-next tier decides. The solvers work in weight-scaled units with a tolerance there, which alone
-does not bound the violation in metres. The backup needs no check: ``u = 0`` is certified on
-every wall and obstacle row in every safe state, and the backup keeps those rows first, then
-maximises the smallest slack (:mod:`safe_pe_cbf.backup`).
+(:func:`~safe_pe_cbf.constraints.certified`); a solver result that fails the check counts as
+infeasible and the next tier decides. The solvers work in weight-scaled units with a
+tolerance there, which alone does not bound the violation in metres. The backup needs no
+check: ``u = 0`` is certified on every wall and obstacle row in every safe state, and the
+backup keeps those rows first, then maximises the smallest slack (:mod:`safe_pe_cbf.backup`).
+
+:func:`resolve_one` is the tier logic of one robot on its rows, the kernel shared with the
+batched filter (compiled by numba, plain Python without it); :func:`resolve_pose` builds the
+rows and runs it, one call per command. With ``solver="osqp"`` the same code runs in the
+interpreter with OSQP in place of the exact QP (:func:`safe_pe_cbf.jit.with_globals`).
 """
 
 from __future__ import annotations
@@ -31,16 +36,22 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from safe_pe_cbf.backup import backup_candidates, select_backup
-from safe_pe_cbf.config import GROUPS, CBFConfig
-from safe_pe_cbf.constraints import (PHYSICAL_TOL, ConstraintSet, Consts, Rows,
-                                     build_constraints, build_rows, certificate_bonus)
+from safe_pe_cbf import jit
+from safe_pe_cbf.backup import select_backup
+from safe_pe_cbf.bounds import ActionBox, box_pose
+from safe_pe_cbf.config import CBFConfig
+from safe_pe_cbf.constraints import (PHYSICAL_TOL_I, TOL, V_MAX, V_MIN, W_MAX, W_MIN, WV,
+                                     WW, ConstraintSet, Consts, argmin_h, build_constraints,
+                                     certified, check_arena_fits, column_names, fill_rows,
+                                     present_groups, relaxation_stages, rhs, softens)
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena, check_command, check_pose, obstacles_tuple
-from safe_pe_cbf.qp import OSQPSolver, scaled_rows, solve_rows
+from safe_pe_cbf.jit import njit
+from safe_pe_cbf.osqp_solver import OSQPSolver, osqp_rows
+from safe_pe_cbf.qp import qp_rows
 
 __all__ = ["Tier", "ResolverRecord", "SafeActionResolver", "relaxation_stages",
-           "check_arena_fits", "nominal_certified", "certified_within", "resolve_rows"]
+           "check_arena_fits", "resolve_one", "resolve_pose"]
 
 
 class Tier(IntEnum):
@@ -80,31 +91,63 @@ class ResolverRecord:
     active_constraints: tuple[str, ...] = ()
 
 
-def relaxation_stages(config: CBFConfig) -> list[tuple[tuple[float, float, float], str]]:
-    """Per-group gammas of the relaxed stages and a description of each.
+_TIERS = tuple(Tier)
 
-    :param config: filter configuration
+
+@njit(cache=True)
+def resolve_one(c, tab, cand, gv, gw, h, col, m, v, w, g, ax, ay, b, pos, viol
+                ):  # pragma: no cover - compiled
+    """Tiers of one robot on its ``m`` rows (:func:`~safe_pe_cbf.constraints.fill_rows`).
+
+    Returns ``(v, w, tier, stage, rejected, row i, row j, backup slack)``: ``stage`` 0 for
+    NOMINAL/QP, ``s`` for relaxed stage ``s``, -1 for the backup; ``rejected`` whether a
+    solver result failed the physical check on the way; rows ``i, j`` active at the solution
+    (the backup's worst row as ``i``), -1 for none.
+
+    :param c: packed constants; ``tab``, ``cand``: see :class:`~safe_pe_cbf.constraints.Consts`
+    :param v: nominal linear speed; ``w``: nominal angular speed
+    :param g: scratch (``m``); ``ax, ay, b, pos, viol``: scratch (``m + 4``)
     """
-    gam = [config.gamma] * 3
-    stages = []
-    relaxed: list[str] = []
-    for name in config.relaxation_order:
-        gam[GROUPS.index(name)] = 1.0
-        relaxed.append(name)
-        stages.append((tuple(gam), "softened " + ", ".join(relaxed)))
-    return stages  # type: ignore[return-value]
+    rhs(c, tab, 0, h, col, m, g)
+    if certified(c, gv, gw, g, m, v, w, 0.0):
+        return v, w, 0, 0, False, -1, -1, 0.0
+    present = present_groups(col, m)
+    rejected = False
+    for s in range(len(tab) - 1):  # 0: the CBF-QP, 1..S: the relaxed stages
+        if s > 0:
+            if not softens(tab, s, present):
+                continue  # nothing present was softened by this stage
+            rhs(c, tab, s, h, col, m, g)
+        ok, uv, uw, ri, rj = qp_rows(gv, gw, g, m, v, w, c[WV], c[WW], c[V_MIN], c[V_MAX],
+                                     c[W_MIN], c[W_MAX], c[TOL], ax, ay, b, pos, viol)
+        if ok:
+            if certified(c, gv, gw, g, m, uv, uw, c[PHYSICAL_TOL_I]):
+                return uv, uw, (1 if s == 0 else 2), s, rejected, ri, rj, 0.0
+            rejected = True
+    rhs(c, tab, len(tab) - 1, h, col, m, g)
+    bv, bw, slack, arg = select_backup(cand, gv, gw, g, col, m)
+    return bv, bw, 3, -1, rejected, arg, -1, slack
 
 
-def check_arena_fits(arena: Arena, config: CBFConfig) -> None:
-    """Raise :class:`SafetyInputError` if the arena cannot hold the robot's body.
+@njit(cache=True)
+def resolve_pose(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, mask
+                 ):  # pragma: no cover - compiled
+    """Rows at a pose, then :func:`resolve_one`; also the smallest barrier value.
 
-    :param arena: the arena
-    :param config: filter configuration
+    Returns ``(v, w, tier, stage, rejected, column i, column j, backup slack, min_h, its
+    column)``.
     """
-    need = 2.0 * (config.robot_radius + config.vcp_offset + config.margin)
-    if arena.x_max - arena.x_min <= need or arena.y_max - arena.y_min <= need:
-        raise SafetyInputError(f"arena {arena} is too small for a robot needing {need} m "
-                               f"(2 * (robot_radius + vcp_offset + margin))")
+    M = len(mask) + 5
+    gv, gw, h, g = jit.floats(M), jit.floats(M), jit.floats(M), jit.floats(M)
+    col = jit.ints(M)
+    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
+    pos = jit.ints(M + 4)
+    m = fill_rows(c, x, y, th, has_opp, ox, oy, oth, obs, mask, gv, gw, h, col)
+    uv, uw, tier, stage, rejected, ri, rj, slack = resolve_one(c, tab, cand, gv, gw, h, col, m,
+                                                               v, w, g, ax, ay, b, pos, viol)
+    imin = argmin_h(h, m)
+    return (uv, uw, tier, stage, rejected, col[ri] if ri >= 0 else -1,
+            col[rj] if rj >= 0 else -1, slack, h[imin], col[imin])
 
 
 class SafeActionResolver:
@@ -120,6 +163,12 @@ class SafeActionResolver:
         self._osqp: Optional[OSQPSolver] = None
         self.update(config=config, arena=arena, obstacles=obstacles if obstacles is not None
                     else ())
+        if jit.AVAILABLE:  # compile (or load from numba's disk cache) now, not on the 1st command
+            c = 0.5 * (arena.x_min + arena.x_max), 0.5 * (arena.y_min + arena.y_max)
+            resolve_pose(self._c, self._k.tab, self._k.cand, c[0], c[1], 0.0, True, c[0],
+                         c[1], 0.0, 0.0, 0.0, self._obs, self._mask)
+            box_pose(self._c, self._k.tab, self._k.cand, c[0], c[1], 0.0, True, c[0], c[1],
+                     0.0, self._obs, self._mask)
 
     # ------------------------------------------------------------------ configuration
     def update(self, config: Optional[CBFConfig] = None, arena: Optional[Arena] = None,
@@ -147,10 +196,27 @@ class SafeActionResolver:
         self.arena = ar
         self._arena_t = ar.as_tuple()
         self._obstacles = obs
-        self._k = Consts(cfg)
-        self._stages = relaxation_stages(cfg)
-        self._candidates = backup_candidates(self._k)
         self._osqp = osqp_solver if cfg.solver == "osqp" else None
+        self._names = column_names(len(obs))
+        if jit.AVAILABLE:
+            self._obs = np.array(obs, dtype=np.float64).reshape(-1, 3)
+            self._mask = np.ones(len(obs), dtype=np.bool_)
+        else:
+            self._obs, self._mask = obs, [True] * len(obs)
+        self.set_consts(Consts(cfg))
+
+    def set_consts(self, k: Consts) -> None:
+        """Use the constants ``k`` (normally those of ``config``; tests hand in others).
+
+        :param k: packed constants
+        """
+        self._k = k
+        self._c = k.packed(self._arena_t)
+        self._stages = k.stages
+        self._run = resolve_pose
+        if self._osqp is not None:  # the same tier code, in the interpreter, with OSQP
+            self._run = jit.with_globals(resolve_pose, resolve_one=jit.with_globals(
+                resolve_one, qp_rows=osqp_rows(self._osqp)))
 
     @property
     def obstacles(self) -> np.ndarray:
@@ -167,33 +233,6 @@ class SafeActionResolver:
         return build_constraints(pose, self.arena, self._obstacles, opponent_pose, self.config)
 
     # ------------------------------------------------------------------ solving
-    def _solve(self, rows: Rows, g: list[float], v: float, w: float
-               ) -> tuple[bool, float, float, tuple[int, ...]]:
-        k = self._k
-        if self._osqp is not None:
-            res = None
-            try:
-                res = self._osqp.solve((v, w), (k.wv, k.ww),
-                                       np.array([rows.gv, rows.gw]).T.reshape(-1, 2),
-                                       np.array(g), (k.v_min, k.w_min), (k.v_max, k.w_max))
-            except RuntimeError:
-                res = None  # OSQP did not converge: the exact solver decides
-            if res is not None:
-                act = tuple(a for a in res.active if a < len(g))
-                return res.feasible, float(res.u[0]), float(res.u[1]), act
-        ax, ay, b, idx, bad = scaled_rows(rows.gv, rows.gw, g, k.wv, k.ww, k.v_min, k.v_max,
-                                          k.w_min, k.w_max)
-        if bad:
-            return False, v, w, ()
-        zx, zy, ok, act = solve_rows(k.wv * v, k.ww * w, ax, ay, b, k.tol)
-        if not ok:
-            return False, v, w, ()
-        uv = zx / k.wv
-        uw = zy / k.ww
-        uv = k.v_min if uv < k.v_min else (k.v_max if uv > k.v_max else uv)
-        uw = k.w_min if uw < k.w_min else (k.w_max if uw > k.w_max else uw)
-        return True, uv, uw, tuple(idx[a] for a in act if idx[a] < len(g))
-
     def resolve(self, pose: Sequence[float], u_nom: Sequence[float],
                 opponent_pose: Optional[Sequence[float]] = None
                 ) -> tuple[np.ndarray, ResolverRecord]:
@@ -206,111 +245,49 @@ class SafeActionResolver:
         :raises SafetyInputError: on NaN/inf or malformed input (the caller must stop)
         """
         t0 = time.perf_counter()
-        p = check_pose(pose)
+        x, y, th = check_pose(pose)
         v, w = check_command(u_nom)
-        opp = None if opponent_pose is None else check_pose(opponent_pose, "opponent_pose")
+        if opponent_pose is None:
+            has_opp, ox, oy, oth = False, 0.0, 0.0, 0.0
+        else:
+            has_opp = True
+            ox, oy, oth = check_pose(opponent_pose, "opponent_pose")
         k = self._k
-        rows = build_rows(k, p, self._arena_t, self._obstacles, opp)
-        gam = k.gamma
-        g = rows.g(k, (gam, gam, gam))
-        out = resolve_rows(k, rows, g, v, w, self._stages, self._candidates, self._solve)
-        uv, uw, tier, qp_ok, act, reason = out
-        hs = rows.h
-        imin = hs.index(min(hs))
+        uv, uw, tier, stage, rejected, ci, cj, slack, min_h, cmin = self._run(
+            self._c, k.tab, k.cand, x, y, th, has_opp, ox, oy, oth, v, w, self._obs,
+            self._mask)
+        names = self._names
+        reason = ""
+        if tier >= 2:
+            note = " (a solver result failed the physical check)" if rejected else ""
+            if tier == 2:
+                reason = f"CBF-QP infeasible; {self._stages[stage - 1][1]}{note}"
+            else:
+                reason = "CBF-QP infeasible after softening every group; backup" + note
+                if slack < 0.0:
+                    reason += (f" (no certified command: least violation {slack:.3g} on "
+                               f"{names[ci]})")
         dv = k.wv * (uv - v)
         dw = k.ww * (uw - w)
         rec = ResolverRecord(
-            tier=tier, min_h=hs[imin], min_h_constraint=rows.names[imin],
-            intervened=(uv != v or uw != w), intervention=math.sqrt(dv * dv + dw * dw),
-            qp_feasible=qp_ok, solve_time=time.perf_counter() - t0, reason=reason,
-            active_constraints=tuple(rows.names[i] for i in act))
+            _TIERS[tier], min_h, names[cmin], uv != v or uw != w, math.sqrt(dv * dv + dw * dw),
+            tier <= 1, time.perf_counter() - t0, reason,
+            () if ci < 0 else ((names[ci],) if cj < 0 else (names[ci], names[cj])))
         return np.array([uv, uw]), rec
 
     def action_box(self, pose: Sequence[float],
-                   opponent_pose: Optional[Sequence[float]] = None):
+                   opponent_pose: Optional[Sequence[float]] = None) -> ActionBox:
         """Safe action box at a state (see :func:`safe_pe_cbf.bounds.safe_action_box`).
 
         :param pose: own pose
         :param opponent_pose: opponent pose or None
         """
-        from safe_pe_cbf.bounds import safe_action_box
-
-        return safe_action_box(pose, self.arena, self._obstacles, opponent_pose, self.config)
-
-
-def certified_within(k: Consts, rows: Rows, g: list[float], v: float, w: float,
-                     tol_m: float) -> bool:
-    """Whether ``(v, w)`` is within the limits and, with its certificate bonus, violates no
-    row by more than ``tol_m`` metres over the control period (``slack * dt >= -tol_m``).
-
-    :param k: constants
-    :param rows: constraint rows
-    :param g: right-hand sides (the gammas of the tier being checked)
-    :param v: linear speed
-    :param w: angular speed
-    :param tol_m: absolute tolerance [m], >= 0
-    """
-    if not (k.v_min <= v <= k.v_max and k.w_min <= w <= k.w_max):
-        return False
-    bonus = certificate_bonus(k, v, w)
-    lim = -tol_m / k.dt
-    gv = rows.gv
-    gw = rows.gw
-    for i in range(len(g)):
-        if (g[i] + bonus) - (gv[i] * v + gw[i] * w) < lim:
-            return False
-    return True
-
-
-def nominal_certified(k: Consts, rows: Rows, g: list[float], v: float, w: float) -> bool:
-    """Whether ``(v, w)`` is within the limits and certified for every row (no tolerance).
-
-    :param k: constants
-    :param rows: constraint rows
-    :param g: right-hand sides (configured gamma)
-    :param v: linear speed
-    :param w: angular speed
-    """
-    return certified_within(k, rows, g, v, w, 0.0)
-
-
-def resolve_rows(k: Consts, rows: Rows, g: list[float], v: float, w: float, stages: list,
-                 candidates: list[tuple[float, float]], solve) -> tuple:
-    """Tier logic on prepared rows. Returns ``(v, w, tier, qp_feasible, active, reason)``.
-
-    A QP or relaxed-stage result that fails :func:`certified_within` (tolerance
-    :data:`PHYSICAL_TOL`) counts as infeasible: the next tier decides.
-
-    :param k: constants
-    :param rows: constraint rows
-    :param g: right-hand sides with the configured gamma
-    :param v: nominal linear speed
-    :param w: nominal angular speed
-    :param stages: from :func:`relaxation_stages`
-    :param candidates: backup candidates
-    :param solve: ``solve(rows, g, v, w) -> (feasible, v, w, active rows)``
-    """
-    if nominal_certified(k, rows, g, v, w):
-        return v, w, Tier.NOMINAL, True, (), ""
-    ok, uv, uw, act = solve(rows, g, v, w)
-    rejected = ok and not certified_within(k, rows, g, uv, uw, PHYSICAL_TOL)
-    if ok and not rejected:
-        return uv, uw, Tier.QP, True, act, ""
-    note = " (a solver result failed the physical check)" if rejected else ""
-    present = set(rows.group)
-    for gammas, text in stages:
-        if not any(gammas[grp] != k.gamma for grp in present):
-            continue  # nothing present was softened by this stage
-        g_s = rows.g(k, gammas)
-        ok, uv, uw, act = solve(rows, g_s, v, w)
-        if ok and certified_within(k, rows, g_s, uv, uw, PHYSICAL_TOL):
-            return uv, uw, Tier.RELAXED, False, act, f"CBF-QP infeasible; {text}{note}"
-        if ok:
-            note = " (a solver result failed the physical check)"
-    g1 = rows.g(k, (1.0, 1.0, 1.0))
-    bv, bw, slack, arg = select_backup(k, rows, g1, candidates)
-    reason = "CBF-QP infeasible after softening every group; backup" + note
-    if slack < 0.0:
-        reason += (f" (no certified command: least violation {slack:.3g} on "
-                   f"{rows.names[arg]})")
-    return bv, bw, Tier.BACKUP, False, (arg,) if arg >= 0 else (), reason
+        x, y, th = check_pose(pose)
+        opp = (0.0, 0.0, 0.0) if opponent_pose is None else check_pose(opponent_pose,
+                                                                        "opponent_pose")
+        k = self._k
+        lo_v, hi_v, lo_w, hi_w, empty, stage = box_pose(
+            self._c, k.tab, k.cand, x, y, th, opponent_pose is not None, opp[0], opp[1],
+            opp[2], self._obs, self._mask)
+        return ActionBox(np.array([lo_v, lo_w]), np.array([hi_v, hi_w]), bool(empty),
+                         int(stage))

@@ -1,4 +1,11 @@
-"""BatchedSafetyFilter: bitwise-identical to the single-robot path; barrier values; input."""
+"""BatchedSafetyFilter: bitwise-identical to the single-robot path (and its compiled loop to
+the same loop in plain Python); barrier values; input."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +20,6 @@ from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.resolver import SafeActionResolver
 
 ARENA = Arena.square(6.0)
-BACKENDS = ["numpy", "numba"]  # numba is in requirements.txt: its absence must fail here
 
 CONFIGS = {
     "default": CBFConfig(),
@@ -23,16 +29,15 @@ CONFIGS = {
 }
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 @pytest.mark.parametrize("with_opp", [True, False])
-def test_resolve_identical_to_single_path(name, with_opp, backend):
+def test_resolve_identical_to_single_path(name, with_opp):
     cfg = CONFIGS[name]
     rng = np.random.default_rng(10 * sorted(CONFIGS).index(name) + with_opp)
     N = 1500
     P, Q, O, mask, U = random_scenes(rng, N)
-    filt = BatchedSafetyFilter(cfg, ARENA, chunk_size=512, backend=backend)  # several chunks
-    assert filt.backend == backend
+    filt = BatchedSafetyFilter(cfg, ARENA, chunk_size=512)  # several chunks
+    assert filt.backend == "numba"  # numba is in requirements.txt: its absence must fail
     u, rec = filt.resolve(P, U, O, mask, Q if with_opp else None)
     tiers = set()
     for i in range(N):
@@ -51,14 +56,13 @@ def test_resolve_identical_to_single_path(name, with_opp, backend):
     assert {0, 1, 3} <= tiers
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_rare_relaxed_tier_identical_to_single_path(name, backend):
+def test_rare_relaxed_tier_identical_to_single_path(name):
     """RELAXED is rare in random scenes: find some in a large batch and compare them."""
     cfg = CONFIGS[name]
     rng = np.random.default_rng(77)
     P, Q, O, mask, U = random_scenes(rng, 40_000, near=0.8)
-    u, rec = BatchedSafetyFilter(cfg, ARENA, backend=backend).resolve(P, U, O, mask, Q)
+    u, rec = BatchedSafetyFilter(cfg, ARENA).resolve(P, U, O, mask, Q)
     rows = np.nonzero(rec.tier == 2)[0]
     assert rows.size >= 5
     for i in rows[:200]:
@@ -66,14 +70,13 @@ def test_rare_relaxed_tier_identical_to_single_path(name, backend):
         assert np.array_equal(us, u[i]) and rs.tier == 2 and "softened" in rs.reason
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_action_box_identical_to_single_path(name, backend):
+def test_action_box_identical_to_single_path(name):
     cfg = CONFIGS[name]
     rng = np.random.default_rng(7)
     N = 1000
     P, Q, O, mask, _ = random_scenes(rng, N)
-    filt = BatchedSafetyFilter(cfg, ARENA, backend=backend)
+    filt = BatchedSafetyFilter(cfg, ARENA)
     lo, hi, empty, stage = filt.action_box(P, O, mask, Q, with_stage=True)
     for i in range(N):
         box = safe_action_box(P[i], ARENA, O[i][mask[i]], Q[i], cfg)
@@ -108,35 +111,67 @@ def test_shared_obstacles_and_no_mask():
     assert u.shape == (2, 2) and rec.tier.shape == (2,)
 
 
-def test_numba_is_the_default_backend():
+def test_numba_is_the_default_backend_and_numpy_is_gone():
     assert BatchedSafetyFilter(CBFConfig(), ARENA).backend == "numba"
     with pytest.raises(SafetyInputError, match="backend"):
         BatchedSafetyFilter(CBFConfig(), ARENA, backend="fortran")
+    with pytest.raises(SafetyInputError, match="numpy backend was removed"):
+        BatchedSafetyFilter(CBFConfig(), ARENA, backend="numpy")
+
+
+_PLAIN = """
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from cbf_random import random_scenes
+from safe_pe_cbf import jit
+from safe_pe_cbf.batch import BatchedSafetyFilter
+from safe_pe_cbf.config import CBFConfig
+from safe_pe_cbf.geometry import Arena
+assert not jit.AVAILABLE
+cfg = CBFConfig.from_dict(json.loads(sys.argv[2]))
+P, Q, O, mask, U = random_scenes(np.random.default_rng(5), 1500, near=0.8)
+filt = BatchedSafetyFilter(cfg, Arena.square(6.0))
+assert filt.backend == "python"
+out = {}
+for tag, opp in (("q", Q), ("n", None)):
+    u, rec = filt.resolve(P, U, O, mask, opp)
+    out[tag + "u"] = u
+    for f in ("tier", "min_h", "min_h_index", "intervention", "intervened", "qp_feasible",
+              "active_i", "active_j"):
+        out[tag + f] = getattr(rec, f)
+    for f, a in zip(("lo", "hi", "empty", "stage"), filt.action_box(P, O, mask, opp, True)):
+        out[tag + f] = a
+np.savez(sys.argv[3], **out)
+"""
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_backends_agree_on_every_output(name):
-    """Commands, records (active constraints too) and boxes: numba == numpy bitwise, on
-    crowded scenes where every tier and relaxed stage occurs."""
+def test_plain_python_loop_equals_the_compiled_one(name, tmp_path):
+    """The kernels without numba (a robot, NUMBA_DISABLE_JIT=1) give the compiled results
+    bitwise: commands, records (active constraints too) and boxes, every tier."""
     cfg = CONFIGS[name]
-    rng = np.random.default_rng(5)
-    P, Q, O, mask, U = random_scenes(rng, 20_000, near=0.8)
-    a = BatchedSafetyFilter(cfg, ARENA, backend="numpy")
-    b = BatchedSafetyFilter(cfg, ARENA, backend="numba")
-    for opp in (Q, None):
-        ua, ra = a.resolve(P, U, O, mask, opp)
-        ub, rb = b.resolve(P, U, O, mask, opp)
-        assert np.array_equal(ua, ub)
-        for field in ("tier", "min_h", "min_h_index", "intervention", "intervened",
-                      "qp_feasible", "active_i", "active_j"):
-            assert np.array_equal(getattr(ra, field), getattr(rb, field)), field
-        for x, y in zip(a.action_box(P, O, mask, opp, with_stage=True),
-                        b.action_box(P, O, mask, opp, with_stage=True)):
-            assert np.array_equal(x, y)
-    assert set(np.unique(ra.tier)) == {0, 1, 2, 3}
+    dump = tmp_path / "plain.npz"
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    subprocess.run([sys.executable, "-c", _PLAIN, str(Path(__file__).parent),
+                    json.dumps(cfg.to_dict()), str(dump)], env=env, check=True, timeout=600)
+    plain = np.load(dump)
+    P, Q, O, mask, U = random_scenes(np.random.default_rng(5), 1500, near=0.8)
+    filt = BatchedSafetyFilter(cfg, ARENA)
+    tiers = set()
+    for tag, opp in (("q", Q), ("n", None)):
+        u, rec = filt.resolve(P, U, O, mask, opp)
+        assert np.array_equal(plain[tag + "u"], u)
+        for f in ("tier", "min_h", "min_h_index", "intervention", "intervened",
+                  "qp_feasible", "active_i", "active_j"):
+            assert np.array_equal(plain[tag + f], getattr(rec, f)), f
+        for f, a in zip(("lo", "hi", "empty", "stage"),
+                        filt.action_box(P, O, mask, opp, True)):
+            assert np.array_equal(plain[tag + f], a), f
+        tiers |= set(np.unique(rec.tier).tolist())
+    assert tiers >= {0, 1, 3}
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("bad", [
     dict(P=np.array([[np.nan, 1.0, 0.0]])),
     dict(U=np.array([[np.inf, 0.0]])),
@@ -146,12 +181,12 @@ def test_backends_agree_on_every_output(name):
     dict(P=np.zeros((1, 2))),
     dict(U=np.zeros((2, 2))),
 ])
-def test_bad_batched_input_raises(bad, backend):
+def test_bad_batched_input_raises(bad):
     args = dict(P=np.array([[1.0, 1.0, 0.0]]), U=np.array([[0.5, 0.0]]),
                 O=np.array([[[2.0, 2.0, 0.5]]]), mask=np.array([[True]]),
                 Q=np.array([[4.0, 4.0, 0.0]]))
     args.update(bad)
-    filt = BatchedSafetyFilter(CBFConfig(), ARENA, backend=backend)
+    filt = BatchedSafetyFilter(CBFConfig(), ARENA)
     with pytest.raises(SafetyInputError):
         filt.resolve(args["P"], args["U"], args["O"], args["mask"], args["Q"])
     with pytest.raises(SafetyInputError):

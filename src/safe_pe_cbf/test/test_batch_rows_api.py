@@ -26,17 +26,16 @@ def _same_record(a, b) -> None:
     assert a.names == b.names
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 @pytest.mark.parametrize("with_opp", [True, False])
 @pytest.mark.parametrize("chunk", [256, 4096])
-def test_rows_calls_equal_one_shot_calls(name, with_opp, chunk, backend):
+def test_rows_calls_equal_one_shot_calls(name, with_opp, chunk):
     cfg = CONFIGS[name]
     rng = np.random.default_rng(3 + with_opp)
     N = 1000
     P, Q, O, mask, U = random_scenes(rng, N, near=0.8)
     Q = Q if with_opp else None
-    filt = BatchedSafetyFilter(cfg, ARENA, chunk_size=chunk, backend=backend)
+    filt = BatchedSafetyFilter(cfg, ARENA, chunk_size=chunk)
     rows = filt.build_rows(P, O, mask, Q)
     assert isinstance(rows, FilterRows) and rows.num_envs == N
     u0, rec0 = filt.resolve(P, U, O, mask, Q)

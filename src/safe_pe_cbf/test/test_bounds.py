@@ -1,13 +1,14 @@
 """Safe action box: every point of every box satisfies every constraint (1e5 states)."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from cbf_random import random_scenes
 from safe_pe_cbf.batch import BatchedSafetyFilter
-from safe_pe_cbf.batch_rows import build_rows_batch
 from safe_pe_cbf.bounds import safe_action_box
 from safe_pe_cbf.config import CBFConfig
-from safe_pe_cbf.constraints import Consts, certificate_bonus, build_rows
+from safe_pe_cbf.constraints import Consts, build_constraints, certificate_bonus
 from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.resolver import relaxation_stages
 
@@ -27,7 +28,10 @@ def test_every_point_of_every_box_is_safe_on_1e5_states():
         N = 10_000
         P, Q, O, mask, _ = random_scenes(rng, N, near=1.5)
         lo, hi, empty, stage = filt.action_box(P, O, mask, Q, with_stage=True)
-        rows = build_rows_batch(k, P, ARENA.as_tuple(), O, mask, Q)
+        rows = filt.build_rows(P, O, mask, Q)  # (N, M) rows packed in column order
+        valid = np.arange(rows.h.shape[1])[None, :] < rows.cnt[:, None]
+        grp = np.where(rows.col == 0, 0, np.where(rows.col < 5, 1, 2))
+        extra = np.where(grp == 0, k.pair_extra, k.static_extra)
         # points: 4 corners + 4 uniform samples of each box
         t = rng.random((N, 4, 2))
         pts = np.concatenate([
@@ -41,10 +45,11 @@ def test_every_point_of_every_box_is_safe_on_1e5_states():
             sel = (stage == s_i)
             if not sel.any():
                 continue
-            g = rows.g(k, gammas)[sel]
+            coef = np.array([k.coef(q, gammas[q]) for q in range(3)])[grp]
+            g = (coef * rows.h - extra)[sel]
             lhs = rows.gv[sel][:, None, :] * pts[sel][..., 0:1] \
                 + rows.gw[sel][:, None, :] * pts[sel][..., 1:2]
-            viol = np.where(rows.valid[sel][:, None, :], lhs - g[:, None, :], -np.inf)
+            viol = np.where(valid[sel][:, None, :], lhs - g[:, None, :], -np.inf)
             assert viol.max() <= TOL, (s_i, viol.max())
         # empty boxes are exactly the states whose every stage is infeasible: backup point
         assert np.all(lo[empty] == hi[empty])
@@ -72,9 +77,6 @@ def test_box_is_maximal_and_degrades_to_backup():
     pose = (edge - 1e-4, 3.0, 0.0)
     box = safe_action_box(pose, ARENA, [(3.0, 3.0, 0.5)], None, cfg)
     assert box.empty and box.stage == -1 and np.array_equal(box.lo, box.hi)
-    rows = build_rows(k, pose, ARENA.as_tuple(), ((3.0, 3.0, 0.5),), None)
-    g1 = rows.g(k, (1.0, 1.0, 1.0))
+    cs = build_constraints(pose, ARENA, [(3.0, 3.0, 0.5)], None, replace(cfg, gamma=1.0))
     v, w = box.lo
-    bonus = certificate_bonus(k, v, w)
-    assert min((g1[i] + bonus) - (rows.gv[i] * v + rows.gw[i] * w)
-               for i in range(len(g1))) >= 0.0
+    assert np.min(cs.g + certificate_bonus(k, v, w) - cs.G @ box.lo) >= 0.0

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from safe_pe_cbf.errors import SafetyInputError
-from safe_pe_cbf.qp import OSQPSolver, solve_exact
+from safe_pe_cbf.osqp_solver import OSQPSolver
+from safe_pe_cbf.qp import solve_exact
 
 
 def random_instances(n, seed):

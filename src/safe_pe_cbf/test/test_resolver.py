@@ -1,12 +1,13 @@
 """SafeActionResolver: tiers, records, certified safety of every output, bad input."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from safe_pe_cbf.config import CBFConfig
-from safe_pe_cbf.constraints import Consts, build_rows, certificate_bonus
+from safe_pe_cbf.constraints import Consts, build_constraints, certificate_bonus
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.resolver import SafeActionResolver, Tier
@@ -17,12 +18,9 @@ OBS = [(3.0, 3.0, 0.6), (1.5, 4.5, 0.3)]
 
 def certified(cfg, pose, u, opp, gamma):
     """Certificate slack of u with a given gamma (>= 0 means h stays >= 0 on [0, dt])."""
-    k = Consts(cfg)
-    rows = build_rows(k, tuple(pose), ARENA.as_tuple(), tuple(OBS), opp)
-    g = rows.g(k, (gamma, gamma, gamma))
-    bonus = certificate_bonus(k, float(u[0]), float(u[1]))
-    return min((g[i] + bonus) - (rows.gv[i] * u[0] + rows.gw[i] * u[1])
-               for i in range(len(g)))
+    cs = build_constraints(pose, ARENA, OBS, opp, replace(cfg, gamma=gamma))
+    bonus = certificate_bonus(Consts(cfg), float(u[0]), float(u[1]))
+    return float(np.min(cs.g + bonus - cs.G @ np.asarray(u, dtype=float)))
 
 
 def test_tiers_and_record():
@@ -71,9 +69,7 @@ def test_every_output_is_certified(solver):
     for _ in range(1500 if solver == "osqp" else 6000):
         pose = (rng.uniform(0, 6), rng.uniform(0, 6), rng.uniform(-math.pi, math.pi))
         opp = (rng.uniform(0, 6), rng.uniform(0, 6), rng.uniform(-math.pi, math.pi))
-        k = Consts(cfg)
-        rows = build_rows(k, pose, ARENA.as_tuple(), tuple(OBS), opp)
-        if min(rows.h) < 0:
+        if build_constraints(pose, ARENA, OBS, opp, cfg).h.min() < 0:
             continue
         u_nom = (rng.uniform(-0.5, 1.5), rng.uniform(-4, 4))
         u, rec = res.resolve(pose, u_nom, opp)

@@ -42,8 +42,8 @@ class PursuitEvasionEnv(gym.Env):
         :param role: the learner's agent, ``"pursuer"`` or ``"evader"``.
         :param opponent: opponent spec (see :mod:`safe_pe_sim.opponents`).
         :param render_mode: None or ``"rgb_array"``.
-        :param safety_reward: optional :class:`~safe_pe_sim.rewards.SafetyRewardComputer`
-            whose w5 term is added to the learner's reward.
+        :param safety_reward: optional extra reward, ``compute(poses, obstacles, mask) ->
+            (N, 2)`` (e.g. training's w5 ``SafetyRewardComputer``), added to the learner's.
         """
         if config is None or isinstance(config, str):
             config = load_profile(config or "default")

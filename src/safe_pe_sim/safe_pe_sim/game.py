@@ -74,7 +74,8 @@ class PursuitEvasionGame:
         self._rng: np.random.Generator | None = None
         self._noise: NoiseStream | None = None
         self.safety_reward: Any = None
-        """Optional :class:`~safe_pe_sim.rewards.SafetyRewardComputer`; its term is added."""
+        """Optional extra reward with ``compute(poses, obstacles, mask) -> (N, 2)`` (e.g.
+        training's w5 ``SafetyRewardComputer``); its output is added to the rewards."""
         self._solid = config.contact == "solid"
         self._noise_on = config.actuator_noise.enabled
         self._noise_std = (config.actuator_noise.v_std, config.actuator_noise.omega_std)

@@ -41,8 +41,8 @@ class PursuitEvasionParallelEnv(ParallelEnv):
         """
         :param config: game config, a profile name / YAML path, or None for ``"default"``.
         :param render_mode: None or ``"rgb_array"``.
-        :param safety_reward: optional :class:`~safe_pe_sim.rewards.SafetyRewardComputer`
-            whose w5 term is added to both agents' rewards.
+        :param safety_reward: optional extra reward, ``compute(poses, obstacles, mask) ->
+            (N, 2)`` (e.g. training's w5 ``SafetyRewardComputer``), added to both agents'.
         """
         if config is None or isinstance(config, str):
             config = load_profile(config or "default")

@@ -115,8 +115,8 @@ class VectorizedPursuitEvasion:
         self._rngs: list[np.random.Generator] = []
         self._noise: NoiseStream | None = None
         self.safety_reward: Any = None
-        """Optional :class:`~safe_pe_sim.rewards.SafetyRewardComputer`-like object with
-        ``compute(poses, obstacles, mask) -> (N, 2)``; its output is added to the rewards."""
+        """Optional extra reward with ``compute(poses, obstacles, mask) -> (N, 2)`` (e.g.
+        training's w5 ``SafetyRewardComputer``); its output is added to the rewards."""
         self.reset(seed)
 
     # ------------------------------------------------------------------ seeding / reset

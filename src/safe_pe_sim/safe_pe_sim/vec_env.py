@@ -48,8 +48,8 @@ class PursuitEvasionVecEnv(VecEnv):
         :param role: the learner's agent, ``"pursuer"`` or ``"evader"``.
         :param opponent: opponent spec (see :mod:`safe_pe_sim.opponents`).
         :param seed: base seed (game i uses ``seed + i``); None = from OS entropy.
-        :param safety_reward: optional :class:`~safe_pe_sim.rewards.SafetyRewardComputer`
-            whose w5 term is added to the rewards.
+        :param safety_reward: optional extra reward, ``compute(poses, obstacles, mask) ->
+            (N, 2)`` (e.g. training's w5 ``SafetyRewardComputer``), added to the rewards.
         """
         if config is None or isinstance(config, str):
             config = load_profile(config or "default")

@@ -8,7 +8,6 @@ import pytest
 from safe_pe_sim.config import ArenaConfig, NoiseConfig, load_profile
 from safe_pe_sim.env import PursuitEvasionEnv
 from safe_pe_sim.game import PursuitEvasionGame
-from safe_pe_sim.rewards import SafetyRewardComputer
 from safe_pe_sim.vec_core import VectorizedPursuitEvasion
 from safe_pe_sim.vec_env import PursuitEvasionVecEnv
 
@@ -28,6 +27,17 @@ def _small_config(noise: bool, w5: float = 0.0, profile: str = "turtlebot3_burge
     return cfg.validate()
 
 
+class _ExtraReward:
+    """A state-dependent extra reward on the games' hook (training attaches its w5 term)."""
+
+    def __init__(self, w: float) -> None:
+        self.w = w
+
+    def compute(self, poses, obstacles, mask):
+        present = mask.sum(axis=1)[:, None]
+        return self.w * np.tanh(poses[..., 0] - poses[..., 1]) + 0.01 * present
+
+
 @pytest.mark.parametrize("noise,w5,profile,terminate", [
     (False, 0.0, "turtlebot3_burger", False),
     (True, 0.0, "turtlebot3_burger", False),
@@ -41,7 +51,7 @@ def test_core_equals_single_games(noise: bool, w5: float, profile: str,
     vec = VectorizedPursuitEvasion(cfg, n, seed=seed)
     games = [PursuitEvasionGame(cfg) for _ in range(n)]
     if w5 > 0.0:
-        computer = SafetyRewardComputer(cfg)
+        computer = _ExtraReward(w5)
         vec.safety_reward = computer
         for g in games:
             g.safety_reward = computer

@@ -6,7 +6,7 @@
   robot (its own limits and radius, the other robot as opponent, the shared filter settings);
 - `make_resolver(config, cbf, arena, obstacles)`: a single-robot `SafeActionResolver`;
 - `make_batched_filter(config, role)`: a `BatchedSafetyFilter` for vectorized envs;
-- `make_safety_reward(config)`: the sim's `SafetyRewardComputer` (None without w5), using
+- `make_safety_reward(config)`: training's w5 `SafetyRewardComputer` (None without w5), using
   both robots' CBF configs so the reward pays for the margins the filters enforce;
 - `make_safe_env(config)` / `make_safe_vec_env(config)`: the game with obstacles and, with
   `use_safety_reward`, the safety reward.
@@ -25,11 +25,11 @@ from safe_pe_cbf.batch import BatchedSafetyFilter
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.resolver import SafeActionResolver
-from safe_pe_sim.rewards import SafetyRewardComputer
 from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.config import ConfigError, SafeSelfPlayConfig, make_cbf_config, \
     make_env_config, role_index
+from safe_pe_training.safety_reward import SafetyRewardComputer
 
 __all__ = [
     "arena_of",
@@ -101,7 +101,7 @@ def make_batched_filter(config: SafeSelfPlayConfig, role: str | int = "pursuer",
 
 
 def make_safety_reward(config: SafeSelfPlayConfig, env_config: Any = None) -> Any:
-    """The simulator's `SafetyRewardComputer` (w5 term), or None without the safety reward.
+    """Training's w5 `SafetyRewardComputer`, or None without the safety reward.
 
     Its barrier values use both robots' CBF configs of this training config, so the reward
     pays for exactly the margins the filters enforce.

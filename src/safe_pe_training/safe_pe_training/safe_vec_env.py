@@ -11,8 +11,12 @@ Per step, for N games at once (the sim's ``VectorizedPursuitEvasion`` core):
 3. with ``filters`` (``use_cbf``), BOTH commands pass the batched CBF resolver (for a Beta
    learner the nominal command is already safe and the resolver reports tier NOMINAL);
    without filters (run B) they go to the sim unchanged;
-4. the sim steps (exact unicycle arcs, sub-stepped violation check, auto-reset); its rewards
-   include the w5 safety reward when the core was built with a ``safety_reward`` computer.
+4. the sim steps (exact unicycle arcs, sub-stepped violation check, auto-reset) and returns
+   the state and the ground-truth safety;
+5. with ``safety_reward`` (a :class:`~safe_pe_training.safety_reward.SafetyRewardComputer`)
+   this env adds the learner's w5 term, from the filter rows of the end state: rows built once
+   per state serve the w5 term, the next safe box and the next resolve (and the terminal safe
+   boxes of finished games). Data flows one way: the sim never calls back into training.
 
 Observations: the sim's normalised ego observation of the learner (``OBS_DIM``), plus for Beta
 learners the encoded safe box as the last 4 entries (see :mod:`safe_pe_training.action_mapping`).
@@ -120,60 +124,6 @@ class EpisodeStats:
         }
 
 
-class LearnerSafetyReward:
-    """The sim's ``SafetyRewardComputer`` evaluated for the learning agent only.
-
-    The learner's env only uses the learner's reward column, so the other agent's barrier
-    values are not computed (one batched CBF call less per step); its column is 0. Same
-    formula and configs as the wrapped computer: ``w5 * clip(min_h / h_max, -1, 1)``.
-
-    With ``min_h_fn`` (the env's cached filter rows, used only when the learner's filter has
-    exactly the computer's CBF config and arena) the barrier values come from the rows that
-    the env reuses for the learner's safe box at the same state: one build less per step,
-    bitwise the same values.
-
-    :param computer: a ``safe_pe_sim.rewards.SafetyRewardComputer``
-    :param agent: learner index (0 pursuer, 1 evader)
-    :param min_h_fn: optional ``fn(own_poses, obstacles, mask, opponent_poses) -> (N,)``
-        smallest barrier values with the computer's config of ``agent``
-    """
-
-    def __init__(self, computer: Any, agent: int,
-                 min_h_fn: Callable[..., np.ndarray] | None = None) -> None:
-        self.computer = computer
-        self.agent = agent
-        self.min_h_fn = min_h_fn
-        self.w5 = float(computer.w5)
-        self.h_max = float(computer.h_max)
-
-    def min_barriers(self, poses: np.ndarray, obstacles: np.ndarray,
-                     mask: np.ndarray) -> np.ndarray:
-        """``(N, 2)`` smallest barrier values of both agents (delegated, for checks)."""
-        return self.computer.min_barriers(poses, obstacles, mask)
-
-    def compute(self, poses: np.ndarray, obstacles: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """``(N, 2)`` rewards: the learner's column filled, the other one 0.
-
-        :param poses: ``(N, 2, 3)`` poses after the step
-        :param obstacles: ``(N, K, 3)`` obstacles
-        :param mask: ``(N, K)`` real obstacle rows
-        """
-        out = np.zeros((poses.shape[0], 2))
-        if self.w5 == 0.0:
-            return out
-        a = self.agent
-        if self.min_h_fn is not None:
-            h = self.min_h_fn(poses[:, a], obstacles, mask, poses[:, 1 - a])
-        else:
-            from safe_pe_cbf.batch import min_barrier
-
-            h = min_barrier(poses[:, a], self.computer.arena, obstacles, mask,
-                            poses[:, 1 - a], self.computer.cbf_configs[a])
-        scaled = h / self.h_max
-        out[:, a] = self.w5 * clip_array(scaled, -1.0, 1.0, out=scaled)
-        return out
-
-
 def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two arrays hold the same bytes (stricter than ``array_equal``: -0.0 != 0.0;
     a miss only costs a rebuild). A few times faster than ``np.array_equal`` at small N."""
@@ -183,18 +133,22 @@ def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
 class SafeLearnerVecEnv(VecEnv):
     """One learning role in N games vs a frozen opponent, commands through the CBF filter.
 
-    :param core: ``safe_pe_sim`` ``VectorizedPursuitEvasion`` (its ``safety_reward`` adds w5)
+    :param core: ``safe_pe_sim`` ``VectorizedPursuitEvasion``
     :param role: learning role, "pursuer" or "evader"
     :param opponent: frozen opponent for the other role
     :param filters: ``[pursuer_filter, evader_filter]`` batched CBF filters
         (``BatchedSafetyFilter``), or None for no filtering (run B)
     :param use_beta: learner is a CBF-Beta policy (needs ``filters``)
     :param safety_listener: optional ``fn(SafetyBatch)`` called every step
+    :param safety_reward: optional w5 term added to the learner's reward
+        (:class:`~safe_pe_training.safety_reward.SafetyRewardComputer`; the core must not
+        add one itself)
     """
 
     def __init__(self, core: Any, role: str, opponent: Opponent,
                  filters: Sequence[Any] | None = None, use_beta: bool = False,
-                 safety_listener: Callable[[SafetyBatch], None] | None = None) -> None:
+                 safety_listener: Callable[[SafetyBatch], None] | None = None,
+                 safety_reward: Any = None) -> None:
         if role not in ROLE_INDEX:
             raise ValueError(f"role must be 'pursuer' or 'evader', got {role!r}")
         if use_beta and filters is None:
@@ -213,11 +167,15 @@ class SafeLearnerVecEnv(VecEnv):
         self.limits = [CommandLimits.from_robot(r) for r in core.config.robots()]
         # per agent: (copies of the inputs, FilterRows) of the last build (see _rows)
         self._rows_cache: list[tuple[tuple[np.ndarray, ...], Any] | None] = [None, None]
-        reward = getattr(core, "safety_reward", None)
-        if reward is not None and all(hasattr(reward, a) for a in
-                                      ("cbf_configs", "arena", "w5", "h_max")):
-            core.safety_reward = LearnerSafetyReward(reward, self.agent,
-                                                     self._reward_min_h_fn(reward))
+        if safety_reward is not None and getattr(core, "safety_reward", None) is not None:
+            raise ValueError("the core already adds an extra reward (core.safety_reward): "
+                             "pass the w5 term to this env only, not to both")
+        #: the learner's w5 term (None: none)
+        self.safety_reward = safety_reward
+        #: take the w5 barrier values from the learner's filter rows when the filter has the
+        #: reward's CBF config and arena (bitwise the same values, one build less per step)
+        self.share_rows = True
+        self._w5_return = np.zeros(int(core.num_envs))
         base_dim = int(core.observations().shape[-1])
         obs_dim = base_dim + (BOX_OBS_DIM if self.use_beta else 0)
         obs_space = spaces.Box(-1.0, 1.0, (obs_dim,), np.float32)
@@ -247,35 +205,6 @@ class SafeLearnerVecEnv(VecEnv):
         """
         self.opponent = opponent
 
-    def _reward_min_h_fn(self, reward: Any) -> Callable[..., np.ndarray] | None:
-        """The cached rows' ``min_h`` for the w5 reward, if the learner's filter computes
-        exactly the reward's barrier values (same CBF config and arena); else None."""
-        if self.filters is None:
-            return None
-        filt = self.filters[self.agent]
-        same = (getattr(filt, "config", None) == reward.cbf_configs[self.agent]
-                and getattr(filt, "arena", None) == reward.arena
-                and hasattr(filt, "build_rows"))
-        if not same:
-            return None
-        me = self.agent
-        checked = (filt.config, filt.arena, reward.cbf_configs[me], reward.arena)
-
-        def min_h(own: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
-                  opponent: np.ndarray) -> np.ndarray:
-            now = (filt.config, filt.arena, reward.cbf_configs[me], reward.arena)
-            if any(a is not b for a, b in zip(now, checked)):  # changed since: no sharing
-                from safe_pe_cbf.batch import min_barrier
-
-                return min_barrier(own, reward.arena, obstacles, mask, opponent,
-                                   reward.cbf_configs[me])
-            t0 = time.perf_counter()
-            h = self._rows(me, own, obstacles, mask, opponent).min_h.copy()
-            self.filter_seconds += time.perf_counter() - t0
-            return h
-
-        return min_h
-
     def _rows(self, agent: int, own: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
               opponent: np.ndarray) -> Any:
         """``FilterRows`` of ``agent``'s filter at this state, reused while the inputs are
@@ -294,17 +223,39 @@ class SafeLearnerVecEnv(VecEnv):
         self._rows_cache[agent] = (tuple(np.array(a, copy=True) for a in key), rows)
         return rows
 
-    def _box(self, agent: int, poses: np.ndarray, obstacles: np.ndarray,
-             mask: np.ndarray, cached: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _shares_rows(self) -> bool:
+        """Whether the learner's filter computes exactly the w5 reward's barrier values."""
+        reward = self.safety_reward
+        if not self.share_rows or self.filters is None or reward is None:
+            return False
+        filt = self.filters[self.agent]
+        return (hasattr(filt, "build_rows") and filt.config == reward.cbf_configs[self.agent]
+                and filt.arena == reward.arena)
+
+    def _w5_term(self, end: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
+                 rows: Any) -> np.ndarray:
+        """``(N,)`` learner's w5 reward at the end state of the step.
+
+        :param end: ``(N, 2, 3)`` poses at the end of the step (before auto-reset)
+        :param obstacles: ``(N, K, 3)`` obstacles of the step
+        :param mask: ``(N, K)`` their mask
+        :param rows: the learner's filter rows at that state, or None
+        """
+        reward = self.safety_reward
+        if rows is not None:
+            h = rows.min_h.copy()
+        else:
+            h = reward.min_barrier(self.agent, end, obstacles, mask)
+        scaled = h / reward.h_max
+        return reward.w5 * clip_array(scaled, -1.0, 1.0, out=scaled)
+
+    def _box(self, agent: int, poses: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
+             rows: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         assert self.filters is not None
         t0 = time.perf_counter()
-        filt = self.filters[agent]
-        if cached:
+        if rows is None:
             rows = self._rows(agent, poses[:, agent], obstacles, mask, poses[:, 1 - agent])
-            lo, hi, empty = filt.action_box_rows(rows)
-        else:
-            lo, hi, empty = filt.action_box(poses[:, agent], obstacles, mask,
-                                            poses[:, 1 - agent])
+        lo, hi, empty = self.filters[agent].action_box_rows(rows)
         self.filter_seconds += time.perf_counter() - t0
         lo = np.asarray(lo, dtype=np.float64)
         hi = np.maximum(np.asarray(hi, dtype=np.float64), lo)
@@ -331,6 +282,7 @@ class SafeLearnerVecEnv(VecEnv):
         """Reset all games (with the seed given to :meth:`seed`, if any)."""
         seed = self._seeds[0]
         self._obs_all = self.core.reset(seed=seed) if seed is not None else self.core.reset()
+        self._w5_return[:] = 0.0
         self._reset_seeds()
         redraw = getattr(self.opponent, "reset_games", None)   # a MixtureOpponent
         if redraw is not None:
@@ -400,13 +352,25 @@ class SafeLearnerVecEnv(VecEnv):
             feasible = np.ones(n, dtype=bool)
         obs_all, rewards, terminated, truncated, info = core.step(safe[0], safe[1])
         self._obs_all = obs_all
+        done = np.asarray(info["done"], dtype=bool)
+        reward = np.asarray(rewards[:, me], dtype=np.float64)
+        end = np.asarray(info["end_poses"])
+        shared = self._shares_rows()
+        end_rows = None  # the learner's rows at the end state (w5 term, terminal boxes)
+        if shared or (self.use_beta and done.any()):
+            t0 = time.perf_counter()
+            end_rows = self._rows(me, end[:, me], prev_obstacles, prev_mask, end[:, other])
+            self.filter_seconds += time.perf_counter() - t0
+        if self.safety_reward is not None and self.safety_reward.w5 != 0.0:
+            w5 = self._w5_term(end, prev_obstacles, prev_mask, end_rows if shared else None)
+            reward = reward + w5
+            self._w5_return += w5
         violation = np.asarray(info["violation"])[:, me].astype(bool)
         if self.safety_listener is not None:
             self.safety_listener(SafetyBatch(self.role, cmds[me], np.asarray(safe[me]), tier,
                                              min_h, intervention, intervened, feasible,
                                              violation))
         obs = self._learner_obs(obs_all)
-        done = np.asarray(info["done"], dtype=bool)
         infos: list[dict[str, Any]] = [
             {"safety": {"tier": int(tier[i]), "min_h": float(min_h[i]),
                         "intervention": float(intervention[i]),
@@ -415,23 +379,21 @@ class SafeLearnerVecEnv(VecEnv):
             for i in range(n)
         ]
         if done.any():
-            self._finish_episodes(np.flatnonzero(done), infos, info, truncated,
-                                  prev_obstacles, prev_mask)
+            self._finish_episodes(np.flatnonzero(done), infos, info, truncated, end_rows)
         self._actions = None
-        return (obs, np.asarray(rewards[:, me], dtype=np.float32), done, infos)
+        return (obs, reward.astype(np.float32), done, infos)
 
     def _finish_episodes(self, idx: np.ndarray, infos: list[dict[str, Any]],
-                         info: dict[str, Any], truncated: np.ndarray,
-                         prev_obstacles: np.ndarray, prev_mask: np.ndarray) -> None:
+                         info: dict[str, Any], truncated: np.ndarray, end_rows: Any) -> None:
         me = self.agent
         terminal_all = np.asarray(info["terminal_observation"])[idx, me].astype(np.float32)
         if self.use_beta:
-            terminal_all = np.concatenate(
-                [terminal_all, self._terminal_boxes(idx, info, prev_obstacles, prev_mask)],
-                axis=1)
+            terminal_all = np.concatenate([terminal_all, self._terminal_boxes(idx, end_rows)],
+                                          axis=1)
         captured = np.asarray(info["captured"], dtype=bool)
         timed_out = np.asarray(info["timed_out"], dtype=bool)
-        ep_return = np.asarray(info["episode_return"])[:, me]
+        ep_return = np.asarray(info["episode_return"])[:, me] + self._w5_return
+        self._w5_return[idx] = 0.0
         ep_len = np.asarray(info["episode_length"])
         ep_viol = np.asarray(info["episode_violation_steps"])[:, me]
         elapsed = round(time.monotonic() - self._t0, 6)
@@ -456,12 +418,14 @@ class SafeLearnerVecEnv(VecEnv):
             self.stats.length_sum += int(ep_len[i])
             self.stats.return_sum += float(ep_return[i])
 
-    def _terminal_boxes(self, idx: np.ndarray, info: dict[str, Any],
-                        prev_obstacles: np.ndarray, prev_mask: np.ndarray) -> np.ndarray:
-        """Encoded safe boxes of the terminal states (before auto-reset) of games ``idx``."""
-        terminal_poses = np.asarray(info["end_poses"])[idx]
-        lo, hi, _ = self._box(self.agent, terminal_poses, prev_obstacles[idx], prev_mask[idx],
-                              cached=False)
+    def _terminal_boxes(self, idx: np.ndarray, end_rows: Any) -> np.ndarray:
+        """Encoded safe boxes of the terminal states (before auto-reset) of games ``idx``,
+        from the learner's rows of the step's end state (built once for all games).
+
+        :param idx: finished games
+        :param end_rows: the learner's ``FilterRows`` at the end state
+        """
+        lo, hi, _ = self._box(self.agent, None, None, None, rows=end_rows.select(idx))
         return normalise_box(lo, hi, self.limits[self.agent])
 
     def pop_stats(self) -> EpisodeStats:
@@ -526,7 +490,7 @@ def make_filters(config: Any, env_config: Any) -> list[Any] | None:
 
 
 def make_core(config: Any, env_config: Any, num_envs: int, seed: int) -> Any:
-    """The sim's vectorized core, with the w5 safety reward when ``use_safety_reward``.
+    """The sim's vectorized core (the w5 term is added by :class:`SafeLearnerVecEnv`).
 
     :param config: training config
     :param env_config: the sim ``EnvConfig`` (its ``rewards.w5``/``h_max`` are used)
@@ -535,11 +499,7 @@ def make_core(config: Any, env_config: Any, num_envs: int, seed: int) -> Any:
     """
     from safe_pe_sim.vec_core import VectorizedPursuitEvasion
 
-    from safe_pe_training.factories import make_safety_reward
-
-    core = VectorizedPursuitEvasion(env_config, num_envs, seed)
-    core.safety_reward = make_safety_reward(config, env_config)
-    return core
+    return VectorizedPursuitEvasion(env_config, num_envs, seed)
 
 
 def make_learner_env(config: Any, role: str, opponent: Opponent, env_config: Any = None,
@@ -556,10 +516,11 @@ def make_learner_env(config: Any, role: str, opponent: Opponent, env_config: Any
     :param seed: base seed (default ``config.seed``)
     :param safety_listener: optional per-step listener of the learner's safety batch
     """
-    from safe_pe_training.factories import make_env_config
+    from safe_pe_training.factories import make_env_config, make_safety_reward
 
     env_config = env_config if env_config is not None else make_env_config(config)
     core = make_core(config, env_config, num_envs or config.num_envs,
                      config.seed if seed is None else seed)
     return SafeLearnerVecEnv(core, role, opponent, make_filters(config, env_config),
-                             use_beta=config.use_beta_policy, safety_listener=safety_listener)
+                             use_beta=config.use_beta_policy, safety_listener=safety_listener,
+                             safety_reward=make_safety_reward(config, env_config))

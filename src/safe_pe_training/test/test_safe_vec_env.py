@@ -195,7 +195,8 @@ def test_safety_reward_w5_only_in_runs_with_it():
     """Runs A and D differ only by w5: same seed and actions give rewards that differ by
     exactly w5 * clip(min_h / h_max, -1, 1) of the learner after the step."""
     env_a, env_d = _env("A", num_envs=6, seed=3), _env("D", num_envs=6, seed=3)
-    assert env_a.core.safety_reward is not None and env_d.core.safety_reward is None
+    assert env_a.safety_reward is not None and env_d.safety_reward is None
+    assert env_a.core.safety_reward is None  # the sim returns state; training adds w5
     rng = np.random.default_rng(2)
     compared = 0
     for _ in range(10):
@@ -203,7 +204,7 @@ def test_safety_reward_w5_only_in_runs_with_it():
         _, r_a, done_a, _ = env_a.step(actions)
         _, r_d, done_d, _ = env_d.step(actions)
         assert np.array_equal(done_a, done_d)
-        computer = env_a.core.safety_reward
+        computer = env_a.safety_reward
         h = computer.min_barriers(env_a.core.poses, env_a.core.obstacles,
                                   env_a.core.obstacle_mask)[:, 0]
         bonus = computer.w5 * np.clip(h / computer.h_max, -1.0, 1.0)

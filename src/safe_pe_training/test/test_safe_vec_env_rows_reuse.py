@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch as th
+from safe_pe_cbf.batch import min_barrier
+from safe_pe_cbf.config import CBFConfig
 
 from safe_pe_training.checkpoints import DeployedPolicy, build_policy
 from safe_pe_training.factories import make_env_config
@@ -35,14 +37,15 @@ def _pair(run: str, role: str, num_envs: int, seed: int):
     fast = make_learner_env(config, role, opponent, env_config, num_envs, seed)
     ref = make_learner_env(config, role, opponent, env_config, num_envs, seed)
     ref.__class__ = _FreshRowsEnv
-    ref.core.safety_reward.min_h_fn = None  # the reward's own min_barrier call
+    ref.share_rows = False  # the reward computer's own min_barrier call
     return fast, ref
 
 
 def test_rows_reuse_is_bitwise_identical_to_fresh_calls():
     for run, role in (("A", "pursuer"), ("A", "evader")):
         fast, ref = _pair(run, role, num_envs=6, seed=4)
-        assert fast.core.safety_reward.min_h_fn is not None
+        assert fast._shares_rows() and not ref._shares_rows()
+        assert fast.core.safety_reward is None  # training adds w5, not the sim
         assert np.array_equal(fast.reset(), ref.reset())
         rng = np.random.default_rng(1)
         dones = 0
@@ -68,19 +71,20 @@ def test_rows_reuse_is_bitwise_identical_to_fresh_calls():
 def test_reward_keeps_its_own_config_after_a_filter_update():
     """If the learner's filter gets another config, the w5 reward still uses the reward
     computer's config (no sharing of rows any more)."""
-    from safe_pe_cbf.batch import min_barrier
-    from safe_pe_cbf.config import CBFConfig
-
-    fast, _ = _pair("A", "pursuer", num_envs=4, seed=2)
+    fast, ref = _pair("A", "pursuer", num_envs=4, seed=2)
     fast.reset()
-    reward = fast.core.safety_reward
-    reward.h_max = 1e6  # no clipping: the barrier value itself is compared
-    computer = reward.computer
-    old = fast.filters[0].config
-    fast.filters[0].update(CBFConfig(**{**old.to_dict(), "margin": 0.3}))
+    ref.reset()
+    for env in (fast, ref):
+        env.safety_reward.h_max = 1e6  # no clipping: the barrier value itself is compared
+        old = env.filters[0].config
+        env.filters[0].update(CBFConfig(**{**old.to_dict(), "margin": 0.3}))
+    assert not fast._shares_rows()
+    computer = fast.safety_reward
     core = fast.core
-    r = reward.compute(core.poses, core.obstacles, core.obstacle_mask)
     h = min_barrier(core.poses[:, 0], computer.arena, core.obstacles, core.obstacle_mask,
                     core.poses[:, 1], computer.cbf_configs[0])
-    assert np.array_equal(r[:, 0], reward.w5 * np.clip(h / reward.h_max, -1.0, 1.0))
-    fast.step(np.full((4, 2), 0.5))  # the env itself keeps working with the new config
+    assert np.array_equal(fast._w5_term(core.poses, core.obstacles, core.obstacle_mask, None),
+                          computer.w5 * np.clip(h / computer.h_max, -1.0, 1.0))
+    y = np.full((4, 2), 0.5)
+    a, b = fast.step(y), ref.step(y)  # the env itself keeps working with the new config
+    assert np.array_equal(a[1], b[1])

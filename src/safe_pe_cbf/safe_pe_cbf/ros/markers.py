@@ -18,6 +18,7 @@ from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from safe_pe_cbf.barriers import keepout
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import ConstraintSet
 from safe_pe_cbf.geometry import Arena
@@ -81,6 +82,18 @@ def _wall(header: Header, ns: str, mid: int, arena: Arena, side: str) -> Marker:
     return m
 
 
+def _keepout(header: Header, ns: str, mid: int, shape: tuple, color: ColorRGBA) -> Marker:
+    """Marker of a barrier type's keep-out shape (:func:`safe_pe_cbf.barriers.keepout`):
+    ``("disk", x, y, r)`` or ``("polygon", ((x, y), ...))`` (a closed line strip)."""
+    if shape[0] == "disk":
+        return _disk(header, ns, mid, shape[1], shape[2], shape[3], color)
+    m = _marker(header, ns, mid, Marker.LINE_STRIP, color)
+    m.scale.x = 0.05
+    pts = list(shape[1]) + [shape[1][0]]
+    m.points = [Point(x=float(a), y=float(b), z=0.02) for a, b in pts]
+    return m
+
+
 def constraint_markers(
     header: Header,
     pose: np.ndarray,
@@ -129,8 +142,8 @@ def constraint_markers(
         index = re.search(r"(\d+)", name)
         ns_i = f"{ns}/active"
         if "obstacle" in name and index and int(index.group(1)) < len(obstacles):
-            ox, oy, r = obstacles[int(index.group(1))]
-            out.markers.append(_disk(header, ns_i, mid, ox, oy, r + config.robot_radius, RED))
+            shape = keepout(0, obstacles[int(index.group(1))], config.robot_radius)
+            out.markers.append(_keepout(header, ns_i, mid, shape, RED))
         elif side is not None:
             out.markers.append(_wall(header, ns_i, mid, arena, side))
         elif opponent is not None and cs.groups[i] == "collision":

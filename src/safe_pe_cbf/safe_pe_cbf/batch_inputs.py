@@ -1,0 +1,94 @@
+"""Shape and value checks of the batched filter's array inputs (typed errors that say what to
+fix); the values are checked by the compiled row loop first, these say what was wrong."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from safe_pe_cbf.errors import SafetyInputError
+from safe_pe_cbf.geometry import MAX_ABS
+
+__all__ = ["coerce_batch_inputs", "check_batch_values", "coerce_commands", "bad_commands"]
+
+
+def coerce_batch_inputs(poses: object, obstacles: object, mask: object, opponent_poses: object
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """Convert batched inputs to contiguous float/bool arrays and check their shapes (the
+    values are checked by the row loop, then :func:`check_batch_values` says what is wrong).
+
+    :param poses: ``(N, 3)``
+    :param obstacles: ``(N, K, 3)`` or ``(K, 3)`` shared by all
+    :param mask: ``(N, K)`` bool or None (all present)
+    :param opponent_poses: ``(N, 3)`` or None
+    """
+    P = np.ascontiguousarray(poses, dtype=np.float64)
+    if P.ndim != 2 or P.shape[1] != 3:
+        raise SafetyInputError(f"poses must be (N, 3), got shape {P.shape}")
+    N = P.shape[0]
+    O = np.asarray(obstacles if obstacles is not None else np.zeros((0, 3)), dtype=np.float64)
+    if O.ndim == 2:
+        O = np.broadcast_to(O, (N,) + O.shape)
+    if O.ndim != 3 or O.shape[0] != N or O.shape[2] != 3:
+        raise SafetyInputError(f"obstacles must be (N, K, 3) or (K, 3) with N={N}, "
+                               f"got shape {O.shape}")
+    O = np.ascontiguousarray(O)
+    K = O.shape[1]
+    if mask is None:
+        M = np.ones((N, K), dtype=bool)
+    else:
+        M = np.asarray(mask)
+        if M.shape != (N, K) or M.dtype != np.bool_:
+            raise SafetyInputError(f"mask must be a bool array of shape {(N, K)}, got "
+                                   f"{M.dtype} {M.shape}")
+        M = np.ascontiguousarray(M)
+    Q = None
+    if opponent_poses is not None:
+        Q = np.ascontiguousarray(opponent_poses, dtype=np.float64)
+        if Q.shape != (N, 3):
+            raise SafetyInputError(f"opponent_poses must be (N, 3) = {(N, 3)}, got {Q.shape}")
+    return P, O, M, Q
+
+
+def check_batch_values(P: np.ndarray, O: np.ndarray, M: np.ndarray, Q: Optional[np.ndarray]
+                       ) -> None:
+    """Raise :class:`SafetyInputError` on non-finite/huge values or negative radii.
+
+    :param P: ``(N, 3)`` poses
+    :param O: ``(N, K, 3)`` obstacles
+    :param M: ``(N, K)`` mask
+    :param Q: ``(N, 3)`` opponent poses or None
+    """
+    if not np.all(np.abs(P) <= MAX_ABS):
+        raise SafetyInputError(f"poses must be finite and within +-{MAX_ABS:g}; bad rows "
+                               f"{np.nonzero(~np.all(np.abs(P) <= MAX_ABS, axis=1))[0][:10]}")
+    if not np.all((np.abs(O) <= MAX_ABS) | ~M[..., None]):
+        raise SafetyInputError(f"obstacles must be finite and within +-{MAX_ABS:g} where mask "
+                               f"is True")
+    if np.any((O[..., 2] < 0.0) & M):
+        raise SafetyInputError("obstacle radii must be >= 0 where mask is True")
+    if Q is not None and not np.all(np.abs(Q) <= MAX_ABS):
+        raise SafetyInputError(f"opponent_poses must be finite and within +-{MAX_ABS:g}")
+    raise SafetyInputError(f"batched inputs must be finite and within +-{MAX_ABS:g}")
+
+
+def coerce_commands(u_nom: object, N: int) -> np.ndarray:
+    """``(N, 2)`` contiguous float array of ``u_nom`` (shape checked, values by the loop).
+
+    :param u_nom: ``(N, 2)`` commands
+    :param N: number of robots
+    """
+    U = np.ascontiguousarray(u_nom, dtype=np.float64)
+    if U.shape != (N, 2):
+        raise SafetyInputError(f"u_nom must be (N, 2) = {(N, 2)}, got {U.shape}")
+    return U
+
+
+def bad_commands(U: np.ndarray) -> SafetyInputError:
+    """The error for non-finite or huge commands (naming the first bad rows).
+
+    :param U: ``(N, 2)`` commands
+    """
+    bad = np.nonzero(~np.all(np.abs(U) <= MAX_ABS, axis=1))[0][:10]
+    return SafetyInputError(f"u_nom must be finite and within +-{MAX_ABS:g}; bad rows {bad}")
