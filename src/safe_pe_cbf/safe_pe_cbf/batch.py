@@ -25,6 +25,7 @@ import numpy as np
 from safe_pe_cbf import jit
 from safe_pe_cbf.batch_inputs import (bad_commands, check_batch_values, coerce_batch_inputs,
                                       coerce_commands)
+from safe_pe_cbf.barriers import BOX, CIRCLE, KIND
 from safe_pe_cbf.bounds import box_one
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import (MAX_ABS_I, WV, WW, Consts, argmin_h, certified,
@@ -51,8 +52,8 @@ def _bad(x, lim):  # pragma: no cover - compiled
 def build_loop(c, P, O, mask, Q, has_opp, gv, gw, h, col, cnt, min_h, min_i
                ):  # pragma: no cover - compiled
     """Rows of N robots into ``(N, 5 + K)`` arrays (``cnt[n]`` rows each) and their smallest
-    barrier value; returns 1 (filling nothing) on a non-finite or huge input or a negative
-    radius of a present obstacle, else 0."""
+    barrier value; returns 1 (filling nothing) on a non-finite or huge input, a negative
+    size or an unknown kind of a present obstacle, else 0."""
     lim = c[MAX_ABS_I]
     for n in range(P.shape[0]):
         for j in range(3):
@@ -64,6 +65,9 @@ def build_loop(c, P, O, mask, Q, has_opp, gv, gw, h, col, cnt, min_h, min_i
                     if _bad(O[n, k, j], lim):
                         return 1
                 if O[n, k, 2] < 0.0:
+                    return 1
+                if O.shape[2] > KIND and not (O[n, k, KIND] == CIRCLE or (
+                        O[n, k, KIND] == BOX and O[n, k, 3] >= 0.0)):
                     return 1
     for n in range(P.shape[0]):
         m = fill_rows(c, P[n, 0], P[n, 1], P[n, 2], has_opp, Q[n, 0], Q[n, 1], Q[n, 2], O[n],
@@ -305,7 +309,7 @@ class BatchedSafetyFilter:
         Columns: collision, wall_x_min, wall_x_max, wall_y_min, wall_y_max, obstacle[k].
 
         :param poses: ``(N, 3)`` own poses
-        :param obstacles: ``(N, K, 3)`` (or ``(K, 3)`` shared)
+        :param obstacles: ``(N, K, 3)`` (or ``(K, 3)`` shared; 6 wide with a kind)
         :param mask: ``(N, K)`` bool, None = all present
         :param opponent_poses: ``(N, 3)`` or None
         """
@@ -328,7 +332,7 @@ class BatchedSafetyFilter:
         bitwise; the rows are built (and the inputs validated) once.
 
         :param poses: ``(N, 3)`` own poses at the sampling instant
-        :param obstacles: ``(N, K, 3)`` (or ``(K, 3)`` shared)
+        :param obstacles: ``(N, K, 3)`` (or ``(K, 3)`` shared; 6 wide with a kind)
         :param mask: ``(N, K)`` bool, None = all present
         :param opponent_poses: ``(N, 3)`` opponent poses or None
         :raises SafetyInputError: on any non-finite or malformed input
@@ -395,7 +399,7 @@ class BatchedSafetyFilter:
 
         :param poses: ``(N, 3)`` own poses at the sampling instant
         :param u_nom: ``(N, 2)`` nominal commands
-        :param obstacles: ``(N, K, 3)`` (or ``(K, 3)`` shared)
+        :param obstacles: ``(N, K, 3)`` (or ``(K, 3)`` shared; 6 wide with a kind)
         :param mask: ``(N, K)`` bool, None = all present
         :param opponent_poses: ``(N, 3)`` opponent poses or None
         :returns: ``(u_safe (N, 2), record)``
@@ -417,7 +421,7 @@ class BatchedSafetyFilter:
         :func:`safe_pe_cbf.bounds.safe_action_box`; identical per row).
 
         :param poses: ``(N, 3)``
-        :param obstacles: ``(N, K, 3)`` (or ``(K, 3)`` shared)
+        :param obstacles: ``(N, K, 3)`` (or ``(K, 3)`` shared; 6 wide with a kind)
         :param mask: ``(N, K)`` bool, None = all present
         :param opponent_poses: ``(N, 3)`` or None
         :param with_stage: also return ``stage (N,)`` (see ``ActionBox.stage``)

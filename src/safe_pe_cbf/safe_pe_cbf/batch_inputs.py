@@ -7,6 +7,7 @@ from typing import Optional
 
 import numpy as np
 
+from safe_pe_cbf.barriers import BOX, CIRCLE, KIND, WIDE
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import MAX_ABS
 
@@ -19,7 +20,7 @@ def coerce_batch_inputs(poses: object, obstacles: object, mask: object, opponent
     values are checked by the row loop, then :func:`check_batch_values` says what is wrong).
 
     :param poses: ``(N, 3)``
-    :param obstacles: ``(N, K, 3)`` or ``(K, 3)`` shared by all
+    :param obstacles: ``(N, K, 3)`` or ``(K, 3)`` shared by all (or ``6`` wide with a kind)
     :param mask: ``(N, K)`` bool or None (all present)
     :param opponent_poses: ``(N, 3)`` or None
     """
@@ -30,9 +31,10 @@ def coerce_batch_inputs(poses: object, obstacles: object, mask: object, opponent
     O = np.asarray(obstacles if obstacles is not None else np.zeros((0, 3)), dtype=np.float64)
     if O.ndim == 2:
         O = np.broadcast_to(O, (N,) + O.shape)
-    if O.ndim != 3 or O.shape[0] != N or O.shape[2] != 3:
-        raise SafetyInputError(f"obstacles must be (N, K, 3) or (K, 3) with N={N}, "
-                               f"got shape {O.shape}")
+    if O.ndim != 3 or O.shape[0] != N or O.shape[2] not in (3, WIDE):
+        raise SafetyInputError(f"obstacles must be (N, K, 3) or (K, 3) circles, or (N, K, "
+                               f"{WIDE}) or (K, {WIDE}) rows with a kind, with N={N}, got "
+                               f"shape {O.shape}")
     O = np.ascontiguousarray(O)
     K = O.shape[1]
     if mask is None:
@@ -53,10 +55,10 @@ def coerce_batch_inputs(poses: object, obstacles: object, mask: object, opponent
 
 def check_batch_values(P: np.ndarray, O: np.ndarray, M: np.ndarray, Q: Optional[np.ndarray]
                        ) -> None:
-    """Raise :class:`SafetyInputError` on non-finite/huge values or negative radii.
+    """Raise :class:`SafetyInputError` on non-finite/huge values, negative sizes or bad kinds.
 
     :param P: ``(N, 3)`` poses
-    :param O: ``(N, K, 3)`` obstacles
+    :param O: ``(N, K, 3)`` or ``(N, K, 6)`` obstacles
     :param M: ``(N, K)`` mask
     :param Q: ``(N, 3)`` opponent poses or None
     """
@@ -68,6 +70,13 @@ def check_batch_values(P: np.ndarray, O: np.ndarray, M: np.ndarray, Q: Optional[
                                f"is True")
     if np.any((O[..., 2] < 0.0) & M):
         raise SafetyInputError("obstacle radii must be >= 0 where mask is True")
+    if O.shape[2] == WIDE:
+        kind = O[..., KIND]
+        if np.any(~((kind == CIRCLE) | (kind == BOX)) & M):
+            raise SafetyInputError(f"obstacle kinds (column {KIND}) must be {CIRCLE} (circle) "
+                                   f"or {BOX} (box) where mask is True")
+        if np.any((O[..., 3] < 0.0) & (kind == BOX) & M):
+            raise SafetyInputError("box half widths must be >= 0 where mask is True")
     if Q is not None and not np.all(np.abs(Q) <= MAX_ABS):
         raise SafetyInputError(f"opponent_poses must be finite and within +-{MAX_ABS:g}")
     raise SafetyInputError(f"batched inputs must be finite and within +-{MAX_ABS:g}")

@@ -3,7 +3,7 @@
 Each barrier is a distance of the virtual control point (VCP) ``p`` (docs/cbf.md):
 
 * ``obstacle[k]``: a barrier type of :mod:`safe_pe_cbf.barriers` (circles:
-  ``h = |p - c_k| - (R_k + r + d + margin)``)
+  ``h = |p - c_k| - (R_k + r + d + margin)``; boxes: the signed distance to the rectangle)
 * ``wall_x_min`` ...: ``h = p_x - (x_min + r + d + margin)`` (and the three others)
 * ``collision``: ``h = |p - q| - (r + r_o + d + d_o + margin)``, ``q`` the opponent's VCP
 
@@ -30,7 +30,7 @@ import numpy as np
 
 from safe_pe_cbf import jit
 from safe_pe_cbf.backup import backup_candidates
-from safe_pe_cbf.barriers import disk_row, obstacle_row
+from safe_pe_cbf.barriers import KIND, disk_row, obstacle_row
 from safe_pe_cbf.config import GROUPS, CBFConfig
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import MAX_ABS, Arena, check_pose, obstacles_array
@@ -202,7 +202,8 @@ def fill_rows(c, x, y, th, has_opp, ox, oy, oth, obs, mask, gv, gw, h, col):  # 
     :param ox: opponent x (ignored without one)
     :param oy: opponent y
     :param oth: opponent heading
-    :param obs: ``(K, W)`` obstacle parameters
+    :param obs: ``(K, 3)`` circles or ``(K, 6)`` rows with their kind (see
+        :mod:`safe_pe_cbf.barriers`)
     :param mask: ``(K,)`` which obstacles exist
     """
     d = c[D]
@@ -225,9 +226,12 @@ def fill_rows(c, x, y, th, has_opp, ox, oy, oth, obs, mask, gv, gw, h, col):  # 
     gv[m + 2], gw[m + 2], h[m + 2], col[m + 2] = -sth, -dcth, py - (c[Y_MIN] + off), 3
     gv[m + 3], gw[m + 3], h[m + 3], col[m + 3] = sth, dcth, (c[Y_MAX] - off) - py, 4
     m += 4
+    wide = len(mask) > 0 and len(obs[0]) > KIND  # (K, 6) rows carry their kind
     for k in range(len(mask)):
         if mask[k]:
-            gv[m], gw[m], h[m] = obstacle_row(0, obs[k], px, py, cth, sth, d, off)
+            o = obs[k]
+            gv[m], gw[m], h[m] = obstacle_row(int(o[KIND]) if wide else 0, o, px, py, cth,
+                                              sth, d, off)
             col[m] = 5 + k
             m += 1
     return m

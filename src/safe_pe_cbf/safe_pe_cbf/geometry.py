@@ -1,7 +1,8 @@
-"""Geometry of the safety problem: arena, circular obstacles, virtual control point (VCP).
+"""Geometry of the safety problem: arena, obstacles, virtual control point (VCP).
 
 Conventions (docs/architecture.md): SI units, a pose is ``(x, y, theta)``, obstacles as arrays
-are ``(K, 3)`` rows ``(x, y, radius)``. The robot body is a disk of ``robot_radius`` centred on
+are ``(K, 3)`` rows ``(x, y, radius)`` (circles) or ``(K, 6)`` rows ``(p0..p4, kind)`` (any
+barrier type of :mod:`safe_pe_cbf.barriers`, e.g. boxes). The robot body is a disk of ``robot_radius`` centred on
 the axle midpoint ``(x, y)``; the VCP is the point ``vcp_offset`` ahead of it.
 """
 
@@ -13,12 +14,14 @@ from typing import Iterable, Sequence, Union
 
 import numpy as np
 
+from safe_pe_cbf.barriers import BOX, CIRCLE, KIND, WIDE
 from safe_pe_cbf.errors import SafetyInputError
 
 __all__ = [
     "MAX_ABS",
     "Arena",
     "CircleObstacle",
+    "BoxObstacle",
     "obstacles_array",
     "obstacles_tuple",
     "check_pose",
@@ -102,15 +105,64 @@ class CircleObstacle:
             raise SafetyInputError(f"CircleObstacle.radius must be >= 0, got {self.radius}")
 
 
-ObstacleLike = Union[CircleObstacle, Sequence[float]]
+@dataclass(frozen=True)
+class BoxObstacle:
+    """Static oriented rectangle; ``half_width = 0`` is a thin wall segment.
+
+    :param x: centre x [m]
+    :param y: centre y [m]
+    :param half_length: half the side along ``angle`` [m], >= 0
+    :param half_width: half the other side [m], >= 0 (0: a wall segment)
+    :param angle: direction of the length side [rad]
+    """
+
+    x: float
+    y: float
+    half_length: float
+    half_width: float
+    angle: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y", "half_length", "half_width", "angle"):
+            object.__setattr__(self, name, _finite(f"BoxObstacle.{name}", getattr(self, name)))
+        if self.half_length < 0.0 or self.half_width < 0.0:
+            raise SafetyInputError(f"BoxObstacle half sizes must be >= 0, got "
+                                   f"{self.half_length}, {self.half_width}")
+
+    @classmethod
+    def segment(cls, x0: float, y0: float, x1: float, y1: float,
+                thickness: float = 0.0) -> "BoxObstacle":
+        """Wall segment from ``(x0, y0)`` to ``(x1, y1)`` (a box of width ``thickness``).
+
+        :param x0: first end x [m]
+        :param y0: first end y [m]
+        :param x1: second end x [m]
+        :param y1: second end y [m]
+        :param thickness: full thickness [m], >= 0
+        """
+        return cls(0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.5 * math.hypot(x1 - x0, y1 - y0),
+                   0.5 * thickness, math.atan2(y1 - y0, x1 - x0))
+
+    def row(self) -> tuple[float, float, float, float, float, float]:
+        """The wide obstacle row ``(x, y, half_length, half_width, angle, 1)``."""
+        return (self.x, self.y, self.half_length, self.half_width, self.angle, float(BOX))
+
+
+ObstacleLike = Union[CircleObstacle, BoxObstacle, Sequence[float]]
 
 
 def obstacles_array(obstacles: Union[Iterable[ObstacleLike], np.ndarray, None]) -> np.ndarray:
-    """Validate obstacles and return them as a float64 ``(K, 3)`` array of ``(x, y, radius)``.
+    """Validate obstacles and return them as a float64 array (``safe_pe_cbf.barriers``).
 
-    :param obstacles: ``CircleObstacle`` objects, ``(x, y, radius)`` triples, a ``(K, 3)``
-        array, or None (no obstacles)
-    :raises SafetyInputError: on a wrong shape, a non-finite value or a negative radius
+    Circles only, given as triples or ``CircleObstacle``: ``(K, 3)`` rows ``(x, y, radius)``
+    (the original layout). With any ``BoxObstacle`` or 6-entry row: ``(K, 6)`` rows
+    ``(p0..p4, kind)``, circles as ``(x, y, radius, 0, 0, 0)``.
+
+    :param obstacles: ``CircleObstacle`` / ``BoxObstacle`` objects, ``(x, y, radius)``
+        triples, ``(p0, p1, p2, p3, p4, kind)`` rows, a ``(K, 3)`` or ``(K, 6)`` array, or
+        None (no obstacles)
+    :raises SafetyInputError: on a wrong shape, a non-finite value, a negative size or an
+        unknown kind
     """
     if obstacles is None:
         return np.zeros((0, 3))
@@ -119,33 +171,45 @@ def obstacles_array(obstacles: Union[Iterable[ObstacleLike], np.ndarray, None]) 
         if isinstance(ob, CircleObstacle):
             rows.append((ob.x, ob.y, ob.radius))
             continue
+        if isinstance(ob, BoxObstacle):
+            rows.append(ob.row())
+            continue
         try:
             vals = [float(v) for v in ob]  # type: ignore[union-attr]
         except (TypeError, ValueError) as exc:
             raise SafetyInputError(
                 f"obstacle[{k}] must be (x, y, radius) numbers, got {ob!r}") from exc
-        if len(vals) != 3:
-            raise SafetyInputError(f"obstacle[{k}] must have 3 entries (x, y, radius), "
-                                   f"got {len(vals)}")
+        if len(vals) not in (3, WIDE):
+            raise SafetyInputError(f"obstacle[{k}] must have 3 entries (x, y, radius) or "
+                                   f"{WIDE} (p0..p4, kind), got {len(vals)}")
         rows.append(tuple(vals))
-    arr = np.array(rows, dtype=np.float64).reshape(-1, 3)
+    width = WIDE if any(len(r) == WIDE for r in rows) else 3
+    arr = np.array([r + (0.0,) * (width - len(r)) for r in rows],
+                   dtype=np.float64).reshape(-1, width)
     if not np.all(np.abs(arr) <= MAX_ABS):
         raise SafetyInputError(f"obstacles must be finite (no NaN/inf) and within "
                                f"+-{MAX_ABS:g}")
-    if np.any(arr[:, 2] < 0.0):
-        bad = int(np.argmax(arr[:, 2] < 0.0))
-        raise SafetyInputError(f"obstacle[{bad}] has a negative radius {arr[bad, 2]}")
+    kinds = arr[:, KIND] if width == WIDE else np.zeros(len(arr))
+    if not np.all((kinds == CIRCLE) | (kinds == BOX)):
+        bad = int(np.argmax((kinds != CIRCLE) & (kinds != BOX)))
+        raise SafetyInputError(f"obstacle[{bad}] has kind {kinds[bad]}: use {CIRCLE} (circle) "
+                               f"or {BOX} (box)")
+    sizes = arr[:, 2:4] if width == WIDE else arr[:, 2:3]
+    neg = np.any(sizes < 0.0, axis=1) & ((kinds == BOX) | (arr[:, 2] < 0.0))
+    if np.any(neg):
+        bad = int(np.argmax(neg))
+        raise SafetyInputError(f"obstacle[{bad}] has a negative radius or half size "
+                               f"{arr[bad, 2:4 if width == WIDE else 3]}")
     return arr
 
 
 def obstacles_tuple(obstacles: Union[Iterable[ObstacleLike], np.ndarray, None]
-                    ) -> tuple[tuple[float, float, float], ...]:
-    """Validated obstacles as a tuple of Python-float triples (fast path of the resolver).
+                    ) -> tuple[tuple[float, ...], ...]:
+    """Validated obstacles as a tuple of Python-float rows (fast path of the resolver).
 
     :param obstacles: anything :func:`obstacles_array` accepts
     """
-    return tuple((float(a), float(b), float(c))
-                 for a, b, c in obstacles_array(obstacles).tolist())
+    return tuple(tuple(row) for row in obstacles_array(obstacles).tolist())
 
 
 def check_pose(pose: object, name: str = "pose") -> tuple[float, float, float]:

@@ -150,12 +150,17 @@ def resolve_pose(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, mask
             col[rj] if rj >= 0 else -1, slack, h[imin], col[imin])
 
 
+def _width(obs: tuple) -> int:
+    """Row width of validated obstacle rows (3 when there are none)."""
+    return len(obs[0]) if obs else 3
+
+
 class SafeActionResolver:
     """Tiered CBF safety filter of one robot.
 
     :param config: filter configuration
     :param arena: the arena
-    :param obstacles: static circular obstacles (anything ``obstacles_array`` accepts)
+    :param obstacles: static obstacles (anything ``obstacles_array`` accepts)
     """
 
     def __init__(self, config: CBFConfig, arena: Arena,
@@ -199,7 +204,7 @@ class SafeActionResolver:
         self._osqp = osqp_solver if cfg.solver == "osqp" else None
         self._names = column_names(len(obs))
         if jit.AVAILABLE:
-            self._obs = np.array(obs, dtype=np.float64).reshape(-1, 3)
+            self._obs = np.array(obs, dtype=np.float64).reshape(len(obs), _width(obs))
             self._mask = np.ones(len(obs), dtype=np.bool_)
         else:
             self._obs, self._mask = obs, [True] * len(obs)
@@ -220,8 +225,9 @@ class SafeActionResolver:
 
     @property
     def obstacles(self) -> np.ndarray:
-        """Current obstacles as a ``(K, 3)`` array."""
-        return np.array(self._obstacles, dtype=float).reshape(-1, 3)
+        """Current obstacles as a ``(K, 3)`` (circles) or ``(K, 6)`` array."""
+        return np.array(self._obstacles, dtype=float).reshape(len(self._obstacles),
+                                                              _width(self._obstacles))
 
     def constraints(self, pose: Sequence[float],
                     opponent_pose: Optional[Sequence[float]] = None) -> ConstraintSet:

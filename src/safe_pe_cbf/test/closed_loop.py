@@ -17,14 +17,34 @@ def arc_step(poses, cmds, t):
     return np.stack([x + dx, y + dy, th1], axis=-1)
 
 
+def surface_distance(xy, obstacles):
+    """Signed distance (N, 2, K) of points xy (N, 2, 2) to obstacles (N, K, 3) circles or
+    (N, K, 6) rows with a kind (1: box ``(x, y, half_length, half_width, angle)``).
+
+    Boxes by clamping to the rectangle in its frame (not the filter's formula): outside the
+    distance to the clamped point, inside minus the distance to the nearest side."""
+    rel = xy[:, :, None, :] - obstacles[:, None, :, :2]
+    circle = np.linalg.norm(rel, axis=-1) - obstacles[:, None, :, 2]
+    if obstacles.shape[-1] == 3:
+        return circle
+    ang = obstacles[:, None, :, 4]
+    qx = np.cos(ang) * rel[..., 0] + np.sin(ang) * rel[..., 1]
+    qy = np.cos(ang) * rel[..., 1] - np.sin(ang) * rel[..., 0]
+    hl, hw = obstacles[:, None, :, 2], obstacles[:, None, :, 3]
+    cx, cy = np.clip(qx, -hl, hl), np.clip(qy, -hw, hw)
+    outside = np.hypot(qx - cx, qy - cy)
+    inside = -np.minimum(hl - np.abs(qx), hw - np.abs(qy))
+    box = np.where(outside > 0.0, outside, inside)
+    return np.where(obstacles[:, None, :, 5] == 1.0, box, circle)
+
+
 def body_clearance(poses, arena, obstacles, radii):
     """Smallest body-level clearance of each env (negative = collision). poses (N, 2, 3)."""
     r = radii[None, :]
     xy = poses[..., :2]
     walls = np.minimum.reduce([xy[..., 0] - arena.x_min - r, arena.x_max - xy[..., 0] - r,
                                xy[..., 1] - arena.y_min - r, arena.y_max - xy[..., 1] - r])
-    d_obs = np.linalg.norm(xy[:, :, None, :] - obstacles[:, None, :, :2], axis=-1) \
-        - obstacles[:, None, :, 2] - r[..., None]
+    d_obs = surface_distance(xy, obstacles) - r[..., None]
     pair = np.linalg.norm(xy[:, 0] - xy[:, 1], axis=-1) - radii.sum()
     return np.minimum(np.minimum(walls.min(axis=1), d_obs.min(axis=(1, 2))), pair)
 

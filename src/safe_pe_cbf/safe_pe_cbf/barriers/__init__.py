@@ -10,26 +10,46 @@ the safe box, call :func:`obstacle_row`; the markers call :func:`keepout`. A new
 module, its entry in :data:`SHAPES` and its branch in :func:`obstacle_row` (numba needs the
 call sites spelled out).
 
+Obstacle arrays are ``(K, 3)`` rows ``(x, y, radius)`` (all circles: the original API) or
+``(K, 6)`` rows ``(p0, p1, p2, p3, p4, kind)`` with ``kind`` the index in :data:`SHAPES` in
+column :data:`KIND` and the type's parameters first (a circle ``(x, y, r, 0, 0, 0)``, a box
+``(x, y, half_length, half_width, angle, 1)``); :func:`kind_of` reads a row's kind.
+
 The walls and the robot pair are structural rows of every robot (arena, opponent) and are
 written in the row builder itself.
 """
 
 from __future__ import annotations
 
-from safe_pe_cbf.barriers import circle
+from safe_pe_cbf.barriers import box, circle
 from safe_pe_cbf.jit import njit
 
-__all__ = ["SHAPES", "obstacle_row", "keepout", "disk_row"]
+__all__ = ["SHAPES", "CIRCLE", "BOX", "KIND", "WIDE", "obstacle_row", "keepout", "kind_of",
+           "disk_row"]
 
 #: barrier types by kind number (the index)
-SHAPES = (circle,)
+SHAPES = (circle, box)
+CIRCLE, BOX = 0, 1
+#: column of the kind in a wide obstacle row, and the width of such a row
+KIND = 5
+WIDE = KIND + 1
 disk_row = circle.disk_row
 
 
 @njit(cache=True, inline="always")
 def obstacle_row(kind, o, px, py, cth, sth, d, off):  # pragma: no cover - compiled
     """``(gv, gw, h)`` of an obstacle of type ``SHAPES[kind]`` (see the module docstring)."""
+    if kind == BOX:
+        return box.row(o, px, py, cth, sth, d, off)
     return circle.row(o, px, py, cth, sth, d, off)
+
+
+def kind_of(o) -> int:
+    """Kind of an obstacle row: 0 (circle) for a 3-wide row, else its :data:`KIND` column.
+
+    :param o: one row of an obstacle array
+    """
+    return CIRCLE if len(o) <= KIND else int(o[KIND])
 
 
 def keepout(kind: int, o, inflate: float) -> tuple:
