@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from safe_pe_cbf.barriers import point_distance
+
 from .dynamics import arc_samples_scalar, wrap_angle
 
 __all__ = ["CONTACT_MODES", "solid_contact"]
@@ -42,12 +44,12 @@ Pose = tuple[float, float, float]
 
 
 def _static_clearance(x: float, y: float, r: float,
-                      obstacles: Sequence[tuple[float, float, float]],
+                      obstacles: Sequence[Sequence[float]],
                       bounds: tuple[float, float, float, float]) -> float:
     x_min, x_max, y_min, y_max = bounds
     c = min(x - x_min, x_max - x, y - y_min, y_max - y) - r
-    for ox, oy, orad in obstacles:
-        d = math.sqrt((x - ox) * (x - ox) + (y - oy) * (y - oy)) - orad - r
+    for o in obstacles:
+        d = point_distance(o, x, y) - r
         if d < c:
             c = d
     return c
@@ -55,7 +57,7 @@ def _static_clearance(x: float, y: float, r: float,
 
 def solid_contact(prev: Sequence[Pose], applied: Sequence[tuple[float, float]],
                   ends: Sequence[Pose], dt: float, substeps: int,
-                  radii: Sequence[float], obstacles: Sequence[tuple[float, float, float]],
+                  radii: Sequence[float], obstacles: Sequence[Sequence[float]],
                   bounds: tuple[float, float, float, float]
                   ) -> tuple[list[Pose], list[bool]]:
     """Poses of both robots after one step in a solid world (see the module doc).
@@ -67,7 +69,8 @@ def solid_contact(prev: Sequence[Pose], applied: Sequence[tuple[float, float]],
     :param dt: control period [s].
     :param substeps: sub-step samples S per step (``EnvConfig.substeps``).
     :param radii: ``(r_pursuer, r_evader)`` body radii [m].
-    :param obstacles: real obstacles ``[(x, y, radius), ...]`` [m].
+    :param obstacles: real obstacles ``[(x, y, radius), ...]`` [m], or 6-entry rows with a
+        kind (boxes, :mod:`safe_pe_cbf.barriers`).
     :param bounds: arena ``(x_min, x_max, y_min, y_max)`` [m].
     :return: ``(poses, stopped)``: end poses, and which robots were stopped by a contact
         (their velocity is zero after the step).

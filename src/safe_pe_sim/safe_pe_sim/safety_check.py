@@ -3,7 +3,10 @@
 A *violation* is a robot body (disk) overlapping an obstacle, crossing a wall, or the two bodies
 overlapping: a signed clearance (free gap, negative = penetration depth) below zero. Clearances:
 
-* obstacle j: ``|p - c_j| - r_j - r_robot``
+* obstacle j: ``|p - c_j| - r_j - r_robot`` (circle), ``sd_j(p) - r_robot`` (box: the signed
+  distance to the rectangle, :func:`safe_pe_cbf.barriers.surface_distance`; a wall segment is a
+  box of half width 0, which a body of radius ``r`` cannot cross between two sub-steps closer
+  than ``2 r``)
 * walls (in order ``x_min, x_max, y_min, y_max``): ``x - x_min - r``, ``x_max - x - r``, ...
 * collision: ``|p_pursuer - p_evader| - r_pursuer - r_evader`` (reported for both agents)
 
@@ -24,6 +27,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from safe_pe_cbf.barriers import point_distance, surface_distance
 
 from .dynamics import arc_samples, arc_samples_scalar
 
@@ -78,19 +83,16 @@ def clearances(xy: np.ndarray, radii: np.ndarray, obstacles: np.ndarray, mask: n
 
     :param xy: ``(..., 2, 2)`` positions of pursuer and evader.
     :param radii: ``(2,)`` body radii.
-    :param obstacles: ``(..., K, 3)`` obstacles broadcastable against ``xy``'s leading dims.
+    :param obstacles: ``(..., K, 3)`` circles or ``(..., K, 6)`` rows with a kind
+        (:mod:`safe_pe_cbf.barriers`), broadcastable against ``xy``'s leading dims.
     :param mask: ``(..., K)`` real obstacle rows.
     :param bounds: ``(x_min, x_max, y_min, y_max)``.
     :return: obstacle ``(..., 2, K)`` (+inf on padding), wall ``(..., 2, 4)``, pair ``(...)``.
     """
     x = xy[..., 0]
     y = xy[..., 1]
-    ox = obstacles[..., None, :, 0]
-    oy = obstacles[..., None, :, 1]
-    orad = obstacles[..., None, :, 2]
-    ddx = x[..., None] - ox
-    ddy = y[..., None] - oy
-    obs = np.sqrt(ddx * ddx + ddy * ddy) - orad - radii[:, None]
+    obs = surface_distance(obstacles[..., None, :, :], x[..., None], y[..., None]) \
+        - radii[:, None]
     obs = np.where(mask[..., None, :], obs, np.inf)
     x_min, x_max, y_min, y_max = bounds
     walls = np.stack((x - x_min - radii, x_max - x - radii,
@@ -113,7 +115,7 @@ def check_step(prev_poses: np.ndarray, cmds: np.ndarray, dt: float, substeps: in
     :param dt: control period [s].
     :param substeps: instants checked per step (>= 1).
     :param radii: ``(2,)`` body radii.
-    :param obstacles: ``(N, K, 3)`` obstacles.
+    :param obstacles: ``(N, K, 3)`` circles or ``(N, K, 6)`` rows with a kind.
     :param mask: ``(N, K)`` real obstacle rows.
     :param bounds: ``(x_min, x_max, y_min, y_max)``.
     :param prefilter: skip games that provably cannot violate (exact; False = check all).
@@ -172,10 +174,14 @@ def check_step(prev_poses: np.ndarray, cmds: np.ndarray, dt: float, substeps: in
     if obstacles.shape[1]:
         obs_i = obstacles[games]                                          # (m, K, 3)
         msk = mask[games]                                                 # (m, K)
+        wide = obstacles.shape[2] > 3
         for j in range(obstacles.shape[1]):
-            ddx = xf - obs_i[:, j, 0]
-            ddy = yf - obs_i[:, j, 1]
-            c = np.sqrt((ddx * ddx + ddy * ddy).min(axis=0)) - obs_i[:, j, 2] - r_rows
+            if wide:  # boxes: the signed distance at each sample (barriers.surface_distance)
+                c = surface_distance(obs_i[:, j], xf, yf).min(axis=0) - r_rows
+            else:
+                ddx = xf - obs_i[:, j, 0]
+                ddy = yf - obs_i[:, j, 1]
+                c = np.sqrt((ddx * ddx + ddy * ddy).min(axis=0)) - obs_i[:, j, 2] - r_rows
             better = (c < ob_worst) & msk[:, j]
             ob_worst = np.where(better, c, ob_worst)
             j_idx[better] = j
@@ -226,7 +232,7 @@ def check_step_scalar(prev: list[tuple[float, float, float]], cmds: list[tuple[f
     :param dt: control period [s].
     :param substeps: instants checked per step.
     :param radii: ``(r_pursuer, r_evader)``.
-    :param obstacles: real obstacles ``[(x, y, radius), ...]``.
+    :param obstacles: real obstacles ``[(x, y, radius), ...]`` or 6-entry rows with a kind.
     :param bounds: ``(x_min, x_max, y_min, y_max)``.
     """
     rep = ScalarSafety()
@@ -244,8 +250,8 @@ def check_step_scalar(prev: list[tuple[float, float, float]], cmds: list[tuple[f
         r = radii[a]
         t = travel[a]
         need_wall[a] = min(x - x_min, x_max - x, y - y_min, y_max - y) - r <= t
-        for j, (ox, oy, orad) in enumerate(obstacles):
-            if math.sqrt((x - ox) * (x - ox) + (y - oy) * (y - oy)) - orad - r <= t:
+        for j, o in enumerate(obstacles):
+            if point_distance(o, x, y) - r <= t:
                 need_obs[a].append(j)
     if not (need_pair or need_wall[0] or need_wall[1] or need_obs[0] or need_obs[1]):
         return rep
@@ -276,6 +282,11 @@ def check_step_scalar(prev: list[tuple[float, float, float]], cmds: list[tuple[f
             w = min(range(4), key=walls.__getitem__)
             best_wa[a], best_w[a] = walls[w], w
         for j in need_obs[a]:
+            if len(obstacles[j]) > 3:  # a row with its kind (boxes): signed distances
+                c = min(point_distance(obstacles[j], px, py) for px, py in pts) - r
+                if c < best_ob[a]:
+                    best_ob[a], best_j[a] = c, j
+                continue
             ox, oy, orad = obstacles[j]
             d2 = math.inf
             for px, py in pts:

@@ -128,3 +128,19 @@ def test_contact_mode_is_validated():
     with pytest.raises(ConfigError, match="contact"):
         cfg.validate()
     assert load_profile("default").contact == "solid"
+
+
+def test_box_and_wall_segment_are_solid():
+    box = (1.0, 0.0, 0.3, 0.2, 0.3, 1.0)          # oriented rectangle ahead of the robot
+    prev = [(0.5, 0.0, 0.0), (-3.0, -3.0, 0.0)]
+    poses, stopped = _step(prev, [(2.0, 0.0), (0.0, 0.0)], [box])
+    assert stopped == [True, False]
+    gap = clearances(np.array([[poses[0][:2], poses[1][:2]]]), np.array(RADII),
+                     np.array([[box]]), np.ones((1, 1), bool), BOUNDS)[0]
+    assert 0.0 <= gap[0, 0, 0] < 0.02             # stopped at its last free sample, touching
+    segment = (0.0, 1.0, 1.0, 0.0, 0.0, 1.0)      # from (-1, 1) to (1, 1)
+    prev = [(0.0, 0.8, math.pi / 2), (-3.0, -3.0, 0.0)]
+    poses, stopped = _step(prev, [(1.0, 0.0), (0.0, 0.0)], [segment])
+    assert stopped[0] and 1.0 - poses[0][1] - RADII[0] >= 0.0
+    poses, _ = _step([(0.0, 0.8, 0.0), prev[1]], [(1.0, 0.0), (0.0, 0.0)], [segment])
+    assert poses[0][0] > 0.0                      # sliding along it is free

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from safe_pe_sim.safety_check import (ARENA, COLLISION, OBSTACLE, check_step,
+from safe_pe_sim.safety_check import (ARENA, COLLISION, OBSTACLE, check_step, clearances,
                                       check_step_scalar, describe)
 
 BOUNDS = (-5.0, 5.0, -5.0, 5.0)
@@ -104,3 +104,82 @@ def test_prefilter_is_exact_and_scalar_matches() -> None:
             j = s.obstacle_index[a]
             assert (idx[j] if j >= 0 else -1) == fast.obstacle_index[i, a]
         assert s.wall_index == fast.wall_index[i].tolist()
+
+
+def _boxes(rng, n, k):
+    """(n, k, 6) mixed circles, boxes and wall segments (safe_pe_cbf.barriers rows)."""
+    o = np.zeros((n, k, 6))
+    o[..., :2] = rng.uniform(-4, 4, (n, k, 2))
+    is_box = rng.uniform(size=(n, k)) < 0.7
+    o[..., 2] = rng.uniform(0.1, 1.5, (n, k))
+    o[..., 3] = np.where(is_box & (rng.uniform(size=(n, k)) < 0.6), rng.uniform(0, 0.5, (n, k)),
+                         0.0)
+    o[..., 4] = np.where(is_box, rng.uniform(-math.pi, math.pi, (n, k)), 0.0)
+    o[..., 5] = is_box
+    return o
+
+
+def test_a_fast_robot_crossing_a_thin_wall_segment_is_caught() -> None:
+    # a wall segment (box of half width 0) across the path, between two control samples
+    segment = [0.0, 0.0, 0.5, 0.0, math.pi / 2, 1.0]  # from (0, -0.5) to (0, 0.5)
+    prev = [[-0.5, 0.1, 0.0], [3.0, 3.0, 0.0]]
+    cmds = [[20.0, 0.0], [0.0, 0.0]]
+    obstacles = np.asarray([segment]).reshape(1, 1, 6)
+    args = (np.asarray(prev)[None], np.asarray(cmds)[None], 0.05)
+    mask = np.ones((1, 1), bool)
+    assert not check_step(*args, 1, RADII, obstacles, mask, BOUNDS).violated.any()
+    rep = check_step(*args, 10, RADII, obstacles, mask, BOUNDS)
+    assert rep.kinds[0, 0] == OBSTACLE and rep.obstacle_index[0, 0] == 0
+    assert rep.depth[0, 0] == pytest.approx(0.05, abs=1e-9)  # the body centre on the segment
+    scalar = check_step_scalar([tuple(p) for p in prev], [tuple(c) for c in cmds], 0.05, 10,
+                               (0.05, 0.05), [tuple(segment)], BOUNDS)
+    assert scalar.kinds[0] == OBSTACLE and scalar.depth[0] == pytest.approx(0.05, abs=1e-9)
+
+
+def test_box_clearances_prefilter_exact_and_scalar_matches() -> None:
+    rng = np.random.default_rng(3)
+    n, k = 3000, 3
+    prev = np.concatenate((rng.uniform(-5.2, 5.2, (n, 2, 2)),
+                           rng.uniform(-math.pi, math.pi, (n, 2, 1))), axis=-1)
+    cmds = np.stack((rng.uniform(-2, 2, (n, 2)), rng.uniform(-4, 4, (n, 2))), axis=-1)
+    obstacles = _boxes(rng, n, k)
+    mask = rng.uniform(size=(n, k)) < 0.7
+    radii = np.array([0.15, 0.2])
+    ob, _, _ = clearances(prev[..., :2], radii, obstacles, mask, BOUNDS)
+    # brute force: distance to the rectangle's boundary points, signed by inside/outside
+    i, a, j = np.nonzero(np.isfinite(ob))
+    for t in rng.choice(i.size, 300, replace=False):
+        o, (x, y) = obstacles[i[t], j[t]], prev[i[t], a[t], :2]
+        c, s = math.cos(o[4]), math.sin(o[4])
+        qx, qy = c * (x - o[0]) + s * (y - o[1]), c * (y - o[1]) - s * (x - o[0])
+        if o[5] == 0:
+            ref = math.hypot(x - o[0], y - o[1]) - o[2]
+        else:
+            u = np.linspace(-1, 1, 4001)
+            edges = np.concatenate([np.c_[u * o[2], np.full_like(u, sgn * o[3])]
+                                    for sgn in (-1, 1)] +
+                                   [np.c_[np.full_like(u, sgn * o[2]), u * o[3]]
+                                    for sgn in (-1, 1)])
+            ref = np.hypot(edges[:, 0] - qx, edges[:, 1] - qy).min()
+            if abs(qx) < o[2] and abs(qy) < o[3]:
+                ref = -ref
+        assert ob[i[t], a[t], j[t]] + radii[a[t]] == pytest.approx(ref, abs=1e-3)
+    args = (prev, cmds, 0.05, 10, radii, obstacles, mask, BOUNDS)
+    fast = check_step(*args)
+    full = check_step(*args, prefilter=False)
+    assert fast.violated.any() and (fast.obstacle_index >= 0).any()
+    for name in ("violated", "kinds", "obstacle_index", "depth"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(full, name))
+    hit_box = 0
+    for i in range(0, n, 7):
+        obs = [tuple(o) for o, m in zip(obstacles[i], mask[i]) if m]
+        idx = np.flatnonzero(mask[i])
+        s = check_step_scalar([tuple(p) for p in prev[i]], [tuple(c) for c in cmds[i]], 0.05,
+                              10, (0.15, 0.2), obs, BOUNDS)
+        assert s.violated == fast.violated[i].tolist()
+        np.testing.assert_allclose(s.depth, fast.depth[i], atol=1e-12)
+        for a in range(2):
+            j = s.obstacle_index[a]
+            assert (idx[j] if j >= 0 else -1) == fast.obstacle_index[i, a]
+            hit_box += j >= 0 and obs[j][5] == 1
+    assert hit_box > 10

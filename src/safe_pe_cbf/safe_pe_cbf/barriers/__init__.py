@@ -21,11 +21,15 @@ written in the row builder itself.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from safe_pe_cbf.barriers import box, circle
 from safe_pe_cbf.jit import njit
 
 __all__ = ["SHAPES", "CIRCLE", "BOX", "KIND", "WIDE", "obstacle_row", "keepout", "kind_of",
-           "disk_row"]
+           "disk_row", "surface_distance", "point_distance"]
 
 #: barrier types by kind number (the index)
 SHAPES = (circle, box)
@@ -60,3 +64,45 @@ def keepout(kind: int, o, inflate: float) -> tuple:
     :param inflate: the robot's radius
     """
     return SHAPES[kind].keepout(o, inflate)
+
+
+#: the box's kernel as plain Python (numba keeps it as ``py_func``): a call per point from
+#: Python costs no dispatch, and it is the same source as the compiled rows
+_box_sd = getattr(box.signed_distance, "py_func", box.signed_distance)
+
+
+def point_distance(o, x: float, y: float) -> float:
+    """Signed distance of the point ``(x, y)`` to the surface of obstacle row ``o`` (pure
+    Python; the simulator's body checks subtract the body radius).
+
+    :param o: one obstacle row, 3 (circle) or :data:`WIDE` (with its kind) entries
+    :param x: point x [m]
+    :param y: point y [m]
+    """
+    if len(o) > KIND and o[KIND] == BOX:
+        return _box_sd(o, x, y)[0]
+    return math.sqrt((x - o[0]) * (x - o[0]) + (y - o[1]) * (y - o[1])) - o[2]
+
+
+def surface_distance(obstacles: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Signed distance of points to obstacle surfaces, broadcast (numpy).
+
+    Circles as ``sqrt(dx^2 + dy^2) - R``; boxes with the formula of :func:`box.signed_distance`
+    (equal to it within rounding: numpy's trigonometry may differ in the last bit).
+
+    :param obstacles: ``(..., 3)`` circles or ``(..., 6)`` rows with their kind
+    :param x: point x, broadcastable against ``obstacles[..., 0]``
+    :param y: point y, likewise
+    """
+    dx = x - obstacles[..., 0]
+    dy = y - obstacles[..., 1]
+    out = np.sqrt(dx * dx + dy * dy) - obstacles[..., 2]
+    if obstacles.shape[-1] <= KIND or not np.any(obstacles[..., KIND] == BOX):
+        return out
+    ca = np.cos(obstacles[..., 4])
+    sa = np.sin(obstacles[..., 4])
+    ex = np.abs(ca * dx + sa * dy) - obstacles[..., 2]
+    ey = np.abs(ca * dy - sa * dx) - obstacles[..., 3]
+    outside = np.hypot(np.maximum(ex, 0.0), np.maximum(ey, 0.0))
+    sd = np.where((ex > 0.0) | (ey > 0.0), outside, np.maximum(ex, ey))
+    return np.where(obstacles[..., KIND] == BOX, sd, out)
