@@ -22,6 +22,8 @@ from typing import Callable
 
 import numpy as np
 
+from safe_pe_cbf.barriers import nearest_point, nearest_points
+
 from .actions import to_normalized
 from .config import EnvConfig, RobotConfig
 from .dynamics import wrap_angle
@@ -119,10 +121,11 @@ def aware_flee(poses: np.ndarray, velocities: np.ndarray, config: EnvConfig,
     if obstacles is not None and obstacles.shape[1]:
         if mask is None:
             raise ValueError("aware_flee needs the obstacle mask with the obstacles")
-        ox = x[:, None] - obstacles[..., 0]
-        oy = y[:, None] - obstacles[..., 1]
+        cx, cy, rad = nearest_points(obstacles, x[:, None], y[:, None])  # boxes: nearest point
+        ox = x[:, None] - cx
+        oy = y[:, None] - cy
         dist = np.maximum(np.hypot(ox, oy), 1e-9)
-        p = np.where(mask, push(dist - obstacles[..., 2] - r), 0.0)
+        p = np.where(mask, push(dist - rad - r), 0.0)
         dx = dx + (p * ox / dist).sum(axis=1)
         dy = dy + (p * oy / dist).sum(axis=1)
     return steer_towards(poses[:, 1], np.arctan2(dy, dx), config.evader, gain)
@@ -223,7 +226,8 @@ def _aware_flee_scalar(poses: list, config: EnvConfig, obstacles: list, gain: fl
     norm = max(math.sqrt(ax * ax + ay * ay), 1e-9)
     dx = ax / norm + push(x - arena.x_min - r) - push(arena.x_max - x - r)
     dy = ay / norm + push(y - arena.y_min - r) - push(arena.y_max - y - r)
-    for ox, oy, orad in obstacles:
+    for ob in obstacles:
+        ox, oy, orad, _ = nearest_point(ob, x, y)  # a box: its nearest point, radius 0
         qx = x - ox
         qy = y - oy
         dist = max(math.sqrt(qx * qx + qy * qy), 1e-9)

@@ -28,6 +28,7 @@ import yaml
 from safe_pe_cbf.config import load_yaml
 from safe_pe_cbf.dataclass_io import from_mapping
 from safe_pe_cbf.errors import ConfigError as CBFConfigError
+from safe_pe_cbf.geometry import BoxObstacle
 
 from .contact import CONTACT_MODES
 
@@ -275,7 +276,8 @@ class RobotConfig:
 
 @dataclass
 class ObstacleConfig:
-    """Circular obstacles: an explicit list, or a seeded random layout.
+    """Circular obstacles (an explicit list, or a seeded random layout), plus fixed boxes and
+    wall segments (in every episode; random circles are placed clear of them).
 
     With ``explicit`` non-empty, exactly those obstacles are used in every episode (the count and
     radius ranges are then ignored). Otherwise each reset draws ``count`` uniformly from
@@ -299,13 +301,25 @@ class ObstacleConfig:
     """Least free gap between an obstacle and a spawned robot body [m]."""
     explicit: list[list[float]] = field(default_factory=list)
     """Fixed obstacles as ``[[x, y, radius], ...]`` [m]; empty = random layout."""
+    boxes: list[list[float]] = field(default_factory=list)
+    """Fixed oriented rectangles in every episode, beside the circles, as ``[[x, y,
+    half_length, half_width, angle], ...]`` [m, rad]; ``half_width = 0`` is a thin wall."""
+    segments: list[list[float]] = field(default_factory=list)
+    """Fixed thin wall segments in every episode as ``[[x0, y0, x1, y1], ...]`` [m]."""
     max_tries: int = 200
     """Placement attempts per obstacle before the generator gives up with an error."""
 
     @property
     def capacity(self) -> int:
         """Padded number K of obstacle rows in batched arrays."""
-        return len(self.explicit) if self.explicit else self.count_max
+        return (len(self.explicit) if self.explicit else self.count_max) + len(self.boxes) \
+            + len(self.segments)
+
+    def box_rows(self) -> list[tuple[float, ...]]:
+        """The boxes and segments as obstacle rows with their kind (``safe_pe_cbf.barriers``:
+        ``(x, y, half_length, half_width, angle, 1)``), boxes first."""
+        rows = [BoxObstacle(*(float(v) for v in b)).row() for b in self.boxes]
+        return rows + [BoxObstacle.segment(*(float(v) for v in s)).row() for s in self.segments]
 
     def validate(self, arena: ArenaConfig | None = None) -> None:
         """Raise :class:`ConfigError` for inconsistent ranges or obstacles outside the arena."""
@@ -344,10 +358,33 @@ class ObstacleConfig:
                     f"obstacles.explicit[{i}] = {list(row)} does not fit inside the arena "
                     f"{arena.bounds()}; move it or shrink it")
 
+        for key, width, what in (("boxes", 5, "[x, y, half_length, half_width, angle]"),
+                                 ("segments", 4, "[x0, y0, x1, y1]")):
+            rows = getattr(self, key)
+            if not isinstance(rows, (list, tuple)) or len(rows) + len(self.explicit) \
+                    > MAX_OBSTACLES:
+                raise ConfigError(f"obstacles.{key} must be a list of {what} rows, with "
+                                  f"explicit at most {MAX_OBSTACLES} in all")
+            for i, row in enumerate(rows):
+                if not isinstance(row, (list, tuple)) or len(row) != width:
+                    raise ConfigError(f"obstacles.{key}[{i}] must be {what}, got {row!r}")
+                vals = [_finite(f"obstacles.{key}[{i}]", v) for v in row]
+                if key == "boxes" and (vals[2] <= 0.0 or vals[3] < 0.0):
+                    raise ConfigError(f"obstacles.boxes[{i}] needs half_length > 0 and "
+                                      f"half_width >= 0, got {row!r}")
+                pts = [vals[:2]] if key == "boxes" else [vals[:2], vals[2:]]
+                if arena is not None and not all(
+                        arena.x_min <= px <= arena.x_max and arena.y_min <= py <= arena.y_max
+                        for px, py in pts):
+                    raise ConfigError(f"obstacles.{key}[{i}] = {list(row)} is outside the "
+                                      f"arena {arena.bounds()}")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (YAML friendly)."""
         data = dataclasses.asdict(self)
         data["explicit"] = [[float(v) for v in row] for row in self.explicit]
+        data["boxes"] = [[float(v) for v in row] for row in self.boxes]
+        data["segments"] = [[float(v) for v in row] for row in self.segments]
         return data
 
     @classmethod
@@ -356,6 +393,8 @@ class ObstacleConfig:
         cfg = _from_dict(cls, data, "obstacles")
         if cfg.explicit is None:
             cfg.explicit = []
+        cfg.boxes = cfg.boxes or []
+        cfg.segments = cfg.segments or []
         return cfg
 
 

@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from safe_pe_cbf.barriers import BOX, KIND
+from safe_pe_cbf.barriers.box import signed_distance
 from safe_pe_cbf.jit import AVAILABLE, njit  # numba, or a stand-in without it
 
 __all__ = ["AVAILABLE", "CONST_NAMES", "observe_kernel"]
@@ -68,13 +70,14 @@ def observe_kernel(poses, vel, obstacles, mask, steps, c):
 
     :param poses: ``(N, 2, 3)`` float64 C-contiguous
     :param vel: ``(N, 2, 2)`` float64
-    :param obstacles: ``(N, K, 3)`` float64
+    :param obstacles: ``(N, K, 3)`` float64 circles, or ``(N, K, 6)`` rows with a kind
     :param mask: ``(N, K)`` bool
     :param steps: ``(N,)`` int64 or float64
     :param c: constants, layout :data:`CONST_NAMES`
     """
     n = poses.shape[0]
     k = obstacles.shape[1]
+    wide = obstacles.shape[2] > KIND  # rows with a kind: boxes seen at their nearest point
     out = np.empty((n, 2, _OBS_DIM), dtype=np.float32)
     clearance = np.empty((n, 2), dtype=np.float64)
     x_min, x_max, y_min, y_max = c[_X_MIN], c[_X_MAX], c[_Y_MIN], c[_Y_MAX]
@@ -135,7 +138,9 @@ def observe_kernel(poses, vel, obstacles, mask, steps, c):
             row[19] = np.float32(1.0) if a == 0 else np.float32(-1.0)
             clear = _npmin(_npmin(w0, w1), _npmin(w2, w3))
             for q in range(k):
-                if mask[i, q]:
+                if wide and mask[i, q] and obstacles[i, q, KIND] == BOX:
+                    keys[q] = signed_distance(obstacles[i, q], x, y)[0] - r
+                elif mask[i, q]:
                     odx = obstacles[i, q, 0] - x
                     ody = obstacles[i, q, 1] - y
                     keys[q] = math.sqrt(odx * odx + ody * ody) - obstacles[i, q, 2] - r
@@ -167,11 +172,18 @@ def observe_kernel(poses, vel, obstacles, mask, steps, c):
                     for f in range(_FEATURES):
                         row[base + f] = np.float32(0.0)
                     continue
-                odx = obstacles[i, q, 0] - x
-                ody = obstacles[i, q, 1] - y
+                orad = obstacles[i, q, 2]
+                if wide and obstacles[i, q, KIND] == BOX:  # a box: its nearest point, radius 0
+                    sd, nx, ny = signed_distance(obstacles[i, q], x, y)
+                    odx = (x - sd * nx) - x
+                    ody = (y - sd * ny) - y
+                    orad = 0.0
+                else:
+                    odx = obstacles[i, q, 0] - x
+                    ody = obstacles[i, q, 1] - y
                 _store(row, base, (cs * odx + sn * ody) / near)
                 _store(row, base + 1, (cs * ody - sn * odx) / near)
-                _store(row, base + 2, obstacles[i, q, 2] / near)
+                _store(row, base + 2, orad / near)
                 _store(row, base + 3, keys[q] / near)
                 row[base + 4] = np.float32(1.0)
     return out, clearance

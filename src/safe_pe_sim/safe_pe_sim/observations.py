@@ -34,7 +34,9 @@ idx   name              value
                         (``opp_los_cos * opp_vy - opp_los_sin * opp_vx``, ``/ V``)
 24+5k obstacle k        k-th nearest obstacle by body clearance (k < N_OBSTACLE_OBS):
                         ``dx / L, dy / L`` (ego frame), ``radius / L``,
-                        ``clearance / L`` (``|p - c| - radius - r``), ``present`` (1 or 0)
+                        ``clearance / L`` (``|p - c| - radius - r``), ``present`` (1 or 0);
+                        a box (or wall segment) is seen as its nearest surface point:
+                        ``dx, dy`` to that point, radius 0, clearance ``sd - r``
 ====  ================  =================================================================
 
 ``L = NEAR_SCALE_CAPTURE_RADII * capture_radius`` (5 m in the default world, 3 m in
@@ -59,6 +61,8 @@ import math
 
 import numpy as np
 
+from safe_pe_cbf.barriers import (BOX, KIND, WIDE, nearest_point, nearest_points,
+                                  surface_distance)
 from safe_pe_cbf.jit import BACKENDS, pick_backend as pick_kernel_backend
 
 from . import observation_kernels as kern
@@ -203,10 +207,11 @@ class ObservationBuilder:
         n = poses.shape[0]
         k = obstacles.shape[1] if obstacles.ndim == 3 else -1
         if poses.shape != (n, 2, 3) or velocities.shape != (n, 2, 2) \
-                or obstacles.shape != (n, k, 3) or mask.shape != (n, k) or steps.shape != (n,):
+                or obstacles.shape not in ((n, k, 3), (n, k, WIDE)) or mask.shape != (n, k) \
+                or steps.shape != (n,):
             raise SimInputError(
                 "observation inputs must be poses (N, 2, 3), velocities (N, 2, 2), obstacles "
-                f"(N, K, 3), mask (N, K), steps (N,); got {poses.shape}, {velocities.shape}, "
+                f"(N, K, 3) or (N, K, {WIDE}), mask (N, K), steps (N,); got {poses.shape}, {velocities.shape}, "
                 f"{obstacles.shape}, {mask.shape}, {steps.shape}")
         return poses, velocities, obstacles, mask, steps
 
@@ -290,10 +295,18 @@ class ObservationBuilder:
         if k:
             obs_t, msk = obstacle_rows if obstacle_rows is not None else self.obstacle_rows(
                 obstacles, mask)
-            odx = obs_t[0] - x
-            ody = obs_t[1] - y
-            orad = obs_t[2]
-            clear = np.sqrt(odx * odx + ody * ody) - orad - r
+            if obs_t.shape[0] > 3:  # rows with a kind: a box is its nearest point, radius 0
+                rows = np.moveaxis(obs_t, 0, -1)
+                cx, cy, orad = nearest_points(rows, x, y)
+                odx = cx - x
+                ody = cy - y
+                clear = np.where(rows[..., KIND] == BOX, surface_distance(rows, x, y) - r,
+                                 np.sqrt(odx * odx + ody * ody) - orad - r)
+            else:
+                odx = obs_t[0] - x
+                ody = obs_t[1] - y
+                orad = obs_t[2]
+                clear = np.sqrt(odx * odx + ody * ody) - orad - r
             all_real = bool(msk.all())            # usual case: a fixed obstacle count
             key = clear if all_real else np.where(msk, clear, np.inf)
             np.minimum(clearance, key.min(axis=0), out=clearance)
@@ -317,9 +330,9 @@ class ObservationBuilder:
 
     @staticmethod
     def obstacle_rows(obstacles: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Obstacles per observation row: ``(3, K, 2N)`` columns and ``(K, 2N)`` mask.
+        """Obstacles per observation row: ``(W, K, 2N)`` columns and ``(K, 2N)`` mask.
 
-        :param obstacles: ``(N, K, 3)`` obstacles.
+        :param obstacles: ``(N, K, W)`` obstacles (``W = 3`` circles, 6 rows with a kind).
         :param mask: ``(N, K)`` real obstacle rows.
         """
         return (np.repeat(obstacles.transpose(2, 1, 0), 2, axis=2),
@@ -371,10 +384,9 @@ class ObservationBuilder:
         ]
         if obstacles:
             rows = []
-            for ox, oy, orad in obstacles:
-                odx = ox - x
-                ody = oy - y
-                rows.append((math.sqrt(odx * odx + ody * ody) - orad - r, odx, ody, orad))
+            for ob in obstacles:
+                ox, oy, orad, sd = nearest_point(ob, x, y)
+                rows.append((sd - r, ox - x, oy - y, orad))
             if len(rows) == 2:
                 if rows[1][0] < rows[0][0]:
                     rows.reverse()

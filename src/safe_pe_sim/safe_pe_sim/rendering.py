@@ -5,6 +5,7 @@ No display is needed. GIFs are written with Pillow through ``matplotlib.animatio
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Sequence
 
@@ -16,7 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Circle, Rectangle  # noqa: E402
+from matplotlib.patches import Circle, Patch, Rectangle  # noqa: E402
+from safe_pe_cbf.barriers import BOX, WIDE  # noqa: E402
 
 from .config import EnvConfig  # noqa: E402
 from .roles import ROLES  # noqa: E402
@@ -37,9 +39,27 @@ def _draw_arena(ax: plt.Axes, config: EnvConfig, obstacles: np.ndarray) -> list[
     ax.set_ylim(y_min - pad, y_max + pad)
     ax.set_aspect("equal")
     patches = []
-    for x, y, r in np.asarray(obstacles).reshape(-1, 3):
-        patches.append(ax.add_patch(Circle((x, y), r, color="dimgray", alpha=0.8)))
+    for o in _rows(obstacles):
+        patches.append(ax.add_patch(_patch(o)))
     return patches
+
+
+def _rows(obstacles: object) -> np.ndarray:
+    """Obstacle rows: ``(k, 3)`` circles or ``(k, 6)`` rows with a kind."""
+    arr = np.asarray(obstacles, dtype=np.float64)
+    return arr.reshape(-1, arr.shape[-1] if arr.ndim == 2 and arr.shape[-1] == WIDE else 3)
+
+
+def _patch(o: np.ndarray) -> Patch:
+    """A circle, or a box / wall segment (a segment drawn 2 cm thick so that it shows)."""
+    if len(o) > 3 and o[5] == BOX:
+        x, y, hl, hw, ang = (float(v) for v in o[:5])
+        hw = max(hw, 0.01)
+        c, s = math.cos(ang), math.sin(ang)
+        corner = (x - c * hl + s * hw, y - s * hl - c * hw)
+        return Rectangle(corner, 2 * hl, 2 * hw, angle=math.degrees(ang), color="dimgray",
+                         alpha=0.8)
+    return Circle((o[0], o[1]), o[2], color="dimgray", alpha=0.8)
 
 
 class FrameRenderer:
@@ -83,13 +103,12 @@ class FrameRenderer:
         :param captured: mark a capture.
         :param text: caption.
         """
-        obstacles = np.asarray(obstacles, dtype=np.float64).reshape(-1, 3)
-        if self._obstacles is None or not np.array_equal(obstacles, self._obstacles):
+        obstacles = _rows(obstacles)
+        if self._obstacles is None or self._obstacles.shape != obstacles.shape \
+                or not np.array_equal(obstacles, self._obstacles):
             for p in self._obstacle_patches:
                 p.remove()
-            self._obstacle_patches = [
-                self.ax.add_patch(Circle((x, y), r, color="dimgray", alpha=0.8))
-                for x, y, r in obstacles]
+            self._obstacle_patches = [self.ax.add_patch(_patch(o)) for o in obstacles]
             self._obstacles = obstacles.copy()
         poses_arr = np.asarray(poses, dtype=np.float64).reshape(2, 3)
         traj = np.asarray(trajectory, dtype=np.float64).reshape(-1, 2, 3)

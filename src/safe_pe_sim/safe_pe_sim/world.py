@@ -11,7 +11,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from safe_pe_cbf.geometry import Arena, CircleObstacle
+from safe_pe_cbf.barriers import BOX, WIDE, surface_distance
+from safe_pe_cbf.errors import SafetyInputError
+from safe_pe_cbf.geometry import Arena, BoxObstacle, CircleObstacle, obstacles_array
 
 from .config import ConfigError, EnvConfig, check_layout
 
@@ -29,13 +31,17 @@ class Layout:
     bounds: tuple[float, float, float, float]
     """``(x_min, x_max, y_min, y_max)`` [m]."""
     obstacles: np.ndarray
-    """``(k, 3)`` rows ``(x, y, radius)`` [m], k may be 0."""
+    """``(k, 3)`` rows ``(x, y, radius)`` [m], or ``(k, 6)`` rows with a kind where the
+    world has boxes (:mod:`safe_pe_cbf.barriers`); k may be 0."""
 
     def to_geometry(self) -> tuple[object, list[object]]:
-        """``(safe_pe_cbf.geometry.Arena, [CircleObstacle, ...])`` for the CBF core."""
+        """``(safe_pe_cbf.geometry.Arena, [CircleObstacle | BoxObstacle, ...])`` for the CBF
+        core."""
         arena = Arena(*self.bounds)
-        return arena, [CircleObstacle(float(x), float(y), float(r))
-                       for x, y, r in self.obstacles]
+        return arena, [BoxObstacle(*(float(v) for v in o[:5]))
+                       if len(o) > 3 and o[5] == BOX else
+                       CircleObstacle(float(o[0]), float(o[1]), float(o[2]))
+                       for o in self.obstacles]
 
 
 def make_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -55,9 +61,26 @@ def explicit_obstacles(rows: list[list[float]] | np.ndarray,
         :func:`~safe_pe_sim.config.check_layout` (count, radii, centres inside the walls).
     """
     try:
-        arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+        arr = np.asarray(rows, dtype=np.float64)
+        arr = arr.reshape(-1, WIDE if arr.ndim == 2 and arr.shape[1] == WIDE else 3)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"explicit obstacles must be [x, y, radius] rows: {exc}") from None
+        raise ConfigError(f"explicit obstacles must be [x, y, radius] rows (or rows "
+                          f"[p0..p4, kind] of safe_pe_cbf.barriers): {exc}") from None
+    if arr.shape[1] == WIDE:  # rows with a kind: the filter's checks, centres inside walls
+        try:
+            obstacles_array(arr)
+        except SafetyInputError as exc:
+            raise ConfigError(f"explicit obstacles: {exc}") from None
+        circles = arr[arr[:, 5] != BOX][:, :3]
+        if bounds is not None:
+            check_layout(bounds, circles, "explicit obstacles")
+            x_min, x_max, y_min, y_max = bounds
+            if not np.all((arr[:, 0] >= x_min) & (arr[:, 0] <= x_max) & (arr[:, 1] >= y_min)
+                          & (arr[:, 1] <= y_max)):
+                raise ConfigError(f"explicit obstacles: a box centre is outside {bounds}")
+        if np.any(circles[:, 2] <= 0.0):
+            raise ConfigError("explicit obstacle radii must be > 0")
+        return arr
     if not np.all(np.isfinite(arr)):
         raise ConfigError("explicit obstacles must be finite numbers")
     if np.any(arr[:, 2] <= 0.0):
@@ -72,8 +95,19 @@ def generate_obstacles(config: EnvConfig, rng: np.random.Generator) -> np.ndarra
 
     :param config: environment config (``obstacles`` and ``arena`` are used).
     :param rng: generator the draws come from.
-    :return: ``(k, 3)`` array of ``(x, y, radius)``.
+    :return: ``(k, 3)`` array of ``(x, y, radius)``, or ``(k, 6)`` rows with a kind when the
+        config has boxes or segments (circles first, then boxes, then segments).
     """
+    oc = config.obstacles
+    boxes = np.array(oc.box_rows(), dtype=np.float64).reshape(-1, WIDE)
+    circles = _circles(config, rng, boxes)
+    if not len(boxes):
+        return circles
+    return np.concatenate([np.pad(circles, ((0, 0), (0, WIDE - 3))), boxes])
+
+
+def _circles(config: EnvConfig, rng: np.random.Generator, boxes: np.ndarray) -> np.ndarray:
+    """The circles of one layout (explicit, or drawn clear of each other and of ``boxes``)."""
     oc = config.obstacles
     if oc.explicit:
         return explicit_obstacles(oc.explicit)
@@ -90,6 +124,8 @@ def generate_obstacles(config: EnvConfig, rng: np.random.Generator) -> np.ndarra
             x = float(rng.uniform(x_min + pad, x_max - pad))
             y = float(rng.uniform(y_min + pad, y_max - pad))
             gaps = np.hypot(x - placed[:, 0], y - placed[:, 1]) - r - placed[:, 2]
+            if len(boxes):
+                gaps = np.concatenate([gaps, surface_distance(boxes, x, y) - r])
             if not np.any(gaps < oc.clearance_obstacles):
                 out[i] = (x, y, r)
                 break
@@ -116,7 +152,9 @@ def sample_spawns(config: EnvConfig, obstacles: np.ndarray,
     sc = config.spawn
     gap = config.obstacles.clearance_spawn
     poses = np.zeros((2, 3))
-    obstacles = np.asarray(obstacles, dtype=np.float64).reshape(-1, 3)
+    obstacles = np.asarray(obstacles, dtype=np.float64)
+    wide = obstacles.ndim == 2 and obstacles.shape[1] == WIDE
+    obstacles = obstacles.reshape(-1, WIDE if wide else 3)
     for _ in range(sc.max_tries):
         ok = True
         for a, robot in enumerate(config.robots()):
@@ -125,8 +163,11 @@ def sample_spawns(config: EnvConfig, obstacles: np.ndarray,
             y = float(rng.uniform(y_min + pad, y_max - pad))
             theta = float(rng.uniform(-math.pi, math.pi))
             poses[a] = (x, y, theta)
-            clear = (np.hypot(x - obstacles[:, 0], y - obstacles[:, 1]) - obstacles[:, 2]
-                     - robot.radius)
+            if wide:
+                clear = surface_distance(obstacles, x, y) - robot.radius
+            else:
+                clear = (np.hypot(x - obstacles[:, 0], y - obstacles[:, 1]) - obstacles[:, 2]
+                         - robot.radius)
             if np.any(clear < gap):
                 ok = False
         if not ok:
@@ -141,7 +182,7 @@ def sample_spawns(config: EnvConfig, obstacles: np.ndarray,
 
 
 def pad_obstacles(obstacles: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pad ``(k, 3)`` obstacles to ``(capacity, 3)`` plus a boolean mask of real rows.
+    """Pad ``(k, W)`` obstacles to ``(capacity, W)`` plus a boolean mask of real rows.
 
     Padding rows are zeros and must be ignored through the mask (never treated as obstacles).
 
@@ -151,7 +192,7 @@ def pad_obstacles(obstacles: np.ndarray, capacity: int) -> tuple[np.ndarray, np.
     k = obstacles.shape[0]
     if k > capacity:
         raise ConfigError(f"{k} obstacles do not fit the capacity {capacity}")
-    arr = np.zeros((capacity, 3))
+    arr = np.zeros((capacity, obstacles.shape[1]))
     arr[:k] = obstacles
     mask = np.zeros(capacity, dtype=bool)
     mask[:k] = True

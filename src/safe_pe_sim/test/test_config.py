@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from safe_pe_sim.config import (PROFILES, ConfigError, EnvConfig, RobotConfig, load_profile)
+from safe_pe_sim.world import Layout, generate_obstacles
 
 PROFILE_DIR = Path(__file__).resolve().parents[3] / "config" / "profiles"
 
@@ -110,3 +112,25 @@ def test_validate_rejects_wrong_section_type() -> None:
     cfg.pursuer = {"radius": 0.1}  # type: ignore[assignment]
     with pytest.raises(ConfigError, match="pursuer must be a RobotConfig"):
         cfg.validate()
+
+
+def test_boxes_and_segments_in_yaml(tmp_path: Path) -> None:
+    text = """
+obstacles:
+  count_min: 1
+  count_max: 2
+  boxes: [[3.0, 3.0, 1.0, 0.25, 0.5]]
+  segments: [[-8.0, 5.0, -4.0, 5.0]]
+"""
+    cfg = EnvConfig.from_yaml(text).validate()
+    assert cfg.obstacles.capacity == 4
+    assert EnvConfig.from_yaml(cfg.to_yaml(tmp_path / "e.yaml")).to_dict() == cfg.to_dict()
+    layout = generate_obstacles(cfg, np.random.default_rng(0))
+    assert layout.shape[1] == 6 and layout[-2:, 5].tolist() == [1.0, 1.0]
+    assert layout[-1, :5].tolist() == pytest.approx([-6.0, 5.0, 2.0, 0.0, 0.0])
+    geo = Layout(cfg.arena.bounds(), layout).to_geometry()[1]
+    assert type(geo[-1]).__name__ == "BoxObstacle"
+    for bad in ("boxes: [[3.0, 3.0, 0.0, 0.2, 0.0]]", "boxes: [[3.0, 3.0, 1.0]]",
+                "segments: [[0, 0, 99, 0]]"):
+        with pytest.raises(ConfigError, match="obstacles."):
+            EnvConfig.from_yaml("obstacles:\n  " + bad).validate()

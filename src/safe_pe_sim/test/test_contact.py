@@ -144,3 +144,48 @@ def test_box_and_wall_segment_are_solid():
     assert stopped[0] and 1.0 - poses[0][1] - RADII[0] >= 0.0
     poses, _ = _step([(0.0, 0.8, 0.0), prev[1]], [(1.0, 0.0), (0.0, 0.0)], [segment])
     assert poses[0][0] > 0.0                      # sliding along it is free
+
+
+def _box_config():
+    cfg = _config("solid")
+    cfg.obstacles.count_min = cfg.obstacles.count_max = 1
+    cfg.obstacles.clearance_spawn = cfg.obstacles.clearance_obstacles = 0.3
+    cfg.obstacles.boxes = [[1.2, 1.0, 0.8, 0.3, 0.6]]
+    cfg.obstacles.segments = [[-2.5, -1.0, -0.5, -1.2]]
+    return cfg.validate()
+
+
+def test_vector_core_equals_single_games_with_boxes_and_segments():
+    """Boxes and wall segments: layouts, solid contacts, violations and observations of the
+    vector core equal the single games' (observations within float32 rounding: the compiled
+    box kernel vs its plain-Python source)."""
+    cfg = _box_config()
+    n, seed = 6, 9
+    vec = VectorizedPursuitEvasion(cfg, n, seed=seed)
+    assert vec.obstacles.shape == (n, 3, 6) and (vec.obstacles[:, 1:, 5] == 1).all()
+    games = [PursuitEvasionGame(cfg) for _ in range(n)]
+    for i, g in enumerate(games):
+        g.reset(seed=seed + i)
+        np.testing.assert_array_equal(vec.obstacles[i], g.obstacles_array)
+    rng = np.random.default_rng(2)
+    box_hits = 0
+    for _ in range(150):
+        obs = vec.observations()
+        for i, g in enumerate(games):
+            np.testing.assert_allclose(vec.poses[i], np.array(g.poses), atol=1e-9)
+            for a in range(2):
+                np.testing.assert_allclose(obs[i, a], g.observation(a), atol=2e-6)
+        cp = rng.uniform([0.5, -1.0], [1.0, 1.0], (n, 2))
+        ce = rng.uniform([0.5, -1.0], [1.15, 1.0], (n, 2))
+        _, _, _, _, info = vec.step(cp, ce)
+        for i, g in enumerate(games):
+            res = g.step(tuple(cp[i]), tuple(ce[i]))
+            assert tuple(res.safety.violated) == tuple(info["violation"][i])
+            np.testing.assert_allclose(res.safety.depth, info["violation_depth"][i], atol=1e-12)
+            box_hits += sum(j >= 1 for j in res.safety.obstacle_index)
+            if res.terminated or res.truncated:
+                g.reset()
+        ob, _, _ = clearances(info["end_poses"][..., :2], vec.radii, vec.obstacles,
+                              vec.obstacle_mask, vec.bounds)
+        assert ob.min() >= -1e-12, "a body ended a step inside an obstacle"
+    assert box_hits > 5, "the test did not drive into the boxes"

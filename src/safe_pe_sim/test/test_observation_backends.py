@@ -210,3 +210,38 @@ def test_kernel_layout_matches_the_builder() -> None:
     assert (kern._OBS_DIM, kern._BASE_DIM, kern._N_NEAREST, kern._FEATURES) == (
         OBS_DIM, BASE_DIM, observations.N_OBSTACLE_OBS, observations.OBSTACLE_FEATURES)
     assert NUMBA._kernel_consts.shape == (len(kern.CONST_NAMES),)
+
+
+def test_boxes_and_segments_are_seen_at_their_nearest_point():
+    """(N, K, 6) rows with a kind: both backends and the scalar builder agree (within float32
+    rounding; numpy's and the kernel's box formulas differ in the last bits), a box is its
+    nearest surface point with radius 0 and clearance ``sd - r``."""
+    rng = np.random.default_rng(4)
+    n, k = 300, 4
+    poses = np.concatenate([rng.uniform(-9, 9, (n, 2, 2)), rng.uniform(-3, 3, (n, 2, 1))], -1)
+    vel = rng.uniform(-1, 1, (n, 2, 2))
+    obst = np.zeros((n, k, 6))
+    obst[..., :2] = rng.uniform(-9, 9, (n, k, 2))
+    obst[..., 2] = rng.uniform(0.2, 2.0, (n, k))
+    box = rng.uniform(size=(n, k)) < 0.6
+    obst[..., 3] = np.where(box & (rng.uniform(size=(n, k)) < 0.5), rng.uniform(0, 1, (n, k)), 0)
+    obst[..., 4] = np.where(box, rng.uniform(-3, 3, (n, k)), 0.0)
+    obst[..., 5] = box
+    mask = rng.uniform(size=(n, k)) < 0.8
+    steps = rng.integers(0, 100, n)
+    a, ca = NUMBA.batch_with_clearance(poses, vel, obst, mask, steps)
+    b, cb = NUMPY.batch_with_clearance(poses, vel, obst, mask, steps)
+    np.testing.assert_allclose(a, b, atol=2e-6)
+    np.testing.assert_allclose(ca, cb, atol=1e-9)
+    seen_box = 0
+    for i in range(0, n, 5):
+        rows = [tuple(o) for o, m in zip(obst[i], mask[i]) if m]
+        for g in range(2):
+            s = NUMBA.single(g, [tuple(p) for p in poses[i]], [tuple(v) for v in vel[i]], rows,
+                             int(steps[i]))
+            np.testing.assert_allclose(s, a[i, g], atol=2e-6)
+            # nearest present obstacle: a box's radius entry is 0
+            j = BASE_DIM
+            if rows and s[j + 4] == 1.0 and s[j + 2] == 0.0:
+                seen_box += 1
+    assert seen_box > 10

@@ -10,7 +10,8 @@ from PIL import Image
 from safe_pe_sim.config import load_profile
 from safe_pe_sim.env import PursuitEvasionEnv
 from safe_pe_sim.parallel_env import PursuitEvasionParallelEnv
-from safe_pe_sim.rendering import plot_episode, save_episode_gif, save_episode_png
+from safe_pe_sim.rendering import (FrameRenderer, plot_episode, save_episode_gif,
+                                   save_episode_png)
 
 
 def test_env_rgb_frames_change_with_state() -> None:
@@ -46,3 +47,14 @@ def test_episode_png_and_gif(tmp_path: Path) -> None:
     assert Image.open(tmp_path / "ep.png").size[0] > 100
     gif = Image.open(tmp_path / "ep.gif")
     assert gif.n_frames == n > 1
+
+
+def test_boxes_and_segments_are_drawn() -> None:
+    cfg = load_profile("default")
+    renderer = FrameRenderer(cfg)
+    poses = [(1.0, 1.0, 0.0), (2.0, 2.0, 0.0)]
+    empty = renderer.frame(poses, np.zeros((0, 3)))
+    box = renderer.frame(poses, np.array([[6.0, 6.0, 1.5, 0.5, 0.7, 1.0]]))
+    segment = renderer.frame(poses, np.array([[6.0, 6.0, 1.5, 0.0, 0.7, 1.0]]))
+    changed = [int((f != empty).any(axis=-1).sum()) for f in (box, segment)]
+    assert changed[0] > changed[1] > 20   # the box covers more pixels than the thin wall

@@ -29,7 +29,8 @@ from safe_pe_cbf.barriers import box, circle
 from safe_pe_cbf.jit import njit
 
 __all__ = ["SHAPES", "CIRCLE", "BOX", "KIND", "WIDE", "obstacle_row", "keepout", "kind_of",
-           "disk_row", "surface_distance", "point_distance"]
+           "disk_row", "surface_distance", "point_distance", "nearest_point",
+           "nearest_points"]
 
 #: barrier types by kind number (the index)
 SHAPES = (circle, box)
@@ -106,3 +107,45 @@ def surface_distance(obstacles: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.
     outside = np.hypot(np.maximum(ex, 0.0), np.maximum(ey, 0.0))
     sd = np.where((ex > 0.0) | (ey > 0.0), outside, np.maximum(ex, ey))
     return np.where(obstacles[..., KIND] == BOX, sd, out)
+
+
+def nearest_point(o, x: float, y: float) -> tuple[float, float, float, float]:
+    """``(cx, cy, radius, sd)``: obstacle row ``o`` seen from ``(x, y)`` as a disk (pure Python).
+
+    A circle is itself (``sd`` its signed surface distance); a box is the disk of radius 0 at
+    its nearest surface point ``p - sd n`` (the simulator's observations and baselines then
+    treat both alike). ``sd < 0`` inside.
+
+    :param o: one obstacle row, 3 or :data:`WIDE` entries
+    :param x: point x [m]
+    :param y: point y [m]
+    """
+    if len(o) > KIND and o[KIND] == BOX:
+        sd, nx, ny = _box_sd(o, x, y)
+        return x - sd * nx, y - sd * ny, 0.0, sd
+    return o[0], o[1], o[2], math.sqrt((x - o[0]) * (x - o[0]) + (y - o[1]) * (y - o[1])) - o[2]
+
+
+def nearest_points(obstacles: np.ndarray, x: np.ndarray, y: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(cx, cy, radius)`` arrays of :func:`nearest_point`, broadcast (numpy; a box's point by
+    clamping in its frame, equal to the kernel's within rounding).
+
+    :param obstacles: ``(..., 3)`` or ``(..., 6)`` rows
+    :param x: point x, broadcastable against ``obstacles[..., 0]``
+    :param y: point y, likewise
+    """
+    cx, cy, rad = obstacles[..., 0], obstacles[..., 1], obstacles[..., 2]
+    if obstacles.shape[-1] <= KIND or not np.any(obstacles[..., KIND] == BOX):
+        return cx, cy, rad
+    is_box = obstacles[..., KIND] == BOX
+    ca, sa = np.cos(obstacles[..., 4]), np.sin(obstacles[..., 4])
+    dx, dy = x - cx, y - cy
+    qx, qy = ca * dx + sa * dy, ca * dy - sa * dx
+    hl, hw = obstacles[..., 2], obstacles[..., 3]
+    ex, ey = np.abs(qx) - hl, np.abs(qy) - hw
+    inside = (ex <= 0.0) & (ey <= 0.0)
+    lx = np.where(inside & (ex >= ey), np.where(qx >= 0.0, hl, -hl), np.clip(qx, -hl, hl))
+    ly = np.where(inside & (ex < ey), np.where(qy >= 0.0, hw, -hw), np.clip(qy, -hw, hw))
+    return (np.where(is_box, cx + ca * lx - sa * ly, cx),
+            np.where(is_box, cy + sa * lx + ca * ly, cy), np.where(is_box, 0.0, rad))
