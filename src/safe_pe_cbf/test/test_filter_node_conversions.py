@@ -7,14 +7,22 @@ import math
 import numpy as np
 import pytest
 from geometry_msgs.msg import Twist, TwistStamped
-from safe_pe_msgs.msg import AgentState, GameState
+from rclpy.serialization import deserialize_message, serialize_message
+from safe_pe_msgs.msg import AgentState, Arena as ArenaMsg, GameState
 from std_msgs.msg import Header
 
+from safe_pe_cbf.barriers import keepout
+from safe_pe_cbf.config import CBFConfig
+from safe_pe_cbf.geometry import Arena, BoxObstacle
+from safe_pe_cbf.resolver import SafeActionResolver
+from safe_pe_cbf.ros.filter_params import arena_from_values
+from safe_pe_cbf.ros.markers import constraint_markers
 from safe_pe_cbf.ros_common.conversions import (
     NonFiniteInput,
     PoseOffset,
     arena_from_message,
     arena_message,
+    boxes_from_flat,
     command_from_twist,
     command_message,
     obstacles_from_flat,
@@ -112,3 +120,47 @@ def test_obstacles_from_flat():
     assert obstacles_from_flat([0.0, 1.0, 0.5]).tolist() == [[0.0, 1.0, 0.5]]
     with pytest.raises(ValueError, match="finite"):
         obstacles_from_flat([0.0, math.nan, 0.5])
+
+
+def test_arena_with_boxes_round_trip_through_cdr():
+    """Circles and boxes (one a wall segment) -> Arena message -> serialized bytes -> back:
+    the same rows with their kind, circles first; bad boxes are rejected."""
+    seg = BoxObstacle.segment(-1.0, 2.0, 1.0, 2.5)
+    rows = np.array([[1.0, 1.0, 0.3, 0.0, 0.0, 0.0], [0.5, -1.0, 0.4, 0.2, 0.3, 1.0],
+                     list(seg.row()), [-1.0, 0.5, 0.2, 0.0, 0.0, 0.0]])
+    msg = arena_message((-2.0, 2.0, -3.0, 3.0), rows)
+    assert len(msg.obstacles) == 2 and len(msg.boxes) == 2 and msg.boxes[1].half_width == 0.0
+    back = deserialize_message(serialize_message(msg), ArenaMsg)
+    bounds, out = arena_from_message(back)
+    assert bounds == (-2.0, 2.0, -3.0, 3.0)
+    np.testing.assert_array_equal(out, rows[[0, 3, 1, 2]])
+    _, circles_only = arena_from_message(arena_message((-2.0, 2.0, -3.0, 3.0), rows[[0, 3], :3]))
+    assert circles_only.shape == (2, 3)  # no boxes: the circles' original layout
+    back.boxes[0].half_length = 0.0
+    with pytest.raises(ValueError, match="half_length"):
+        arena_from_message(back)
+    back.boxes[0].angle = math.nan
+    with pytest.raises(NonFiniteInput):
+        arena_from_message(back)
+
+
+def test_box_parameters_and_markers():
+    values = {"arena.x_min": -2.0, "arena.x_max": 2.0, "arena.y_min": -2.0, "arena.y_max": 2.0,
+              "obstacles": [1.0, 1.0, 0.3], "boxes": [0.0, -1.0, 0.5, 0.1, 0.4]}
+    problems: list[str] = []
+    bounds, rows = arena_from_values(values, problems)
+    assert not problems and rows.shape == (2, 6) and rows[1].tolist() == [0, -1, 0.5, 0.1, 0.4, 1]
+    with pytest.raises(ValueError, match="multiple of 5"):
+        boxes_from_flat([1.0, 2.0])
+    arena_from_values(dict(values, boxes=[0.0, 0.0, -1.0, 0.1, 0.0]), problems)
+    assert problems and "half_length" in problems[0]
+    cfg = CBFConfig()
+    res = SafeActionResolver(cfg, Arena(*bounds), rows)
+    pose = np.array([0.0, -0.6, -math.pi / 2])  # just above the box, driving down at it
+    u, rec = res.resolve(pose, (cfg.v_max, 0.0))
+    assert "obstacle[1]" in rec.active_constraints
+    out = constraint_markers(Header(frame_id="arena"), pose, u, cfg, res.constraints(pose),
+                             res.arena, rows, None, rec.active_constraints)
+    strips = [m for m in out.markers if m.ns.endswith("/active") and m.type == 4]
+    shape = keepout(1, rows[1], cfg.robot_radius)
+    assert strips and len(strips[0].points) == len(shape[1]) + 1  # the rounded box, closed

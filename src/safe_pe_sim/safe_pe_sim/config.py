@@ -202,7 +202,8 @@ def check_layout(bounds: tuple[float, float, float, float], obstacles: Any,
     centre inside the walls and a radius in ``(0, min(width, height) / 2]``.
 
     :param bounds: ``(x_min, x_max, y_min, y_max)`` [m].
-    :param obstacles: ``(k, 3)`` rows ``(x, y, radius)`` [m] (array or nested lists).
+    :param obstacles: ``(k, 3)`` rows ``(x, y, radius)`` [m] (array or nested lists), or
+        ``(k, 6)`` rows with a kind (:mod:`safe_pe_cbf.barriers`; boxes: sizes, centre).
     :param where: what the layout is, for the message (e.g. "reset request").
     """
     arena = ArenaConfig(*bounds)
@@ -217,10 +218,14 @@ def check_layout(bounds: tuple[float, float, float, float], obstacles: Any,
     largest = min(arena.width, arena.height) / 2.0
     for i, row in enumerate(rows):
         try:
-            x, y, r = (float(v) for v in row)
+            vals = [float(v) for v in row]
+            if len(vals) == 6 and vals[5] == 1.0:  # a box row (safe_pe_cbf.barriers)
+                _check_box(vals, arena, f"{where}: obstacle[{i}]")
+                continue
+            x, y, r = vals[:3] if len(vals) == 6 and vals[5] == 0.0 else vals
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}: obstacle[{i}] must be (x, y, radius) numbers, got "
-                              f"{row!r}") from None
+            raise ConfigError(f"{where}: obstacle[{i}] must be (x, y, radius) numbers (or a "
+                              f"6-entry row with kind 0 or 1), got {row!r}") from None
         if not all(math.isfinite(v) for v in (x, y, r)):
             raise ConfigError(f"{where}: obstacle[{i}] = ({x}, {y}, {r}) must be finite")
         if not 0.0 < r <= largest:
@@ -229,6 +234,23 @@ def check_layout(bounds: tuple[float, float, float, float], obstacles: Any,
         if not (arena.x_min <= x <= arena.x_max and arena.y_min <= y <= arena.y_max):
             raise ConfigError(f"{where}: obstacle[{i}] centre ({x}, {y}) is outside the walls "
                               f"{arena.bounds()}")
+
+
+def _check_box(vals: list[float], arena: "ArenaConfig", where: str) -> None:
+    """Raise :class:`ConfigError` unless box row ``vals`` is finite, sized and centred inside.
+
+    :param vals: ``(x, y, half_length, half_width, angle, 1)``
+    :param arena: the walls
+    :param where: what the box is, for the message
+    """
+    if not all(math.isfinite(v) for v in vals):
+        raise ConfigError(f"{where} = {vals} must be finite")
+    if not (vals[2] > 0.0 and vals[3] >= 0.0):
+        raise ConfigError(f"{where}: a box needs half_length > 0 and half_width >= 0, got "
+                          f"{vals[2]}, {vals[3]}")
+    if not (arena.x_min <= vals[0] <= arena.x_max and arena.y_min <= vals[1] <= arena.y_max):
+        raise ConfigError(f"{where}: box centre ({vals[0]}, {vals[1]}) is outside the walls "
+                          f"{arena.bounds()}")
 
 
 def _from_dict(cls: type, data: Mapping[str, Any], where: str) -> Any:

@@ -30,7 +30,7 @@ from safe_pe_cbf.jit import njit
 
 __all__ = ["SHAPES", "CIRCLE", "BOX", "KIND", "WIDE", "obstacle_row", "keepout", "kind_of",
            "disk_row", "surface_distance", "point_distance", "nearest_point",
-           "nearest_points"]
+           "nearest_points", "as_rows"]
 
 #: barrier types by kind number (the index)
 SHAPES = (circle, box)
@@ -149,3 +149,13 @@ def nearest_points(obstacles: np.ndarray, x: np.ndarray, y: np.ndarray
     ly = np.where(inside & (ex < ey), np.where(qy >= 0.0, hw, -hw), np.clip(qy, -hw, hw))
     return (np.where(is_box, cx + ca * lx - sa * ly, cx),
             np.where(is_box, cy + sa * lx + ca * ly, cy), np.where(is_box, 0.0, rad))
+
+
+def as_rows(obstacles: object) -> np.ndarray:
+    """Obstacles as a float ``(K, 3)`` array of circles, or ``(K, 6)`` rows with their kind
+    when given 6 wide (no validation: see :func:`safe_pe_cbf.geometry.obstacles_array`).
+
+    :param obstacles: an array or nested rows
+    """
+    arr = np.asarray(obstacles, dtype=float)
+    return arr.reshape(-1, WIDE if arr.ndim == 2 and arr.shape[1] == WIDE else 3)

@@ -18,7 +18,7 @@ from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from safe_pe_cbf.barriers import keepout
+from safe_pe_cbf.barriers import keepout, kind_of
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import ConstraintSet
 from safe_pe_cbf.geometry import Arena
@@ -114,7 +114,7 @@ def constraint_markers(
     :param config: the filter's CBF config (radii, VCP offset).
     :param cs: constraint set at ``pose`` (``SafeActionResolver.constraints``).
     :param arena: walls.
-    :param obstacles: ``(K, 3)`` obstacles.
+    :param obstacles: ``(K, 3)`` circles or ``(K, 6)`` rows with their kind.
     :param opponent: other robot's pose, or ``None``.
     :param named_active: constraint names the resolver reported active.
     :param ns: marker namespace (the node name keeps several robots apart).
@@ -142,7 +142,8 @@ def constraint_markers(
         index = re.search(r"(\d+)", name)
         ns_i = f"{ns}/active"
         if "obstacle" in name and index and int(index.group(1)) < len(obstacles):
-            shape = keepout(0, obstacles[int(index.group(1))], config.robot_radius)
+            ob = obstacles[int(index.group(1))]
+            shape = keepout(kind_of(ob), ob, config.robot_radius)
             out.markers.append(_keepout(header, ns_i, mid, shape, RED))
         elif side is not None:
             out.markers.append(_wall(header, ns_i, mid, arena, side))

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 from geometry_msgs.msg import Quaternion, Twist, TwistStamped
 from nav_msgs.msg import Odometry
-from safe_pe_msgs.msg import AgentState, Arena as ArenaMsg, CircleObstacle, GameState
+from safe_pe_msgs.msg import (AgentState, Arena as ArenaMsg, BoxObstacle, CircleObstacle,
+                              GameState)
 from std_msgs.msg import Header
 
+from safe_pe_cbf.barriers import BOX, KIND, WIDE
 from safe_pe_cbf.geometry import wrap_angle
 
 
@@ -198,23 +200,60 @@ def obstacles_from_flat(values: list[float] | tuple[float, ...] | None) -> np.nd
     return rows
 
 
-def arena_from_message(msg: ArenaMsg) -> tuple[tuple[float, float, float, float], np.ndarray]:
-    """``((x_min, x_max, y_min, y_max), obstacles (K, 3))`` from a safe_pe_msgs/Arena.
+def boxes_from_flat(values: list[float] | tuple[float, ...] | None) -> np.ndarray:
+    """Box rows ``(B, 6)`` with their kind (:mod:`safe_pe_cbf.barriers`) from a flat parameter
+    list ``[x0, y0, half_length0, half_width0, angle0, x1, ...]`` (half_width 0: a wall).
 
-    Raises :class:`NonFiniteInput` on NaN/inf and ``ValueError`` on inverted walls or
-    non-positive radii.
+    :param values: flat list with a multiple of five entries (``None``/empty: no boxes).
+    """
+    flat = np.asarray(list(values or []), dtype=float)
+    if flat.size % 5:
+        raise ValueError(f"boxes needs quintuples x, y, half_length, half_width, angle; got "
+                         f"{flat.size} numbers (a multiple of 5 is required)")
+    rows = flat.reshape(-1, 5)
+    if not np.all(np.isfinite(rows)):
+        raise ValueError("boxes: every x, y, half_length, half_width, angle must be finite")
+    if np.any(rows[:, 2] <= 0.0) or np.any(rows[:, 3] < 0.0):
+        raise ValueError("boxes: every half_length must be > 0 and half_width >= 0")
+    return np.concatenate([rows, np.full((len(rows), 1), float(BOX))], axis=1)
+
+
+def with_boxes(circles: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """``circles`` ``(K, 3)`` alone when there are no boxes, else ``(K + B, 6)`` rows with their
+    kind: the circles, then the boxes.
+
+    :param circles: ``(K, 3)`` rows ``(x, y, radius)``
+    :param boxes: ``(B, 6)`` rows of :func:`boxes_from_flat`
+    """
+    if not len(boxes):
+        return circles
+    return np.concatenate([np.pad(circles, ((0, 0), (0, WIDE - 3))), boxes])
+
+
+def arena_from_message(msg: ArenaMsg) -> tuple[tuple[float, float, float, float], np.ndarray]:
+    """``((x_min, x_max, y_min, y_max), obstacles)`` from a safe_pe_msgs/Arena.
+
+    ``obstacles`` is ``(K, 3)`` circles when the message has no boxes, else ``(K, 6)`` rows
+    with their kind (:mod:`safe_pe_cbf.barriers`): the circles, then the boxes. Raises
+    :class:`NonFiniteInput` on NaN/inf and ``ValueError`` on inverted walls, non-positive
+    radii or box half lengths, or negative half widths.
 
     :param msg: the arena message.
     """
     bounds = (float(msg.x_min), float(msg.x_max), float(msg.y_min), float(msg.y_max))
     rows = np.array([[o.x, o.y, o.radius] for o in msg.obstacles], dtype=float).reshape(-1, 3)
-    if not (all(math.isfinite(b) for b in bounds) and np.all(np.isfinite(rows))):
+    boxes = np.array([[b.x, b.y, b.half_length, b.half_width, b.angle, float(BOX)]
+                      for b in msg.boxes], dtype=float).reshape(-1, WIDE)
+    if not (all(math.isfinite(b) for b in bounds) and np.all(np.isfinite(rows))
+            and np.all(np.isfinite(boxes))):
         raise NonFiniteInput("arena message contains NaN/inf")
     if not (bounds[0] < bounds[1] and bounds[2] < bounds[3]):
         raise ValueError(f"arena walls out of order: {bounds} (need x_min < x_max, y_min < y_max)")
     if np.any(rows[:, 2] <= 0.0):
         raise ValueError("arena message has an obstacle with radius <= 0")
-    return bounds, rows
+    if np.any(boxes[:, 2] <= 0.0) or np.any(boxes[:, 3] < 0.0):
+        raise ValueError("arena message has a box with half_length <= 0 or half_width < 0")
+    return bounds, with_boxes(rows, boxes)
 
 
 def arena_message(
@@ -223,17 +262,21 @@ def arena_message(
     """Build a safe_pe_msgs/Arena.
 
     :param bounds: ``(x_min, x_max, y_min, y_max)`` [m].
-    :param obstacles: ``(K, 3)`` rows ``(x, y, radius)``.
+    :param obstacles: ``(K, 3)`` rows ``(x, y, radius)``, or ``(K, 6)`` rows with a kind
+        (circles into ``obstacles``, boxes into ``boxes``, each in row order).
     :param header: header to use (frame = arena frame).
     """
     msg = ArenaMsg()
     if header is not None:
         msg.header = header
     msg.x_min, msg.x_max, msg.y_min, msg.y_max = (float(b) for b in bounds)
-    msg.obstacles = [
-        CircleObstacle(x=float(x), y=float(y), radius=float(r))
-        for x, y, r in np.asarray(obstacles, dtype=float).reshape(-1, 3)
-    ]
+    arr = np.asarray(obstacles, dtype=float)
+    arr = arr.reshape(-1, WIDE if arr.ndim == 2 and arr.shape[1] == WIDE else 3)
+    is_box = arr[:, KIND] == BOX if arr.shape[1] == WIDE else np.zeros(len(arr), bool)
+    msg.obstacles = [CircleObstacle(x=float(o[0]), y=float(o[1]), radius=float(o[2]))
+                     for o in arr[~is_box]]
+    msg.boxes = [BoxObstacle(x=float(o[0]), y=float(o[1]), half_length=float(o[2]),
+                             half_width=float(o[3]), angle=float(o[4])) for o in arr[is_box]]
     return msg
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
+from safe_pe_cbf.barriers import as_rows
 from safe_pe_cbf.ros.filter_params import NODE_SPECS as FILTER_SPECS, arena_from_values
 from safe_pe_cbf.ros_common.conversions import PoseOffset
 from safe_pe_cbf.ros_common.param_specs import ParamSpec, spec_table
@@ -28,7 +29,8 @@ from safe_pe_sim.safety_check import check_step_scalar, describe
 ARENA_SOURCES = ("parameters", "topic")
 OFFSET_PARAMS = ("pursuer_odom_offset", "evader_odom_offset")
 _FILTER = {spec.name: spec for spec in FILTER_SPECS}
-ARENA_PARAMS = ("arena.x_min", "arena.x_max", "arena.y_min", "arena.y_max", "obstacles")
+ARENA_PARAMS = ("arena.x_min", "arena.x_max", "arena.y_min", "arena.y_max", "obstacles",
+                "boxes")
 
 GAME_STATE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("robots", ROLES, "Robot names [pursuer, evader]: odometry is "
@@ -210,12 +212,12 @@ def body_violations(poses: np.ndarray, radii: tuple[float, float], obstacles: np
 
     :param poses: ``(2, 3)`` poses (pursuer first).
     :param radii: body radii (pursuer, evader).
-    :param obstacles: ``(K, 3)`` obstacles.
+    :param obstacles: ``(K, 3)`` circles or ``(K, 6)`` rows with their kind.
     :param bounds: ``(x_min, x_max, y_min, y_max)``.
     :param names: robot names for the detail text.
     """
     prev = [(float(p[0]), float(p[1]), float(p[2])) for p in np.asarray(poses).reshape(2, 3)]
-    rows = [(float(x), float(y), float(r)) for x, y, r in np.asarray(obstacles).reshape(-1, 3)]
+    rows = [tuple(float(v) for v in o) for o in as_rows(obstacles)]
     rep = check_step_scalar(prev, [(0.0, 0.0), (0.0, 0.0)], 1.0, 1, radii, rows, bounds)
     parts = [names[a] + ": " + describe(rep.kinds[a], rep.depth[a], rep.obstacle_index[a],
                                         rep.wall_index[a])
@@ -265,10 +267,10 @@ class GameStateAssembler:
         """Replace walls and obstacles (already validated, e.g. by ``arena_from_message``).
 
         :param bounds: ``(x_min, x_max, y_min, y_max)``.
-        :param obstacles: ``(K, 3)`` obstacles.
+        :param obstacles: ``(K, 3)`` circles or ``(K, 6)`` rows with their kind.
         """
         self.arena = (tuple(float(b) for b in bounds),  # type: ignore[assignment]
-                      np.asarray(obstacles, dtype=float).reshape(-1, 3))
+                      as_rows(obstacles))
 
     def stale_reason(self, now: float) -> str:
         """Why no state can be published now (``""``: it can).

@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point
+from safe_pe_cbf.barriers import BOX, as_rows
 from safe_pe_cbf.ros_common.conversions import arena_message
 from safe_pe_msgs.msg import AgentState, EpisodeResult, GameState
 from std_msgs.msg import ColorRGBA, Header
@@ -153,13 +154,13 @@ def initial_pose_problem(
 
     :param poses: ``(2, 3)`` start poses.
     :param radii: body radii (pursuer, evader).
-    :param obstacles: ``(K, 3)`` obstacles.
+    :param obstacles: ``(K, 3)`` circles or ``(K, 6)`` rows with their kind.
     :param bounds: ``(x_min, x_max, y_min, y_max)``.
     """
     poses = np.asarray(poses, dtype=float).reshape(2, 3)
     if not np.all(np.isfinite(poses)):
         return "initial states must be finite"
-    obstacles = np.asarray(obstacles, dtype=float).reshape(-1, 3)
+    obstacles = as_rows(obstacles)
     obs, walls, pair = clearances(poses[:, :2], np.asarray(radii, dtype=float), obstacles,
                                   np.ones(len(obstacles), dtype=bool), bounds)
     problems = []
@@ -179,7 +180,7 @@ def obstacle_markers(
     """Walls (line strip) and obstacles (cylinders) for RViz; DELETEALL first.
 
     :param bounds: ``(x_min, x_max, y_min, y_max)``.
-    :param obstacles: ``(K, 3)`` obstacles.
+    :param obstacles: ``(K, 3)`` circles or ``(K, 6)`` rows with their kind.
     :param header: stamp and arena frame.
     """
     out = MarkerArray()
@@ -193,11 +194,16 @@ def obstacle_markers(
     walls.points = [Point(x=x, y=y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1),
                                                   (x0, y0))]
     out.markers.append(walls)
-    for k, (x, y, r) in enumerate(np.asarray(obstacles, dtype=float).reshape(-1, 3)):
-        m = Marker(header=header, ns="obstacles", id=k, type=Marker.CYLINDER, action=Marker.ADD)
-        m.pose.position.x, m.pose.position.y, m.pose.position.z = float(x), float(y), 0.15
+    for k, o in enumerate(as_rows(obstacles)):
+        box = len(o) > 3 and o[5] == BOX  # a box (or wall segment, drawn 2 cm thick): a cube
+        m = Marker(header=header, ns="obstacles", id=k, type=Marker.CUBE if box
+                   else Marker.CYLINDER, action=Marker.ADD)
+        m.pose.position.x, m.pose.position.y, m.pose.position.z = float(o[0]), float(o[1]), 0.15
         m.pose.orientation.w = 1.0
-        m.scale.x = m.scale.y = 2.0 * float(r)
+        m.scale.x = m.scale.y = 2.0 * float(o[2])
+        if box:
+            m.pose.orientation.z, m.pose.orientation.w = math.sin(o[4] / 2), math.cos(o[4] / 2)
+            m.scale.y = max(2.0 * float(o[3]), 0.02)
         m.scale.z = 0.3
         m.color = ColorRGBA(r=0.5, g=0.5, b=0.5, a=0.9)
         out.markers.append(m)
