@@ -4,6 +4,10 @@ single vs batched paths bitwise, and the closed-loop property test of test_prope
 with boxes and segments (exact arcs, sub-stepped body checks, 0 violations)."""
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -229,3 +233,54 @@ def test_enough_box_steps_were_checked():
         pytest.skip("counts the steps of the property test: run the whole module")
     assert TOTAL["env"] >= 100_000 and TOTAL["near_box"] >= 1000, TOTAL
     print(f"\nbox property test: {TOTAL}, 0 body violations")
+
+
+_PLAIN = """
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from test_box_barrier import scenes
+from safe_pe_cbf import jit
+from safe_pe_cbf.batch import BatchedSafetyFilter
+from safe_pe_cbf.config import CBFConfig
+from safe_pe_cbf.geometry import Arena
+from safe_pe_cbf.resolver import SafeActionResolver
+assert not jit.AVAILABLE
+P, Q, O, mask, U = scenes()
+filt = BatchedSafetyFilter(CBFConfig(), Arena.square(6.0))
+u, rec = filt.resolve(P, U, O, mask, Q)
+lo, hi = filt.action_box(P, O, mask, Q)[:2]
+single = np.array([SafeActionResolver(CBFConfig(), Arena.square(6.0), O[i][mask[i]]).resolve(
+    P[i], U[i], Q[i])[0] for i in range(len(P))])
+np.savez(sys.argv[2], u=u, tier=rec.tier, min_h=rec.min_h, lo=lo, hi=hi, single=single)
+"""
+
+
+def scenes(N=600, K=4):
+    """Robots next to mixed circles, boxes and segments (seeded)."""
+    rng = np.random.default_rng(11)
+    P = np.c_[rng.uniform(0, 6, (N, 2)), rng.uniform(-np.pi, np.pi, N)]
+    Q = np.c_[P[:, :2] + rng.uniform(-1, 1, (N, 2)), rng.uniform(-np.pi, np.pi, N)]
+    O = random_obstacles(rng, N, K, 6.0)
+    O[..., :2] = P[:, None, :2] + rng.uniform(-1.2, 1.2, (N, K, 2))
+    mask = rng.random((N, K)) < 0.8
+    U = np.c_[rng.uniform(-0.3, 1.3, N), rng.uniform(-4.0, 4.0, N)]
+    return P, Q, O, mask, U
+
+
+def test_plain_python_kernels_equal_the_compiled_ones_with_boxes(tmp_path):
+    """On a robot (NUMBA_DISABLE_JIT=1) the box rows, the batch loop and the resolver give
+    the compiled results bitwise."""
+    dump = tmp_path / "plain.npz"
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    subprocess.run([sys.executable, "-c", _PLAIN, str(Path(__file__).parent), str(dump)],
+                   env=env, check=True, timeout=600)
+    plain = np.load(dump)
+    P, Q, O, mask, U = scenes()
+    filt = BatchedSafetyFilter(CBFConfig(), ARENA)
+    u, rec = filt.resolve(P, U, O, mask, Q)
+    lo, hi = filt.action_box(P, O, mask, Q)[:2]
+    for name, ours in (("u", u), ("tier", rec.tier), ("min_h", rec.min_h), ("lo", lo),
+                       ("hi", hi), ("single", u)):
+        assert np.array_equal(plain[name], ours), name
+    assert len(set(rec.tier.tolist())) >= 3
