@@ -8,6 +8,8 @@ from typing import Any, Sequence
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Twist, TwistStamped
+from safe_pe_cbf.barriers import BOX, WIDE
+from safe_pe_cbf.ros_common.conversions import with_boxes
 from safe_pe_msgs.msg import GameState, SafetyMetrics, SafetyStatus, SafetyTarget
 
 from safe_pe_training.ros.report import SourceMetrics, TargetCheck
@@ -119,7 +121,8 @@ def game_state_arrays(msg: GameState) -> dict[str, Any]:
     """Plain arrays of a GameState (agent 0 = pursuer, 1 = evader).
 
     :param msg: the game state.
-    :return: ``poses (2,3)``, ``velocities (2,2)``, ``obstacles (K,3)``,
+    :return: ``poses (2,3)``, ``velocities (2,2)``, ``obstacles (K,3)`` (``(K,6)`` rows
+        with their kind when the arena has boxes: circles, then boxes),
         ``limits (2,3)`` rows ``(v_min, v_max, omega_max)``,
         ``arena (x_min, x_max, y_min, y_max)``, ``episode_id``, ``step``, ``dt``.
     :raises ValueError: if a pose, velocity or obstacle is not finite.
@@ -127,8 +130,11 @@ def game_state_arrays(msg: GameState) -> dict[str, Any]:
     agents = (msg.pursuer, msg.evader)
     poses = np.array([[a.x, a.y, a.theta] for a in agents], dtype=np.float64)
     velocities = np.array([[a.v, a.omega] for a in agents], dtype=np.float64)
-    obstacles = np.array([[o.x, o.y, o.radius] for o in msg.arena.obstacles],
-                         dtype=np.float64).reshape(-1, 3)
+    obstacles = with_boxes(
+        np.array([[o.x, o.y, o.radius] for o in msg.arena.obstacles],
+                 dtype=np.float64).reshape(-1, 3),
+        np.array([[b.x, b.y, b.half_length, b.half_width, b.angle, float(BOX)]
+                  for b in msg.arena.boxes], dtype=np.float64).reshape(-1, WIDE))
     limits = np.array([[a.v_min, a.v_max, a.omega_max] for a in agents], dtype=np.float64)
     arena = (msg.arena.x_min, msg.arena.x_max, msg.arena.y_min, msg.arena.y_max)
     for name, array in (('poses', poses), ('velocities', velocities), ('limits', limits),

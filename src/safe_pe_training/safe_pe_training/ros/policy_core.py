@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 import numpy as np
+from safe_pe_cbf.barriers import as_rows
 from safe_pe_sim.observations import OBS_DIM, ObservationBuilder
 from safe_pe_sim.roles import ROLES
 
@@ -188,7 +189,7 @@ class _PolicyDriver:
         """
         poses = np.asarray(state['poses'], dtype=np.float64).reshape(2, 3)
         velocities = np.asarray(state['velocities'], dtype=np.float64).reshape(2, 2)
-        obstacles = np.asarray(state['obstacles'], dtype=np.float64).reshape(-1, 3)
+        obstacles = as_rows(state['obstacles'])
         step = min(int(state['step']), self.max_steps)
         obs = self.builder.single(self.agent, [tuple(p) for p in poses],
                                   [tuple(v) for v in velocities],
