@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 __all__ = ["AVAILABLE", "BACKENDS", "njit", "prange", "floats", "ints", "pick_backend",
-           "with_globals"]
+           "with_globals", "depends_on_core"]
 
 #: ``auto``: numba when it is installed, else numpy.
 BACKENDS = ("auto", "numba", "numpy")
@@ -37,6 +37,19 @@ except ImportError:  # pragma: no cover
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
+#: modules outside this package whose kernels inline this package's (see depends_on_core)
+_DEPENDENTS: set[str] = set()
+
+
+def depends_on_core(path: str) -> None:
+    """Key numba's on-disk cache of the kernels in module file ``path`` (outside this
+    package) on this package's core modules too, as for the package's own kernels: call it
+    from a module whose kernels inline ours (the simulator's observation kernel inlines the
+    box barrier), so that a changed barrier recompiles them rather than loading stale code.
+
+    :param path: the module's ``__file__``
+    """
+    _DEPENDENTS.add(os.path.abspath(path))
 
 
 def _package_stamp() -> tuple:
@@ -73,7 +86,8 @@ def _version_the_cache() -> None:
         class Locator(base):
             @classmethod
             def from_function(cls, py_func, py_file):
-                if not os.path.abspath(py_file).startswith(_PACKAGE + os.sep):
+                path = os.path.abspath(py_file)
+                if not (path.startswith(_PACKAGE + os.sep) or path in _DEPENDENTS):
                     return None  # not ours: numba's own locators decide
                 return super().from_function(py_func, py_file)
 

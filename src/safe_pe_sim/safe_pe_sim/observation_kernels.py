@@ -26,9 +26,11 @@ import numpy as np
 
 from safe_pe_cbf.barriers import BOX, KIND
 from safe_pe_cbf.barriers.box import signed_distance
-from safe_pe_cbf.jit import AVAILABLE, njit  # numba, or a stand-in without it
+from safe_pe_cbf.jit import AVAILABLE, depends_on_core, njit  # numba, or a stand-in
 
 __all__ = ["AVAILABLE", "CONST_NAMES", "observe_kernel"]
+
+depends_on_core(__file__)  # the kernel inlines the box barrier: recompile when it changes
 
 #: Layout of the constants array ``c`` (built by ``ObservationBuilder``).
 CONST_NAMES = ("x_min", "x_max", "y_min", "y_max", "width", "height", "diag", "x_scale",

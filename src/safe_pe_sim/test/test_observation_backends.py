@@ -245,3 +245,18 @@ def test_boxes_and_segments_are_seen_at_their_nearest_point():
             if rows and s[j + 4] == 1.0 and s[j + 2] == 0.0:
                 seen_box += 1
     assert seen_box > 10
+
+
+def test_observation_kernel_cache_is_keyed_on_the_filter_core():
+    """The kernel inlines safe_pe_cbf's box barrier: its numba cache must be stamped with the
+    filter core's modules, so that a changed barrier is recompiled, not loaded stale."""
+    from numba.core import caching  # numba: the kernels' optional compiler
+
+    found = None
+    for locator in caching.CacheImpl._locator_classes:  # numba's order: the first that fits
+        found = locator.from_function(kern.observe_kernel.py_func, kern.__file__)
+        if found is not None:
+            break
+    assert found is not None
+    stamp = found.get_source_stamp()
+    assert any("barriers" in str(entry) for entry in stamp[1])
