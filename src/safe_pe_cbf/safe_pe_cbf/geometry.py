@@ -2,8 +2,9 @@
 
 Conventions (docs/architecture.md): SI units, a pose is ``(x, y, theta)``, obstacles as arrays
 are ``(K, 3)`` rows ``(x, y, radius)`` (circles) or ``(K, 6)`` rows ``(p0..p4, kind)`` (any
-barrier type of :mod:`safe_pe_cbf.barriers`, e.g. boxes). The robot body is a disk of ``robot_radius`` centred on
-the axle midpoint ``(x, y)``; the VCP is the point ``vcp_offset`` ahead of it.
+barrier type of :mod:`safe_pe_cbf.barriers`, e.g. boxes). The robot body is a disk of
+``robot_radius`` centred on the axle midpoint ``(x, y)``; the VCP is the point ``vcp_offset``
+ahead of it.
 """
 
 from __future__ import annotations

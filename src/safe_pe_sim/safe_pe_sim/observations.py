@@ -211,8 +211,8 @@ class ObservationBuilder:
                 or steps.shape != (n,):
             raise SimInputError(
                 "observation inputs must be poses (N, 2, 3), velocities (N, 2, 2), obstacles "
-                f"(N, K, 3) or (N, K, {WIDE}), mask (N, K), steps (N,); got {poses.shape}, {velocities.shape}, "
-                f"{obstacles.shape}, {mask.shape}, {steps.shape}")
+                f"(N, K, 3) or (N, K, {WIDE}), mask (N, K), steps (N,); got {poses.shape}, "
+                f"{velocities.shape}, {obstacles.shape}, {mask.shape}, {steps.shape}")
         return poses, velocities, obstacles, mask, steps
 
     def _batch_numpy(self, poses: np.ndarray, velocities: np.ndarray, obstacles: np.ndarray,

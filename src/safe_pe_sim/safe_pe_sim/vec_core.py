@@ -71,9 +71,10 @@ class VectorizedPursuitEvasion:
 
     State arrays (agent 0 = pursuer, 1 = evader), replaced or updated in place by
     :meth:`step`/:meth:`reset`: ``poses (N, 2, 3)``, ``velocities (N, 2, 2)`` (last applied
-    commands), ``obstacles (N, K, 3)`` (``(N, K, 6)`` with boxes) with ``obstacle_mask (N, K)``, ``steps (N,)``,
-    ``distance (N,)``, ``seeds (N,)``, ``episode_ids (N,)``; ``arena`` is the
-    :class:`~safe_pe_sim.config.ArenaConfig` and ``bounds`` its ``(x_min, x_max, y_min, y_max)``.
+    commands), ``obstacles (N, K, 3)`` (``(N, K, 6)`` with boxes) with ``obstacle_mask
+    (N, K)``, ``steps (N,)``, ``distance (N,)``, ``seeds (N,)``, ``episode_ids (N,)``;
+    ``arena`` is the :class:`~safe_pe_sim.config.ArenaConfig` and ``bounds`` its
+    ``(x_min, x_max, y_min, y_max)``.
     """
 
     def __init__(self, config: EnvConfig, num_envs: int, seed: int | None = None) -> None:
@@ -102,7 +103,7 @@ class VectorizedPursuitEvasion:
         self._radii_t = (float(self.radii[0]), float(self.radii[1]))
         self.poses = np.zeros((n, 2, 3))
         self.velocities = np.zeros((n, 2, 2))
-        oc = config.obstacles  # rows with a kind where the world has boxes (safe_pe_cbf.barriers)
+        oc = config.obstacles  # rows with a kind where there are boxes (safe_pe_cbf.barriers)
         self.obstacles = np.zeros((n, self.capacity, WIDE if oc.boxes or oc.segments else 3))
         self.obstacle_mask = np.zeros((n, self.capacity), dtype=bool)
         self.steps = np.zeros(n, dtype=np.int64)
