@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from safe_pe_training.checkpoints import CheckpointError
 from safe_pe_training.ros.graph_spec import (
     GraphFiles,
     deploy_graph,
@@ -120,6 +121,20 @@ def test_sim_eval_and_deploy_graphs(files, tmp_path):
                         arena_file=files.sim, use_policy=True, policy_params=files.policy,
                         checkpoint=str(exported))
     assert onnx[1].overrides['backend'] == 'onnx'   # an ONNX export runs on onnxruntime
+
+
+def test_sim_eval_takes_the_name_pretrained_for_the_shipped_pair(files, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.setenv('SAFE_PE_MODELS', str(tmp_path))
+    with pytest.raises(CheckpointError, match='no shipped pursuer model'):
+        sim_eval_graph(pursuer_checkpoint='pretrained', files=files)
+    for role in ('pursuer', 'evader'):
+        (tmp_path / f'{role}.pt').write_bytes(b'')
+    specs = {s.key: s for s in sim_eval_graph(pursuer_checkpoint='pretrained',
+                                              evader_checkpoint='pretrained', files=files)}
+    for role in ('pursuer', 'evader'):
+        assert specs[f'policy/{role}'].overrides['checkpoint'] == str(
+            (tmp_path / f'{role}.pt').resolve())
 
 
 def test_recorder_is_added_only_when_asked(files, tmp_path):

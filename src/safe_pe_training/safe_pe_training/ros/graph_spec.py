@@ -279,8 +279,10 @@ def sim_eval_graph(pursuer_checkpoint: str = '', evader_checkpoint: str = '',
 
     The metrics node writes the report and exits after ``episodes`` finished episodes.
 
-    :param pursuer_checkpoint: pursuer weights (``""``: the scripted baseline).
-    :param evader_checkpoint: evader weights (``""``: the scripted baseline).
+    :param pursuer_checkpoint: pursuer weights (``""``: the scripted baseline,
+        ``"pretrained"``: the shipped model).
+    :param evader_checkpoint: evader weights (``""``: the scripted baseline,
+        ``"pretrained"``: the shipped model).
     :param episodes: finished episodes to evaluate (>= 1).
     :param run_dir: where the report goes.
     :param seed: simulator seed.
@@ -294,8 +296,14 @@ def sim_eval_graph(pursuer_checkpoint: str = '', evader_checkpoint: str = '',
     policy = {}
     for role, path in checkpoints.items():
         if path and not Path(path).expanduser().is_file():
-            raise FileNotFoundError(f'{role} checkpoint {path!r} does not exist; give a .pt '
-                                    f'weights file written by training, or "" for a baseline')
+            # pretrained imports the league (numba): only when a name, not a file, is given
+            from safe_pe_training.pretrained import PRETRAINED, resolve_checkpoint
+            if path != PRETRAINED:
+                raise FileNotFoundError(
+                    f'{role} checkpoint {path!r} does not exist; give a .pt weights file '
+                    f'written by training, "{PRETRAINED}" for the shipped one, or "" for a '
+                    f'baseline')
+            path = str(resolve_checkpoint(path, role))
         policy[role] = {'follow_checkpoints': False,
                         'checkpoint': str(Path(path).expanduser().resolve()) if path else ''}
     run_dir = str(Path(run_dir).expanduser().resolve())
