@@ -38,6 +38,9 @@ def sim_training(launch_env):
             PythonLaunchDescriptionSource(str(LAUNCH_DIR / 'sim_training.launch.py')),
             launch_arguments={'run_type': 'A', 'training_config': str(config),
                               'budget': '512', 'steps_per_phase': '256',
+                              # the tiny config's 4 games (the launch default is 8: one
+                              # 512-step rollout would end training before the evader learns)
+                              'num_envs': '0',
                               'run_dir': str(launch_env / 'run'),
                               'shutdown_when_trained': 'false'}.items()),
         launch_pytest.actions.ReadyToTest(),
