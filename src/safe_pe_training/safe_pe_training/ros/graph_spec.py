@@ -84,6 +84,9 @@ class NodeClass:
 SIM = NodeClass('safe_pe_sim', 'safe_pe_sim_node', 'safe_pe_sim.ros.sim_node', 'SimulatorNode')
 FILTER = NodeClass('safe_pe_cbf', 'safe_pe_filter_node', 'safe_pe_cbf.ros.filter_node',
                    'SafetyFilterNode')
+#: seconds the training node of a graph with a metrics node waits for it to subscribe
+METRICS_WAIT_S = 300.0
+
 TRAINING = NodeClass('safe_pe_training', 'safe_pe_training_node',
                      'safe_pe_training.ros.training_node', 'TrainingNode')
 METRICS = NodeClass('safe_pe_training', 'safe_pe_metrics_node',
@@ -248,8 +251,9 @@ def sim_training_graph(robots: str | Sequence[str] = 'pursuer,evader', run_type:
     policy = {r: {'follow_checkpoints': True, 'checkpoint': ''} for r in names}
     specs = live_nodes(names, files, use_sim_time, policy,
                        {'seed': int(seed), 'real_time_factor': rtf})
+    # the metrics node is in this graph: its report covers training from the first step
     training = {**_common(use_sim_time), 'run_type': run_type, 'run_dir': run_dir,
-                'seed': int(seed)}
+                'seed': int(seed), 'wait_for_metrics': METRICS_WAIT_S}
     if int(budget) > 0:
         training['budget'] = int(budget)
     if int(steps_per_phase) < 0:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,14 @@ class TrainingNode(Node):
                             min_value=1, max_value=100_000)
         self.progress_bar = declare(self, 'progress_bar', False,
                                     'Show the trainer\'s tqdm progress bar on stderr.')
+        self.wait_for_metrics = declare(
+            self, 'wait_for_metrics', 0.0,
+            'Seconds to wait, before training starts, for metrics_node to subscribe to the '
+            'safety statuses, so its report covers training from the first step '
+            '(0: start at once).', min_value=0.0, max_value=3600.0)
+        self.metrics_node: str = declare(
+            self, 'metrics_node', 'safe_pe_metrics',
+            'Name of the metrics node that wait_for_metrics waits for.')
         if not self.run_dir:
             raise ParameterError('run_dir must be a directory path')
         if self.run_type == 'custom' and not self.config_file and not self.resume:
@@ -172,8 +181,38 @@ class TrainingNode(Node):
         config.validate()
         return SelfPlayTrainer(config, run_dir, hooks=hooks, progress_bar=self.progress_bar)
 
+    def _metrics_subscribed(self) -> bool:
+        if self._status_pub.get_subscription_count() == 0:     # no reader matched yet
+            return False
+        return any(info.node_name == self.metrics_node for info in
+                   self.get_subscriptions_info_by_topic(self._status_pub.topic_name))
+
+    def _await_metrics(self) -> None:
+        """Wait (up to ``wait_for_metrics`` s, or a stop) for the metrics node to subscribe.
+
+        Other subscribers (a recorder, ``ros2 topic echo``) do not count: statuses published
+        before the metrics node subscribes never reach its report.
+        """
+        if self.wait_for_metrics <= 0.0:
+            return
+        topic = self._status_pub.topic_name
+        self.get_logger().info(f'waiting up to {self.wait_for_metrics:g} s for '
+                               f'{self.metrics_node} to subscribe to {topic}')
+        deadline = time.monotonic() + self.wait_for_metrics
+        while not self._metrics_subscribed():
+            if self._stop.wait(0.1):
+                return
+            if time.monotonic() > deadline:
+                self.get_logger().warning(
+                    f'no subscriber of {topic} after {self.wait_for_metrics:g} s: training '
+                    f'starts; its statuses reach a metrics node only once it subscribes')
+                return
+
     def _train(self) -> None:
         try:
+            self._await_metrics()
+            if self._stop.is_set():
+                return
             self._trainer = self._build_trainer()
             if self._stop.is_set():
                 return
