@@ -7,6 +7,9 @@ import math
 
 import numpy as np
 
+from safe_pe_cbf.batch import BatchedSafetyFilter
+from safe_pe_cbf.config import CBFConfig
+
 
 def arc_step(poses, cmds, t):
     """Exact unicycle motion for time t under constant (v, omega) (arrays (..., 3), (..., 2))."""
@@ -63,6 +66,17 @@ def advance(poses, cmds, dt):
     out = arc_step(poses, cmds, dt)
     out[..., 2] = (out[..., 2] + math.pi) % (2 * math.pi) - math.pi
     return out
+
+
+def pair_filters(arena, gamma, dt, v_min, radius, vcp_offset, evader_speed):
+    """Batched filters of the two robots in the shared-mode property tests: the pursuer at 1
+    m/s, the evader at ``evader_speed``, equal bodies and VCP offsets, no margin, half the
+    robot-robot avoidance each."""
+    common = dict(gamma=gamma, dt=dt, v_min=v_min, robot_radius=radius,
+                  opponent_radius=radius, vcp_offset=vcp_offset, opponent_vcp_offset=vcp_offset,
+                  margin=0.0, collision_mode="shared", collision_share=0.5)
+    return (BatchedSafetyFilter(CBFConfig(v_max=1.0, **common), arena),
+            BatchedSafetyFilter(CBFConfig(v_max=evader_speed, **common), arena))
 
 
 def safe_start(rng, obstacles, arena, filters, attempts=400, sizes=slice(2, 3), evict_at=None):

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from closed_loop import adversarial_commands, checked_step, safe_start, surface_distance
+from closed_loop import (adversarial_commands, checked_step, pair_filters, safe_start,
+                         surface_distance)
 from safe_pe_cbf.barriers import BOX, keepout, kind_of
 from safe_pe_cbf.barriers.box import row, signed_distance
 from safe_pe_cbf.batch import BatchedSafetyFilter
@@ -174,11 +175,7 @@ def test_zero_body_violations_with_boxes_and_segments(seed, gamma, vcp_offset, d
     N, T = 1024, 30
     arena = Arena(0.0, size, 0.0, size)
     radii = np.array([radius, radius])
-    common = dict(gamma=gamma, dt=dt, v_min=v_min, robot_radius=radius,
-                  opponent_radius=radius, vcp_offset=vcp_offset, opponent_vcp_offset=vcp_offset,
-                  margin=0.0, collision_mode="shared", collision_share=0.5)
-    filters = (BatchedSafetyFilter(CBFConfig(v_max=1.0, **common), arena),
-               BatchedSafetyFilter(CBFConfig(v_max=evader_speed, **common), arena))
+    filters = pair_filters(arena, gamma, dt, v_min, radius, vcp_offset, evader_speed)
     O, poses = sample_start(rng, N, arena, n_obstacles, filters)
     assert (O[..., 5] == 1).any() and ((O[..., 5] == 1) & (O[..., 3] == 0)).any()
     mode = rng.integers(0, 4, (N, 2))

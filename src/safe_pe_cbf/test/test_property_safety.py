@@ -19,9 +19,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from closed_loop import adversarial_commands, checked_step, safe_start
-from safe_pe_cbf.batch import BatchedSafetyFilter
-from safe_pe_cbf.config import CBFConfig
+from closed_loop import adversarial_commands, checked_step, pair_filters, safe_start
 from safe_pe_cbf.geometry import Arena
 
 SUBSTEPS = 10
@@ -62,13 +60,7 @@ def test_zero_body_violations_under_adversarial_commands(seed, gamma, vcp_offset
     N, T = 1024, 30
     arena = Arena(0.0, size, 0.0, size)
     radii = np.array([radius, radius])
-    common = dict(gamma=gamma, dt=dt, v_min=v_min, robot_radius=radius,
-                  opponent_radius=radius, vcp_offset=vcp_offset, opponent_vcp_offset=vcp_offset,
-                  margin=0.0, collision_mode="shared", collision_share=0.5)
-    cfg_p = CBFConfig(v_max=1.0, **common)
-    cfg_e = CBFConfig(v_max=evader_speed, **common)
-    fp = BatchedSafetyFilter(cfg_p, arena)
-    fe = BatchedSafetyFilter(cfg_e, arena)
+    fp, fe = pair_filters(arena, gamma, dt, v_min, radius, vcp_offset, evader_speed)
     obstacles, poses = sample_start(rng, N, arena, n_obstacles, fp, fe)
     mode = rng.integers(0, 4, (N, 2))
     for step in range(T):
