@@ -368,34 +368,24 @@ class ObstacleConfig:
 
     def validate(self, arena: ArenaConfig | None = None) -> None:
         """Raise :class:`ConfigError` for inconsistent ranges or obstacles outside the arena."""
-        _int_at_least("obstacles.count_min", self.count_min, 0)
-        _int_at_least("obstacles.count_max", self.count_max, 0, MAX_OBSTACLES)
         _int_at_least("obstacles.max_tries", self.max_tries, 1, MAX_PLACEMENT_TRIES)
-        if self.count_min > self.count_max:
-            raise ConfigError(f"obstacles.count_min ({self.count_min}) must be <= "
-                              f"obstacles.count_max ({self.count_max})")
-        _positive("obstacles.radius_min", self.radius_min)
-        _positive("obstacles.radius_max", self.radius_max)
-        if self.radius_max > MAX_ARENA_EXTENT / 2.0:
-            raise ConfigError(f"obstacles.radius_max ({self.radius_max}) must be <= "
-                              f"{MAX_ARENA_EXTENT / 2.0} m")
-        if self.radius_min > self.radius_max:
-            raise ConfigError(f"obstacles.radius_min ({self.radius_min}) must be <= "
-                              f"obstacles.radius_max ({self.radius_max})")
-        _int_at_least("obstacles.box_count_min", self.box_count_min, 0)
-        _int_at_least("obstacles.box_count_max", self.box_count_max, 0, MAX_OBSTACLES)
-        if self.box_count_min > self.box_count_max:
-            raise ConfigError(f"obstacles.box_count_min ({self.box_count_min}) must be <= "
-                              f"obstacles.box_count_max ({self.box_count_max})")
-        for side, check in (("length", _positive), ("width", _non_negative)):
-            lo = check(f"obstacles.box_half_{side}_min", getattr(self, f"box_half_{side}_min"))
-            hi = check(f"obstacles.box_half_{side}_max", getattr(self, f"box_half_{side}_max"))
+        for what in ("count", "box_count"):  # circles, random boxes
+            lo = _int_at_least(f"obstacles.{what}_min", getattr(self, f"{what}_min"), 0)
+            hi = _int_at_least(f"obstacles.{what}_max", getattr(self, f"{what}_max"), 0,
+                               MAX_OBSTACLES)
             if lo > hi:
-                raise ConfigError(f"obstacles.box_half_{side}_min ({lo}) must be <= "
-                                  f"obstacles.box_half_{side}_max ({hi})")
+                raise ConfigError(f"obstacles.{what}_min ({lo}) must be <= "
+                                  f"obstacles.{what}_max ({hi})")
+        for what, check in (("radius", _positive), ("box_half_length", _positive),
+                            ("box_half_width", _non_negative)):
+            lo = check(f"obstacles.{what}_min", getattr(self, f"{what}_min"))
+            hi = check(f"obstacles.{what}_max", getattr(self, f"{what}_max"))
             if hi > MAX_ARENA_EXTENT / 2.0:
-                raise ConfigError(f"obstacles.box_half_{side}_max ({hi}) must be <= "
+                raise ConfigError(f"obstacles.{what}_max ({hi}) must be <= "
                                   f"{MAX_ARENA_EXTENT / 2.0} m")
+            if lo > hi:
+                raise ConfigError(f"obstacles.{what}_min ({lo}) must be <= "
+                                  f"obstacles.{what}_max ({hi})")
         _non_negative("obstacles.clearance_obstacles", self.clearance_obstacles)
         _non_negative("obstacles.clearance_walls", self.clearance_walls)
         _non_negative("obstacles.clearance_spawn", self.clearance_spawn)
