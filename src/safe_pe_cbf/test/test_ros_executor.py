@@ -42,11 +42,8 @@ from safe_pe_cbf.ros_common.executors import (  # noqa: E402
 from safe_pe_cbf.ros.filter_node import DEFAULT_EXECUTOR, main  # noqa: E402
 from safe_pe_cbf.ros_common.executors import spin_until_shutdown  # noqa: E402
 from safe_pe_cbf.ros_common.params import ParameterError  # noqa: E402
-from safe_pe_cbf.ros_common.testing import (  # noqa: E402
-    isolated_context,
-    spin_until,
-    test_domain_id,
-)
+from safe_pe_cbf.ros_common.testing import isolated_context, spin_until  # noqa: E402
+from safe_pe_cbf.ros_common.testing import test_domain_id as domain_id  # noqa: E402
 
 NS = f"exec_{os.getpid()}"
 WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them
@@ -233,7 +230,7 @@ class _DoneNode(Node):
 @pytest.fixture()
 def runner_env(tmp_path, monkeypatch):
     monkeypatch.delenv(EXECUTOR_ENV, raising=False)
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(test_domain_id(53)))
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain_id(53)))
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
 
