@@ -1,8 +1,14 @@
 """Closed-loop helpers of the property tests (not a test module): exact unicycle arcs, body-level
-clearances and adversarial nominal commands. Written here on purpose: safe_pe_cbf must not
-import safe_pe_sim (whose safety_check does the same for the simulator)."""
+clearances, adversarial nominal commands, safe starting states and the sub-stepped check of
+one control step. Written here on purpose: safe_pe_cbf must not import safe_pe_sim (whose
+safety_check does the same for the simulator)."""
+
+import math
 
 import numpy as np
+
+from safe_pe_cbf.batch import BatchedSafetyFilter
+from safe_pe_cbf.config import CBFConfig
 
 
 def arc_step(poses, cmds, t):
@@ -38,15 +44,96 @@ def surface_distance(xy, obstacles):
     return np.where(obstacles[:, None, :, 5] == 1.0, box, circle)
 
 
-def body_clearance(poses, arena, obstacles, radii):
-    """Smallest body-level clearance of each env (negative = collision). poses (N, 2, 3)."""
+def static_clearance(xy, arena, obstacles, radii):
+    """Body-level clearance (N, M) of M robots per env to the walls and obstacles (negative =
+    collision): points xy (N, M, 2), obstacles as for :func:`surface_distance`, radii (M,)."""
     r = radii[None, :]
-    xy = poses[..., :2]
     walls = np.minimum.reduce([xy[..., 0] - arena.x_min - r, arena.x_max - xy[..., 0] - r,
                                xy[..., 1] - arena.y_min - r, arena.y_max - xy[..., 1] - r])
     d_obs = surface_distance(xy, obstacles) - r[..., None]
+    return np.minimum(walls, d_obs.min(axis=2))
+
+
+def body_clearance(poses, arena, obstacles, radii):
+    """Smallest body-level clearance of each env (negative = collision). poses (N, 2, 3)."""
+    xy = poses[..., :2]
     pair = np.linalg.norm(xy[:, 0] - xy[:, 1], axis=-1) - radii.sum()
-    return np.minimum(np.minimum(walls.min(axis=1), d_obs.min(axis=(1, 2))), pair)
+    return np.minimum(static_clearance(xy, arena, obstacles, radii).min(axis=1), pair)
+
+
+def advance(poses, cmds, dt):
+    """Poses after ``dt`` on exact arcs, headings wrapped to [-pi, pi)."""
+    out = arc_step(poses, cmds, dt)
+    out[..., 2] = (out[..., 2] + math.pi) % (2 * math.pi) - math.pi
+    return out
+
+
+def pair_filters(arena, gamma, dt, v_min, radius, vcp_offset, evader_speed):
+    """Batched filters of the two robots in the shared-mode property tests: the pursuer at 1
+    m/s, the evader at ``evader_speed``, equal bodies and VCP offsets, no margin, half the
+    robot-robot avoidance each."""
+    common = dict(gamma=gamma, dt=dt, v_min=v_min, robot_radius=radius,
+                  opponent_radius=radius, vcp_offset=vcp_offset, opponent_vcp_offset=vcp_offset,
+                  margin=0.0, collision_mode="shared", collision_share=0.5)
+    return (BatchedSafetyFilter(CBFConfig(v_max=1.0, **common), arena),
+            BatchedSafetyFilter(CBFConfig(v_max=evader_speed, **common), arena))
+
+
+def safe_start(rng, obstacles, arena, filters, attempts=400, sizes=slice(2, 3), evict_at=None):
+    """Poses (N, 2, 3) inside the arena where every barrier of every filter is >= 0 (the
+    filter's precondition), by rejection sampling. ``filters[a]`` (one per filtered robot)
+    sees robot ``a`` with robot ``1 - a`` as its opponent.
+
+    An env still without a start every 20th attempt halves its obstacles' ``sizes`` columns,
+    and at attempt ``evict_at`` (None: never) moves its obstacles out of the arena; both
+    change ``obstacles`` (N, K, C) in place.
+
+    :return: ``(obstacles, poses)``.
+    :raises AssertionError: if some env has no start after ``attempts`` tries.
+    """
+    N = obstacles.shape[0]
+    poses = np.zeros((N, 2, 3))
+    todo = np.arange(N)
+    for attempt in range(attempts):
+        if attempt % 20 == 19:
+            obstacles[todo, :, sizes] *= 0.5  # crowded layout: shrink its obstacles
+        if attempt == evict_at:  # no room at all (a large margin): obstacles outside
+            obstacles[todo, :, :2] = -2.0 * (arena.x_max - arena.x_min)
+        cand = np.stack([rng.uniform(arena.x_min, arena.x_max, (todo.size, 2)),
+                         rng.uniform(arena.y_min, arena.y_max, (todo.size, 2)),
+                         rng.uniform(-np.pi, np.pi, (todo.size, 2))], axis=-1)
+        ok = np.ones(todo.size, dtype=bool)
+        for a, f in enumerate(filters):
+            ok &= f.min_barrier(cand[:, a], obstacles[todo], None, cand[:, 1 - a]) >= 0.0
+        poses[todo[ok]] = cand[ok]
+        todo = todo[~ok]
+        if todo.size == 0:
+            return obstacles, poses
+    raise AssertionError("could not sample safe starting states")
+
+
+def checked_step(poses, cmds, dt, arena, obstacles, radii, filters, step, substeps=10,
+                 tol=1e-9, context=""):
+    """One control step of both robots on exact arcs, checked at ``substeps`` points: 0
+    body-level violations (walls, obstacles, the pair) and, stronger, every filter's barriers
+    (VCP level) >= ``-tol`` between samples. ``filters`` as for :func:`safe_start`.
+
+    :param step: the control step's number, and ``context`` text, for the failure message.
+    :return: the poses after ``dt`` (:func:`advance`).
+    :raises AssertionError: naming the step, sub-step and env of the first violation.
+    """
+    for s in range(1, substeps + 1):
+        sub = arc_step(poses, cmds, dt * s / substeps)
+        clear = body_clearance(sub, arena, obstacles, radii)
+        if not np.all(clear >= -tol):
+            raise AssertionError(f"body violation {clear.min():.3e} m at step {step}, sub-step "
+                                 f"{s}, env {int(np.argmin(clear))}{context}")
+        for a, f in enumerate(filters):
+            h = f.min_barrier(sub[:, a], obstacles, None, sub[:, 1 - a])
+            if not np.all(h >= -tol):
+                raise AssertionError(f"barrier violation {h.min():.3e} m (robot {a}) at step "
+                                     f"{step}, sub-step {s}, env {int(np.argmin(h))}{context}")
+    return advance(poses, cmds, dt)
 
 
 def adversarial_commands(rng, poses, obstacles, arena, mode, v_max, w_max):

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from closed_loop import adversarial_commands, arc_step, body_clearance, surface_distance
+from closed_loop import (adversarial_commands, checked_step, pair_filters, safe_start,
+                         surface_distance)
 from safe_pe_cbf.barriers import BOX, keepout, kind_of
 from safe_pe_cbf.barriers.box import row, signed_distance
 from safe_pe_cbf.batch import BatchedSafetyFilter
@@ -152,24 +153,8 @@ def test_single_and_batched_paths_bitwise_with_boxes(with_opp):
 
 def sample_start(rng, N, arena, K, filters):
     """Mixed obstacles and poses with every barrier >= 0 (rejection sampling)."""
-    size = arena.x_max - arena.x_min
-    O = random_obstacles(rng, N, K, size)
-    poses = np.zeros((N, 2, 3))
-    todo = np.arange(N)
-    for attempt in range(400):
-        if attempt % 20 == 19:
-            O[todo, :, 2:4] *= 0.5
-        cand = np.stack([rng.uniform(arena.x_min, arena.x_max, (todo.size, 2)),
-                         rng.uniform(arena.y_min, arena.y_max, (todo.size, 2)),
-                         rng.uniform(-np.pi, np.pi, (todo.size, 2))], axis=-1)
-        ok = np.ones(todo.size, dtype=bool)
-        for a, f in enumerate(filters):
-            ok &= f.min_barrier(cand[:, a], O[todo], None, cand[:, 1 - a]) >= 0.0
-        poses[todo[ok]] = cand[ok]
-        todo = todo[~ok]
-        if todo.size == 0:
-            return O, poses
-    raise AssertionError("could not sample safe starting states")
+    O = random_obstacles(rng, N, K, arena.x_max - arena.x_min)
+    return safe_start(rng, O, arena, filters, sizes=slice(2, 4))
 
 
 @settings(max_examples=8, deadline=None, derandomize=True,
@@ -190,11 +175,7 @@ def test_zero_body_violations_with_boxes_and_segments(seed, gamma, vcp_offset, d
     N, T = 1024, 30
     arena = Arena(0.0, size, 0.0, size)
     radii = np.array([radius, radius])
-    common = dict(gamma=gamma, dt=dt, v_min=v_min, robot_radius=radius,
-                  opponent_radius=radius, vcp_offset=vcp_offset, opponent_vcp_offset=vcp_offset,
-                  margin=0.0, collision_mode="shared", collision_share=0.5)
-    filters = (BatchedSafetyFilter(CBFConfig(v_max=1.0, **common), arena),
-               BatchedSafetyFilter(CBFConfig(v_max=evader_speed, **common), arena))
+    filters = pair_filters(arena, gamma, dt, v_min, radius, vcp_offset, evader_speed)
     O, poses = sample_start(rng, N, arena, n_obstacles, filters)
     assert (O[..., 5] == 1).any() and ((O[..., 5] == 1) & (O[..., 3] == 0)).any()
     mode = rng.integers(0, 4, (N, 2))
@@ -211,19 +192,8 @@ def test_zero_body_violations_with_boxes_and_segments(seed, gamma, vcp_offset, d
             on_box = (rec.min_h_index >= 5) & (O[np.arange(N), k, 5] == 1) & (rec.min_h < 0.02)
             TOTAL["near_box"] += int((on_box & rec.intervened).sum())
         assert np.all(np.isfinite(cmds))
-        for s in range(1, SUBSTEPS + 1):
-            sub = arc_step(poses, cmds, dt * s / SUBSTEPS)
-            clear = body_clearance(sub, arena, O, radii)
-            assert np.all(clear >= -BODY_TOL), (
-                f"body violation {clear.min():.3e} m at step {step}, sub-step {s}, env "
-                f"{int(np.argmin(clear))}")
-            for a, f in enumerate(filters):
-                h = f.min_barrier(sub[:, a], O, None, sub[:, 1 - a])
-                assert np.all(h >= -BODY_TOL), (
-                    f"barrier violation {h.min():.3e} m (robot {a}) at step {step}, sub-step "
-                    f"{s}, env {int(np.argmin(h))}")
-        poses = arc_step(poses, cmds, dt)
-        poses[..., 2] = (poses[..., 2] + math.pi) % (2 * math.pi) - math.pi
+        poses = checked_step(poses, cmds, dt, arena, O, radii, filters, step, SUBSTEPS,
+                             BODY_TOL)
     TOTAL["env"] += N * T
 
 

@@ -15,7 +15,7 @@ from safe_pe_cbf.barriers import keepout
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.geometry import Arena, BoxObstacle
 from safe_pe_cbf.resolver import SafeActionResolver
-from safe_pe_cbf.ros.filter_params import arena_from_values
+from safe_pe_cbf.ros_common.arena_params import arena_from_values
 from safe_pe_cbf.ros.markers import constraint_markers
 from safe_pe_cbf.ros_common.conversions import (
     NonFiniteInput,

@@ -36,7 +36,8 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from closed_loop import adversarial_commands, arc_step, body_clearance
+from closed_loop import (adversarial_commands, advance, arc_step, checked_step, safe_start,
+                         static_clearance)
 from safe_pe_cbf.batch import BatchedSafetyFilter
 from safe_pe_cbf.config import FIELD_RANGES, MAX_WEIGHT_RATIO, WEIGHT_RANGE, CBFConfig
 from safe_pe_cbf.geometry import Arena
@@ -94,27 +95,12 @@ def scenarios(draw, mode: str = "shared"):
 
 
 def sample_start(rng, size, n_obstacles, filters):
-    """Obstacles (radii scaled to the world) and poses where every barrier is >= 0."""
+    """Obstacles (radii scaled to the world) and poses where every barrier is >= 0; a large
+    margin that leaves no room moves the obstacles outside."""
     obstacles = np.concatenate([rng.uniform(0.0, size, (N, n_obstacles, 2)),
                                 rng.uniform(0.01, 0.08, (N, n_obstacles, 1)) * size], axis=2)
-    poses = np.zeros((N, 2, 3))
-    todo = np.arange(N)
-    for attempt in range(600):
-        if attempt % 20 == 19:
-            obstacles[todo, :, 2] *= 0.5
-        if attempt == 300:  # a large margin leaves no room: move the obstacles outside
-            obstacles[todo, :, :2] = -2.0 * size
-        cand = np.stack([rng.uniform(0.0, size, (todo.size, 2)),
-                         rng.uniform(0.0, size, (todo.size, 2)),
-                         rng.uniform(-np.pi, np.pi, (todo.size, 2))], axis=-1)
-        ok = np.ones(todo.size, dtype=bool)
-        for a, f in enumerate(filters):
-            ok &= f.min_barrier(cand[:, a], obstacles[todo], None, cand[:, 1 - a]) >= 0.0
-        poses[todo[ok]] = cand[ok]
-        todo = todo[~ok]
-        if todo.size == 0:
-            return obstacles, poses
-    raise AssertionError("could not sample safe starting states")
+    return safe_start(rng, obstacles, Arena(0.0, size, 0.0, size), filters, attempts=600,
+                      evict_at=300)
 
 
 TB3 = dict(dt=0.1, vcp_offset=0.05, opponent_vcp_offset=0.05, robot_radius=0.105,
@@ -161,29 +147,8 @@ def test_zero_violations_over_the_accepted_parameter_space(sc):
         assert np.all(np.isfinite(cmds))
         assert np.all(cmds[..., 0] >= cfg.v_min) and np.all(cmds[..., 0] <= cfg.v_max)
         assert np.all(np.abs(cmds[..., 1]) <= cfg.omega_max)
-        for s in range(1, SUBSTEPS + 1):
-            sub = arc_step(poses, cmds, cfg.dt * s / SUBSTEPS)
-            clear = body_clearance(sub, arena, obstacles, radii)
-            assert np.all(clear >= -TOL), (
-                f"body violation {clear.min():.3e} m at step {step}, sub-step {s}, env "
-                f"{int(np.argmin(clear))}, config {cfg}")
-            for a, f in enumerate(filters):
-                h = f.min_barrier(sub[:, a], obstacles, None, sub[:, 1 - a])
-                assert np.all(h >= -TOL), (
-                    f"barrier violation {h.min():.3e} m (robot {a}) at step {step}, "
-                    f"sub-step {s}, env {int(np.argmin(h))}, config {cfg}")
-        poses = arc_step(poses, cmds, cfg.dt)
-        poses[..., 2] = (poses[..., 2] + math.pi) % (2 * math.pi) - math.pi
-
-
-def _static_clearance(pose, arena, obstacles, radius):
-    """Body clearance of one robot per env from walls and obstacles ((N, 3) poses)."""
-    x, y = pose[:, 0], pose[:, 1]
-    walls = np.minimum.reduce([x - arena.x_min, arena.x_max - x, y - arena.y_min,
-                               arena.y_max - y]) - radius
-    d_obs = np.linalg.norm(pose[:, None, :2] - obstacles[..., :2], axis=-1) \
-        - obstacles[..., 2] - radius
-    return np.minimum(walls, d_obs.min(axis=1))
+        poses = checked_step(poses, cmds, cfg.dt, arena, obstacles, radii, filters, step,
+                             SUBSTEPS, TOL, context=f", config {cfg}")
 
 
 def run_worst_case(sc) -> tuple[int, int]:
@@ -231,7 +196,7 @@ def run_worst_case(sc) -> tuple[int, int]:
         backup_steps += int((rec.tier == Tier.BACKUP).sum())
         for s in range(1, SUBSTEPS + 1):
             sub = arc_step(poses, cmds, cfg.dt * s / SUBSTEPS)
-            static = _static_clearance(sub[:, 0], arena, obstacles, cfg.robot_radius)
+            static = static_clearance(sub[:, :1, :2], arena, obstacles, radii[:1])[:, 0]
             pair = np.linalg.norm(sub[:, 0, :2] - sub[:, 1, :2], axis=-1) - radii.sum()
             hs = filt.barrier_values(sub[:, 0], obstacles, None, sub[:, 1])
             worst = int(np.argmin(np.minimum(static, hs[:, 1:].min(axis=1))))
@@ -244,8 +209,7 @@ def run_worst_case(sc) -> tuple[int, int]:
                 f"certified command breached the pair: bodies {pair[bad].min():.3e} m, "
                 f"barrier {hs[bad, 0].min():.3e} m at step {step}, sub-step {s}, env "
                 f"{int(np.flatnonzero(bad)[0])}, tier {rec.tier[bad][0]}, config {cfg}")
-        poses = arc_step(poses, cmds, cfg.dt)
-        poses[..., 2] = (poses[..., 2] + math.pi) % (2 * math.pi) - math.pi
+        poses = advance(poses, cmds, cfg.dt)
     return certified_steps, backup_steps
 
 

@@ -14,16 +14,12 @@ body-level check fails.
 The integrator is written here on purpose: safe_pe_cbf must not import safe_pe_sim.
 """
 
-import math
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from closed_loop import adversarial_commands, arc_step, body_clearance
-from safe_pe_cbf.batch import BatchedSafetyFilter
-from safe_pe_cbf.config import CBFConfig
+from closed_loop import adversarial_commands, checked_step, pair_filters, safe_start
 from safe_pe_cbf.geometry import Arena
 
 SUBSTEPS = 10
@@ -32,30 +28,11 @@ TOTAL_STEPS = {"env": 0, "checked_substeps": 0, "interventions": 0, "robot_steps
 
 
 def sample_start(rng, N, arena, n_obstacles, filters, opp_filters):
-    """Obstacles and poses with every barrier >= 0 (the filter's precondition).
-
-    Rejection sampling; an env whose layout leaves no room gets new obstacles.
-    """
+    """Obstacles and poses with every barrier >= 0 (the filter's precondition)."""
     size = arena.x_max - arena.x_min
     obstacles = np.concatenate([rng.uniform(0.5, size - 0.5, (N, n_obstacles, 2)),
                                 rng.uniform(0.1, 0.5, (N, n_obstacles, 1))], axis=2)
-    poses = np.zeros((N, 2, 3))
-    todo = np.arange(N)
-    for attempt in range(400):
-        if attempt % 20 == 19:
-            obstacles[todo, :, 2] *= 0.5  # crowded layout: shrink its obstacles
-        cand = np.stack([rng.uniform(arena.x_min, arena.x_max, (todo.size, 2)),
-                         rng.uniform(arena.y_min, arena.y_max, (todo.size, 2)),
-                         rng.uniform(-np.pi, np.pi, (todo.size, 2))], axis=-1)
-        ok = np.ones(todo.size, dtype=bool)
-        for a, f in enumerate((filters, opp_filters)):
-            hmin = f.min_barrier(cand[:, a], obstacles[todo], None, cand[:, 1 - a])
-            ok &= hmin >= 0.0
-        poses[todo[ok]] = cand[ok]
-        todo = todo[~ok]
-        if todo.size == 0:
-            return obstacles, poses
-    raise AssertionError("could not sample safe starting states")
+    return safe_start(rng, obstacles, arena, (filters, opp_filters))
 
 
 @settings(max_examples=8, deadline=None, derandomize=True,
@@ -83,17 +60,9 @@ def test_zero_body_violations_under_adversarial_commands(seed, gamma, vcp_offset
     N, T = 1024, 30
     arena = Arena(0.0, size, 0.0, size)
     radii = np.array([radius, radius])
-    common = dict(gamma=gamma, dt=dt, v_min=v_min, robot_radius=radius,
-                  opponent_radius=radius, vcp_offset=vcp_offset, opponent_vcp_offset=vcp_offset,
-                  margin=0.0, collision_mode="shared", collision_share=0.5)
-    cfg_p = CBFConfig(v_max=1.0, **common)
-    cfg_e = CBFConfig(v_max=evader_speed, **common)
-    fp = BatchedSafetyFilter(cfg_p, arena)
-    fe = BatchedSafetyFilter(cfg_e, arena)
+    fp, fe = pair_filters(arena, gamma, dt, v_min, radius, vcp_offset, evader_speed)
     obstacles, poses = sample_start(rng, N, arena, n_obstacles, fp, fe)
     mode = rng.integers(0, 4, (N, 2))
-    worst = np.inf
-    worst_h = np.inf
     for step in range(T):
         if step % 5 == 0:
             mode = rng.integers(0, 4, (N, 2))
@@ -103,22 +72,9 @@ def test_zero_body_violations_under_adversarial_commands(seed, gamma, vcp_offset
         u_e, rec_e = fe.resolve(poses[:, 1], nominal[:, 1], obstacles, None, poses[:, 0])
         cmds = np.stack([u_p, u_e], axis=1)
         assert np.all(np.isfinite(cmds))
-        for s in range(1, SUBSTEPS + 1):
-            sub = arc_step(poses, cmds, dt * s / SUBSTEPS)
-            clear = body_clearance(sub, arena, obstacles, radii)
-            worst = min(worst, float(clear.min()))
-            assert np.all(clear >= -BODY_TOL), (
-                f"body violation {clear.min():.3e} m at step {step}, sub-step {s}, env "
-                f"{int(np.argmin(clear))}")
-            # stronger: the barriers themselves (VCP level) never go negative between samples
-            for a, f in enumerate((fp, fe)):
-                h = f.min_barrier(sub[:, a], obstacles, None, sub[:, 1 - a])
-                worst_h = min(worst_h, float(h.min()))
-                assert np.all(h >= -BODY_TOL), (
-                    f"barrier violation {h.min():.3e} m (robot {a}) at step {step}, sub-step "
-                    f"{s}, env {int(np.argmin(h))}")
-        poses = arc_step(poses, cmds, dt)
-        poses[..., 2] = (poses[..., 2] + math.pi) % (2 * math.pi) - math.pi
+        # bodies, and (stronger) the VCP-level barriers, never go negative between samples
+        poses = checked_step(poses, cmds, dt, arena, obstacles, radii, (fp, fe), step,
+                             SUBSTEPS, BODY_TOL)
         TOTAL_STEPS["interventions"] += int(rec_p.intervened.sum() + rec_e.intervened.sum())
     TOTAL_STEPS["env"] += N * T
     TOTAL_STEPS["robot_steps"] += 2 * N * T

@@ -1,4 +1,5 @@
-"""The executor choice of the filter node's main(): parsing, and the events executor in use.
+"""The executor choice of the filter node's main(): parsing, and the events executor in use;
+the exit codes of ``spin_until_shutdown``, the runner of every other node's main().
 
 The two-process test runs ``python -m safe_pe_cbf.ros.filter_node`` with the default
 (events) executor and checks what a robot relies on besides filtering (covered per executor in
@@ -14,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -25,6 +27,7 @@ psutil = pytest.importorskip("psutil", reason="psutil is in requirements.txt: sc
 from geometry_msgs.msg import Twist  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.parameter_client import AsyncParameterClient  # noqa: E402
 from safe_pe_msgs.msg import SafetyStatus  # noqa: E402
@@ -38,7 +41,9 @@ from safe_pe_cbf.ros_common.executors import (  # noqa: E402
 )
 from safe_pe_cbf.ros.filter_node import DEFAULT_EXECUTOR, main  # noqa: E402
 from safe_pe_cbf.ros_common.executors import spin_until_shutdown  # noqa: E402
+from safe_pe_cbf.ros_common.params import ParameterError  # noqa: E402
 from safe_pe_cbf.ros_common.testing import isolated_context, spin_until  # noqa: E402
+from safe_pe_cbf.ros_common.testing import test_domain_id as domain_id  # noqa: E402
 
 NS = f"exec_{os.getpid()}"
 WAIT = 60.0  # upper limit of every wait [s]: conditions, not durations, end them
@@ -204,3 +209,66 @@ def test_spin_until_shutdown_refuses_an_unknown_executor(monkeypatch):
     with pytest.raises(SystemExit) as exc:
         spin_until_shutdown(never_built, "test", ["prog", "--executor", "turbo", "--ros-args"])
     assert exc.value.code == 2
+
+
+class _DoneNode(Node):
+    """Finished as soon as it is built (its ``done`` event is set), with ``error`` as given;
+    records in ``teardowns`` that it was destroyed."""
+
+    def __init__(self, error: str, teardowns: list[str]) -> None:
+        super().__init__("runner_probe")
+        self.error = error
+        self.done = threading.Event()
+        self.done.set()
+        self._teardowns = teardowns
+
+    def destroy_node(self) -> None:
+        self._teardowns.append(self.error or "clean")
+        super().destroy_node()
+
+
+@pytest.fixture()
+def runner_env(tmp_path, monkeypatch):
+    monkeypatch.delenv(EXECUTOR_ENV, raising=False)
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain_id(53)))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
+
+
+@pytest.mark.parametrize("threads", [None, 2])
+def test_spin_until_shutdown_ends_on_done_with_the_nodes_exit_code(runner_env, threads):
+    teardowns: list[str] = []
+    spin_until_shutdown(lambda: _DoneNode("", teardowns), "test", ["prog"], threads=threads,
+                        done=lambda node: node.done)  # code 0: returns
+    with pytest.raises(SystemExit) as exc:
+        spin_until_shutdown(lambda: _DoneNode("training failed", teardowns), "test", ["prog"],
+                            threads=threads, done=lambda node: node.done)
+    assert exc.value.code == 1
+    assert teardowns == ["clean", "training failed"]  # destroyed cleanly both times
+    assert not rclpy.ok()  # and rclpy shut down
+
+
+def test_spin_until_shutdown_exit_codes_of_start_up_and_runtime_errors(runner_env, capfd):
+    def bad_parameter() -> Node:
+        raise ParameterError("invalid parameter rate: -1 is below 0")
+
+    def broken() -> Node:
+        raise RuntimeError("no such device")
+
+    def failing_timer() -> Node:
+        node = Node("runner_probe")
+
+        def fail() -> None:
+            raise RuntimeError("callback broke")
+
+        node.create_timer(0.001, fail)
+        return node
+
+    for make_node, code, said in ((bad_parameter, 2, "invalid parameter rate"),
+                                  (broken, 1, "no such device"),
+                                  (failing_timer, 1, "callback broke")):
+        with pytest.raises(SystemExit) as exc:
+            spin_until_shutdown(make_node, "test", ["prog"])
+        assert exc.value.code == code
+        assert said in capfd.readouterr().err
+        assert not rclpy.ok()

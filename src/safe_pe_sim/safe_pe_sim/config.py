@@ -298,13 +298,18 @@ class RobotConfig:
 
 @dataclass
 class ObstacleConfig:
-    """Circular obstacles (an explicit list, or a seeded random layout), plus fixed boxes and
-    wall segments (in every episode; random circles are placed clear of them).
+    """Circular obstacles (an explicit list, or a seeded random layout), fixed boxes and wall
+    segments (in every episode; random circles are placed clear of them), and seeded random
+    boxes (placed clear of everything else).
 
-    With ``explicit`` non-empty, exactly those obstacles are used in every episode (the count and
+    With ``explicit`` non-empty, exactly those circles are used in every episode (the count and
     radius ranges are then ignored). Otherwise each reset draws ``count`` uniformly from
     ``[count_min, count_max]`` and radii uniformly from ``[radius_min, radius_max]``, rejecting
-    placements closer than the clearances below (surface to surface).
+    placements closer than the clearances below (surface to surface). Then it draws
+    ``box_count_min..box_count_max`` random boxes the same way: half-length, half-width and
+    orientation uniform in their ranges (``[-pi, pi)`` for the angle), the whole rectangle at
+    least ``clearance_walls`` from every wall and ``clearance_obstacles`` from every obstacle
+    and earlier box. Spawned bodies keep ``clearance_spawn`` from all of them.
     """
 
     count_min: int = 2
@@ -328,6 +333,18 @@ class ObstacleConfig:
     half_length, half_width, angle], ...]`` [m, rad]; ``half_width = 0`` is a thin wall."""
     segments: list[list[float]] = field(default_factory=list)
     """Fixed thin wall segments in every episode as ``[[x0, y0, x1, y1], ...]`` [m]."""
+    box_count_min: int = 0
+    """Fewest random boxes per episode."""
+    box_count_max: int = 0
+    """Most random boxes per episode (0: none, and no random draws for them)."""
+    box_half_length_min: float = 0.2
+    """Smallest half-length of a random box [m]."""
+    box_half_length_max: float = 0.6
+    """Largest half-length of a random box [m]."""
+    box_half_width_min: float = 0.0
+    """Smallest half-width of a random box [m] (0: thin walls possible)."""
+    box_half_width_max: float = 0.3
+    """Largest half-width of a random box [m]."""
     max_tries: int = 200
     """Placement attempts per obstacle before the generator gives up with an error."""
 
@@ -335,7 +352,13 @@ class ObstacleConfig:
     def capacity(self) -> int:
         """Padded number K of obstacle rows in batched arrays."""
         return (len(self.explicit) if self.explicit else self.count_max) + len(self.boxes) \
-            + len(self.segments)
+            + len(self.segments) + self.box_count_max
+
+    @property
+    def has_boxes(self) -> bool:
+        """Whether layouts carry ``(k, 6)`` rows with a kind (``safe_pe_cbf.barriers``): fixed
+        boxes or segments, or random boxes (in every episode, even one that drew none)."""
+        return bool(self.boxes or self.segments or self.box_count_max)
 
     def box_rows(self) -> list[tuple[float, ...]]:
         """The boxes and segments as obstacle rows with their kind (``safe_pe_cbf.barriers``:
@@ -345,20 +368,24 @@ class ObstacleConfig:
 
     def validate(self, arena: ArenaConfig | None = None) -> None:
         """Raise :class:`ConfigError` for inconsistent ranges or obstacles outside the arena."""
-        _int_at_least("obstacles.count_min", self.count_min, 0)
-        _int_at_least("obstacles.count_max", self.count_max, 0, MAX_OBSTACLES)
         _int_at_least("obstacles.max_tries", self.max_tries, 1, MAX_PLACEMENT_TRIES)
-        if self.count_min > self.count_max:
-            raise ConfigError(f"obstacles.count_min ({self.count_min}) must be <= "
-                              f"obstacles.count_max ({self.count_max})")
-        _positive("obstacles.radius_min", self.radius_min)
-        _positive("obstacles.radius_max", self.radius_max)
-        if self.radius_max > MAX_ARENA_EXTENT / 2.0:
-            raise ConfigError(f"obstacles.radius_max ({self.radius_max}) must be <= "
-                              f"{MAX_ARENA_EXTENT / 2.0} m")
-        if self.radius_min > self.radius_max:
-            raise ConfigError(f"obstacles.radius_min ({self.radius_min}) must be <= "
-                              f"obstacles.radius_max ({self.radius_max})")
+        for what in ("count", "box_count"):  # circles, random boxes
+            lo = _int_at_least(f"obstacles.{what}_min", getattr(self, f"{what}_min"), 0)
+            hi = _int_at_least(f"obstacles.{what}_max", getattr(self, f"{what}_max"), 0,
+                               MAX_OBSTACLES)
+            if lo > hi:
+                raise ConfigError(f"obstacles.{what}_min ({lo}) must be <= "
+                                  f"obstacles.{what}_max ({hi})")
+        for what, check in (("radius", _positive), ("box_half_length", _positive),
+                            ("box_half_width", _non_negative)):
+            lo = check(f"obstacles.{what}_min", getattr(self, f"{what}_min"))
+            hi = check(f"obstacles.{what}_max", getattr(self, f"{what}_max"))
+            if hi > MAX_ARENA_EXTENT / 2.0:
+                raise ConfigError(f"obstacles.{what}_max ({hi}) must be <= "
+                                  f"{MAX_ARENA_EXTENT / 2.0} m")
+            if lo > hi:
+                raise ConfigError(f"obstacles.{what}_min ({lo}) must be <= "
+                                  f"obstacles.{what}_max ({hi})")
         _non_negative("obstacles.clearance_obstacles", self.clearance_obstacles)
         _non_negative("obstacles.clearance_walls", self.clearance_walls)
         _non_negative("obstacles.clearance_spawn", self.clearance_spawn)

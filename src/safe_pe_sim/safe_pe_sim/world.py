@@ -11,14 +11,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from safe_pe_cbf.barriers import BOX, WIDE, surface_distance
+from safe_pe_cbf.barriers import BOX, KIND, WIDE, surface_distance
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena, BoxObstacle, CircleObstacle, obstacles_array
 
 from .config import ConfigError, EnvConfig, check_layout
 
 __all__ = ["Layout", "generate_obstacles", "explicit_obstacles", "sample_spawns",
-           "pad_obstacles", "NOISE_STREAM", "make_rngs"]
+           "pad_obstacles", "box_corners", "box_gaps", "NOISE_STREAM", "make_rngs"]
 
 NOISE_STREAM = 0x6E6F6973
 """Second seed word of the actuator-noise generator: ``default_rng([seed, NOISE_STREAM])``."""
@@ -94,16 +94,19 @@ def generate_obstacles(config: EnvConfig, rng: np.random.Generator) -> np.ndarra
     """Draw one obstacle layout (or return the explicit list).
 
     :param config: environment config (``obstacles`` and ``arena`` are used).
-    :param rng: generator the draws come from.
+    :param rng: generator the draws come from (circles first, then random boxes; none for
+        boxes when ``box_count_max`` is 0, so such layouts are unchanged).
     :return: ``(k, 3)`` array of ``(x, y, radius)``, or ``(k, 6)`` rows with a kind when the
-        config has boxes or segments (circles first, then boxes, then segments).
+        config has boxes (``ObstacleConfig.has_boxes``): circles first, then fixed boxes,
+        segments, random boxes.
     """
     oc = config.obstacles
     boxes = np.array(oc.box_rows(), dtype=np.float64).reshape(-1, WIDE)
     circles = _circles(config, rng, boxes)
-    if not len(boxes):
+    if not oc.has_boxes:
         return circles
-    return np.concatenate([np.pad(circles, ((0, 0), (0, WIDE - 3))), boxes])
+    rows = np.concatenate([np.pad(circles, ((0, 0), (0, WIDE - 3))), boxes])
+    return np.concatenate([rows, _random_boxes(config, rng, rows)])
 
 
 def _circles(config: EnvConfig, rng: np.random.Generator, boxes: np.ndarray) -> np.ndarray:
@@ -133,6 +136,82 @@ def _circles(config: EnvConfig, rng: np.random.Generator, boxes: np.ndarray) -> 
             raise ConfigError(
                 f"could not place obstacle {i + 1} of {count} in {oc.max_tries} tries: the "
                 f"arena is too crowded; lower obstacles.count_max/radius_max or the clearances")
+    return out
+
+
+def box_corners(box: np.ndarray) -> np.ndarray:
+    """The four corners ``(4, 2)`` of box row ``(x, y, half_length, half_width, angle, ...)``
+    (two pairs coincide for a wall segment, ``half_width = 0``).
+
+    :param box: one obstacle row of kind box.
+    """
+    c, s = math.cos(box[4]), math.sin(box[4])
+    u = np.array([c, s]) * box[2]
+    v = np.array([-s, c]) * box[3]
+    return box[:2] + np.array([u + v, u - v, -u - v, -u + v])
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether boxes ``a`` and ``b`` share a point: no separating axis among their four edge
+    directions (the separating-axis test; a segment's are its direction and normal)."""
+    ca, cb = box_corners(a), box_corners(b)
+    for angle in (a[4], b[4]):
+        for axis in ((math.cos(angle), math.sin(angle)), (-math.sin(angle), math.cos(angle))):
+            pa, pb = ca @ axis, cb @ axis
+            if pa.max() < pb.min() or pb.max() < pa.min():
+                return False
+    return True
+
+
+def box_gaps(box: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Surface-to-surface gaps [m] between box row ``box`` and each of ``rows`` (``(k, 6)``
+    circles or boxes); negative where a circle overlaps it, -inf where a box does.
+
+    Two disjoint boxes are closest at a corner of one of them, so their gap is the least
+    surface distance of the corners; overlap is decided first (a cross has no corner inside).
+
+    :param box: one obstacle row of kind box.
+    :param rows: obstacle rows with a kind.
+    """
+    gaps = surface_distance(box, rows[:, 0], rows[:, 1]) - rows[:, 2]  # circles: exact
+    for j in np.flatnonzero(rows[:, KIND] == BOX):
+        other = rows[j]
+        gaps[j] = -math.inf if _overlap(box, other) else min(
+            surface_distance(other, *box_corners(box).T).min(),
+            surface_distance(box, *box_corners(other).T).min())
+    return gaps
+
+
+def _random_boxes(config: EnvConfig, rng: np.random.Generator,
+                  placed: np.ndarray) -> np.ndarray:
+    """``(n, 6)`` random boxes drawn clear of the walls, of ``placed`` and of each other."""
+    oc = config.obstacles
+    if oc.box_count_max == 0:
+        return np.zeros((0, WIDE))
+    x_min, x_max, y_min, y_max = config.arena.bounds()
+    count = int(rng.integers(oc.box_count_min, oc.box_count_max + 1))
+    out = np.zeros((count, WIDE))
+    for i in range(count):
+        others = np.concatenate([placed, out[:i]])
+        for _ in range(oc.max_tries):
+            hl = float(rng.uniform(oc.box_half_length_min, oc.box_half_length_max))
+            hw = float(rng.uniform(oc.box_half_width_min, oc.box_half_width_max))
+            angle = float(rng.uniform(-math.pi, math.pi))
+            c, s = abs(math.cos(angle)), abs(math.sin(angle))
+            pad_x = hl * c + hw * s + oc.clearance_walls  # half extents of the rotated box
+            pad_y = hl * s + hw * c + oc.clearance_walls
+            if 2 * pad_x >= x_max - x_min or 2 * pad_y >= y_max - y_min:
+                continue
+            box = np.array([rng.uniform(x_min + pad_x, x_max - pad_x),
+                            rng.uniform(y_min + pad_y, y_max - pad_y), hl, hw, angle, BOX])
+            if not np.any(box_gaps(box, others) < oc.clearance_obstacles):
+                out[i] = box
+                break
+        else:
+            raise ConfigError(
+                f"could not place random box {i + 1} of {count} in {oc.max_tries} tries: the "
+                f"arena is too crowded; lower obstacles.box_count_max, box_half_length_max, "
+                f"box_half_width_max, count_max/radius_max or the clearances")
     return out
 
 

@@ -544,7 +544,8 @@ def make_env_config(config: SafeSelfPlayConfig) -> EnvConfig:
     _merge(data, overrides)
     obstacles = data["obstacles"]
     if not config.obstacles.enabled:
-        obstacles.update(count_min=0, count_max=0, explicit=[], boxes=[], segments=[])
+        obstacles.update(count_min=0, count_max=0, explicit=[], boxes=[], segments=[],
+                         box_count_min=0, box_count_max=0)
     else:
         if config.obstacles.count_min is not None:
             obstacles["count_min"] = config.obstacles.count_min

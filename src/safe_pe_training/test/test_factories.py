@@ -48,9 +48,11 @@ class TestMakeComponents:
     def test_obstacles_disabled(self) -> None:
         config = _custom()
         config.obstacles.enabled = False
-        config.env.overrides = {"obstacles": {"explicit": [[0.0, 0.0, 1.0]]}}
+        config.env.overrides = {"obstacles": {"explicit": [[0.0, 0.0, 1.0]],
+                                              "box_count_min": 1, "box_count_max": 2}}
         env = make_env_config(config)
         assert env.obstacles.count_max == 0 and env.obstacles.explicit == []
+        assert env.obstacles.box_count_max == 0 and not env.obstacles.has_boxes
 
     def test_override_conflicts(self) -> None:
         config = _custom()

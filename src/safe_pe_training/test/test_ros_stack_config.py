@@ -36,8 +36,14 @@ def test_command_line_overrides_the_file(tmp_path):
     ('robots: [pursuer, chaser]', 'robots'),
     ('duration: .nan', 'duration'),
     ('budget: 0', 'duration'),
-    ('bogus: 1', 'unknown stack config keys'),
-    ('params: {simulator: x.yaml}', 'unknown params'),
+    ('bogus: 1', r"stack config: unknown key\(s\) \['bogus'\]; valid keys are \['robots'"),
+    ('params: {simulator: x.yaml}', r"params: unknown key\(s\) \['simulator'\]; valid keys "
+                                    r"are \['sim'"),
+    ('params: {sim: 3}', 'params.sim must be a string'),
+    ('[budget, 10]', 'stack config must be a mapping'),
+    ('budget: 1.5', 'budget must be an integer, got 1.5'),
+    ('duration: "60"', 'duration must be a number.*without quotes'),
+    ('robots: pursuer', 'robots must be a list'),
     ('budget: [1', 'not valid YAML'),
     ('{use_sim_time: false, real_time_factor: 2.0}', 'needs use_sim_time'),
     ('{use_sim_time: true, real_time_factor: 0}', 'real_time_factor'),
@@ -50,6 +56,17 @@ def test_invalid_stack_configs_say_what_to_fix(tmp_path, text, match):
     path = tmp_path / 'stack.yaml'
     path.write_text(text + '\n')
     with pytest.raises(StackConfigError, match=match):
+        StackConfig.from_yaml(path).validate()
+
+
+def test_empty_paths_and_params_mean_none_and_the_default_files(tmp_path):
+    path = tmp_path / 'stack.yaml'
+    path.write_text('training_config:\nrecord:\nparams:\nduration: 12\n')
+    config = StackConfig.from_yaml(path).validate()
+    assert (config.training_config, config.record, config.duration) == ('', '', 12.0)
+    assert config.params == StackConfig().params
+    path.write_text('run_dir:\n')
+    with pytest.raises(StackConfigError, match='run_dir must be a directory path'):
         StackConfig.from_yaml(path).validate()
 
 

@@ -18,8 +18,8 @@ import numpy as np
 from safe_pe_cbf.config import FIELD_RANGES, MAX_WEIGHT_RATIO, WEIGHT_RANGE, CBFConfig
 from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.resolver import SafeActionResolver
-from safe_pe_cbf.ros_common.conversions import (PoseOffset, boxes_from_flat,
-                                                obstacles_from_flat, with_boxes)
+from safe_pe_cbf.ros_common.arena_params import ARENA_SPECS, arena_from_values
+from safe_pe_cbf.ros_common.conversions import PoseOffset
 from safe_pe_cbf.ros_common.param_specs import ParamSpec, spec_table
 
 CBF_PREFIX = "cbf."
@@ -52,15 +52,7 @@ NODE_SPECS: tuple[ParamSpec, ...] = (
               "parameters, the /safe_pe/arena topic (transient local), or the arena inside "
               "each /safe_pe/game_state (always consistent with the state in simulation).",
               choices=ARENA_SOURCES, read_only=True),
-    ParamSpec("arena.x_min", -2.2, "Left wall [m].", -1e4, 1e4),
-    ParamSpec("arena.x_max", 2.2, "Right wall [m].", -1e4, 1e4),
-    ParamSpec("arena.y_min", -2.2, "Bottom wall [m].", -1e4, 1e4),
-    ParamSpec("arena.y_max", 2.2, "Top wall [m].", -1e4, 1e4),
-    ParamSpec("obstacles", (), "Circular obstacles as a flat list [x0, y0, r0, x1, y1, r1, ...] "
-              "[m] (omit for none).", array_kind="double"),
-    ParamSpec("boxes", (), "Box obstacles (oriented rectangles; half_width 0 = a thin wall) "
-              "as a flat list [x0, y0, half_length0, half_width0, angle0, x1, ...] [m, rad] "
-              "(omit for none); obstacle rows after the circles.", array_kind="double"),
+    *ARENA_SPECS,
     ParamSpec("state_timeout", 0.5, "State older than this [s] (wall time since receipt) -> "
               "STOP: zero velocity with a reason.", 0.005, 10.0),
     ParamSpec("nominal_timeout", 0.1, "No nominal command for this long [s] while the last "
@@ -218,30 +210,6 @@ def default_robot_id(namespace: str) -> str:
     """
     name = namespace.rstrip("/").rsplit("/", 1)[-1]
     return name or "pursuer"
-
-
-def arena_from_values(values: Mapping[str, Any], problems: list[str]
-                      ) -> tuple[tuple[float, float, float, float], np.ndarray]:
-    """The arena walls and obstacles from the ``arena.*`` and ``obstacles`` parameters.
-
-    Shared by every node that takes an arena from parameters (filter, game-state node).
-
-    :param values: parameter values by name (type/range already checked).
-    :param problems: list that each problem found is appended to.
-    :return: ``((x_min, x_max, y_min, y_max), obstacle rows)``: ``(K, 3)`` circles, or
-        ``(K, 6)`` rows with their kind when the ``boxes`` parameter (where declared) has any;
-        no obstacles when a flat list is malformed (and a problem appended).
-    """
-    bounds = tuple(float(values[f"arena.{k}"]) for k in ("x_min", "x_max", "y_min", "y_max"))
-    if not (bounds[0] < bounds[1] and bounds[2] < bounds[3]):
-        problems.append(f"arena: need x_min < x_max and y_min < y_max, got {bounds}")
-    try:
-        obstacles = with_boxes(obstacles_from_flat(values["obstacles"]),
-                               boxes_from_flat(values.get("boxes", ())))
-    except ValueError as err:
-        problems.append(str(err))
-        obstacles = np.zeros((0, 3))
-    return bounds, obstacles  # type: ignore[return-value]
 
 
 def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> FilterNodeSettings:

@@ -3,6 +3,7 @@
 A neutral module (no node lives here) in the package at the bottom of the dependency chain,
 so the sim and training nodes need not import the filter's ``safe_pe_cbf.ros``:
 ``conversions`` (message <-> array), ``param_specs`` (rclpy-free parameter specs and checks),
-``params`` (the one parameter-declaration helper), ``qos`` (shared QoS profiles),
+``params`` (the one parameter-declaration helper), ``arena_params`` (the arena parameters
+of the filter and game-state nodes), ``qos`` (shared QoS profiles),
 ``executors`` and ``shutdown`` (spinning and clean exits), ``testing`` (isolated contexts).
 """

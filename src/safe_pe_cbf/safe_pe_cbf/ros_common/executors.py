@@ -23,17 +23,20 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import traceback
 from typing import Callable, Sequence
 
 import rclpy
 import rclpy.logging
 from rclpy.context import Context
 from rclpy.exceptions import ParameterException
-from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import (Executor, ExternalShutdownException, MultiThreadedExecutor,
+                             SingleThreadedExecutor)
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
-from safe_pe_cbf.ros_common.shutdown import ShutdownGuard
+from safe_pe_cbf.ros_common.shutdown import ShutdownGuard, drain_executor
 
 EXECUTOR_KINDS = ("events", "single")
 EXECUTOR_ENV = "SAFE_PE_EXECUTOR"
@@ -131,23 +134,35 @@ def spin_until_shutdown_requested(executor: Executor, kind: str, context: Contex
 
 def spin_until_shutdown(make_node: Callable[[], Node], logger_name: str,
                         args: list[str] | None = None,
-                        default_executor: str = "single") -> None:
-    """``rclpy.init``, build the node, spin until SIGINT/SIGTERM, then clean up.
+                        default_executor: str = "single", *,
+                        threads: int | None = None,
+                        done: Callable[[Node], threading.Event | None] | None = None) -> None:
+    """Every node process's ``main``: ``rclpy.init``, build the node, spin, clean up, exit.
 
     A signal only sets a flag (:class:`ShutdownGuard`): the running callback finishes, the
-    node is destroyed while its context is valid, and the process exits with code 0.
+    node is destroyed while its context is valid (``destroy_node`` says its goodbye), and the
+    process ends with code 0. Spinning also ends when ``done``'s event is set. Exit codes:
 
-    Invalid parameters at start-up (or an unknown ``--executor``) are logged as fatal with the
-    reason and exit with code 2.
+    * 2: invalid parameters at start-up (a ``ValueError``/``ParameterException`` while the
+      node is built) or an unknown ``--executor``, logged as fatal with the reason;
+    * 1: the node set a non-empty ``error`` attribute (e.g. training crashed), or anything
+      else raised (its traceback on stderr); the node is still shut down cleanly first.
 
     :param make_node: builds the node (after ``rclpy.init``).
-    :param logger_name: logger used for the start-up error.
+    :param logger_name: logger of the start-up error, and the name in failure messages.
     :param args: command-line arguments (``[--executor KIND] --ros-args ...``); default
         ``sys.argv``.
     :param default_executor: executor kind unless ``--executor`` or ``SAFE_PE_EXECUTOR`` say
-        otherwise (:mod:`safe_pe_cbf.ros_common.executors`).
+        otherwise (:mod:`safe_pe_cbf.ros_common.executors`); unused with ``threads``.
+    :param threads: None: one thread, the kind above; a number: a ``MultiThreadedExecutor``
+        with that many threads (a slow callback does not block the timers), whatever
+        ``--executor`` says.
+    :param done: returns an event (or None) from the built node that ends spinning when set.
+    :raises SystemExit: with code 1 or 2 as above; returns normally for code 0.
     """
-    kind = executor_kind_or_exit(args, default_executor, logger_name)
+    kind = ("multi" if threads is not None
+            else executor_kind_or_exit(args, default_executor, logger_name))
+    code = 0
     with ShutdownGuard() as guard:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
         context = rclpy.get_default_context()
@@ -155,19 +170,36 @@ def spin_until_shutdown(make_node: Callable[[], Node], logger_name: str,
         executor = None
         try:
             node = make_node()
-            executor = make_executor(kind, context)
+            executor = (MultiThreadedExecutor(num_threads=threads, context=context)
+                        if threads is not None else make_executor(kind, context))
             executor.add_node(node)
-            spin_until_shutdown_requested(executor, kind, context, guard=guard)
+            node.get_logger().info(f"executor: {kind}")
+            event = done(node) if done is not None else None
+            while (context.ok() and not guard.requested
+                   and not (event is not None and event.is_set())):
+                executor.spin_once(timeout_sec=POLL_PERIOD_S)
+            if getattr(node, "error", ""):
+                code = 1  # the node reported a failure
         except ExternalShutdownException:
             pass
-        except (ValueError, ParameterException) as err:
-            if node is None:  # invalid parameters at start-up: say what to fix
-                rclpy.logging.get_logger(logger_name).fatal(str(err))
-                raise SystemExit(2) from err
-            raise
+        except Exception as err:  # noqa: BLE001 - say what broke, then still shut down cleanly
+            if node is None and isinstance(err, (ValueError, ParameterException)):
+                rclpy.logging.get_logger(logger_name).fatal(str(err))  # say what to fix
+                code = 2
+            else:
+                print(f"[{logger_name}] failed:\n{traceback.format_exc()}", file=sys.stderr,
+                      flush=True)
+                code = 1
         finally:
-            if executor is not None:
-                executor.shutdown(timeout_sec=1.0)
-            if node is not None:
-                node.destroy_node()
-            rclpy.try_shutdown()
+            try:
+                if executor is not None:
+                    # Callbacks still running on a pool thread finish first: neither the
+                    # executor nor the node is torn down under them.
+                    drain_executor(executor)
+                    executor.shutdown(timeout_sec=1.0)
+                if node is not None:
+                    node.destroy_node()
+            finally:
+                rclpy.try_shutdown()
+    if code:
+        raise SystemExit(code)

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 from safe_pe_cbf.barriers import as_rows
-from safe_pe_cbf.ros.filter_params import NODE_SPECS as FILTER_SPECS, arena_from_values
+from safe_pe_cbf.ros_common.arena_params import ARENA_SPECS, arena_from_values
 from safe_pe_cbf.ros_common.conversions import PoseOffset
 from safe_pe_cbf.ros_common.param_specs import ParamSpec, spec_table
 
@@ -28,9 +28,6 @@ from safe_pe_sim.safety_check import check_step_scalar, describe
 
 ARENA_SOURCES = ("parameters", "topic")
 OFFSET_PARAMS = ("pursuer_odom_offset", "evader_odom_offset")
-_FILTER = {spec.name: spec for spec in FILTER_SPECS}
-ARENA_PARAMS = ("arena.x_min", "arena.x_max", "arena.y_min", "arena.y_max", "obstacles",
-                "boxes")
 
 GAME_STATE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("robots", ROLES, "Robot names [pursuer, evader]: odometry is "
@@ -50,7 +47,7 @@ GAME_STATE_SPECS: tuple[ParamSpec, ...] = (
               "obstacles parameters (the filter's arena file; then also published on "
               "/safe_pe/arena, transient local) or from the /safe_pe/arena topic.",
               choices=ARENA_SOURCES, read_only=True),
-    *(_FILTER[name] for name in ARENA_PARAMS),
+    *ARENA_SPECS,
     ParamSpec("pursuer_odom_offset", (0.0, 0.0, 0.0), "[x, y, yaw] of the pursuer's odometry "
               "origin in the arena frame (where it stood when its odometry started).",
               array_kind="double"),

@@ -28,11 +28,11 @@ from safe_pe_msgs.msg import (
     SafetyStatusArray,
     TrainingProgress,
 )
+from safe_pe_cbf.ros_common.executors import spin_until_shutdown
 from safe_pe_cbf.ros_common.params import ParameterError, declare
 from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.ros.conversions import source_metrics_to_msg, statuses_to_arrays
-from safe_pe_training.ros.runner import run_node
 from safe_pe_training.ros.report import (
     EpisodeStats,
     SafetyReport,
@@ -272,8 +272,7 @@ def main(args: list[str] | None = None) -> None:
 
     :param args: command-line arguments for ``rclpy.init`` (default: ``sys.argv``).
     """
-    raise SystemExit(run_node(MetricsNode, NODE_NAME, args, done=lambda node: node.done,
-                              threads=2))
+    spin_until_shutdown(MetricsNode, NODE_NAME, args, done=lambda node: node.done, threads=2)
 
 
 if __name__ == '__main__':

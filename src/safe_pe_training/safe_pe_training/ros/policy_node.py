@@ -23,11 +23,11 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
 from rclpy.node import Node
 from safe_pe_msgs.msg import CheckpointInfo, GameState
+from safe_pe_cbf.ros_common.executors import spin_until_shutdown
 from safe_pe_cbf.ros_common.params import ParameterError, declare
 
 from safe_pe_training.ros.conversions import CMD_TYPES, game_state_arrays, make_twist, twist_type
 from safe_pe_training.ros.qos import CHECKPOINT_QOS, CHECKPOINT_TOPIC
-from safe_pe_training.ros.runner import run_node
 from safe_pe_training.ros.policy_core import (
     BACKENDS,
     FALLBACKS,
@@ -228,7 +228,7 @@ def main(args: list[str] | None = None) -> None:
 
     :param args: command-line arguments for ``rclpy.init`` (default: ``sys.argv``).
     """
-    raise SystemExit(run_node(PolicyNode, NODE_NAME, args, threads=2))
+    spin_until_shutdown(PolicyNode, NODE_NAME, args, threads=2)
 
 
 if __name__ == '__main__':

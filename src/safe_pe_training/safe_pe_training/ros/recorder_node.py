@@ -21,10 +21,10 @@ from typing import Any
 
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from safe_pe_cbf.ros_common.executors import spin_until_shutdown
 from safe_pe_cbf.ros_common.params import declare
 
 from safe_pe_training.bag import BagError, BagWriter
-from safe_pe_training.ros.runner import run_node
 
 NODE_NAME = 'safe_pe_recorder'
 INFINITE = '{sec: 2147483647, nsec: 4294967295}'
@@ -166,7 +166,7 @@ def main(args: list[str] | None = None) -> None:
 
     :param args: command-line arguments for ``rclpy.init`` (default: ``sys.argv``).
     """
-    raise SystemExit(run_node(RecorderNode, NODE_NAME, args, threads=2))
+    spin_until_shutdown(RecorderNode, NODE_NAME, args, threads=2)
 
 
 if __name__ == '__main__':

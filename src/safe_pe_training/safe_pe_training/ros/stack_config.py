@@ -6,18 +6,19 @@ ROS-free: a typed dataclass, loaded from YAML, validated with errors that say wh
 from __future__ import annotations
 
 import argparse
-import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import yaml
 
 from safe_pe_cbf.config import load_yaml
+from safe_pe_cbf.dataclass_io import check_types, from_mapping
 from safe_pe_training.ros.graph_spec import RUN_TYPES, GraphFiles, config_dir, parse_robots
 
 
 EXECUTORS = ('events', 'multi')
+_PATHS = ('run_dir', 'training_config', 'record')   # null in the YAML: ""
 
 
 class StackConfigError(ValueError):
@@ -82,7 +83,7 @@ class StackConfig:
     params: GraphFiles = field(default_factory=GraphFiles)
 
     def validate(self) -> StackConfig:
-        """Check every field; returns self.
+        """Check every field's type (as ``from_dict`` does) and range; returns self.
 
         :raises StackConfigError: naming the field and the fix.
         """
@@ -90,43 +91,38 @@ class StackConfig:
             self.robots = parse_robots(self.robots)
         except ValueError as exc:
             raise StackConfigError(f'robots: {exc}') from exc
+        if self.record is None:
+            self.record = ''
+        check_types(self, StackConfigError)  # also a config built or overridden in Python
         if self.run_type not in RUN_TYPES:
             raise StackConfigError(f'run_type must be one of {RUN_TYPES}, got {self.run_type!r}')
         if self.run_type == 'custom' and not self.training_config:
             raise StackConfigError('run_type custom needs training_config (a YAML file)')
         for name in ('budget', 'seed', 'steps_per_phase', 'num_envs', 'league_episodes',
                      'training_nice'):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise StackConfigError(f'{name} must be an integer >= 0, got {value!r}')
+            if getattr(self, name) < 0:
+                raise StackConfigError(f'{name} must be an integer >= 0, got '
+                                       f'{getattr(self, name)!r}')
         if self.training_nice > 19:
             raise StackConfigError(f'training_nice must be in 0..19 (10: training yields the '
                                    f'cores to the live graph), got {self.training_nice}')
         for name in ('duration', 'linger', 'stop_grace'):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value) or value < 0:
-                raise StackConfigError(f'{name} must be a number of seconds >= 0, got {value!r}')
-            setattr(self, name, float(value))
+            if getattr(self, name) < 0:
+                raise StackConfigError(f'{name} must be a number of seconds >= 0, got '
+                                       f'{getattr(self, name)!r}')
+            setattr(self, name, float(getattr(self, name)))
         if self.executor not in EXECUTORS:
             raise StackConfigError(f'executor must be one of {EXECUTORS}, got '
                                    f'{self.executor!r}')
-        value = self.gil_switch_interval
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not 1e-6 <= value <= 1.0:
+        if not 1e-6 <= self.gil_switch_interval <= 1.0:
             raise StackConfigError(f'gil_switch_interval must be seconds in [1e-6, 1] '
-                                   f'(Python default 0.005), got {value!r}')
-        self.gil_switch_interval = float(value)
+                                   f'(Python default 0.005), got {self.gil_switch_interval!r}')
+        self.gil_switch_interval = float(self.gil_switch_interval)
         if self.budget == 0 and self.duration == 0:
             raise StackConfigError('with budget 0 (no training) give a duration (seconds) '
                                    'for the live graph to run')
-        for name in ('use_sim_time', 'episode_gif'):
-            if not isinstance(getattr(self, name), bool):
-                raise StackConfigError(f'{name} must be true or false, got '
-                                       f'{getattr(self, name)!r}')
         value = self.real_time_factor
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not 0.01 <= value <= 100.0:
+        if not 0.01 <= value <= 100.0:
             raise StackConfigError(f'real_time_factor must be a number in [0.01, 100] '
                                    f'(simulated seconds per wall-clock second), got {value!r}')
         self.real_time_factor = float(value)
@@ -135,38 +131,22 @@ class StackConfig:
                                    f'policy nodes follow the simulator\'s /clock)')
         if not self.run_dir:
             raise StackConfigError('run_dir must be a directory path')
-        if self.record is None:
-            self.record = ''
-        if not isinstance(self.record, str):
-            raise StackConfigError(f'record must be a bag directory path or "", got '
-                                   f'{self.record!r}')
         return self
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StackConfig:
-        """Build from a parsed YAML mapping; unknown keys are errors.
+    def from_dict(cls, data: Mapping[str, Any]) -> StackConfig:
+        """Build (not yet validated) from a parsed YAML mapping with the configs' one engine
+        (:func:`safe_pe_cbf.dataclass_io.from_mapping`): unknown keys and wrong types are
+        errors naming the key. An empty YAML value (null) of a path means ``""``, of
+        ``params`` the default files.
 
         :param data: the mapping.
+        :raises StackConfigError: naming the key and what it must be.
         """
-        if not isinstance(data, dict):
-            raise StackConfigError(f'the stack config must be a mapping, got {type(data)}')
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise StackConfigError(f'unknown stack config keys {unknown}; known: '
-                                   f'{sorted(known)}')
-        data = dict(data)
-        params = data.pop('params', None) or {}
-        if not isinstance(params, dict):
-            raise StackConfigError('params must map node kinds to parameter files')
-        file_keys = {f.name for f in fields(GraphFiles)}
-        if set(params) - file_keys:
-            raise StackConfigError(f'unknown params entries {sorted(set(params) - file_keys)}; '
-                                   f'known: {sorted(file_keys)}')
-        for key in ('training_config', 'run_dir'):
-            if key in data and data[key] is None:
-                data[key] = ''
-        return cls(params=GraphFiles(**{k: str(v) for k, v in params.items()}), **data)
+        if isinstance(data, Mapping):
+            data = {key: ('' if value is None and key in _PATHS else value)
+                    for key, value in data.items() if not (key == 'params' and value is None)}
+        return from_mapping(cls, data, StackConfigError, label='stack config')
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> StackConfig:

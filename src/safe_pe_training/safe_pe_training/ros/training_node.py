@@ -23,12 +23,12 @@ from typing import Any
 from geometry_msgs.msg import Twist
 from rclpy.node import Node
 from safe_pe_msgs.msg import CheckpointInfo, SafetyStatus, SafetyStatusArray, TrainingProgress
+from safe_pe_cbf.ros_common.executors import spin_until_shutdown
 from safe_pe_cbf.ros_common.params import ParameterError, declare
 
 from safe_pe_training.config import SafeSelfPlayConfig, load_run_config
 from safe_pe_training.ros.graph_spec import RUN_TYPES
 from safe_pe_training.ros.qos import CHECKPOINT_QOS, CHECKPOINT_TOPIC
-from safe_pe_training.ros.runner import run_node
 from safe_pe_training.ros.status_sampler import ROLES, StatusSampler
 
 NODE_NAME = 'safe_pe_training'
@@ -287,8 +287,7 @@ def main(args: list[str] | None = None) -> None:
 
     :param args: command-line arguments for ``rclpy.init`` (default: ``sys.argv``).
     """
-    raise SystemExit(run_node(TrainingNode, NODE_NAME, args, done=lambda node: node.done,
-                              threads=2))
+    spin_until_shutdown(TrainingNode, NODE_NAME, args, done=lambda node: node.done, threads=2)
 
 
 if __name__ == '__main__':
