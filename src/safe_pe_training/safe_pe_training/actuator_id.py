@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from safe_pe_cbf.actuator import MAX_LATENCY_STEPS, ActuatorLimits, ramp_axis
+from safe_pe_cbf.jit import njit
 
 __all__ = ["IdentificationError", "RecordingError", "ExcitationError", "LimitEstimate",
            "ActuatorEstimate", "identify", "MIN_SAMPLES", "MIN_SUPPORT", "MANOEUVRES",
@@ -204,26 +205,26 @@ def _noise(x: np.ndarray) -> float:
 
 
 def _saturated(v0: np.ndarray, v1: np.ndarray, c: np.ndarray, thr: float, linear: bool
-               ) -> dict[str, tuple[np.ndarray, np.ndarray, int, float]]:
-    """Per limit of one axis: the saturated samples (mask), the sign that makes their change
-    positive, how many samples asked for such a change, and the largest change asked."""
-    out: dict[str, tuple[np.ndarray, np.ndarray, int, float]] = {}
+               ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per limit of one axis, per sample: whether it asked for such a change (by more than
+    ``thr``), the change it asked for (``room``), whether the velocity was still short of
+    the command after it, and the sign that makes the change positive."""
+    out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
     if linear:
         rest = np.abs(v0) <= thr
-        grow = (rest | (c * v0 > 0)) & (np.abs(c) - np.abs(v0) > thr)
+        room = np.abs(c) - np.abs(v0)
+        grow = (rest | (c * v0 > 0)) & (room > thr)
         short = (np.abs(c) - np.abs(v1) > thr) & (rest | (v1 * c > 0))
-        out["linear_accel"] = (grow & short, np.sign(c), int(grow.sum()),
-                               float(np.max(np.abs(c - v0)[grow], initial=0.0)))
+        out["linear_accel"] = (grow, room, short, np.sign(c))
         target = np.where(c * v0 > 0, c, 0.0)
-        fall = ~rest & (np.abs(v0) - np.abs(target) > thr)
+        room = np.abs(v0) - np.abs(target)
+        fall = ~rest & (room > thr)
         short = (np.abs(v1) - np.abs(target) > thr) & (v1 * v0 > 0)
-        out["linear_decel"] = (fall & short, -np.sign(v0), int(fall.sum()),
-                               float(np.max(np.abs(target - v0)[fall], initial=0.0)))
+        out["linear_decel"] = (fall, room, short, -np.sign(v0))
     else:
-        asked = np.abs(c - v0) > thr
+        room = np.abs(c - v0)
         short = (c - v1) * np.sign(c - v0) > thr
-        out["angular_accel"] = (asked & short, np.sign(c - v0), int(asked.sum()),
-                                float(np.max(np.abs(c - v0)[asked], initial=0.0)))
+        out["angular_accel"] = (room > thr, room, short, np.sign(c - v0))
     return out
 
 
@@ -280,6 +281,16 @@ def _limit(name: str, slopes: np.ndarray, weights: np.ndarray, counts: np.ndarra
             f"least half the range ({0.5 * scale:.3g}) show whether there is a limit")
 
 
+@njit(cache=True)
+def _predict(v0: np.ndarray, cmd: np.ndarray, h: np.ndarray, accel: float,
+             decel: float) -> np.ndarray:
+    """The model's one-step prediction of every sample from the measured previous one."""
+    out = np.empty(v0.size)
+    for i in range(v0.size):
+        out[i] = ramp_axis(v0[i], cmd[i], h[i], accel, decel)
+    return out
+
+
 def _fit(lag: int, first: int, t: np.ndarray, cmd: tuple[np.ndarray, np.ndarray],
          meas: tuple[np.ndarray, np.ndarray], thr: tuple[float, float],
          scale: tuple[float, float], sigma: tuple[float, float]):
@@ -293,19 +304,28 @@ def _fit(lag: int, first: int, t: np.ndarray, cmd: tuple[np.ndarray, np.ndarray]
         c = cmd[axis][first - lag:cmd[axis].size - lag]
         v0, v1 = meas[axis][first - 1:-1], meas[axis][first:]
         tt, vv = t[first - 1:], meas[axis][first - 1:]
-        for name, (mask, sign, excited, largest) in _saturated(v0, v1, c, thr[axis],
-                                                               linear).items():
-            slopes, weights, counts = _segment_slopes(mask, sign, tt, vv)
+        for name, (asked, room, short, sign) in _saturated(v0, v1, c, thr[axis],
+                                                           linear).items():
+            excited = int(asked.sum())
+            largest = float(np.max(room[asked], initial=0.0))
+            # pass 1: still short of the command after the sample (selects on its noise)
+            slopes, weights, counts = _segment_slopes(asked & short, sign, tt, vv)
             ests[name], reason = _limit(name, slopes, weights, counts, excited, largest,
                                         h_med, scale[axis])
+            if ests[name].value > 0:
+                # pass 2: asked for more than a full period at that limit (unbiased)
+                full = asked & (room > ests[name].value * h + 2.0 * sigma[axis])
+                if full.any():
+                    slopes, weights, counts = _segment_slopes(full, sign, tt, vv)
+                    ests[name], reason = _limit(name, slopes, weights, counts, excited,
+                                                largest, h_med, scale[axis])
             if reason:
                 why[name] = reason
         if linear:
             acc, dec = ests["linear_accel"].value, ests["linear_decel"].value
         else:
             acc = dec = ests["angular_accel"].value
-        pred = np.array([ramp_axis(float(a), float(b), float(dh), acc, dec)
-                         for a, b, dh in zip(v0, c, h)])
+        pred = _predict(v0, c, h, acc, dec)
         cost += float(np.sum((pred - v1) ** 2)) / sigma[axis] ** 2
     return ests, why, cost
 
