@@ -177,6 +177,11 @@ def read_bag(path: str | os.PathLike[str], robot: str = "", cmd_topic: str = "",
                 if summary is not None:
                     for channel in summary.channels.values():
                         found[channel.topic] = summary.schemas[channel.schema_id].name
+                for topic, types in ((cmd_topic, COMMAND_TYPES),
+                                     (odom_topic, (ODOMETRY_TYPE,))):
+                    if topic in found and found[topic] not in types:
+                        raise RecordingError(f"{topic} in {path} is {found[topic]}, not "
+                                             f"{' or '.join(types)}")
                 if not (cmd_topic and odom_topic):
                     continue                    # only list the topics for the error below
                 for schema, channel, message, msg in reader.iter_decoded_messages(
@@ -186,7 +191,7 @@ def read_bag(path: str | os.PathLike[str], robot: str = "", cmd_topic: str = "",
                         twist = msg.twist if kind.endswith("Stamped") else msg
                     elif topic == odom_topic and kind == ODOMETRY_TYPE:
                         twist = msg.twist.twist
-                    else:
+                    else:                       # a file without a summary
                         expected = " or ".join(COMMAND_TYPES) if topic == cmd_topic \
                             else ODOMETRY_TYPE
                         raise RecordingError(f"{topic} in {path} is {kind}, not {expected}")
