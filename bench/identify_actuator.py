@@ -3,15 +3,16 @@
 
 For each case a recording is generated as the simulator's model produces it
 (:func:`safe_pe_cbf.actuator.ramp_one` every control period, commands delayed by a FIFO of
-``latency_steps`` periods, odometry reporting the held velocity plus Gaussian noise), driven
-by the manoeuvre docs/actuation_id.md asks for (steps 0 -> v_max -> 0, turns to +omega_max
-and -omega_max, each held ~2 s, repeated). :func:`safe_pe_training.actuator_id.identify`
+``latency_steps`` periods, odometry reporting the held velocity plus Gaussian noise of
+``--noise`` x v_max and x omega_max), driven by the manoeuvre docs/actuation_id.md asks for
+(steps 0 -> v_max -> 0, turns to +omega_max and -omega_max, each held ~2 s, repeated). :func:`safe_pe_training.actuator_id.identify`
 then estimates the limits; the table shows configured vs recovered and the error in %
 (goal: within 10 %; the latency must come out exact, in control periods).
 
-    python bench/identify_actuator.py [--noise 0.01] [--seed 0] [--csv out.csv]
+    python bench/identify_actuator.py [--noise 0.01] [--seed 0] [--repeats 3] [--csv out.csv]
 
-``--csv`` also writes the first case's recording, for ``safe_pe_train identify --csv``.
+``--csv FILE`` also writes one case's recording (``--csv-case``, default the first), for
+``safe_pe_train identify --csv FILE``.
 """
 
 from __future__ import annotations
@@ -72,20 +73,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--noise", type=float, default=0.01,
-                        help="odometry noise sigma [m/s]; twice that in rad/s for omega")
+                        help="odometry noise sigma as a fraction of v_max and omega_max")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="repeats of the manoeuvre")
-    parser.add_argument("--csv", help="write the first case's recording to this CSV file")
+    parser.add_argument("--csv", help="write one case's recording to this CSV file")
+    parser.add_argument("--csv-case", type=int, default=0, choices=range(len(CASES)),
+                        help="which case --csv writes (index into the table's cases)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     worst = 0.0
-    print(f"noise sigma {args.noise} m/s, {2 * args.noise} rad/s; {args.repeats} repeats")
+    print(f"odometry noise sigma {100 * args.noise:g} % of v_max and omega_max; "
+          f"{args.repeats} repeats of the manoeuvre")
     print("| v_max | dt | limit | configured | recovered | error |")
     print("|---|---|---|---|---|---|")
     for i, (v_max, omega_max, limits, dt) in enumerate(CASES):
         v_cmd, w_cmd = manoeuvre(v_max, omega_max, dt, 2.0, args.repeats, rng)
-        rec = record(limits, dt, v_cmd, w_cmd, (args.noise, 2 * args.noise), rng)
-        if i == 0 and args.csv:
+        rec = record(limits, dt, v_cmd, w_cmd, (args.noise * v_max, args.noise * omega_max),
+                     rng)
+        if i == args.csv_case and args.csv:
             write_csv(args.csv, rec)
         est = identify(**rec.arrays(), dt=dt)
         for name in ("linear_accel", "linear_decel", "angular_accel"):

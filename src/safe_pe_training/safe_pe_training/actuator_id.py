@@ -50,6 +50,8 @@ PLATEAU_FRACTION = 0.3
 #: lags whose prediction cost is within this factor of the best (plus a little for noise)
 #: fit "almost equally"
 LAG_TOLERANCE = 1.02
+#: fraction of a control period by which a latency may exceed whole periods (sample jitter)
+PERIOD_SLACK = 0.05
 #: what to record for each limit (quoted by :class:`ExcitationError`)
 MANOEUVRES = {
     "linear_accel": "step the linear command from 0 to v_max (angular 0) and hold it until "
@@ -137,10 +139,11 @@ class ActuatorEstimate:
     warnings: list[str] = field(default_factory=list)
 
     def limits(self) -> ActuatorLimits:
-        """The estimate as :class:`ActuatorLimits` (3 significant digits), for the config."""
+        """The estimate as :class:`ActuatorLimits` for the config: 3 significant digits, the
+        braking limit rounded down (the filter assumes the base brakes at least this hard)."""
         return ActuatorLimits(
             linear_accel=_round3(self.linear_accel.value),
-            linear_decel=_round3(self.linear_decel.value),
+            linear_decel=_round3(self.linear_decel.value, down=True),
             angular_accel=_round3(self.angular_accel.value),
             latency_steps=self.latency_steps)
 
@@ -148,10 +151,10 @@ class ActuatorEstimate:
         """The ``actuator:`` block to paste into a robot profile or filter parameters."""
         lim = self.limits()
         return ("actuator:\n"
-                f"  linear_accel: {lim.linear_accel:g}     # m/s^2\n"
-                f"  linear_decel: {lim.linear_decel:g}     # m/s^2 (braking)\n"
-                f"  angular_accel: {lim.angular_accel:g}    # rad/s^2\n"
-                f"  latency_steps: {lim.latency_steps}      # control periods of "
+                f"  linear_accel: {lim.linear_accel:<7g}  # m/s^2\n"
+                f"  linear_decel: {lim.linear_decel:<7g}  # m/s^2 (braking)\n"
+                f"  angular_accel: {lim.angular_accel:<6g}  # rad/s^2\n"
+                f"  latency_steps: {lim.latency_steps:<6d}  # control periods of "
                 f"{self.control_dt:g} s ({self.latency_s:.3f} s measured, rounded up)\n")
 
     def summary(self) -> str:
@@ -166,15 +169,27 @@ class ActuatorEstimate:
         costs = sorted(self.lag_costs)
         ratio = costs[1] / costs[0] if len(costs) > 1 and costs[0] > 0 else math.inf
         lines.append(f"{'latency':14s} {self.latency_s:8.3f} s       = {self.latency_samples} "
-                     f"samples -> {self.latency_steps} control periods of {self.control_dt:g} s"
-                     f" (fits from {self.latency_span[0]:.3f} to {self.latency_span[1]:.3f} s; "
-                     f"next best lag costs {ratio:.3g} x the best)")
+                     f"sample(s) -> {self.latency_steps} control period(s) of "
+                     f"{self.control_dt:g} s")
+        lines.append(f"{'':14s} fits from {self.latency_span[0]:.3f} to "
+                     f"{self.latency_span[1]:.3f} s; the next best lag costs {ratio:.3g} x")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
-def _round3(value: float) -> float:
-    return float(f"{value:.3g}") if value > 0 else 0.0
+def _round3(value: float, down: bool = False) -> float:
+    """``value`` to 3 significant digits (rounded down with ``down``); 0 stays 0."""
+    if value <= 0:
+        return 0.0
+    unit = 10.0 ** (math.floor(math.log10(value)) - 2)
+    scaled = value / unit
+    return float(f"{(math.floor(scaled + 1e-9) if down else round(scaled)) * unit:.3g}")
+
+
+def _periods(seconds: float, dt: float) -> int:
+    """``seconds`` rounded up to whole periods ``dt``; up to :data:`PERIOD_SLACK` of a period
+    over a whole number is the timing jitter of the samples, not another period."""
+    return max(0, int(math.ceil(seconds / dt - PERIOD_SLACK)))
 
 
 def _check(t: np.ndarray, arrays: dict[str, np.ndarray], dt: float | None) -> None:
@@ -380,7 +395,7 @@ def identify(t: np.ndarray, v_cmd: np.ndarray, w_cmd: np.ndarray, v_meas: np.nda
     if why:
         raise ExcitationError(sorted(why), why)
     latency_s = lag * h_med
-    steps = int(math.ceil(latency_s / control_dt - 1e-6))
+    steps = _periods(latency_s, control_dt)
     warnings = [f"{e.name}: only {e.samples} saturated samples support it (>= {MIN_SUPPORT} "
                 f"wanted): record more steps; {MANOEUVRES[e.name]}"
                 for e in ests.values() if 0 < e.samples < MIN_SUPPORT]
@@ -389,10 +404,10 @@ def identify(t: np.ndarray, v_cmd: np.ndarray, w_cmd: np.ndarray, v_meas: np.nda
                         "latency may be longer; raise max_latency_steps")
     close = np.flatnonzero(np.asarray(costs) <= LAG_TOLERANCE * costs[lag] + 8.0)
     span = (float(close.min() * h_med), float(close.max() * h_med))
-    if math.ceil(span[0] / control_dt - 1e-6) != math.ceil(span[1] / control_dt - 1e-6):
+    if _periods(span[0], control_dt) != _periods(span[1], control_dt):
         warnings.append(f"lags from {span[0]:.3f} to {span[1]:.3f} s fit almost equally and "
                         "round to different control periods: record more and sharper steps, "
-                        f"or use latency_steps {math.ceil(span[1] / control_dt - 1e-6)} to be "
+                        f"or use latency_steps {_periods(span[1], control_dt)} to be "
                         "safe")
     return ActuatorEstimate(ests["linear_accel"], ests["linear_decel"], ests["angular_accel"],
                             latency_s, lag, steps, control_dt, h_med, sigma, costs, span,

@@ -92,6 +92,19 @@ def test_recovers_random_limits(ramp_v, ramp_brake, ramp_w, latency, dt, v_max, 
                      dt)
 
 
+def test_timing_jitter_of_the_samples_does_not_add_a_period():
+    """Odometry received a little late and unevenly (times from a recorder's clock): the
+    median interval exceeds dt by a fraction of a percent, the latency stays 2 periods."""
+    limits, dt = ActuatorLimits(2.5, 3.0, 3.2, 2), 0.05
+    rng = np.random.default_rng(4)
+    v_cmd, w_cmd = steps(1.0, 2.0, dt, 1.5, 2, rng)
+    rec = model_run(limits, dt, v_cmd, w_cmd, NOISE, rng)
+    rec.t = rec.t * 1.002 + rng.uniform(0.0, 0.004, rec.t.size)
+    est = identify(**rec.arrays(), dt=dt)
+    assert est.latency_samples == 2 and est.latency_steps == 2, est.summary()
+    assert abs(est.linear_decel.value / 3.0 - 1.0) <= 0.1
+
+
 def test_no_limit_is_reported_as_zero_with_a_note():
     rng = np.random.default_rng(3)
     v_cmd, w_cmd = steps(1.0, 2.0, 0.05, 1.0, 2, rng)
