@@ -10,14 +10,19 @@ model is :mod:`safe_pe_cbf.actuator`: the velocity held for sample ``k`` is
    as below and the model predicts every sample one step ahead from the measured previous
    one; the lag with the least squared prediction error (each axis scaled by its noise)
    wins. Lag 0 means the first odometry after a command already follows it. In seconds the
-   latency is ``lag * median sample interval``; in control periods it is rounded up.
-2. **Limits**: a sample is *saturated* when the velocity is clearly short of the command (by
-   more than the threshold) both before and after it: then it moved at the limit, and
-   ``|dv| / h`` measures the limit. Samples of a linear sign change are left out (they
-   brake and accelerate in one period). Rates below 0.3 x the 90th percentile are left out
-   too (a base that never reaches its command, a partial first period); each limit is the
-   **median** of the rest, which measurement noise (symmetric) does not bias, unlike a high
-   percentile.
+   latency is ``lag * median sample interval``; in control periods it is rounded up (less
+   :data:`PERIOD_SLACK` of a period, the sample timing jitter).
+2. **Limits**: a sample is *saturated* when it asked for more change than the limit allows
+   in one interval: then the velocity moved at the limit. A first pass takes the samples
+   still short of the command (by more than the threshold) after the sample; the second
+   pass, with that estimate, the samples that asked for more than ``limit * h`` plus twice
+   the noise (chosen on the state before the sample, so the noise of the sample itself does
+   not bias the choice). Consecutive saturated samples of one direction form a ramp; its
+   least-squares slope measures the limit, and the limit is the **median** of the ramps'
+   slopes weighted by their precision (noise, symmetric, does not bias a median; a high
+   percentile it would). Ramps slower than 0.3 x the 90th percentile are left out (a base
+   that never reaches its command). A linear sign change counts as braking (the model
+   brakes to zero at ``linear_decel`` first).
 3. **Noise**: the standard deviation of each measured velocity is estimated from the median
    absolute second difference (ramps and holds have none); the threshold is
    ``max(4 sigma, 2 % of the command range)``.
@@ -39,13 +44,13 @@ from safe_pe_cbf.jit import njit
 
 __all__ = ["IdentificationError", "RecordingError", "ExcitationError", "LimitEstimate",
            "ActuatorEstimate", "identify", "MIN_SAMPLES", "MIN_SUPPORT", "MANOEUVRES",
-           "LAG_TOLERANCE"]
+           "LAG_TOLERANCE", "PERIOD_SLACK", "PLATEAU_FRACTION"]
 
 #: fewest samples accepted in a recording
 MIN_SAMPLES = 20
 #: fewest saturated samples that support an estimate; fewer gives a warning
 MIN_SUPPORT = 10
-#: saturated rates below this fraction of their 90th percentile are left out
+#: ramps slower than this fraction of the (weighted) 90th percentile of the ramps are left out
 PLATEAU_FRACTION = 0.3
 #: lags whose prediction cost is within this factor of the best (plus a little for noise)
 #: fit "almost equally"
@@ -308,8 +313,10 @@ def _predict(v0: np.ndarray, cmd: np.ndarray, h: np.ndarray, accel: float,
 
 def _fit(lag: int, first: int, t: np.ndarray, cmd: tuple[np.ndarray, np.ndarray],
          meas: tuple[np.ndarray, np.ndarray], thr: tuple[float, float],
-         scale: tuple[float, float], sigma: tuple[float, float]):
-    """Limits at one lag and the model's one-step prediction cost over samples ``first..``."""
+         scale: tuple[float, float], sigma: tuple[float, float]
+         ) -> tuple[dict[str, LimitEstimate], dict[str, str], float]:
+    """Limits at one lag (and why any is missing) and the model's one-step prediction cost
+    over samples ``first..`` (each axis divided by its noise variance ``sigma**2``)."""
     h = np.diff(t)[first - 1:]
     h_med = float(np.median(h))
     ests: dict[str, LimitEstimate] = {}
@@ -332,8 +339,10 @@ def _fit(lag: int, first: int, t: np.ndarray, cmd: tuple[np.ndarray, np.ndarray]
                 full = asked & (room > ests[name].value * h + 2.0 * sigma[axis])
                 if full.any():
                     slopes, weights, counts = _segment_slopes(full, sign, tt, vv)
-                    ests[name], reason = _limit(name, slopes, weights, counts, excited,
-                                                largest, h_med, scale[axis])
+                    second, why2 = _limit(name, slopes, weights, counts, excited, largest,
+                                          h_med, scale[axis])
+                    if second.value > 0:
+                        ests[name], reason = second, why2
             if reason:
                 why[name] = reason
         if linear:
