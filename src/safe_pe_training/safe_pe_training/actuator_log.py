@@ -131,7 +131,11 @@ def _mcap_files(path: Path) -> list[Path]:
         raise RecordingError(f"no bag at {path}: give the bag directory or its .mcap file")
     meta = path / "metadata.yaml"
     if meta.is_file():
-        info = yaml.safe_load(meta.read_text()).get("rosbag2_bagfile_information", {})
+        try:
+            info = yaml.safe_load(meta.read_text())["rosbag2_bagfile_information"]
+        except (yaml.YAMLError, TypeError, KeyError) as exc:
+            raise RecordingError(f"{meta} is not rosbag2 metadata ({exc}); give the .mcap "
+                                 "file instead") from exc
         if info.get("storage_identifier", "mcap") != "mcap":
             raise RecordingError(f"{path} is a {info['storage_identifier']} bag; convert it to "
                                  "MCAP (`ros2 bag convert`) or record with -s mcap")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from safe_pe_cbf.actuator import MAX_LATENCY_STEPS
 from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.actuator_id import identify
@@ -170,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --bag: receipt (log) times or header stamps")
     ident.add_argument("--dt", type=float, help="the control period [s] the latency is "
                        "rounded up to (the filter's cbf.dt); default: the odometry interval")
-    ident.add_argument("--max-latency-steps", type=int, default=10,
+    ident.add_argument("--max-latency-steps", type=int, default=MAX_LATENCY_STEPS,
                        help="longest latency searched [control periods]")
     ident.add_argument("--export-csv", help="also write the resampled recording as CSV")
     return parser

@@ -96,6 +96,9 @@ def test_bag_errors_name_the_topics_and_the_fix(tmp_path):
     (tmp_path / "old.db3").write_text("sqlite")
     with pytest.raises(RecordingError, match="ros2 bag convert"):
         read_bag(tmp_path / "old.db3", robot="r")
+    (tmp_path / "run" / "metadata.yaml").write_text("just text")
+    with pytest.raises(RecordingError, match="not rosbag2 metadata"):
+        read_bag(tmp_path / "run", robot="r")
     (tmp_path / "broken.mcap").write_bytes(b"not an mcap file")
     with pytest.raises(RecordingError, match="cannot read"):
         read_bag(tmp_path / "broken.mcap", robot="r")
