@@ -92,6 +92,16 @@ def test_recovers_random_limits(ramp_v, ramp_brake, ramp_w, latency, dt, v_max, 
                      dt)
 
 
+def test_driving_backwards_too_gives_the_same_limits():
+    """The documented loop drives forward and back: |v| ramps the same way both ways."""
+    limits, dt = ActuatorLimits(1.0, 2.0, 3.0, 1), 0.1
+    rng = np.random.default_rng(6)
+    v_cmd, w_cmd = steps(0.5, 2.0, dt, 1.5, 3, rng)
+    v_cmd = np.where(np.cumsum(np.diff(v_cmd, prepend=0.0) > 0) % 2 == 0, -v_cmd, v_cmd)
+    assert v_cmd.min() < 0 < v_cmd.max()
+    assert_recovered(limits, model_run(limits, dt, v_cmd, w_cmd, NOISE, rng), dt)
+
+
 def test_timing_jitter_of_the_samples_does_not_add_a_period():
     """Odometry received a little late and unevenly (times from a recorder's clock): the
     median interval exceeds dt by a fraction of a percent, the latency stays 2 periods."""
