@@ -104,7 +104,8 @@ def message_definition(type_name: str) -> str:
 class BagWriter:
     """An open bag: register topics, write serialized messages, close (writes metadata).
 
-    Thread-safe. Log times are the wall clock at :meth:`write`, strictly increasing.
+    Thread-safe. Log times are the wall clock at :meth:`write` (or the time given), strictly
+    increasing.
 
     :param path: the bag directory to create (must not exist or be empty).
     :param ros_distro: written into ``metadata.yaml``.
@@ -166,18 +167,20 @@ class BagWriter:
             self._topics[topic] = {'type': type_name, 'channel': channel, 'count': 0,
                                    'qos': qos_yaml}
 
-    def write(self, topic: str, data: bytes) -> None:
+    def write(self, topic: str, data: bytes, log_time: int | None = None) -> None:
         """Append one serialized message of a registered topic.
 
         :param topic: the topic (see :meth:`add_topic`).
         :param data: the message's CDR bytes.
+        :param log_time: receipt time [ns] (default: the wall clock now); raised to 1 ns after
+            the last message's if it is not later (log times increase in file order).
         :raises BagError: the disk is full or the file is gone.
         """
         with self._lock:
             if self.closed:
                 return
             entry = self._topics[topic]
-            stamp = max(time.time_ns(), self._last + 1)
+            stamp = max(time.time_ns() if log_time is None else int(log_time), self._last + 1)
             try:
                 self._writer.add_message(entry['channel'], log_time=stamp, data=bytes(data),
                                          publish_time=stamp, sequence=entry['count'])

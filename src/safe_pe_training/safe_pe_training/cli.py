@@ -17,6 +17,8 @@ Examples::
     safe_pe_train league --run A --checkpoint pretrained    # the shipped pair
     safe_pe_train export --onnx runs/A_demo/checkpoints/pursuer_phase0008.pt \\
         --out robot/pursuer.onnx                            # for a robot without torch
+    safe_pe_train identify --bag bags/tb3_steps --robot tb3_0 --dt 0.1  # actuator limits
+    safe_pe_train identify --csv steps.csv --dt 0.05    # (docs/actuation_id.md)
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from safe_pe_cbf.actuator import MAX_LATENCY_STEPS
 from safe_pe_sim.roles import ROLES
 
+from safe_pe_training.actuator_id import identify
+from safe_pe_training.actuator_log import read_bag, read_csv, write_csv
 from safe_pe_training.artifacts import atomic_write_csv, atomic_write_json
 from safe_pe_training.config import ConfigError, SafeSelfPlayConfig, get_run_configs, \
     load_run_config
@@ -150,6 +155,25 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "instance")
     study.add_argument("--ray-address", help="run the tasks on this Ray cluster (host:port; "
                                              "nodes share --out)")
+
+    ident = sub.add_parser(
+        "identify", help="estimate a base's acceleration limits and command latency from a "
+                         "recorded run (docs/actuation_id.md)")
+    source = ident.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", help="CSV with columns t, v_cmd, w_cmd, v_meas, w_meas")
+    source.add_argument("--bag", help="rosbag2 directory (MCAP storage) or .mcap file")
+    ident.add_argument("--robot", default="", help="with --bag: the robot's namespace "
+                       "(topics /<robot>/cmd_vel and /<robot>/odom)")
+    ident.add_argument("--cmd-topic", default="", help="with --bag: the command topic "
+                       "(Twist or TwistStamped)")
+    ident.add_argument("--odom-topic", default="", help="with --bag: the odometry topic")
+    ident.add_argument("--stamps", choices=["log", "header"], default="log",
+                       help="with --bag: receipt (log) times or header stamps")
+    ident.add_argument("--dt", type=float, help="the control period [s] the latency is "
+                       "rounded up to (the filter's cbf.dt); default: the odometry interval")
+    ident.add_argument("--max-latency-steps", type=int, default=MAX_LATENCY_STEPS,
+                       help="longest latency searched [control periods]")
+    ident.add_argument("--export-csv", help="also write the resampled recording as CSV")
     return parser
 
 
@@ -380,6 +404,27 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- identify
+def cmd_identify(args: argparse.Namespace) -> int:
+    """``identify``: the actuator limits of a recorded run and the YAML block to paste."""
+    if args.csv:
+        recording = read_csv(args.csv)
+    else:
+        recording = read_bag(args.bag, robot=args.robot, cmd_topic=args.cmd_topic,
+                             odom_topic=args.odom_topic, stamps=args.stamps)
+    if args.export_csv:
+        write_csv(args.export_csv, recording)
+    estimate = identify(**recording.arrays(), dt=args.dt,
+                        max_latency_steps=args.max_latency_steps)
+    print(f"recording: {recording.source}, {recording.t.size} samples over "
+          f"{recording.t[-1] - recording.t[0]:.1f} s")
+    print(estimate.summary())
+    print("\n# paste into the robot profile (<role>.actuator) or the filter parameters "
+          "(actuator.*):")
+    print(estimate.to_yaml(), end="")
+    return 0
+
+
 # ---------------------------------------------------------------------- ablation
 def cmd_ablation(args: argparse.Namespace) -> int:
     """``ablation``: train every run type over every seed; print the comparison table."""
@@ -491,7 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = None if argv is None else list(argv)
     handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "league": cmd_league,
                 "ablation": cmd_ablation, "pretrained": cmd_pretrained, "export": cmd_export,
-                "study": cmd_study}
+                "study": cmd_study, "identify": cmd_identify}
     try:
         return handlers[args.command](args)
     except (ConfigError, FileNotFoundError) as exc:
