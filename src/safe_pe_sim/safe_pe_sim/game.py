@@ -1,9 +1,15 @@
 """``PursuitEvasionGame``: one pursuit-evasion game in pure Python (the fast N = 1 path).
 
 Same maths and the same random streams as :class:`~safe_pe_sim.vec_core.VectorizedPursuitEvasion`
-(whose game ``i`` seeded ``s`` equals this game seeded ``s + i``; a test keeps them equal), but
-without per-step numpy overhead. Unlike the vector core it does not reset itself: call
-:meth:`reset` after an episode ends.
+(whose game ``i`` seeded ``s`` equals this game seeded ``s + i``; test_vec_equivalence keeps
+them equal, actuator model included), but without per-step numpy overhead. Unlike the vector
+core it does not reset itself: call :meth:`reset` after an episode ends.
+
+Why a scalar copy stays (issue 13 asked to run the single env on the vector core with N = 1):
+measured on the 2-core dev box, the vector core at N = 1 steps ~2.9 k games/s against ~26 k for
+this class, and the single env's target is >= 20 k steps/s (issue 3, ``bench/bench_sim.py``);
+the gym/PettingZoo envs, the simulator node and the evaluation rollouts all step one game. The
+actuator model is not copied: both call :func:`safe_pe_sim.actuation.actuate`.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .actuation import ActuatorTable, actuate
 from .config import EnvConfig
 from .contact import solid_contact
 from .dynamics import unicycle_step_scalar, wrap_angle
@@ -45,7 +52,8 @@ class StepResult:
     distance: float
     """Centre distance after the step [m]."""
     applied: list[tuple[float, float]] = field(default_factory=list)
-    """Commands actually applied (clipped, noisy) per agent."""
+    """Velocities the bases held over the step per agent (the clipped, noisy commands with
+    ideal actuation; else ramped and delayed, :mod:`safe_pe_sim.actuation`)."""
 
 
 class PursuitEvasionGame:
@@ -79,6 +87,11 @@ class PursuitEvasionGame:
         self._solid = config.contact == "solid"
         self._noise_on = config.actuator_noise.enabled
         self._noise_std = (config.actuator_noise.v_std, config.actuator_noise.omega_std)
+        self.actuators = ActuatorTable([r.actuator for r in robots])
+        """Ramps and latency of both robots (:class:`~safe_pe_sim.actuation.ActuatorTable`)."""
+        self.command_queue = self.actuators.empty_queue(1)[0]
+        """``(2, D, 2)`` commands in flight per robot, oldest first (see the vector core)."""
+        self._held = np.zeros((2, 2))
 
     def seed(self, seed: int | None) -> int:
         """Re-seed the layout/spawn and noise streams; return the seed used.
@@ -139,6 +152,8 @@ class PursuitEvasionGame:
         self.obstacles = [tuple(map(float, row)) for row in obs_arr]
         self.poses = [tuple(map(float, row)) for row in start]
         self.velocities = [(0.0, 0.0), (0.0, 0.0)]
+        self._held[:] = 0.0
+        self.command_queue[:] = 0.0
         self.step_count = 0
         (x0, y0, _), (x1, y1, _) = self.poses
         self.distance = math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1))
@@ -185,6 +200,12 @@ class PursuitEvasionGame:
                 om = min(max(om + noise[a, 1] * self._noise_std[1], -w_max), w_max)
                 v, om = float(v), float(om)
             applied.append((v, om))
+        if not self.actuators.ideal:
+            held = self._held
+            actuate(held, self.command_queue, np.array(applied), cfg.dt, self.actuators.rates,
+                    self.actuators.latency)
+            applied = [(float(held[0, 0]), float(held[0, 1])),
+                       (float(held[1, 0]), float(held[1, 1]))]
         prev = self.poses
         dt = cfg.dt
         self.poses = [unicycle_step_scalar(*prev[a], *applied[a], dt) for a in range(2)]
@@ -195,6 +216,7 @@ class PursuitEvasionGame:
             self.poses, stopped = solid_contact(prev, applied, self.poses, dt, cfg.substeps,
                                                 self.radii, self.obstacles, self.bounds)
             self.velocities = [(0.0, 0.0) if stopped[a] else applied[a] for a in range(2)]
+            self._held[:] = self.velocities
         d_prev = self.distance
         (x0, y0, _), (x1, y1, _) = self.poses
         self.distance = d = math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1))
