@@ -329,7 +329,7 @@ class RobotConfig:
         except ConfigError:
             raise
         except CBFConfigError as exc:  # the nested ActuatorLimits checks itself when built
-            raise ConfigError(str(exc)) from exc
+            raise ConfigError(f"{name}.{exc}") from exc
 
 
 @dataclass
