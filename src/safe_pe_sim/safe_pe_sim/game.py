@@ -17,9 +17,10 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
+from safe_pe_cbf.actuator import ActuatorLimits
 
 from .actuation import ActuatorTable, actuate
 from .config import EnvConfig
@@ -92,6 +93,29 @@ class PursuitEvasionGame:
         self.command_queue = self.actuators.empty_queue(1)[0]
         """``(2, D, 2)`` commands in flight per robot, oldest first (see the vector core)."""
         self._held = np.zeros((2, 2))
+
+    def set_actuators(self, limits: Sequence[ActuatorLimits]) -> None:
+        """Change both robots' actuator limits from the next step on (the simulator node's
+        runtime parameters); ``config`` follows. The held velocities stay; each robot keeps its
+        newest commands in flight up to its new latency, and a longer latency repeats the
+        command due next (the held velocity when none was in flight).
+
+        :param limits: ``(pursuer, evader)`` limits (validated here)
+        """
+        limits = [ActuatorLimits(**a.validate().to_dict()) for a in limits]
+        table = ActuatorTable(limits)
+        queue = table.empty_queue(1)[0]
+        for a in range(2):
+            pending = list(self.command_queue[a, :self.actuators.latency[a]])
+            if not pending:
+                pending = [self._held[a].copy()]
+            lag = int(table.latency[a])
+            kept = pending[-lag:] if lag else []
+            kept = [pending[0]] * (lag - len(kept)) + kept
+            if lag:
+                queue[a, :lag] = kept
+        self.actuators, self.command_queue = table, queue
+        self.config.pursuer.actuator, self.config.evader.actuator = limits
 
     def seed(self, seed: int | None) -> int:
         """Re-seed the layout/spawn and noise streams; return the seed used.
