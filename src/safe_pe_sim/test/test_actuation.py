@@ -130,3 +130,24 @@ def test_ideal_actuation_has_no_queue_and_follows_the_command() -> None:
     held, _ = _drive([(0.3, 0.7), (0.9, -2.0), (0.0, 0.0)], cfg)
     np.testing.assert_array_equal(held, [(0.3, 0.7), (0.9, -2.0), (0.0, 0.0)])
     assert VectorizedPursuitEvasion(cfg, 1, seed=0).command_queue.shape == (1, 2, 0, 2)
+
+
+def test_set_actuators_keeps_the_newest_commands_in_flight() -> None:
+    cfg = _config(ActuatorLimits(latency_steps=3))
+    game = PursuitEvasionGame(cfg)
+    game.reset(seed=0, obstacles=NO_OBSTACLES, poses=[[0.0, 0.0, 0.0], [0.0, 10.0, 0.0]])
+    for v in (0.1, 0.2, 0.3):
+        game.step((v, 0.0), (v, 0.0))
+    assert game.velocities[0] == (0.0, 0.0)
+    game.set_actuators([ActuatorLimits(latency_steps=1), ActuatorLimits(latency_steps=5)])
+    assert game.config.evader.actuator.latency_steps == 5
+    res = game.step((0.4, 0.0), (0.4, 0.0))
+    assert res.applied[0] == (0.3, 0.0)          # the newest command in flight is due next
+    assert res.applied[1] == (0.1, 0.0)          # a longer latency repeats the one due next
+    later = [game.step((0.0, 0.0), (0.0, 0.0)).applied[1][0] for _ in range(5)]
+    assert later == [0.1, 0.1, 0.2, 0.3, 0.4]
+    bad = ActuatorLimits()
+    bad.latency_steps = 20
+    with pytest.raises(ValueError, match="latency_steps"):
+        game.set_actuators([ActuatorLimits(), bad])
+    assert game.actuators.latency.tolist() == [1, 5]    # unchanged
