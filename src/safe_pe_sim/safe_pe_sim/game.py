@@ -103,6 +103,7 @@ class PursuitEvasionGame:
         :param limits: ``(pursuer, evader)`` limits (validated here)
         """
         limits = [ActuatorLimits(**a.validate().to_dict()) for a in limits]
+        self._held[:] = self.velocities   # ideal actuation does not keep _held up to date
         table = ActuatorTable(limits)
         queue = table.empty_queue(1)[0]
         for a in range(2):

@@ -151,3 +151,11 @@ def test_set_actuators_keeps_the_newest_commands_in_flight() -> None:
     with pytest.raises(ValueError, match="latency_steps"):
         game.set_actuators([ActuatorLimits(), bad])
     assert game.actuators.latency.tolist() == [1, 5]    # unchanged
+
+
+def test_limits_switched_on_at_run_time_ramp_from_the_current_velocity() -> None:
+    game = PursuitEvasionGame(_config(ActuatorLimits()))
+    game.reset(seed=0, obstacles=NO_OBSTACLES, poses=[[0.0, 0.0, 0.0], [0.0, 10.0, 0.0]])
+    game.step((1.0, 0.0), (0.0, 0.0))
+    game.set_actuators([ActuatorLimits(linear_decel=2.0), ActuatorLimits()])
+    assert game.step((0.0, 0.0), (0.0, 0.0)).applied[0] == (0.9, 0.0)
