@@ -93,6 +93,7 @@ class PursuitEvasionGame:
         self.command_queue = self.actuators.empty_queue(1)[0]
         """``(2, D, 2)`` commands in flight per robot, oldest first (see the vector core)."""
         self._held = np.zeros((2, 2))
+        self._cmd_buf = np.zeros((2, 2))
 
     def set_actuators(self, limits: Sequence[ActuatorLimits]) -> None:
         """Change both robots' actuator limits from the next step on (the simulator node's
@@ -226,11 +227,13 @@ class PursuitEvasionGame:
                 v, om = float(v), float(om)
             applied.append((v, om))
         if not self.actuators.ideal:
-            held = self._held
-            actuate(held, self.command_queue, np.array(applied), cfg.dt, self.actuators.rates,
+            buf = self._cmd_buf
+            buf[0, 0], buf[0, 1] = applied[0]
+            buf[1, 0], buf[1, 1] = applied[1]
+            actuate(self._held, self.command_queue, buf, cfg.dt, self.actuators.rates,
                     self.actuators.latency)
-            applied = [(float(held[0, 0]), float(held[0, 1])),
-                       (float(held[1, 0]), float(held[1, 1]))]
+            (v0, w0), (v1, w1) = self._held.tolist()
+            applied = [(v0, w0), (v1, w1)]
         prev = self.poses
         dt = cfg.dt
         self.poses = [unicycle_step_scalar(*prev[a], *applied[a], dt) for a in range(2)]
