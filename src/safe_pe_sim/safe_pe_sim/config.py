@@ -284,7 +284,7 @@ class RobotConfig:
     """Largest angular speed [rad/s]: |omega| <= omega_max."""
     actuator: ActuatorLimits = field(default_factory=ActuatorLimits)
     """Velocity ramps and command latency of the base (default: ideal, commands take effect
-    at once; see :mod:`safe_pe_cbf.actuator` and ``docs/architecture.md``, section *Actuator model*)."""
+    at once; see :mod:`safe_pe_cbf.actuator` and docs/architecture.md, *Actuator model*)."""
 
     @property
     def v_abs_max(self) -> float:

@@ -75,10 +75,11 @@ class VectorizedPursuitEvasion:
     ``(v, omega)`` the bases held over the last step: the commands themselves with ideal
     actuation, else ramped and delayed, :mod:`safe_pe_sim.actuation`), ``command_queue
     (N, 2, D, 2)`` (each robot's commands in flight, oldest first; robot ``a`` uses its first
-    ``actuators.latency[a]`` rows; ``D`` = the longest latency), ``obstacles (N, K, 3)`` (``(N, K, 6)`` with boxes) with ``obstacle_mask
-    (N, K)``, ``steps (N,)``, ``distance (N,)``, ``seeds (N,)``, ``episode_ids (N,)``;
-    ``arena`` is the :class:`~safe_pe_sim.config.ArenaConfig` and ``bounds`` its
-    ``(x_min, x_max, y_min, y_max)``.
+    ``actuators.latency[a]`` rows; ``D`` = the longest latency), ``obstacles (N, K, 3)``
+    (``(N, K, 6)`` with boxes) with ``obstacle_mask (N, K)``, ``steps (N,)``, ``distance
+    (N,)``, ``seeds (N,)``, ``episode_ids (N,)``; ``arena`` is the
+    :class:`~safe_pe_sim.config.ArenaConfig` and ``bounds`` its ``(x_min, x_max, y_min,
+    y_max)``.
     """
 
     def __init__(self, config: EnvConfig, num_envs: int, seed: int | None = None) -> None:
@@ -220,10 +221,11 @@ class VectorizedPursuitEvasion:
         """Apply physical commands for one control period in every game.
 
         Commands are clipped to each robot's limits (then noise is added and clipped again if
-        configured), pass through the actuator model (latency, then ramps; skipped when ideal),
-        and the held velocities are integrated exactly, and checked for violations on the continuous
-        trajectory; with ``config.contact == "solid"`` a body that would penetrate stops at
-        first contact (:mod:`safe_pe_sim.contact`). Finished games are reset automatically.
+        configured) and pass through the actuator model (latency, then ramps; skipped when
+        ideal); the velocities the bases hold are integrated exactly and checked for
+        violations on the continuous trajectory; with ``config.contact == "solid"`` a body
+        that would penetrate stops at first contact (:mod:`safe_pe_sim.contact`). Finished
+        games are reset automatically.
 
         :param cmd_pursuer: ``(N, 2)`` pursuer ``(v, omega)``.
         :param cmd_evader: ``(N, 2)`` evader ``(v, omega)``.
