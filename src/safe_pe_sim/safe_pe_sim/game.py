@@ -6,10 +6,12 @@ them equal, actuator model included), but without per-step numpy overhead. Unlik
 core it does not reset itself: call :meth:`reset` after an episode ends.
 
 Why a scalar copy stays (issue 13 asked to run the single env on the vector core with N = 1):
-measured on the 2-core dev box, the vector core at N = 1 steps ~2.9 k games/s against ~26 k for
-this class, and the single env's target is >= 20 k steps/s (issue 3, ``bench/bench_sim.py``);
-the gym/PettingZoo envs, the simulator node and the evaluation rollouts all step one game. The
-actuator model is not copied: both call :func:`safe_pe_sim.actuation.actuate`.
+measured in one process on the shared 2-core dev box (load average ~3), the numpy vector core
+at N = 1 steps ~2.9 k games/s against ~26 k for this class (random commands, default profile),
+and the single env's target is >= 20 k steps/s (issue 3, ``bench/bench_sim.py``); the
+gym/PettingZoo envs, the simulator node and the evaluation rollouts all step one game. Removing
+the copy needs per-game kernels that numba compiles for both paths (issue 13 item 1's pattern).
+The actuator model is not copied: both call :func:`safe_pe_sim.actuation.actuate`.
 """
 
 from __future__ import annotations
