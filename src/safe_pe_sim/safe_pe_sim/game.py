@@ -1,9 +1,17 @@
 """``PursuitEvasionGame``: one pursuit-evasion game in pure Python (the fast N = 1 path).
 
 Same maths and the same random streams as :class:`~safe_pe_sim.vec_core.VectorizedPursuitEvasion`
-(whose game ``i`` seeded ``s`` equals this game seeded ``s + i``; a test keeps them equal), but
-without per-step numpy overhead. Unlike the vector core it does not reset itself: call
-:meth:`reset` after an episode ends.
+(whose game ``i`` seeded ``s`` equals this game seeded ``s + i``; test_vec_equivalence keeps
+them equal, actuator model included), but without per-step numpy overhead. Unlike the vector
+core it does not reset itself: call :meth:`reset` after an episode ends.
+
+Why a scalar copy stays (issue 13 asked to run the single env on the vector core with N = 1):
+measured in one process on the shared 2-core dev box (load average ~3), the numpy vector core
+at N = 1 steps ~2.9 k games/s against ~26 k for this class (random commands, default profile),
+and the single env's target is >= 20 k steps/s (issue 3, ``bench/bench_sim.py``); the
+gym/PettingZoo envs, the simulator node and the evaluation rollouts all step one game. Removing
+the copy needs per-game kernels that numba compiles for both paths (issue 13 item 1's pattern).
+The actuator model is not copied: both call :func:`safe_pe_sim.actuation.actuate`.
 """
 
 from __future__ import annotations
@@ -11,10 +19,12 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
+from safe_pe_cbf.actuator import ActuatorLimits
 
+from .actuation import ActuatorTable, actuate
 from .config import EnvConfig
 from .contact import solid_contact
 from .dynamics import unicycle_step_scalar, wrap_angle
@@ -45,7 +55,8 @@ class StepResult:
     distance: float
     """Centre distance after the step [m]."""
     applied: list[tuple[float, float]] = field(default_factory=list)
-    """Commands actually applied (clipped, noisy) per agent."""
+    """Velocities the bases held over the step per agent (the clipped, noisy commands with
+    ideal actuation; else ramped and delayed, :mod:`safe_pe_sim.actuation`)."""
 
 
 class PursuitEvasionGame:
@@ -79,6 +90,36 @@ class PursuitEvasionGame:
         self._solid = config.contact == "solid"
         self._noise_on = config.actuator_noise.enabled
         self._noise_std = (config.actuator_noise.v_std, config.actuator_noise.omega_std)
+        self.actuators = ActuatorTable([r.actuator for r in robots])
+        """Ramps and latency of both robots (:class:`~safe_pe_sim.actuation.ActuatorTable`)."""
+        self.command_queue = self.actuators.empty_queue(1)[0]
+        """``(2, D, 2)`` commands in flight per robot, oldest first (see the vector core)."""
+        self._held = np.zeros((2, 2))
+        self._cmd_buf = np.zeros((2, 2))
+
+    def set_actuators(self, limits: Sequence[ActuatorLimits]) -> None:
+        """Change both robots' actuator limits from the next step on (the simulator node's
+        runtime parameters); ``config`` follows. The held velocities stay; each robot keeps its
+        newest commands in flight up to its new latency, and a longer latency repeats the
+        command due next (the held velocity when none was in flight).
+
+        :param limits: ``(pursuer, evader)`` limits (validated here)
+        """
+        limits = [ActuatorLimits(**a.validate().to_dict()) for a in limits]
+        self._held[:] = self.velocities   # ideal actuation does not keep _held up to date
+        table = ActuatorTable(limits)
+        queue = table.empty_queue(1)[0]
+        for a in range(2):
+            pending = list(self.command_queue[a, :self.actuators.latency[a]])
+            if not pending:
+                pending = [self._held[a].copy()]
+            lag = int(table.latency[a])
+            kept = pending[-lag:] if lag else []
+            kept = [pending[0]] * (lag - len(kept)) + kept
+            if lag:
+                queue[a, :lag] = kept
+        self.actuators, self.command_queue = table, queue
+        self.config.pursuer.actuator, self.config.evader.actuator = limits
 
     def seed(self, seed: int | None) -> int:
         """Re-seed the layout/spawn and noise streams; return the seed used.
@@ -139,6 +180,8 @@ class PursuitEvasionGame:
         self.obstacles = [tuple(map(float, row)) for row in obs_arr]
         self.poses = [tuple(map(float, row)) for row in start]
         self.velocities = [(0.0, 0.0), (0.0, 0.0)]
+        self._held[:] = 0.0
+        self.command_queue[:] = 0.0
         self.step_count = 0
         (x0, y0, _), (x1, y1, _) = self.poses
         self.distance = math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1))
@@ -185,6 +228,14 @@ class PursuitEvasionGame:
                 om = min(max(om + noise[a, 1] * self._noise_std[1], -w_max), w_max)
                 v, om = float(v), float(om)
             applied.append((v, om))
+        if not self.actuators.ideal:
+            buf = self._cmd_buf
+            buf[0, 0], buf[0, 1] = applied[0]
+            buf[1, 0], buf[1, 1] = applied[1]
+            actuate(self._held, self.command_queue, buf, cfg.dt, self.actuators.rates,
+                    self.actuators.latency)
+            (v0, w0), (v1, w1) = self._held.tolist()
+            applied = [(v0, w0), (v1, w1)]
         prev = self.poses
         dt = cfg.dt
         self.poses = [unicycle_step_scalar(*prev[a], *applied[a], dt) for a in range(2)]
@@ -195,6 +246,7 @@ class PursuitEvasionGame:
             self.poses, stopped = solid_contact(prev, applied, self.poses, dt, cfg.substeps,
                                                 self.radii, self.obstacles, self.bounds)
             self.velocities = [(0.0, 0.0) if stopped[a] else applied[a] for a in range(2)]
+            self._held[:] = self.velocities
         d_prev = self.distance
         (x0, y0, _), (x1, y1, _) = self.poses
         self.distance = d = math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1))

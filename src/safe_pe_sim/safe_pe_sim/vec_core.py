@@ -6,7 +6,7 @@ through a (batched) safety filter, and then step.
 
 Seeding rule: game ``i`` of a core seeded ``s`` uses seed ``s + i`` and behaves exactly like a
 single game (:class:`safe_pe_sim.game.PursuitEvasionGame`) seeded ``s + i`` given the same
-commands (layouts, spawns, actuator noise, auto-resets).
+commands (layouts, spawns, actuator noise, actuator ramps and latency, auto-resets).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from safe_pe_cbf.barriers import WIDE
 
+from .actuation import ActuatorTable, actuate
 from .config import EnvConfig
 from .contact import solid_contact
 from .dynamics import clip_commands, unicycle_step
@@ -70,11 +71,15 @@ class VectorizedPursuitEvasion:
     """N games stepped in lock-step with automatic reset.
 
     State arrays (agent 0 = pursuer, 1 = evader), replaced or updated in place by
-    :meth:`step`/:meth:`reset`: ``poses (N, 2, 3)``, ``velocities (N, 2, 2)`` (last applied
-    commands), ``obstacles (N, K, 3)`` (``(N, K, 6)`` with boxes) with ``obstacle_mask
-    (N, K)``, ``steps (N,)``, ``distance (N,)``, ``seeds (N,)``, ``episode_ids (N,)``;
-    ``arena`` is the :class:`~safe_pe_sim.config.ArenaConfig` and ``bounds`` its
-    ``(x_min, x_max, y_min, y_max)``.
+    :meth:`step`/:meth:`reset`: ``poses (N, 2, 3)``, ``velocities (N, 2, 2)`` (the velocities
+    ``(v, omega)`` the bases held over the last step: the commands themselves with ideal
+    actuation, else ramped and delayed, :mod:`safe_pe_sim.actuation`), ``command_queue
+    (N, 2, D, 2)`` (each robot's commands in flight, oldest first; robot ``a`` uses its first
+    ``actuators.latency[a]`` rows; ``D`` = the longest latency), ``obstacles (N, K, 3)``
+    (``(N, K, 6)`` with boxes) with ``obstacle_mask (N, K)``, ``steps (N,)``, ``distance
+    (N,)``, ``seeds (N,)``, ``episode_ids (N,)``; ``arena`` is the
+    :class:`~safe_pe_sim.config.ArenaConfig` and ``bounds`` its ``(x_min, x_max, y_min,
+    y_max)``.
     """
 
     def __init__(self, config: EnvConfig, num_envs: int, seed: int | None = None) -> None:
@@ -97,6 +102,11 @@ class VectorizedPursuitEvasion:
         self.cmd_lo = np.array([[r.v_min, -r.omega_max] for r in robots])
         self.cmd_hi = np.array([[r.v_max, r.omega_max] for r in robots])
         self.noise_std = np.array([config.actuator_noise.v_std, config.actuator_noise.omega_std])
+        self.actuators = ActuatorTable([r.actuator for r in robots])
+        """Ramps and latency of both robots (:class:`~safe_pe_sim.actuation.ActuatorTable`)."""
+        self.command_queue = self.actuators.empty_queue(n)
+        self._act_rates = np.tile(self.actuators.rates, (n, 1))        # (2 N, 3), row 2 i + a
+        self._act_latency = np.tile(self.actuators.latency, n)         # (2 N,)
         self.obs_builder = ObservationBuilder(config)
         self._contact = float(self.radii[0] + self.radii[1])
         self._solid = config.contact == "solid"
@@ -104,7 +114,7 @@ class VectorizedPursuitEvasion:
         self.poses = np.zeros((n, 2, 3))
         self.velocities = np.zeros((n, 2, 2))
         oc = config.obstacles  # rows with a kind where there are boxes (safe_pe_cbf.barriers)
-        self.obstacles = np.zeros((n, self.capacity, WIDE if oc.boxes or oc.segments else 3))
+        self.obstacles = np.zeros((n, self.capacity, WIDE if oc.has_boxes else 3))
         self.obstacle_mask = np.zeros((n, self.capacity), dtype=bool)
         self.steps = np.zeros(n, dtype=np.int64)
         self.distance = np.zeros(n)
@@ -162,6 +172,7 @@ class VectorizedPursuitEvasion:
             self.obstacles[i], self.obstacle_mask[i] = pad_obstacles(obstacles, self.capacity)
             self.poses[i] = sample_spawns(cfg, obstacles, rng)
         self.velocities[idx] = 0.0
+        self.command_queue[idx] = 0.0
         self.steps[idx] = 0
         p = self.poses[idx]
         self.distance[idx] = _distance(p)
@@ -210,9 +221,11 @@ class VectorizedPursuitEvasion:
         """Apply physical commands for one control period in every game.
 
         Commands are clipped to each robot's limits (then noise is added and clipped again if
-        configured), integrated exactly, and checked for violations on the continuous
-        trajectory; with ``config.contact == "solid"`` a body that would penetrate stops at
-        first contact (:mod:`safe_pe_sim.contact`). Finished games are reset automatically.
+        configured) and pass through the actuator model (latency, then ramps; skipped when
+        ideal); the velocities the bases hold are integrated exactly and checked for
+        violations on the continuous trajectory; with ``config.contact == "solid"`` a body
+        that would penetrate stops at first contact (:mod:`safe_pe_sim.contact`). Finished
+        games are reset automatically.
 
         :param cmd_pursuer: ``(N, 2)`` pursuer ``(v, omega)``.
         :param cmd_evader: ``(N, 2)`` evader ``(v, omega)``.
@@ -221,7 +234,9 @@ class VectorizedPursuitEvasion:
             of arrays ``captured, timed_out, violation (N, 2), violation_kinds (N, 2),
             violation_depth (N, 2), safety`` (the full
             :class:`~safe_pe_sim.safety_check.SafetyReport`), ``distance, applied_commands
-            (N, 2, 2), done, episode_ids, terminal_observation (N, 2, OBS_DIM)`` (equal to
+            (N, 2, 2)`` (the velocities held over the step, which the bodies followed),
+            ``commands (N, 2, 2)`` (the clipped, noisy commands that entered the actuators),
+            ``done, episode_ids, terminal_observation (N, 2, OBS_DIM)`` (equal to
             ``obs`` for games that did not finish), ``end_poses (N, 2, 3)`` (poses at the
             end of the step, before any automatic reset) and, valid where ``done``:
             ``episode_return (N, 2), episode_length, episode_violation_steps (N, 2),
@@ -245,6 +260,12 @@ class VectorizedPursuitEvasion:
             applied = clip_commands(applied + self._noise.next() * self.noise_std,
                                     self.cmd_lo, self.cmd_hi)
         cfg = self.config
+        commands = applied
+        if not self.actuators.ideal:
+            applied = self.velocities.copy()
+            queue = self.command_queue.reshape(2 * n, self.actuators.depth, 2)   # a view
+            actuate(applied.reshape(-1, 2), queue, commands.reshape(-1, 2), cfg.dt,
+                    self._act_rates, self._act_latency)
         prev = self.poses
         self.poses = unicycle_step(prev, applied, cfg.dt)
         self.velocities = applied.copy()   # the info keeps `applied` unchanged by resets
@@ -277,7 +298,8 @@ class VectorizedPursuitEvasion:
         info: dict[str, Any] = {
             "captured": captured, "timed_out": timed_out, "violation": report.violated,
             "violation_kinds": report.kinds, "violation_depth": report.depth,
-            "safety": report, "distance": d, "applied_commands": applied, "done": done,
+            "safety": report, "distance": d, "applied_commands": applied, "commands": commands,
+            "done": done,
             "end_poses": self.poses.copy(),
             "episode_ids": self.episode_ids.copy(), "terminal_observation": obs,
             "episode_return": self.episode_return.copy(),

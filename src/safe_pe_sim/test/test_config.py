@@ -90,6 +90,11 @@ def test_partial_yaml_keeps_defaults() -> None:
     ("rewards:\n  h_max: 0.0\n", "h_max"),
     ("rewards:\n  violation: 1.0\n", "violation"),
     ("rewards:\n  zero_sum: maybe\n", "zero_sum"),
+    ("pursuer:\n  actuator:\n    linear_decel: -1.0\n", "pursuer.actuator.linear_decel"),
+    ("evader:\n  actuator:\n    angular_accel: .nan\n", "evader.actuator.angular_accel"),
+    ("evader:\n  actuator:\n    latency_steps: 11\n", "evader.actuator.latency_steps"),
+    ("pursuer:\n  actuator:\n    latency_steps: 0.5\n", "latency_steps"),
+    ("pursuer:\n  actuator:\n    jerk: 1.0\n", "unknown key"),
     ("dt: [0.1\n", "not valid YAML"),
     ("- 1\n- 2\n", "mapping"),
 ])
@@ -98,6 +103,32 @@ def test_validation_errors_say_what_to_fix(text: str, needle: str) -> None:
         EnvConfig.from_yaml(text if "\n" in text else text + "\n")
     assert needle in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+def test_actuator_section_in_yaml(tmp_path: Path) -> None:
+    cfg = EnvConfig.from_yaml("pursuer:\n  actuator:\n    linear_accel: 2.5\n"
+                              "    latency_steps: 2\n")
+    act = cfg.pursuer.actuator
+    assert (act.linear_accel, act.linear_decel, act.latency_steps) == (2.5, 0.0, 2)
+    assert not act.ideal and cfg.evader.actuator.ideal     # the default stays ideal
+    assert EnvConfig.from_yaml(cfg.to_yaml(tmp_path / "e.yaml")).to_dict() == cfg.to_dict()
+    cfg.pursuer.actuator.linear_decel = -2.0               # set in Python: validate() checks
+    with pytest.raises(ConfigError, match="pursuer.actuator.linear_decel"):
+        cfg.validate()
+
+
+def test_actuated_profiles() -> None:
+    for name, base in (("diff_drive_nav2", "default"),
+                       ("turtlebot3_burger_ramped", "turtlebot3_burger")):
+        cfg = load_profile(name).to_dict()
+        ideal = load_profile(base).to_dict()
+        for role in ("pursuer", "evader"):
+            act = cfg[role].pop("actuator")
+            ideal[role].pop("actuator")
+            assert act["latency_steps"] == 1 and act["linear_decel"] > 0.0
+        assert cfg == ideal                                 # only the actuators differ
+    nav2 = load_profile("diff_drive_nav2").pursuer.actuator
+    assert (nav2.linear_accel, nav2.linear_decel, nav2.angular_accel) == (2.5, 2.5, 3.2)
 
 
 def test_missing_file_and_unknown_profile(tmp_path: Path) -> None:

@@ -74,6 +74,37 @@ def test_sim_settings_defaults_and_errors():
     assert sim_settings_from_values({**values, "seed": -1}).seed is None
 
 
+def test_actuator_parameters_override_the_profile_and_bad_ones_say_why():
+    values = defaults(list(SIM_SPECS))
+    assert sim_settings_from_values(values).actuators[0].ideal       # default profile
+    nav2 = {**values, "profile": "diff_drive_nav2"}
+    s = sim_settings_from_values(nav2)                               # -1: the profile's values
+    assert [a.to_dict() for a in s.actuators] == [r.actuator.to_dict() for r in s.env.robots()]
+    s = sim_settings_from_values({**nav2, "actuator.evader.linear_decel": 4,
+                                  "actuator.evader.latency_steps": 0})
+    assert (s.actuators[1].linear_decel, s.actuators[1].latency_steps) == (4.0, 0)
+    assert s.actuators[1].linear_accel == 2.5 and s.actuators[0].latency_steps == 1
+    for name, value, needle in (("actuator.pursuer.linear_decel", -0.5, "must be -1"),
+                                ("actuator.pursuer.angular_accel", math.nan, "finite"),
+                                ("actuator.evader.latency_steps", 11, "maximum"),
+                                ("actuator.evader.linear_accel", 1e6, "maximum"),
+                                ("actuator.evader.latency_steps", -3, "minimum")):
+        with pytest.raises(ValueError, match=needle):
+            sim_settings_from_values({**values, name: value})
+
+
+def test_odometry_twist_is_the_held_velocity_not_the_command():
+    game = PursuitEvasionGame(load_profile("diff_drive_nav2"))
+    game.reset(seed=3)
+    for k in range(4):
+        game.step((1.0, 2.0), (0.5, -1.0))
+        odom = odometry_message(np.asarray(game.poses[0]), game.velocities[0], Header(), "p")
+        twist = (odom.twist.twist.linear.x, odom.twist.twist.angular.z)
+        assert twist == pytest.approx(game.velocities[0], abs=1e-12)
+        # one step late, then 2.5 m/s^2 * 0.05 s and 3.2 rad/s^2 * 0.05 s per step
+        assert twist == pytest.approx((0.125 * k, 0.16 * k), abs=1e-12)
+
+
 def test_game_state_and_odometry_messages_follow_the_game():
     game = PursuitEvasionGame(load_profile("turtlebot3_burger"))
     game.reset(seed=3)

@@ -308,3 +308,61 @@ def test_a_refused_reset_changes_nothing(context, profile):
         executor.shutdown()
         node.destroy_node()
         peer.destroy_node()
+
+
+def test_actuator_parameters_and_the_odometry_twist(context, profile):
+    """Ramps and latency from parameters; odometry reports the held velocity; bad values are
+    refused with the reason and the node keeps running on its previous values."""
+    node = SimulatorNode(context=context, clock=FakeClock(), parameter_overrides=[
+        Parameter("profile", value=profile), Parameter("mode", value="lock_step"),
+        Parameter("lock_step_timeout", value=30.0), Parameter("publish_clock", value=True),
+        Parameter("robots", value=[P, E]),
+        Parameter("actuator.pursuer.linear_accel", value=0.5),
+        Parameter("actuator.pursuer.latency_steps", value=1)])
+    peer = rclpy.create_node("peer", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    odoms: list[Odometry] = []
+    peer.create_subscription(Odometry, f"/{P}/odom", odoms.append, 100)
+    cmd_p = peer.create_publisher(Twist, f"/{P}/cmd_vel", 10)
+    cmd_e = peer.create_publisher(Twist, f"/{E}/cmd_vel", 10)
+    dt = node.settings.env.dt
+
+    def step(v: float) -> tuple[float, float]:
+        """One lock-step with pursuer command (v, 0.3); the pursuer's odometry twist after it."""
+        k = node.total_steps + 1
+        cmd_p.publish(_twist(v, 0.3))
+        cmd_e.publish(_twist(0.0, 0.0))
+        assert spin_until(executor, lambda: any(
+            abs(o.header.stamp.sec + 1e-9 * o.header.stamp.nanosec - k * dt) < 1e-6
+            for o in odoms), WAIT)
+        odom = odoms[-1]
+        return odom.twist.twist.linear.x, odom.twist.twist.angular.z
+
+    try:
+        assert spin_until(executor, lambda: cmd_p.get_subscription_count() > 0
+                          and cmd_e.get_subscription_count() > 0, WAIT)
+        assert node.game.actuators.latency.tolist() == [1, 0]
+        # one step late, then 0.5 m/s^2 * 0.1 s per step; omega is not ramped
+        twists = [step(0.15) for _ in range(4)]
+        assert twists == [pytest.approx(t, abs=1e-9) for t in
+                          ((0.0, 0.0), (0.05, 0.3), (0.1, 0.3), (0.15, 0.3))]
+        assert twists[-1] == pytest.approx(node.game.velocities[0], abs=1e-12)
+
+        for name, value, reason in (("actuator.pursuer.linear_decel", -0.5, "must be -1"),
+                                    ("actuator.evader.latency_steps", 12, "out of range")):
+            result = node.set_parameters([Parameter(name, value=value)])[0]
+            assert not result.successful and reason in result.reason
+        assert node.game.actuators.latency.tolist() == [1, 0]     # previous values kept
+        assert step(0.0) == pytest.approx((0.15, 0.3), abs=1e-9)  # latency: still moving
+
+        assert node.set_parameters([Parameter("actuator.pursuer.latency_steps", value=0),
+                                    Parameter("actuator.pursuer.linear_decel", value=1.0)]
+                                   )[0].successful
+        assert node.game.config.pursuer.actuator.linear_decel == 1.0
+        assert step(0.0) == pytest.approx((0.05, 0.3), abs=1e-9)  # at once, braking 0.1/step
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from safe_pe_sim.config import ArenaConfig, NoiseConfig, load_profile
+from safe_pe_sim.config import ActuatorLimits, ArenaConfig, NoiseConfig, load_profile
 from safe_pe_sim.env import PursuitEvasionEnv
 from safe_pe_sim.game import PursuitEvasionGame
 from safe_pe_sim.vec_core import VectorizedPursuitEvasion
@@ -13,7 +13,7 @@ from safe_pe_sim.vec_env import PursuitEvasionVecEnv
 
 
 def _small_config(noise: bool, w5: float = 0.0, profile: str = "turtlebot3_burger",
-                  terminate: bool = False):
+                  terminate: bool = False, actuated: bool = False):
     cfg = load_profile(profile)
     cfg.max_steps = 60          # several auto-resets within the test
     cfg.terminate_on_violation = terminate
@@ -24,6 +24,9 @@ def _small_config(noise: bool, w5: float = 0.0, profile: str = "turtlebot3_burge
         cfg.obstacles.clearance_walls = 0.5
     if noise:
         cfg.actuator_noise = NoiseConfig(v_std=0.05, omega_std=0.3)
+    if actuated:  # different ramps and latencies per robot (one queue deeper than the other)
+        cfg.pursuer.actuator = ActuatorLimits(1.0, 2.0, 3.0, latency_steps=2)
+        cfg.evader.actuator = ActuatorLimits(0.5, 0.0, 0.0, latency_steps=0)
     return cfg.validate()
 
 
@@ -38,15 +41,17 @@ class _ExtraReward:
         return self.w * np.tanh(poses[..., 0] - poses[..., 1]) + 0.01 * present
 
 
-@pytest.mark.parametrize("noise,w5,profile,terminate", [
-    (False, 0.0, "turtlebot3_burger", False),
-    (True, 0.0, "turtlebot3_burger", False),
-    (False, 0.3, "turtlebot3_burger", False),
-    (True, 0.0, "default", True),
+@pytest.mark.parametrize("noise,w5,profile,terminate,actuated", [
+    (False, 0.0, "turtlebot3_burger", False, False),
+    (True, 0.0, "turtlebot3_burger", False, False),
+    (False, 0.3, "turtlebot3_burger", False, False),
+    (True, 0.0, "default", True, False),
+    (True, 0.0, "turtlebot3_burger", False, True),
+    (False, 0.3, "turtlebot3_burger", True, True),
 ])
 def test_core_equals_single_games(noise: bool, w5: float, profile: str,
-                                  terminate: bool) -> None:
-    cfg = _small_config(noise, w5, profile, terminate)
+                                  terminate: bool, actuated: bool) -> None:
+    cfg = _small_config(noise, w5, profile, terminate, actuated)
     n, seed, steps = 6, 11, 200
     vec = VectorizedPursuitEvasion(cfg, n, seed=seed)
     games = [PursuitEvasionGame(cfg) for _ in range(n)]
@@ -63,6 +68,8 @@ def test_core_equals_single_games(noise: bool, w5: float, profile: str,
     for _ in range(steps):
         for i, g in enumerate(games):
             np.testing.assert_allclose(vec.poses[i], np.array(g.poses), atol=1e-9)
+            np.testing.assert_allclose(vec.velocities[i], np.array(g.velocities), atol=1e-12)
+            np.testing.assert_allclose(vec.command_queue[i], g.command_queue, atol=1e-12)
             np.testing.assert_allclose(obs[i, 0], g.observation(0), atol=2e-6)
             np.testing.assert_allclose(obs[i, 1], g.observation(1), atol=2e-6)
         # wide commands (beyond the limits, so clipping matters too)

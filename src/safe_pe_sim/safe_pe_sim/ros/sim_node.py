@@ -10,6 +10,11 @@ re-sent at every reset), ``/safe_pe/episode_result`` at every episode end, optio
 Subscribes to ``/<robot>/cmd_vel`` (Twist or TwistStamped, ``cmd_type``) and
 ``/<robot>/safety_status`` (to count filter interventions). Service
 ``/safe_pe/reset_episode``. The game itself is :class:`safe_pe_sim.game.PursuitEvasionGame`.
+
+Each robot's base follows the actuator model of the profile (``RobotConfig.actuator``), which
+the ``actuator.<role>.*`` parameters override at start-up and at run time (ramps and latency,
+:mod:`safe_pe_sim.actuation`); the odometry twist reports the velocity the base held over the
+last step, not the command.
 """
 
 from __future__ import annotations
@@ -72,7 +77,9 @@ class SimulatorNode(Node):
         declare_specs(self, self._specs)
         self.settings: SimNodeSettings = sim_settings_from_values(spec_values(self, self._specs))
         s = self.settings
-        self.game = PursuitEvasionGame(s.env)
+        env = s.env.copy()  # the game's own: its actuators follow the parameters
+        env.pursuer.actuator, env.evader.actuator = s.actuators
+        self.game = PursuitEvasionGame(env.validate())
         self.gate = CommandGate(s.robots, s.cmd_timeout, s.max_hold_steps)
         self.total_steps = 0
         self.episode_id = -1
@@ -124,6 +131,8 @@ class SimulatorNode(Node):
         self.settings = sim_settings_from_values(spec_values(self, self._specs),
                                                  env=self.settings.env)
         self.gate.cmd_timeout = self.settings.cmd_timeout
+        if list(self.settings.actuators) != [r.actuator for r in self.game.config.robots()]:
+            self.game.set_actuators(self.settings.actuators)
         self.gate.max_hold_steps = self.settings.max_hold_steps
         for timer in (self._step_timer, self._marker_timer):
             timer.cancel()

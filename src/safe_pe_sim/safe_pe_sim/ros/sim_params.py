@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from safe_pe_cbf.actuator import ACTUATOR_RANGES, MAX_LATENCY_STEPS, ActuatorLimits
+from safe_pe_cbf.errors import ConfigError as CBFConfigError
 from safe_pe_cbf.ros_common.param_specs import ParamSpec, spec_table
 
 from safe_pe_sim.config import ConfigError, EnvConfig, load_profile
@@ -12,10 +14,38 @@ from safe_pe_sim.roles import ROLES
 
 MODES = ("free_running", "lock_step")
 CMD_TYPES = ("twist", "twist_stamped")
+PROFILE_VALUE = -1
+"""Value of an ``actuator.<role>.*`` parameter that keeps the profile's value."""
+
+_ACTUATOR_TEXT = {
+    "linear_accel": "largest rate at which |v| grows [m/s^2]",
+    "linear_decel": "largest rate at which |v| falls, the braking limit [m/s^2]",
+    "angular_accel": "largest rate of change of omega [rad/s^2]",
+}
+
+
+def _actuator_specs() -> tuple[ParamSpec, ...]:
+    """``actuator.<role>.<field>`` of both robots (-1: the profile's value; 0: ideal)."""
+    out = []
+    for role in ROLES:
+        for name, text in _ACTUATOR_TEXT.items():
+            out.append(ParamSpec(
+                f"actuator.{role}.{name}", float(PROFILE_VALUE),
+                f"The {role}'s {text} in the actuator model (0: no limit; -1: the profile's "
+                f"value). The odometry twist reports the ramped velocity.",
+                float(PROFILE_VALUE), ACTUATOR_RANGES[name][1], int_ok=True))
+        out.append(ParamSpec(
+            f"actuator.{role}.latency_steps", PROFILE_VALUE,
+            f"Control periods between a command of the {role} and the period in which its base "
+            f"starts to follow it (0: at once; -1: the profile's value). A change drops or "
+            f"repeats commands in flight.", PROFILE_VALUE, MAX_LATENCY_STEPS))
+    return tuple(out)
+
 
 SIM_SPECS: tuple[ParamSpec, ...] = (
-    ParamSpec("profile", "default", "Game profile: 'default', 'turtlebot3_burger', or a path "
-              "to an EnvConfig YAML file.", read_only=True),
+    ParamSpec("profile", "default", "Game profile: 'default', 'turtlebot3_burger', "
+              "'turtlebot3_burger_ramped', 'diff_drive_nav2', or a path to an EnvConfig YAML "
+              "file.", read_only=True),
     ParamSpec("seed", 0, "Seed of the first episode's layout and spawns (-1: fresh random "
               "seed). Later auto-reset episodes continue the same random stream.", -1,
               2**62, read_only=True),
@@ -51,7 +81,7 @@ SIM_SPECS: tuple[ParamSpec, ...] = (
               "/safe_pe/reset_episode)."),
     ParamSpec("markers_period", 1.0, "Period [s] of /safe_pe/obstacle_markers (also sent at "
               "every reset).", 0.05, 60.0),
-)
+) + _actuator_specs()
 
 
 @dataclass(frozen=True)
@@ -73,6 +103,8 @@ class SimNodeSettings:
     :param publish_clock: publish /clock.
     :param auto_reset: reset automatically at episode end.
     :param markers_period: obstacle markers period [s].
+    :param actuators: ``(pursuer, evader)`` actuator limits: the profile's, with the
+        ``actuator.<role>.*`` parameters that are not -1 applied.
     """
 
     env: EnvConfig
@@ -90,6 +122,7 @@ class SimNodeSettings:
     publish_clock: bool
     auto_reset: bool
     markers_period: float
+    actuators: tuple[ActuatorLimits, ActuatorLimits]
 
     @property
     def step_period(self) -> float:
@@ -127,6 +160,23 @@ def sim_settings_from_values(
             env = load_profile(values["profile"])
         except (ConfigError, OSError, ValueError) as err:
             problems.append(f"profile: {err}")
+    actuators = []
+    if env is not None:
+        for role, robot in zip(ROLES, env.robots()):
+            merged = robot.actuator.to_dict()
+            for name in merged:
+                value = values[f"actuator.{role}.{name}"]
+                if value == PROFILE_VALUE:
+                    continue
+                if value < 0:
+                    problems.append(f"actuator.{role}.{name}: {value!r} must be -1 (the "
+                                    f"profile's value) or a limit >= 0 (0: none)")
+                    continue
+                merged[name] = int(value) if name == "latency_steps" else float(value)
+            try:
+                actuators.append(ActuatorLimits(**merged).validate(f"actuator.{role}"))
+            except CBFConfigError as err:
+                problems.append(str(err))
     if problems:
         raise ValueError("invalid simulator parameters: " + "; ".join(problems))
     assert env is not None
@@ -147,4 +197,5 @@ def sim_settings_from_values(
         publish_clock=values["publish_clock"],
         auto_reset=values["auto_reset"],
         markers_period=float(values["markers_period"]),
+        actuators=(actuators[0], actuators[1]),
     )
