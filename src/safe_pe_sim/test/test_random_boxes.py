@@ -14,6 +14,7 @@ from safe_pe_cbf.barriers import BOX, surface_distance
 
 from safe_pe_sim.config import MAX_OBSTACLES, ConfigError, EnvConfig, load_profile
 from safe_pe_sim.game import PursuitEvasionGame
+from safe_pe_sim.vec_core import VectorizedPursuitEvasion
 from safe_pe_sim.world import box_gaps, generate_obstacles, make_rngs, sample_spawns
 
 STEP = 0.002  # [m] spacing of the sampled outlines
@@ -185,3 +186,17 @@ def test_random_boxes_in_yaml_round_trip(tmp_path) -> None:
                               "  box_half_width_max: 0.1\n").validate()
     assert (cfg.obstacles.box_count_max, cfg.obstacles.box_half_width_max) == (3, 0.1)
     assert EnvConfig.from_yaml(cfg.to_yaml(tmp_path / "e.yaml")).to_dict() == cfg.to_dict()
+
+
+def test_vector_core_plays_on_random_boxes_only() -> None:
+    """A world whose only boxes are random ones carries box rows in the vector core too."""
+    cfg = _config(boxes=(2, 2))
+    cfg.obstacles.count_min = cfg.obstacles.count_max = 0
+    assert not cfg.obstacles.boxes and not cfg.obstacles.segments
+    core = VectorizedPursuitEvasion(cfg, num_envs=3, seed=0)
+    core.reset()
+    assert core.obstacles.shape[2] == 6
+    assert ((core.obstacles[:, :, 5] == BOX) & core.obstacle_mask).sum(axis=1).tolist() == [2, 2, 2]
+    cmds = np.tile([1.0, 0.5], (3, 1))
+    for _ in range(20):
+        core.step(cmds, cmds)
