@@ -13,8 +13,10 @@ the schema the bag carries (mcap-ros2-support; no rclpy). Times are the *log* ti
 recorder received each message: command and odometry on one clock, and the latency then
 includes the odometry's transport, as the filter sees it) or, with ``stamps="header"``, the
 header stamps (both topics must carry one). The commands are resampled onto the odometry
-times as a zero-order hold (the newest command at or before each odometry sample);
-odometry before the first command is dropped.
+times as a zero-order hold: the newest command sent *before* each odometry sample (a command
+stamped with the very time of an odometry message was computed from it, as the safety filter
+and a lock-step simulator stamp their answers, and cannot show in it); odometry before the
+first command is dropped.
 """
 
 from __future__ import annotations
@@ -110,14 +112,15 @@ def write_csv(path: str | os.PathLike[str], recording: Recording) -> None:
 
 def zero_order_hold(t_cmd: np.ndarray, cmd: np.ndarray, t: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """The command in force at each time ``t``: the newest one at or before it.
+    """The command in force at each time ``t``: the newest one strictly before it (a command
+    stamped ``t`` answers the state at ``t``: it acts after it).
 
     :param t_cmd: command times, non-decreasing
     :param cmd: the commands, one row per time
     :param t: the query times
     :return: ``(valid, held)``: whether a command was in force, and the held rows
     """
-    idx = np.searchsorted(t_cmd, t, side="right") - 1
+    idx = np.searchsorted(t_cmd, t, side="left") - 1
     return idx >= 0, cmd[np.maximum(idx, 0)]
 
 

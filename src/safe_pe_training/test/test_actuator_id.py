@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from safe_pe_cbf.actuator import ActuatorLimits, ramp_one
 from safe_pe_training.actuator_id import ExcitationError, RecordingError, identify
-from safe_pe_training.actuator_log import Recording, read_csv, write_csv
+from safe_pe_training.actuator_log import Recording, read_csv, write_csv, zero_order_hold
 
 NOISE = (0.01, 0.02)   # odometry sigma [m/s], [rad/s]
 
@@ -206,3 +206,13 @@ def test_csv_round_trip_and_bad_files(tmp_path):
             read_csv(tmp_path / name)
     with pytest.raises(RecordingError, match="cannot read"):
         read_csv(tmp_path / "missing.csv")
+
+
+def test_a_command_stamped_with_an_odometry_time_counts_from_the_next_one():
+    """The filter and the lock-step simulator stamp a command with the state it answers: the
+    odometry of that stamp was published before the command and cannot show it."""
+    t_cmd = np.array([0.0, 0.1, 0.2])
+    cmd = np.array([[1.0], [2.0], [3.0]])
+    valid, held = zero_order_hold(t_cmd, cmd, np.array([0.0, 0.05, 0.1, 0.2, 0.25]))
+    assert valid.tolist() == [False, True, True, True, True]
+    assert held[1:, 0].tolist() == [1.0, 1.0, 2.0, 3.0]
