@@ -32,7 +32,7 @@ from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import (MAX_ABS_I, WV, WW, Consts, argmin_h, certified,
                                      check_arena_fits, column_names, fill_rows, rhs)
 from safe_pe_cbf.errors import SafetyInputError
-from safe_pe_cbf.geometry import Arena
+from safe_pe_cbf.geometry import MAX_ABS, Arena
 from safe_pe_cbf.jit import njit
 from safe_pe_cbf.resolver import resolve_one
 
@@ -314,8 +314,11 @@ def _build_act(k: Consts, c: np.ndarray, P: np.ndarray, O: np.ndarray, M: np.nda
                                not k.config.actuator.ideal)
     if opponent_velocities is None:
         QV = np.full((N, 2), np.nan)
-    else:
-        QV, _ = coerce_actuation(opponent_velocities, None, N, 0, True)
+    else:  # NaN rows: that opponent's velocity is unknown (its speed limits are assumed)
+        QV = np.ascontiguousarray(opponent_velocities, dtype=np.float64)
+        if QV.shape != (N, 2) or not np.all(np.isnan(QV) | (np.abs(QV) <= MAX_ABS)):
+            raise SafetyInputError(f"opponent_velocities must be (N, 2) = {(N, 2)}, finite "
+                                   f"(or NaN: unknown) and within +-{MAX_ABS:g}")
     shape = (N, 5 + K)
     out = (np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape, dtype=np.int64),
            np.empty(N, dtype=np.int64), np.empty(N), np.empty(N, dtype=np.int64))
