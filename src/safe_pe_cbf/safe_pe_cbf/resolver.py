@@ -272,6 +272,8 @@ class SafeActionResolver:
         """
         self._k = k
         self._c = k.packed(self._arena_t)
+        self._pend = np.zeros((k.latency, 2))
+        self._needs_velocity = not k.config.actuator.ideal
         self._stages = k.stages
         self._run = resolve_pose
         self._run_act = resolve_pose_act
@@ -304,9 +306,8 @@ class SafeActionResolver:
             ov, ow = math.nan, math.nan
         else:
             ov, ow = check_command(opponent_velocity, "opponent_velocity")
-        act = self.config.actuator
         if velocity is None:
-            if not act.ideal:
+            if self._needs_velocity:
                 raise SafetyInputError(
                     "config.actuator has limits: pass velocity, the (v, omega) the robot held "
                     "in the last period (measured, or the last command ramped through the "
@@ -314,7 +315,16 @@ class SafeActionResolver:
             v0, w0 = 0.0, 0.0
         else:
             v0, w0 = check_command(velocity, "velocity")
-        return v0, w0, pending_array(pending, act.latency_steps), ov, ow
+        steps = self._k.latency
+        rows = () if pending is None else pending
+        if steps == 0 and jit.AVAILABLE and not len(rows):
+            return v0, w0, self._pend, ov, ow  # (0, 2): nothing pending
+        if steps == 0 or not jit.AVAILABLE or len(rows) != steps:
+            return v0, w0, pending_array(pending, steps), ov, ow
+        buf = self._pend  # filled in place: building an array per call costs more than
+        for j in range(steps):  # the compiled kernel
+            buf[j, 0], buf[j, 1] = check_command(rows[j], f"pending[{j}]")
+        return v0, w0, buf, ov, ow
 
     def resolve(self, pose: Sequence[float], u_nom: Sequence[float],
                 opponent_pose: Optional[Sequence[float]] = None,
