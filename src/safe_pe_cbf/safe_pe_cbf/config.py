@@ -70,6 +70,8 @@ FIELD_HINTS: dict[str, str] = {
     "feasibility_tol": "use the solver's default 1e-9; a large tolerance certifies commands "
                        "that violate the constraints",
 }
+#: smallest accepted positive acceleration limit of the actuator sections [m/s^2, rad/s^2]
+MIN_ACTUATOR_LIMIT = 1e-3
 #: accepted range of each QP weight, and the largest ratio between the two (a near-zero
 #: weight makes the scaled QP blind to violations in that coordinate)
 WEIGHT_RANGE = (1e-3, 1e3)
@@ -228,6 +230,13 @@ class CBFConfig:
                 raise ConfigError(f"CBFConfig.{name} must be an ActuatorLimits (or a mapping "
                                   f"in YAML), got {type(section).__name__}")
             section.validate(f"CBFConfig.{name}")
+            for limit in ("linear_accel", "linear_decel", "angular_accel"):
+                value = getattr(section, limit)
+                if 0.0 < value < MIN_ACTUATOR_LIMIT:
+                    raise ConfigError(
+                        f"CBFConfig.{name}.{limit} = {value!r} is absurdly small: the base "
+                        f"would need hours to stop; use the measured limit (>= "
+                        f"{MIN_ACTUATOR_LIMIT:g}) or 0 for none (ideal)")
         return self
 
     # ------------------------------------------------------------------ derived values

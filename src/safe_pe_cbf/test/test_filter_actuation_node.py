@@ -62,6 +62,7 @@ def test_actuator_parameters_build_the_config():
     ({"actuator.latency_steps": MAX_LATENCY_STEPS + 1}, "actuator.latency_steps"),
     ({"actuator.latency_steps": -1}, "actuator.latency_steps"),
     ({"opponent_actuator.linear_decel": math.inf}, "opponent_actuator.linear_decel"),
+    ({"actuator.linear_decel": 1e-300}, "absurdly small"),
 ])
 def test_bad_actuator_values_are_rejected_with_a_reason(changes, fragment):
     with pytest.raises(ValueError, match="invalid filter parameters") as info:
