@@ -193,7 +193,9 @@ def actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, o
             gv[0] = fv / dt
             gw[0] = d * fw / dt
             h[0] = max(dist - c[PAIR_R] - lam - s0 - opponent_commitment_from(c, ov, ow), 0.0)
-            cl[PAIR_EXTRA] = -(k1 + s0 - (gvb + d * gwb)) / dt
+            # + cr dt: the certificate bonus (c - c(u)) dt of certified() must not loosen this
+            # row, which has no arc-deviation term of its own
+            cl[PAIR_EXTRA] = cr * dt - (k1 + s0 - (gvb + d * gwb)) / dt
     return m
 
 
