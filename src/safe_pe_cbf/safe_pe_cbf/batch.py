@@ -23,15 +23,16 @@ from typing import Optional
 import numpy as np
 
 from safe_pe_cbf import jit
-from safe_pe_cbf.batch_inputs import (bad_commands, check_batch_values, coerce_batch_inputs,
-                                      coerce_commands)
+from safe_pe_cbf.actuated import actuated_rows, nominal_ok
+from safe_pe_cbf.batch_inputs import (bad_commands, check_batch_values, coerce_actuation,
+                                      coerce_batch_inputs, coerce_commands)
 from safe_pe_cbf.barriers import BOX, CIRCLE, KIND
 from safe_pe_cbf.bounds import box_one
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import (MAX_ABS_I, WV, WW, Consts, argmin_h, certified,
                                      check_arena_fits, column_names, fill_rows, rhs)
 from safe_pe_cbf.errors import SafetyInputError
-from safe_pe_cbf.geometry import Arena
+from safe_pe_cbf.geometry import MAX_ABS, Arena
 from safe_pe_cbf.jit import njit
 from safe_pe_cbf.resolver import resolve_one
 
@@ -77,6 +78,89 @@ def build_loop(c, P, O, mask, Q, has_opp, gv, gw, h, col, cnt, min_h, min_i
         min_h[n] = h[n, i]
         min_i[n] = col[n, i]
     return 0
+
+
+@njit(cache=True)
+def build_loop_act(c, P, O, mask, Q, has_opp, V, PEND, QV, gv, gw, h, col, cnt, min_h, min_i,
+                   CL):  # pragma: no cover - compiled
+    """:func:`build_loop` under the actuator model: rows of
+    :func:`~safe_pe_cbf.actuated.actuated_rows` from the held velocities ``V (N, 2)`` and
+    the commands not yet in effect ``PEND (N, L, 2)``, the opponents' held velocities ``QV
+    (N, 2)`` (NaN: unknown); each robot's constants into ``CL``."""
+    lim = c[MAX_ABS_I]
+    for n in range(P.shape[0]):
+        for j in range(3):
+            if _bad(P[n, j], lim) or (has_opp and _bad(Q[n, j], lim)):
+                return 1
+        for k in range(O.shape[1]):
+            if mask[n, k]:
+                for j in range(O.shape[2]):
+                    if _bad(O[n, k, j], lim):
+                        return 1
+                if O[n, k, 2] < 0.0:
+                    return 1
+                if O.shape[2] > KIND and not (O[n, k, KIND] == CIRCLE or (
+                        O[n, k, KIND] == BOX and O[n, k, 3] >= 0.0)):
+                    return 1
+    for n in range(P.shape[0]):
+        m = actuated_rows(c, CL[n], P[n, 0], P[n, 1], P[n, 2], V[n, 0], V[n, 1], PEND[n],
+                          has_opp, Q[n, 0], Q[n, 1], Q[n, 2], QV[n, 0], QV[n, 1], O[n], mask[n],
+                          gv[n], gw[n], h[n], col[n])
+        cnt[n] = m
+        i = argmin_h(h[n], m)
+        min_h[n] = h[n, i]
+        min_i[n] = col[n, i]
+    return 0
+
+
+@njit(cache=True)
+def resolve_loop_act(c, CL, tab, cand, gv, gw, h, col, cnt, U, out_u, tier, qp_ok, act_i,
+                     act_j, intervention, intervened):  # pragma: no cover - compiled
+    """:func:`resolve_loop` under the actuator model (each robot's constants ``CL[n]``; the
+    nominal passes when the velocity the base ramps to is certified)."""
+    N, M = gv.shape
+    for n in range(N):
+        if _bad(U[n, 0], c[MAX_ABS_I]) or _bad(U[n, 1], c[MAX_ABS_I]):
+            return 1
+    g = jit.floats(M)
+    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
+    pos = jit.ints(M + 4)
+    for n in range(N):
+        v = U[n, 0]
+        w = U[n, 1]
+        cl = CL[n]
+        if nominal_ok(c, cl, tab, gv[n], gw[n], h[n], col[n], cnt[n], v, w, g):
+            uv, uw, t, ri, rj = v, w, 0, -1, -1
+        else:
+            uv, uw, t, _s, _rej, ri, rj, _slack = resolve_one(cl, tab, cand, gv[n], gw[n], h[n],
+                                                              col[n], cnt[n], v, w, g, ax, ay,
+                                                              b, pos, viol)
+        out_u[n, 0] = uv
+        out_u[n, 1] = uw
+        tier[n] = t
+        qp_ok[n] = t <= 1
+        act_i[n] = col[n, ri] if ri >= 0 else -1
+        act_j[n] = col[n, rj] if rj >= 0 else -1
+        dv = c[WV] * (uv - v)
+        dw = c[WW] * (uw - w)
+        intervention[n] = math.sqrt(dv * dv + dw * dw)
+        intervened[n] = uv != v or uw != w
+    return 0
+
+
+@njit(cache=True)
+def box_loop_act(CL, tab, cand, gv, gw, h, col, cnt, lo, hi, empty, stage
+                 ):  # pragma: no cover - compiled
+    """:func:`box_loop` with each robot's constants ``CL[n]`` (actuator model)."""
+    N, M = gv.shape
+    g, slack, load = jit.floats(M), jit.floats(M), jit.floats(M)
+    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
+    pos = jit.ints(M + 4)
+    rd = jit.floats(8)
+    for n in range(N):
+        lo[n, 0], hi[n, 0], lo[n, 1], hi[n, 1], empty[n], stage[n] = box_one(
+            CL[n], tab, cand, gv[n], gw[n], h[n], col[n], cnt[n], g, ax, ay, b, pos, viol, slack,
+            load, rd)
 
 
 @njit(cache=True)
@@ -180,11 +264,14 @@ class FilterRows:
     :param num_obstacles: K (obstacle slots)
     :param config: the filter's configuration at build time
     :param arena: the filter's arena at build time
+    :param consts: ``(N, len(CONST_NAMES))`` each robot's constants under the actuator model
+        (docs/actuation.md: reachable limits, held velocity), None with ideal actuation
     """
 
     def __init__(self, arrays: tuple[np.ndarray, ...], num_obstacles: int, config: CBFConfig,
-                 arena: Arena) -> None:
+                 arena: Arena, consts: Optional[np.ndarray] = None) -> None:
         self.gv, self.gw, self.h, self.col, self.cnt, self._min_h, self._min_i = arrays
+        self.consts = consts
         self.num_envs = self.h.shape[0]
         self.num_obstacles = num_obstacles
         self.config = config
@@ -204,7 +291,8 @@ class FilterRows:
         """
         arrays = (self.gv, self.gw, self.h, self.col, self.cnt, self._min_h, self._min_i)
         return FilterRows(tuple(np.ascontiguousarray(a[idx]) for a in arrays),
-                          self.num_obstacles, self.config, self.arena)
+                          self.num_obstacles, self.config, self.arena,
+                          None if self.consts is None else np.ascontiguousarray(self.consts[idx]))
 
     @property
     def min_h(self) -> np.ndarray:
@@ -215,6 +303,29 @@ class FilterRows:
     def min_h_index(self) -> np.ndarray:
         """``(N,)`` column attaining ``min_h``."""
         return self._min_i
+
+
+def _build_act(k: Consts, c: np.ndarray, P: np.ndarray, O: np.ndarray, M: np.ndarray,
+               Q: Optional[np.ndarray], velocities: object, pending: object,
+               opponent_velocities: object) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Rows under the actuator model: ``((gv, gw, h, col, cnt, min_h, min_i), consts)``."""
+    N, K = P.shape[0], O.shape[1]
+    V, PEND = coerce_actuation(velocities, pending, N, k.latency,
+                               not k.config.actuator.ideal)
+    if opponent_velocities is None:
+        QV = np.full((N, 2), np.nan)
+    else:  # NaN rows: that opponent's velocity is unknown (its speed limits are assumed)
+        QV = np.ascontiguousarray(opponent_velocities, dtype=np.float64)
+        if QV.shape != (N, 2) or not np.all(np.isnan(QV) | (np.abs(QV) <= MAX_ABS)):
+            raise SafetyInputError(f"opponent_velocities must be (N, 2) = {(N, 2)}, finite "
+                                   f"(or NaN: unknown) and within +-{MAX_ABS:g}")
+    shape = (N, 5 + K)
+    out = (np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape, dtype=np.int64),
+           np.empty(N, dtype=np.int64), np.empty(N), np.empty(N, dtype=np.int64))
+    CL = np.empty((N, len(c)))
+    if build_loop_act(c, P, O, M, P if Q is None else Q, Q is not None, V, PEND, QV, *out, CL):
+        check_batch_values(P, O, M, Q)  # raises with the details
+    return out, CL
 
 
 def _build(k: Consts, c: np.ndarray, P: np.ndarray, O: np.ndarray, M: np.ndarray,
@@ -299,6 +410,7 @@ class BatchedSafetyFilter:
         self._c = np.asarray(k.packed(self.arena.as_tuple()), dtype=np.float64)
         self._tab = np.asarray(k.tab, dtype=np.float64)
         self._cand = np.asarray(k.cand, dtype=np.float64)
+        self._cand_brake = np.asarray(k.cand_brake, dtype=np.float64)
 
     # ------------------------------------------------------------------ barrier values
     def barrier_values(self, poses: np.ndarray, obstacles: np.ndarray,
@@ -307,24 +419,36 @@ class BatchedSafetyFilter:
         """``(N, 5 + K)`` barrier values [m]; absent rows (masked, no opponent) are +inf.
 
         Columns: collision, wall_x_min, wall_x_max, wall_y_min, wall_y_max, obstacle[k].
+        These are the geometric barriers of docs/cbf.md §2 at the given poses, also under
+        the actuator model (whose rows subtract braking distances: ``FilterRows.min_h``).
 
         :param poses: ``(N, 3)`` own poses
         :param obstacles: ``(N, K, 3)`` (or ``(K, 3)`` shared; 6 wide with a kind)
         :param mask: ``(N, K)`` bool, None = all present
         :param opponent_poses: ``(N, 3)`` or None
         """
-        return self.build_rows(poses, obstacles, mask, opponent_poses).barrier_values()
+        return self._geometric_rows(poses, obstacles, mask, opponent_poses).barrier_values()
 
     def min_barrier(self, poses: np.ndarray, obstacles: np.ndarray,
                     mask: Optional[np.ndarray] = None,
                     opponent_poses: Optional[np.ndarray] = None) -> np.ndarray:
         """``(N,)`` smallest barrier value [m] (same arguments as ``barrier_values``)."""
-        return self.build_rows(poses, obstacles, mask, opponent_poses).min_h.copy()
+        return self._geometric_rows(poses, obstacles, mask, opponent_poses).min_h.copy()
+
+    def _geometric_rows(self, poses: np.ndarray, obstacles: np.ndarray,
+                        mask: Optional[np.ndarray], opponent_poses: Optional[np.ndarray]
+                        ) -> FilterRows:
+        P, O, M, Q = coerce_batch_inputs(poses, obstacles, mask, opponent_poses)
+        return FilterRows(_build(self._k, self._c, P, O, M, Q), O.shape[1], self.config,
+                          self.arena)
 
     # ------------------------------------------------------------------ rows, built once
     def build_rows(self, poses: np.ndarray, obstacles: np.ndarray,
                    mask: Optional[np.ndarray] = None,
-                   opponent_poses: Optional[np.ndarray] = None) -> FilterRows:
+                   opponent_poses: Optional[np.ndarray] = None,
+                   velocities: Optional[np.ndarray] = None,
+                   pending: Optional[np.ndarray] = None,
+                   opponent_velocities: Optional[np.ndarray] = None) -> FilterRows:
         """Constraint rows of N robots at one state, for several calls at that state.
 
         ``resolve_rows(rows, u)`` equals ``resolve(poses, u, ...)``, ``action_box_rows(rows)``
@@ -335,9 +459,20 @@ class BatchedSafetyFilter:
         :param obstacles: ``(N, K, 3)`` (or ``(K, 3)`` shared; 6 wide with a kind)
         :param mask: ``(N, K)`` bool, None = all present
         :param opponent_poses: ``(N, 3)`` opponent poses or None
+        :param velocities: with actuator limits (``config.actuated``, docs/actuation.md):
+            ``(N, 2)`` the ``(v, omega)`` each robot held in the period ending at the
+            sampling instant (ignored with ideal actuation)
+        :param pending: with ``config.actuator.latency_steps = L > 0``: ``(N, L, 2)`` the
+            commands sent in the last L periods, oldest first
+        :param opponent_velocities: ``(N, 2)`` the opponents' held velocities in the same
+            period, or None (unknown: their speed limits); "shared" mode with actuator limits
         :raises SafetyInputError: on any non-finite or malformed input
         """
         P, O, M, Q = coerce_batch_inputs(poses, obstacles, mask, opponent_poses)
+        if self._k.actuated:
+            arrays, CL = _build_act(self._k, self._c, P, O, M, Q, velocities, pending,
+                                    opponent_velocities)
+            return FilterRows(arrays, O.shape[1], self.config, self.arena, CL)
         return FilterRows(_build(self._k, self._c, P, O, M, Q), O.shape[1], self.config,
                           self.arena)
 
@@ -365,8 +500,13 @@ class BatchedSafetyFilter:
         out = (np.empty((N, 2)), np.empty(N, dtype=np.int8), np.empty(N, dtype=bool),
                np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64), np.empty(N),
                np.empty(N, dtype=bool))
-        if resolve_loop(self._c, self._tab, self._cand, rows.gv, rows.gw, rows.h, rows.col,
-                        rows.cnt, U, *out):
+        if rows.consts is not None:
+            bad = resolve_loop_act(self._c, rows.consts, self._tab, self._cand_brake, rows.gv,
+                                   rows.gw, rows.h, rows.col, rows.cnt, U, *out)
+        else:
+            bad = resolve_loop(self._c, self._tab, self._cand, rows.gv, rows.gw, rows.h,
+                               rows.col, rows.cnt, U, *out)
+        if bad:
             raise bad_commands(U)
         out_u, tier, qp_ok, act_i, act_j, intervention, intervened = out
         return out_u, BatchRecord(
@@ -386,14 +526,21 @@ class BatchedSafetyFilter:
         N = rows.num_envs
         lo, hi = np.empty((N, 2)), np.empty((N, 2))
         empty, stage = np.empty(N, dtype=np.bool_), np.empty(N, dtype=np.int8)
-        box_loop(self._c, self._tab, self._cand, rows.gv, rows.gw, rows.h, rows.col, rows.cnt,
-                 lo, hi, empty, stage)
+        if rows.consts is not None:
+            box_loop_act(rows.consts, self._tab, self._cand_brake, rows.gv, rows.gw, rows.h,
+                         rows.col, rows.cnt, lo, hi, empty, stage)
+        else:
+            box_loop(self._c, self._tab, self._cand, rows.gv, rows.gw, rows.h, rows.col,
+                     rows.cnt, lo, hi, empty, stage)
         return (lo, hi, empty, stage) if with_stage else (lo, hi, empty)
 
     # ------------------------------------------------------------------ one-shot calls
     def resolve(self, poses: np.ndarray, u_nom: np.ndarray, obstacles: np.ndarray,
                 mask: Optional[np.ndarray] = None,
-                opponent_poses: Optional[np.ndarray] = None
+                opponent_poses: Optional[np.ndarray] = None,
+                velocities: Optional[np.ndarray] = None,
+                pending: Optional[np.ndarray] = None,
+                opponent_velocities: Optional[np.ndarray] = None
                 ) -> tuple[np.ndarray, BatchRecord]:
         """Filter N nominal commands.
 
@@ -402,20 +549,30 @@ class BatchedSafetyFilter:
         :param obstacles: ``(N, K, 3)`` (or ``(K, 3)`` shared; 6 wide with a kind)
         :param mask: ``(N, K)`` bool, None = all present
         :param opponent_poses: ``(N, 3)`` opponent poses or None
+        :param velocities: held velocities ``(N, 2)`` (see :meth:`build_rows`)
+        :param pending: commands not yet in effect ``(N, L, 2)`` (see :meth:`build_rows`)
+        :param opponent_velocities: ``(N, 2)`` or None (see :meth:`build_rows`)
         :returns: ``(u_safe (N, 2), record)``
         :raises SafetyInputError: on any non-finite or malformed input (nothing is filtered)
         """
         t0 = time.perf_counter()
-        P, O, M, Q = coerce_batch_inputs(poses, obstacles, mask, opponent_poses)
-        rows = FilterRows(_build(self._k, self._c, P, O, M, Q, self._ws), O.shape[1],
-                          self.config, self.arena)
+        if self._k.actuated:
+            rows = self.build_rows(poses, obstacles, mask, opponent_poses, velocities, pending,
+                                   opponent_velocities)
+        else:
+            P, O, M, Q = coerce_batch_inputs(poses, obstacles, mask, opponent_poses)
+            rows = FilterRows(_build(self._k, self._c, P, O, M, Q, self._ws), O.shape[1],
+                              self.config, self.arena)
         u, rec = self.resolve_rows(rows, u_nom)
         rec.solve_time = time.perf_counter() - t0
         return u, rec
 
     def action_box(self, poses: np.ndarray, obstacles: np.ndarray,
                    mask: Optional[np.ndarray] = None,
-                   opponent_poses: Optional[np.ndarray] = None, with_stage: bool = False
+                   opponent_poses: Optional[np.ndarray] = None, with_stage: bool = False,
+                   velocities: Optional[np.ndarray] = None,
+                   pending: Optional[np.ndarray] = None,
+                   opponent_velocities: Optional[np.ndarray] = None
                    ) -> tuple[np.ndarray, ...]:
         """Safe action boxes ``(lo (N, 2), hi (N, 2), empty (N,))`` (see
         :func:`safe_pe_cbf.bounds.safe_action_box`; identical per row).
@@ -425,8 +582,12 @@ class BatchedSafetyFilter:
         :param mask: ``(N, K)`` bool, None = all present
         :param opponent_poses: ``(N, 3)`` or None
         :param with_stage: also return ``stage (N,)`` (see ``ActionBox.stage``)
+        :param velocities: held velocities ``(N, 2)`` (see :meth:`build_rows`)
+        :param pending: commands not yet in effect ``(N, L, 2)`` (see :meth:`build_rows`)
+        :param opponent_velocities: ``(N, 2)`` or None (see :meth:`build_rows`)
         """
-        return self.action_box_rows(self.build_rows(poses, obstacles, mask, opponent_poses),
+        return self.action_box_rows(self.build_rows(poses, obstacles, mask, opponent_poses,
+                                                    velocities, pending, opponent_velocities),
                                     with_stage)
 
 

@@ -11,7 +11,8 @@ from safe_pe_cbf.barriers import BOX, CIRCLE, KIND, WIDE
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import MAX_ABS
 
-__all__ = ["coerce_batch_inputs", "check_batch_values", "coerce_commands", "bad_commands"]
+__all__ = ["coerce_batch_inputs", "check_batch_values", "coerce_commands", "bad_commands",
+           "coerce_actuation"]
 
 
 def coerce_batch_inputs(poses: object, obstacles: object, mask: object, opponent_poses: object
@@ -101,3 +102,43 @@ def bad_commands(U: np.ndarray) -> SafetyInputError:
     """
     bad = np.nonzero(~np.all(np.abs(U) <= MAX_ABS, axis=1))[0][:10]
     return SafetyInputError(f"u_nom must be finite and within +-{MAX_ABS:g}; bad rows {bad}")
+
+
+def coerce_actuation(velocities: object, pending: object, N: int, steps: int,
+                     needs_velocity: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(V (N, 2), PEND (N, steps, 2))`` for the actuated rows, checked (finite, within
+    +-MAX_ABS) with errors that say what to pass.
+
+    :param velocities: ``(N, 2)`` velocities held in the period ending at the sampling
+        instant, or None (zeros; only when ``needs_velocity`` is False)
+    :param pending: ``(N, steps, 2)`` commands sent but not yet in effect, oldest first, or
+        None when ``steps == 0``
+    :param N: number of robots
+    :param steps: the latency in periods
+    :param needs_velocity: the robot's own actuator has limits
+    """
+    if velocities is None:
+        if needs_velocity:
+            raise SafetyInputError(
+                "config.actuator has limits: pass velocities (N, 2), the (v, omega) each robot "
+                "held in the last period (docs/actuation.md)")
+        V = np.zeros((N, 2))
+    else:
+        V = np.ascontiguousarray(velocities, dtype=np.float64)
+        if V.shape != (N, 2):
+            raise SafetyInputError(f"velocities must be (N, 2) = {(N, 2)}, got {V.shape}")
+    if pending is None:
+        if steps:
+            raise SafetyInputError(
+                f"config.actuator.latency_steps = {steps}: pass pending (N, {steps}, 2), the "
+                f"commands sent in the last {steps} periods, oldest first")
+        PEND = np.zeros((N, 0, 2))
+    else:
+        PEND = np.ascontiguousarray(pending, dtype=np.float64)
+        if PEND.shape != (N, steps, 2):
+            raise SafetyInputError(f"pending must be (N, latency_steps, 2) = {(N, steps, 2)}, "
+                                   f"got {PEND.shape}")
+    if not (np.all(np.abs(V) <= MAX_ABS) and np.all(np.abs(PEND) <= MAX_ABS)):
+        raise SafetyInputError(f"velocities and pending must be finite and within "
+                               f"+-{MAX_ABS:g}")
+    return V, PEND

@@ -26,16 +26,18 @@ from typing import Optional, Sequence
 import numpy as np
 
 from safe_pe_cbf import jit
+from safe_pe_cbf.actuated import actuated_rows
 from safe_pe_cbf.backup import select_backup
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import (TOL, V_MAX, V_MIN, W_MAX, W_MIN, Consts,
                                      check_arena_fits, fill_rows, present_groups, rhs,
                                      softens)
+from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena, check_pose, obstacles_array
 from safe_pe_cbf.jit import njit
 from safe_pe_cbf.qp import scale_rows, solve_rows
 
-__all__ = ["ActionBox", "safe_action_box", "box_one", "BOX_EPS"]
+__all__ = ["ActionBox", "safe_action_box", "box_one", "box_pose_act", "BOX_EPS"]
 
 #: slack kept back from every half-plane so that rounding never crosses it
 BOX_EPS = 1e-12
@@ -179,6 +181,24 @@ def box_pose(c, tab, cand, x, y, th, has_opp, ox, oy, oth, obs, mask
                    jit.floats(8))
 
 
+@njit(cache=True)
+def box_pose_act(c, tab, cand, x, y, th, has_opp, ox, oy, oth, obs, mask, v0, w0, pend, ov,
+                 ow):  # pragma: no cover - compiled
+    """:func:`box_one` under the actuator model (rows of
+    :func:`~safe_pe_cbf.actuated.actuated_rows`; ``cand`` the full brake)."""
+    M = len(mask) + 5
+    gv, gw, h, g, slack, load = (jit.floats(M), jit.floats(M), jit.floats(M), jit.floats(M),
+                                 jit.floats(M), jit.floats(M))
+    col = jit.ints(M)
+    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
+    pos = jit.ints(M + 4)
+    cl = jit.floats(len(c))
+    m = actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, obs, mask,
+                      gv, gw, h, col)
+    return box_one(cl, tab, cand, gv, gw, h, col, m, g, ax, ay, b, pos, viol, slack, load,
+                   jit.floats(8))
+
+
 def safe_action_box(pose: Sequence[float], arena: Arena, obstacles: object,
                     opponent_pose: Optional[Sequence[float]], config: CBFConfig) -> ActionBox:
     """Largest practical box of commands that all satisfy every CBF constraint.
@@ -191,6 +211,10 @@ def safe_action_box(pose: Sequence[float], arena: Arena, obstacles: object,
     :raises SafetyInputError: on non-finite or malformed input
     """
     check_arena_fits(arena, config)
+    if config.actuated:
+        raise SafetyInputError("safe_action_box knows ideal actuation only: with actuator "
+                               "limits use SafeActionResolver.action_box(pose, opponent_pose, "
+                               "velocity, pending)")
     k = Consts(config)
     x, y, th = check_pose(pose)
     opp = (0.0, 0.0, 0.0) if opponent_pose is None else check_pose(opponent_pose,

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Union
 
 import yaml
 
+from safe_pe_cbf.actuator import ActuatorLimits
 from safe_pe_cbf.dataclass_io import from_mapping
 from safe_pe_cbf.errors import ConfigError
 
@@ -69,6 +70,8 @@ FIELD_HINTS: dict[str, str] = {
     "feasibility_tol": "use the solver's default 1e-9; a large tolerance certifies commands "
                        "that violate the constraints",
 }
+#: smallest accepted positive acceleration limit of the actuator sections [m/s^2, rad/s^2]
+MIN_ACTUATOR_LIMIT = 1e-3
 #: accepted range of each QP weight, and the largest ratio between the two (a near-zero
 #: weight makes the scaled QP blind to violations in that coordinate)
 WEIGHT_RANGE = (1e-3, 1e3)
@@ -149,6 +152,10 @@ class CBFConfig:
     :param osqp_warm_start: with solver "osqp", set up once and update() per call
     :param feasibility_tol: constraint tolerance of the solvers [scaled units], in
         [1e-15, 1e-6]; every command is also checked against the unscaled constraints
+    :param actuator: this robot's velocity ramps and command latency (docs/actuation.md);
+        the default (all 0) is ideal actuation, the model of docs/cbf.md
+    :param opponent_actuator: the other robot's (its braking limits and latency bound how far
+        it travels before it stops in "shared" mode); default ideal
 
     Numeric fields must lie in :data:`FIELD_RANGES`, weights in :data:`WEIGHT_RANGE` with a
     ratio <= :data:`MAX_WEIGHT_RATIO`; anything else raises :class:`ConfigError`.
@@ -173,6 +180,8 @@ class CBFConfig:
     solver: str = "exact"
     osqp_warm_start: bool = True
     feasibility_tol: float = 1e-9
+    actuator: ActuatorLimits = field(default_factory=ActuatorLimits)
+    opponent_actuator: ActuatorLimits = field(default_factory=ActuatorLimits)
 
     def __post_init__(self) -> None:
         for name in ("weights", "relaxation_order"):
@@ -215,6 +224,19 @@ class CBFConfig:
                 or sorted(self.relaxation_order) != sorted(GROUPS):
             raise ConfigError(f"CBFConfig.relaxation_order must be a permutation of {GROUPS}, "
                               f"got {self.relaxation_order}")
+        for name in ("actuator", "opponent_actuator"):
+            section = getattr(self, name)
+            if not isinstance(section, ActuatorLimits):
+                raise ConfigError(f"CBFConfig.{name} must be an ActuatorLimits (or a mapping "
+                                  f"in YAML), got {type(section).__name__}")
+            section.validate(f"CBFConfig.{name}")
+            for limit in ("linear_accel", "linear_decel", "angular_accel"):
+                value = getattr(section, limit)
+                if 0.0 < value < MIN_ACTUATOR_LIMIT:
+                    raise ConfigError(
+                        f"CBFConfig.{name}.{limit} = {value!r} is absurdly small: the base "
+                        f"would need hours to stop; use the measured limit (>= "
+                        f"{MIN_ACTUATOR_LIMIT:g}) or 0 for none (ideal)")
         return self
 
     # ------------------------------------------------------------------ derived values
@@ -230,6 +252,13 @@ class CBFConfig:
         return 0.5 * self.omega_max * self.vcp_speed_max
 
     @property
+    def actuated(self) -> bool:
+        """Whether the actuation model is not ideal for this filter (its own limits, or the
+        opponent's in "shared" mode): then the rows of docs/actuation.md are used."""
+        return not self.actuator.ideal or (self.collision_mode == "shared"
+                                           and not self.opponent_actuator.ideal)
+
+    @property
     def opponent_vcp_speed_max(self) -> float:
         """Bound on the opponent VCP's speed (worst_case mode) [m/s]."""
         return math.sqrt(self.opponent_v_max ** 2
@@ -237,8 +266,13 @@ class CBFConfig:
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
-        """Plain-Python dict (lists for tuples), suitable for YAML/JSON."""
+        """Plain-Python dict (lists for tuples), suitable for YAML/JSON; an ideal actuator
+        section (the default) is left out, so configs and their hashes from before the
+        actuator model stay the same."""
         out = dataclasses.asdict(self)
+        for name in ("actuator", "opponent_actuator"):
+            if getattr(self, name).ideal:
+                del out[name]
         out["weights"] = list(self.weights)
         out["relaxation_order"] = list(self.relaxation_order)
         return out

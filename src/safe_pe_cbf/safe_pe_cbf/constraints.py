@@ -38,7 +38,8 @@ from safe_pe_cbf.jit import njit
 
 __all__ = ["ConstraintSet", "build_constraints", "Consts", "fill_rows", "rhs", "group_of",
            "certified", "certificate_bonus", "column_names", "relaxation_stages",
-           "check_arena_fits", "WALL_NAMES", "PHYSICAL_TOL"]
+           "check_arena_fits", "WALL_NAMES", "PHYSICAL_TOL", "brake_path",
+           "opponent_commitment"]
 
 #: Absolute tolerance [m] of the physical check of every solver result: a QP or relaxed
 #: command is accepted only if each of its unscaled rows, with the command's own certificate
@@ -53,9 +54,18 @@ GROUP_COLLISION, GROUP_ARENA, GROUP_OBSTACLES = 0, 1, 2
 #: layout of the packed constants ``c`` of every kernel (see :class:`Consts`)
 CONST_NAMES = ("d", "opp_d", "pair_r", "off", "x_min", "x_max", "y_min", "y_max", "v_min",
                "v_max", "w_min", "w_max", "wv", "ww", "tol", "c", "dt", "max_abs",
-               "physical_tol", "pair_extra", "static_extra", "gamma")
+               "physical_tol", "pair_extra", "static_extra", "gamma",
+               # actuation (docs/actuation.md): limits, latency, the opponent's bounds
+               "lin_acc", "lin_dec", "ang_acc", "latency", "shared", "opp_speed",
+               "opp_commit", "share", "opp_lin_acc", "opp_lin_dec", "opp_ang_acc",
+               "opp_latency", "opp_v_max", "opp_w_max",
+               # per call (a robot's copy of these constants): its held velocity before the
+               # command takes effect
+               "v_prev", "w_prev")
 (D, OPP_D, PAIR_R, OFF, X_MIN, X_MAX, Y_MIN, Y_MAX, V_MIN, V_MAX, W_MIN, W_MAX, WV, WW, TOL,
- C, DT, MAX_ABS_I, PHYSICAL_TOL_I, PAIR_EXTRA, STATIC_EXTRA, GAMMA) = range(len(CONST_NAMES))
+ C, DT, MAX_ABS_I, PHYSICAL_TOL_I, PAIR_EXTRA, STATIC_EXTRA, GAMMA, LIN_ACC, LIN_DEC, ANG_ACC,
+ LATENCY, SHARED, OPP_SPEED, OPP_COMMIT, SHARE, OPP_LIN_ACC, OPP_LIN_DEC, OPP_ANG_ACC,
+ OPP_LATENCY, OPP_V_MAX, OPP_W_MAX, V_PREV, W_PREV) = range(len(CONST_NAMES))
 
 
 def column_names(K: int) -> list[str]:
@@ -91,6 +101,37 @@ def check_arena_fits(arena: Arena, config: CBFConfig) -> None:
     if arena.x_max - arena.x_min <= need or arena.y_max - arena.y_min <= need:
         raise SafetyInputError(f"arena {arena} is too small for a robot needing {need} m "
                                f"(2 * (robot_radius + vcp_offset + margin))")
+
+
+def opponent_commitment(config: CBFConfig) -> float:
+    """Bound on the path the opponent's VCP still travels when it brakes from now on [m]
+    (shared mode, docs/actuation.md): its latency at full speed, then its full brake from
+    ``(opponent_v_max, opponent_omega_max)``; 0 for an ideal opponent.
+
+    :param config: filter configuration
+    """
+    opp = config.opponent_actuator
+    dt = config.dt
+    return (opp.latency_steps * dt * config.opponent_vcp_speed_max
+            + brake_path(config.opponent_v_max, opp.linear_decel * dt, dt)
+            + config.opponent_vcp_offset * brake_path(config.opponent_omega_max,
+                                                      opp.angular_accel * dt, dt))
+
+
+@njit(cache=True, inline="always")
+def brake_path(x, delta, dt):  # pragma: no cover - compiled
+    """``dt * sum_{j >= 1} max(x - j delta, 0)``: the distance a speed ``x >= 0`` still
+    covers in the periods after this one when each period takes ``delta`` off it (the full
+    brake of the actuator model; 0 when ``delta == 0``: it stops at once).
+
+    :param x: the speed held now (>= 0)
+    :param delta: the speed taken off per period (deceleration limit * dt)
+    :param dt: the period [s]
+    """
+    if delta <= 0.0 or x <= delta:
+        return 0.0
+    n = math.floor(x / delta)
+    return dt * (n * x - delta * n * (n + 1.0) * 0.5)
 
 
 def certificate_bonus(k: "Consts", v: float, w: float) -> float:
@@ -140,12 +181,25 @@ class Consts:
         self.wv, self.ww = config.weights
         self.tol = config.feasibility_tol
         self.gamma = config.gamma
+        act, opp = config.actuator, config.opponent_actuator
+        #: whether the rows of docs/actuation.md are used (else those of docs/cbf.md)
+        self.actuated = config.actuated
+        self.latency = act.latency_steps
         vals = dict(d=self.d, opp_d=self.opp_d, pair_r=self.pair_r, off=self.wall_off,
                     x_min=0.0, x_max=0.0, y_min=0.0, y_max=0.0, v_min=self.v_min,
                     v_max=self.v_max, w_min=self.w_min, w_max=self.w_max, wv=self.wv,
                     ww=self.ww, tol=self.tol, c=self.c, dt=self.dt, max_abs=MAX_ABS,
                     physical_tol=PHYSICAL_TOL, pair_extra=self.pair_extra,
-                    static_extra=self.static_extra, gamma=self.gamma)
+                    static_extra=self.static_extra, gamma=self.gamma,
+                    lin_acc=act.linear_accel, lin_dec=act.linear_decel,
+                    ang_acc=act.angular_accel, latency=act.latency_steps,
+                    shared=1.0 if config.collision_mode == "shared" else 0.0,
+                    opp_speed=config.opponent_vcp_speed_max,
+                    opp_commit=opponent_commitment(config), share=self.share,
+                    opp_lin_acc=opp.linear_accel, opp_lin_dec=opp.linear_decel,
+                    opp_ang_acc=opp.angular_accel, opp_latency=opp.latency_steps,
+                    opp_v_max=config.opponent_v_max, opp_w_max=config.opponent_omega_max,
+                    v_prev=0.0, w_prev=0.0)
         pack = np.array if jit.AVAILABLE else (lambda rows: rows)
         self.c_arr = pack([float(vals[n]) for n in CONST_NAMES])
         self.stages = relaxation_stages(config)
@@ -154,6 +208,8 @@ class Consts:
         self.tab = pack([[self.coef(grp, r[grp]) for grp in range(3)] for r in rates])
         self.candidates = backup_candidates(self.v_min, self.v_max, self.w_max)
         self.cand = pack([[v, w, _bonus(self.c_arr, v, w)] for v, w in self.candidates])
+        #: the backup of the actuated rows: the full brake, command (0, 0)
+        self.cand_brake = pack([[0.0, 0.0, _bonus(self.c_arr, 0.0, 0.0)]])
 
     def coef(self, group: int, gamma: float) -> float:
         """Multiplier of h0 in g: ``share * gamma / dt`` (share = 1 for static groups).

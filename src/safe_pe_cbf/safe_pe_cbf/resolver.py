@@ -37,8 +37,9 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from safe_pe_cbf import jit
+from safe_pe_cbf.actuated import actuated_rows, nominal_ok
 from safe_pe_cbf.backup import select_backup
-from safe_pe_cbf.bounds import ActionBox, box_pose
+from safe_pe_cbf.bounds import ActionBox, box_pose, box_pose_act
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import (PHYSICAL_TOL_I, TOL, V_MAX, V_MIN, W_MAX, W_MIN, WV,
                                      WW, ConstraintSet, Consts, argmin_h, build_constraints,
@@ -51,7 +52,8 @@ from safe_pe_cbf.osqp_solver import OSQPSolver, osqp_rows
 from safe_pe_cbf.qp import qp_rows
 
 __all__ = ["Tier", "ResolverRecord", "SafeActionResolver", "relaxation_stages",
-           "check_arena_fits", "resolve_one", "resolve_pose"]
+           "check_arena_fits", "resolve_one", "resolve_pose", "resolve_pose_act",
+           "pending_array"]
 
 
 class Tier(IntEnum):
@@ -150,6 +152,54 @@ def resolve_pose(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, mask
             col[rj] if rj >= 0 else -1, slack, h[imin], col[imin])
 
 
+@njit(cache=True)
+def resolve_pose_act(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, mask, v0, w0,
+                     pend, ov, ow):  # pragma: no cover - compiled
+    """:func:`resolve_pose` under the actuator model (:mod:`safe_pe_cbf.actuated`): rows at
+    the pose predicted through the latency, limits of the reachable box, the full brake as
+    the backup (``cand`` = the brake). Same returns as :func:`resolve_pose`.
+
+    :param v0: velocity held in the period ending at the sampling instant; ``w0`` likewise
+    :param pend: ``(L, 2)`` commands sent but not yet in effect, oldest first
+    :param ov: the opponent's held velocity, ``ow`` its angular part (NaN: unknown)
+    """
+    M = len(mask) + 5
+    gv, gw, h, g = jit.floats(M), jit.floats(M), jit.floats(M), jit.floats(M)
+    col = jit.ints(M)
+    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
+    pos = jit.ints(M + 4)
+    cl = jit.floats(len(c))
+    m = actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, obs, mask,
+                      gv, gw, h, col)
+    imin = argmin_h(h, m)
+    if nominal_ok(c, cl, tab, gv, gw, h, col, m, v, w, g):
+        return v, w, 0, 0, False, -1, -1, 0.0, h[imin], col[imin]
+    uv, uw, tier, stage, rejected, ri, rj, slack = resolve_one(cl, tab, cand, gv, gw, h, col, m,
+                                                               v, w, g, ax, ay, b, pos, viol)
+    return (uv, uw, tier, stage, rejected, col[ri] if ri >= 0 else -1,
+            col[rj] if rj >= 0 else -1, slack, h[imin], col[imin])
+
+
+def pending_array(pending: object, steps: int, name: str = "pending"):
+    """Commands sent but not yet in effect as a ``(steps, 2)`` float array (a list of lists
+    without numba), validated like commands.
+
+    :param pending: ``steps`` commands ``(v, omega)``, oldest first (None: none, only when
+        ``steps == 0``)
+    :param steps: the latency in periods
+    :param name: what to call it in error messages
+    """
+    rows = [] if pending is None else list(pending)
+    if len(rows) != steps:
+        raise SafetyInputError(
+            f"{name} must hold the {steps} command(s) sent in the last latency_steps periods "
+            f"(oldest first), got {len(rows)}: keep a queue of the commands sent")
+    out = [list(check_command(r, f"{name}[{i}]")) for i, r in enumerate(rows)]
+    if not jit.AVAILABLE:
+        return out
+    return np.array(out, dtype=np.float64).reshape(steps, 2)
+
+
 def _width(obs: tuple) -> int:
     """Row width of validated obstacle rows (3 when there are none)."""
     return len(obs[0]) if obs else 3
@@ -174,6 +224,11 @@ class SafeActionResolver:
                          c[1], 0.0, 0.0, 0.0, self._obs, self._mask)
             box_pose(self._c, self._k.tab, self._k.cand, c[0], c[1], 0.0, True, c[0], c[1],
                      0.0, self._obs, self._mask)
+            if self._k.actuated:
+                pend = pending_array([(0.0, 0.0)] * self._k.latency, self._k.latency)
+                resolve_pose_act(self._c, self._k.tab, self._k.cand_brake, c[0], c[1], 0.0,
+                                 True, c[0], c[1], 0.0, 0.0, 0.0, self._obs, self._mask, 0.0,
+                                 0.0, pend, math.nan, math.nan)
 
     # ------------------------------------------------------------------ configuration
     def update(self, config: Optional[CBFConfig] = None, arena: Optional[Arena] = None,
@@ -217,11 +272,15 @@ class SafeActionResolver:
         """
         self._k = k
         self._c = k.packed(self._arena_t)
+        self._pend = np.zeros((k.latency, 2))
+        self._needs_velocity = not k.config.actuator.ideal
         self._stages = k.stages
         self._run = resolve_pose
+        self._run_act = resolve_pose_act
         if self._osqp is not None:  # the same tier code, in the interpreter, with OSQP
-            self._run = jit.with_globals(resolve_pose, resolve_one=jit.with_globals(
-                resolve_one, qp_rows=osqp_rows(self._osqp)))
+            one = jit.with_globals(resolve_one, qp_rows=osqp_rows(self._osqp))
+            self._run = jit.with_globals(resolve_pose, resolve_one=one)
+            self._run_act = jit.with_globals(resolve_pose_act, resolve_one=one)
 
     @property
     def obstacles(self) -> np.ndarray:
@@ -239,14 +298,50 @@ class SafeActionResolver:
         return build_constraints(pose, self.arena, self._obstacles, opponent_pose, self.config)
 
     # ------------------------------------------------------------------ solving
+    def _actuation(self, velocity: Optional[Sequence[float]], pending: Optional[object],
+                   opponent_velocity: Optional[Sequence[float]] = None
+                   ) -> tuple[float, float, object, float, float]:
+        """Validated ``(v0, w0, pending array, ov, ow)`` for the actuated kernels."""
+        if opponent_velocity is None:
+            ov, ow = math.nan, math.nan
+        else:
+            ov, ow = check_command(opponent_velocity, "opponent_velocity")
+        if velocity is None:
+            if self._needs_velocity:
+                raise SafetyInputError(
+                    "config.actuator has limits: pass velocity, the (v, omega) the robot held "
+                    "in the last period (measured, or the last command ramped through the "
+                    "model; see docs/actuation.md for an unknown velocity)")
+            v0, w0 = 0.0, 0.0
+        else:
+            v0, w0 = check_command(velocity, "velocity")
+        steps = self._k.latency
+        rows = () if pending is None else pending
+        if steps == 0 and jit.AVAILABLE and not len(rows):
+            return v0, w0, self._pend, ov, ow  # (0, 2): nothing pending
+        if steps == 0 or not jit.AVAILABLE or len(rows) != steps:
+            return v0, w0, pending_array(pending, steps), ov, ow
+        buf = self._pend  # filled in place: building an array per call costs more than
+        for j in range(steps):  # the compiled kernel
+            buf[j, 0], buf[j, 1] = check_command(rows[j], f"pending[{j}]")
+        return v0, w0, buf, ov, ow
+
     def resolve(self, pose: Sequence[float], u_nom: Sequence[float],
-                opponent_pose: Optional[Sequence[float]] = None
+                opponent_pose: Optional[Sequence[float]] = None,
+                velocity: Optional[Sequence[float]] = None, pending: Optional[object] = None,
+                opponent_velocity: Optional[Sequence[float]] = None
                 ) -> tuple[np.ndarray, ResolverRecord]:
         """Filter one nominal command.
 
         :param pose: own pose ``(x, y, theta)`` at the sampling instant
         :param u_nom: nominal command ``(v, omega)``
         :param opponent_pose: the other robot's pose at the same instant, or None
+        :param velocity: with actuator limits (``config.actuated``): the ``(v, omega)`` held
+            in the period that ends at the sampling instant (ignored with ideal actuation)
+        :param pending: with ``config.actuator.latency_steps = L > 0``: the L commands sent
+            in the last L periods, oldest first (not yet in effect)
+        :param opponent_velocity: the ``(v, omega)`` the opponent held in the same period, or
+            None (unknown: its speed limits); "shared" mode with actuator limits only
         :returns: ``(u_safe (2,), record)``; ``u_safe`` is always finite
         :raises SafetyInputError: on NaN/inf or malformed input (the caller must stop)
         """
@@ -259,9 +354,15 @@ class SafeActionResolver:
             has_opp = True
             ox, oy, oth = check_pose(opponent_pose, "opponent_pose")
         k = self._k
-        uv, uw, tier, stage, rejected, ci, cj, slack, min_h, cmin = self._run(
-            self._c, k.tab, k.cand, x, y, th, has_opp, ox, oy, oth, v, w, self._obs,
-            self._mask)
+        if k.actuated:
+            v0, w0, pend, ov, ow = self._actuation(velocity, pending, opponent_velocity)
+            uv, uw, tier, stage, rejected, ci, cj, slack, min_h, cmin = self._run_act(
+                self._c, k.tab, k.cand_brake, x, y, th, has_opp, ox, oy, oth, v, w, self._obs,
+                self._mask, v0, w0, pend, ov, ow)
+        else:
+            uv, uw, tier, stage, rejected, ci, cj, slack, min_h, cmin = self._run(
+                self._c, k.tab, k.cand, x, y, th, has_opp, ox, oy, oth, v, w, self._obs,
+                self._mask)
         names = self._names
         reason = ""
         if tier >= 2:
@@ -270,7 +371,9 @@ class SafeActionResolver:
                 reason = f"CBF-QP infeasible; {self._stages[stage - 1][1]}{note}"
             else:
                 reason = "CBF-QP infeasible after softening every group; backup" + note
-                if slack < 0.0:
+                if k.actuated:
+                    reason += " (full brake)"
+                elif slack < 0.0:
                     reason += (f" (no certified command: least violation {slack:.3g} on "
                                f"{names[ci]})")
         dv = k.wv * (uv - v)
@@ -282,18 +385,32 @@ class SafeActionResolver:
         return np.array([uv, uw]), rec
 
     def action_box(self, pose: Sequence[float],
-                   opponent_pose: Optional[Sequence[float]] = None) -> ActionBox:
-        """Safe action box at a state (see :func:`safe_pe_cbf.bounds.safe_action_box`).
+                   opponent_pose: Optional[Sequence[float]] = None,
+                   velocity: Optional[Sequence[float]] = None,
+                   pending: Optional[object] = None,
+                   opponent_velocity: Optional[Sequence[float]] = None) -> ActionBox:
+        """Safe action box at a state (see :func:`safe_pe_cbf.bounds.safe_action_box`); with
+        actuator limits it lies in the box reachable in one period (velocity and pending as
+        in :meth:`resolve`), and an empty box is the full brake ``(0, 0)``.
 
         :param pose: own pose
         :param opponent_pose: opponent pose or None
+        :param velocity: the held ``(v, omega)`` (see :meth:`resolve`)
+        :param pending: commands not yet in effect (see :meth:`resolve`)
+        :param opponent_velocity: the opponent's held velocity (see :meth:`resolve`)
         """
         x, y, th = check_pose(pose)
         opp = (0.0, 0.0, 0.0) if opponent_pose is None else check_pose(opponent_pose,
                                                                         "opponent_pose")
         k = self._k
-        lo_v, hi_v, lo_w, hi_w, empty, stage = box_pose(
-            self._c, k.tab, k.cand, x, y, th, opponent_pose is not None, opp[0], opp[1],
-            opp[2], self._obs, self._mask)
+        if k.actuated:
+            v0, w0, pend, ov, ow = self._actuation(velocity, pending, opponent_velocity)
+            lo_v, hi_v, lo_w, hi_w, empty, stage = box_pose_act(
+                self._c, k.tab, k.cand_brake, x, y, th, opponent_pose is not None, opp[0],
+                opp[1], opp[2], self._obs, self._mask, v0, w0, pend, ov, ow)
+        else:
+            lo_v, hi_v, lo_w, hi_w, empty, stage = box_pose(
+                self._c, k.tab, k.cand, x, y, th, opponent_pose is not None, opp[0], opp[1],
+                opp[2], self._obs, self._mask)
         return ActionBox(np.array([lo_v, lo_w]), np.array([hi_v, hi_w]), bool(empty),
                          int(stage))

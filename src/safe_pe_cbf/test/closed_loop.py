@@ -160,3 +160,63 @@ def adversarial_commands(rng, poses, obstacles, arena, mode, v_max, w_max):
         out[:, a, 0] = v_max
         out[:, a, 1] = w
     return out
+
+
+def ramp_held(prev, cmd, dt, accel, decel):
+    """The velocity a base holds for the next period (numpy, any shape), written here apart
+    from ``safe_pe_cbf.actuator`` on purpose: a time budget of ``dt`` per period, spent first
+    on braking toward zero (or toward the command while it has the same sign and is smaller)
+    at ``decel`` and then on speeding up at ``accel``; a limit of 0 means at once."""
+    with np.errstate(invalid="ignore"):  # 0 * inf where a limit is "at once": not used
+        return _ramp_held(prev, cmd, dt, accel, decel)
+
+
+def _ramp_held(prev, cmd, dt, accel, decel):
+    acc = np.where(accel > 0.0, accel, np.inf)
+    dec = np.where(decel > 0.0, decel, np.inf)
+    same = prev * cmd > 0.0
+    slower = same & (np.abs(cmd) < np.abs(prev))
+    stop_at = np.where(slower | (cmd == 0.0), cmd, 0.0)  # where braking ends
+    brake = np.abs(prev - stop_at)                       # speed to take off first
+    t_brake = np.where(prev == 0.0, 0.0, np.where(same & ~slower, 0.0, brake / dec))
+    braked = np.where(t_brake >= dt, prev - np.sign(prev) * dec * dt, stop_at)
+    braked = np.where(same & ~slower, prev, braked)
+    left = np.maximum(dt - np.where(same & ~slower, 0.0, t_brake), 0.0)
+    grow = np.abs(cmd) - np.abs(braked)                  # speed to add, same sign as cmd
+    grown = braked + np.sign(cmd) * np.minimum(np.maximum(grow, 0.0), acc * left)
+    return np.where(t_brake >= dt, braked, np.where(grow > 0.0, grown, braked))
+
+
+class ActuatedPlant:
+    """Robots with ramps and command latency: ``send`` queues each robot's command, ``hold``
+    applies the one whose latency has passed through :func:`ramp_held`, and ``held`` is the
+    velocity held in the last period (what odometry reports at the next sample).
+
+    :param N: envs; ``R``: robots per env; ``latency``: periods (same for all)
+    :param accel, decel, ang_accel: ``(R,)`` limits per robot (0: at once)
+    """
+
+    def __init__(self, N, R, latency, accel, decel, ang_accel, dt):
+        self.dt = dt
+        self.latency = latency
+        self.lim = (np.asarray(accel, float), np.asarray(decel, float),
+                    np.asarray(ang_accel, float))
+        self.held = np.zeros((N, R, 2))
+        self.queue = np.zeros((N, R, latency, 2))
+
+    def pending(self, r):
+        """``(N, latency, 2)`` commands of robot ``r`` sent but not yet in effect."""
+        return self.queue[:, r].copy()
+
+    def step(self, cmds):
+        """Queue ``cmds (N, R, 2)`` and return the velocities held for this period."""
+        if self.latency:
+            effect = self.queue[:, :, 0].copy()
+            self.queue = np.concatenate([self.queue[:, :, 1:], cmds[:, :, None]], axis=2)
+        else:
+            effect = cmds
+        acc, dec, wacc = (a[None, :] for a in self.lim)
+        v = ramp_held(self.held[..., 0], effect[..., 0], self.dt, acc, dec)
+        w = ramp_held(self.held[..., 1], effect[..., 1], self.dt, wacc, wacc)
+        self.held = np.stack([v, w], axis=-1)
+        return self.held

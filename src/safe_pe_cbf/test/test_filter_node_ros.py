@@ -25,6 +25,7 @@ from safe_pe_msgs.msg import Arena, CircleObstacle, SafetyStatus  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
+from safe_pe_cbf.actuator import ActuatorLimits  # noqa: E402
 from safe_pe_cbf.ros_common.conversions import odometry_message  # noqa: E402
 from safe_pe_cbf.ros_common.executors import EXECUTOR_KINDS, make_executor  # noqa: E402
 from safe_pe_cbf.ros.filter_node import SafetyFilterNode  # noqa: E402
@@ -166,6 +167,17 @@ def test_filter_node_watchdog_topics_and_parameters(context, executor_kind):
         assert not result.successful  # read-only
         assert node.set_parameters([Parameter("state_timeout", value=5.0)])[0].successful
         assert node.pipeline.state_timeout == 5.0
+        # actuator limits (docs/actuation.md): bad ones rejected, the previous ones kept
+        result = node.set_parameters([Parameter("actuator.linear_decel", value=-2.5)])[0]
+        assert not result.successful and "actuator.linear_decel" in result.reason
+        result = node.set_parameters([Parameter("actuator.latency_steps", value=11)])[0]
+        assert not result.successful and "actuator.latency_steps" in result.reason
+        assert node.pipeline.cbf.actuator.ideal
+        assert node.set_parameters([Parameter("actuator.linear_decel", value=2.5),
+                                    Parameter("actuator.latency_steps", value=1)])[0].successful
+        assert node.pipeline.cbf.actuator == ActuatorLimits(0.0, 2.5, 0.0, 1)
+        assert node.set_parameters([Parameter("actuator.linear_decel", value=0.0),
+                                    Parameter("actuator.latency_steps", value=0)])[0].successful
         assert node.set_parameters([Parameter("enabled", value=False)])[0].successful
         nominal_pub.publish(_nominal(3.0, 0.0, sec=11))
         assert spin_until(executor, lambda: len(statuses) >= 4, WAIT)

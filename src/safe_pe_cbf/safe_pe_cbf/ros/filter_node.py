@@ -67,6 +67,7 @@ from safe_pe_cbf.ros_common.conversions import (
     pose_from_agent_state,
     pose_from_odometry,
     split_game_state,
+    velocity_from_odometry,
 )
 from safe_pe_cbf.ros_common.executors import (
     executor_kind_or_exit,
@@ -212,7 +213,8 @@ class SafetyFilterNode(Node):
         except NonFiniteInput as err:
             self._drop("state", err)
             return
-        self.pipeline.set_state(pose, stamp=_stamp_or_none(msg.header))
+        self.pipeline.set_state(pose, stamp=_stamp_or_none(msg.header),
+                                velocity=_twist_or_none(msg))
 
     def _on_opponent_odom(self, msg: Odometry) -> None:
         try:
@@ -220,7 +222,7 @@ class SafetyFilterNode(Node):
         except NonFiniteInput as err:
             self._drop("opponent", err)
             return
-        self.pipeline.set_opponent(pose)
+        self.pipeline.set_opponent(pose, velocity=_twist_or_none(msg))
 
     def _on_game_state(self, msg: GameState) -> None:
         if self.settings.arena_source == "game_state":
@@ -233,12 +235,14 @@ class SafetyFilterNode(Node):
         if self.settings.state_source == "game_state":
             try:
                 self.pipeline.set_state(pose_from_agent_state(own),
-                                        stamp=_stamp_or_none(msg.header))
+                                        stamp=_stamp_or_none(msg.header),
+                                        velocity=(own.v, own.omega))
             except NonFiniteInput as err:
                 self._drop("state", err)
         if self.settings.opponent_source == "game_state":
             try:
-                self.pipeline.set_opponent(pose_from_agent_state(other))
+                self.pipeline.set_opponent(pose_from_agent_state(other),
+                                           velocity=(other.v, other.omega))
             except NonFiniteInput as err:
                 self._drop("opponent", err)
 
@@ -452,6 +456,18 @@ class SafetyFilterNode(Node):
         header = self._header() if self.settings.output_stamped else None
         self.cmd_pub.publish(command_message(0.0, 0.0, self.settings.output_stamped, header))
         self.cmd_pub.wait_for_all_acked(Duration(seconds=wait_s))
+
+
+def _twist_or_none(msg: Odometry) -> tuple[float, float] | None:
+    """``(v, omega)`` of an odometry twist; None when it is not finite (then the filter uses
+    its actuator model, docs/actuation.md).
+
+    :param msg: the odometry message.
+    """
+    try:
+        return velocity_from_odometry(msg)
+    except NonFiniteInput:
+        return None
 
 
 def _stamp_or_none(header: Header) -> tuple[int, int] | None:

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from safe_pe_cbf.actuator import ACTUATOR_RANGES, MAX_LATENCY_STEPS, ActuatorLimits
 from safe_pe_cbf.config import FIELD_RANGES, MAX_WEIGHT_RATIO, WEIGHT_RANGE, CBFConfig
 from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.resolver import SafeActionResolver
@@ -106,6 +107,57 @@ CBF_FIELD_DOCS: dict[str, str] = {
 }
 
 
+#: the actuator sections of CBFConfig, declared as ``<section>.<field>`` (docs/actuation.md)
+ACTUATOR_SECTIONS = ("actuator", "opponent_actuator")
+ACTUATOR_FIELD_DOCS: dict[str, str] = {
+    "linear_accel": "Largest rate at which |v| grows [m/s^2] (0: at once).",
+    "linear_decel": "Braking limit: largest rate at which |v| falls [m/s^2] (0: at once).",
+    "angular_accel": "Largest rate of change of omega [rad/s^2] (0: at once).",
+    "latency_steps": "Control periods between the state a command is computed from and the "
+                     "period the base starts to follow it (latency rounded up to periods).",
+}
+
+
+def actuator_specs(base: CBFConfig | None = None) -> tuple[ParamSpec, ...]:
+    """``actuator.*`` (this robot) and ``opponent_actuator.*`` specs, defaults from ``base``.
+
+    :param base: config whose actuator sections become the parameter defaults.
+    """
+    cfg = base if base is not None else CBFConfig()
+    specs = []
+    for section in ACTUATOR_SECTIONS:
+        limits = getattr(cfg, section)
+        whose = "This robot" if section == "actuator" else "The other robot (shared mode)"
+        for name, (lo, hi) in ACTUATOR_RANGES.items():
+            specs.append(ParamSpec(f"{section}.{name}", float(getattr(limits, name)),
+                                   f"{whose}: {ACTUATOR_FIELD_DOCS[name]}", lo, hi,
+                                   int_ok=True))
+        specs.append(ParamSpec(f"{section}.latency_steps", int(limits.latency_steps),
+                               f"{whose}: {ACTUATOR_FIELD_DOCS['latency_steps']}", 0,
+                               MAX_LATENCY_STEPS))
+    return tuple(specs)
+
+
+def actuators_from_values(values: Mapping[str, Any], problems: list[str]
+                          ) -> dict[str, ActuatorLimits]:
+    """The ``actuator`` and ``opponent_actuator`` sections from parameter values (problems
+    appended, ideal limits in their place).
+
+    :param values: parameter values by name.
+    :param problems: list that each problem found is appended to.
+    """
+    out = {}
+    for section in ACTUATOR_SECTIONS:
+        data = {name: values[f"{section}.{name}"] for name in
+                (*ACTUATOR_RANGES, "latency_steps") if f"{section}.{name}" in values}
+        try:
+            out[section] = ActuatorLimits.from_dict(data, where=section)
+        except Exception as err:  # noqa: BLE001 - a rejected value, with its reason
+            problems.append(str(err))
+            out[section] = ActuatorLimits()
+    return out
+
+
 def cbf_specs(base: CBFConfig | None = None) -> tuple[ParamSpec, ...]:
     """One ``cbf.<field>`` spec per CBFConfig field, defaults from ``base`` (or the defaults).
 
@@ -114,8 +166,8 @@ def cbf_specs(base: CBFConfig | None = None) -> tuple[ParamSpec, ...]:
     cfg = base if base is not None else CBFConfig()
     specs = []
     for f in dataclasses.fields(cfg):
-        if not f.init:
-            continue
+        if not f.init or f.name in ACTUATOR_SECTIONS:
+            continue  # the actuator sections: actuator_specs
         value = getattr(cfg, f.name)
         text = CBF_FIELD_DOCS.get(f.name, f"CBFConfig.{f.name}.")
         lo, hi, _ = FIELD_RANGES.get(f.name, (None, None, False))
@@ -149,7 +201,7 @@ def all_specs(base: CBFConfig | None = None) -> dict[str, ParamSpec]:
 
     :param base: config whose values become the ``cbf.*`` defaults.
     """
-    return spec_table(NODE_SPECS + cbf_specs(base))
+    return spec_table(NODE_SPECS + cbf_specs(base) + actuator_specs(base))
 
 
 @dataclass(frozen=True)
@@ -249,6 +301,7 @@ def settings_from_values(values: Mapping[str, Any], namespace: str = "/") -> Fil
         for name, value in values.items()
         if name.startswith(CBF_PREFIX)
     }
+    cbf_values.update(actuators_from_values(values, problems))
     cbf = None
     try:
         cbf = CBFConfig.from_dict(cbf_values)

@@ -21,12 +21,17 @@ from typing import Callable
 
 import numpy as np
 
+from safe_pe_cbf.actuator import MAX_LATENCY_STEPS, ramp_one
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.resolver import SafeActionResolver, Tier
 
 ResolverFactory = Callable[[CBFConfig, Arena, np.ndarray], SafeActionResolver]
+
+#: a twist of (0, 0) while the pose moved more than this [m] since the previous state is
+#: "no twist" (drivers that leave the twist empty); plus 5 % of v_max per second between them
+STILL_TWIST_MOTION = 2e-3
 
 
 def unicycle_arc(
@@ -166,7 +171,17 @@ class FilterPipeline:
         self.pose_stamp: tuple[int, int] | None = None  # header stamp of the pose's message
         self.opponent: np.ndarray | None = None
         self.opponent_time = -math.inf
+        self.opponent_velocity: tuple[float, float] | None = None
         self.last_decision: FilterDecision | None = None
+        # actuator model (docs/actuation.md): measured velocity, the model's estimate, and
+        # the commands sent (newest last; the last latency_steps are not yet in effect)
+        self.velocity: tuple[float, float] | None = None  # measured, held in the last period
+        self.velocity_time = -math.inf
+        self.velocity_source = "none"  # what the last decision used: measured/model/worst case
+        self._held_estimate: tuple[float, float] | None = None
+        self._held_used: tuple[float, float] | None = None  # by the decision being recorded
+        self._velocity_consumed = False  # the measured twist served a decision already
+        self._commands: list[tuple[float, float]] = []
 
     # -- inputs --------------------------------------------------------------------------
     def set_arena(self, bounds: tuple[float, float, float, float], obstacles: np.ndarray) -> None:
@@ -239,7 +254,8 @@ class FilterPipeline:
             self.arena_error = f"cannot build the safety filter for this arena: {err}"
 
     def set_state(self, pose: np.ndarray, now: float | None = None,
-                  stamp: tuple[int, int] | None = None) -> None:
+                  stamp: tuple[int, int] | None = None,
+                  velocity: tuple[float, float] | None = None) -> None:
         """Record this robot's arena-frame pose ``(x, y, theta)`` (must be finite).
 
         :param pose: the pose.
@@ -247,9 +263,25 @@ class FilterPipeline:
         :param stamp: header stamp ``(sec, nanosec)`` of the message the pose came from
             (None: unstamped); decisions computed from this pose carry it as
             ``state_stamp``.
+        :param velocity: ``(v, omega)`` the robot held (odometry twist), or None (no
+            twist); a (0, 0) twist while the pose moves counts as none, a non-finite one too
         """
-        self.pose = np.asarray(pose, dtype=float).copy()
-        self.pose_time = self.clock() if now is None else now
+        new_pose = np.asarray(pose, dtype=float).copy()
+        now = self.clock() if now is None else now
+        if velocity is not None:
+            v, w = float(velocity[0]), float(velocity[1])
+            moved = (math.hypot(new_pose[0] - self.pose[0], new_pose[1] - self.pose[1])
+                     if self.pose is not None else 0.0)
+            still = STILL_TWIST_MOTION + 0.05 * self.cbf.v_max * max(now - self.pose_time, 0.0)
+            if not (math.isfinite(v) and math.isfinite(w)) or (v == 0.0 and w == 0.0
+                                                               and moved > still):
+                velocity = None
+            else:
+                self.velocity = (v, w)
+                self.velocity_time = now
+                self._velocity_consumed = False
+        self.pose = new_pose
+        self.pose_time = now
         self.pose_stamp = stamp
         # keep the command in effect at pose_time and everything after it
         while len(self._sent) > 1 and self._sent[1][0] <= self.pose_time:
@@ -270,14 +302,59 @@ class FilterPipeline:
                 x, y, th = unicycle_arc(x, y, th, v, omega, t_end - t_start)
         return np.array([x, y, th])
 
-    def set_opponent(self, pose: np.ndarray, now: float | None = None) -> None:
+    def set_opponent(self, pose: np.ndarray, now: float | None = None,
+                     velocity: tuple[float, float] | None = None) -> None:
         """Record the other robot's arena-frame pose.
 
         :param pose: the pose.
         :param now: receipt time (default: the clock).
+        :param velocity: its held ``(v, omega)`` if known (tightens the "shared" pair row
+            under actuator limits), else None (its speed limits are assumed)
         """
         self.opponent = np.asarray(pose, dtype=float).copy()
         self.opponent_time = self.clock() if now is None else now
+        ok = velocity is not None and all(math.isfinite(float(x)) for x in velocity)
+        self.opponent_velocity = (float(velocity[0]), float(velocity[1])) if ok else None
+
+    # -- actuator model ----------------------------------------------------------------------
+    def held_velocity(self, now: float) -> tuple[tuple[float, float], str]:
+        """The velocity held in the period ending now, and where it came from: the measured
+        twist when it came with the newest pose and no command was sent since, else the
+        model's estimate (the commands sent, ramped), else the worst case ``(v_max, 0)``
+        (nothing sent yet).
+
+        :param now: current monotonic time.
+        """
+        if (self.velocity is not None and self.velocity_time >= self.pose_time
+                and not self._velocity_consumed):
+            return self.velocity, "measured"
+        if self._held_estimate is not None:
+            return self._held_estimate, "model"
+        return (self.cbf.v_max, 0.0), "worst case (nothing sent yet)"
+
+    def pending(self) -> list[tuple[float, float]]:
+        """The ``latency_steps`` commands sent last (oldest first): not yet in effect; the
+        worst case ``(v_max, 0)`` stands in for commands never sent."""
+        steps = self.cbf.actuator.latency_steps
+        if steps == 0:
+            return []
+        known = self._commands[-steps:]
+        return [(self.cbf.v_max, 0.0)] * (steps - len(known)) + known
+
+    def _model_step(self, held: tuple[float, float], command: tuple[float, float]) -> None:
+        """Advance the model by one period in which ``command`` was sent from ``held``."""
+        steps = self.cbf.actuator.latency_steps
+        queue = self.pending() + [command]
+        effect = queue[0] if steps else command
+        act = self.cbf.actuator
+        c = self.cbf
+        eff_v = min(max(effect[0], c.v_min), c.v_max)
+        eff_w = min(max(effect[1], -c.omega_max), c.omega_max)
+        self._held_estimate = tuple(float(x) for x in ramp_one(
+            held[0], held[1], eff_v, eff_w, c.dt, act.linear_accel, act.linear_decel,
+            act.angular_accel))
+        self._commands.append(command)
+        del self._commands[:-MAX_LATENCY_STEPS]
 
     def drop(self, source: str) -> None:
         """Count one dropped (non-finite or invalid) message.
@@ -395,6 +472,12 @@ class FilterPipeline:
 
     def _record_sent(self, now: float, decision: FilterDecision) -> None:
         """Remember a command that the node sends (for the prediction and the watchdog)."""
+        if self.cbf.actuated:
+            held = self._held_used if self._held_used is not None else \
+                self.held_velocity(now)[0]
+            self._held_used = None
+            self._velocity_consumed = True  # the twist describes the period before this one
+            self._model_step(held, decision.command)
         if self.predict_state:
             self._sent.append((now, decision.command[0], decision.command[1]))
             if len(self._sent) > 1000:  # no state for a long time: keep the log bounded
@@ -425,7 +508,15 @@ class FilterPipeline:
         pose = self.predicted_pose(now) if self.predict_state else self.pose
         start = time.perf_counter()
         try:
-            u, rec = self.resolver.resolve(pose, (v_nom, omega_nom), opponent)
+            if self.cbf.actuated:
+                velocity, self.velocity_source = self.held_velocity(now)
+                self._held_used = velocity
+                u, rec = self.resolver.resolve(
+                    pose, (v_nom, omega_nom), opponent, velocity=velocity,
+                    pending=self.pending(),
+                    opponent_velocity=self.opponent_velocity if opponent is not None else None)
+            else:
+                u, rec = self.resolver.resolve(pose, (v_nom, omega_nom), opponent)
         except SafetyInputError as err:
             self.counters.core_errors += 1
             return self._stop(f"safety core rejected the input: {err}", v_nom, omega_nom)

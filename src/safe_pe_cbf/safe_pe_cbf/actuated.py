@@ -1,0 +1,212 @@
+"""The filter's rows under the actuator model: ramps, braking distance, latency.
+
+docs/actuation.md derives them; in short, for a robot whose velocity ramps at the limits of
+:class:`~safe_pe_cbf.actuator.ActuatorLimits` and whose commands take effect
+``latency_steps`` periods late:
+
+* the state is predicted through the latency with the commands already sent
+  (:func:`~safe_pe_cbf.actuator.ramp_one`, exact arcs): the rows are those of the predicted
+  pose, and the command decides the velocity held in the period after the latency;
+* that velocity must be reachable in one period (the limits of the QP become the reachable
+  box of the ramp from the held velocity ``(v_prev, w_prev)``);
+* every barrier ``h`` becomes ``H = h - S(v_prev, w_prev)``, ``S`` the VCP path of the full
+  brake (:func:`~safe_pe_cbf.constraints.brake_path`), and the row asks
+  ``h(next) - S(u) >= (1 - gamma) H`` with ``S(u)`` over-estimated by its chord over the
+  reachable box (``S`` is convex): one half-plane, like the ideal rows;
+* the robot pair: "worst_case" grows the opponent by its reach over the latency, "shared"
+  keeps the split of docs/cbf.md with the opponent's braking bound (latency 0) or a
+  commitment row at the sampled state (latency >= 1).
+
+:func:`actuated_rows` writes a robot's own copy ``cl`` of the packed constants (reachable
+limits, right-hand-side offsets, held velocity) and its rows; the resolver tiers
+(:func:`~safe_pe_cbf.resolver.resolve_one`) and the safe box
+(:func:`~safe_pe_cbf.bounds.box_one`) then run unchanged on ``cl``, with the full brake
+(command ``(0, 0)``) as the only backup candidate. With ideal actuation none of this runs
+(the ideal kernels are untouched, hence bitwise the same results as before).
+"""
+
+from __future__ import annotations
+
+import math
+
+from safe_pe_cbf.actuator import ramp_axis, ramp_one
+from safe_pe_cbf.constraints import (ANG_ACC, C, D, DT, LIN_ACC, LIN_DEC, OPP_ANG_ACC,
+                                     OPP_COMMIT, OPP_D, OPP_LATENCY, OPP_LIN_ACC, OPP_LIN_DEC,
+                                     OPP_SPEED, OPP_V_MAX, OPP_W_MAX, PAIR_EXTRA, PAIR_R,
+                                     SHARED, STATIC_EXTRA, V_MAX, V_MIN, V_PREV, W_MAX, W_MIN,
+                                     W_PREV, brake_path, certified, fill_rows, rhs)
+from safe_pe_cbf.jit import njit
+
+__all__ = ["advance", "actuated_rows", "nominal_ok", "opponent_commitment_from", "CHORD_EPS"]
+
+#: added to every chord's intercept [m] so that rounding never makes it an under-estimate
+CHORD_EPS = 1e-12
+
+
+@njit(cache=True, inline="always")
+def advance(x, y, th, v, w, dt):  # pragma: no cover - compiled
+    """Pose after holding ``(v, w)`` for ``dt`` (exact unicycle arc).
+
+    :param x: x [m]; ``y``: y [m]; ``th``: heading [rad]
+    :param v: linear speed [m/s]; ``w``: angular speed [rad/s]
+    :param dt: duration [s]
+    """
+    a = 0.5 * w * dt
+    f = 1.0 if a == 0.0 else math.sin(a) / a  # chord = v dt sin(a)/a along th + a
+    s = v * dt * f
+    hm = th + a
+    return x + s * math.cos(hm), y + s * math.sin(hm), th + 2.0 * a
+
+
+@njit(cache=True, inline="always")
+def _chord(lo, hi, delta, dt, extra):  # pragma: no cover - compiled
+    """``(slope, intercept)`` of a line above ``f(x) = brake_path(|x|) + extra |x|`` on
+    ``[lo, hi]`` (the chord: ``f`` is convex)."""
+    flo = brake_path(abs(lo), delta, dt) + extra * abs(lo)
+    fhi = brake_path(abs(hi), delta, dt) + extra * abs(hi)
+    a = (fhi - flo) / (hi - lo) if hi > lo else 0.0
+    return a, flo - a * lo + CHORD_EPS
+
+
+@njit(cache=True, inline="always")
+def _grow(x, acc, dt, top):  # pragma: no cover - compiled
+    """Largest speed one period after ``x`` when it grows at most ``acc`` (0: at once)."""
+    if acc == 0.0:
+        return max(x, top)
+    return max(x, min(x + acc * dt, top))
+
+
+@njit(cache=True, inline="always")
+def opponent_commitment_from(c, ov, ow):  # pragma: no cover - compiled
+    """Bound on the path the opponent's VCP still travels if it brakes from now on, given its
+    held velocity ``(ov, ow)`` (NaN: unknown, then the bound at its speed limits): its
+    latency with speeds growing at its acceleration limits, then its full brake."""
+    if not (ov == ov and ow == ow):
+        return c[OPP_COMMIT]
+    dt = c[DT]
+    do = c[OPP_D]
+    v = abs(ov)
+    w = abs(ow)
+    lam = 0.0
+    for _ in range(int(c[OPP_LATENCY])):
+        v = _grow(v, c[OPP_LIN_ACC], dt, c[OPP_V_MAX])
+        w = _grow(w, c[OPP_ANG_ACC], dt, c[OPP_W_MAX])
+        lam += dt * math.sqrt(v * v + do * do * w * w)
+    return (lam + brake_path(v, c[OPP_LIN_DEC] * dt, dt)
+            + do * brake_path(w, c[OPP_ANG_ACC] * dt, dt))
+
+
+@njit(cache=True, inline="always")
+def _clamp(x, lo, hi):  # pragma: no cover - compiled
+    return lo if x < lo else (hi if x > hi else x)
+
+
+@njit(cache=True, inline="always")
+def actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, obs, mask, gv,
+                  gw, h, col):  # pragma: no cover - compiled
+    """Rows of one robot under the actuator model into ``gv, gw, h, col``; returns their
+    number and fills ``cl`` (the robot's constants for this call: reachable limits, the
+    right-hand-side offsets, ``v_prev, w_prev``).
+
+    :param c: packed constants (:meth:`~safe_pe_cbf.constraints.Consts.packed`)
+    :param cl: output, same length as ``c``
+    :param x: pose at the sampling instant, x [m] (``y``, ``th`` likewise)
+    :param v0: velocity held in the period that ends at the sampling instant [m/s]
+    :param w0: its angular part [rad/s]
+    :param pend: ``(L, 2)`` commands sent but not yet in effect, oldest first
+        (``L = latency_steps``)
+    :param has_opp: whether there is an opponent (``ox, oy, oth`` its pose at the instant)
+    :param ov: the opponent's held velocity (``ow`` its angular part), NaN if unknown
+        ("shared" mode: bounds how far it travels before it stops)
+    :param obs: obstacles, ``mask``: which exist (as :func:`fill_rows`)
+    """
+    for i in range(len(c)):
+        cl[i] = c[i]
+    dt = c[DT]
+    d = c[D]
+    la = c[LIN_ACC]
+    ld = c[LIN_DEC]
+    wa = c[ANG_ACC]
+    v = _clamp(v0, c[V_MIN], c[V_MAX])  # a base beyond its limits breaks the model anyway
+    w = _clamp(w0, c[W_MIN], c[W_MAX])
+    xp, yp, thp = x, y, th
+    lam = 0.0  # VCP path through the latency
+    lam1 = 0.0  # ... in the first period
+    x1, y1, th1 = x, y, th  # pose after the first period
+    for j in range(len(pend)):
+        v, w = ramp_one(v, w, _clamp(pend[j][0], c[V_MIN], c[V_MAX]),
+                        _clamp(pend[j][1], c[W_MIN], c[W_MAX]), dt, la, ld, wa)
+        xp, yp, thp = advance(xp, yp, thp, v, w, dt)
+        step = dt * math.sqrt(v * v + d * d * w * w)
+        lam += step
+        if j == 0:
+            x1, y1, th1, lam1 = xp, yp, thp, step
+    cl[V_PREV] = v
+    cl[W_PREV] = w
+    vlo = ramp_axis(v, c[V_MIN], dt, la, ld)
+    vhi = ramp_axis(v, c[V_MAX], dt, la, ld)
+    wlo = ramp_axis(w, c[W_MIN], dt, wa, wa)
+    whi = ramp_axis(w, c[W_MAX], dt, wa, wa)
+    cl[V_MIN] = vlo
+    cl[V_MAX] = vhi
+    cl[W_MIN] = wlo
+    cl[W_MAX] = whi
+    dv = ld * dt
+    dw = wa * dt
+    s0 = brake_path(abs(v), dv, dt) + d * brake_path(abs(w), dw, dt)
+    av, bv = _chord(vlo, vhi, dv, dt, 0.0)
+    aw, bw = _chord(wlo, whi, dw, dt, 0.0)
+    base = (s0 - (bv + d * bw)) / dt
+    # the arc-deviation coefficient of the reachable box (docs/cbf.md §3 with its limits)
+    wr = max(abs(wlo), abs(whi))
+    vr = max(abs(vlo), abs(vhi))
+    cr = 0.5 * wr * math.sqrt(vr * vr + d * d * wr * wr)
+    cl[C] = cr
+    m = fill_rows(cl, xp, yp, thp, has_opp, ox, oy, oth, obs, mask, gv, gw, h, col)
+    gva = av / dt
+    gwa = d * aw / dt
+    for i in range(m):
+        gv[i] += gva
+        gw[i] += gwa
+        h[i] -= s0
+    cl[STATIC_EXTRA] = cr * dt - base
+    cl[PAIR_EXTRA] = cr * dt + (0.0 if c[SHARED] == 1.0 else c[OPP_SPEED]) - base
+    L = len(pend)
+    if has_opp:
+        if c[SHARED] == 0.0:  # worst case: the opponent's reach over the latency
+            h[0] -= L * dt * c[OPP_SPEED]
+        elif L == 0:  # shared: the opponent brakes within its bound
+            h[0] = max(h[0] - opponent_commitment_from(c, ov, ow), 0.0)
+        else:  # shared with latency: the commitment row at the sampled state
+            px = x + d * math.cos(th)
+            py = y + d * math.sin(th)
+            qx = ox + c[OPP_D] * math.cos(oth)
+            qy = oy + c[OPP_D] * math.sin(oth)
+            ex = px - qx
+            ey = py - qy
+            dist = math.sqrt(ex * ex + ey * ey)
+            nx, ny = (ex / dist, ey / dist) if dist > 0.0 else (1.0, 0.0)
+            k1 = (nx * (x1 + d * math.cos(th1) - px) + ny * (y1 + d * math.sin(th1) - py)
+                  + lam1)
+            fv, gvb = _chord(vlo, vhi, dv, dt, dt)
+            fw, gwb = _chord(wlo, whi, dw, dt, dt)
+            gv[0] = fv / dt
+            gw[0] = d * fw / dt
+            h[0] = max(dist - c[PAIR_R] - lam - s0 - opponent_commitment_from(c, ov, ow), 0.0)
+            # + cr dt: the certificate bonus (c - c(u)) dt of certified() must not loosen this
+            # row, which has no arc-deviation term of its own
+            cl[PAIR_EXTRA] = cr * dt - (k1 + s0 - (gvb + d * gwb)) / dt
+    return m
+
+
+@njit(cache=True, inline="always")
+def nominal_ok(c, cl, tab, gv, gw, h, col, m, v, w, g):  # pragma: no cover - compiled
+    """Whether the nominal command passes as is: within the command limits of ``c``, and the
+    velocity the base ramps to from ``(v_prev, w_prev)`` is certified on the rows (``g``
+    gets the configured-gamma right-hand sides)."""
+    rhs(cl, tab, 0, h, col, m, g)
+    if not (c[V_MIN] <= v <= c[V_MAX] and c[W_MIN] <= w <= c[W_MAX]):
+        return False
+    hv, hw = ramp_one(cl[V_PREV], cl[W_PREV], v, w, cl[DT], cl[LIN_ACC], cl[LIN_DEC],
+                      cl[ANG_ACC])
+    return certified(cl, gv, gw, g, m, hv, hw, 0.0)

@@ -1,0 +1,167 @@
+"""Property test of the actuator model (docs/actuation.md): zero body contacts when commands
+ramp at the acceleration limits and take effect late.
+
+Both robots are filtered ("shared" mode, each knowing the other's limits) from the same
+sampled state; the plant (closed_loop.ActuatedPlant, its ramp written apart from
+safe_pe_cbf.actuator) queues each command for ``latency`` periods, ramps the held velocity
+toward it, and the unicycles move on exact arcs checked at 10 sub-steps per period against
+walls, circle and box obstacles and each other (body disks, no margin). Nominal commands are
+adversarial: full speed at the nearest obstacle, a wall, the other robot, or spinning.
+Hypothesis draws the speed, limits, latency and scene (v_max in {0.22, 1, 2} m/s, accel in
+{1, 2.5} m/s^2, latency in {0, 1, 2}). The long run (>= 1e6 steps) is bench/bench_actuation.py.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import strategies as st
+
+from closed_loop import ActuatedPlant, adversarial_commands, arc_step, body_clearance
+from safe_pe_cbf.actuator import ActuatorLimits
+from safe_pe_cbf.batch import BatchedSafetyFilter
+from safe_pe_cbf.config import CBFConfig
+from safe_pe_cbf.errors import SafetyInputError
+from safe_pe_cbf.geometry import Arena
+
+SUBSTEPS = 10
+BODY_TOL = 1e-9  # [m] floating-point slack on the body-level check
+COUNT = {"env": 0, "braked": 0}
+
+
+def scene(rng, N, size, n_obstacles):
+    """Circle and box obstacles ``(N, K, 6)`` (a box in every other slot)."""
+    O = np.zeros((N, n_obstacles, 6))
+    O[..., :2] = rng.uniform(0.6, size - 0.6, (N, n_obstacles, 2))
+    O[..., 2] = rng.uniform(0.1, 0.4, (N, n_obstacles))
+    O[:, 1::2, 3] = rng.uniform(0.0, 0.3, O[:, 1::2, 3].shape)
+    O[:, 1::2, 4] = rng.uniform(-np.pi, np.pi, O[:, 1::2, 4].shape)
+    O[:, 1::2, 5] = 1.0
+    return O
+
+
+def safe_start(rng, N, arena, O, filters):
+    """Poses (N, 2, 3) with every geometric barrier >= 0 (robots start at rest)."""
+    poses = np.zeros((N, 2, 3))
+    todo = np.arange(N)
+    for attempt in range(400):
+        if attempt % 20 == 19:
+            O[todo, :, 2:4] *= 0.5
+        cand = np.stack([rng.uniform(arena.x_min, arena.x_max, (todo.size, 2)),
+                         rng.uniform(arena.y_min, arena.y_max, (todo.size, 2)),
+                         rng.uniform(-np.pi, np.pi, (todo.size, 2))], axis=-1)
+        ok = np.ones(todo.size, dtype=bool)
+        for a, f in enumerate(filters):
+            ok &= f.min_barrier(cand[:, a], O[todo], None, cand[:, 1 - a]) >= 0.0
+        poses[todo[ok]] = cand[ok]
+        todo = todo[~ok]
+        if todo.size == 0:
+            return poses
+    raise AssertionError("could not sample safe starting states")
+
+
+def run_closed_loop(seed, v_max, accel, latency, dt, gamma, size, n_obstacles, N=192, T=60):
+    """Closed loop of both robots; asserts no body contact; returns the number braked."""
+    rng = np.random.default_rng(seed)
+    arena = Arena(0.0, size, 0.0, size)
+    act = ActuatorLimits(accel, accel, 3.2, latency)
+    radius = 0.15
+    cfg = CBFConfig(v_max=v_max, opponent_v_max=v_max, gamma=gamma, dt=dt, margin=0.0,
+                    robot_radius=radius, opponent_radius=radius, collision_mode="shared",
+                    collision_share=0.5, actuator=act, opponent_actuator=act)
+    filters = [BatchedSafetyFilter(cfg, arena), BatchedSafetyFilter(cfg, arena)]
+    O = scene(rng, N, size, n_obstacles)
+    poses = safe_start(rng, N, arena, O, filters)
+    plant = ActuatedPlant(N, 2, latency, [accel] * 2, [accel] * 2, [3.2] * 2, dt)
+    radii = np.array([radius, radius])
+    braked = 0
+    mode = rng.integers(0, 4, (N, 2))
+    for step in range(T):
+        if step % 7 == 0:
+            mode = rng.integers(0, 4, (N, 2))
+        nominal = adversarial_commands(rng, poses, O, arena, mode, v_max, 2.84)
+        cmds = np.empty((N, 2, 2))
+        for a, f in enumerate(filters):
+            cmds[:, a], rec = f.resolve(poses[:, a], nominal[:, a], O, None, poses[:, 1 - a],
+                                        velocities=plant.held[:, a], pending=plant.pending(a),
+                                        opponent_velocities=plant.held[:, 1 - a])
+            braked += int(np.sum(rec.tier == 3))
+        held = plant.step(cmds)
+        for s in range(1, SUBSTEPS + 1):
+            clear = body_clearance(arc_step(poses, held, dt * s / SUBSTEPS), arena, O, radii)
+            assert np.all(clear >= -BODY_TOL), (
+                f"body contact {clear.min():.3e} m at step {step}, sub-step {s}, env "
+                f"{int(np.argmin(clear))}")
+        poses = arc_step(poses, held, dt)
+        poses[..., 2] = (poses[..., 2] + math.pi) % (2 * math.pi) - math.pi
+    COUNT["env"] += N * T
+    COUNT["braked"] += braked
+    return braked
+
+
+@settings(max_examples=10, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # no shrinking: 192 envs
+@example(seed=1, v_max=2.0, accel=1.0, latency=2, dt=0.05, gamma=1.0, size=4.0,
+         n_obstacles=4)  # the hardest corner: fast, weak brakes, late, no decay margin
+@example(seed=2, v_max=1.0, accel=2.5, latency=1, dt=0.05, gamma=0.5, size=3.0,
+         n_obstacles=3)  # Nav2's smoother defaults, one period late
+@given(seed=st.integers(0, 2**31 - 1), v_max=st.sampled_from([0.22, 1.0, 2.0]),
+       accel=st.sampled_from([1.0, 2.5]), latency=st.sampled_from([0, 1, 2]),
+       dt=st.sampled_from([0.05, 0.1]), gamma=st.sampled_from([0.3, 0.5, 1.0]),
+       size=st.floats(2.5, 5.0), n_obstacles=st.integers(1, 4))
+def test_zero_body_contacts_with_ramps_and_latency(seed, v_max, accel, latency, dt, gamma,
+                                                   size, n_obstacles):
+    run_closed_loop(seed, v_max, accel, latency, dt, gamma, size, n_obstacles)
+
+
+def test_enough_steps_were_checked():
+    """Runs after the property test (same module)."""
+    if COUNT["env"] == 0:
+        pytest.skip("counts the steps of the property test: run the whole module")
+    assert COUNT["env"] >= 100_000, COUNT
+    print(f"\nactuation property test: {COUNT['env']} env steps, 0 body contacts, "
+          f"{COUNT['braked']} robot steps braked (backup)")
+
+
+def test_ideal_filter_hits_a_wall_under_ramps():
+    """The test can fail: the ideal-actuation filter on the same plant makes contact."""
+    with pytest.raises(AssertionError, match="body contact"):
+        run_ideal_on_ramps()
+
+
+def run_ideal_on_ramps():
+    rng = np.random.default_rng(5)
+    N, T, dt, v_max, accel = 192, 80, 0.05, 2.0, 1.0
+    arena = Arena(0.0, 4.0, 0.0, 4.0)
+    cfg = CBFConfig(v_max=v_max, opponent_v_max=v_max, dt=dt, margin=0.0)
+    filters = [BatchedSafetyFilter(cfg, arena), BatchedSafetyFilter(cfg, arena)]
+    O = scene(rng, N, 4.0, 3)
+    poses = safe_start(rng, N, arena, O, filters)
+    plant = ActuatedPlant(N, 2, 1, [accel] * 2, [accel] * 2, [3.2] * 2, dt)
+    mode = np.ones((N, 2), dtype=int)  # at the walls
+    for step in range(T):
+        nominal = adversarial_commands(rng, poses, O, arena, mode, v_max, 2.84)
+        cmds = np.stack([f.resolve(poses[:, a], nominal[:, a], O, None, poses[:, 1 - a])[0]
+                         for a, f in enumerate(filters)], axis=1)
+        held = plant.step(cmds)
+        for s in range(1, SUBSTEPS + 1):
+            clear = body_clearance(arc_step(poses, held, dt * s / SUBSTEPS), arena, O,
+                                   np.array([0.15, 0.15]))
+            assert np.all(clear >= -BODY_TOL), "body contact"
+        poses = arc_step(poses, held, dt)
+
+
+def test_missing_velocity_or_queue_is_an_error():
+    arena = Arena(0.0, 4.0, 0.0, 4.0)
+    cfg = CBFConfig(actuator=ActuatorLimits(2.5, 2.5, 3.2, 1))
+    f = BatchedSafetyFilter(cfg, arena)
+    P = np.array([[2.0, 2.0, 0.0]])
+    with pytest.raises(SafetyInputError, match="velocities"):
+        f.resolve(P, [[1.0, 0.0]], np.zeros((0, 3)))
+    with pytest.raises(SafetyInputError, match="pending"):
+        f.resolve(P, [[1.0, 0.0]], np.zeros((0, 3)), velocities=[[0.0, 0.0]])
+    with pytest.raises(SafetyInputError, match="finite"):
+        f.resolve(P, [[1.0, 0.0]], np.zeros((0, 3)), velocities=[[math.nan, 0.0]],
+                  pending=[[[0.0, 0.0]]])
