@@ -75,6 +75,7 @@ class PursuitEvasionGame:
         self.velocities: list[tuple[float, float]] = [(0.0, 0.0)] * 2
         self.obstacles: list[tuple[float, float, float]] = []
         self.obstacles_array = np.zeros((0, 3))
+        self._obstacle_mask = np.zeros(0, dtype=bool)
         self.step_count = 0
         self.distance = 0.0
         self.seed_value = -1
@@ -177,6 +178,7 @@ class PursuitEvasionGame:
             start[:, 2] = wrap_angle(start[:, 2])
         self.seed_value, self._rng, self._noise = seed_value, rng, noise
         self.obstacles_array = obs_arr
+        self._obstacle_mask = np.ones(len(obs_arr), dtype=bool)
         self.obstacles = [tuple(map(float, row)) for row in obs_arr]
         self.poses = [tuple(map(float, row)) for row in start]
         self.velocities = [(0.0, 0.0), (0.0, 0.0)]
@@ -240,8 +242,8 @@ class PursuitEvasionGame:
         dt = cfg.dt
         self.poses = [unicycle_step_scalar(*prev[a], *applied[a], dt) for a in range(2)]
         self.velocities = applied
-        safety = check_step_scalar(prev, applied, dt, cfg.substeps, self.radii, self.obstacles,
-                                   self.bounds)
+        safety = check_step_scalar(prev, applied, dt, cfg.substeps, self.radii,
+                                   self.obstacles_array, self.bounds, self._obstacle_mask)
         if self._solid and (safety.violated[0] or safety.violated[1]):
             self.poses, stopped = solid_contact(prev, applied, self.poses, dt, cfg.substeps,
                                                 self.radii, self.obstacles, self.bounds)
