@@ -1,17 +1,21 @@
-"""``PursuitEvasionGame``: one pursuit-evasion game in pure Python (the fast N = 1 path).
+"""``PursuitEvasionGame``: one pursuit-evasion game on plain Python values (the fast N = 1 path).
 
 Same maths and the same random streams as :class:`~safe_pe_sim.vec_core.VectorizedPursuitEvasion`
 (whose game ``i`` seeded ``s`` equals this game seeded ``s + i``; test_vec_equivalence keeps
 them equal, actuator model included), but without per-step numpy overhead. Unlike the vector
 core it does not reset itself: call :meth:`reset` after an episode ends.
 
-Why a scalar copy stays (issue 13 asked to run the single env on the vector core with N = 1):
-measured in one process on the shared 2-core dev box (load average ~3), the numpy vector core
-at N = 1 steps ~2.9 k games/s against ~26 k for this class (random commands, default profile),
-and the single env's target is >= 20 k steps/s (issue 3, ``bench/bench_sim.py``); the
-gym/PettingZoo envs, the simulator node and the evaluation rollouts all step one game. Removing
-the copy needs per-game kernels that numba compiles for both paths (issue 13 item 1's pattern).
-The actuator model is not copied: both call :func:`safe_pe_sim.actuation.actuate`.
+The maths is not copied: both classes call the per-robot and per-game kernels of
+:mod:`safe_pe_sim.kernels` (exact arcs, the sub-stepped safety check, rewards; compiled by
+numba), the single game once per robot or game, the vector core in compiled loops over its
+games, and both call :func:`safe_pe_sim.actuation.actuate` and
+:func:`safe_pe_sim.contact.solid_contact`. What stays per class is the orchestration of a step
+(clipping, noise, the order of the calls, episode bookkeeping) on plain Python values here and
+on arrays there. Issue 13 first asked to run this class on the vector core with N = 1; measured
+in one process on the shared 2-core dev box the numpy vector core at N = 1 stepped ~2.9 k
+games/s against ~26 k for this class, and the single env's target is >= 20 k steps/s (issue 3,
+``bench/bench_sim.py``); calling the kernels directly keeps this class's speed (faster than the
+pure-Python copies it replaced).
 """
 
 from __future__ import annotations
