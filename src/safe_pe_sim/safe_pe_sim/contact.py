@@ -4,7 +4,7 @@
 
 * ``"solid"`` (default): walls, obstacles and the other robot are solid, as for a real robot.
   The step's exact arcs are sampled at the sub-step instants ``t_k = k dt / S`` that the
-  safety check uses (:func:`safe_pe_sim.dynamics.arc_samples_scalar`). Walking through the
+  safety check uses (:func:`safe_pe_sim.kernels.arc_fill`). Walking through the
   samples in time order, a robot whose body would reach a sample that is blocked stops at its
   last free sample (position *and* heading of the arc at that instant) and its velocity
   becomes zero: the arc is truncated at first contact. A sample is *blocked* for a robot when
@@ -21,21 +21,23 @@ Either way the violation of the step is recorded by
 contact response, so safety metrics keep their meaning: a violation counts what the command
 would have done, the contact only keeps the bodies out of each other.
 
-One pure-Python function (:func:`solid_contact`) serves both the single game and the vector
-core (which calls it only for the games whose step violated something), so the two stay
-identical.
+The rule is written once, per game (:func:`safe_pe_sim.kernels.contact_game`, compiled by
+numba): the single game calls it through :func:`solid_contact`, the vector core through the
+compiled loop :func:`solid_contact_games` (only for the games whose step violated
+something), so the two stay identical.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
-from safe_pe_cbf.barriers import point_distance
+import numpy as np
+from safe_pe_cbf.barriers import as_rows
+from safe_pe_cbf.jit import njit
 
-from .dynamics import arc_samples_scalar, wrap_angle
+from .kernels import contact_game
 
-__all__ = ["CONTACT_MODES", "solid_contact"]
+__all__ = ["CONTACT_MODES", "solid_contact", "solid_contact_games"]
 
 CONTACT_MODES = ("solid", "pass_through")
 """Values of ``EnvConfig.contact``."""
@@ -43,22 +45,10 @@ CONTACT_MODES = ("solid", "pass_through")
 Pose = tuple[float, float, float]
 
 
-def _static_clearance(x: float, y: float, r: float,
-                      obstacles: Sequence[Sequence[float]],
-                      bounds: tuple[float, float, float, float]) -> float:
-    x_min, x_max, y_min, y_max = bounds
-    c = min(x - x_min, x_max - x, y - y_min, y_max - y) - r
-    for o in obstacles:
-        d = point_distance(o, x, y) - r
-        if d < c:
-            c = d
-    return c
-
-
 def solid_contact(prev: Sequence[Pose], applied: Sequence[tuple[float, float]],
                   ends: Sequence[Pose], dt: float, substeps: int,
-                  radii: Sequence[float], obstacles: Sequence[Sequence[float]],
-                  bounds: tuple[float, float, float, float]
+                  radii: Sequence[float], obstacles: Sequence[Sequence[float]] | np.ndarray,
+                  bounds: tuple[float, float, float, float], mask: np.ndarray | None = None
                   ) -> tuple[list[Pose], list[bool]]:
     """Poses of both robots after one step in a solid world (see the module doc).
 
@@ -70,49 +60,58 @@ def solid_contact(prev: Sequence[Pose], applied: Sequence[tuple[float, float]],
     :param substeps: sub-step samples S per step (``EnvConfig.substeps``).
     :param radii: ``(r_pursuer, r_evader)`` body radii [m].
     :param obstacles: real obstacles ``[(x, y, radius), ...]`` [m], or 6-entry rows with a
-        kind (boxes, :mod:`safe_pe_cbf.barriers`).
+        kind (boxes, :mod:`safe_pe_cbf.barriers`), or such a float array.
     :param bounds: arena ``(x_min, x_max, y_min, y_max)`` [m].
+    :param mask: ``(k,)`` bool rows that are real (default: all).
     :return: ``(poses, stopped)``: end poses, and which robots were stopped by a contact
         (their velocity is zero after the step).
     """
-    samples = [arc_samples_scalar(*prev[a], *applied[a], dt, substeps) for a in range(2)]
-    pos = [(prev[a][0], prev[a][1]) for a in range(2)]
-    stop = [-1, -1]               # index k of the last free sample of a stopped robot
-    static = [_static_clearance(pos[a][0], pos[a][1], radii[a], obstacles, bounds)
-              for a in range(2)]
-    contact = radii[0] + radii[1]
-    pair = math.dist(pos[0], pos[1]) - contact
-    for k in range(1, substeps + 1):
-        new = list(pos)
-        for a in range(2):
-            if stop[a] >= 0:
-                continue
-            x, y = samples[a][k - 1]
-            c = _static_clearance(x, y, radii[a], obstacles, bounds)
-            if c < 0.0 and c < static[a]:
-                stop[a] = k - 1
-            else:
-                new[a] = (x, y)
-                static[a] = c
-        p = math.dist(new[0], new[1]) - contact
-        if p < 0.0 and p < pair:
-            for a in range(2):
-                if stop[a] < 0:
-                    stop[a] = k - 1
-                    new[a] = pos[a]
-            p = math.dist(new[0], new[1]) - contact
-        pos = new
-        pair = p
-        if stop[0] >= 0 and stop[1] >= 0:
-            break
-    out: list[Pose] = []
-    for a in range(2):
-        k = stop[a]
-        if k < 0:
-            out.append(tuple(ends[a]))  # type: ignore[arg-type]
-        elif k == 0:
-            out.append(tuple(prev[a]))  # type: ignore[arg-type]
-        else:
-            x, y = samples[a][k - 1]
-            out.append((x, y, wrap_angle(prev[a][2] + applied[a][1] * (k * dt / substeps))))
-    return out, [stop[0] >= 0, stop[1] >= 0]
+    rows = obstacles if isinstance(obstacles, np.ndarray) and obstacles.ndim == 2 \
+        else as_rows(obstacles)
+    if mask is None:
+        mask = np.ones(rows.shape[0], dtype=bool)
+    (x0, y0, th0), (x1, y1, th1) = prev
+    (v0, w0), (v1, w1) = applied
+    x_min, x_max, y_min, y_max = bounds
+    res = contact_game(float(x0), float(y0), float(th0), float(v0), float(w0), float(x1),
+                       float(y1), float(th1), float(v1), float(w1), float(dt), int(substeps),
+                       float(radii[0]), float(radii[1]), rows, mask, float(x_min),
+                       float(x_max), float(y_min), float(y_max))
+    stopped = [res[0] >= 0, res[1] >= 0]
+    out = [(res[2], res[3], res[4]) if stopped[0] else tuple(ends[0]),
+           (res[5], res[6], res[7]) if stopped[1] else tuple(ends[1])]
+    return out, stopped  # type: ignore[return-value]
+
+
+@njit(cache=True)
+def solid_contact_games(prev: np.ndarray, applied: np.ndarray, poses: np.ndarray,
+                        velocities: np.ndarray, games: np.ndarray, dt: float, substeps: int,
+                        radii: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
+                        bounds: np.ndarray) -> None:
+    """:func:`solid_contact` of the listed games of a vector core, in place.
+
+    :param prev: ``(N, 2, 3)`` poses at the start of the step.
+    :param applied: ``(N, 2, 2)`` velocities held over the step.
+    :param poses: ``(N, 2, 3)`` ends of the unobstructed arcs; a stopped robot's pose is
+        replaced.
+    :param velocities: ``(N, 2, 2)``; a stopped robot's row becomes zero.
+    :param games: indices of the games to resolve (those whose step violated something).
+    :param dt: control period [s].
+    :param substeps: sub-step samples S per step.
+    :param radii: ``(2,)`` body radii [m].
+    :param obstacles: ``(N, K, 3)`` or ``(N, K, 6)`` rows.
+    :param mask: ``(N, K)`` real rows.
+    :param bounds: ``(4,)`` arena ``(x_min, x_max, y_min, y_max)`` [m].
+    """
+    for i in games:
+        res = contact_game(prev[i, 0, 0], prev[i, 0, 1], prev[i, 0, 2], applied[i, 0, 0],
+                           applied[i, 0, 1], prev[i, 1, 0], prev[i, 1, 1], prev[i, 1, 2],
+                           applied[i, 1, 0], applied[i, 1, 1], dt, substeps, radii[0],
+                           radii[1], obstacles[i], mask[i], bounds[0], bounds[1], bounds[2],
+                           bounds[3])
+        if res[0] >= 0:
+            poses[i, 0, 0], poses[i, 0, 1], poses[i, 0, 2] = res[2], res[3], res[4]
+            velocities[i, 0, 0] = velocities[i, 0, 1] = 0.0
+        if res[1] >= 0:
+            poses[i, 1, 0], poses[i, 1, 1], poses[i, 1, 2] = res[5], res[6], res[7]
+            velocities[i, 1, 0] = velocities[i, 1, 1] = 0.0

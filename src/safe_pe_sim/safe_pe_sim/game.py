@@ -250,7 +250,8 @@ class PursuitEvasionGame:
                                    self.obstacles_array, self.bounds, self._obstacle_mask)
         if self._solid and (safety.violated[0] or safety.violated[1]):
             self.poses, stopped = solid_contact(prev, applied, self.poses, dt, cfg.substeps,
-                                                self.radii, self.obstacles, self.bounds)
+                                                self.radii, self.obstacles_array, self.bounds,
+                                                self._obstacle_mask)
             self.velocities = [(0.0, 0.0) if stopped[a] else applied[a] for a in range(2)]
             self._held[:] = self.velocities
         d_prev = self.distance

@@ -18,7 +18,7 @@ from safe_pe_cbf.barriers import WIDE
 
 from .actuation import ActuatorTable, actuate
 from .config import EnvConfig
-from .contact import solid_contact
+from .contact import solid_contact_games
 from .dynamics import clip_commands, unicycle_step
 from .errors import SimInputError
 from .observations import ObservationBuilder
@@ -110,7 +110,7 @@ class VectorizedPursuitEvasion:
         self.obs_builder = ObservationBuilder(config)
         self._contact = float(self.radii[0] + self.radii[1])
         self._solid = config.contact == "solid"
-        self._radii_t = (float(self.radii[0]), float(self.radii[1]))
+        self._bounds_array = np.array(self.bounds, dtype=np.float64)
         self.poses = np.zeros((n, 2, 3))
         self.velocities = np.zeros((n, 2, 2))
         oc = config.obstacles  # rows with a kind where there are boxes (safe_pe_cbf.barriers)
@@ -201,19 +201,14 @@ class VectorizedPursuitEvasion:
     def _contact_response(self, prev: np.ndarray, applied: np.ndarray,
                           violated: np.ndarray) -> None:
         """Solid world: truncate the arcs of the games whose step violated something at the
-        first contact (:func:`safe_pe_sim.contact.solid_contact`, the single game's function,
-        so both stay identical); stopped robots get zero velocity."""
-        cfg = self.config
-        for i in np.flatnonzero(violated.any(axis=1)):
-            mask = self.obstacle_mask[i]
-            obstacles = [tuple(map(float, row)) for row in self.obstacles[i][mask]]
-            poses, stopped = solid_contact(
-                [tuple(map(float, p)) for p in prev[i]],
-                [tuple(map(float, c)) for c in applied[i]],
-                [tuple(map(float, p)) for p in self.poses[i]], cfg.dt, cfg.substeps,
-                self._radii_t, obstacles, self.bounds)
-            self.poses[i] = poses
-            self.velocities[i, stopped] = 0.0
+        first contact (:func:`safe_pe_sim.contact.solid_contact_games`, the single game's
+        kernel in a compiled loop); stopped robots get zero velocity."""
+        games = np.flatnonzero(violated.any(axis=1))
+        if games.size:
+            cfg = self.config
+            solid_contact_games(prev, applied, self.poses, self.velocities, games, cfg.dt,
+                                cfg.substeps, self.radii, self.obstacles, self.obstacle_mask,
+                                self._bounds_array)
 
     # ------------------------------------------------------------------ step
     def step(self, cmd_pursuer: np.ndarray, cmd_evader: np.ndarray
