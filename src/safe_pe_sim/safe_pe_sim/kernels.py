@@ -33,8 +33,8 @@ from safe_pe_cbf.barriers.box import signed_distance
 from safe_pe_cbf.jit import depends_on_core, floats, njit
 
 __all__ = ["OBSTACLE", "ARENA", "COLLISION", "wrap", "unicycle", "arc_fill", "physical",
-           "surface", "check_game", "contact_game", "reward_pair", "steer", "pursue", "flee_from",
-           "aware_flee_one"]
+           "surface", "check_game", "contact_game", "reward_pair", "reward_rows", "steer",
+           "pursue", "flee_from", "aware_flee_one"]
 
 depends_on_core(__file__)  # the kernels compile the box barrier in: recompile when it changes
 
@@ -409,6 +409,24 @@ def reward_pair(w, d_prev, d_now, captured, timed_out, violated0, violated1):
         rp += w[9] * violated0
         re += w[9] * violated1
     return rp, re
+
+
+@njit(cache=True)
+def reward_rows(w, d_prev, d_now, captured, timed_out, violated, out):
+    """:func:`reward_pair` of N games into ``out (N, 2)`` (the vector core's loop; kept here
+    so that :mod:`safe_pe_sim.rewards` imports nothing from the filter package).
+
+    :param w: weights (see :func:`reward_pair`)
+    :param d_prev: ``(N,)`` distances before the step [m]
+    :param d_now: ``(N,)`` after [m]
+    :param captured: ``(N,)`` bool
+    :param timed_out: ``(N,)`` bool
+    :param violated: ``(N, 2)`` bool
+    :param out: ``(N, 2)`` rewards (pursuer, evader)
+    """
+    for i in range(d_prev.shape[0]):
+        out[i, 0], out[i, 1] = reward_pair(w, d_prev[i], d_now[i], captured[i], timed_out[i],
+                                           violated[i, 0], violated[i, 1])
 
 
 # ---------------------------------------------------------------------- scripted steering

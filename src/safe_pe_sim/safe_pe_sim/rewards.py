@@ -6,16 +6,16 @@ training's (``safe_pe_training.safety_reward``): the games and envs only add an 
 extra-reward object's ``compute(poses, obstacles, mask) -> (N, 2)``.
 
 The formula is written once, per game (:func:`safe_pe_sim.kernels.reward_pair`, compiled by
-numba): :func:`game_rewards_scalar` calls it, :func:`game_rewards` loops it over the games.
+numba): :func:`game_rewards_scalar` calls it, :func:`game_rewards` loops it over the games
+(:func:`~safe_pe_sim.kernels.reward_rows`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from safe_pe_cbf.jit import njit
 
 from .config import RewardConfig
-from .kernels import reward_pair
+from .kernels import reward_pair, reward_rows
 
 __all__ = ["game_rewards", "game_rewards_scalar", "reward_weights"]
 
@@ -30,13 +30,6 @@ def reward_weights(cfg: RewardConfig) -> tuple[float, ...]:
             1.0 if cfg.zero_sum else 0.0, float(cfg.evader_capture),
             float(cfg.evader_escape), float(cfg.evader_distance), float(cfg.evader_time),
             float(cfg.violation))
-
-
-@njit(cache=True)
-def _rewards_rows(w, d_prev, d_now, captured, timed_out, violated, out):
-    for i in range(d_prev.shape[0]):
-        out[i, 0], out[i, 1] = reward_pair(w, d_prev[i], d_now[i], captured[i], timed_out[i],
-                                           violated[i, 0], violated[i, 1])
 
 
 def game_rewards(cfg: RewardConfig, d_prev: np.ndarray, d_now: np.ndarray,
@@ -54,7 +47,7 @@ def game_rewards(cfg: RewardConfig, d_prev: np.ndarray, d_now: np.ndarray,
     """
     d_prev = np.asarray(d_prev, dtype=np.float64)
     out = np.empty((d_prev.shape[0], 2))
-    _rewards_rows(reward_weights(cfg), d_prev, np.asarray(d_now, dtype=np.float64),
+    reward_rows(reward_weights(cfg), d_prev, np.asarray(d_now, dtype=np.float64),
                   np.asarray(captured, dtype=bool), np.asarray(timed_out, dtype=bool),
                   np.asarray(violated, dtype=bool), out)
     return out
