@@ -35,7 +35,7 @@ import numpy as np
 from safe_pe_cbf.barriers import as_rows
 from safe_pe_cbf.jit import njit
 
-from .kernels import contact_game
+from .kernels import contact_game, game_args
 
 __all__ = ["CONTACT_MODES", "solid_contact", "solid_contact_games"]
 
@@ -70,13 +70,7 @@ def solid_contact(prev: Sequence[Pose], applied: Sequence[tuple[float, float]],
         else as_rows(obstacles)
     if mask is None:
         mask = np.ones(rows.shape[0], dtype=bool)
-    (x0, y0, th0), (x1, y1, th1) = prev
-    (v0, w0), (v1, w1) = applied
-    x_min, x_max, y_min, y_max = bounds
-    res = contact_game(float(x0), float(y0), float(th0), float(v0), float(w0), float(x1),
-                       float(y1), float(th1), float(v1), float(w1), float(dt), int(substeps),
-                       float(radii[0]), float(radii[1]), rows, mask, float(x_min),
-                       float(x_max), float(y_min), float(y_max))
+    res = contact_game(*game_args(prev, applied, dt, substeps, radii, rows, mask, bounds))
     stopped = [res[0] >= 0, res[1] >= 0]
     out = [(res[2], res[3], res[4]) if stopped[0] else tuple(ends[0]),
            (res[5], res[6], res[7]) if stopped[1] else tuple(ends[1])]

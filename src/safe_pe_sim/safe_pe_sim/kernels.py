@@ -33,8 +33,8 @@ from safe_pe_cbf.barriers.box import signed_distance
 from safe_pe_cbf.jit import depends_on_core, floats, njit
 
 __all__ = ["OBSTACLE", "ARENA", "COLLISION", "wrap", "unicycle", "arc_fill", "physical",
-           "surface", "check_game", "contact_game", "reward_pair", "reward_rows", "steer",
-           "pursue", "flee_from", "aware_flee_one"]
+           "surface", "check_game", "game_args", "contact_game", "reward_pair", "reward_rows",
+           "steer", "pursue", "flee_from", "aware_flee_one"]
 
 depends_on_core(__file__)  # the kernels compile the box barrier in: recompile when it changes
 
@@ -295,6 +295,28 @@ def check_game(x0, y0, th0, v0, w0, x1, y1, th1, v1, w1, dt, substeps, r0, r1, o
             wi1 if wa1 < 0 else -1, True)
 
 
+def game_args(prev, cmds, dt, substeps, radii, obstacles, mask, bounds) -> tuple:
+    """The leading arguments of :func:`check_game` and :func:`contact_game` for one game given
+    as plain Python values, converted to the types the kernels are compiled for.
+
+    :param prev: start poses ``[(x, y, theta)] * 2`` (pursuer, evader)
+    :param cmds: velocities held over the step ``[(v, omega)] * 2``
+    :param dt: control period [s]
+    :param substeps: sub-step samples S
+    :param radii: ``(r_pursuer, r_evader)`` [m]
+    :param obstacles: ``(K, 3)`` or ``(K, 6)`` float rows
+    :param mask: ``(K,)`` bool real rows
+    :param bounds: ``(x_min, x_max, y_min, y_max)`` [m]
+    """
+    (x0, y0, th0), (x1, y1, th1) = prev
+    (v0, w0), (v1, w1) = cmds
+    x_min, x_max, y_min, y_max = bounds
+    return (float(x0), float(y0), float(th0), float(v0), float(w0), float(x1), float(y1),
+            float(th1), float(v1), float(w1), float(dt), int(substeps), float(radii[0]),
+            float(radii[1]), obstacles, mask, float(x_min), float(x_max), float(y_min),
+            float(y_max))
+
+
 # ---------------------------------------------------------------------- solid contact
 @njit(cache=True)
 def _static_clearance(obstacles, mask, x, y, r, x_min, x_max, y_min, y_max):
@@ -306,6 +328,19 @@ def _static_clearance(obstacles, mask, x, y, r, x_min, x_max, y_min, y_max):
             if d < c:
                 c = d
     return c
+
+
+@njit(cache=True)
+def _contact_sample(obstacles, mask, xs, ys, k, r, stop, s, x, y, x_min, x_max, y_min, y_max):
+    """``(stop, x, y, clearance)`` of one robot after sample ``k``: a robot still moving
+    stops (at ``k - 1``, staying at ``(x, y)``) where the sample would take it deeper into
+    a wall or an obstacle than its clearance ``s`` so far, else it moves there."""
+    if stop >= 0:
+        return stop, x, y, s
+    c = _static_clearance(obstacles, mask, xs[k - 1], ys[k - 1], r, x_min, x_max, y_min, y_max)
+    if c < 0.0 and c < s:
+        return k - 1, x, y, s
+    return stop, xs[k - 1], ys[k - 1], c
 
 
 @njit(cache=True)
@@ -341,21 +376,10 @@ def contact_game(x0, y0, th0, v0, w0, x1, y1, th1, v1, w1, dt, substeps, r0, r1,
     contact = r0 + r1
     pair = math.hypot(px0 - px1, py0 - py1) - contact
     for k in range(1, substeps + 1):
-        nx0, ny0, nx1, ny1 = px0, py0, px1, py1
-        if stop0 < 0:
-            c = _static_clearance(obstacles, mask, xs0[k - 1], ys0[k - 1], r0, x_min, x_max,
-                                  y_min, y_max)
-            if c < 0.0 and c < s0:
-                stop0 = k - 1
-            else:
-                nx0, ny0, s0 = xs0[k - 1], ys0[k - 1], c
-        if stop1 < 0:
-            c = _static_clearance(obstacles, mask, xs1[k - 1], ys1[k - 1], r1, x_min, x_max,
-                                  y_min, y_max)
-            if c < 0.0 and c < s1:
-                stop1 = k - 1
-            else:
-                nx1, ny1, s1 = xs1[k - 1], ys1[k - 1], c
+        stop0, nx0, ny0, s0 = _contact_sample(obstacles, mask, xs0, ys0, k, r0, stop0, s0,
+                                              px0, py0, x_min, x_max, y_min, y_max)
+        stop1, nx1, ny1, s1 = _contact_sample(obstacles, mask, xs1, ys1, k, r1, stop1, s1,
+                                              px1, py1, x_min, x_max, y_min, y_max)
         p = math.hypot(nx0 - nx1, ny0 - ny1) - contact
         if p < 0.0 and p < pair:  # the bodies would go deeper into each other: all stop
             if stop0 < 0:

@@ -36,7 +36,7 @@ import numpy as np
 from safe_pe_cbf.barriers import as_rows, surface_distance
 from safe_pe_cbf.jit import njit
 
-from .kernels import ARENA, COLLISION, OBSTACLE, check_game
+from .kernels import ARENA, COLLISION, OBSTACLE, check_game, game_args
 
 __all__ = ["OBSTACLE", "ARENA", "COLLISION", "WALL_NAMES", "SafetyReport", "clearances",
            "check_step", "ScalarSafety", "check_step_scalar", "describe"]
@@ -211,13 +211,7 @@ def check_step_scalar(prev: Sequence[Sequence[float]], cmds: Sequence[Sequence[f
         else as_rows(obstacles)
     if mask is None:
         mask = np.ones(rows.shape[0], dtype=bool)
-    (x0, y0, th0), (x1, y1, th1) = prev
-    (v0, w0), (v1, w1) = cmds
-    x_min, x_max, y_min, y_max = bounds
-    res = check_game(float(x0), float(y0), float(th0), float(v0), float(w0), float(x1),
-                     float(y1), float(th1), float(v1), float(w1), float(dt), int(substeps),
-                     float(radii[0]), float(radii[1]), rows, mask, float(x_min),
-                     float(x_max), float(y_min), float(y_max), True)
+    res = check_game(*game_args(prev, cmds, dt, substeps, radii, rows, mask, bounds), True)
     rep = ScalarSafety()
     if res[13]:
         rep.substepped = True
