@@ -10,8 +10,8 @@ The map is written once, per robot (:func:`safe_pe_sim.kernels.physical`, compil
 from __future__ import annotations
 
 import numpy as np
-from safe_pe_cbf.jit import njit
 
+from . import kernels
 from .config import RobotConfig
 from .kernels import physical
 
@@ -27,13 +27,6 @@ def command_limits(robot: RobotConfig) -> tuple[np.ndarray, np.ndarray]:
             np.array([robot.v_max, robot.omega_max]))
 
 
-@njit(cache=True)
-def _physical_rows(a: np.ndarray, out: np.ndarray, v_min: float, v_max: float,
-                   omega_max: float) -> None:
-    for i in range(a.shape[0]):
-        out[i, 0], out[i, 1] = physical(a[i, 0], a[i, 1], v_min, v_max, omega_max)
-
-
 def to_physical(actions: np.ndarray, robot: RobotConfig) -> np.ndarray:
     """Map ``(..., 2)`` normalised actions to physical ``(v, omega)``.
 
@@ -42,7 +35,7 @@ def to_physical(actions: np.ndarray, robot: RobotConfig) -> np.ndarray:
     """
     a = np.asarray(actions, dtype=np.float64)
     out = np.empty(a.shape)
-    _physical_rows(np.ascontiguousarray(a).reshape(-1, 2), out.reshape(-1, 2),
+    kernels.physical_rows(np.ascontiguousarray(a).reshape(-1, 2), out.reshape(-1, 2),
                    float(robot.v_min), float(robot.v_max), float(robot.omega_max))
     return out
 

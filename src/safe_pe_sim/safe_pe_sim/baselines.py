@@ -26,8 +26,8 @@ from typing import Callable
 
 import numpy as np
 from safe_pe_cbf.barriers import as_rows
-from safe_pe_cbf.jit import njit
 
+from . import kernels
 from .actions import to_normalized
 from .config import EnvConfig, RobotConfig
 from .kernels import aware_flee_one, flee_from, pursue, steer
@@ -41,38 +41,6 @@ __all__ = ["steer_towards", "pure_pursuit", "flee", "aware_flee", "random_comman
 def _law(robot: RobotConfig, gain: float) -> tuple[float, float, float, float]:
     """``(v_max, v_turn, omega_max, gain)`` of the steering law for ``robot``."""
     return float(robot.v_max), max(float(robot.v_min), 0.0), float(robot.omega_max), float(gain)
-
-
-@njit(cache=True)
-def _steer_rows(poses, heading, law, out):
-    for i in range(poses.shape[0]):
-        out[i, 0], out[i, 1] = steer(poses[i, 2], heading[i], law[0], law[1], law[2], law[3])
-
-
-@njit(cache=True)
-def _pursue_rows(poses, velocities, lead, law, out):
-    for i in range(poses.shape[0]):
-        out[i, 0], out[i, 1] = pursue(poses[i, 0, 0], poses[i, 0, 1], poses[i, 0, 2],
-                                      poses[i, 1, 0], poses[i, 1, 1], poses[i, 1, 2],
-                                      velocities[i, 1, 0], lead, law[0], law[1], law[2],
-                                      law[3])
-
-
-@njit(cache=True)
-def _flee_rows(poses, law, out):
-    for i in range(poses.shape[0]):
-        out[i, 0], out[i, 1] = flee_from(poses[i, 1, 0], poses[i, 1, 1], poses[i, 1, 2],
-                                         poses[i, 0, 0], poses[i, 0, 1], law[0], law[1],
-                                         law[2], law[3])
-
-
-@njit(cache=True)
-def _aware_flee_rows(poses, obstacles, mask, arena, r, influence, law, out):
-    for i in range(poses.shape[0]):
-        out[i, 0], out[i, 1] = aware_flee_one(
-            poses[i, 1, 0], poses[i, 1, 1], poses[i, 1, 2], poses[i, 0, 0], poses[i, 0, 1],
-            obstacles[i], mask[i], arena[0], arena[1], arena[2], arena[3], r, influence,
-            law[0], law[1], law[2], law[3])
 
 
 def _f64(a: np.ndarray) -> np.ndarray:
@@ -89,7 +57,7 @@ def steer_towards(poses: np.ndarray, heading: np.ndarray, robot: RobotConfig,
     :param gain: proportional turn gain [1/s].
     """
     out = np.empty((poses.shape[0], 2))
-    _steer_rows(_f64(poses), _f64(heading), _law(robot, gain), out)
+    kernels.steer_rows(_f64(poses), _f64(heading), _law(robot, gain), out)
     return out
 
 
@@ -104,7 +72,8 @@ def pure_pursuit(poses: np.ndarray, velocities: np.ndarray, config: EnvConfig,
     :param gain: turn gain [1/s].
     """
     out = np.empty((poses.shape[0], 2))
-    _pursue_rows(_f64(poses), _f64(velocities), float(lead_time), _law(config.pursuer, gain),
+    kernels.pursue_rows(_f64(poses), _f64(velocities), float(lead_time),
+                        _law(config.pursuer, gain),
                  out)
     return out
 
@@ -119,7 +88,7 @@ def flee(poses: np.ndarray, velocities: np.ndarray, config: EnvConfig,
     :param gain: turn gain [1/s].
     """
     out = np.empty((poses.shape[0], 2))
-    _flee_rows(_f64(poses), _law(config.evader, gain), out)
+    kernels.flee_rows(_f64(poses), _law(config.evader, gain), out)
     return out
 
 
@@ -148,7 +117,8 @@ def aware_flee(poses: np.ndarray, velocities: np.ndarray, config: EnvConfig,
     elif mask is None:
         raise ValueError("aware_flee needs the obstacle mask with the obstacles")
     out = np.empty((n, 2))
-    _aware_flee_rows(_f64(poses), _f64(obstacles), np.ascontiguousarray(mask, dtype=bool),
+    kernels.aware_flee_rows(_f64(poses), _f64(obstacles),
+                            np.ascontiguousarray(mask, dtype=bool),
                      _arena(config), float(config.evader.radius), _influence(config, influence),
                      _law(config.evader, gain), out)
     return out

@@ -23,7 +23,7 @@ would have done, the contact only keeps the bodies out of each other.
 
 The rule is written once, per game (:func:`safe_pe_sim.kernels.contact_game`, compiled by
 numba): the single game calls it through :func:`solid_contact`, the vector core through the
-compiled loop :func:`solid_contact_games` (only for the games whose step violated
+compiled loop :func:`~safe_pe_sim.kernels.contact_games` (only for the games whose step violated
 something), so the two stay identical.
 """
 
@@ -33,11 +33,10 @@ from typing import Sequence
 
 import numpy as np
 from safe_pe_cbf.barriers import as_rows
-from safe_pe_cbf.jit import njit
 
 from .kernels import contact_game, game_args
 
-__all__ = ["CONTACT_MODES", "solid_contact", "solid_contact_games"]
+__all__ = ["CONTACT_MODES", "solid_contact"]
 
 CONTACT_MODES = ("solid", "pass_through")
 """Values of ``EnvConfig.contact``."""
@@ -75,37 +74,3 @@ def solid_contact(prev: Sequence[Pose], applied: Sequence[tuple[float, float]],
     out = [(res[2], res[3], res[4]) if stopped[0] else tuple(ends[0]),
            (res[5], res[6], res[7]) if stopped[1] else tuple(ends[1])]
     return out, stopped  # type: ignore[return-value]
-
-
-@njit(cache=True)
-def solid_contact_games(prev: np.ndarray, applied: np.ndarray, poses: np.ndarray,
-                        velocities: np.ndarray, games: np.ndarray, dt: float, substeps: int,
-                        radii: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
-                        bounds: np.ndarray) -> None:
-    """:func:`solid_contact` of the listed games of a vector core, in place.
-
-    :param prev: ``(N, 2, 3)`` poses at the start of the step.
-    :param applied: ``(N, 2, 2)`` velocities held over the step.
-    :param poses: ``(N, 2, 3)`` ends of the unobstructed arcs; a stopped robot's pose is
-        replaced.
-    :param velocities: ``(N, 2, 2)``; a stopped robot's row becomes zero.
-    :param games: indices of the games to resolve (those whose step violated something).
-    :param dt: control period [s].
-    :param substeps: sub-step samples S per step.
-    :param radii: ``(2,)`` body radii [m].
-    :param obstacles: ``(N, K, 3)`` or ``(N, K, 6)`` rows.
-    :param mask: ``(N, K)`` real rows.
-    :param bounds: ``(4,)`` arena ``(x_min, x_max, y_min, y_max)`` [m].
-    """
-    for i in games:
-        res = contact_game(prev[i, 0, 0], prev[i, 0, 1], prev[i, 0, 2], applied[i, 0, 0],
-                           applied[i, 0, 1], prev[i, 1, 0], prev[i, 1, 1], prev[i, 1, 2],
-                           applied[i, 1, 0], applied[i, 1, 1], dt, substeps, radii[0],
-                           radii[1], obstacles[i], mask[i], bounds[0], bounds[1], bounds[2],
-                           bounds[3])
-        if res[0] >= 0:
-            poses[i, 0, 0], poses[i, 0, 1], poses[i, 0, 2] = res[2], res[3], res[4]
-            velocities[i, 0, 0] = velocities[i, 0, 1] = 0.0
-        if res[1] >= 0:
-            poses[i, 1, 0], poses[i, 1, 1], poses[i, 1, 2] = res[5], res[6], res[7]
-            velocities[i, 1, 0] = velocities[i, 1, 1] = 0.0

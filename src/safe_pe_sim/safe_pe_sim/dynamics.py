@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 from safe_pe_cbf.geometry import wrap_angle
-from safe_pe_cbf.jit import njit
 
+from . import kernels
 from .kernels import arc_fill, unicycle
 
 # wrap_angle is safe_pe_cbf.geometry's, re-exported for the simulator's callers
@@ -32,15 +32,6 @@ __all__ = ["wrap_angle", "unicycle_step", "unicycle_step_scalar", "clip_commands
 unicycle_step_scalar = unicycle
 """One robot's step: ``unicycle_step_scalar(x, y, theta, v, omega, dt) -> (x, y, theta)``
 (the compiled kernel :func:`safe_pe_sim.kernels.unicycle` itself)."""
-
-
-@njit(cache=True)
-def _step_rows(poses: np.ndarray, cmds: np.ndarray, dt: np.ndarray, out: np.ndarray) -> None:
-    """Rows ``i`` of ``(M, 3)`` poses and ``(M, 2)`` commands held ``dt[i % len(dt)]``."""
-    nd = dt.shape[0]
-    for i in range(poses.shape[0]):
-        out[i, 0], out[i, 1], out[i, 2] = unicycle(poses[i, 0], poses[i, 1], poses[i, 2],
-                                                   cmds[i, 0], cmds[i, 1], dt[i % nd])
 
 
 def unicycle_step(poses: np.ndarray, cmds: np.ndarray, dt: float | np.ndarray) -> np.ndarray:
@@ -61,7 +52,7 @@ def unicycle_step(poses: np.ndarray, cmds: np.ndarray, dt: float | np.ndarray) -
         cmds = np.broadcast_to(cmds, lead + (2,))
         dt = np.broadcast_to(dt, lead)
     out = np.empty(lead + (3,))
-    _step_rows(np.ascontiguousarray(poses).reshape(-1, 3),
+    kernels.unicycle_rows(np.ascontiguousarray(poses).reshape(-1, 3),
                np.ascontiguousarray(cmds).reshape(-1, 2), np.ascontiguousarray(dt).reshape(-1),
                out.reshape(-1, 3))
     return out
@@ -75,14 +66,6 @@ def clip_commands(cmds: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarra
     :param hi: upper limits broadcastable to ``cmds``.
     """
     return np.minimum(np.maximum(cmds, lo), hi)
-
-
-@njit(cache=True)
-def _arc_rows(poses: np.ndarray, cmds: np.ndarray, dt: float, xs: np.ndarray,
-              ys: np.ndarray) -> None:
-    for i in range(poses.shape[0]):
-        arc_fill(poses[i, 0], poses[i, 1], poses[i, 2], cmds[i, 0], cmds[i, 1], dt,
-                 xs.shape[0], xs[:, i], ys[:, i])
 
 
 def arc_samples(poses: np.ndarray, cmds: np.ndarray, dt: float, substeps: int
@@ -106,7 +89,7 @@ def arc_samples(poses: np.ndarray, cmds: np.ndarray, dt: float, substeps: int
     lead = poses.shape[:-1]
     xs = np.empty((substeps,) + lead)
     ys = np.empty((substeps,) + lead)
-    _arc_rows(poses.reshape(-1, 3), cmds.reshape(-1, 2), float(dt),
+    kernels.arc_rows(poses.reshape(-1, 3), cmds.reshape(-1, 2), float(dt),
               xs.reshape(substeps, -1), ys.reshape(substeps, -1))
     return xs, ys
 

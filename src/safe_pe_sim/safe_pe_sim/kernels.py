@@ -1,25 +1,27 @@
 """The simulator's per-robot and per-game maths, written once and compiled by numba.
 
-Each function here works on one robot or one game with scalar arguments (plus the game's
+Each kernel here works on one robot or one game with scalar arguments (plus the game's
 obstacle rows), the pattern of the filter's kernels (issue 13 item 1). Both paths call them:
-the single game (:class:`~safe_pe_sim.game.PursuitEvasionGame`, one call per robot or game)
-and the vector core (:class:`~safe_pe_sim.vec_core.VectorizedPursuitEvasion`, through the
-compiled loops over games in :mod:`~safe_pe_sim.dynamics`, :mod:`~safe_pe_sim.safety_check`,
-:mod:`~safe_pe_sim.rewards`, :mod:`~safe_pe_sim.actions` and :mod:`~safe_pe_sim.baselines`),
-so the two agree bit for bit. Without numba (or with ``NUMBA_DISABLE_JIT=1``) they run as
-plain Python (:mod:`safe_pe_cbf.jit`): correct, and the single game stays usable, but the
-vector core is then slow.
+the single game (:class:`~safe_pe_sim.game.PursuitEvasionGame`) once per robot or game, the
+vector core (:class:`~safe_pe_sim.vec_core.VectorizedPursuitEvasion`) and the batched
+functions of :mod:`~safe_pe_sim.dynamics`, :mod:`~safe_pe_sim.safety_check`,
+:mod:`~safe_pe_sim.rewards`, :mod:`~safe_pe_sim.actions` and :mod:`~safe_pe_sim.baselines`
+through the compiled loops at the end of this module, so the two agree bit for bit. Without
+numba (or with ``NUMBA_DISABLE_JIT=1``) everything runs as plain Python
+(:mod:`safe_pe_cbf.jit`): correct, and the single game stays usable, but the loops are then
+slow.
 
-They live in one module because they call each other (the safety check samples the arcs of
-the dynamics): numba stamps a cached kernel with its own file only, so a callee in another
-module could leave a stale compiled caller. :func:`~safe_pe_cbf.jit.depends_on_core` adds
-the filter package's modules to the stamp (the box barrier is compiled in).
+Kernels and loops live in one module because they call each other: numba stamps a cached
+function with its own file only, so a callee in another module could leave a stale compiled
+caller (keep every compiled caller of these kernels here). :func:`~safe_pe_cbf.jit.depends_on_core`
+adds the filter package's modules to the stamp (the box barrier is compiled in).
 
 Contents: angle wrapping and the exact unicycle arc (:func:`unicycle`, :func:`arc_fill`), the
 action map (:func:`physical`), the body-level safety check of one game
 (:func:`check_game`), the solid-world contact of one game (:func:`contact_game`), the
 rewards of one game (:func:`reward_pair`) and the scripted steering
-laws (:func:`steer`, :func:`pursue`, :func:`flee_from`, :func:`aware_flee_one`).
+laws (:func:`steer`, :func:`pursue`, :func:`flee_from`, :func:`aware_flee_one`); then one
+compiled loop over rows or games per kernel (``*_rows``, ``*_games``: the batched forms).
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ from safe_pe_cbf.barriers.box import signed_distance
 from safe_pe_cbf.jit import depends_on_core, floats, njit
 
 __all__ = ["OBSTACLE", "ARENA", "COLLISION", "wrap", "unicycle", "arc_fill", "physical",
-           "surface", "check_game", "game_args", "contact_game", "reward_pair", "reward_rows",
-           "steer", "pursue", "flee_from", "aware_flee_one"]
+           "surface", "check_game", "game_args", "contact_game", "reward_pair", "steer",
+           "pursue", "flee_from", "aware_flee_one", "unicycle_rows", "arc_rows",
+           "physical_rows", "check_games", "contact_games", "reward_rows", "steer_rows",
+           "pursue_rows", "flee_rows", "aware_flee_rows"]
 
 depends_on_core(__file__)  # the kernels compile the box barrier in: recompile when it changes
 
@@ -435,24 +439,6 @@ def reward_pair(w, d_prev, d_now, captured, timed_out, violated0, violated1):
     return rp, re
 
 
-@njit(cache=True)
-def reward_rows(w, d_prev, d_now, captured, timed_out, violated, out):
-    """:func:`reward_pair` of N games into ``out (N, 2)`` (the vector core's loop; kept here
-    so that :mod:`safe_pe_sim.rewards` imports nothing from the filter package).
-
-    :param w: weights (see :func:`reward_pair`)
-    :param d_prev: ``(N,)`` distances before the step [m]
-    :param d_now: ``(N,)`` after [m]
-    :param captured: ``(N,)`` bool
-    :param timed_out: ``(N,)`` bool
-    :param violated: ``(N, 2)`` bool
-    :param out: ``(N, 2)`` rewards (pursuer, evader)
-    """
-    for i in range(d_prev.shape[0]):
-        out[i, 0], out[i, 1] = reward_pair(w, d_prev[i], d_now[i], captured[i], timed_out[i],
-                                           violated[i, 0], violated[i, 1])
-
-
 # ---------------------------------------------------------------------- scripted steering
 @njit(cache=True)
 def steer(theta, heading, v_max, v_turn, omega_max, gain):
@@ -545,3 +531,137 @@ def aware_flee_one(x, y, theta, px, py, obstacles, mask, x_min, x_max, y_min, y_
         dx += p * qx / dist
         dy += p * qy / dist
     return steer(theta, math.atan2(dy, dx), v_max, v_turn, omega_max, gain)
+
+
+# ---------------------------------------------------------------------- loops (batched forms)
+# Each loop applies one kernel above to every row (robot) or game ``i`` of its array arguments,
+# which carry the kernel's arguments as columns, and writes the results into ``out`` (or the
+# arrays named after the results). The batched functions of dynamics, actions, safety_check,
+# rewards, baselines and the vector core call them. They live here, next to their kernels,
+# so numba's per-file cache stamp covers both.
+
+
+@njit(cache=True)
+def unicycle_rows(poses, cmds, dt, out):
+    """:func:`unicycle` of ``(M, 3)`` poses and ``(M, 2)`` commands held ``dt[i % len(dt)]``
+    into ``out (M, 3)``."""
+    nd = dt.shape[0]
+    for i in range(poses.shape[0]):
+        out[i, 0], out[i, 1], out[i, 2] = unicycle(poses[i, 0], poses[i, 1], poses[i, 2],
+                                                   cmds[i, 0], cmds[i, 1], dt[i % nd])
+
+
+@njit(cache=True)
+def arc_rows(poses, cmds, dt, xs, ys):
+    """:func:`arc_fill` of ``(M, 3)`` poses and ``(M, 2)`` commands into columns of ``xs, ys
+    (S, M)``."""
+    for i in range(poses.shape[0]):
+        arc_fill(poses[i, 0], poses[i, 1], poses[i, 2], cmds[i, 0], cmds[i, 1], dt,
+                 xs.shape[0], xs[:, i], ys[:, i])
+
+
+@njit(cache=True)
+def physical_rows(a, out, v_min, v_max, omega_max):
+    """:func:`physical` of ``(M, 2)`` actions into ``out (M, 2)``."""
+    for i in range(a.shape[0]):
+        out[i, 0], out[i, 1] = physical(a[i, 0], a[i, 1], v_min, v_max, omega_max)
+
+
+@njit(cache=True)
+def check_games(prev, cmds, dt, substeps, r0, r1, obstacles, mask, x_min, x_max, y_min,
+                y_max, prefilter, use_start, start_static, start_pair, violated, kinds, depth,
+                depth_obstacle, depth_arena, depth_collision, obstacle_index, wall_index,
+                substepped):
+    """:func:`check_game` of ``(N, 2, 3)`` poses and ``(N, 2, 2)`` velocities into the
+    ``(N, 2)`` arrays of a :class:`~safe_pe_sim.safety_check.SafetyReport`; with
+    ``use_start`` a game whose ``start_static (N, 2)`` and ``start_pair (N,)`` clearances
+    exceed the travel is skipped at once."""
+    for i in range(prev.shape[0]):
+        if use_start:
+            t0 = abs(cmds[i, 0, 0]) * dt
+            t1 = abs(cmds[i, 1, 0]) * dt
+            if start_static[i, 0] > t0 and start_static[i, 1] > t1 and start_pair[i] > t0 + t1:
+                continue
+        res = check_game(prev[i, 0, 0], prev[i, 0, 1], prev[i, 0, 2], cmds[i, 0, 0],
+                         cmds[i, 0, 1], prev[i, 1, 0], prev[i, 1, 1], prev[i, 1, 2],
+                         cmds[i, 1, 0], cmds[i, 1, 1], dt, substeps, r0, r1, obstacles[i],
+                         mask[i], x_min, x_max, y_min, y_max, prefilter)
+        if not res[13]:
+            continue
+        substepped[i] = True
+        kinds[i, 0], kinds[i, 1] = res[0], res[1]
+        violated[i, 0], violated[i, 1] = res[0] > 0, res[1] > 0
+        depth[i, 0], depth[i, 1] = res[2], res[3]
+        depth_obstacle[i, 0], depth_obstacle[i, 1] = res[4], res[5]
+        depth_arena[i, 0], depth_arena[i, 1] = res[6], res[7]
+        depth_collision[i, 0] = depth_collision[i, 1] = res[8]
+        obstacle_index[i, 0], obstacle_index[i, 1] = res[9], res[10]
+        wall_index[i, 0], wall_index[i, 1] = res[11], res[12]
+
+
+@njit(cache=True)
+def contact_games(prev, applied, poses, velocities, games, dt, substeps, radii, obstacles,
+                  mask, bounds):
+    """:func:`contact_game` of the listed ``games`` of a vector core, in place: a stopped
+    robot's row of ``poses (N, 2, 3)`` (the ends of the free arcs) becomes its stop pose and
+    its row of ``velocities (N, 2, 2)`` zero; ``bounds`` is ``(x_min, x_max, y_min,
+    y_max)``."""
+    for i in games:
+        res = contact_game(prev[i, 0, 0], prev[i, 0, 1], prev[i, 0, 2], applied[i, 0, 0],
+                           applied[i, 0, 1], prev[i, 1, 0], prev[i, 1, 1], prev[i, 1, 2],
+                           applied[i, 1, 0], applied[i, 1, 1], dt, substeps, radii[0],
+                           radii[1], obstacles[i], mask[i], bounds[0], bounds[1], bounds[2],
+                           bounds[3])
+        if res[0] >= 0:
+            poses[i, 0, 0], poses[i, 0, 1], poses[i, 0, 2] = res[2], res[3], res[4]
+            velocities[i, 0, 0] = velocities[i, 0, 1] = 0.0
+        if res[1] >= 0:
+            poses[i, 1, 0], poses[i, 1, 1], poses[i, 1, 2] = res[5], res[6], res[7]
+            velocities[i, 1, 0] = velocities[i, 1, 1] = 0.0
+
+
+@njit(cache=True)
+def reward_rows(w, d_prev, d_now, captured, timed_out, violated, out):
+    """:func:`reward_pair` of N games (``(N,)`` arrays, ``violated (N, 2)``) into ``out (N,
+    2)``."""
+    for i in range(d_prev.shape[0]):
+        out[i, 0], out[i, 1] = reward_pair(w, d_prev[i], d_now[i], captured[i], timed_out[i],
+                                           violated[i, 0], violated[i, 1])
+
+
+@njit(cache=True)
+def steer_rows(poses, heading, law, out):
+    """:func:`steer` of ``(M, 3)`` poses towards ``heading (M,)``; ``law`` is ``(v_max,
+    v_turn, omega_max, gain)``."""
+    for i in range(poses.shape[0]):
+        out[i, 0], out[i, 1] = steer(poses[i, 2], heading[i], law[0], law[1], law[2], law[3])
+
+
+@njit(cache=True)
+def pursue_rows(poses, velocities, lead, law, out):
+    """:func:`pursue` of N games' pursuers (``(N, 2, 3)`` poses, ``(N, 2, 2)`` velocities)."""
+    for i in range(poses.shape[0]):
+        out[i, 0], out[i, 1] = pursue(poses[i, 0, 0], poses[i, 0, 1], poses[i, 0, 2],
+                                      poses[i, 1, 0], poses[i, 1, 1], poses[i, 1, 2],
+                                      velocities[i, 1, 0], lead, law[0], law[1], law[2],
+                                      law[3])
+
+
+@njit(cache=True)
+def flee_rows(poses, law, out):
+    """:func:`flee_from` of N games' evaders (``(N, 2, 3)`` poses)."""
+    for i in range(poses.shape[0]):
+        out[i, 0], out[i, 1] = flee_from(poses[i, 1, 0], poses[i, 1, 1], poses[i, 1, 2],
+                                         poses[i, 0, 0], poses[i, 0, 1], law[0], law[1],
+                                         law[2], law[3])
+
+
+@njit(cache=True)
+def aware_flee_rows(poses, obstacles, mask, arena, r, influence, law, out):
+    """:func:`aware_flee_one` of N games' evaders (``(N, K, 3|6)`` obstacles, ``(N, K)``
+    mask, ``arena`` the bounds)."""
+    for i in range(poses.shape[0]):
+        out[i, 0], out[i, 1] = aware_flee_one(
+            poses[i, 1, 0], poses[i, 1, 1], poses[i, 1, 2], poses[i, 0, 0], poses[i, 0, 1],
+            obstacles[i], mask[i], arena[0], arena[1], arena[2], arena[3], r, influence,
+            law[0], law[1], law[2], law[3])

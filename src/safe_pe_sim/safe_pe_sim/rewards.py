@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from .config import RewardConfig
-from .kernels import reward_pair, reward_rows
+from . import kernels
+from .kernels import reward_pair
 
 __all__ = ["game_rewards", "game_rewards_scalar", "reward_weights"]
 
@@ -47,9 +48,9 @@ def game_rewards(cfg: RewardConfig, d_prev: np.ndarray, d_now: np.ndarray,
     """
     d_prev = np.asarray(d_prev, dtype=np.float64)
     out = np.empty((d_prev.shape[0], 2))
-    reward_rows(reward_weights(cfg), d_prev, np.asarray(d_now, dtype=np.float64),
-                  np.asarray(captured, dtype=bool), np.asarray(timed_out, dtype=bool),
-                  np.asarray(violated, dtype=bool), out)
+    kernels.reward_rows(reward_weights(cfg), d_prev, np.asarray(d_now, dtype=np.float64),
+                        np.asarray(captured, dtype=bool), np.asarray(timed_out, dtype=bool),
+                        np.asarray(violated, dtype=bool), out)
     return out
 
 

@@ -34,8 +34,8 @@ from typing import Sequence
 
 import numpy as np
 from safe_pe_cbf.barriers import as_rows, surface_distance
-from safe_pe_cbf.jit import njit
 
+from . import kernels
 from .kernels import ARENA, COLLISION, OBSTACLE, check_game, game_args
 
 __all__ = ["OBSTACLE", "ARENA", "COLLISION", "WALL_NAMES", "SafetyReport", "clearances",
@@ -103,35 +103,6 @@ def clearances(xy: np.ndarray, radii: np.ndarray, obstacles: np.ndarray, mask: n
     return obs, walls, pair
 
 
-@njit(cache=True)
-def _check_games(prev, cmds, dt, substeps, r0, r1, obstacles, mask, x_min, x_max, y_min,
-                 y_max, prefilter, use_start, start_static, start_pair, violated, kinds, depth,
-                 depth_obstacle, depth_arena, depth_collision, obstacle_index, wall_index,
-                 substepped):
-    """:func:`~safe_pe_sim.kernels.check_game` of every game into the report's arrays."""
-    for i in range(prev.shape[0]):
-        if use_start:  # the game-level pre-filter from the given start clearances
-            t0 = abs(cmds[i, 0, 0]) * dt
-            t1 = abs(cmds[i, 1, 0]) * dt
-            if start_static[i, 0] > t0 and start_static[i, 1] > t1 and start_pair[i] > t0 + t1:
-                continue
-        res = check_game(prev[i, 0, 0], prev[i, 0, 1], prev[i, 0, 2], cmds[i, 0, 0],
-                         cmds[i, 0, 1], prev[i, 1, 0], prev[i, 1, 1], prev[i, 1, 2],
-                         cmds[i, 1, 0], cmds[i, 1, 1], dt, substeps, r0, r1, obstacles[i],
-                         mask[i], x_min, x_max, y_min, y_max, prefilter)
-        if not res[13]:
-            continue
-        substepped[i] = True
-        kinds[i, 0], kinds[i, 1] = res[0], res[1]
-        violated[i, 0], violated[i, 1] = res[0] > 0, res[1] > 0
-        depth[i, 0], depth[i, 1] = res[2], res[3]
-        depth_obstacle[i, 0], depth_obstacle[i, 1] = res[4], res[5]
-        depth_arena[i, 0], depth_arena[i, 1] = res[6], res[7]
-        depth_collision[i, 0] = depth_collision[i, 1] = res[8]
-        obstacle_index[i, 0], obstacle_index[i, 1] = res[9], res[10]
-        wall_index[i, 0], wall_index[i, 1] = res[11], res[12]
-
-
 def check_step(prev_poses: np.ndarray, cmds: np.ndarray, dt: float, substeps: int,
                radii: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
                bounds: tuple[float, float, float, float], prefilter: bool = True,
@@ -160,7 +131,7 @@ def check_step(prev_poses: np.ndarray, cmds: np.ndarray, dt: float, substeps: in
         start_static = np.zeros((0, 2))
         start_pair = np.zeros(0)
     x_min, x_max, y_min, y_max = (float(b) for b in bounds)
-    _check_games(np.ascontiguousarray(prev_poses, dtype=np.float64),
+    kernels.check_games(np.ascontiguousarray(prev_poses, dtype=np.float64),
                  np.ascontiguousarray(cmds, dtype=np.float64), float(dt), int(substeps),
                  float(radii[0]), float(radii[1]),
                  np.ascontiguousarray(obstacles, dtype=np.float64),

@@ -18,7 +18,7 @@ from safe_pe_cbf.barriers import WIDE
 
 from .actuation import ActuatorTable, actuate
 from .config import EnvConfig
-from .contact import solid_contact_games
+from . import kernels
 from .dynamics import clip_commands, unicycle_step
 from .errors import SimInputError
 from .observations import ObservationBuilder
@@ -201,14 +201,14 @@ class VectorizedPursuitEvasion:
     def _contact_response(self, prev: np.ndarray, applied: np.ndarray,
                           violated: np.ndarray) -> None:
         """Solid world: truncate the arcs of the games whose step violated something at the
-        first contact (:func:`safe_pe_sim.contact.solid_contact_games`, the single game's
-        kernel in a compiled loop); stopped robots get zero velocity."""
+        first contact (:func:`safe_pe_sim.kernels.contact_games`, the single game's kernel
+        in a compiled loop); stopped robots get zero velocity."""
         games = np.flatnonzero(violated.any(axis=1))
         if games.size:
             cfg = self.config
-            solid_contact_games(prev, applied, self.poses, self.velocities, games, cfg.dt,
-                                cfg.substeps, self.radii, self.obstacles, self.obstacle_mask,
-                                self._bounds_array)
+            kernels.contact_games(prev, applied, self.poses, self.velocities, games, cfg.dt,
+                                  cfg.substeps, self.radii, self.obstacles, self.obstacle_mask,
+                                  self._bounds_array)
 
     # ------------------------------------------------------------------ step
     def step(self, cmd_pursuer: np.ndarray, cmd_evader: np.ndarray

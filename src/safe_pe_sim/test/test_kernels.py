@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from safe_pe_cbf.jit import AVAILABLE
@@ -68,3 +70,11 @@ def test_prefilter_is_exact() -> None:
 
 def test_single_and_batched_paths_share_the_kernel() -> None:
     assert unicycle_step_scalar is kernels.unicycle
+
+
+def test_compiled_callers_of_the_kernels_live_beside_them() -> None:
+    """numba stamps a cached function with its own file: a compiled loop in another module
+    would keep stale code of a changed kernel. Only these modules compile anything."""
+    root = Path(kernels.__file__).parent
+    compiling = {p.name for p in root.rglob("*.py") if "@njit" in p.read_text("utf-8")}
+    assert compiling == {"kernels.py", "observation_kernels.py", "actuation.py"}
