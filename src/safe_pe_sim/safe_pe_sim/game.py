@@ -33,8 +33,9 @@ from .config import EnvConfig
 from .contact import solid_contact
 from .dynamics import unicycle_step_scalar, wrap_angle
 from .errors import SimInputError
+from .kernels import outcome
 from .observations import ObservationBuilder
-from .rewards import game_rewards_scalar
+from .rewards import reward_weights
 from .safety_check import ScalarSafety, check_step_scalar
 from .vec_core import NoiseStream, draw_base_seed
 from .world import explicit_obstacles, generate_obstacles, make_rngs, sample_spawns
@@ -254,15 +255,14 @@ class PursuitEvasionGame:
                                                 self._obstacle_mask)
             self.velocities = [(0.0, 0.0) if stopped[a] else applied[a] for a in range(2)]
             self._held[:] = self.velocities
-        d_prev = self.distance
-        (x0, y0, _), (x1, y1, _) = self.poses
-        self.distance = d = math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1))
         self.step_count += 1
-        captured = d <= cfg.capture_radius
-        terminated = captured or (cfg.terminate_on_violation and any(safety.violated))
-        truncated = self.step_count >= cfg.max_steps and not terminated
-        rewards = game_rewards_scalar(cfg.rewards, d_prev, d, captured, truncated,
-                                      safety.violated)
+        (x0, y0, _), (x1, y1, _) = self.poses
+        d, captured, terminated, truncated, rp, re = outcome(
+            x0, y0, x1, y1, self.distance, self.step_count, float(cfg.capture_radius),
+            int(cfg.max_steps), bool(cfg.terminate_on_violation), safety.violated[0],
+            safety.violated[1], reward_weights(cfg.rewards))
+        self.distance = d
+        rewards = (rp, re)
         if self.safety_reward is not None:
             extra = self.safety_reward.compute(
                 np.asarray(self.poses, dtype=np.float64)[None],

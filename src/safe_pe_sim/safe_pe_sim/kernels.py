@@ -19,7 +19,8 @@ adds the filter package's modules to the stamp (the box barrier is compiled in).
 Contents: angle wrapping and the exact unicycle arc (:func:`unicycle`, :func:`arc_fill`), the
 action map (:func:`physical`), the body-level safety check of one game
 (:func:`check_game`), the solid-world contact of one game (:func:`contact_game`), the
-rewards of one game (:func:`reward_pair`) and the scripted steering
+rewards and the end-of-step rules of one game (:func:`reward_pair`, :func:`outcome`) and
+the scripted steering
 laws (:func:`steer`, :func:`pursue`, :func:`flee_from`, :func:`aware_flee_one`); then one
 compiled loop over rows or games per kernel (``*_rows``, ``*_games``: the batched forms).
 """
@@ -35,10 +36,10 @@ from safe_pe_cbf.barriers.box import signed_distance
 from safe_pe_cbf.jit import depends_on_core, floats, njit
 
 __all__ = ["OBSTACLE", "ARENA", "COLLISION", "wrap", "unicycle", "arc_fill", "physical",
-           "surface", "check_game", "game_args", "contact_game", "reward_pair", "steer",
-           "pursue", "flee_from", "aware_flee_one", "unicycle_rows", "arc_rows",
-           "physical_rows", "check_games", "contact_games", "reward_rows", "steer_rows",
-           "pursue_rows", "flee_rows", "aware_flee_rows"]
+           "surface", "check_game", "game_args", "contact_game", "reward_pair", "outcome",
+           "steer", "pursue", "flee_from", "aware_flee_one", "unicycle_rows", "arc_rows",
+           "physical_rows", "check_games", "contact_games", "reward_rows", "outcome_games",
+           "steer_rows", "pursue_rows", "flee_rows", "aware_flee_rows"]
 
 depends_on_core(__file__)  # the kernels compile the box barrier in: recompile when it changes
 
@@ -439,6 +440,35 @@ def reward_pair(w, d_prev, d_now, captured, timed_out, violated0, violated1):
     return rp, re
 
 
+@njit(cache=True)
+def outcome(x0, y0, x1, y1, d_prev, steps, capture_radius, max_steps, terminate_on_violation,
+            violated0, violated1, w):
+    """The rules at the end of one game's step: ``(distance, captured, terminated,
+    truncated, pursuer reward, evader reward)`` (the rewards without the w5 term).
+
+    Capture is a centre distance ``<= capture_radius``; a step terminates on capture (or on a
+    violation with ``terminate_on_violation``) and is truncated (the evader escaped) when it
+    reaches ``max_steps`` without terminating.
+
+    :param x0: pursuer x after the step [m] (then y0)
+    :param x1: evader x after the step [m] (then y1)
+    :param d_prev: centre distance before the step [m]
+    :param steps: steps of the episode, this one included
+    :param capture_radius: capture distance [m]
+    :param max_steps: step limit of an episode
+    :param terminate_on_violation: a violation ends the episode
+    :param violated0: the pursuer violated something during the step
+    :param violated1: the evader did
+    :param w: reward weights (see :func:`reward_pair`)
+    """
+    d = math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1))
+    captured = d <= capture_radius
+    terminated = captured or (terminate_on_violation and (violated0 or violated1))
+    truncated = steps >= max_steps and not terminated
+    rp, re = reward_pair(w, d_prev, d, captured, truncated, violated0, violated1)
+    return d, captured, terminated, truncated, rp, re
+
+
 # ---------------------------------------------------------------------- scripted steering
 @njit(cache=True)
 def steer(theta, heading, v_max, v_turn, omega_max, gain):
@@ -627,6 +657,20 @@ def reward_rows(w, d_prev, d_now, captured, timed_out, violated, out):
     for i in range(d_prev.shape[0]):
         out[i, 0], out[i, 1] = reward_pair(w, d_prev[i], d_now[i], captured[i], timed_out[i],
                                            violated[i, 0], violated[i, 1])
+
+
+@njit(cache=True)
+def outcome_games(poses, d_prev, steps, capture_radius, max_steps, terminate_on_violation,
+                  violated, w, distance, captured, terminated, truncated, rewards):
+    """:func:`outcome` of N games (``(N, 2, 3)`` poses after the step, ``(N,)`` d_prev and
+    steps, ``(N, 2)`` violated) into ``distance``, ``captured``, ``terminated``,
+    ``truncated`` ``(N,)`` and ``rewards (N, 2)``."""
+    for i in range(poses.shape[0]):
+        (distance[i], captured[i], terminated[i], truncated[i], rewards[i, 0],
+         rewards[i, 1]) = outcome(poses[i, 0, 0], poses[i, 0, 1], poses[i, 1, 0],
+                                  poses[i, 1, 1], d_prev[i], steps[i], capture_radius,
+                                  max_steps, terminate_on_violation, violated[i, 0],
+                                  violated[i, 1], w)
 
 
 @njit(cache=True)

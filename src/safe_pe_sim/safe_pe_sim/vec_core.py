@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 from safe_pe_cbf.barriers import WIDE
 
+from . import kernels
 from .actuation import ActuatorTable, actuate
 from .config import EnvConfig
-from . import kernels
 from .dynamics import clip_commands, unicycle_step
 from .errors import SimInputError
 from .observations import ObservationBuilder
-from .rewards import game_rewards
+from .rewards import reward_weights
 from .safety_check import check_step
 from .world import generate_obstacles, make_rngs, pad_obstacles, sample_spawns
 
@@ -270,18 +270,18 @@ class VectorizedPursuitEvasion:
                             start_pair=self.distance - self._contact)
         if self._solid:
             self._contact_response(prev, applied, report.violated)
-        d_prev = self.distance
-        p = self.poses
-        d = _distance(p)
-        self.distance = d.copy()
         self.steps += 1
-        captured = d <= cfg.capture_radius
-        terminated = captured.copy()
-        if cfg.terminate_on_violation:
-            terminated |= report.violated.any(axis=1)
-        truncated = (self.steps >= cfg.max_steps) & ~terminated
+        d = np.empty(n)
+        captured = np.empty(n, dtype=bool)
+        terminated = np.empty(n, dtype=bool)
+        truncated = np.empty(n, dtype=bool)
+        rewards = np.empty((n, 2))
+        kernels.outcome_games(self.poses, self.distance, self.steps, float(cfg.capture_radius),
+                              int(cfg.max_steps), bool(cfg.terminate_on_violation),
+                              report.violated, reward_weights(cfg.rewards), d, captured,
+                              terminated, truncated, rewards)
+        self.distance = d.copy()
         timed_out = truncated
-        rewards = game_rewards(cfg.rewards, d_prev, d, captured, timed_out, report.violated)
         if self.safety_reward is not None:
             rewards += self.safety_reward.compute(self.poses, self.obstacles,
                                                   self.obstacle_mask)
