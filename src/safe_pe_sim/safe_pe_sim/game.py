@@ -33,7 +33,7 @@ from .config import EnvConfig
 from .contact import solid_contact
 from .dynamics import unicycle_step_scalar, wrap_angle
 from .errors import SimInputError
-from .kernels import outcome
+from .kernels import command, outcome
 from .observations import ObservationBuilder
 from .rewards import reward_weights
 from .safety_check import ScalarSafety, check_step_scalar
@@ -74,7 +74,7 @@ class PursuitEvasionGame:
         self.bounds = config.arena.bounds()
         robots = config.robots()
         self.radii = (robots[0].radius, robots[1].radius)
-        self.limits = [(r.v_min, r.v_max, r.omega_max) for r in robots]
+        self.limits = [(float(r.v_min), float(r.v_max), float(r.omega_max)) for r in robots]
         self.obs_builder = ObservationBuilder(config)
         self.poses: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)] * 2
         self.velocities: list[tuple[float, float]] = [(0.0, 0.0)] * 2
@@ -95,7 +95,8 @@ class PursuitEvasionGame:
         training's w5 ``SafetyRewardComputer``); its output is added to the rewards."""
         self._solid = config.contact == "solid"
         self._noise_on = config.actuator_noise.enabled
-        self._noise_std = (config.actuator_noise.v_std, config.actuator_noise.omega_std)
+        self._noise_std = (float(config.actuator_noise.v_std),
+                           float(config.actuator_noise.omega_std))
         self.actuators = ActuatorTable([r.actuator for r in robots])
         """Ramps and latency of both robots (:class:`~safe_pe_sim.actuation.ActuatorTable`)."""
         self.command_queue = self.actuators.empty_queue(1)[0]
@@ -227,14 +228,9 @@ class PursuitEvasionGame:
             if not (math.isfinite(v) and math.isfinite(om)):
                 raise SimInputError(f"non-finite command ({v}, {om}) for agent {a}; filter "
                                     f"NaN/inf before stepping (nothing was applied)")
-            v_min, v_max, w_max = self.limits[a]
-            v = v_min if v < v_min else (v_max if v > v_max else v)
-            om = -w_max if om < -w_max else (w_max if om > w_max else om)
-            if noise is not None:
-                v = min(max(v + noise[a, 0] * self._noise_std[0], v_min), v_max)
-                om = min(max(om + noise[a, 1] * self._noise_std[1], -w_max), w_max)
-                v, om = float(v), float(om)
-            applied.append((v, om))
+            n_v, n_w = (noise[a, 0], noise[a, 1]) if noise is not None else (0.0, 0.0)
+            applied.append(command(v, om, *self.limits[a], noise is not None, n_v, n_w,
+                                   *self._noise_std))
         if not self.actuators.ideal:
             buf = self._cmd_buf
             buf[0, 0], buf[0, 1] = applied[0]

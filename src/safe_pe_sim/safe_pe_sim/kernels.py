@@ -17,12 +17,12 @@ caller (keep every compiled caller of these kernels here). :func:`~safe_pe_cbf.j
 adds the filter package's modules to the stamp (the box barrier is compiled in).
 
 Contents: angle wrapping and the exact unicycle arc (:func:`unicycle`, :func:`arc_fill`), the
-action map (:func:`physical`), the body-level safety check of one game
-(:func:`check_game`), the solid-world contact of one game (:func:`contact_game`), the
-rewards and the end-of-step rules of one game (:func:`reward_pair`, :func:`outcome`) and
-the scripted steering
-laws (:func:`steer`, :func:`pursue`, :func:`flee_from`, :func:`aware_flee_one`); then one
-compiled loop over rows or games per kernel (``*_rows``, ``*_games``: the batched forms).
+action map and the actuators' input (:func:`physical`, :func:`command`), the body-level safety
+check of one game (:func:`check_game`), the solid-world contact of one game
+(:func:`contact_game`), the rewards and the end-of-step rules of one game
+(:func:`reward_pair`, :func:`outcome`) and the scripted steering laws (:func:`steer`,
+:func:`pursue`, :func:`flee_from`, :func:`aware_flee_one`); then one compiled loop over rows
+or games per kernel (``*_rows``, ``*_games``: the batched forms).
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ from safe_pe_cbf.barriers.box import signed_distance
 from safe_pe_cbf.jit import depends_on_core, floats, njit
 
 __all__ = ["OBSTACLE", "ARENA", "COLLISION", "wrap", "unicycle", "arc_fill", "physical",
-           "surface", "check_game", "game_args", "contact_game", "reward_pair", "outcome",
-           "steer", "pursue", "flee_from", "aware_flee_one", "unicycle_rows", "arc_rows",
-           "physical_rows", "check_games", "contact_games", "reward_rows", "outcome_games",
-           "steer_rows", "pursue_rows", "flee_rows", "aware_flee_rows"]
+           "command", "surface", "check_game", "game_args", "contact_game", "reward_pair",
+           "outcome", "steer", "pursue", "flee_from", "aware_flee_one", "unicycle_rows",
+           "arc_rows", "physical_rows", "command_games", "check_games", "contact_games",
+           "reward_rows", "outcome_games", "steer_rows", "pursue_rows", "flee_rows",
+           "aware_flee_rows"]
 
 depends_on_core(__file__)  # the kernels compile the box barrier in: recompile when it changes
 
@@ -131,6 +132,30 @@ def physical(a_v, a_omega, v_min, v_max, omega_max):
     a_v = -1.0 if a_v < -1.0 else (1.0 if a_v > 1.0 else a_v)
     a_omega = -1.0 if a_omega < -1.0 else (1.0 if a_omega > 1.0 else a_omega)
     return v_min + (a_v + 1.0) * 0.5 * (v_max - v_min), a_omega * omega_max
+
+
+@njit(cache=True)
+def command(v, omega, v_min, v_max, omega_max, noisy, n_v, n_omega, std_v, std_omega):
+    """The command a robot's actuators receive: ``(v, omega)`` clipped to its limits, then with
+    actuator noise ``n * std`` (standard-normal draws ``n``) added and clipped again.
+
+    :param v: commanded linear velocity [m/s]
+    :param omega: commanded angular velocity [rad/s]
+    :param v_min: the robot's lowest linear velocity [m/s]
+    :param v_max: its highest [m/s]
+    :param omega_max: its turn-rate limit [rad/s]
+    :param noisy: whether actuator noise is on
+    :param n_v: standard-normal draw for v (unused without noise)
+    :param n_omega: standard-normal draw for omega
+    :param std_v: noise standard deviation of v [m/s]
+    :param std_omega: of omega [rad/s]
+    """
+    v = min(max(v, v_min), v_max)
+    omega = min(max(omega, -omega_max), omega_max)
+    if noisy:
+        v = min(max(v + n_v * std_v, v_min), v_max)
+        omega = min(max(omega + n_omega * std_omega, -omega_max), omega_max)
+    return v, omega
 
 
 # ---------------------------------------------------------------------- safety check
@@ -595,6 +620,18 @@ def physical_rows(a, out, v_min, v_max, omega_max):
     """:func:`physical` of ``(M, 2)`` actions into ``out (M, 2)``."""
     for i in range(a.shape[0]):
         out[i, 0], out[i, 1] = physical(a[i, 0], a[i, 1], v_min, v_max, omega_max)
+
+
+@njit(cache=True)
+def command_games(cmds, noise, noisy, lo, hi, std, out):
+    """:func:`command` of ``(N, 2, 2)`` commands with ``(N, 2, 2)`` noise draws into ``out``;
+    robot ``a``'s limits are ``lo[a] = (v_min, -omega_max)``, ``hi[a] = (v_max, omega_max)``
+    and ``std`` is ``(std_v, std_omega)``."""
+    for i in range(cmds.shape[0]):
+        for a in range(2):
+            out[i, a, 0], out[i, a, 1] = command(cmds[i, a, 0], cmds[i, a, 1], lo[a, 0],
+                                                 hi[a, 0], hi[a, 1], noisy, noise[i, a, 0],
+                                                 noise[i, a, 1], std[0], std[1])
 
 
 @njit(cache=True)

@@ -19,7 +19,7 @@ from safe_pe_cbf.barriers import WIDE
 from . import kernels
 from .actuation import ActuatorTable, actuate
 from .config import EnvConfig
-from .dynamics import clip_commands, unicycle_step
+from .dynamics import unicycle_step
 from .errors import SimInputError
 from .observations import ObservationBuilder
 from .rewards import reward_weights
@@ -98,10 +98,11 @@ class VectorizedPursuitEvasion:
         self.bounds = config.arena.bounds()
         self.capacity = config.obstacles.capacity
         robots = config.robots()
-        self.radii = np.array([r.radius for r in robots])
-        self.cmd_lo = np.array([[r.v_min, -r.omega_max] for r in robots])
-        self.cmd_hi = np.array([[r.v_max, r.omega_max] for r in robots])
-        self.noise_std = np.array([config.actuator_noise.v_std, config.actuator_noise.omega_std])
+        self.radii = np.array([r.radius for r in robots], dtype=np.float64)
+        self.cmd_lo = np.array([[r.v_min, -r.omega_max] for r in robots], dtype=np.float64)
+        self.cmd_hi = np.array([[r.v_max, r.omega_max] for r in robots], dtype=np.float64)
+        self.noise_std = np.array([config.actuator_noise.v_std, config.actuator_noise.omega_std],
+                                  dtype=np.float64)
         self.actuators = ActuatorTable([r.actuator for r in robots])
         """Ramps and latency of both robots (:class:`~safe_pe_sim.actuation.ActuatorTable`)."""
         self.command_queue = self.actuators.empty_queue(n)
@@ -249,11 +250,12 @@ class VectorizedPursuitEvasion:
             bad = np.flatnonzero(~np.isfinite(cmds).all(axis=(1, 2)))[:10].tolist()
             raise SimInputError(f"non-finite command in game(s) {bad}; filter NaN/inf before "
                                 f"stepping (nothing was applied)")
-        applied = clip_commands(cmds, self.cmd_lo, self.cmd_hi)
-        if self.config.actuator_noise.enabled:
+        noisy = self.config.actuator_noise.enabled
+        if noisy:
             assert self._noise is not None
-            applied = clip_commands(applied + self._noise.next() * self.noise_std,
-                                    self.cmd_lo, self.cmd_hi)
+        applied = np.empty((n, 2, 2))
+        kernels.command_games(cmds, self._noise.next() if noisy else cmds, noisy, self.cmd_lo,
+                              self.cmd_hi, self.noise_std, applied)
         cfg = self.config
         commands = applied
         if not self.actuators.ideal:
