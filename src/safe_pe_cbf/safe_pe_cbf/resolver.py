@@ -323,7 +323,9 @@ class SafeActionResolver:
             return v0, w0, pending_array(pending, steps), ov, ow
         buf = self._pend  # filled in place: building an array per call costs more than
         for j in range(steps):  # the compiled kernel
-            buf[j, 0], buf[j, 1] = check_command(rows[j], f"pending[{j}]")
+            v, w = check_command(rows[j], "pending (a command sent)")
+            buf[j, 0] = v
+            buf[j, 1] = w
         return v0, w0, buf, ov, ow
 
     def resolve(self, pose: Sequence[float], u_nom: Sequence[float],
