@@ -37,7 +37,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from safe_pe_cbf import jit
-from safe_pe_cbf.actuated import actuated_rows, nominal_ok
+from safe_pe_cbf.actuated import actuated_rows, evade_backup, nominal_ok
 from safe_pe_cbf.backup import select_backup
 from safe_pe_cbf.bounds import ActionBox, box_pose, box_pose_act
 from safe_pe_cbf.config import CBFConfig
@@ -176,6 +176,10 @@ def resolve_pose_act(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, ma
         return v, w, 0, 0, False, -1, -1, 0.0, h[imin], col[imin]
     uv, uw, tier, stage, rejected, ri, rj, slack = resolve_one(cl, tab, cand, gv, gw, h, col, m,
                                                                v, w, g, ax, ay, b, pos, viol)
+    if tier == 3:  # g: the gamma-1 right-hand sides of the backup
+        found, ev, ew = evade_backup(cl, gv, gw, g, col, m)
+        if found:
+            uv, uw = ev, ew
     return (uv, uw, tier, stage, rejected, col[ri] if ri >= 0 else -1,
             col[rj] if rj >= 0 else -1, slack, h[imin], col[imin])
 
@@ -374,7 +378,8 @@ class SafeActionResolver:
             else:
                 reason = "CBF-QP infeasible after softening every group; backup" + note
                 if k.actuated:
-                    reason += " (full brake)"
+                    reason += (" (full brake)" if uv == 0.0 and uw == 0.0 else
+                               " (away from the opponent, walls and obstacles kept)")
                 elif slack < 0.0:
                     reason += (f" (no certified command: least violation {slack:.3g} on "
                                f"{names[ci]})")
