@@ -5,7 +5,6 @@ ideal configuration untouched by the new inputs."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
