@@ -361,7 +361,20 @@ class SafeActionResolver:
             ox, oy, oth = check_pose(opponent_pose, "opponent_pose")
         k = self._k
         if k.actuated:
-            v0, w0, pend, ov, ow = self._actuation(velocity, pending, opponent_velocity)
+            steps = k.latency
+            if velocity is not None and jit.AVAILABLE and (
+                    len(pending) == steps if pending is not None else steps == 0):
+                # _actuation inlined (a call costs as much as the kernel's extra work)
+                v0, w0 = check_command(velocity, "velocity")
+                pend = self._pend
+                for j in range(steps):
+                    pv, pw = check_command(pending[j], "pending (a command sent)")
+                    pend[j, 0] = pv
+                    pend[j, 1] = pw
+                ov, ow = (math.nan, math.nan) if opponent_velocity is None else \
+                    check_command(opponent_velocity, "opponent_velocity")
+            else:
+                v0, w0, pend, ov, ow = self._actuation(velocity, pending, opponent_velocity)
             uv, uw, tier, stage, rejected, ci, cj, slack, min_h, cmin = self._run_act(
                 self._c, k.tab, k.cand_brake, x, y, th, has_opp, ox, oy, oth, v, w, self._obs,
                 self._mask, v0, w0, pend, ov, ow)
