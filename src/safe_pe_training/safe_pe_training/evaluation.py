@@ -18,8 +18,9 @@ from safe_pe_training.action_mapping import CommandLimits, normalise_box
 from safe_pe_training.checkpoints import load_policy
 from safe_pe_training.factories import make_env_config
 from safe_pe_training.opponents import AgentView, Opponent, PolicyOpponent, baseline_opponent
-from safe_pe_training.safe_vec_env import (check_filter_actuators, filter_actuation, make_core,
-                                           make_filters)
+from safe_pe_training.safe_vec_env import make_core, make_filters
+from safe_pe_training.actuation_state import as_kwargs, check_filter_actuators, \
+    filter_actuation
 
 TIER_BACKUP = 3
 
@@ -108,10 +109,8 @@ def play_match(core: Any, pursuer: Opponent, evader: Opponent, n_episodes: int,
     def actuation(agent: int) -> dict[str, np.ndarray]:
         """The filter's actuator state in the core now (none with ideal actuation)."""
         assert filters is not None
-        act = filter_actuation(filters[agent].config, core.velocities, core.command_queue,
-                               agent)
-        return {} if act is None else dict(zip(
-            ("velocities", "pending", "opponent_velocities"), act))
+        return as_kwargs(filter_actuation(filters[agent].config, core.velocities,
+                                          core.command_queue, agent))
 
     def box_fn(agent: int) -> np.ndarray:
         assert filters is not None

@@ -13,7 +13,7 @@ Per step, for N games at once (the sim's ``VectorizedPursuitEvasion`` core):
    without filters (run B) they go to the sim unchanged. Under the simulator's actuator model
    (ramps and latency, ``RobotConfig.actuator``) each filter also gets, from the core, the
    velocities its robot held over the last step, the commands still in flight and the
-   opponent's held velocities (:func:`filter_actuation`; docs/actuation.md); its
+   opponent's held velocities (:mod:`safe_pe_training.actuation_state`; docs/actuation.md); its
    ``actuator`` / ``opponent_actuator`` are the robots' own (checked here);
 4. the sim steps (exact unicycle arcs, sub-stepped violation check, auto-reset) and returns
    the state and the ground-truth safety;
@@ -54,53 +54,10 @@ from safe_pe_training.action_mapping import (
     normalise_box,
     unit_to_physical,
 )
-from safe_pe_training.errors import ConfigError
+from safe_pe_training.actuation_state import check_filter_actuators, filter_actuation
 from safe_pe_training.opponents import ROLE_INDEX, AgentView, Opponent
 
 TIER_DISABLED = 5
-
-
-def filter_actuation(config: Any, velocities: np.ndarray, queue: np.ndarray,
-                     agent: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The actuator state a robot's batched filter needs, from the simulator's state arrays.
-
-    :param config: the robot's filter ``CBFConfig``
-    :param velocities: ``(N, 2, 2)`` velocities both robots held over the last step
-        (``VectorizedPursuitEvasion.velocities``)
-    :param queue: ``(N, 2, D, 2)`` commands in flight, oldest first
-        (``VectorizedPursuitEvasion.command_queue``)
-    :param agent: 0 pursuer, 1 evader
-    :return: ``(velocities, pending, opponent_velocities)`` for ``build_rows`` / ``resolve``,
-        or None when the filter's actuation is ideal (its call is then the one of before the
-        actuator model, bitwise)
-    """
-    if not config.actuated:
-        return None
-    steps = config.actuator.latency_steps
-    if queue.shape[2] < steps:
-        raise ConfigError(f"the filter of robot {agent} expects {steps} period(s) of latency, "
-                          f"the simulator queues {queue.shape[2]}: build both from one env "
-                          f"config (factories.make_batched_filter)")
-    return velocities[:, agent], queue[:, agent, :steps], velocities[:, 1 - agent]
-
-
-def check_filter_actuators(filters: Sequence[Any], robots: Sequence[Any]) -> None:
-    """Raise :class:`ConfigError` unless every filter's ``actuator`` is its robot's and its
-    ``opponent_actuator`` the other robot's (one source of truth: ``RobotConfig.actuator``).
-
-    :param filters: ``[pursuer_filter, evader_filter]`` (with ``.config``)
-    :param robots: the simulator's ``(pursuer, evader)`` ``RobotConfig``
-    """
-    for agent, filt in enumerate(filters):
-        cfg = filt.config
-        for field_name, robot in (("actuator", robots[agent]),
-                                  ("opponent_actuator", robots[1 - agent])):
-            if getattr(cfg, field_name) != robot.actuator:
-                raise ConfigError(
-                    f"the {('pursuer', 'evader')[agent]} filter's {field_name} "
-                    f"({getattr(cfg, field_name)}) differs from the simulated robot's actuator "
-                    f"({robot.actuator}): build the filters from the env config "
-                    f"(factories.make_batched_filter), which sets both from <role>.actuator")
 
 
 @dataclass

@@ -19,8 +19,9 @@ from safe_pe_training.config import ConfigError, SafeSelfPlayConfig, make_cbf_co
 from safe_pe_training.evaluation import play_match
 from safe_pe_training.factories import make_batched_filter, make_env_config
 from safe_pe_training.opponents import RandomOpponent
-from safe_pe_training.safe_vec_env import (_end_actuation, check_filter_actuators,
-                                           filter_actuation, make_learner_env)
+from safe_pe_training.actuation_state import (check_filter_actuators, filter_actuation,
+                                              held_actuation)
+from safe_pe_training.safe_vec_env import _end_actuation, make_learner_env
 from training_fixtures import tiny_config
 
 NAV2 = {"linear_accel": 2.5, "linear_decel": 2.5, "angular_accel": 3.2, "latency_steps": 1}
@@ -145,3 +146,13 @@ def test_learner_env_filters_with_the_actuator_state():
                                      opponent_velocities=np.zeros((4, 2)))
         differs += int(not np.array_equal(rest, lo))
     assert differs > 0
+
+
+def test_held_actuation_takes_the_commands_in_flight_as_the_held_velocity():
+    config = _config(NAV2, SLOW)
+    cfg = make_cbf_config(config, "evader")
+    velocities = np.array([[0.5, 0.1], [0.3, -0.2]])
+    v, pend, qv = held_actuation(cfg, velocities, 1)
+    assert np.array_equal(v, [[0.3, -0.2]]) and np.array_equal(qv, [[0.5, 0.1]])
+    assert np.array_equal(pend, [[[0.3, -0.2], [0.3, -0.2]]])
+    assert held_actuation(make_cbf_config(_config(), "evader"), velocities, 1) is None
