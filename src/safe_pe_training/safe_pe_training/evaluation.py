@@ -2,8 +2,8 @@
 
 ``play_match`` runs ``n_episodes`` games side by side, one episode per game slot, so short
 episodes are not over-represented, with both agents' commands through the batched CBF filter
-when filters are given (the same pipeline as training, actuator state included). It reports capture rate, episode
-length, body-level violations and filter activity per agent.
+when filters are given (the same pipeline as training, the actuator state included). It
+reports capture rate, episode length, body-level violations and filter activity per agent.
 """
 
 from __future__ import annotations
