@@ -32,15 +32,20 @@ import math
 from safe_pe_cbf.actuator import ramp_axis, ramp_one
 from safe_pe_cbf.constraints import (ANG_ACC, C, D, DT, LIN_ACC, LIN_DEC, OPP_ANG_ACC,
                                      OPP_COMMIT, OPP_D, OPP_LATENCY, OPP_LIN_ACC, OPP_LIN_DEC,
-                                     OPP_SPEED, OPP_V_MAX, OPP_W_MAX, PAIR_EXTRA, PAIR_R,
-                                     SHARED, STATIC_EXTRA, V_MAX, V_MIN, V_PREV, W_MAX, W_MIN,
-                                     W_PREV, brake_path, certified, fill_rows, rhs)
+                                     OPP_QX, OPP_QY, OPP_SPEED, OPP_V_MAX, OPP_W_MAX,
+                                     PAIR_EXTRA, PAIR_R, SHARED, STATIC_EXTRA, TH_PRED, V_MAX,
+                                     V_MIN, V_PREV, W_MAX, W_MIN, W_PREV, X_PRED, Y_PRED,
+                                     _bonus, brake_path, certified, fill_rows, rhs)
 from safe_pe_cbf.jit import njit
 
-__all__ = ["advance", "actuated_rows", "nominal_ok", "opponent_commitment_from", "CHORD_EPS"]
+__all__ = ["advance", "actuated_rows", "nominal_ok", "opponent_commitment_from", "evade_backup",
+           "CHORD_EPS"]
 
 #: added to every chord's intercept [m] so that rounding never makes it an under-estimate
 CHORD_EPS = 1e-12
+#: horizon [periods] over which the worst-case backup looks for the way away (a heuristic:
+#: safety against walls and obstacles comes from the certificate of the one period)
+EVADE_PERIODS = 10
 
 
 @njit(cache=True, inline="always")
@@ -143,6 +148,11 @@ def actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, o
             x1, y1, th1, lam1 = xp, yp, thp, step
     cl[V_PREV] = v
     cl[W_PREV] = w
+    cl[X_PRED] = xp
+    cl[Y_PRED] = yp
+    cl[TH_PRED] = thp
+    cl[OPP_QX] = ox + c[OPP_D] * math.cos(oth)
+    cl[OPP_QY] = oy + c[OPP_D] * math.sin(oth)
     vlo = ramp_axis(v, c[V_MIN], dt, la, ld)
     vhi = ramp_axis(v, c[V_MAX], dt, la, ld)
     wlo = ramp_axis(w, c[W_MIN], dt, wa, wa)
@@ -210,3 +220,36 @@ def nominal_ok(c, cl, tab, gv, gw, h, col, m, v, w, g):  # pragma: no cover - co
     hv, hw = ramp_one(cl[V_PREV], cl[W_PREV], v, w, cl[DT], cl[LIN_ACC], cl[LIN_DEC],
                       cl[ANG_ACC])
     return certified(cl, gv, gw, g, m, hv, hw, 0.0)
+
+
+@njit(cache=True, inline="always")
+def evade_backup(cl, gv, gw, g, col, m):  # pragma: no cover - compiled
+    """The backup of "worst_case" mode when there is a pair row: among the corners, edge
+    midpoints and centre of the reachable box, the command certified on every wall and
+    obstacle row (``g``: gamma 1) that, held for :data:`EVADE_PERIODS` periods from the
+    predicted pose, ends farthest from the opponent's VCP, ``(found, v, w)``. It keeps every
+    wall and obstacle invariant like the brake does and, unlike the brake, turns and drives
+    away from an opponent that keeps coming (docs/actuation.md §4)."""
+    if m == 0 or col[0] != 0 or cl[SHARED] != 0.0:
+        return False, 0.0, 0.0
+    best = -math.inf
+    bv = 0.0
+    bw = 0.0
+    found = False
+    for v in (cl[V_MIN], 0.5 * (cl[V_MIN] + cl[V_MAX]), cl[V_MAX]):
+        for w in (cl[W_MIN], 0.5 * (cl[W_MIN] + cl[W_MAX]), cl[W_MAX]):
+            bonus = _bonus(cl, v, w)
+            ok = True
+            for i in range(1, m):
+                if (g[i] + bonus) - (gv[i] * v + gw[i] * w) < 0.0:
+                    ok = False
+                    break
+            if ok:
+                x, y, th = advance(cl[X_PRED], cl[Y_PRED], cl[TH_PRED], v, w,
+                                   EVADE_PERIODS * cl[DT])
+                ex = x + cl[D] * math.cos(th) - cl[OPP_QX]
+                ey = y + cl[D] * math.sin(th) - cl[OPP_QY]
+                s = ex * ex + ey * ey
+                if s > best:
+                    best, bv, bw, found = s, v, w, True
+    return found, bv, bw

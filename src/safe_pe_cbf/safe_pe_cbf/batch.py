@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 
 from safe_pe_cbf import jit
-from safe_pe_cbf.actuated import actuated_rows, nominal_ok
+from safe_pe_cbf.actuated import actuated_rows, evade_backup, nominal_ok
 from safe_pe_cbf.batch_inputs import (bad_commands, check_batch_values, coerce_actuation,
                                       coerce_batch_inputs, coerce_commands)
 from safe_pe_cbf.barriers import BOX, CIRCLE, KIND
@@ -135,6 +135,10 @@ def resolve_loop_act(c, CL, tab, cand, gv, gw, h, col, cnt, U, out_u, tier, qp_o
             uv, uw, t, _s, _rej, ri, rj, _slack = resolve_one(cl, tab, cand, gv[n], gw[n], h[n],
                                                               col[n], cnt[n], v, w, g, ax, ay,
                                                               b, pos, viol)
+            if t == 3:
+                found, ev, ew = evade_backup(cl, gv[n], gw[n], g, col[n], cnt[n])
+                if found:
+                    uv, uw = ev, ew
         out_u[n, 0] = uv
         out_u[n, 1] = uw
         tier[n] = t

@@ -61,11 +61,12 @@ CONST_NAMES = ("d", "opp_d", "pair_r", "off", "x_min", "x_max", "y_min", "y_max"
                "opp_latency", "opp_v_max", "opp_w_max",
                # per call (a robot's copy of these constants): its held velocity before the
                # command takes effect
-               "v_prev", "w_prev")
+               "v_prev", "w_prev", "x_pred", "y_pred", "th_pred", "opp_qx", "opp_qy")
 (D, OPP_D, PAIR_R, OFF, X_MIN, X_MAX, Y_MIN, Y_MAX, V_MIN, V_MAX, W_MIN, W_MAX, WV, WW, TOL,
  C, DT, MAX_ABS_I, PHYSICAL_TOL_I, PAIR_EXTRA, STATIC_EXTRA, GAMMA, LIN_ACC, LIN_DEC, ANG_ACC,
  LATENCY, SHARED, OPP_SPEED, OPP_COMMIT, SHARE, OPP_LIN_ACC, OPP_LIN_DEC, OPP_ANG_ACC,
- OPP_LATENCY, OPP_V_MAX, OPP_W_MAX, V_PREV, W_PREV) = range(len(CONST_NAMES))
+ OPP_LATENCY, OPP_V_MAX, OPP_W_MAX, V_PREV, W_PREV, X_PRED, Y_PRED, TH_PRED, OPP_QX,
+ OPP_QY) = range(len(CONST_NAMES))
 
 
 def column_names(K: int) -> list[str]:
@@ -199,7 +200,8 @@ class Consts:
                     opp_lin_acc=opp.linear_accel, opp_lin_dec=opp.linear_decel,
                     opp_ang_acc=opp.angular_accel, opp_latency=opp.latency_steps,
                     opp_v_max=config.opponent_v_max, opp_w_max=config.opponent_omega_max,
-                    v_prev=0.0, w_prev=0.0)
+                    v_prev=0.0, w_prev=0.0, x_pred=0.0, y_pred=0.0, th_pred=0.0,
+                    opp_qx=0.0, opp_qy=0.0)
         pack = np.array if jit.AVAILABLE else (lambda rows: rows)
         self.c_arr = pack([float(vals[n]) for n in CONST_NAMES])
         self.stages = relaxation_stages(config)

@@ -37,7 +37,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from safe_pe_cbf import jit
-from safe_pe_cbf.actuated import actuated_rows, nominal_ok
+from safe_pe_cbf.actuated import actuated_rows, evade_backup, nominal_ok
 from safe_pe_cbf.backup import select_backup
 from safe_pe_cbf.bounds import ActionBox, box_pose, box_pose_act
 from safe_pe_cbf.config import CBFConfig
@@ -176,6 +176,10 @@ def resolve_pose_act(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, ma
         return v, w, 0, 0, False, -1, -1, 0.0, h[imin], col[imin]
     uv, uw, tier, stage, rejected, ri, rj, slack = resolve_one(cl, tab, cand, gv, gw, h, col, m,
                                                                v, w, g, ax, ay, b, pos, viol)
+    if tier == 3:  # g: the gamma-1 right-hand sides of the backup
+        found, ev, ew = evade_backup(cl, gv, gw, g, col, m)
+        if found:
+            uv, uw = ev, ew
     return (uv, uw, tier, stage, rejected, col[ri] if ri >= 0 else -1,
             col[rj] if rj >= 0 else -1, slack, h[imin], col[imin])
 
@@ -323,7 +327,9 @@ class SafeActionResolver:
             return v0, w0, pending_array(pending, steps), ov, ow
         buf = self._pend  # filled in place: building an array per call costs more than
         for j in range(steps):  # the compiled kernel
-            buf[j, 0], buf[j, 1] = check_command(rows[j], f"pending[{j}]")
+            v, w = check_command(rows[j], "pending (a command sent)")
+            buf[j, 0] = v
+            buf[j, 1] = w
         return v0, w0, buf, ov, ow
 
     def resolve(self, pose: Sequence[float], u_nom: Sequence[float],
@@ -355,7 +361,20 @@ class SafeActionResolver:
             ox, oy, oth = check_pose(opponent_pose, "opponent_pose")
         k = self._k
         if k.actuated:
-            v0, w0, pend, ov, ow = self._actuation(velocity, pending, opponent_velocity)
+            steps = k.latency
+            if velocity is not None and jit.AVAILABLE and (
+                    len(pending) == steps if pending is not None else steps == 0):
+                # _actuation inlined (a call costs as much as the kernel's extra work)
+                v0, w0 = check_command(velocity, "velocity")
+                pend = self._pend
+                for j in range(steps):
+                    pv, pw = check_command(pending[j], "pending (a command sent)")
+                    pend[j, 0] = pv
+                    pend[j, 1] = pw
+                ov, ow = (math.nan, math.nan) if opponent_velocity is None else \
+                    check_command(opponent_velocity, "opponent_velocity")
+            else:
+                v0, w0, pend, ov, ow = self._actuation(velocity, pending, opponent_velocity)
             uv, uw, tier, stage, rejected, ci, cj, slack, min_h, cmin = self._run_act(
                 self._c, k.tab, k.cand_brake, x, y, th, has_opp, ox, oy, oth, v, w, self._obs,
                 self._mask, v0, w0, pend, ov, ow)
@@ -372,7 +391,8 @@ class SafeActionResolver:
             else:
                 reason = "CBF-QP infeasible after softening every group; backup" + note
                 if k.actuated:
-                    reason += " (full brake)"
+                    reason += (" (full brake)" if uv == 0.0 and uw == 0.0 else
+                               " (away from the opponent, walls and obstacles kept)")
                 elif slack < 0.0:
                     reason += (f" (no certified command: least violation {slack:.3g} on "
                                f"{names[ci]})")

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from closed_loop import ActuatedPlant, adversarial_commands, arc_step, body_clearance
+from closed_loop import (ActuatedPlant, adversarial_commands, arc_step, body_clearance,
+                          surface_distance)
 from safe_pe_cbf.actuator import ActuatorLimits
 from safe_pe_cbf.batch import BatchedSafetyFilter
 from safe_pe_cbf.config import CBFConfig
@@ -165,3 +166,42 @@ def test_missing_velocity_or_queue_is_an_error():
     with pytest.raises(SafetyInputError, match="finite"):
         f.resolve(P, [[1.0, 0.0]], np.zeros((0, 3)), velocities=[[math.nan, 0.0]],
                   pending=[[[0.0, 0.0]]])
+
+
+@pytest.mark.parametrize("latency", [0, 2])
+def test_worst_case_mode_keeps_walls_and_obstacles_against_an_unfiltered_opponent(latency):
+    """worst_case: the other robot is unfiltered (random commands within its bound, at once);
+    walls and obstacles hold always (the brake never needs the pair row), and the pair holds
+    here because the filtered robot is faster (docs/actuation.md §4)."""
+    rng = np.random.default_rng(21 + latency)
+    N, T, dt, size = 128, 80, 0.05, 4.0
+    arena = Arena(0.0, size, 0.0, size)
+    act = ActuatorLimits(2.5, 2.5, 3.2, latency)
+    cfg = CBFConfig(v_max=1.0, opponent_v_max=0.2, opponent_omega_max=1.0, dt=dt, margin=0.0,
+                    collision_mode="worst_case", actuator=act)
+    filt = BatchedSafetyFilter(cfg, arena)
+    O = scene(rng, N, size, 3)
+    poses = safe_start(rng, N, arena, O, [filt, filt])
+    plant = ActuatedPlant(N, 2, latency, [2.5, 0.0], [2.5, 0.0], [3.2, 0.0], dt)
+    mode = np.zeros((N, 2), dtype=int)
+    pair_contacts = 0
+    for step in range(T):
+        if step % 7 == 0:
+            mode = rng.integers(0, 4, (N, 2))
+        nominal = adversarial_commands(rng, poses, O, arena, mode, 1.0, 2.84)
+        cmds = np.empty((N, 2, 2))
+        cmds[:, 0], _ = filt.resolve(poses[:, 0], nominal[:, 0], O, None, poses[:, 1],
+                                     velocities=plant.held[:, 0], pending=plant.pending(0))
+        cmds[:, 1] = np.c_[rng.uniform(0.0, 0.2, N), rng.uniform(-1.0, 1.0, N)]
+        held = plant.step(cmds)
+        for s in range(1, SUBSTEPS + 1):
+            sub = arc_step(poses, held, dt * s / SUBSTEPS)
+            x, y = sub[:, 0, 0], sub[:, 0, 1]  # the filtered robot against walls, obstacles
+            walls = np.minimum(np.minimum(x, size - x), np.minimum(y, size - y)) - 0.15
+            obst = surface_distance(sub[..., :2], O)[:, 0].min(axis=1) - 0.15
+            clear = np.minimum(walls, obst)
+            assert np.all(clear >= -BODY_TOL), f"wall/obstacle contact {clear.min():.3e} m"
+            pair = np.hypot(*(sub[:, 0, :2] - sub[:, 1, :2]).T) - 0.3
+            pair_contacts += int(np.sum(pair < -BODY_TOL))
+        poses = arc_step(poses, held, dt)
+    assert pair_contacts == 0

@@ -2,13 +2,18 @@
 
 ``v = v_min + (a_v + 1) / 2 * (v_max - v_min)``, ``omega = a_omega * omega_max``; actions
 outside ``[-1, 1]`` are clipped first. The inverse maps a command inside the limits back.
+
+The map is written once, per robot (:func:`safe_pe_sim.kernels.physical`, compiled by numba):
+:func:`to_physical_scalar` calls it, :func:`to_physical` loops it over the rows.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
 from .config import RobotConfig
+from .kernels import physical
 
 __all__ = ["command_limits", "to_physical", "to_normalized", "to_physical_scalar"]
 
@@ -28,24 +33,22 @@ def to_physical(actions: np.ndarray, robot: RobotConfig) -> np.ndarray:
     :param actions: actions in ``[-1, 1]`` (clipped).
     :param robot: robot limits.
     """
-    a = np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0)
+    a = np.asarray(actions, dtype=np.float64)
     out = np.empty(a.shape)
-    out[..., 0] = robot.v_min + (a[..., 0] + 1.0) * 0.5 * (robot.v_max - robot.v_min)
-    out[..., 1] = a[..., 1] * robot.omega_max
+    kernels.physical_rows(np.ascontiguousarray(a).reshape(-1, 2), out.reshape(-1, 2),
+                   float(robot.v_min), float(robot.v_max), float(robot.omega_max))
     return out
 
 
 def to_physical_scalar(a_v: float, a_omega: float, robot: RobotConfig) -> tuple[float, float]:
-    """Scalar :func:`to_physical` (same arithmetic).
+    """:func:`to_physical` of one action (the same compiled kernel).
 
     :param a_v: normalised linear action.
     :param a_omega: normalised angular action.
     :param robot: robot limits.
     """
-    a_v = -1.0 if a_v < -1.0 else (1.0 if a_v > 1.0 else a_v)
-    a_omega = -1.0 if a_omega < -1.0 else (1.0 if a_omega > 1.0 else a_omega)
-    return (robot.v_min + (a_v + 1.0) * 0.5 * (robot.v_max - robot.v_min),
-            a_omega * robot.omega_max)
+    return physical(float(a_v), float(a_omega), float(robot.v_min), float(robot.v_max),
+                    float(robot.omega_max))
 
 
 def to_normalized(cmds: np.ndarray, robot: RobotConfig) -> np.ndarray:

@@ -13,25 +13,38 @@ All policies take the state of N games as arrays (agent 0 = pursuer, 1 = evader)
 Steering law: ``omega = clip(gain * heading_error, +-omega_max)``, ``v = v_max`` when
 ``|heading_error| <= pi / 2``, else ``max(v_min, 0)`` (turn in place first). :func:`single_state`
 builds the arrays for one game; :func:`to_normalized` converts to the ``[-1, 1]`` action.
+
+Each law is written once, per game (:func:`safe_pe_sim.kernels.steer`,
+:func:`~safe_pe_sim.kernels.pursue`, :func:`~safe_pe_sim.kernels.flee_from`,
+:func:`~safe_pe_sim.kernels.aware_flee_one`, compiled by numba): the batched policies loop
+them over the games, :func:`scripted_policy_single` calls them for one game.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import numpy as np
+from safe_pe_cbf.barriers import as_rows
 
-from safe_pe_cbf.barriers import nearest_point, nearest_points
-
+from . import kernels
 from .actions import to_normalized
 from .config import EnvConfig, RobotConfig
-from .dynamics import wrap_angle
+from .kernels import aware_flee_one, flee_from, pursue, steer
 from .roles import ROLES
 
 __all__ = ["steer_towards", "pure_pursuit", "flee", "aware_flee", "random_commands",
            "SCRIPTED", "scripted_policy", "scripted_policy_single", "single_state",
            "to_normalized"]
+
+
+def _law(robot: RobotConfig, gain: float) -> tuple[float, float, float, float]:
+    """``(v_max, v_turn, omega_max, gain)`` of the steering law for ``robot``."""
+    return float(robot.v_max), max(float(robot.v_min), 0.0), float(robot.omega_max), float(gain)
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 def steer_towards(poses: np.ndarray, heading: np.ndarray, robot: RobotConfig,
@@ -43,10 +56,9 @@ def steer_towards(poses: np.ndarray, heading: np.ndarray, robot: RobotConfig,
     :param robot: the robot's limits.
     :param gain: proportional turn gain [1/s].
     """
-    err = wrap_angle(heading - poses[:, 2])
-    omega = np.clip(gain * err, -robot.omega_max, robot.omega_max)
-    v = np.where(np.abs(err) <= math.pi / 2, robot.v_max, max(robot.v_min, 0.0))
-    return np.stack((v, omega), axis=1)
+    out = np.empty((poses.shape[0], 2))
+    kernels.steer_rows(_f64(poses), _f64(heading), _law(robot, gain), out)
+    return out
 
 
 def pure_pursuit(poses: np.ndarray, velocities: np.ndarray, config: EnvConfig,
@@ -59,13 +71,11 @@ def pure_pursuit(poses: np.ndarray, velocities: np.ndarray, config: EnvConfig,
     :param lead_time: prediction horizon [s]; 0 = plain pure pursuit.
     :param gain: turn gain [1/s].
     """
-    tx = poses[:, 1, 0]
-    ty = poses[:, 1, 1]
-    if lead_time > 0.0:
-        tx = tx + lead_time * velocities[:, 1, 0] * np.cos(poses[:, 1, 2])
-        ty = ty + lead_time * velocities[:, 1, 0] * np.sin(poses[:, 1, 2])
-    heading = np.arctan2(ty - poses[:, 0, 1], tx - poses[:, 0, 0])
-    return steer_towards(poses[:, 0], heading, config.pursuer, gain)
+    out = np.empty((poses.shape[0], 2))
+    kernels.pursue_rows(_f64(poses), _f64(velocities), float(lead_time),
+                        _law(config.pursuer, gain),
+                 out)
+    return out
 
 
 def flee(poses: np.ndarray, velocities: np.ndarray, config: EnvConfig,
@@ -77,8 +87,9 @@ def flee(poses: np.ndarray, velocities: np.ndarray, config: EnvConfig,
     :param config: game config (evader limits).
     :param gain: turn gain [1/s].
     """
-    heading = np.arctan2(poses[:, 1, 1] - poses[:, 0, 1], poses[:, 1, 0] - poses[:, 0, 0])
-    return steer_towards(poses[:, 1], heading, config.evader, gain)
+    out = np.empty((poses.shape[0], 2))
+    kernels.flee_rows(_f64(poses), _law(config.evader, gain), out)
+    return out
 
 
 def aware_flee(poses: np.ndarray, velocities: np.ndarray, config: EnvConfig,
@@ -88,47 +99,40 @@ def aware_flee(poses: np.ndarray, velocities: np.ndarray, config: EnvConfig,
 
     Desired direction = unit vector away from the pursuer plus, for each wall and obstacle
     closer than ``influence`` (body clearance ``c``), a push along its normal of strength
-    ``(1 / max(c, 0.05 * influence) - 1 / influence) * influence``.
+    ``(1 / max(c, 0.05 * influence) - 1 / influence) * influence`` (a box pushes from its
+    nearest surface point).
 
     :param poses: ``(N, 2, 3)`` poses.
     :param velocities: ``(N, 2, 2)`` last applied commands (unused; uniform signature).
     :param config: game config (evader limits, arena).
-    :param obstacles: ``(N, K, 3)`` obstacles, or None.
+    :param obstacles: ``(N, K, 3)`` obstacles (or ``(N, K, 6)`` rows with a kind), or None.
     :param mask: ``(N, K)`` real obstacle rows (required with ``obstacles``).
     :param influence: clearance [m] below which walls/obstacles repel; default 15 % of the
         arena's shorter side.
     :param gain: turn gain [1/s].
     """
-    arena = config.arena
+    n = poses.shape[0]
+    if obstacles is None:
+        obstacles, mask = np.zeros((n, 0, 3)), np.zeros((n, 0), dtype=bool)
+    elif mask is None:
+        raise ValueError("aware_flee needs the obstacle mask with the obstacles")
+    out = np.empty((n, 2))
+    kernels.aware_flee_rows(_f64(poses), _f64(obstacles),
+                            np.ascontiguousarray(mask, dtype=bool),
+                     _arena(config), float(config.evader.radius), _influence(config, influence),
+                     _law(config.evader, gain), out)
+    return out
+
+
+def _arena(config: EnvConfig) -> tuple[float, float, float, float]:
+    a = config.arena
+    return float(a.x_min), float(a.x_max), float(a.y_min), float(a.y_max)
+
+
+def _influence(config: EnvConfig, influence: float | None) -> float:
     if influence is None:
-        influence = 0.15 * min(arena.width, arena.height)
-    r = config.evader.radius
-    x = poses[:, 1, 0]
-    y = poses[:, 1, 1]
-    ax = x - poses[:, 0, 0]
-    ay = y - poses[:, 0, 1]
-    norm = np.maximum(np.hypot(ax, ay), 1e-9)
-    dx = ax / norm
-    dy = ay / norm
-    floor = 0.05 * influence
-
-    def push(c: np.ndarray) -> np.ndarray:
-        return np.where(c < influence,
-                        (1.0 / np.maximum(c, floor) - 1.0 / influence) * influence, 0.0)
-
-    dx = dx + push(x - arena.x_min - r) - push(arena.x_max - x - r)
-    dy = dy + push(y - arena.y_min - r) - push(arena.y_max - y - r)
-    if obstacles is not None and obstacles.shape[1]:
-        if mask is None:
-            raise ValueError("aware_flee needs the obstacle mask with the obstacles")
-        cx, cy, rad = nearest_points(obstacles, x[:, None], y[:, None])  # boxes: nearest point
-        ox = x[:, None] - cx
-        oy = y[:, None] - cy
-        dist = np.maximum(np.hypot(ox, oy), 1e-9)
-        p = np.where(mask, push(dist - rad - r), 0.0)
-        dx = dx + (p * ox / dist).sum(axis=1)
-        dy = dy + (p * oy / dist).sum(axis=1)
-    return steer_towards(poses[:, 1], np.arctan2(dy, dx), config.evader, gain)
+        return 0.15 * min(config.arena.width, config.arena.height)
+    return float(influence)
 
 
 def random_commands(rng: np.random.Generator, n: int, robot: RobotConfig) -> np.ndarray:
@@ -197,53 +201,17 @@ def single_state(poses: list[tuple[float, float, float]], velocities: list[tuple
             np.ones(obs.shape[:2], dtype=bool))
 
 
-# ---------------------------------------------------------------------- scalar (one game)
+# ---------------------------------------------------------------------- one game
 ScalarFn = Callable[[list, list, list], tuple[float, float]]
-
-
-def _steer_scalar(x: float, y: float, theta: float, heading: float, robot: RobotConfig,
-                  gain: float) -> tuple[float, float]:
-    angle = heading - theta
-    err = angle - 2.0 * math.pi * math.floor((angle + math.pi) / (2.0 * math.pi))
-    omega = min(max(gain * err, -robot.omega_max), robot.omega_max)
-    v = robot.v_max if abs(err) <= math.pi / 2 else max(robot.v_min, 0.0)
-    return v, omega
-
-
-def _aware_flee_scalar(poses: list, config: EnvConfig, obstacles: list, gain: float
-                       ) -> tuple[float, float]:
-    arena = config.arena
-    influence = 0.15 * min(arena.width, arena.height)
-    floor = 0.05 * influence
-    r = config.evader.radius
-    (px, py, _), (x, y, th) = poses
-
-    def push(c: float) -> float:
-        return (1.0 / max(c, floor) - 1.0 / influence) * influence if c < influence else 0.0
-
-    ax = x - px
-    ay = y - py
-    norm = max(math.sqrt(ax * ax + ay * ay), 1e-9)
-    dx = ax / norm + push(x - arena.x_min - r) - push(arena.x_max - x - r)
-    dy = ay / norm + push(y - arena.y_min - r) - push(arena.y_max - y - r)
-    for ob in obstacles:
-        ox, oy, orad, _ = nearest_point(ob, x, y)  # a box: its nearest point, radius 0
-        qx = x - ox
-        qy = y - oy
-        dist = max(math.sqrt(qx * qx + qy * qy), 1e-9)
-        p = push(dist - orad - r)
-        dx += p * qx / dist
-        dy += p * qy / dist
-    return _steer_scalar(x, y, th, math.atan2(dy, dx), config.evader, gain)
 
 
 def scripted_policy_single(name: str, config: EnvConfig, role: str,
                            rng: np.random.Generator | None = None) -> ScalarFn:
-    """Pure-Python :func:`scripted_policy` for one game: ``f(poses, velocities, obstacles)``.
+    """:func:`scripted_policy` for one game: ``f(poses, velocities, obstacles)``.
 
-    Same steering law as the batched policies (a test keeps them equal), without numpy
-    overhead. ``poses`` is ``[(x, y, theta)] * 2``, ``velocities`` ``[(v, omega)] * 2`` and
-    ``obstacles`` a list of real ``(x, y, radius)`` rows.
+    The same compiled laws as the batched policies, called for one game. ``poses`` is
+    ``[(x, y, theta)] * 2``, ``velocities`` ``[(v, omega)] * 2`` and ``obstacles`` the real
+    ``(x, y, radius)`` rows (or 6-entry rows with a kind; a list or an array).
 
     :param name: one of :data:`SCRIPTED`.
     :param config: game config.
@@ -254,23 +222,31 @@ def scripted_policy_single(name: str, config: EnvConfig, role: str,
     gain = 4.0
     if name in ("pure_pursuit", "lead_pursuit"):
         lead = 0.5 if name == "lead_pursuit" else 0.0
+        law = _law(config.pursuer, gain)
 
-        def pursue(p: list, v: list, o: list) -> tuple[float, float]:
-            tx, ty, tth = p[1]
-            if lead > 0.0:
-                tx = tx + lead * v[1][0] * math.cos(tth)
-                ty = ty + lead * v[1][0] * math.sin(tth)
-            x, y, th = p[0]
-            return _steer_scalar(x, y, th, math.atan2(ty - y, tx - x), config.pursuer, gain)
-        return pursue
-    if name == "flee":
-        def run(p: list, v: list, o: list) -> tuple[float, float]:
-            x, y, th = p[1]
-            return _steer_scalar(x, y, th, math.atan2(y - p[0][1], x - p[0][0]),
-                                 config.evader, gain)
-        return run
-    if name == "aware_flee":
-        return lambda p, v, o: _aware_flee_scalar(p, config, o, gain)
+        def run_pursue(p: list, v: list, o: list) -> tuple[float, float]:
+            (x, y, th), (tx, ty, tth) = p
+            return pursue(float(x), float(y), float(th), float(tx), float(ty), float(tth),
+                          float(v[1][0]), lead, *law)
+        return run_pursue
+    if name in ("flee", "aware_flee"):
+        law = _law(config.evader, gain)
+        if name == "flee":
+            def run_flee(p: list, v: list, o: list) -> tuple[float, float]:
+                (px, py, _), (x, y, th) = p
+                return flee_from(float(x), float(y), float(th), float(px), float(py), *law)
+            return run_flee
+        arena = _arena(config)
+        r = float(config.evader.radius)
+        influence = _influence(config, None)
+
+        def run_aware(p: list, v: list, o: list) -> tuple[float, float]:
+            (px, py, _), (x, y, th) = p
+            rows = as_rows(o)
+            return aware_flee_one(float(x), float(y), float(th), float(px), float(py), rows,
+                                  np.ones(rows.shape[0], dtype=bool), *arena, r, influence,
+                                  *law)
+        return run_aware
     generator = rng if rng is not None else np.random.default_rng(0)
     robot = config.pursuer if role == "pursuer" else config.evader
 

@@ -4,7 +4,7 @@
 
 * ``"solid"`` (default): walls, obstacles and the other robot are solid, as for a real robot.
   The step's exact arcs are sampled at the sub-step instants ``t_k = k dt / S`` that the
-  safety check uses (:func:`safe_pe_sim.dynamics.arc_samples_scalar`). Walking through the
+  safety check uses (:func:`safe_pe_sim.kernels.arc_fill`). Walking through the
   samples in time order, a robot whose body would reach a sample that is blocked stops at its
   last free sample (position *and* heading of the arc at that instant) and its velocity
   becomes zero: the arc is truncated at first contact. A sample is *blocked* for a robot when
@@ -21,19 +21,20 @@ Either way the violation of the step is recorded by
 contact response, so safety metrics keep their meaning: a violation counts what the command
 would have done, the contact only keeps the bodies out of each other.
 
-One pure-Python function (:func:`solid_contact`) serves both the single game and the vector
-core (which calls it only for the games whose step violated something), so the two stay
-identical.
+The rule is written once, per game (:func:`safe_pe_sim.kernels.contact_game`, compiled by
+numba): the single game calls it through :func:`solid_contact`, the vector core through the
+compiled loop :func:`~safe_pe_sim.kernels.contact_games` (only for the games whose step violated
+something), so the two stay identical.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
-from safe_pe_cbf.barriers import point_distance
+import numpy as np
+from safe_pe_cbf.barriers import as_rows
 
-from .dynamics import arc_samples_scalar, wrap_angle
+from .kernels import contact_game, game_args
 
 __all__ = ["CONTACT_MODES", "solid_contact"]
 
@@ -43,22 +44,10 @@ CONTACT_MODES = ("solid", "pass_through")
 Pose = tuple[float, float, float]
 
 
-def _static_clearance(x: float, y: float, r: float,
-                      obstacles: Sequence[Sequence[float]],
-                      bounds: tuple[float, float, float, float]) -> float:
-    x_min, x_max, y_min, y_max = bounds
-    c = min(x - x_min, x_max - x, y - y_min, y_max - y) - r
-    for o in obstacles:
-        d = point_distance(o, x, y) - r
-        if d < c:
-            c = d
-    return c
-
-
 def solid_contact(prev: Sequence[Pose], applied: Sequence[tuple[float, float]],
                   ends: Sequence[Pose], dt: float, substeps: int,
-                  radii: Sequence[float], obstacles: Sequence[Sequence[float]],
-                  bounds: tuple[float, float, float, float]
+                  radii: Sequence[float], obstacles: Sequence[Sequence[float]] | np.ndarray,
+                  bounds: tuple[float, float, float, float], mask: np.ndarray | None = None
                   ) -> tuple[list[Pose], list[bool]]:
     """Poses of both robots after one step in a solid world (see the module doc).
 
@@ -70,49 +59,18 @@ def solid_contact(prev: Sequence[Pose], applied: Sequence[tuple[float, float]],
     :param substeps: sub-step samples S per step (``EnvConfig.substeps``).
     :param radii: ``(r_pursuer, r_evader)`` body radii [m].
     :param obstacles: real obstacles ``[(x, y, radius), ...]`` [m], or 6-entry rows with a
-        kind (boxes, :mod:`safe_pe_cbf.barriers`).
+        kind (boxes, :mod:`safe_pe_cbf.barriers`), or such a float array.
     :param bounds: arena ``(x_min, x_max, y_min, y_max)`` [m].
+    :param mask: ``(k,)`` bool rows that are real (default: all).
     :return: ``(poses, stopped)``: end poses, and which robots were stopped by a contact
         (their velocity is zero after the step).
     """
-    samples = [arc_samples_scalar(*prev[a], *applied[a], dt, substeps) for a in range(2)]
-    pos = [(prev[a][0], prev[a][1]) for a in range(2)]
-    stop = [-1, -1]               # index k of the last free sample of a stopped robot
-    static = [_static_clearance(pos[a][0], pos[a][1], radii[a], obstacles, bounds)
-              for a in range(2)]
-    contact = radii[0] + radii[1]
-    pair = math.dist(pos[0], pos[1]) - contact
-    for k in range(1, substeps + 1):
-        new = list(pos)
-        for a in range(2):
-            if stop[a] >= 0:
-                continue
-            x, y = samples[a][k - 1]
-            c = _static_clearance(x, y, radii[a], obstacles, bounds)
-            if c < 0.0 and c < static[a]:
-                stop[a] = k - 1
-            else:
-                new[a] = (x, y)
-                static[a] = c
-        p = math.dist(new[0], new[1]) - contact
-        if p < 0.0 and p < pair:
-            for a in range(2):
-                if stop[a] < 0:
-                    stop[a] = k - 1
-                    new[a] = pos[a]
-            p = math.dist(new[0], new[1]) - contact
-        pos = new
-        pair = p
-        if stop[0] >= 0 and stop[1] >= 0:
-            break
-    out: list[Pose] = []
-    for a in range(2):
-        k = stop[a]
-        if k < 0:
-            out.append(tuple(ends[a]))  # type: ignore[arg-type]
-        elif k == 0:
-            out.append(tuple(prev[a]))  # type: ignore[arg-type]
-        else:
-            x, y = samples[a][k - 1]
-            out.append((x, y, wrap_angle(prev[a][2] + applied[a][1] * (k * dt / substeps))))
-    return out, [stop[0] >= 0, stop[1] >= 0]
+    rows = obstacles if isinstance(obstacles, np.ndarray) and obstacles.ndim == 2 \
+        else as_rows(obstacles)
+    if mask is None:
+        mask = np.ones(rows.shape[0], dtype=bool)
+    res = contact_game(*game_args(prev, applied, dt, substeps, radii, rows, mask, bounds))
+    stopped = [res[0] >= 0, res[1] >= 0]
+    out = [(res[2], res[3], res[4]) if stopped[0] else tuple(ends[0]),
+           (res[5], res[6], res[7]) if stopped[1] else tuple(ends[1])]
+    return out, stopped  # type: ignore[return-value]

@@ -1,17 +1,21 @@
-"""``PursuitEvasionGame``: one pursuit-evasion game in pure Python (the fast N = 1 path).
+"""``PursuitEvasionGame``: one pursuit-evasion game on plain Python values (the fast N = 1 path).
 
 Same maths and the same random streams as :class:`~safe_pe_sim.vec_core.VectorizedPursuitEvasion`
 (whose game ``i`` seeded ``s`` equals this game seeded ``s + i``; test_vec_equivalence keeps
 them equal, actuator model included), but without per-step numpy overhead. Unlike the vector
 core it does not reset itself: call :meth:`reset` after an episode ends.
 
-Why a scalar copy stays (issue 13 asked to run the single env on the vector core with N = 1):
-measured in one process on the shared 2-core dev box (load average ~3), the numpy vector core
-at N = 1 steps ~2.9 k games/s against ~26 k for this class (random commands, default profile),
-and the single env's target is >= 20 k steps/s (issue 3, ``bench/bench_sim.py``); the
-gym/PettingZoo envs, the simulator node and the evaluation rollouts all step one game. Removing
-the copy needs per-game kernels that numba compiles for both paths (issue 13 item 1's pattern).
-The actuator model is not copied: both call :func:`safe_pe_sim.actuation.actuate`.
+The maths is not copied: both classes call the per-robot and per-game kernels of
+:mod:`safe_pe_sim.kernels` (exact arcs, the sub-stepped safety check, rewards; compiled by
+numba), the single game once per robot or game, the vector core in compiled loops over its
+games, and both call :func:`safe_pe_sim.actuation.actuate` and
+:func:`safe_pe_sim.contact.solid_contact`. What stays per class is the orchestration of a step
+(clipping, noise, the order of the calls, episode bookkeeping) on plain Python values here and
+on arrays there. Issue 13 first asked to run this class on the vector core with N = 1; measured
+in one process on the shared 2-core dev box the numpy vector core at N = 1 stepped ~2.9 k
+games/s against ~26 k for this class, and the single env's target is >= 20 k steps/s (issue 3,
+``bench/bench_sim.py``); calling the kernels directly keeps this class's speed (faster than the
+pure-Python copies it replaced).
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from .config import EnvConfig
 from .contact import solid_contact
 from .dynamics import unicycle_step_scalar, wrap_angle
 from .errors import SimInputError
+from .kernels import command, outcome
 from .observations import ObservationBuilder
-from .rewards import game_rewards_scalar
+from .rewards import reward_weights
 from .safety_check import ScalarSafety, check_step_scalar
 from .vec_core import NoiseStream, draw_base_seed
 from .world import explicit_obstacles, generate_obstacles, make_rngs, sample_spawns
@@ -69,12 +74,13 @@ class PursuitEvasionGame:
         self.bounds = config.arena.bounds()
         robots = config.robots()
         self.radii = (robots[0].radius, robots[1].radius)
-        self.limits = [(r.v_min, r.v_max, r.omega_max) for r in robots]
+        self.limits = [(float(r.v_min), float(r.v_max), float(r.omega_max)) for r in robots]
         self.obs_builder = ObservationBuilder(config)
         self.poses: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)] * 2
         self.velocities: list[tuple[float, float]] = [(0.0, 0.0)] * 2
         self.obstacles: list[tuple[float, float, float]] = []
         self.obstacles_array = np.zeros((0, 3))
+        self._obstacle_mask = np.zeros(0, dtype=bool)
         self.step_count = 0
         self.distance = 0.0
         self.seed_value = -1
@@ -89,7 +95,8 @@ class PursuitEvasionGame:
         training's w5 ``SafetyRewardComputer``); its output is added to the rewards."""
         self._solid = config.contact == "solid"
         self._noise_on = config.actuator_noise.enabled
-        self._noise_std = (config.actuator_noise.v_std, config.actuator_noise.omega_std)
+        self._noise_std = (float(config.actuator_noise.v_std),
+                           float(config.actuator_noise.omega_std))
         self.actuators = ActuatorTable([r.actuator for r in robots])
         """Ramps and latency of both robots (:class:`~safe_pe_sim.actuation.ActuatorTable`)."""
         self.command_queue = self.actuators.empty_queue(1)[0]
@@ -177,6 +184,7 @@ class PursuitEvasionGame:
             start[:, 2] = wrap_angle(start[:, 2])
         self.seed_value, self._rng, self._noise = seed_value, rng, noise
         self.obstacles_array = obs_arr
+        self._obstacle_mask = np.ones(len(obs_arr), dtype=bool)
         self.obstacles = [tuple(map(float, row)) for row in obs_arr]
         self.poses = [tuple(map(float, row)) for row in start]
         self.velocities = [(0.0, 0.0), (0.0, 0.0)]
@@ -220,14 +228,9 @@ class PursuitEvasionGame:
             if not (math.isfinite(v) and math.isfinite(om)):
                 raise SimInputError(f"non-finite command ({v}, {om}) for agent {a}; filter "
                                     f"NaN/inf before stepping (nothing was applied)")
-            v_min, v_max, w_max = self.limits[a]
-            v = v_min if v < v_min else (v_max if v > v_max else v)
-            om = -w_max if om < -w_max else (w_max if om > w_max else om)
-            if noise is not None:
-                v = min(max(v + noise[a, 0] * self._noise_std[0], v_min), v_max)
-                om = min(max(om + noise[a, 1] * self._noise_std[1], -w_max), w_max)
-                v, om = float(v), float(om)
-            applied.append((v, om))
+            n_v, n_w = (noise[a, 0], noise[a, 1]) if noise is not None else (0.0, 0.0)
+            applied.append(command(v, om, *self.limits[a], noise is not None, n_v, n_w,
+                                   *self._noise_std))
         if not self.actuators.ideal:
             buf = self._cmd_buf
             buf[0, 0], buf[0, 1] = applied[0]
@@ -240,22 +243,22 @@ class PursuitEvasionGame:
         dt = cfg.dt
         self.poses = [unicycle_step_scalar(*prev[a], *applied[a], dt) for a in range(2)]
         self.velocities = applied
-        safety = check_step_scalar(prev, applied, dt, cfg.substeps, self.radii, self.obstacles,
-                                   self.bounds)
+        safety = check_step_scalar(prev, applied, dt, cfg.substeps, self.radii,
+                                   self.obstacles_array, self.bounds, self._obstacle_mask)
         if self._solid and (safety.violated[0] or safety.violated[1]):
             self.poses, stopped = solid_contact(prev, applied, self.poses, dt, cfg.substeps,
-                                                self.radii, self.obstacles, self.bounds)
+                                                self.radii, self.obstacles_array, self.bounds,
+                                                self._obstacle_mask)
             self.velocities = [(0.0, 0.0) if stopped[a] else applied[a] for a in range(2)]
             self._held[:] = self.velocities
-        d_prev = self.distance
-        (x0, y0, _), (x1, y1, _) = self.poses
-        self.distance = d = math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1))
         self.step_count += 1
-        captured = d <= cfg.capture_radius
-        terminated = captured or (cfg.terminate_on_violation and any(safety.violated))
-        truncated = self.step_count >= cfg.max_steps and not terminated
-        rewards = game_rewards_scalar(cfg.rewards, d_prev, d, captured, truncated,
-                                      safety.violated)
+        (x0, y0, _), (x1, y1, _) = self.poses
+        d, captured, terminated, truncated, rp, re = outcome(
+            x0, y0, x1, y1, self.distance, self.step_count, float(cfg.capture_radius),
+            int(cfg.max_steps), bool(cfg.terminate_on_violation), safety.violated[0],
+            safety.violated[1], reward_weights(cfg.rewards))
+        self.distance = d
+        rewards = (rp, re)
         if self.safety_reward is not None:
             extra = self.safety_reward.compute(
                 np.asarray(self.poses, dtype=np.float64)[None],

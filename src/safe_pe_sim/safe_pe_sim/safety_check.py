@@ -18,29 +18,29 @@ spawns are collision-free, so ``k = 0`` is not re-checked.
 Pre-filter (exact): every clearance is 1-Lipschitz in each robot position and a robot moves at
 most ``|v| dt`` (its arc length) in a step, so a game whose start clearances exceed the travel
 (``|v| dt`` for walls/obstacles, ``(|v_p| + |v_e|) dt`` for the pair) cannot violate anything in
-that step and is not sub-stepped. Only the remaining games pay for sub-stepping.
+that step and is not sub-stepped. Only the remaining games pay for sub-stepping. The kernel
+applies it per constraint (just as exact): only the walls, obstacles and the pair whose start
+clearance is within the travel are sampled.
+
+The check of one game is written once (:func:`safe_pe_sim.kernels.check_game`, compiled by
+numba): :func:`check_step_scalar` (the single game, the game-state node) calls it and
+:func:`check_step` loops it over the games in compiled code, so both report the same numbers.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
+from safe_pe_cbf.barriers import as_rows, surface_distance
 
-from safe_pe_cbf.barriers import point_distance, surface_distance
-
-from .dynamics import arc_samples, arc_samples_scalar
+from . import kernels
+from .kernels import ARENA, COLLISION, OBSTACLE, check_game, game_args
 
 __all__ = ["OBSTACLE", "ARENA", "COLLISION", "WALL_NAMES", "SafetyReport", "clearances",
            "check_step", "ScalarSafety", "check_step_scalar", "describe"]
 
-OBSTACLE = 1
-"""Bit of ``SafetyReport.kinds``: the body overlapped an obstacle."""
-ARENA = 2
-"""Bit of ``SafetyReport.kinds``: the body crossed a wall."""
-COLLISION = 4
-"""Bit of ``SafetyReport.kinds``: the two bodies overlapped."""
 WALL_NAMES = ("x_min", "x_max", "y_min", "y_max")
 """Wall order used by ``wall_index`` and the wall clearances."""
 
@@ -120,85 +120,26 @@ def check_step(prev_poses: np.ndarray, cmds: np.ndarray, dt: float, substeps: in
     :param bounds: ``(x_min, x_max, y_min, y_max)``.
     :param prefilter: skip games that provably cannot violate (exact; False = check all).
     :param start_static: optional ``(N, 2)`` smallest wall/obstacle clearance of each body at
-        ``prev_poses`` (saves recomputing it; must be exact).
+        ``prev_poses`` (skips the games far from everything without recomputing it; must be
+        exact).
     :param start_pair: optional ``(N,)`` body-to-body clearance at ``prev_poses``.
     """
     n = prev_poses.shape[0]
     report = SafetyReport.empty(n)
-    # Flat rows r = 2 i + a (game i, agent a): every numpy op then runs over one long
-    # contiguous axis (numpy is slow on inner dimensions of size 2, 4 or K).
-    if prefilter:
-        travel = np.abs(cmds[..., 0]) * dt
-        if start_static is None or start_pair is None:
-            ob, wa, pa = clearances(prev_poses[..., :2], radii, obstacles, mask, bounds)
-            start_static = np.minimum(ob.min(axis=-1, initial=np.inf), wa.min(axis=-1))
-            start_pair = pa
-        need_pair = start_pair <= travel[:, 0] + travel[:, 1]
-        need_rows = (start_static <= travel) | need_pair[:, None]
-        rows = np.flatnonzero(need_rows)
-        pair_games = np.flatnonzero(need_pair)
-    else:
-        rows = np.arange(2 * n)
-        pair_games = np.arange(n)
-    if rows.size == 0:
-        return report
-    games = rows >> 1
-    agents = rows & 1
-    report.substepped[games] = True
-    m = rows.size
-    xs, ys = arc_samples(prev_poses.reshape(-1, 3)[rows][:, None],
-                         cmds.reshape(-1, 2)[rows][:, None], dt, substeps)
-    xf = xs.reshape(substeps, m)                                       # (S, m)
-    yf = ys.reshape(substeps, m)
-    r_rows = radii[agents]
-    x_min, x_max, y_min, y_max = bounds
-    walls = (xf.min(axis=0) - x_min - r_rows, x_max - xf.max(axis=0) - r_rows,
-             yf.min(axis=0) - y_min - r_rows, y_max - yf.max(axis=0) - r_rows)
-    wa_worst = walls[0]
-    w_idx = np.zeros(m, dtype=np.int64)
-    for q in (1, 2, 3):
-        better = walls[q] < wa_worst
-        wa_worst = np.where(better, walls[q], wa_worst)
-        w_idx[better] = q
-    pa_rows = np.full(m, np.inf)
-    if pair_games.size:
-        # both rows of a pair-flagged game are sampled and adjacent (rows are sorted)
-        p0 = np.searchsorted(rows, 2 * pair_games)
-        px = xf[:, p0] - xf[:, p0 + 1]
-        py = yf[:, p0] - yf[:, p0 + 1]
-        pa = np.sqrt((px * px + py * py).min(axis=0)) - (radii[0] + radii[1])
-        pa_rows[p0] = pa
-        pa_rows[p0 + 1] = pa
-    ob_worst = np.full(m, np.inf)
-    j_idx = np.full(m, -1, dtype=np.int64)
-    if obstacles.shape[1]:
-        obs_i = obstacles[games]                                          # (m, K, 3)
-        msk = mask[games]                                                 # (m, K)
-        wide = obstacles.shape[2] > 3
-        for j in range(obstacles.shape[1]):
-            if wide:  # boxes: the signed distance at each sample (barriers.surface_distance)
-                c = surface_distance(obs_i[:, j], xf, yf).min(axis=0) - r_rows
-            else:
-                ddx = xf - obs_i[:, j, 0]
-                ddy = yf - obs_i[:, j, 1]
-                c = np.sqrt((ddx * ddx + ddy * ddy).min(axis=0)) - obs_i[:, j, 2] - r_rows
-            better = (c < ob_worst) & msk[:, j]
-            ob_worst = np.where(better, c, ob_worst)
-            j_idx[better] = j
-    d_ob = np.maximum(-ob_worst, 0.0)
-    d_wa = np.maximum(-wa_worst, 0.0)
-    d_pa = np.maximum(-pa_rows, 0.0)
-    hit_ob = ob_worst < 0
-    hit_wa = wa_worst < 0
-    kinds = (hit_ob * OBSTACLE + hit_wa * ARENA + (pa_rows < 0) * COLLISION).astype(np.uint8)
-    report.kinds.reshape(-1)[rows] = kinds
-    report.violated.reshape(-1)[rows] = kinds > 0
-    report.depth_obstacle.reshape(-1)[rows] = d_ob
-    report.depth_arena.reshape(-1)[rows] = d_wa
-    report.depth_collision.reshape(-1)[rows] = d_pa
-    report.depth.reshape(-1)[rows] = np.maximum(np.maximum(d_ob, d_wa), d_pa)
-    report.obstacle_index.reshape(-1)[rows] = np.where(hit_ob, j_idx, -1)
-    report.wall_index.reshape(-1)[rows] = np.where(hit_wa, w_idx, -1)
+    use_start = prefilter and start_static is not None and start_pair is not None
+    if not use_start:
+        start_static = np.zeros((0, 2))
+        start_pair = np.zeros(0)
+    x_min, x_max, y_min, y_max = (float(b) for b in bounds)
+    kernels.check_games(np.ascontiguousarray(prev_poses, dtype=np.float64),
+                 np.ascontiguousarray(cmds, dtype=np.float64), float(dt), int(substeps),
+                 float(radii[0]), float(radii[1]),
+                 np.ascontiguousarray(obstacles, dtype=np.float64),
+                 np.ascontiguousarray(mask, dtype=bool), x_min, x_max, y_min, y_max,
+                 bool(prefilter), use_start, start_static, start_pair, report.violated,
+                 report.kinds, report.depth, report.depth_obstacle, report.depth_arena,
+                 report.depth_collision, report.obstacle_index, report.wall_index,
+                 report.substepped)
     return report
 
 
@@ -220,102 +161,39 @@ class ScalarSafety:
         self.substepped = False
 
 
-def check_step_scalar(prev: list[tuple[float, float, float]], cmds: list[tuple[float, float]],
-                      dt: float, substeps: int, radii: tuple[float, float],
-                      obstacles: list[tuple[float, float, float]],
-                      bounds: tuple[float, float, float, float]) -> ScalarSafety:
-    """Pure-Python :func:`check_step` for one game (same maths and report; the pre-filter is
-    applied per constraint rather than per game, which is just as exact).
+def check_step_scalar(prev: Sequence[Sequence[float]], cmds: Sequence[Sequence[float]],
+                      dt: float, substeps: int, radii: Sequence[float],
+                      obstacles: Sequence[Sequence[float]] | np.ndarray,
+                      bounds: tuple[float, float, float, float],
+                      mask: np.ndarray | None = None) -> ScalarSafety:
+    """:func:`check_step` of one game (the same kernel) as a :class:`ScalarSafety`.
 
     :param prev: start poses ``[(x, y, theta)] * 2``.
     :param cmds: applied commands ``[(v, omega)] * 2``.
     :param dt: control period [s].
     :param substeps: instants checked per step.
     :param radii: ``(r_pursuer, r_evader)``.
-    :param obstacles: real obstacles ``[(x, y, radius), ...]`` or 6-entry rows with a kind.
+    :param obstacles: real obstacles ``[(x, y, radius), ...]`` or 6-entry rows with a kind, or
+        such a ``(k, 3)``/``(k, 6)`` float array.
     :param bounds: ``(x_min, x_max, y_min, y_max)``.
+    :param mask: ``(k,)`` bool rows to check (default: all).
     """
+    rows = obstacles if isinstance(obstacles, np.ndarray) and obstacles.ndim == 2 \
+        else as_rows(obstacles)
+    if mask is None:
+        mask = np.ones(rows.shape[0], dtype=bool)
+    res = check_game(*game_args(prev, cmds, dt, substeps, radii, rows, mask, bounds), True)
     rep = ScalarSafety()
-    travel = (abs(cmds[0][0]) * dt, abs(cmds[1][0]) * dt)
-    (x0, y0, _), (x1, y1, _) = prev
-    r0, r1 = radii
-    x_min, x_max, y_min, y_max = bounds
-    # Pre-filter per constraint (exact, see module doc): only constraints whose start
-    # clearance is within the robot's travel can be violated during this step.
-    need_pair = (math.sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1)) - (r0 + r1)
-                 <= travel[0] + travel[1])
-    need_wall = [False, False]
-    need_obs: list[list[int]] = [[], []]
-    for a, (x, y, _) in enumerate(prev):
-        r = radii[a]
-        t = travel[a]
-        need_wall[a] = min(x - x_min, x_max - x, y - y_min, y_max - y) - r <= t
-        for j, o in enumerate(obstacles):
-            if point_distance(o, x, y) - r <= t:
-                need_obs[a].append(j)
-    if not (need_pair or need_wall[0] or need_wall[1] or need_obs[0] or need_obs[1]):
-        return rep
-    rep.substepped = True
-    best_ob = [math.inf, math.inf]
-    best_j = [-1, -1]
-    best_wa = [math.inf, math.inf]
-    best_w = [-1, -1]
-    samples: list[list[tuple[float, float]]] = [[], []]
-    for a in range(2):
-        if need_pair or need_wall[a] or need_obs[a]:
-            samples[a] = arc_samples_scalar(*prev[a], *cmds[a], dt, substeps)
-        pts = samples[a]
-        r = radii[a]
-        if need_wall[a]:
-            lo_x = hi_x = pts[0][0]
-            lo_y = hi_y = pts[0][1]
-            for px, py in pts:
-                if px < lo_x:
-                    lo_x = px
-                elif px > hi_x:
-                    hi_x = px
-                if py < lo_y:
-                    lo_y = py
-                elif py > hi_y:
-                    hi_y = py
-            walls = (lo_x - x_min - r, x_max - hi_x - r, lo_y - y_min - r, y_max - hi_y - r)
-            w = min(range(4), key=walls.__getitem__)
-            best_wa[a], best_w[a] = walls[w], w
-        for j in need_obs[a]:
-            if len(obstacles[j]) > 3:  # a row with its kind (boxes): signed distances
-                c = min(point_distance(obstacles[j], px, py) for px, py in pts) - r
-                if c < best_ob[a]:
-                    best_ob[a], best_j[a] = c, j
-                continue
-            ox, oy, orad = obstacles[j]
-            d2 = math.inf
-            for px, py in pts:
-                e = (px - ox) * (px - ox) + (py - oy) * (py - oy)
-                if e < d2:
-                    d2 = e
-            c = math.sqrt(d2) - orad - r
-            if c < best_ob[a]:
-                best_ob[a], best_j[a] = c, j
-    best_pair = math.inf
-    if need_pair:
-        pair2 = math.inf
-        for (ax, ay), (bx, by) in zip(samples[0], samples[1]):
-            d2 = (ax - bx) * (ax - bx) + (ay - by) * (ay - by)
-            if d2 < pair2:
-                pair2 = d2
-        best_pair = math.sqrt(pair2) - (r0 + r1)
-    d_pa = max(-best_pair, 0.0)
-    for a in range(2):
-        kinds = ((OBSTACLE if best_ob[a] < 0 else 0) | (ARENA if best_wa[a] < 0 else 0)
-                 | (COLLISION if best_pair < 0 else 0))
-        rep.kinds[a] = kinds
-        rep.violated[a] = kinds > 0
-        rep.depth_obstacle[a] = max(-best_ob[a], 0.0)
-        rep.depth_arena[a] = max(-best_wa[a], 0.0)
-        rep.depth_collision[a] = d_pa
-        rep.depth[a] = max(rep.depth_obstacle[a], rep.depth_arena[a], d_pa)
-        rep.obstacle_index[a] = best_j[a] if best_ob[a] < 0 else -1
-        rep.wall_index[a] = best_w[a] if best_wa[a] < 0 else -1
+    if res[13]:
+        rep.substepped = True
+        rep.kinds = [int(res[0]), int(res[1])]
+        rep.violated = [res[0] > 0, res[1] > 0]
+        rep.depth = [res[2], res[3]]
+        rep.depth_obstacle = [res[4], res[5]]
+        rep.depth_arena = [res[6], res[7]]
+        rep.depth_collision = [res[8], res[8]]
+        rep.obstacle_index = [int(res[9]), int(res[10])]
+        rep.wall_index = [int(res[11]), int(res[12])]
     return rep
 
 

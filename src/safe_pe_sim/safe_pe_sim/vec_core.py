@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 from safe_pe_cbf.barriers import WIDE
 
+from . import kernels
 from .actuation import ActuatorTable, actuate
 from .config import EnvConfig
-from .contact import solid_contact
-from .dynamics import clip_commands, unicycle_step
+from .dynamics import unicycle_step
 from .errors import SimInputError
 from .observations import ObservationBuilder
-from .rewards import game_rewards
+from .rewards import reward_weights
 from .safety_check import check_step
 from .world import generate_obstacles, make_rngs, pad_obstacles, sample_spawns
 
@@ -98,10 +98,11 @@ class VectorizedPursuitEvasion:
         self.bounds = config.arena.bounds()
         self.capacity = config.obstacles.capacity
         robots = config.robots()
-        self.radii = np.array([r.radius for r in robots])
-        self.cmd_lo = np.array([[r.v_min, -r.omega_max] for r in robots])
-        self.cmd_hi = np.array([[r.v_max, r.omega_max] for r in robots])
-        self.noise_std = np.array([config.actuator_noise.v_std, config.actuator_noise.omega_std])
+        self.radii = np.array([r.radius for r in robots], dtype=np.float64)
+        self.cmd_lo = np.array([[r.v_min, -r.omega_max] for r in robots], dtype=np.float64)
+        self.cmd_hi = np.array([[r.v_max, r.omega_max] for r in robots], dtype=np.float64)
+        self.noise_std = np.array([config.actuator_noise.v_std, config.actuator_noise.omega_std],
+                                  dtype=np.float64)
         self.actuators = ActuatorTable([r.actuator for r in robots])
         """Ramps and latency of both robots (:class:`~safe_pe_sim.actuation.ActuatorTable`)."""
         self.command_queue = self.actuators.empty_queue(n)
@@ -110,7 +111,7 @@ class VectorizedPursuitEvasion:
         self.obs_builder = ObservationBuilder(config)
         self._contact = float(self.radii[0] + self.radii[1])
         self._solid = config.contact == "solid"
-        self._radii_t = (float(self.radii[0]), float(self.radii[1]))
+        self._bounds_array = np.array(self.bounds, dtype=np.float64)
         self.poses = np.zeros((n, 2, 3))
         self.velocities = np.zeros((n, 2, 2))
         oc = config.obstacles  # rows with a kind where there are boxes (safe_pe_cbf.barriers)
@@ -201,19 +202,14 @@ class VectorizedPursuitEvasion:
     def _contact_response(self, prev: np.ndarray, applied: np.ndarray,
                           violated: np.ndarray) -> None:
         """Solid world: truncate the arcs of the games whose step violated something at the
-        first contact (:func:`safe_pe_sim.contact.solid_contact`, the single game's function,
-        so both stay identical); stopped robots get zero velocity."""
-        cfg = self.config
-        for i in np.flatnonzero(violated.any(axis=1)):
-            mask = self.obstacle_mask[i]
-            obstacles = [tuple(map(float, row)) for row in self.obstacles[i][mask]]
-            poses, stopped = solid_contact(
-                [tuple(map(float, p)) for p in prev[i]],
-                [tuple(map(float, c)) for c in applied[i]],
-                [tuple(map(float, p)) for p in self.poses[i]], cfg.dt, cfg.substeps,
-                self._radii_t, obstacles, self.bounds)
-            self.poses[i] = poses
-            self.velocities[i, stopped] = 0.0
+        first contact (:func:`safe_pe_sim.kernels.contact_games`, the single game's kernel
+        in a compiled loop); stopped robots get zero velocity."""
+        games = np.flatnonzero(violated.any(axis=1))
+        if games.size:
+            cfg = self.config
+            kernels.contact_games(prev, applied, self.poses, self.velocities, games, cfg.dt,
+                                  cfg.substeps, self.radii, self.obstacles, self.obstacle_mask,
+                                  self._bounds_array)
 
     # ------------------------------------------------------------------ step
     def step(self, cmd_pursuer: np.ndarray, cmd_evader: np.ndarray
@@ -254,11 +250,12 @@ class VectorizedPursuitEvasion:
             bad = np.flatnonzero(~np.isfinite(cmds).all(axis=(1, 2)))[:10].tolist()
             raise SimInputError(f"non-finite command in game(s) {bad}; filter NaN/inf before "
                                 f"stepping (nothing was applied)")
-        applied = clip_commands(cmds, self.cmd_lo, self.cmd_hi)
-        if self.config.actuator_noise.enabled:
+        noisy = self.config.actuator_noise.enabled
+        if noisy:
             assert self._noise is not None
-            applied = clip_commands(applied + self._noise.next() * self.noise_std,
-                                    self.cmd_lo, self.cmd_hi)
+        applied = np.empty((n, 2, 2))
+        kernels.command_games(cmds, self._noise.next() if noisy else cmds, noisy, self.cmd_lo,
+                              self.cmd_hi, self.noise_std, applied)
         cfg = self.config
         commands = applied
         if not self.actuators.ideal:
@@ -275,18 +272,18 @@ class VectorizedPursuitEvasion:
                             start_pair=self.distance - self._contact)
         if self._solid:
             self._contact_response(prev, applied, report.violated)
-        d_prev = self.distance
-        p = self.poses
-        d = _distance(p)
-        self.distance = d.copy()
         self.steps += 1
-        captured = d <= cfg.capture_radius
-        terminated = captured.copy()
-        if cfg.terminate_on_violation:
-            terminated |= report.violated.any(axis=1)
-        truncated = (self.steps >= cfg.max_steps) & ~terminated
+        d = np.empty(n)
+        captured = np.empty(n, dtype=bool)
+        terminated = np.empty(n, dtype=bool)
+        truncated = np.empty(n, dtype=bool)
+        rewards = np.empty((n, 2))
+        kernels.outcome_games(self.poses, self.distance, self.steps, float(cfg.capture_radius),
+                              int(cfg.max_steps), bool(cfg.terminate_on_violation),
+                              report.violated, reward_weights(cfg.rewards), d, captured,
+                              terminated, truncated, rewards)
+        self.distance = d.copy()
         timed_out = truncated
-        rewards = game_rewards(cfg.rewards, d_prev, d, captured, timed_out, report.violated)
         if self.safety_reward is not None:
             rewards += self.safety_reward.compute(self.poses, self.obstacles,
                                                   self.obstacle_mask)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from safe_pe_sim import kernels
 from safe_pe_sim import observation_kernels as kern
 from safe_pe_sim import observations
 from safe_pe_sim.config import load_profile
@@ -247,14 +248,17 @@ def test_boxes_and_segments_are_seen_at_their_nearest_point():
     assert seen_box > 10
 
 
-def test_observation_kernel_cache_is_keyed_on_the_filter_core():
-    """The kernel inlines safe_pe_cbf's box barrier: its numba cache must be stamped with the
-    filter core's modules, so that a changed barrier is recompiled, not loaded stale."""
+@pytest.mark.parametrize("kernel,module", [(kern.observe_kernel, kern),
+                                           (kernels.check_game, kernels)])
+def test_kernel_cache_is_keyed_on_the_filter_core(kernel, module):
+    """The observation kernel and the simulator's kernels inline safe_pe_cbf's box barrier:
+    their numba cache must be stamped with the filter core's modules, so that a changed
+    barrier is recompiled, not loaded stale."""
     from numba.core import caching  # numba: the kernels' optional compiler
 
     found = None
     for locator in caching.CacheImpl._locator_classes:  # numba's order: the first that fits
-        found = locator.from_function(kern.observe_kernel.py_func, kern.__file__)
+        found = locator.from_function(kernel.py_func, module.__file__)
         if found is not None:
             break
     assert found is not None

@@ -439,6 +439,8 @@ class SafetyFilterNode(Node):
             "last_tier": Tier(last.tier).name if last else "none",
             "last_reason": last.reason if last else "",
         }
+        if p.cbf.actuated:  # docs/actuation.md: where the held velocity came from
+            pairs["velocity_source"] = p.velocity_source
         pairs.update({f"tier_{t.name.lower()}": str(c.tier_counts[int(t)]) for t in Tier})
         pairs.update({f"dropped_{k}": str(v) for k, v in c.dropped.items()})
         status.values = [KeyValue(key=k, value=v) for k, v in pairs.items()]
