@@ -22,6 +22,10 @@ limits (:class:`~safe_pe_cbf.actuator.ActuatorLimits`, ``RobotConfig.actuator``)
   of latency;
 * ``diff_drive_nav2``: ``default`` (1 m/s) with Nav2's velocity-smoother defaults (2.5 m/s^2,
   3.2 rad/s^2) and one period of latency.
+
+``turtlebot3_burger`` stays ideal beside its ramped twin on purpose (estimated ramp values,
+negligible at 0.22 m/s, the ideal reference of many tests): docs/architecture.md, *Actuator
+model*. Training gives the robots' ``actuator`` to the safety filters as well.
 """
 
 from __future__ import annotations

@@ -59,6 +59,9 @@ def test_turtlebot3_filter_file_matches_the_burger_hardware():
     assert s.cbf.v_max == env.evader.v_max == 0.22 and s.cbf.omega_max == env.evader.omega_max
     assert s.arena_bounds == env.arena.bounds()
     assert s.obstacles.shape == (2, 3)
+    # a real Burger ramps: the filter is told the limits of the ramped Burger profile
+    assert s.cbf.actuator == load_profile("turtlebot3_burger_ramped").evader.actuator
+    assert not s.cbf.actuator.ideal
 
 
 def test_sim_file_is_valid():

@@ -10,7 +10,8 @@ Layout (YAML keys = field names; every section is a dataclass below)::
     obstacles:      enabled, count_min / count_max (null: the profile's)
     cbf:            the filter's own `CBFConfig`, embedded: its shared fields (vcp_offset,
                     gamma, weights, margin, ...); the per-robot fields (`CBF_ENV_FIELDS`:
-                    limits, radii, dt) always come from the env and are not written here
+                    limits, radii, dt, actuator models) always come from the env and are
+                    not written here
     safety_reward:  w5, h_max (used only with use_safety_reward)
     safety_targets: thresholds of the safety-target check (zero violations, QP feasibility,
                     backup rate, intervention trend): `safety_targets.SafetyTargets`
@@ -39,6 +40,7 @@ from typing import Any, Mapping, Optional, Union
 
 import numpy as np
 import yaml
+from safe_pe_cbf.actuator import ActuatorLimits
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.dataclass_io import check_types, from_mapping, plain
 from safe_pe_cbf.errors import ConfigError as CBFConfigError
@@ -73,12 +75,16 @@ MAX_SEED = 1_000_000_000
 
 
 #: `CBFConfig` fields each robot's filter takes from the env config (its limits and radius,
-#: the other robot's, dt; the opponent's VCP offset is `cbf.vcp_offset`): `make_cbf_config`.
-#: The training config's `cbf` holds the other, shared fields; these are not written to YAML
-#: and setting them there is an error.
+#: the other robot's, dt, both robots' actuator models; the opponent's VCP offset is
+#: `cbf.vcp_offset`): `make_cbf_config`. The training config's `cbf` holds the other, shared
+#: fields; these are not written to YAML and setting them there is an error (one source of
+#: truth: the robot's `actuator` in the env config sets the simulator's model and both
+#: filters' `actuator` / `opponent_actuator`).
 CBF_ENV_FIELDS = ("dt", "robot_radius", "v_min", "v_max", "omega_max", "opponent_radius",
-                  "opponent_vcp_offset", "opponent_v_max", "opponent_omega_max")
-_CBF_DEFAULTS = CBFConfig().to_dict()
+                  "opponent_vcp_offset", "opponent_v_max", "opponent_omega_max", "actuator",
+                  "opponent_actuator")
+_CBF_DEFAULT = CBFConfig()
+_ACTUATOR_FIELDS = ("actuator", "opponent_actuator")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -86,11 +92,24 @@ def _check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def _ideal_section(value: Any) -> bool:
+    """Whether ``value`` is an actuator section of ideal actuation (all limits 0): what a
+    config written before the actuators came from the env holds, i.e. "not set"."""
+    if isinstance(value, ActuatorLimits):
+        return value.ideal
+    return isinstance(value, Mapping) and all(
+        not isinstance(v, bool) and isinstance(v, (int, float)) and v == 0
+        for v in value.values())
+
+
 def _check_no_env_fields(cbf: Mapping[str, Any]) -> None:
-    set_here = sorted(set(cbf) & set(CBF_ENV_FIELDS))
+    set_here = sorted(name for name in set(cbf) & set(CBF_ENV_FIELDS)
+                      if name not in _ACTUATOR_FIELDS or not _ideal_section(cbf[name]))
     _check(not set_here, f"cbf: {set_here} are set per robot from the env config (the "
-                         f"profile and env.overrides: dt, pursuer/evader radius and limits; "
-                         f"opponent_vcp_offset = cbf.vcp_offset); remove them from cbf")
+                         f"profile and env.overrides: dt, pursuer/evader radius and limits, "
+                         f"actuator / opponent_actuator = the robots' <role>.actuator, which "
+                         f"the simulator applies too; opponent_vcp_offset = cbf.vcp_offset); "
+                         f"remove them from cbf")
 
 
 def _cbf_message(exc: Exception) -> str:
@@ -389,7 +408,7 @@ class SafeSelfPlayConfig:
         except CBFConfigError as exc:
             raise ConfigError(_cbf_message(exc)) from exc
         _check_no_env_fields({name: getattr(self.cbf, name) for name in CBF_ENV_FIELDS
-                              if getattr(self.cbf, name) != _CBF_DEFAULTS[name]})
+                              if getattr(self.cbf, name) != getattr(_CBF_DEFAULT, name)})
         # CBFConfig allows a share up to 1 for one robot; here both robots get this share.
         _check(self.cbf.collision_mode != "shared" or self.cbf.collision_share <= 0.5,
                f"cbf.collision_share must be in (0, 0.5] with collision_mode 'shared': both "
@@ -562,7 +581,9 @@ def make_env_config(config: SafeSelfPlayConfig) -> EnvConfig:
 def make_cbf_config(config: SafeSelfPlayConfig, role: str | int = "pursuer",
                     env_config: EnvConfig | None = None) -> CBFConfig:
     """The `CBFConfig` of one robot: `config.cbf` with the `CBF_ENV_FIELDS` of this robot
-    (its limits and radius, the other robot as opponent, the env's dt).
+    (its limits, radius and actuator model, the other robot as opponent with its actuator
+    model, the env's dt). Both robots' actuators ideal: the config of before the actuator
+    model, field for field.
 
     :param config: the training config.
     :param role: "pursuer"/0 or "evader"/1.
@@ -576,4 +597,5 @@ def make_cbf_config(config: SafeSelfPlayConfig, role: str | int = "pursuer",
         config.cbf, dt=env.dt, robot_radius=me.radius, v_min=me.v_min, v_max=me.v_max,
         omega_max=me.omega_max, opponent_radius=other.radius,
         opponent_vcp_offset=config.cbf.vcp_offset, opponent_v_max=other.v_abs_max,
-        opponent_omega_max=other.omega_max)
+        opponent_omega_max=other.omega_max, actuator=dataclasses.replace(me.actuator),
+        opponent_actuator=dataclasses.replace(other.actuator))

@@ -2,8 +2,8 @@
 
 ``play_match`` runs ``n_episodes`` games side by side, one episode per game slot, so short
 episodes are not over-represented, with both agents' commands through the batched CBF filter
-when filters are given (the same pipeline as training). It reports capture rate, episode
-length, body-level violations and filter activity per agent.
+when filters are given (the same pipeline as training, the actuator state included). It
+reports capture rate, episode length, body-level violations and filter activity per agent.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from safe_pe_training.checkpoints import load_policy
 from safe_pe_training.factories import make_env_config
 from safe_pe_training.opponents import AgentView, Opponent, PolicyOpponent, baseline_opponent
 from safe_pe_training.safe_vec_env import make_core, make_filters
+from safe_pe_training.actuation_state import as_kwargs, check_filter_actuators, \
+    filter_actuation
 
 TIER_BACKUP = 3
 
@@ -84,6 +86,8 @@ def play_match(core: Any, pursuer: Opponent, evader: Opponent, n_episodes: int,
         raise ValueError(f"play_match needs a core with num_envs == n_episodes >= 1, got "
                          f"num_envs={core.num_envs}, n_episodes={n_episodes}")
     limits = [CommandLimits.from_robot(r) for r in core.config.robots()]
+    if filters is not None:
+        check_filter_actuators(filters, core.config.robots())
     obs_all = core.reset(seed=seed)
     n = n_episodes
     active = np.ones(n, dtype=bool)
@@ -102,10 +106,17 @@ def play_match(core: Any, pursuer: Opponent, evader: Opponent, n_episodes: int,
         trajectory.append(core.poses[record_game].copy())
         recorded_obstacles = core.obstacles[record_game][core.obstacle_mask[record_game]].copy()
 
+    def actuation(agent: int) -> dict[str, np.ndarray]:
+        """The filter's actuator state in the core now (none with ideal actuation)."""
+        assert filters is not None
+        return as_kwargs(filter_actuation(filters[agent].config, core.velocities,
+                                          core.command_queue, agent))
+
     def box_fn(agent: int) -> np.ndarray:
         assert filters is not None
         lo, hi, _ = filters[agent].action_box(core.poses[:, agent], core.obstacles,
-                                              core.obstacle_mask, core.poses[:, 1 - agent])
+                                              core.obstacle_mask, core.poses[:, 1 - agent],
+                                              **actuation(agent))
         lo = np.asarray(lo, dtype=np.float64)
         return normalise_box(lo, np.maximum(np.asarray(hi, dtype=np.float64), lo),
                              limits[agent])
@@ -127,7 +138,8 @@ def play_match(core: Any, pursuer: Opponent, evader: Opponent, n_episodes: int,
             safe = []
             for agent in (0, 1):
                 u, rec = filters[agent].resolve(poses[:, agent], cmds[agent], core.obstacles,
-                                                core.obstacle_mask, poses[:, 1 - agent])
+                                                core.obstacle_mask, poses[:, 1 - agent],
+                                                **actuation(agent))
                 safe.append(u)
                 interventions[agent] += int(np.count_nonzero(
                     np.asarray(rec.intervened, dtype=bool) & active))

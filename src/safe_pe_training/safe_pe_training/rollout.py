@@ -2,8 +2,10 @@
 
 Both agents act every control step (a policy each, or uniformly random commands). With
 `use_cbf`, each robot's nominal command goes through its own `SafeActionResolver`, both
-resolved from the same sampled state (each sees the other's pose at that instant); the safe
-commands are then applied together. Every filtered command is recorded in a
+resolved from the same sampled state (each sees the other's pose at that instant; under the
+simulator's actuator model also its held velocity, its commands in flight and the other's held
+velocity, as the filter node gets them from odometry); the safe commands are then applied
+together. Every filtered command is recorded in a
 `SafetyMetricsTracker` (one step per robot per control step) together with the simulator's
 ground-truth, sub-stepped violation flag of that robot. Without `use_cbf` the nominal
 commands are applied unchanged and recorded as tier DISABLED (their barrier margin is still
@@ -184,6 +186,21 @@ def safe_self_play_rollout(config: SafeSelfPlayConfig, n_episodes: int,
         targets=tracker.check_safety_targets(), tracker=tracker, config=config)
 
 
+def _actuation(cbf: Any, game: Any, agent: int) -> dict[str, Any]:
+    """The actuator state robot ``agent``'s resolver needs, from the game (its held velocity,
+    its commands in flight, the opponent's held velocity); none with ideal actuation.
+
+    :param cbf: the robot's filter ``CBFConfig``
+    :param game: the ``PursuitEvasionGame``
+    :param agent: 0 pursuer, 1 evader
+    """
+    if not cbf.actuated:
+        return {}
+    steps = cbf.actuator.latency_steps
+    return {"velocity": game.velocities[agent], "pending": game.command_queue[agent, :steps],
+            "opponent_velocity": game.velocities[1 - agent]}
+
+
 def _play_episode(index: int, config: SafeSelfPlayConfig, game: Any, agents: list[Any],
                   resolvers: list[Any], tracker: SafetyMetricsTracker,
                   per_agent: list[SafetyMetricsTracker]) -> EpisodeResult:
@@ -203,7 +220,8 @@ def _play_episode(index: int, config: SafeSelfPlayConfig, game: Any, agents: lis
                                     poses, game.velocities, game.obstacles_array)
                    for i, agent in enumerate(agents)]
         if use_cbf:
-            records = [resolvers[i].resolve(poses[i], nominal[i], poses[1 - i])
+            records = [resolvers[i].resolve(poses[i], nominal[i], poses[1 - i],
+                                            **_actuation(resolvers[i].config, game, i))
                        for i in range(2)]
             commands = [(float(u[0]), float(u[1])) for u, _ in records]
             tiers_log.append([int(r.tier) for _, r in records])

@@ -10,7 +10,11 @@ Per step, for N games at once (the sim's ``VectorizedPursuitEvasion`` core):
 2. the opponent (:mod:`safe_pe_training.opponents`) computes its command;
 3. with ``filters`` (``use_cbf``), BOTH commands pass the batched CBF resolver (for a Beta
    learner the nominal command is already safe and the resolver reports tier NOMINAL);
-   without filters (run B) they go to the sim unchanged;
+   without filters (run B) they go to the sim unchanged. Under the simulator's actuator model
+   (ramps and latency, ``RobotConfig.actuator``) each filter also gets, from the core, the
+   velocities its robot held over the last step, the commands still in flight and the
+   opponent's held velocities (:mod:`safe_pe_training.actuation_state`; docs/actuation.md); its
+   ``actuator`` / ``opponent_actuator`` are the robots' own (checked here);
 4. the sim steps (exact unicycle arcs, sub-stepped violation check, auto-reset) and returns
    the state and the ground-truth safety;
 5. with ``safety_reward`` (a :class:`~safe_pe_training.safety_reward.SafetyRewardComputer`)
@@ -50,6 +54,7 @@ from safe_pe_training.action_mapping import (
     normalise_box,
     unit_to_physical,
 )
+from safe_pe_training.actuation_state import check_filter_actuators, filter_actuation
 from safe_pe_training.opponents import ROLE_INDEX, AgentView, Opponent
 
 TIER_DISABLED = 5
@@ -124,6 +129,29 @@ class EpisodeStats:
         }
 
 
+def _end_actuation(core: Any, info: dict[str, Any], prev_queue: np.ndarray,
+                   done: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Actuator state ``(velocities (N, 2, 2), queue (N, 2, D, 2))`` at the end of a step,
+    before the automatic reset of the finished games (which zeroes theirs in the core): the
+    velocities held over the step and the queue shifted by the step's commands.
+
+    :param core: the vector core after the step
+    :param info: the step's info (``applied_commands``, ``commands``)
+    :param prev_queue: the core's command queue before the step
+    :param done: ``(N,)`` games that finished (and were reset)
+    """
+    velocities = core.velocities.copy()
+    queue = core.command_queue.copy()
+    if done.any():
+        velocities[done] = np.asarray(info["applied_commands"])[done]
+        commands = np.asarray(info["commands"])[done]
+        for a, steps in enumerate(core.actuators.latency):
+            if steps:   # safe_pe_sim.actuation.actuate: the oldest left, this one entered
+                queue[done, a, :steps - 1] = prev_queue[done, a, 1:steps]
+                queue[done, a, steps - 1] = commands[:, a]
+    return velocities, queue
+
+
 def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two arrays hold the same bytes (stricter than ``array_equal``: -0.0 != 0.0;
     a miss only costs a rebuild). A few times faster than ``np.array_equal`` at small N."""
@@ -156,6 +184,8 @@ class SafeLearnerVecEnv(VecEnv):
                              "compute its safe action box")
         if filters is not None and len(filters) != 2:
             raise ValueError("filters must be [pursuer_filter, evader_filter]")
+        if filters is not None:
+            check_filter_actuators(filters, core.config.robots())
         self.core = core
         self.role = role
         self.agent = ROLE_INDEX[role]
@@ -205,21 +235,43 @@ class SafeLearnerVecEnv(VecEnv):
         """
         self.opponent = opponent
 
+    def _actuation(self, agent: int, velocities: np.ndarray | None = None,
+                   queue: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """:func:`filter_actuation` of ``agent``'s filter (default: the core's current state).
+
+        :param agent: 0 pursuer, 1 evader
+        :param velocities: ``(N, 2, 2)`` held velocities (default ``core.velocities``)
+        :param queue: ``(N, 2, D, 2)`` commands in flight (default ``core.command_queue``)
+        """
+        assert self.filters is not None
+        core = self.core
+        return filter_actuation(self.filters[agent].config,
+                                core.velocities if velocities is None else velocities,
+                                core.command_queue if queue is None else queue, agent)
+
     def _rows(self, agent: int, own: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
-              opponent: np.ndarray) -> Any:
+              opponent: np.ndarray,
+              act: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Any:
         """``FilterRows`` of ``agent``'s filter at this state, reused while the inputs are
-        unchanged (the w5 reward, the next safe box and the resolver all read one state)."""
+        unchanged (the w5 reward, the next safe box and the resolver all read one state).
+
+        :param act: the filter's actuator state (:meth:`_actuation`), None when ideal
+        """
         assert self.filters is not None
         filt = self.filters[agent]
-        key = (own, obstacles, mask, opponent)
+        key = (own, obstacles, mask, opponent) + (() if act is None else tuple(act))
         cached = self._rows_cache[agent]
         if cached is not None:
             old, rows = cached
             if (rows.config is filt.config and rows.arena is filt.arena
-                    and _same_array(old[0], own) and _same_array(old[1], obstacles)
-                    and _same_array(old[2], mask) and _same_array(old[3], opponent)):
+                    and len(old) == len(key)
+                    and all(_same_array(a, b) for a, b in zip(old, key))):
                 return rows
-        rows = filt.build_rows(own, obstacles, mask, opponent)
+        if act is None:
+            rows = filt.build_rows(own, obstacles, mask, opponent)
+        else:
+            rows = filt.build_rows(own, obstacles, mask, opponent, *act)
         self._rows_cache[agent] = (tuple(np.array(a, copy=True) for a in key), rows)
         return rows
 
@@ -229,8 +281,10 @@ class SafeLearnerVecEnv(VecEnv):
         if not self.share_rows or self.filters is None or reward is None:
             return False
         filt = self.filters[self.agent]
+        # under the actuator model the rows' min_h subtracts braking distances; the w5 term
+        # stays the geometric barrier value of every path (SafetyRewardComputer)
         return (hasattr(filt, "build_rows") and filt.config == reward.cbf_configs[self.agent]
-                and filt.arena == reward.arena)
+                and filt.arena == reward.arena and not filt.config.actuated)
 
     def _w5_term(self, end: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
                  rows: Any) -> np.ndarray:
@@ -251,10 +305,13 @@ class SafeLearnerVecEnv(VecEnv):
 
     def _box(self, agent: int, poses: np.ndarray, obstacles: np.ndarray, mask: np.ndarray,
              rows: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Safe box of ``agent`` at the core's current state (poses, obstacles and the
+        actuator state), or of ``rows`` when given."""
         assert self.filters is not None
         t0 = time.perf_counter()
         if rows is None:
-            rows = self._rows(agent, poses[:, agent], obstacles, mask, poses[:, 1 - agent])
+            rows = self._rows(agent, poses[:, agent], obstacles, mask, poses[:, 1 - agent],
+                              self._actuation(agent))
         lo, hi, empty = self.filters[agent].action_box_rows(rows)
         self.filter_seconds += time.perf_counter() - t0
         lo = np.asarray(lo, dtype=np.float64)
@@ -326,13 +383,14 @@ class SafeLearnerVecEnv(VecEnv):
         prev_poses = core.poses.copy()
         prev_obstacles = core.obstacles.copy()
         prev_mask = core.obstacle_mask.copy()
+        prev_queue = core.command_queue.copy()   # the core shifts it in place
         if self.filters is not None:
             t0 = time.perf_counter()
             safe = [np.empty((n, 2)), np.empty((n, 2))]
             record = None
             for agent in (0, 1):  # rows of this state, shared with its safe boxes
                 rows = self._rows(agent, prev_poses[:, agent], prev_obstacles, prev_mask,
-                                  prev_poses[:, 1 - agent])
+                                  prev_poses[:, 1 - agent], self._actuation(agent))
                 safe[agent], rec = self.filters[agent].resolve_rows(rows, cmds[agent])
                 if agent == me:
                     record = rec
@@ -359,7 +417,12 @@ class SafeLearnerVecEnv(VecEnv):
         end_rows = None  # the learner's rows at the end state (w5 term, terminal boxes)
         if shared or (self.use_beta and done.any()):
             t0 = time.perf_counter()
-            end_rows = self._rows(me, end[:, me], prev_obstacles, prev_mask, end[:, other])
+            end_act = None
+            if self.filters[me].config.actuated:
+                velocities, queue = _end_actuation(core, info, prev_queue, done)
+                end_act = self._actuation(me, velocities, queue)
+            end_rows = self._rows(me, end[:, me], prev_obstacles, prev_mask, end[:, other],
+                                  end_act)
             self.filter_seconds += time.perf_counter() - t0
         if self.safety_reward is not None and self.safety_reward.w5 != 0.0:
             w5 = self._w5_term(end, prev_obstacles, prev_mask, end_rows if shared else None)

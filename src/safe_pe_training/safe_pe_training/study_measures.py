@@ -75,12 +75,17 @@ class BoxRecorder:
         return getattr(self.inner, name)
 
     def resolve(self, poses: np.ndarray, u_nom: np.ndarray, obstacles: np.ndarray,
-                mask: np.ndarray | None = None, opponent_poses: np.ndarray | None = None
-                ) -> Any:
-        """Record the safe box at this state, then filter as the inner filter does."""
-        lo, hi, empty = self.inner.action_box(poses, obstacles, mask, opponent_poses)
+                mask: np.ndarray | None = None, opponent_poses: np.ndarray | None = None,
+                **actuation: np.ndarray) -> Any:
+        """Record the safe box at this state, then filter as the inner filter does.
+
+        :param actuation: ``velocities``, ``pending``, ``opponent_velocities`` under the
+            actuator model (see ``BatchedSafetyFilter.resolve``)
+        """
+        lo, hi, empty = self.inner.action_box(poses, obstacles, mask, opponent_poses,
+                                              **actuation)
         self.shares.append(box_removed_share(lo, hi, empty, self.limits))
-        return self.inner.resolve(poses, u_nom, obstacles, mask, opponent_poses)
+        return self.inner.resolve(poses, u_nom, obstacles, mask, opponent_poses, **actuation)
 
     def mean(self) -> float | None:
         """Mean recorded share (None: nothing recorded)."""

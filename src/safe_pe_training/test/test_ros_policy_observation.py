@@ -44,3 +44,42 @@ def test_driver_observation_equals_the_training_env_observation(tmp_path, role):
         assert driver.observation(state) == pytest.approx(obs[k], abs=1e-5)
         v, omega = driver.command(state)
         assert np.isfinite(v) and np.isfinite(omega)
+
+
+def test_driver_observation_under_the_actuator_model(tmp_path):
+    """A run trained on ramped robots (diff_drive_nav2): the node builds the training env's
+    observation where the commands in flight are the held velocity (at rest after a reset;
+    it does not see the filter node's commands and takes them as steady), and a finite one
+    while the robots move."""
+    config = get_run_configs()['A']
+    config.num_envs = 3
+    config.ppo.batch_size = 64
+    config.env.profile = 'diff_drive_nav2'
+    config = config.validate()
+    env_config = make_env_config(config)
+    opponent = baseline_opponent('flee', env_config, 'evader')
+    env = make_learner_env(config, 'pursuer', opponent, env_config=env_config, seed=5)
+    obs = env.reset()
+    trainer = SelfPlayTrainer(config, tmp_path / 'run', progress_bar=False)
+    meta = trainer.checkpoint_metadata('pursuer', 0)
+    path = save_checkpoint(build_policy(meta),
+                           tmp_path / 'run' / 'checkpoints' / 'pursuer_phase0000', meta)
+    (tmp_path / 'run' / 'config.yaml').write_text(config.to_yaml())
+    driver = CheckpointDriver(path, 'pursuer')
+    assert driver.box_filter.config.actuated
+    core = env.core
+
+    def state(k):
+        return {'poses': core.poses[k], 'velocities': core.velocities[k],
+                'obstacles': core.obstacles[k][core.obstacle_mask[k]],
+                'step': int(core.steps[k])}
+
+    for k in range(3):
+        assert driver.observation(state(k)) == pytest.approx(obs[k], abs=1e-5)
+    for _ in range(7):
+        env.step(np.zeros((3, 2)) + 0.9)
+    assert np.abs(core.velocities[:, 0, 0]).max() > 0.1   # moving: the box depends on it
+    for k in range(3):
+        assert np.all(np.isfinite(driver.observation(state(k))))
+        v, omega = driver.command(state(k))
+        assert np.isfinite(v) and np.isfinite(omega)

@@ -30,6 +30,7 @@ from safe_pe_sim.observations import OBS_DIM, ObservationBuilder
 from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.action_mapping import BOX_OBS_DIM, CommandLimits, normalise_box
+from safe_pe_training.actuation_state import as_kwargs, held_actuation
 from safe_pe_training.artifacts import CONFIG_FILE
 from safe_pe_training.config import SafeSelfPlayConfig, get_run_configs
 from safe_pe_training.factories import make_batched_filter, make_env_config
@@ -197,8 +198,10 @@ class _PolicyDriver:
         if not self.beta:
             return np.asarray(obs, dtype=np.float32)
         mask = np.ones((1, obstacles.shape[0]), dtype=bool)
+        # under the actuator model: the held velocities, commands in flight assumed steady
+        act = held_actuation(self.box_filter.config, velocities, self.agent)
         lo, hi, _ = self.box_filter.action_box(poses[None, self.agent], obstacles[None], mask,
-                                               poses[None, 1 - self.agent])
+                                               poses[None, 1 - self.agent], **as_kwargs(act))
         lo = np.asarray(lo, dtype=np.float64)
         hi = np.maximum(np.asarray(hi, dtype=np.float64), lo)
         encoded = normalise_box(lo, hi, self.limits)[0]
