@@ -148,3 +148,24 @@ def test_recorder_is_added_only_when_asked(files, tmp_path):
     assert named[-1].overrides['path'] == str((tmp_path / 'b').resolve())
     assert named[-1].command('python')[:3] == ['python', '-m',
                                                'safe_pe_training.ros.recorder_node']
+
+
+def test_filters_are_told_the_simulated_actuators(files, tmp_path):
+    from safe_pe_sim.config import load_profile
+
+    # ideal profile: the filters keep their defaults (no actuator parameters)
+    specs = {s.key: s for s in sim_training_graph(run_dir=str(tmp_path), files=files)}
+    assert not any(k.startswith(('actuator.', 'opponent_actuator.'))
+                   for k in specs['filter/pursuer'].overrides)
+    # a ramped profile, and a sim-node override of one robot's latency (-1: the profile's)
+    Path(files.sim).write_text('/**:\n  ros__parameters:\n    profile: diff_drive_nav2\n'
+                               '    actuator.evader.latency_steps: 2\n'
+                               '    actuator.pursuer.linear_decel: -1.0\n')
+    nav2 = load_profile('diff_drive_nav2')
+    specs = {s.key: s for s in sim_training_graph(run_dir=str(tmp_path), files=files)}
+    pursuer, evader = specs['filter/pursuer'].overrides, specs['filter/evader'].overrides
+    assert pursuer['actuator.linear_decel'] == nav2.pursuer.actuator.linear_decel > 0
+    assert pursuer['actuator.latency_steps'] == nav2.pursuer.actuator.latency_steps
+    assert pursuer['opponent_actuator.latency_steps'] == 2
+    assert evader['actuator.latency_steps'] == 2
+    assert evader['opponent_actuator.angular_accel'] == nav2.pursuer.actuator.angular_accel

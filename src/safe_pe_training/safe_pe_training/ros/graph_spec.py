@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import yaml
+from safe_pe_cbf.actuator import ActuatorLimits
+from safe_pe_sim.config import load_profile
 from safe_pe_sim.roles import ROLES
 
 RUN_TYPES = ('A', 'B', 'C', 'D', 'custom')
@@ -180,6 +183,55 @@ def _common(use_sim_time: bool) -> dict[str, Any]:
     return {'use_sim_time': bool(use_sim_time)}
 
 
+def _sim_parameters(files: GraphFiles, sim_overrides: dict[str, Any]) -> dict[str, Any]:
+    """The simulator node's parameters: its file's ``/**`` section, then the overrides."""
+    with open(config_path(files.sim), encoding='utf-8') as fh:
+        document = yaml.safe_load(fh) or {}
+    section = document.get('/**', {}) if isinstance(document, dict) else {}
+    params = dict(section.get('ros__parameters', {}) if isinstance(section, dict) else {})
+    params.update(sim_overrides)
+    return params
+
+
+def sim_actuators(files: GraphFiles, sim_overrides: dict[str, Any] | None = None
+                  ) -> dict[str, ActuatorLimits]:
+    """The actuator limits each robot has in the simulator of a graph: its profile's
+    ``RobotConfig.actuator``, with the node's ``actuator.<role>.<field>`` parameters (-1: the
+    profile's value) applied, as the simulator node applies them.
+
+    :param files: parameter files (the simulator's gives ``profile`` and the overrides).
+    :param sim_overrides: simulator parameters set by the graph (win over the file).
+    """
+    params = _sim_parameters(files, sim_overrides or {})
+    profile = load_profile(str(params.get('profile', 'default')))
+    out = {}
+    for role, robot in zip(ROLES, (profile.pursuer, profile.evader)):
+        values = robot.actuator.to_dict()
+        for name in values:
+            given = params.get(f'actuator.{role}.{name}', -1)
+            if given is not None and given >= 0:
+                values[name] = given
+        out[role] = ActuatorLimits.from_dict(values, where=f'{role}.actuator')
+    return out
+
+
+def filter_actuator_overrides(role: str, actuators: dict[str, ActuatorLimits]
+                              ) -> dict[str, Any]:
+    """The filter node parameters that tell the filter of ``role`` the actuators of the
+    simulated robots: ``actuator.*`` its own, ``opponent_actuator.*`` the other robot's
+    (docs/actuation.md); nothing when both are ideal (the filter's defaults).
+
+    :param role: the filtered robot.
+    :param actuators: per role, from :func:`sim_actuators`.
+    """
+    other = next(r for r in ROLES if r != role)
+    if actuators[role].ideal and actuators[other].ideal:
+        return {}
+    return {f'{section}.{name}': value
+            for section, whose in (('actuator', role), ('opponent_actuator', other))
+            for name, value in actuators[whose].to_dict().items()}
+
+
 def live_nodes(robots: Sequence[str], files: GraphFiles, use_sim_time: bool,
                policy_overrides: dict[str, dict[str, Any]] | None = None,
                sim_overrides: dict[str, Any] | None = None) -> list[NodeSpec]:
@@ -195,9 +247,12 @@ def live_nodes(robots: Sequence[str], files: GraphFiles, use_sim_time: bool,
     # The simulator is the clock source: it publishes /clock instead of following it.
     specs = [NodeSpec('sim', SIM, 'safe_pe_sim', '', [config_path(files.sim)],
                       {'publish_clock': bool(use_sim_time), **(sim_overrides or {})})]
+    # The filters are told the simulated robots' ramps and latency (one source: the profile).
+    actuators = sim_actuators(files, sim_overrides)
     for robot in robots:
         specs.append(NodeSpec(f'filter/{robot}', FILTER, 'safety_filter', robot,
-                              [config_path(files.filter)], dict(common)))
+                              [config_path(files.filter)],
+                              {**common, **filter_actuator_overrides(robot, actuators)}))
     for robot in robots:
         extra = (policy_overrides or {}).get(robot, {})
         specs.append(NodeSpec(f'policy/{robot}', POLICY, 'safe_pe_policy', robot,
