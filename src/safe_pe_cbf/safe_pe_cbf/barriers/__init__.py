@@ -2,8 +2,9 @@
 
 A barrier type is a module with ``NAME`` (column prefix), ``WIDTH`` (parameters per
 obstacle), ``row(o, px, py, cth, sth, d, off) -> (gv, gw, h)`` (compiled by numba; the
-barrier value ``h`` of the VCP ``(px, py)`` and its row ``gv v + gw omega``, a convex
-1-Lipschitz distance so that docs/cbf.md's sampled-data condition holds) and
+barrier value ``h`` of the VCP ``(px, py)``, a convex 1-Lipschitz distance so that
+docs/cbf.md's sampled-data condition holds, and its row ``gv v + gw omega`` from the
+distance's outward unit normal with :func:`~safe_pe_cbf.barriers.normal.normal_row`) and
 ``keepout(o, inflate)`` (the shape the RViz markers draw). The row builder
 (:func:`safe_pe_cbf.constraints.fill_rows`), and through it the resolver, the batched loop and
 the safe box, call :func:`obstacle_row`; the markers call :func:`keepout`. A new type is a new
@@ -29,7 +30,7 @@ from safe_pe_cbf.barriers import box, circle
 from safe_pe_cbf.jit import njit
 
 __all__ = ["SHAPES", "CIRCLE", "BOX", "KIND", "WIDE", "obstacle_row", "keepout", "kind_of",
-           "disk_row", "surface_distance", "point_distance", "nearest_point",
+           "disk_row", "surface_distance", "nearest_point",
            "nearest_points", "as_rows"]
 
 #: barrier types by kind number (the index)
@@ -70,19 +71,6 @@ def keepout(kind: int, o, inflate: float) -> tuple:
 #: the box's kernel as plain Python (numba keeps it as ``py_func``): a call per point from
 #: Python costs no dispatch, and it is the same source as the compiled rows
 _box_sd = getattr(box.signed_distance, "py_func", box.signed_distance)
-
-
-def point_distance(o, x: float, y: float) -> float:
-    """Signed distance of the point ``(x, y)`` to the surface of obstacle row ``o`` (pure
-    Python; the simulator's body checks subtract the body radius).
-
-    :param o: one obstacle row, 3 (circle) or :data:`WIDE` (with its kind) entries
-    :param x: point x [m]
-    :param y: point y [m]
-    """
-    if len(o) > KIND and o[KIND] == BOX:
-        return _box_sd(o, x, y)[0]
-    return math.sqrt((x - o[0]) * (x - o[0]) + (y - o[1]) * (y - o[1])) - o[2]
 
 
 def surface_distance(obstacles: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

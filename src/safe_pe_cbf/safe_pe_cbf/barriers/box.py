@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from safe_pe_cbf.barriers.normal import normal_row
 from safe_pe_cbf.jit import njit
 
 __all__ = ["NAME", "WIDTH", "signed_distance", "row", "keepout", "CORNER_POINTS"]
@@ -76,7 +77,7 @@ def row(o, px, py, cth, sth, d, off):  # pragma: no cover - compiled
     :param off: robot radius + VCP offset + margin [m]
     """
     sd, nx, ny = signed_distance(o, px, py)
-    return -(nx * cth + ny * sth), -(d * (ny * cth - nx * sth)), sd - off
+    return normal_row(nx, ny, sd - off, cth, sth, d)
 
 
 def keepout(o, inflate: float) -> tuple:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from safe_pe_cbf.barriers.normal import normal_row
 from safe_pe_cbf.jit import njit
 
 __all__ = ["NAME", "WIDTH", "disk_row", "row", "keepout"]
@@ -35,7 +36,7 @@ def disk_row(dx, dy, radius, cth, sth, d):  # pragma: no cover - compiled
     else:  # VCP exactly on the centre: deep violation; any unit normal is a valid gradient
         nx = 1.0
         ny = 0.0
-    return -(nx * cth + ny * sth), -(d * (ny * cth - nx * sth)), dist - radius
+    return normal_row(nx, ny, dist - radius, cth, sth, d)
 
 
 @njit(cache=True, inline="always")
