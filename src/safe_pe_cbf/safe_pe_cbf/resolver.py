@@ -41,7 +41,7 @@ from safe_pe_cbf.actuated import actuated_rows, evade_backup, nominal_ok
 from safe_pe_cbf.backup import select_backup
 from safe_pe_cbf.bounds import ActionBox, box_pose, box_pose_act
 from safe_pe_cbf.config import CBFConfig
-from safe_pe_cbf.constraints import (PHYSICAL_TOL_I, TOL, V_MAX, V_MIN, W_MAX, W_MIN, WV,
+from safe_pe_cbf.constraints import (MAX_ABS_I, PHYSICAL_TOL_I, TOL, V_MAX, V_MIN, W_MAX, W_MIN, WV,
                                      WW, ConstraintSet, Consts, argmin_h, build_constraints,
                                      certified, check_arena_fits, column_names, fill_rows,
                                      present_groups, relaxation_stages, rhs, softens)
@@ -53,6 +53,7 @@ from safe_pe_cbf.qp import qp_rows
 
 __all__ = ["Tier", "ResolverRecord", "SafeActionResolver", "relaxation_stages",
            "check_arena_fits", "resolve_one", "resolve_pose", "resolve_pose_act",
+           "resolve_pose_packed",
            "pending_array"]
 
 
@@ -94,6 +95,7 @@ class ResolverRecord:
 
 
 _TIERS = tuple(Tier)
+_ND = np.ndarray
 
 
 @njit(cache=True)
@@ -184,6 +186,28 @@ def resolve_pose_act(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, ma
             col[rj] if rj >= 0 else -1, slack, h[imin], col[imin])
 
 
+@njit(cache=True)
+def resolve_pose_packed(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, mask, act,
+                        opp_known):  # pragma: no cover - compiled
+    """:func:`resolve_pose_act` with its per-call inputs in one flat array and checked here
+    (the wrapper's lean path: one array to hand over, no numpy object per call).
+
+    Returns :func:`resolve_pose_act`'s tuple, or tier -1 when an input is not finite or
+    beyond ``max_abs`` (the caller then raises the typed error).
+
+    :param act: ``(4 + 2 L,)``: ``v0, w0, ov, ow`` and the pending commands, oldest first
+    :param opp_known: whether ``ov, ow`` are given (else they are ignored: unknown)
+    """
+    lim = c[MAX_ABS_I]
+    for i in range(len(act)):
+        if (opp_known or i < 2 or i > 3) and not (-lim <= act[i] <= lim):
+            return v, w, -1, 0, False, -1, -1, 0.0, 0.0, -1
+    ov = act[2] if opp_known else math.nan
+    ow = act[3] if opp_known else math.nan
+    return resolve_pose_act(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, mask,
+                            act[0], act[1], act[4:].reshape(((len(act) - 4) // 2, 2)), ov, ow)
+
+
 def pending_array(pending: object, steps: int, name: str = "pending"):
     """Commands sent but not yet in effect as a ``(steps, 2)`` float array (a list of lists
     without numba), validated like commands.
@@ -233,6 +257,9 @@ class SafeActionResolver:
                 resolve_pose_act(self._c, self._k.tab, self._k.cand_brake, c[0], c[1], 0.0,
                                  True, c[0], c[1], 0.0, 0.0, 0.0, self._obs, self._mask, 0.0,
                                  0.0, pend, math.nan, math.nan)
+                resolve_pose_packed(self._c, self._k.tab, self._k.cand_brake, c[0], c[1], 0.0,
+                                    True, c[0], c[1], 0.0, 0.0, 0.0, self._obs, self._mask,
+                                    self._act, True)
 
     # ------------------------------------------------------------------ configuration
     def update(self, config: Optional[CBFConfig] = None, arena: Optional[Arena] = None,
@@ -277,14 +304,21 @@ class SafeActionResolver:
         self._k = k
         self._c = k.packed(self._arena_t)
         self._pend = np.zeros((k.latency, 2))
+        #: the lean path's inputs ``v0, w0, ov, ow, pending...`` (:func:`resolve_pose_packed`)
+        #: and a memoryview of them (writing through it costs less than numpy item access)
+        self._act = np.zeros(4 + 2 * k.latency)
+        self._act_mv = self._act.data if jit.AVAILABLE else None
         self._needs_velocity = not k.config.actuator.ideal
         self._stages = k.stages
         self._run = resolve_pose
         self._run_act = resolve_pose_act
+        self._run_packed = resolve_pose_packed
         if self._osqp is not None:  # the same tier code, in the interpreter, with OSQP
             one = jit.with_globals(resolve_one, qp_rows=osqp_rows(self._osqp))
             self._run = jit.with_globals(resolve_pose, resolve_one=one)
             self._run_act = jit.with_globals(resolve_pose_act, resolve_one=one)
+            self._run_packed = jit.with_globals(resolve_pose_packed,
+                                                resolve_pose_act=self._run_act)
 
     @property
     def obstacles(self) -> np.ndarray:
@@ -361,23 +395,41 @@ class SafeActionResolver:
             ox, oy, oth = check_pose(opponent_pose, "opponent_pose")
         k = self._k
         if k.actuated:
-            steps = k.latency
-            if velocity is not None and jit.AVAILABLE and (
-                    len(pending) == steps if pending is not None else steps == 0):
-                # _actuation inlined (a call costs as much as the kernel's extra work)
-                v0, w0 = check_command(velocity, "velocity")
-                pend = self._pend
+            a = self._act_mv
+            tier = -1
+            try:  # the lean path: the inputs copied into one buffer, checked by the kernel
+                if a is None:
+                    raise TypeError("plain Python: the checked path")
+                if type(velocity) is _ND:
+                    a[0:2] = velocity  # a buffer copy; another shape or dtype: ValueError
+                else:
+                    a[0], a[1] = velocity  # type: ignore[misc]  # None: TypeError
+                known = opponent_velocity is not None
+                if known:
+                    if type(opponent_velocity) is _ND:
+                        a[2:4] = opponent_velocity
+                    else:
+                        a[2], a[3] = opponent_velocity  # type: ignore[misc]
+                steps = k.latency
+                if (0 if pending is None else len(pending)) != steps:  # type: ignore[arg-type]
+                    raise ValueError("pending: the checked path says why")
                 for j in range(steps):
-                    pv, pw = check_command(pending[j], "pending (a command sent)")
-                    pend[j, 0] = pv
-                    pend[j, 1] = pw
-                ov, ow = (math.nan, math.nan) if opponent_velocity is None else \
-                    check_command(opponent_velocity, "opponent_velocity")
-            else:
+                    r = pending[j]  # type: ignore[index]
+                    if type(r) is _ND:
+                        a[4 + 2 * j:6 + 2 * j] = r
+                    else:
+                        a[4 + 2 * j], a[5 + 2 * j] = r
+                uv, uw, tier, stage, rejected, ci, cj, slack, min_h, cmin = self._run_packed(
+                    self._c, k.tab, k.cand_brake, x, y, th, has_opp, ox, oy, oth, v, w,
+                    self._obs, self._mask, self._act, known)
+            except (TypeError, ValueError):
+                tier = -1
+            if tier < 0:  # the checked path: the typed error that says why (or, for an
+                # input the buffer does not take as is, e.g. a (2, 1) array, its values)
                 v0, w0, pend, ov, ow = self._actuation(velocity, pending, opponent_velocity)
-            uv, uw, tier, stage, rejected, ci, cj, slack, min_h, cmin = self._run_act(
-                self._c, k.tab, k.cand_brake, x, y, th, has_opp, ox, oy, oth, v, w, self._obs,
-                self._mask, v0, w0, pend, ov, ow)
+                uv, uw, tier, stage, rejected, ci, cj, slack, min_h, cmin = self._run_act(
+                    self._c, k.tab, k.cand_brake, x, y, th, has_opp, ox, oy, oth, v, w,
+                    self._obs, self._mask, v0, w0, pend, ov, ow)
         else:
             uv, uw, tier, stage, rejected, ci, cj, slack, min_h, cmin = self._run(
                 self._c, k.tab, k.cand, x, y, th, has_opp, ox, oy, oth, v, w, self._obs,

@@ -21,6 +21,7 @@ from safe_pe_cbf.actuator import ActuatorLimits, ramp_axis, ramp_one
 from safe_pe_cbf.batch import BatchedSafetyFilter
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import brake_path
+from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena
 from safe_pe_cbf.resolver import SafeActionResolver, Tier
 
@@ -156,3 +157,39 @@ def test_plain_python_kernels_equal_the_compiled_ones(name, tmp_path):
     for key, value in (("u", u), ("tier", rec.tier), ("min_h", rec.min_h), ("lo", lo),
                        ("hi", hi)):
         assert np.array_equal(plain[key], value), key
+
+
+def test_single_resolver_input_forms_agree_and_bad_inputs_raise():
+    """The single resolver's lean path (inputs copied into one buffer, checked in the
+    kernel) gives what the checked path gives for every accepted form, and every bad input
+    is a SafetyInputError."""
+    cfg = CONFIGS["shared_l2"]
+    rng = np.random.default_rng(5)
+    P, Q, O, mask, U = random_scenes(rng, 60, near=1.0)
+    V, PEND, QV = actuation_inputs(rng, 60, cfg)
+    QV[np.isnan(QV)] = 0.3
+    for n in range(len(P)):
+        r = SafeActionResolver(cfg, ARENA, O[n][mask[n]])
+        ref, rref = r.resolve(P[n], U[n], Q[n], velocity=V[n], pending=PEND[n],
+                              opponent_velocity=QV[n])
+        wide = np.stack([V[n], V[n]], axis=1)[:, 0]  # a strided view
+        forms = [(list(V[n]), [tuple(p) for p in PEND[n]], list(QV[n])),
+                 (wide, list(PEND[n]), QV[n].copy()),
+                 (tuple(V[n]), PEND[n].tolist(), tuple(QV[n]))]  # numpy scalars
+        for vel, pend, qv in forms:
+            one, rec = r.resolve(P[n], U[n], Q[n], velocity=vel, pending=pend,
+                                 opponent_velocity=qv)
+            assert np.array_equal(one, ref) and rec.tier == rref.tier, n
+    r = SafeActionResolver(cfg, ARENA, O[0][mask[0]])
+    ok = dict(velocity=V[0], pending=PEND[0], opponent_velocity=QV[0])
+    bad = [dict(velocity=None), dict(velocity=(np.nan, 0.0)),
+           dict(velocity=np.array([0.0, np.inf])), dict(velocity=(1e12, 0.0)), dict(velocity=(0.1,)), dict(velocity="ab"),
+           dict(velocity=np.zeros(3)), dict(pending=PEND[0][:1]), dict(pending=None),
+           dict(pending=[(0.0, np.nan), (0.0, 0.0)]), dict(pending=[("a", 0.0), (0.0, 0.0)]),
+           dict(pending=np.zeros((2, 3))), dict(opponent_velocity=(np.nan, np.nan)),
+           dict(opponent_velocity=(0.0, 0.0, 0.0)),
+           dict(opponent_velocity=np.array([np.inf, 0.0])), dict(velocity=V[0].reshape(2, 1))]
+    for change in bad:
+        with pytest.raises(SafetyInputError):
+            r.resolve(P[0], U[0], Q[0], **{**ok, **change})
+    r.resolve(P[0], U[0], Q[0], **ok)  # and the resolver still works

@@ -40,19 +40,16 @@ import math
 import time
 from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
-from rclpy.context import Context
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import deserialize_message
-from rclpy.signals import SignalHandlerOptions
 from safe_pe_msgs.msg import Arena as ArenaMsg, GameState, SafetyStatus
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
@@ -69,17 +66,12 @@ from safe_pe_cbf.ros_common.conversions import (
     split_game_state,
     velocity_from_odometry,
 )
-from safe_pe_cbf.ros_common.executors import (
-    executor_kind_or_exit,
-    make_executor,
-    spin_until_shutdown_requested,
-)
+from safe_pe_cbf.ros_common.executors import spin_until_shutdown
 from safe_pe_cbf.ros.filter_params import FilterNodeSettings, all_specs, settings_from_values
 from safe_pe_cbf.ros.filter_pipeline import FilterDecision, FilterPipeline
 from safe_pe_cbf.ros.markers import constraint_markers
 from safe_pe_cbf.ros_common.params import check_change, declare_specs, spec_values
 from safe_pe_cbf.ros_common.qos import LATCHED, reliable_qos
-from safe_pe_cbf.ros_common.shutdown import ShutdownGuard
 from safe_pe_cbf.ros.twist_cdr import (
     MalformedCommand,
     decode_twist,
@@ -450,6 +442,18 @@ class SafetyFilterNode(Node):
         self.diag_pub.publish(array)
 
     # -- shutdown --------------------------------------------------------------------------
+    def destroy_node(self) -> None:
+        """Say goodbye -- one zero command, so that the robot stops rather than coasting on
+        the last one -- then destroy the node (a failed goodbye is logged, never raised)."""
+        try:
+            self.publish_zero()
+        except Exception as exc:  # noqa: BLE001 - the context may be gone: still destroy
+            try:
+                self.get_logger().error(f"could not publish the zero command: {exc}")
+            except Exception:  # noqa: BLE001
+                pass
+        super().destroy_node()
+
     def publish_zero(self, wait_s: float = 0.5) -> None:
         """Publish one zero command and wait (bounded) until subscribers acknowledged it.
 
@@ -486,41 +490,14 @@ def main(args: list[str] | None = None) -> None:
 
     ``--executor events|single`` (before ``--ros-args``) or ``SAFE_PE_EXECUTOR`` picks the
     rclpy executor (:mod:`safe_pe_cbf.ros_common.executors`); default :data:`DEFAULT_EXECUTOR`.
-    A signal only sets a flag (:class:`ShutdownGuard`): the running callback finishes, then
-    the zero command goes out and the process exits with code 0.
+    The runner of every node (:func:`spin_until_shutdown`): a signal only sets a flag, the
+    running callback finishes, then :meth:`SafetyFilterNode.destroy_node` sends the zero
+    command and the process exits with code 0 (2 for invalid parameters at start-up).
 
     :param args: command-line arguments (``[--executor KIND] --ros-args ...``); default
         ``sys.argv``.
     """
-    kind = executor_kind_or_exit(args, DEFAULT_EXECUTOR, "safety_filter")
-    # Our own signal handling: rclpy's would invalidate the context before we can publish
-    # the final zero command, and raise KeyboardInterrupt inside a running callback.
-    with ShutdownGuard() as guard:
-        context = Context()
-        rclpy.init(args=args, context=context, signal_handler_options=SignalHandlerOptions.NO)
-        node = None
-        executor = None
-        try:
-            node = SafetyFilterNode(context=context)
-            executor = make_executor(kind, context)
-            executor.add_node(node)
-            node.get_logger().info(f"executor: {kind}")
-            spin_until_shutdown_requested(executor, kind, context, guard=guard)
-        except ValueError as err:  # invalid parameters at start-up: say what to fix
-            if node is None:
-                rclpy.logging.get_logger("safety_filter").fatal(str(err))
-                raise SystemExit(2) from err
-            raise
-        finally:
-            try:
-                if node is not None:
-                    node.publish_zero()
-            finally:
-                if executor is not None:
-                    executor.shutdown(timeout_sec=1.0)
-                if node is not None:
-                    node.destroy_node()
-                rclpy.try_shutdown(context=context)
+    spin_until_shutdown(SafetyFilterNode, "safety_filter", args, DEFAULT_EXECUTOR)
 
 
 if __name__ == "__main__":
