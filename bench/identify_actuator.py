@@ -31,13 +31,14 @@ import math
 import sys
 
 import numpy as np
-from safe_pe_cbf.actuator import ActuatorLimits, ramp_one
-from safe_pe_sim.config import EnvConfig, RobotConfig, load_profile
+from safe_pe_cbf.actuator import ActuatorLimits
+from safe_pe_sim.config import load_profile
 from safe_pe_sim.roles import ROLES
 
 from safe_pe_training.actuator_id import ActuatorEstimate, identify
 from safe_pe_training.actuator_log import Recording, write_csv
-from safe_pe_training.actuator_sim import manoeuvres, open_world, record_game
+from safe_pe_training.actuator_sim import (custom_game, manoeuvres, model_recording,
+                                           open_world, record_game, step_commands)
 
 #: (v_max, omega_max, limits, dt): Nav2's smoother defaults and a TurtleBot3-like base
 CASES = [
@@ -50,50 +51,6 @@ CASES = [
 #: the games ``--source sim`` drives by default
 SIM_PROFILES = ["diff_drive_nav2", "turtlebot3_burger_ramped", "custom"]
 LIMITS = ("linear_accel", "linear_decel", "angular_accel")
-
-
-def custom_game() -> EnvConfig:
-    """``default`` at dt 0.1 s with two periods of latency, bases that reverse, and other
-    limits per robot (the game test_actuator_id_sim.py checks too)."""
-    cfg = load_profile("default")
-    cfg.dt = 0.1
-    cfg.pursuer = RobotConfig(radius=0.2, v_min=-0.5, v_max=1.2, omega_max=2.0,
-                              actuator=ActuatorLimits(1.5, 2.0, 2.5, 2))
-    cfg.evader = RobotConfig(radius=0.15, v_min=-0.3, v_max=0.8, omega_max=3.0,
-                             actuator=ActuatorLimits(0.8, 1.2, 4.0, 2))
-    return cfg.validate()
-
-
-def manoeuvre(v_max: float, omega_max: float, dt: float, hold: float, repeats: int,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Step commands (each held ``hold`` +- 20 % seconds): the recording docs/actuation_id.md
-    asks for. Returns the linear and angular command of every control period."""
-    levels = [(v_max, 0.0), (0.0, 0.0), (0.0, omega_max), (0.0, -omega_max), (0.0, 0.0),
-              (0.5 * v_max, 0.5 * omega_max), (v_max, -0.5 * omega_max), (0.0, 0.0)]
-    v, w = [], []
-    for _ in range(repeats):
-        for lin, ang in levels:
-            n = int(round(hold * rng.uniform(0.8, 1.2) / dt))
-            v += [lin] * n
-            w += [ang] * n
-    return np.array(v), np.array(w)
-
-
-def record(limits: ActuatorLimits, dt: float, v_cmd: np.ndarray, w_cmd: np.ndarray,
-           noise: tuple[float, float], rng: np.random.Generator) -> Recording:
-    """What the model's odometry reports for these commands (plus noise), one row a period."""
-    fifo = [(0.0, 0.0)] * limits.latency_steps
-    v = w = 0.0
-    v_meas, w_meas = np.empty(v_cmd.size), np.empty(v_cmd.size)
-    for k in range(v_cmd.size):
-        fifo.append((float(v_cmd[k]), float(w_cmd[k])))
-        v_eff, w_eff = fifo.pop(0)
-        v, w = ramp_one(v, w, v_eff, w_eff, dt, limits.linear_accel, limits.linear_decel,
-                        limits.angular_accel)
-        v_meas[k], w_meas[k] = v, w
-    return Recording(np.arange(v_cmd.size) * dt, v_cmd, w_cmd,
-                     v_meas + rng.normal(0.0, noise[0], v_cmd.size),
-                     w_meas + rng.normal(0.0, noise[1], v_cmd.size), source="model")
 
 
 def report(case: str, dt: float, limits: ActuatorLimits, est: ActuatorEstimate) -> float:
@@ -123,9 +80,9 @@ def model_cases(args: argparse.Namespace, rng: np.random.Generator
     """The :data:`CASES` recorded with the model (``record``)."""
     out = []
     for v_max, omega_max, limits, dt in CASES:
-        v_cmd, w_cmd = manoeuvre(v_max, omega_max, dt, 2.0, args.repeats, rng)
-        rec = record(limits, dt, v_cmd, w_cmd, (args.noise * v_max, args.noise * omega_max),
-                     rng)
+        v_cmd, w_cmd = step_commands(v_max, omega_max, dt, 2.0, args.repeats, rng)
+        rec = model_recording(limits, dt, v_cmd, w_cmd,
+                              (args.noise * v_max, args.noise * omega_max), rng)
         out.append((f"v_max {v_max:g}", dt, limits, rec))
     return out
 

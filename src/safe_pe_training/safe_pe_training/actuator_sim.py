@@ -28,15 +28,18 @@ held over the step, as the simulator node stamps them (the command computed from
 from __future__ import annotations
 
 import math
+
 import numpy as np
+from safe_pe_cbf.actuator import ActuatorLimits, ramp_one
 from safe_pe_sim.config import (MAX_ARENA_EXTENT, MAX_SPAWN_TRIES, ArenaConfig, EnvConfig,
-                                ObstacleConfig, RobotConfig, SpawnConfig)
+                                ObstacleConfig, RobotConfig, SpawnConfig,
+                                load_profile)
 from safe_pe_sim.game import PursuitEvasionGame
 
 from safe_pe_training.actuator_log import Recording
 
 __all__ = ["SimRunError", "DisturbedRunError", "manoeuvre", "manoeuvres", "open_world",
-           "record_game", "MARGIN"]
+           "record_game", "MARGIN", "step_commands", "model_recording", "custom_game"]
 
 #: free gap [m] that the open world keeps between a body and a wall, and beyond the capture
 #: radius between the robots, after either robot drove as far as it can in the run
@@ -179,3 +182,66 @@ def record_game(world: EnvConfig, commands: np.ndarray, seed: int = 0, noise: fl
         out.append(Recording(t, commands[:, a, 0].copy(), commands[:, a, 1].copy(), *meas,
                              source=f"simulator ({('pursuer', 'evader')[a]})"))
     return out
+
+
+def step_commands(v_max: float, w_max: float, dt: float, hold: float, repeats: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The documented manoeuvre as bare commands: speed steps, braking from ``v_max``, turns
+    both ways, each held ``hold`` +- 20 % seconds.
+
+    :param v_max: top linear command [m/s]
+    :param w_max: top angular command [rad/s]
+    :param dt: control period [s]
+    :param hold: nominal seconds each command is held
+    :param repeats: times the sequence repeats
+    :param rng: draws the hold times
+    :return: the linear and the angular command of every control period
+    """
+    levels = [(v_max, 0.0), (0.0, 0.0), (0.0, w_max), (0.0, -w_max), (0.0, 0.0),
+              (0.5 * v_max, 0.5 * w_max), (v_max, -0.5 * w_max), (0.0, 0.0)]
+    v: list[float] = []
+    w: list[float] = []
+    for _ in range(repeats):
+        for lin, ang in levels:
+            n = int(round(hold * rng.uniform(0.8, 1.2) / dt))
+            v += [lin] * n
+            w += [ang] * n
+    return np.array(v), np.array(w)
+
+
+def model_recording(limits: ActuatorLimits, dt: float, v_cmd: np.ndarray, w_cmd: np.ndarray,
+                    noise: tuple[float, float], rng: np.random.Generator) -> Recording:
+    """What a base following :mod:`safe_pe_cbf.actuator`'s model reports for these commands:
+    command k takes effect at k + latency, each period ramps; plus Gaussian odometry noise.
+
+    :param limits: the base's limits
+    :param dt: control period [s]
+    :param v_cmd: linear command of every period [m/s]
+    :param w_cmd: angular command of every period [rad/s]
+    :param noise: odometry noise sigma (linear [m/s], angular [rad/s])
+    :param rng: draws the noise
+    """
+    queue = [(0.0, 0.0)] * limits.latency_steps
+    v = w = 0.0
+    v_meas, w_meas = np.empty(v_cmd.size), np.empty(v_cmd.size)
+    for k in range(v_cmd.size):
+        queue.append((float(v_cmd[k]), float(w_cmd[k])))
+        now = queue.pop(0)
+        v, w = ramp_one(v, w, now[0], now[1], dt, limits.linear_accel, limits.linear_decel,
+                        limits.angular_accel)
+        v_meas[k], w_meas[k] = v, w
+    return Recording(np.arange(v_cmd.size) * dt, v_cmd.astype(float), w_cmd.astype(float),
+                     v_meas + rng.normal(0.0, noise[0], v_cmd.size),
+                     w_meas + rng.normal(0.0, noise[1], v_cmd.size), source="model")
+
+
+def custom_game() -> EnvConfig:
+    """``default`` at dt 0.1 s with two periods of latency, bases that reverse, and other
+    limits per robot (a game the identification is checked on besides the profiles)."""
+    cfg = load_profile("default")
+    cfg.dt = 0.1
+    cfg.pursuer = RobotConfig(radius=0.2, v_min=-0.5, v_max=1.2, omega_max=2.0,
+                              actuator=ActuatorLimits(1.5, 2.0, 2.5, 2))
+    cfg.evader = RobotConfig(radius=0.15, v_min=-0.3, v_max=0.8, omega_max=3.0,
+                             actuator=ActuatorLimits(0.8, 1.2, 4.0, 2))
+    return cfg.validate()

@@ -16,42 +16,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from safe_pe_cbf.actuator import ActuatorLimits, ramp_one
+from safe_pe_cbf.actuator import ActuatorLimits
 from safe_pe_training.actuator_id import ExcitationError, RecordingError, identify
 from safe_pe_training.actuator_log import Recording, read_csv, write_csv, zero_order_hold
+from safe_pe_training.actuator_sim import model_recording, step_commands
 
 NOISE = (0.01, 0.02)   # odometry sigma [m/s], [rad/s]
-
-
-def steps(v_max: float, w_max: float, dt: float, hold: float, repeats: int,
-          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The documented manoeuvre: speed steps, braking from v_max, turns both ways."""
-    levels = [(v_max, 0.0), (0.0, 0.0), (0.0, w_max), (0.0, -w_max), (0.0, 0.0),
-              (0.5 * v_max, 0.5 * w_max), (v_max, -0.5 * w_max), (0.0, 0.0)]
-    v, w = [], []
-    for _ in range(repeats):
-        for lin, ang in levels:
-            n = int(round(hold * rng.uniform(0.8, 1.2) / dt))
-            v += [lin] * n
-            w += [ang] * n
-    return np.array(v), np.array(w)
-
-
-def model_run(limits: ActuatorLimits, dt: float, v_cmd: np.ndarray, w_cmd: np.ndarray,
-              noise: tuple[float, float], rng: np.random.Generator) -> Recording:
-    """Odometry of the model: command k takes effect at k + latency; each period ramps."""
-    queue = [(0.0, 0.0)] * limits.latency_steps
-    v = w = 0.0
-    v_meas, w_meas = np.empty(v_cmd.size), np.empty(v_cmd.size)
-    for k in range(v_cmd.size):
-        queue.append((float(v_cmd[k]), float(w_cmd[k])))
-        now = queue.pop(0)
-        v, w = ramp_one(v, w, now[0], now[1], dt, limits.linear_accel, limits.linear_decel,
-                        limits.angular_accel)
-        v_meas[k], w_meas[k] = v, w
-    return Recording(np.arange(v_cmd.size) * dt, v_cmd.astype(float), w_cmd.astype(float),
-                     v_meas + rng.normal(0.0, noise[0], v_cmd.size),
-                     w_meas + rng.normal(0.0, noise[1], v_cmd.size))
 
 
 def assert_recovered(limits: ActuatorLimits, rec: Recording, dt: float) -> None:
@@ -72,8 +42,8 @@ def assert_recovered(limits: ActuatorLimits, rec: Recording, dt: float) -> None:
 def test_recovers_the_configured_limits_within_10_percent(accel, latency, dt):
     limits = ActuatorLimits(accel, 1.6 * accel, 1.28 * accel, latency)
     rng = np.random.default_rng(round(100 * accel) + 10 * latency + round(100 * dt))
-    v_cmd, w_cmd = steps(1.0, 2.0, dt, 2.0, 3, rng)
-    assert_recovered(limits, model_run(limits, dt, v_cmd, w_cmd, NOISE, rng), dt)
+    v_cmd, w_cmd = step_commands(1.0, 2.0, dt, 2.0, 3, rng)
+    assert_recovered(limits, model_recording(limits, dt, v_cmd, w_cmd, NOISE, rng), dt)
 
 
 @settings(max_examples=12, deadline=None)
@@ -87,8 +57,8 @@ def test_recovers_random_limits(ramp_v, ramp_brake, ramp_w, latency, dt, v_max, 
                             2.0 / (ramp_w * dt), latency)
     rng = np.random.default_rng(seed)
     hold = dt * max(ramp_v, ramp_brake, 2 * ramp_w, 10.0) + 0.5
-    v_cmd, w_cmd = steps(v_max, 2.0, dt, hold, 3, rng)
-    assert_recovered(limits, model_run(limits, dt, v_cmd, w_cmd, (0.01 * v_max, 0.02), rng),
+    v_cmd, w_cmd = step_commands(v_max, 2.0, dt, hold, 3, rng)
+    assert_recovered(limits, model_recording(limits, dt, v_cmd, w_cmd, (0.01 * v_max, 0.02), rng),
                      dt)
 
 
@@ -96,10 +66,10 @@ def test_driving_backwards_too_gives_the_same_limits():
     """The documented loop drives forward and back: |v| ramps the same way both ways."""
     limits, dt = ActuatorLimits(1.0, 2.0, 3.0, 1), 0.1
     rng = np.random.default_rng(6)
-    v_cmd, w_cmd = steps(0.5, 2.0, dt, 1.5, 3, rng)
+    v_cmd, w_cmd = step_commands(0.5, 2.0, dt, 1.5, 3, rng)
     v_cmd = np.where(np.cumsum(np.diff(v_cmd, prepend=0.0) > 0) % 2 == 0, -v_cmd, v_cmd)
     assert v_cmd.min() < 0 < v_cmd.max()
-    assert_recovered(limits, model_run(limits, dt, v_cmd, w_cmd, NOISE, rng), dt)
+    assert_recovered(limits, model_recording(limits, dt, v_cmd, w_cmd, NOISE, rng), dt)
 
 
 def test_timing_jitter_of_the_samples_does_not_add_a_period():
@@ -107,8 +77,8 @@ def test_timing_jitter_of_the_samples_does_not_add_a_period():
     median interval exceeds dt by a fraction of a percent, the latency stays 2 periods."""
     limits, dt = ActuatorLimits(2.5, 3.0, 3.2, 2), 0.05
     rng = np.random.default_rng(4)
-    v_cmd, w_cmd = steps(1.0, 2.0, dt, 1.5, 2, rng)
-    rec = model_run(limits, dt, v_cmd, w_cmd, NOISE, rng)
+    v_cmd, w_cmd = step_commands(1.0, 2.0, dt, 1.5, 2, rng)
+    rec = model_recording(limits, dt, v_cmd, w_cmd, NOISE, rng)
     rec.t = rec.t * 1.002 + rng.uniform(0.0, 0.004, rec.t.size)
     est = identify(**rec.arrays(), dt=dt)
     assert est.latency_samples == 2 and est.latency_steps == 2, est.summary()
@@ -117,8 +87,8 @@ def test_timing_jitter_of_the_samples_does_not_add_a_period():
 
 def test_no_limit_is_reported_as_zero_with_a_note():
     rng = np.random.default_rng(3)
-    v_cmd, w_cmd = steps(1.0, 2.0, 0.05, 1.0, 2, rng)
-    rec = model_run(ActuatorLimits(2.0, 2.0, 0.0, 1), 0.05, v_cmd, w_cmd, NOISE, rng)
+    v_cmd, w_cmd = step_commands(1.0, 2.0, 0.05, 1.0, 2, rng)
+    rec = model_recording(ActuatorLimits(2.0, 2.0, 0.0, 1), 0.05, v_cmd, w_cmd, NOISE, rng)
     est = identify(**rec.arrays(), dt=0.05)
     assert est.angular_accel.value == 0.0 and "no limit seen" in est.angular_accel.note
     assert est.limits().angular_accel == 0.0 and est.latency_steps == 1
@@ -126,8 +96,8 @@ def test_no_limit_is_reported_as_zero_with_a_note():
 
 def _arrays(n: int = 200, dt: float = 0.05) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
-    v_cmd, w_cmd = steps(1.0, 2.0, dt, 1.0, 3, rng)
-    rec = model_run(ActuatorLimits(2.0, 2.0, 3.0, 1), dt, v_cmd[:n], w_cmd[:n], NOISE, rng)
+    v_cmd, w_cmd = step_commands(1.0, 2.0, dt, 1.0, 3, rng)
+    rec = model_recording(ActuatorLimits(2.0, 2.0, 3.0, 1), dt, v_cmd[:n], w_cmd[:n], NOISE, rng)
     return rec.arrays()
 
 
@@ -165,10 +135,10 @@ def test_constant_commands_say_every_manoeuvre_is_missing():
 
 def test_no_braking_asks_for_a_brake_from_speed():
     rng = np.random.default_rng(1)
-    v_cmd, w_cmd = steps(1.0, 2.0, 0.05, 1.5, 2, rng)
+    v_cmd, w_cmd = step_commands(1.0, 2.0, 0.05, 1.5, 2, rng)
     v_cmd = np.maximum.accumulate(v_cmd)        # speeds up once and never slows down
     v_cmd, w_cmd = np.r_[np.zeros(20), v_cmd], np.r_[np.zeros(20), w_cmd]   # from rest
-    rec = model_run(ActuatorLimits(2.0, 2.0, 3.0, 0), 0.05, v_cmd, w_cmd, NOISE, rng)
+    rec = model_recording(ActuatorLimits(2.0, 2.0, 3.0, 0), 0.05, v_cmd, w_cmd, NOISE, rng)
     with pytest.raises(ExcitationError, match="brake from speed") as info:
         identify(**rec.arrays(), dt=0.05)
     assert info.value.missing == ["linear_decel"]
@@ -182,7 +152,7 @@ def test_small_steps_only_cannot_tell_a_limit():
     v_cmd = np.repeat(np.tile(stairs, 2), 5)
     n = v_cmd.size
     w_cmd = np.repeat([0.0, 2.0, -2.0, 0.0], n // 4 + 1)[:n]
-    rec = model_run(ActuatorLimits(2.0, 2.0, 3.0, 0), dt, v_cmd, w_cmd, NOISE,
+    rec = model_recording(ActuatorLimits(2.0, 2.0, 3.0, 0), dt, v_cmd, w_cmd, NOISE,
                     np.random.default_rng(2))
     with pytest.raises(ExcitationError, match="within one sample") as info:
         identify(**rec.arrays(), dt=dt)

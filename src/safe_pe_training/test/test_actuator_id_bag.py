@@ -25,7 +25,8 @@ from safe_pe_training.actuator_id import RecordingError, identify  # noqa: E402
 from safe_pe_training.actuator_log import read_bag, read_csv, write_csv  # noqa: E402
 from safe_pe_training.bag import BagWriter  # noqa: E402
 from safe_pe_training.cli import main  # noqa: E402
-from test_actuator_id import NOISE, model_run, steps  # noqa: E402
+from safe_pe_training.actuator_sim import model_recording, step_commands  # noqa: E402
+from test_actuator_id import NOISE  # noqa: E402
 
 LIMITS = ActuatorLimits(2.5, 3.0, 3.2, 1)
 DT = 0.05
@@ -39,8 +40,8 @@ def _stamp(msg, ns: int) -> None:
 def write_run(path, stamped: bool = False):
     """The model's run as a bag; returns the recording it was made from."""
     rng = np.random.default_rng(5)
-    v_cmd, w_cmd = steps(1.0, 2.0, DT, 1.5, 2, rng)
-    rec = model_run(LIMITS, DT, v_cmd, w_cmd, NOISE, rng)
+    v_cmd, w_cmd = step_commands(1.0, 2.0, DT, 1.5, 2, rng)
+    rec = model_recording(LIMITS, DT, v_cmd, w_cmd, NOISE, rng)
     bag = BagWriter(path)
     bag.add_topic("/r/cmd_vel", f"geometry_msgs/msg/{'TwistStamped' if stamped else 'Twist'}")
     bag.add_topic("/r/odom", "nav_msgs/msg/Odometry")

@@ -17,28 +17,16 @@ import math
 import numpy as np
 import pytest
 import yaml
-from safe_pe_cbf.actuator import ActuatorLimits
 from safe_pe_sim.config import RobotConfig, load_profile
 from safe_pe_sim.vec_core import VectorizedPursuitEvasion
 
 from safe_pe_training.actuator_id import identify
 from safe_pe_training.actuator_log import read_csv, write_csv
-from safe_pe_training.actuator_sim import (DisturbedRunError, SimRunError, manoeuvre,
+from safe_pe_training.actuator_sim import (DisturbedRunError, SimRunError, custom_game, manoeuvre,
                                            manoeuvres, open_world, record_game)
 from safe_pe_training.cli import main
 
 LIMITS = ("linear_accel", "linear_decel", "angular_accel")
-
-
-def custom_game():
-    """dt 0.1 s, two periods of latency, bases that reverse, other limits per robot."""
-    cfg = load_profile("default")
-    cfg.dt = 0.1
-    cfg.pursuer = RobotConfig(radius=0.2, v_min=-0.5, v_max=1.2, omega_max=2.0,
-                              actuator=ActuatorLimits(1.5, 2.0, 2.5, 2))
-    cfg.evader = RobotConfig(radius=0.15, v_min=-0.3, v_max=0.8, omega_max=3.0,
-                             actuator=ActuatorLimits(0.8, 1.2, 4.0, 2))
-    return cfg.validate()
 
 
 GAMES = {"diff_drive_nav2": lambda: load_profile("diff_drive_nav2"),
