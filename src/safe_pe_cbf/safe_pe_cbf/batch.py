@@ -114,11 +114,15 @@ def build_loop_act(c, P, O, mask, Q, has_opp, V, PEND, QV, gv, gw, h, col, cnt, 
 
 
 @njit(cache=True)
-def resolve_loop_act(c, CL, tab, cand, gv, gw, h, col, cnt, U, out_u, tier, qp_ok, act_i,
-                     act_j, intervention, intervened):  # pragma: no cover - compiled
-    """:func:`resolve_loop` under the actuator model (each robot's constants ``CL[n]``; the
-    nominal passes when the velocity the base ramps to is certified)."""
+def resolve_loop(c, CL, tab, cand, gv, gw, h, col, cnt, U, out_u, tier, qp_ok, act_i, act_j,
+                 intervention, intervened):  # pragma: no cover - compiled
+    """:func:`~safe_pe_cbf.resolver.resolve_one` for each robot; returns 1 (filling nothing)
+    on a non-finite or huge command, else 0. Under the actuator model ``CL (N, K)`` holds each
+    robot's constants (the nominal passes when the velocity the base ramps to is certified;
+    an infeasible robot may evade, docs/actuation.md); ideal actuation: ``CL`` is ``(0, K)``
+    and every robot uses ``c``."""
     N, M = gv.shape
+    act = CL.shape[0] > 0
     for n in range(N):
         if _bad(U[n, 0], c[MAX_ABS_I]) or _bad(U[n, 1], c[MAX_ABS_I]):
             return 1
@@ -128,14 +132,21 @@ def resolve_loop_act(c, CL, tab, cand, gv, gw, h, col, cnt, U, out_u, tier, qp_o
     for n in range(N):
         v = U[n, 0]
         w = U[n, 1]
-        cl = CL[n]
-        if nominal_ok(c, cl, tab, gv[n], gw[n], h[n], col[n], cnt[n], v, w, g):
+        cl = CL[n] if act else c
+        # tier NOMINAL decided here with resolve_one's own first test (most robots): the call
+        # of the whole tier kernel, a dozen array arguments, is only paid by the others
+        if act:
+            nominal = nominal_ok(c, cl, tab, gv[n], gw[n], h[n], col[n], cnt[n], v, w, g)
+        else:
+            rhs(c, tab, 0, h[n], col[n], cnt[n], g)
+            nominal = certified(c, gv[n], gw[n], g, cnt[n], v, w, 0.0)
+        if nominal:
             uv, uw, t, ri, rj = v, w, 0, -1, -1
         else:
             uv, uw, t, _s, _rej, ri, rj, _slack = resolve_one(cl, tab, cand, gv[n], gw[n], h[n],
                                                               col[n], cnt[n], v, w, g, ax, ay,
                                                               b, pos, viol)
-            if t == 3:
+            if act and t == 3:
                 found, ev, ew = evade_backup(cl, gv[n], gw[n], g, col[n], cnt[n])
                 if found:
                     uv, uw = ev, ew
@@ -153,70 +164,20 @@ def resolve_loop_act(c, CL, tab, cand, gv, gw, h, col, cnt, U, out_u, tier, qp_o
 
 
 @njit(cache=True)
-def box_loop_act(CL, tab, cand, gv, gw, h, col, cnt, lo, hi, empty, stage
-                 ):  # pragma: no cover - compiled
-    """:func:`box_loop` with each robot's constants ``CL[n]`` (actuator model)."""
-    N, M = gv.shape
-    g, slack, load = jit.floats(M), jit.floats(M), jit.floats(M)
-    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
-    pos = jit.ints(M + 4)
-    rd = jit.floats(8)
-    for n in range(N):
-        lo[n, 0], hi[n, 0], lo[n, 1], hi[n, 1], empty[n], stage[n] = box_one(
-            CL[n], tab, cand, gv[n], gw[n], h[n], col[n], cnt[n], g, ax, ay, b, pos, viol, slack,
-            load, rd)
-
-
-@njit(cache=True)
-def resolve_loop(c, tab, cand, gv, gw, h, col, cnt, U, out_u, tier, qp_ok, act_i, act_j,
-                 intervention, intervened):  # pragma: no cover - compiled
-    """:func:`~safe_pe_cbf.resolver.resolve_one` for each robot; returns 1 (filling nothing)
-    on a non-finite or huge command, else 0."""
-    N, M = gv.shape
-    for n in range(N):
-        if _bad(U[n, 0], c[MAX_ABS_I]) or _bad(U[n, 1], c[MAX_ABS_I]):
-            return 1
-    g = jit.floats(M)
-    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
-    pos = jit.ints(M + 4)
-    for n in range(N):
-        v = U[n, 0]
-        w = U[n, 1]
-        # tier NOMINAL decided here with resolve_one's own first test (most robots): the call
-        # of the whole tier kernel, a dozen array arguments, is only paid by the others
-        rhs(c, tab, 0, h[n], col[n], cnt[n], g)
-        if certified(c, gv[n], gw[n], g, cnt[n], v, w, 0.0):
-            uv, uw, t, ri, rj = v, w, 0, -1, -1
-        else:
-            uv, uw, t, _s, _rej, ri, rj, _slack = resolve_one(c, tab, cand, gv[n], gw[n], h[n],
-                                                              col[n], cnt[n], v, w, g, ax, ay,
-                                                              b, pos, viol)
-        out_u[n, 0] = uv
-        out_u[n, 1] = uw
-        tier[n] = t
-        qp_ok[n] = t <= 1
-        act_i[n] = col[n, ri] if ri >= 0 else -1
-        act_j[n] = col[n, rj] if rj >= 0 else -1
-        dv = c[WV] * (uv - v)
-        dw = c[WW] * (uw - w)
-        intervention[n] = math.sqrt(dv * dv + dw * dw)
-        intervened[n] = uv != v or uw != w
-    return 0
-
-
-@njit(cache=True)
-def box_loop(c, tab, cand, gv, gw, h, col, cnt, lo, hi, empty, stage
+def box_loop(c, CL, tab, cand, gv, gw, h, col, cnt, lo, hi, empty, stage
              ):  # pragma: no cover - compiled
-    """:func:`~safe_pe_cbf.bounds.box_one` for each robot."""
+    """:func:`~safe_pe_cbf.bounds.box_one` for each robot (constants ``CL[n]`` under the
+    actuator model, else ``c``: ``CL`` is ``(0, K)``)."""
     N, M = gv.shape
+    act = CL.shape[0] > 0
     g, slack, load = jit.floats(M), jit.floats(M), jit.floats(M)
     ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
     pos = jit.ints(M + 4)
     rd = jit.floats(8)
     for n in range(N):
         lo[n, 0], hi[n, 0], lo[n, 1], hi[n, 1], empty[n], stage[n] = box_one(
-            c, tab, cand, gv[n], gw[n], h[n], col[n], cnt[n], g, ax, ay, b, pos, viol, slack,
-            load, rd)
+            CL[n] if act else c, tab, cand, gv[n], gw[n], h[n], col[n], cnt[n], g, ax, ay, b,
+            pos, viol, slack, load, rd)
 
 
 # ---------------------------------------------------------------- rows and records
@@ -415,6 +376,7 @@ class BatchedSafetyFilter:
         self._tab = np.asarray(k.tab, dtype=np.float64)
         self._cand = np.asarray(k.cand, dtype=np.float64)
         self._cand_brake = np.asarray(k.cand_brake, dtype=np.float64)
+        self._no_consts = np.empty((0, self._c.size))   # ideal actuation: every robot uses c
 
     # ------------------------------------------------------------------ barrier values
     def barrier_values(self, poses: np.ndarray, obstacles: np.ndarray,
@@ -504,12 +466,9 @@ class BatchedSafetyFilter:
         out = (np.empty((N, 2)), np.empty(N, dtype=np.int8), np.empty(N, dtype=bool),
                np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64), np.empty(N),
                np.empty(N, dtype=bool))
-        if rows.consts is not None:
-            bad = resolve_loop_act(self._c, rows.consts, self._tab, self._cand_brake, rows.gv,
-                                   rows.gw, rows.h, rows.col, rows.cnt, U, *out)
-        else:
-            bad = resolve_loop(self._c, self._tab, self._cand, rows.gv, rows.gw, rows.h,
-                               rows.col, rows.cnt, U, *out)
+        consts, cand = self._constants(rows)
+        bad = resolve_loop(self._c, consts, self._tab, cand, rows.gv, rows.gw, rows.h, rows.col,
+                           rows.cnt, U, *out)
         if bad:
             raise bad_commands(U)
         out_u, tier, qp_ok, act_i, act_j, intervention, intervened = out
@@ -518,6 +477,12 @@ class BatchedSafetyFilter:
             intervention=intervention, intervened=intervened, qp_feasible=qp_ok,
             active_i=act_i, active_j=act_j, names=column_names(rows.num_obstacles),
             solve_time=time.perf_counter() - t0)
+
+    def _constants(self, rows: FilterRows) -> tuple[np.ndarray, np.ndarray]:
+        """Each robot's constants (none with ideal actuation) and the backup candidates."""
+        if rows.consts is not None:
+            return rows.consts, self._cand_brake
+        return self._no_consts, self._cand
 
     def action_box_rows(self, rows: FilterRows, with_stage: bool = False
                         ) -> tuple[np.ndarray, ...]:
@@ -530,12 +495,9 @@ class BatchedSafetyFilter:
         N = rows.num_envs
         lo, hi = np.empty((N, 2)), np.empty((N, 2))
         empty, stage = np.empty(N, dtype=np.bool_), np.empty(N, dtype=np.int8)
-        if rows.consts is not None:
-            box_loop_act(rows.consts, self._tab, self._cand_brake, rows.gv, rows.gw, rows.h,
-                         rows.col, rows.cnt, lo, hi, empty, stage)
-        else:
-            box_loop(self._c, self._tab, self._cand, rows.gv, rows.gw, rows.h, rows.col,
-                     rows.cnt, lo, hi, empty, stage)
+        consts, cand = self._constants(rows)
+        box_loop(self._c, consts, self._tab, cand, rows.gv, rows.gw, rows.h, rows.col, rows.cnt,
+                 lo, hi, empty, stage)
         return (lo, hi, empty, stage) if with_stage else (lo, hi, empty)
 
     # ------------------------------------------------------------------ one-shot calls
