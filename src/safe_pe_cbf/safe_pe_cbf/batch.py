@@ -49,27 +49,35 @@ def _bad(x, lim):  # pragma: no cover - compiled
     return not abs(x) <= lim  # also true for NaN
 
 
+@njit(cache=True, inline="always")
+def _bad_scene(lim, P, O, mask, Q, has_opp):  # pragma: no cover - compiled
+    """Whether a pose or present obstacle is non-finite or huge, has a negative size or an
+    unknown kind."""
+    for n in range(P.shape[0]):
+        for j in range(3):
+            if _bad(P[n, j], lim) or (has_opp and _bad(Q[n, j], lim)):
+                return True
+        for k in range(O.shape[1]):
+            if mask[n, k]:
+                for j in range(O.shape[2]):
+                    if _bad(O[n, k, j], lim):
+                        return True
+                if O[n, k, 2] < 0.0:
+                    return True
+                if O.shape[2] > KIND and not (O[n, k, KIND] == CIRCLE or (
+                        O[n, k, KIND] == BOX and O[n, k, 3] >= 0.0)):
+                    return True
+    return False
+
+
 @njit(cache=True)
 def build_loop(c, P, O, mask, Q, has_opp, gv, gw, h, col, cnt, min_h, min_i
                ):  # pragma: no cover - compiled
     """Rows of N robots into ``(N, 5 + K)`` arrays (``cnt[n]`` rows each) and their smallest
     barrier value; returns 1 (filling nothing) on a non-finite or huge input, a negative
     size or an unknown kind of a present obstacle, else 0."""
-    lim = c[MAX_ABS_I]
-    for n in range(P.shape[0]):
-        for j in range(3):
-            if _bad(P[n, j], lim) or (has_opp and _bad(Q[n, j], lim)):
-                return 1
-        for k in range(O.shape[1]):
-            if mask[n, k]:
-                for j in range(O.shape[2]):
-                    if _bad(O[n, k, j], lim):
-                        return 1
-                if O[n, k, 2] < 0.0:
-                    return 1
-                if O.shape[2] > KIND and not (O[n, k, KIND] == CIRCLE or (
-                        O[n, k, KIND] == BOX and O[n, k, 3] >= 0.0)):
-                    return 1
+    if _bad_scene(c[MAX_ABS_I], P, O, mask, Q, has_opp):
+        return 1
     for n in range(P.shape[0]):
         m = fill_rows(c, P[n, 0], P[n, 1], P[n, 2], has_opp, Q[n, 0], Q[n, 1], Q[n, 2], O[n],
                       mask[n], gv[n], gw[n], h[n], col[n])
@@ -87,21 +95,8 @@ def build_loop_act(c, P, O, mask, Q, has_opp, V, PEND, QV, gv, gw, h, col, cnt, 
     :func:`~safe_pe_cbf.actuated.actuated_rows` from the held velocities ``V (N, 2)`` and
     the commands not yet in effect ``PEND (N, L, 2)``, the opponents' held velocities ``QV
     (N, 2)`` (NaN: unknown); each robot's constants into ``CL``."""
-    lim = c[MAX_ABS_I]
-    for n in range(P.shape[0]):
-        for j in range(3):
-            if _bad(P[n, j], lim) or (has_opp and _bad(Q[n, j], lim)):
-                return 1
-        for k in range(O.shape[1]):
-            if mask[n, k]:
-                for j in range(O.shape[2]):
-                    if _bad(O[n, k, j], lim):
-                        return 1
-                if O[n, k, 2] < 0.0:
-                    return 1
-                if O.shape[2] > KIND and not (O[n, k, KIND] == CIRCLE or (
-                        O[n, k, KIND] == BOX and O[n, k, 3] >= 0.0)):
-                    return 1
+    if _bad_scene(c[MAX_ABS_I], P, O, mask, Q, has_opp):
+        return 1
     for n in range(P.shape[0]):
         m = actuated_rows(c, CL[n], P[n, 0], P[n, 1], P[n, 2], V[n, 0], V[n, 1], PEND[n],
                           has_opp, Q[n, 0], Q[n, 1], Q[n, 2], QV[n, 0], QV[n, 1], O[n], mask[n],
