@@ -4,18 +4,13 @@ ideal configuration untouched by the new inputs."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cbf_random import random_scenes
+from plain_python import run_plain_python
 from safe_pe_cbf.actuated import _chord
 from safe_pe_cbf.actuator import ActuatorLimits, ramp_axis, ramp_one
 from safe_pe_cbf.batch import BatchedSafetyFilter
@@ -142,11 +137,7 @@ np.savez(sys.argv[3], u=u, tier=rec.tier, min_h=rec.min_h, lo=lo, hi=hi)
 @pytest.mark.parametrize("name", ["shared_l2", "worst_l1"])
 def test_plain_python_kernels_equal_the_compiled_ones(name, tmp_path):
     cfg = CONFIGS[name]
-    dump = tmp_path / "plain.npz"
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
-    subprocess.run([sys.executable, "-c", _PLAIN, str(Path(__file__).parent),
-                    json.dumps(cfg.to_dict()), str(dump)], env=env, check=True, timeout=600)
-    plain = np.load(dump)
+    plain = run_plain_python(_PLAIN, cfg, tmp_path)
     rng = np.random.default_rng(11)
     P, Q, O, mask, U = random_scenes(rng, 200, near=0.8)
     V, PEND, QV = actuation_inputs(rng, 200, cfg)

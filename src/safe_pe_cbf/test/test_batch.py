@@ -1,16 +1,11 @@
 """BatchedSafetyFilter: bitwise-identical to the single-robot path (and its compiled loop to
 the same loop in plain Python); barrier values; input."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from cbf_random import random_scenes
+from plain_python import run_plain_python
 from safe_pe_cbf.batch import BatchedSafetyFilter, barrier_values, min_barrier
 from safe_pe_cbf.bounds import safe_action_box
 from safe_pe_cbf.config import CBFConfig
@@ -151,11 +146,7 @@ def test_plain_python_loop_equals_the_compiled_one(name, tmp_path):
     """The kernels without numba (a robot, NUMBA_DISABLE_JIT=1) give the compiled results
     bitwise: commands, records (active constraints too) and boxes, every tier."""
     cfg = CONFIGS[name]
-    dump = tmp_path / "plain.npz"
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
-    subprocess.run([sys.executable, "-c", _PLAIN, str(Path(__file__).parent),
-                    json.dumps(cfg.to_dict()), str(dump)], env=env, check=True, timeout=600)
-    plain = np.load(dump)
+    plain = run_plain_python(_PLAIN, cfg, tmp_path)
     P, Q, O, mask, U = random_scenes(np.random.default_rng(5), 1500, near=0.8)
     filt = BatchedSafetyFilter(cfg, ARENA)
     tiers = set()

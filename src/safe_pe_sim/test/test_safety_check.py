@@ -73,12 +73,19 @@ def test_walls_and_collision_per_agent() -> None:
     assert describe(0, 0.0) == ""
 
 
-def test_prefilter_is_exact_and_scalar_matches() -> None:
-    rng = np.random.default_rng(0)
-    n, k = 3000, 3
+def _random_steps(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Poses ``(n, 2, 3)`` around the default arena and commands ``(n, 2, 2)`` beyond the
+    limits (both robots)."""
     prev = np.concatenate((rng.uniform(-5.2, 5.2, (n, 2, 2)),
                            rng.uniform(-math.pi, math.pi, (n, 2, 1))), axis=-1)
     cmds = np.stack((rng.uniform(-2, 2, (n, 2)), rng.uniform(-4, 4, (n, 2))), axis=-1)
+    return prev, cmds
+
+
+def test_prefilter_is_exact_and_scalar_matches() -> None:
+    rng = np.random.default_rng(0)
+    n, k = 3000, 3
+    prev, cmds = _random_steps(rng, n)
     obstacles = np.concatenate((rng.uniform(-4, 4, (n, k, 2)), rng.uniform(0.1, 1.5, (n, k, 1))),
                                axis=-1)
     mask = rng.uniform(size=(n, k)) < 0.7
@@ -139,9 +146,7 @@ def test_a_fast_robot_crossing_a_thin_wall_segment_is_caught() -> None:
 def test_box_clearances_prefilter_exact_and_scalar_matches() -> None:
     rng = np.random.default_rng(3)
     n, k = 3000, 3
-    prev = np.concatenate((rng.uniform(-5.2, 5.2, (n, 2, 2)),
-                           rng.uniform(-math.pi, math.pi, (n, 2, 1))), axis=-1)
-    cmds = np.stack((rng.uniform(-2, 2, (n, 2)), rng.uniform(-4, 4, (n, 2))), axis=-1)
+    prev, cmds = _random_steps(rng, n)
     obstacles = _boxes(rng, n, k)
     mask = rng.uniform(size=(n, k)) < 0.7
     radii = np.array([0.15, 0.2])
