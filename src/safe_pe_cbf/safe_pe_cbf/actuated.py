@@ -9,16 +9,19 @@ docs/actuation.md derives them; in short, for a robot whose velocity ramps at th
   pose, and the command decides the velocity held in the period after the latency;
 * that velocity must be reachable in one period (the limits of the QP become the reachable
   box of the ramp from the held velocity ``(v_prev, w_prev)``);
-* every barrier ``h`` becomes ``H = h - S(v_prev, w_prev)``, ``S`` the VCP path of the full
-  brake (:func:`~safe_pe_cbf.constraints.brake_path`), and the row asks
-  ``h(next) - S(u) >= (1 - gamma) H`` with ``S(u)`` over-estimated by its chord over the
-  reachable box (``S`` is convex): one half-plane, like the ideal rows;
-* the robot pair: "worst_case" grows the opponent by its reach over the latency, "shared"
-  keeps the split of docs/cbf.md with the opponent's braking bound (latency 0) or a
-  commitment row at the sampled state (latency >= 1).
+* a wall or obstacle barrier ``h`` (convex) becomes ``H = h - S_n``, ``S_n`` how far the full
+  brake (:func:`~safe_pe_cbf.constraints.brake_path`) can move the VCP *towards* it, given
+  the headings the brake can take; the row asks ``h(next) - S_n(u) >= (1 - gamma) max(H, 0)``
+  with ``S_n(u)`` over-estimated by its chord over the reachable box (convex): one
+  half-plane per row, like the ideal rows, each with its own right-hand-side offset;
+* the robot pair keeps the path length ``S`` of the brake: "worst_case" grows the opponent by
+  its reach over the latency, "shared" keeps the split of docs/cbf.md with the opponent's
+  braking bound, at the predicted instant when both latencies are equal, else a commitment
+  row at the sampled state.
 
 :func:`actuated_rows` writes a robot's own copy ``cl`` of the packed constants (reachable
-limits, right-hand-side offsets, held velocity) and its rows; the resolver tiers
+limits, held velocity) followed by one right-hand-side offset per row
+(:data:`~safe_pe_cbf.constraints.ROW_EXTRA`), and its rows; the resolver tiers
 (:func:`~safe_pe_cbf.resolver.resolve_one`) and the safe box
 (:func:`~safe_pe_cbf.bounds.box_one`) then run unchanged on ``cl``, with the full brake
 (command ``(0, 0)``) as the only backup candidate. With ideal actuation none of this runs
@@ -33,12 +36,13 @@ from safe_pe_cbf.actuator import ramp_axis, ramp_one
 from safe_pe_cbf.constraints import (ANG_ACC, C, D, DT, LIN_ACC, LIN_DEC, OPP_ANG_ACC,
                                      OPP_COMMIT, OPP_D, OPP_LATENCY, OPP_LIN_ACC, OPP_LIN_DEC,
                                      OPP_QX, OPP_QY, OPP_SPEED, OPP_V_MAX, OPP_W_MAX,
-                                     PAIR_EXTRA, PAIR_R, SHARED, STATIC_EXTRA, TH_PRED, V_MAX,
+                                     PAIR_R, ROW_EXTRA, SHARED, TH_PRED, V_MAX,
                                      V_MIN, V_PREV, W_MAX, W_MIN, W_PREV, X_PRED, Y_PRED,
                                      _bonus, brake_path, certified, fill_rows, rhs)
 from safe_pe_cbf.jit import njit
 
-__all__ = ["advance", "actuated_rows", "nominal_ok", "opponent_commitment_from", "evade_backup",
+__all__ = ["advance", "actuated_rows", "nominal_ok", "opponent_commitment_from",
+           "opponent_reach", "evade_backup",
            "CHORD_EPS"]
 
 #: added to every chord's intercept [m] so that rounding never makes it an under-estimate
@@ -86,8 +90,16 @@ def opponent_commitment_from(c, ov, ow):  # pragma: no cover - compiled
     """Bound on the path the opponent's VCP still travels if it brakes from now on, given its
     held velocity ``(ov, ow)`` (NaN: unknown, then the bound at its speed limits): its
     latency with speeds growing at its acceleration limits, then its full brake."""
+    return opponent_reach(c, ov, ow)[1]
+
+
+@njit(cache=True, inline="always")
+def opponent_reach(c, ov, ow):  # pragma: no cover - compiled
+    """``(latency path, commitment)``: bounds on the path the opponent's VCP travels through
+    its latency, and on the whole path if it brakes from now on
+    (:func:`opponent_commitment_from`)."""
     if not (ov == ov and ow == ow):
-        return c[OPP_COMMIT]
+        return c[OPP_LATENCY] * c[DT] * c[OPP_SPEED], c[OPP_COMMIT]
     dt = c[DT]
     do = c[OPP_D]
     v = abs(ov)
@@ -97,8 +109,38 @@ def opponent_commitment_from(c, ov, ow):  # pragma: no cover - compiled
         v = _grow(v, c[OPP_LIN_ACC], dt, c[OPP_V_MAX])
         w = _grow(w, c[OPP_ANG_ACC], dt, c[OPP_W_MAX])
         lam += dt * math.sqrt(v * v + do * do * w * w)
-    return (lam + brake_path(v, c[OPP_LIN_DEC] * dt, dt)
-            + do * brake_path(w, c[OPP_ANG_ACC] * dt, dt))
+    return lam, (lam + brake_path(v, c[OPP_LIN_DEC] * dt, dt)
+                 + do * brake_path(w, c[OPP_ANG_ACC] * dt, dt))
+
+
+@njit(cache=True, inline="always")
+def _cone(lo, hi):  # pragma: no cover - compiled
+    """The heading interval ``[lo, hi]`` (relative to the predicted heading) as ``(cos, sin)``
+    of its middle and of its half-width, and whether it covers every direction."""
+    mid = 0.5 * (lo + hi)
+    half = 0.5 * (hi - lo)
+    return math.cos(mid), math.sin(mid), math.cos(half), math.sin(half), half >= math.pi
+
+
+@njit(cache=True, inline="always")
+def _approach(a, b, cm, sm, ch, sh, full):  # pragma: no cover - compiled
+    """``max(0, max a cos(t) + b sin(t))`` over the interval of :func:`_cone`: the largest
+    rate at which a unit speed along a heading in the interval lowers a barrier whose row is
+    ``(gv, gw) = (a, d b)`` (``a = -grad h . e(theta)``, ``b = -grad h . e_perp(theta)``)."""
+    r = math.sqrt(a * a + b * b)
+    if full:
+        return r
+    cosang = a * cm + b * sm  # r cos(angle between (a, b) and the middle)
+    if cosang >= r * ch:  # the direction of steepest approach is inside the interval
+        return r
+    return max(0.0, cosang * ch + abs(b * cm - a * sm) * sh)  # r cos(angle - half)
+
+
+@njit(cache=True, inline="always")
+def _turn(w, dw, dt, hold):  # pragma: no cover - compiled
+    """Heading change of the full brake after a period in which ``w`` was held (plus that
+    period's own ``dt w`` if ``hold``)."""
+    return hold * dt * w + (brake_path(w, dw, dt) if w >= 0.0 else -brake_path(-w, dw, dt))
 
 
 @njit(cache=True, inline="always")
@@ -114,7 +156,7 @@ def actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, o
     right-hand-side offsets, ``v_prev, w_prev``).
 
     :param c: packed constants (:meth:`~safe_pe_cbf.constraints.Consts.packed`)
-    :param cl: output, same length as ``c``
+    :param cl: output, ``len(c) + len(mask) + 5`` long
     :param x: pose at the sampling instant, x [m] (``y``, ``th`` likewise)
     :param v0: velocity held in the period that ends at the sampling instant [m/s]
     :param w0: its angular part [rad/s]
@@ -163,31 +205,67 @@ def actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, o
     cl[W_MAX] = whi
     dv = ld * dt
     dw = wa * dt
-    s0 = brake_path(abs(v), dv, dt) + d * brake_path(abs(w), dw, dt)
+    bv0 = brake_path(abs(v), dv, dt)  # path of the brake from period tau on (linear part)
+    bw0 = brake_path(abs(w), dw, dt)  # ... and its heading change [rad]
+    s0 = bv0 + d * bw0
     av, bv = _chord(vlo, vhi, dv, dt, 0.0)
     aw, bw = _chord(wlo, whi, dw, dt, 0.0)
-    base = (s0 - (bv + d * bw)) / dt
+    blo = brake_path(abs(vlo), dv, dt)
+    bhi = brake_path(abs(vhi), dv, dt)
+    # headings of the brake from tau (held w) and of the brake after any command of the box
+    t0 = _turn(w, dw, dt, 0.0)
+    pm, ps, pc, pn, pfull = _cone(min(0.0, t0), max(0.0, t0))
+    # (the heading at the start of that brake, th + dt w, and at its end both grow with w)
+    qm, qs, qc, qn, qfull = _cone(min(dt * wlo, _turn(wlo, dw, dt, 1.0)),
+                                  max(dt * whi, _turn(whi, dw, dt, 1.0)))
     # the arc-deviation coefficient of the reachable box (docs/cbf.md §3 with its limits)
     wr = max(abs(wlo), abs(whi))
     vr = max(abs(vlo), abs(vhi))
     cr = 0.5 * wr * math.sqrt(vr * vr + d * d * wr * wr)
     cl[C] = cr
     m = fill_rows(cl, xp, yp, thp, has_opp, ox, oy, oth, obs, mask, gv, gw, h, col)
-    gva = av / dt
-    gwa = d * aw / dt
-    for i in range(m):
-        gv[i] += gva
-        gw[i] += gwa
-        h[i] -= s0
-    cl[STATIC_EXTRA] = cr * dt - base
-    cl[PAIR_EXTRA] = cr * dt + (0.0 if c[SHARED] == 1.0 else c[OPP_SPEED]) - base
+    crdt = cr * dt
     L = len(pend)
+    shared = c[SHARED] == 1.0
+    lam2, commit2 = opponent_reach(c, ov, ow) if has_opp else (0.0, 0.0)
+    pv, pvb, pw, pwb = av, bv, aw, bw  # the pair row's chords
+    if has_opp and shared and L > 0 and c[OPP_LATENCY] == L:
+        # at the predicted instant (§4): the normal towards the opponent's predicted VCP is
+        # within eps of the one towards its sampled VCP; the row pays eps |J u| dt for it
+        dist = h[0] + c[PAIR_R]  # VCP distance, predicted pose to the sampled opponent
+        eps = min(2.0, 2.0 * lam2 / dist) if dist > 0.0 else 2.0
+        pv, pvb = _chord(vlo, vhi, dv, dt, eps * dt)
+        pw, pwb = _chord(wlo, whi, dw, dt, eps * dt)
+    for i in range(m):
+        h0 = h[i]
+        if col[i] == 0:  # the pair: the direction-blind bound (docs/actuation.md §4)
+            gv[i] += pv / dt
+            gw[i] += d * pw / dt
+            h[i] = h0 - s0
+            cl[ROW_EXTRA + i] = (crdt + (0.0 if shared else c[OPP_SPEED])
+                                 - (s0 - (pvb + d * pwb)) / dt)
+            continue
+        # walls and obstacles: the brake's approach along the headings it can take (§3)
+        a = gv[i]
+        b = gw[i] / d
+        r = math.sqrt(a * a + b * b)
+        kp = _approach(a, b, pm, ps, pc, pn, pfull) if v >= 0.0 else _approach(
+            -a, -b, pm, ps, pc, pn, pfull)
+        fwd = _approach(a, b, qm, qs, qc, qn, qfull)
+        rev = _approach(-a, -b, qm, qs, qc, qn, qfull)
+        flo = (rev if vlo < 0.0 else fwd) * blo
+        fhi = (rev if vhi < 0.0 else fwd) * bhi
+        sl = (fhi - flo) / (vhi - vlo) if vhi > vlo else 0.0
+        gv[i] += sl / dt
+        gw[i] += r * d * aw / dt
+        h[i] = max(h0 - (kp * bv0 + r * d * bw0), 0.0)
+        cl[ROW_EXTRA + i] = crdt - (h0 - h[i] - (flo - sl * vlo + CHORD_EPS + r * d * bw)) / dt
     if has_opp:
-        if c[SHARED] == 0.0:  # worst case: the opponent's reach over the latency
+        if not shared:  # worst case: the opponent's reach over the latency
             h[0] -= L * dt * c[OPP_SPEED]
-        elif L == 0:  # shared: the opponent brakes within its bound
-            h[0] = max(h[0] - opponent_commitment_from(c, ov, ow), 0.0)
-        else:  # shared with latency: the commitment row at the sampled state
+        elif L == 0 or c[OPP_LATENCY] == L:  # shared: the opponent brakes within its bound
+            h[0] = max(h[0] - commit2, 0.0)
+        else:  # shared, latencies differ: the commitment row at the sampled state
             px = x + d * math.cos(th)
             py = y + d * math.sin(th)
             qx = ox + c[OPP_D] * math.cos(oth)
@@ -205,7 +283,7 @@ def actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, o
             h[0] = max(dist - c[PAIR_R] - lam - s0 - opponent_commitment_from(c, ov, ow), 0.0)
             # + cr dt: the certificate bonus (c - c(u)) dt of certified() must not loosen this
             # row, which has no arc-deviation term of its own
-            cl[PAIR_EXTRA] = cr * dt - (k1 + s0 - (gvb + d * gwb)) / dt
+            cl[ROW_EXTRA] = crdt - (k1 + s0 - (gvb + d * gwb)) / dt
     return m
 
 

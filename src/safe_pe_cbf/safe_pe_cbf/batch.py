@@ -224,7 +224,7 @@ class FilterRows:
     :param num_obstacles: K (obstacle slots)
     :param config: the filter's configuration at build time
     :param arena: the filter's arena at build time
-    :param consts: ``(N, len(CONST_NAMES))`` each robot's constants under the actuator model
+    :param consts: ``(N, len(CONST_NAMES) + 5 + K)`` each robot's constants under the actuator model
         (docs/actuation.md: reachable limits, held velocity), None with ideal actuation
     """
 
@@ -282,7 +282,7 @@ def _build_act(k: Consts, c: np.ndarray, P: np.ndarray, O: np.ndarray, M: np.nda
     shape = (N, 5 + K)
     out = (np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape, dtype=np.int64),
            np.empty(N, dtype=np.int64), np.empty(N), np.empty(N, dtype=np.int64))
-    CL = np.empty((N, len(c)))
+    CL = np.empty((N, len(c) + out[0].shape[1]))  # constants, one offset per row
     if build_loop_act(c, P, O, M, P if Q is None else Q, Q is not None, V, PEND, QV, *out, CL):
         check_batch_values(P, O, M, Q)  # raises with the details
     return out, CL

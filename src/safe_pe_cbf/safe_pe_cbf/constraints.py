@@ -39,7 +39,7 @@ from safe_pe_cbf.jit import njit
 __all__ = ["ConstraintSet", "build_constraints", "Consts", "fill_rows", "rhs", "group_of",
            "certified", "certificate_bonus", "column_names", "relaxation_stages",
            "check_arena_fits", "WALL_NAMES", "PHYSICAL_TOL", "brake_path",
-           "opponent_commitment"]
+           "opponent_commitment", "ROW_EXTRA"]
 
 #: Absolute tolerance [m] of the physical check of every solver result: a QP or relaxed
 #: command is accepted only if each of its unscaled rows, with the command's own certificate
@@ -67,6 +67,9 @@ CONST_NAMES = ("d", "opp_d", "pair_r", "off", "x_min", "x_max", "y_min", "y_max"
  LATENCY, SHARED, OPP_SPEED, OPP_COMMIT, SHARE, OPP_LIN_ACC, OPP_LIN_DEC, OPP_ANG_ACC,
  OPP_LATENCY, OPP_V_MAX, OPP_W_MAX, V_PREV, W_PREV, X_PRED, Y_PRED, TH_PRED, OPP_QX,
  OPP_QY) = range(len(CONST_NAMES))
+#: where a robot's copy of the constants under the actuator model continues with one
+#: right-hand-side offset per row (``extra`` of row ``i`` at ``ROW_EXTRA + i``, see :func:`rhs`)
+ROW_EXTRA = len(CONST_NAMES)
 
 
 def column_names(K: int) -> list[str]:
@@ -297,8 +300,16 @@ def fill_rows(c, x, y, th, has_opp, ox, oy, oth, obs, mask, gv, gw, h, col):  # 
 
 @njit(cache=True, inline="always")
 def rhs(c, tab, s, h, col, m, g):  # pragma: no cover - compiled
-    """``g[i] = coef(group, gamma of stage s) h[i] - extra(group)`` for the ``m`` rows."""
+    """``g[i] = coef(group, gamma of stage s) h[i] - extra`` for the ``m`` rows: ``extra``
+    per group (``c[PAIR_EXTRA]``, ``c[STATIC_EXTRA]``), or per row where ``c`` is longer than
+    :data:`CONST_NAMES` (a robot's constants under the actuator model: ``c[ROW_EXTRA + i]``)."""
     t = tab[s]
+    if len(c) > ROW_EXTRA:
+        for i in range(m):
+            j = col[i]
+            g[i] = (t[GROUP_COLLISION if j == 0 else (GROUP_ARENA if j < 5 else GROUP_OBSTACLES)]
+                    * h[i] - c[ROW_EXTRA + i])
+        return
     for i in range(m):  # group_of written out: a call per row costs in plain Python
         j = col[i]
         if j == 0:

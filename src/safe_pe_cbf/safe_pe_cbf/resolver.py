@@ -170,7 +170,7 @@ def resolve_pose_act(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, ma
     col = jit.ints(M)
     ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
     pos = jit.ints(M + 4)
-    cl = jit.floats(len(c))
+    cl = jit.floats(len(c) + M)  # constants, then one right-hand-side offset per row
     m = actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, obs, mask,
                       gv, gw, h, col)
     imin = argmin_h(h, m)

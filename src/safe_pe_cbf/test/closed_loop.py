@@ -192,29 +192,36 @@ class ActuatedPlant:
     applies the one whose latency has passed through :func:`ramp_held`, and ``held`` is the
     velocity held in the last period (what odometry reports at the next sample).
 
-    :param N: envs; ``R``: robots per env; ``latency``: periods (same for all)
+    :param N: envs; ``R``: robots per env
+    :param latency: periods, one for all robots or ``(R,)`` (``queues[r]``: ``(N, L_r, 2)``)
     :param accel, decel, ang_accel: ``(R,)`` limits per robot (0: at once)
     """
 
     def __init__(self, N, R, latency, accel, decel, ang_accel, dt):
         self.dt = dt
-        self.latency = latency
+        self.latencies = [int(latency)] * R if np.ndim(latency) == 0 else [int(x) for x in latency]
+        self.latency = max(self.latencies)
         self.lim = (np.asarray(accel, float), np.asarray(decel, float),
                     np.asarray(ang_accel, float))
         self.held = np.zeros((N, R, 2))
-        self.queue = np.zeros((N, R, latency, 2))
+        self.queues = [np.zeros((N, L, 2)) for L in self.latencies]
 
     def pending(self, r):
-        """``(N, latency, 2)`` commands of robot ``r`` sent but not yet in effect."""
-        return self.queue[:, r].copy()
+        """``(N, L_r, 2)`` commands of robot ``r`` sent but not yet in effect."""
+        return self.queues[r].copy()
+
+    def keep(self, rows):
+        """Only the envs ``rows`` from now on (index or mask)."""
+        self.held = self.held[rows]
+        self.queues = [q[rows] for q in self.queues]
 
     def step(self, cmds):
         """Queue ``cmds (N, R, 2)`` and return the velocities held for this period."""
-        if self.latency:
-            effect = self.queue[:, :, 0].copy()
-            self.queue = np.concatenate([self.queue[:, :, 1:], cmds[:, :, None]], axis=2)
-        else:
-            effect = cmds
+        effect = cmds.copy()
+        for r, q in enumerate(self.queues):
+            if q.shape[1]:
+                effect[:, r] = q[:, 0]
+                self.queues[r] = np.concatenate([q[:, 1:], cmds[:, r, None]], axis=1)
         acc, dec, wacc = (a[None, :] for a in self.lim)
         v = ramp_held(self.held[..., 0], effect[..., 0], self.dt, acc, dec)
         w = ramp_held(self.held[..., 1], effect[..., 1], self.dt, wacc, wacc)

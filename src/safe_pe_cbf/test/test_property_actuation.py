@@ -11,6 +11,7 @@ Hypothesis draws the speed, limits, latency and scene (v_max in {0.22, 1, 2} m/s
 {1, 2.5} m/s^2, latency in {0, 1, 2}). The long run (>= 1e6 steps) is bench/bench_actuation.py.
 """
 
+import copy
 import math
 
 import numpy as np
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from closed_loop import (ActuatedPlant, adversarial_commands, arc_step, body_clearance,
-                          surface_distance)
+                          static_clearance, surface_distance)
 from safe_pe_cbf.actuator import ActuatorLimits
 from safe_pe_cbf.batch import BatchedSafetyFilter
 from safe_pe_cbf.config import CBFConfig
@@ -63,18 +64,22 @@ def safe_start(rng, N, arena, O, filters):
 
 
 def run_closed_loop(seed, v_max, accel, latency, dt, gamma, size, n_obstacles, N=192, T=60):
-    """Closed loop of both robots; asserts no body contact; returns the number braked."""
+    """Closed loop of both robots; asserts no body contact; returns the number braked.
+
+    ``latency``: periods, the same for both robots or one each ``(L_0, L_1)``."""
     rng = np.random.default_rng(seed)
     arena = Arena(0.0, size, 0.0, size)
-    act = ActuatorLimits(accel, accel, 3.2, latency)
+    lat = (latency, latency) if np.ndim(latency) == 0 else tuple(latency)
+    acts = [ActuatorLimits(accel, accel, 3.2, L) for L in lat]
     radius = 0.15
-    cfg = CBFConfig(v_max=v_max, opponent_v_max=v_max, gamma=gamma, dt=dt, margin=0.0,
-                    robot_radius=radius, opponent_radius=radius, collision_mode="shared",
-                    collision_share=0.5, actuator=act, opponent_actuator=act)
-    filters = [BatchedSafetyFilter(cfg, arena), BatchedSafetyFilter(cfg, arena)]
+    cfgs = [CBFConfig(v_max=v_max, opponent_v_max=v_max, gamma=gamma, dt=dt, margin=0.0,
+                      robot_radius=radius, opponent_radius=radius, collision_mode="shared",
+                      collision_share=0.5, actuator=acts[a], opponent_actuator=acts[1 - a])
+            for a in range(2)]
+    filters = [BatchedSafetyFilter(cfg, arena) for cfg in cfgs]
     O = scene(rng, N, size, n_obstacles)
     poses = safe_start(rng, N, arena, O, filters)
-    plant = ActuatedPlant(N, 2, latency, [accel] * 2, [accel] * 2, [3.2] * 2, dt)
+    plant = ActuatedPlant(N, 2, lat, [accel] * 2, [accel] * 2, [3.2] * 2, dt)
     radii = np.array([radius, radius])
     braked = 0
     mode = rng.integers(0, 4, (N, 2))
@@ -115,6 +120,79 @@ def run_closed_loop(seed, v_max, accel, latency, dt, gamma, size, n_obstacles, N
 def test_zero_body_contacts_with_ramps_and_latency(seed, v_max, accel, latency, dt, gamma,
                                                    size, n_obstacles):
     run_closed_loop(seed, v_max, accel, latency, dt, gamma, size, n_obstacles)
+
+
+@pytest.mark.parametrize("latencies", [(0, 1), (1, 2), (2, 0)])
+@pytest.mark.parametrize("v_max,accel", [(1.0, 2.5), (2.0, 1.0)])
+def test_zero_body_contacts_when_the_latencies_differ(latencies, v_max, accel):
+    """The pair row at the sampled state (docs/actuation.md §4, latencies that differ)."""
+    run_closed_loop(11 + sum(latencies), v_max, accel, latencies, 0.05, 1.0, 3.5, 2)
+
+
+def vcp_clearance(poses, arena, O, radius, d):
+    """Clearance (N,) of each robot's VCP to the walls and obstacles inflated by ``radius + d``:
+    the barrier the filter keeps >= 0 (it implies body clearance, whatever the heading)."""
+    xy = poses[..., :2] + d * np.stack([np.cos(poses[..., 2]), np.sin(poses[..., 2])], -1)
+    return static_clearance(xy[:, None], arena, O, np.array([radius + d]))[:, 0]
+
+
+def brake_tail_clearance(poses, plant, cmds, arena, O, radius, d):
+    """Smallest VCP clearance (N,) from now on when ``cmds (N, 2)`` is sent (None: nothing
+    new is decided) and the full brake after it, under ``plant`` (a copy is stepped)."""
+    plant = copy.deepcopy(plant)
+    dt = plant.dt
+    low = np.full(poses.shape[0], np.inf)
+    send = np.zeros((poses.shape[0], 1, 2)) if cmds is None else cmds[:, None]
+    for _ in range(plant.latency + 200):
+        held = plant.step(send)
+        for s in range(1, SUBSTEPS + 1):
+            sub = arc_step(poses, held[:, 0], dt * s / SUBSTEPS)
+            low = np.minimum(low, vcp_clearance(sub, arena, O, radius, d))
+        poses = arc_step(poses, held[:, 0], dt)
+        send = np.zeros_like(send)
+        if not np.any(held) and not any(np.any(q) for q in plant.queues):
+            return low
+    raise AssertionError("the full brake did not stop the robots")
+
+
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), v_max=st.sampled_from([0.22, 1.0, 2.0]),
+       accel=st.sampled_from([1.0, 2.5]), latency=st.sampled_from([0, 1, 2]),
+       dt=st.sampled_from([0.05, 0.1]), gamma=st.sampled_from([0.3, 1.0]))
+def test_every_command_leaves_a_clear_brake_after_it(seed, v_max, accel, latency, dt, gamma):
+    """One call, no history: from any state whose full brake (the commands already sent, then
+    the brake) keeps the VCP clear, the filter's command, held for a period and followed by
+    the full brake, keeps it clear too (docs/actuation.md §3: the certificate each row gives,
+    here checked against an independent integration of the ramps, not the rows' algebra)."""
+    rng = np.random.default_rng(seed)
+    N, size, radius, d = 4096, 4.0, 0.15, 0.05
+    arena = Arena(0.0, size, 0.0, size)
+    act = ActuatorLimits(accel, accel, 3.2, latency)
+    cfg = CBFConfig(v_max=v_max, v_min=-0.25 * v_max, gamma=gamma, dt=dt, margin=0.0,
+                    robot_radius=radius, vcp_offset=d, actuator=act)
+    filt = BatchedSafetyFilter(cfg, arena)
+    O = scene(rng, N, size, 3)
+    poses = np.stack([rng.uniform(0.0, size, N), rng.uniform(0.0, size, N),
+                      rng.uniform(-np.pi, np.pi, N)], axis=-1)
+    plant = ActuatedPlant(N, 1, latency, [accel], [accel], [3.2], dt)
+    lim = np.array([v_max, cfg.omega_max])
+    plant.held[:, 0] = rng.uniform(-1.0, 1.0, (N, 2)) * lim * [rng.choice([0.25, 1.0]), 1.0]
+    plant.held[:, 0, 0] = np.clip(plant.held[:, 0, 0], cfg.v_min, v_max)
+    plant.queues[0][:] = rng.uniform(-1.0, 1.0, (N, latency, 2)) * lim
+    plant.queues[0][..., 0] = np.clip(plant.queues[0][..., 0], cfg.v_min, v_max)
+    keep = (vcp_clearance(poses, arena, O, radius, d) >= 0.0) & (
+        brake_tail_clearance(poses, plant, None, arena, O, radius, d) >= 0.0)
+    assert keep.sum() >= 200, keep.sum()
+    poses, O = poses[keep], O[keep]
+    plant.keep(keep)
+    nominal = np.c_[rng.choice([cfg.v_min, v_max], len(poses)),
+                    rng.uniform(-cfg.omega_max, cfg.omega_max, len(poses))]
+    cmds, rec = filt.resolve(poses, nominal, O, velocities=plant.held[:, 0],
+                             pending=plant.pending(0))
+    low = brake_tail_clearance(poses, plant, cmds, arena, O, radius, d)
+    assert np.all(low >= -BODY_TOL), (low.min(), int(np.argmin(low)), rec.tier[np.argmin(low)])
+    assert np.any(rec.tier != 3) and np.any(rec.tier != 0)  # the QP and the brake both ran
 
 
 def test_enough_steps_were_checked():
