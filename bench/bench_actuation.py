@@ -19,7 +19,10 @@ driving this ramped plant (what the same robot drives when the filter ignores it
 hits things: its contacts are printed). Last, the per-call time of the single-robot resolver
 with and without the model, measured side by side on the same states (p50, p99, ratio).
 
-    python bench/bench_actuation.py [--steps 1000000] [--episode 200] [--size 5] [--quick]
+Both in a crowded 5 m arena (the contact stress: braking distances up to 2 m against the free
+space) and in the 20 m arena of the shipped default and diff_drive_nav2 profiles.
+
+    python bench/bench_actuation.py [--steps 1000000] [--episode 200] [--sizes 5 20] [--quick]
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ ANG_ACCEL = 3.2
 OMEGA_MAX = 2.84
 SIZE = 5.0
 ARENA = Arena(0.0, SIZE, 0.0, SIZE)
+#: what each default arena stands for
+ARENA_NOTES = {5.0: "crowded: the contact stress, braking distances up to 2 m",
+               20.0: "the shipped default and diff_drive_nav2 profiles' arena"}
 SUBSTEPS = 10
 TOL = 1e-9  # [m] rounding slack of the body check
 
@@ -258,23 +264,14 @@ def call_times(n_states: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return t_ideal, t_model
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, default=1_000_000,
-                    help="env steps in total over the 18 cells (each env step: 2 robots)")
-    ap.add_argument("--episode", type=int, default=200, help="steps per episode (from rest)")
-    ap.add_argument("--size", type=float, default=SIZE,
-                    help="arena side [m] (default 5: crowded; the default game profile's is 20)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--quick", action="store_true", help="a smoke run (~36 000 steps)")
-    args = ap.parse_args()
-    set_arena(args.size)
+def run_arena(size: float, steps: int, episode: int, seed: int) -> None:
+    """The 18 cells in a square arena of side ``size``: one table and its totals."""
+    set_arena(size)
     cells = [(v, a, lat) for v in (0.22, 1.0, 2.0) for a in (1.0, 2.5) for lat in (0, 1, 2)]
-    total_steps = 36_000 if args.quick else args.steps
-    envs = max(1, math.ceil(total_steps / (len(cells) * args.episode)))
-    print(f"{len(cells)} cells x {envs} envs x {args.episode} steps = "
-          f"{len(cells) * envs * args.episode} env steps; arena {SIZE:g} m, 4 obstacles, "
-          f"dt {DT} s, 10 sub-steps")
+    envs = max(1, math.ceil(steps / (len(cells) * episode)))
+    print(f"\narena {SIZE:g} m ({ARENA_NOTES.get(SIZE, 'custom')}): {len(cells)} cells x "
+          f"{envs} envs x {episode} steps = {len(cells) * envs * episode} env steps; "
+          f"4 obstacles, dt {DT} s, 10 sub-steps")
     print("mean |v| [m/s] and intervention rate of: model = this filter on the ramped plant; "
           "ideal = ideal filter, ideal plant; i/ramp = ideal filter, ramped plant")
     print(f"{'v_max':>5} {'acc':>4} {'lat':>3} | {'contacts':>8} {'min clear':>9} | "
@@ -284,10 +281,10 @@ def main() -> None:
     worst_ratio = math.inf
     t_start = time.time()
     for k, (v_max, accel, lat) in enumerate(cells):
-        seed = args.seed * 1000 + k
-        m = run_cell(v_max, accel, lat, envs, args.episode, seed, True, True)
-        i = run_cell(v_max, accel, lat, envs, args.episode, seed, False, False)
-        r = run_cell(v_max, accel, lat, envs, args.episode, seed, False, True)
+        cell_seed = seed * 1000 + k
+        m = run_cell(v_max, accel, lat, envs, episode, cell_seed, True, True)
+        i = run_cell(v_max, accel, lat, envs, episode, cell_seed, False, False)
+        r = run_cell(v_max, accel, lat, envs, episode, cell_seed, False, True)
         robot_steps = 2 * m["steps"]
         ratio = m["speed"] / i["speed"]
         worst_ratio = min(worst_ratio, ratio)
@@ -302,16 +299,33 @@ def main() -> None:
         total["ideal"] += i["speed"]
         total["ramp"] += r["speed"]
         total["worst"] = min(total["worst"], m["worst"])
-    print(f"total: {total['steps']} env steps ({2 * total['steps']} filtered robot steps), "
-          f"{total['contacts']} body contacts (smallest clearance {total['worst']:.4f} m); "
-          f"mean speed {total['speed'] / total['ideal']:.0%} of the ideal filter on an ideal "
-          f"plant (worst cell {worst_ratio:.0%}), {total['speed'] / total['ramp']:.0%} of the "
-          f"ideal filter on the ramped plant; {time.time() - t_start:.0f} s")
+    print(f"total {SIZE:g} m: {total['steps']} env steps ({2 * total['steps']} filtered robot "
+          f"steps), {total['contacts']} body contacts (smallest clearance "
+          f"{total['worst']:.4f} m); mean speed {total['speed'] / total['ideal']:.0%} of the "
+          f"ideal filter on an ideal plant (worst cell {worst_ratio:.0%}), "
+          f"{total['speed'] / total['ramp']:.0%} of the ideal filter on the ramped plant; "
+          f"{time.time() - t_start:.0f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=1_000_000,
+                    help="env steps per arena over the 18 cells (each env step: 2 robots)")
+    ap.add_argument("--episode", type=int, default=200, help="steps per episode (from rest)")
+    ap.add_argument("--sizes", type=float, nargs="+", default=[5.0, 20.0],
+                    help="arena sides [m] (default 5: crowded, and 20: the default game "
+                         "profile's and diff_drive_nav2's)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true", help="a smoke run (~36 000 steps per arena)")
+    args = ap.parse_args()
+    for size in args.sizes:
+        run_arena(size, 36_000 if args.quick else args.steps, args.episode, args.seed)
     t_ideal, t_model = call_times(400 if args.quick else 4000, args.seed)
     p = lambda t, q: 1e6 * float(np.percentile(t, q))  # noqa: E731
-    print(f"resolver per call, same states, alternating blocks: ideal p50 {p(t_ideal, 50):.1f} "
-          f"us p99 {p(t_ideal, 99):.1f} us; with the model (latency 1) p50 {p(t_model, 50):.1f} "
-          f"us p99 {p(t_model, 99):.1f} us; ratio p50 {p(t_model, 50) / p(t_ideal, 50):.2f}x")
+    print(f"\nresolver per call, same states, alternating blocks: ideal p50 "
+          f"{p(t_ideal, 50):.1f} us p99 {p(t_ideal, 99):.1f} us; with the model (latency 1) p50 "
+          f"{p(t_model, 50):.1f} us p99 {p(t_model, 99):.1f} us; ratio p50 "
+          f"{p(t_model, 50) / p(t_ideal, 50):.2f}x")
 
 
 if __name__ == "__main__":
