@@ -192,21 +192,23 @@ class Stack:
             if key.startswith('policy/'):
                 node.stop()                  # timer off + one zero nominal command
         time.sleep(0.3)                      # nominal commands in flight reach the filters
+        stopped = set()
         for key, node in self.nodes.items():
-            if key.startswith('filter/') and hasattr(node, 'publish_zero'):
+            if key.startswith('filter/'):
                 if self.executor is not None:
                     self.executor.remove_node(node)   # no late nominal after the zero
                     time.sleep(0.1)                   # a callback already running ends
-                try:
-                    node.publish_zero()      # one zero cmd_vel, acknowledged by the sim
+                try:  # its goodbye: one zero cmd_vel, acknowledged by the sim (still running)
+                    node.destroy_node()
                 except Exception as exc:  # noqa: BLE001 - keep stopping the others
-                    self._say(f'{key}: could not publish the zero command: {exc}')
+                    self._say(f'{key}: error while stopping: {exc}')
+                stopped.add(key)
         self.stop_event.set()
         if self._spin_thread is not None:
             self._spin_thread.join(timeout=10.0)
         if self.executor is not None:
             drain_executor(self.executor)    # no node is destroyed under a running callback
-        for key in reversed(list(self.nodes)):
+        for key in reversed([k for k in self.nodes if k not in stopped]):
             try:
                 if self.executor is not None and self.nodes[key] in self.executor.get_nodes():
                     self.executor.remove_node(self.nodes[key])
