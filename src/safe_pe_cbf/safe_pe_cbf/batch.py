@@ -34,6 +34,7 @@ from safe_pe_cbf.constraints import (MAX_ABS_I, WV, WW, Consts, argmin_h, certif
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import MAX_ABS, Arena
 from safe_pe_cbf.jit import njit
+from safe_pe_cbf.qp import scratch
 from safe_pe_cbf.resolver import resolve_one
 
 __all__ = ["BACKENDS", "BatchRecord", "BatchedSafetyFilter", "FilterRows", "barrier_values",
@@ -122,8 +123,7 @@ def resolve_loop(c, CL, tab, cand, gv, gw, h, col, cnt, U, out_u, tier, qp_ok, a
         if _bad(U[n, 0], c[MAX_ABS_I]) or _bad(U[n, 1], c[MAX_ABS_I]):
             return 1
     g = jit.floats(M)
-    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
-    pos = jit.ints(M + 4)
+    ax, ay, b, viol, pos = scratch(M)
     for n in range(N):
         v = U[n, 0]
         w = U[n, 1]
@@ -166,8 +166,7 @@ def box_loop(c, CL, tab, cand, gv, gw, h, col, cnt, lo, hi, empty, stage
     N, M = gv.shape
     act = CL.shape[0] > 0
     g, slack, load = jit.floats(M), jit.floats(M), jit.floats(M)
-    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
-    pos = jit.ints(M + 4)
+    ax, ay, b, viol, pos = scratch(M)
     rd = jit.floats(8)
     for n in range(N):
         lo[n, 0], hi[n, 0], lo[n, 1], hi[n, 1], empty[n], stage[n] = box_one(

@@ -35,7 +35,7 @@ from safe_pe_cbf.constraints import (TOL, V_MAX, V_MIN, W_MAX, W_MIN, Consts,
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena, check_pose, obstacles_array
 from safe_pe_cbf.jit import njit
-from safe_pe_cbf.qp import scale_rows, solve_rows
+from safe_pe_cbf.qp import scale_rows, scratch, solve_rows
 
 __all__ = ["ActionBox", "safe_action_box", "box_one", "box_pose_act", "BOX_EPS"]
 
@@ -174,8 +174,7 @@ def box_pose(c, tab, cand, x, y, th, has_opp, ox, oy, oth, obs, mask
     gv, gw, h, g, slack, load = (jit.floats(M), jit.floats(M), jit.floats(M), jit.floats(M),
                                  jit.floats(M), jit.floats(M))
     col = jit.ints(M)
-    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
-    pos = jit.ints(M + 4)
+    ax, ay, b, viol, pos = scratch(M)
     m = fill_rows(c, x, y, th, has_opp, ox, oy, oth, obs, mask, gv, gw, h, col)
     return box_one(c, tab, cand, gv, gw, h, col, m, g, ax, ay, b, pos, viol, slack, load,
                    jit.floats(8))
@@ -190,8 +189,7 @@ def box_pose_act(c, tab, cand, x, y, th, has_opp, ox, oy, oth, obs, mask, v0, w0
     gv, gw, h, g, slack, load = (jit.floats(M), jit.floats(M), jit.floats(M), jit.floats(M),
                                  jit.floats(M), jit.floats(M))
     col = jit.ints(M)
-    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
-    pos = jit.ints(M + 4)
+    ax, ay, b, viol, pos = scratch(M)
     cl = jit.floats(len(c) + M)  # constants, then one right-hand-side offset per row
     m = actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, obs, mask,
                       gv, gw, h, col)

@@ -24,8 +24,8 @@ from safe_pe_cbf import jit
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.jit import njit
 
-__all__ = ["QPResult", "solve_exact", "solve_rows", "scale_rows", "qp_rows", "DEFAULT_TOL",
-           "PARALLEL_EPS", "MULT_TOL"]
+__all__ = ["QPResult", "solve_exact", "solve_rows", "scale_rows", "qp_rows", "scratch",
+           "DEFAULT_TOL", "PARALLEL_EPS", "MULT_TOL"]
 
 DEFAULT_TOL = 1e-9
 #: pairs of unit rows with |det| below this are treated as parallel (no vertex)
@@ -151,6 +151,14 @@ def solve_rows(z0x, z0y, ax, ay, b, n, tol, viol):  # pragma: no cover - compile
 
 
 @njit(cache=True, inline="always")
+def scratch(m):  # pragma: no cover - compiled
+    """``(ax, ay, b, viol, pos)``: the scratch :func:`qp_rows` needs for ``m`` rows (``m + 4``
+    entries each: the rows and the four limits)."""
+    return (jit.floats(m + 4), jit.floats(m + 4), jit.floats(m + 4), jit.floats(m + 4),
+            jit.ints(m + 4))
+
+
+@njit(cache=True, inline="always")
 def qp_rows(gv, gw, g, m, v, w, wv, ww, lo_v, hi_v, lo_w, hi_w, tol, ax, ay, b, pos, viol
             ):  # pragma: no cover - compiled
     """The QP on rows ``gv v + gw w <= g`` (``m`` of them) and the limits.
@@ -213,8 +221,7 @@ def solve_exact(u_nom: Sequence[float], weights: Sequence[float], G: np.ndarray,
     gv, gw = np.ascontiguousarray(G[:, 0]), np.ascontiguousarray(G[:, 1])
     if not jit.AVAILABLE:  # plain Python: lists beat numpy scalars
         gv, gw, g = gv.tolist(), gw.tolist(), g.tolist()
-    ax, ay, b, viol = (jit.floats(m + 4) for _ in range(4))
-    pos = jit.ints(m + 4)
+    ax, ay, b, viol, pos = scratch(m)
     n, bad = scale_rows(gv, gw, g, m, wv, ww, lo_v, hi_v, lo_w, hi_w, ax, ay, b, pos)
     if not bad:
         zx, zy, ok, i, j = solve_rows(wv * unv, ww * unw, ax, ay, b, n, tol, viol)

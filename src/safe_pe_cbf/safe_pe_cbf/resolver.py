@@ -49,7 +49,7 @@ from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena, check_command, check_pose, obstacles_tuple
 from safe_pe_cbf.jit import njit
 from safe_pe_cbf.osqp_solver import OSQPSolver, osqp_rows
-from safe_pe_cbf.qp import qp_rows
+from safe_pe_cbf.qp import qp_rows, scratch
 
 __all__ = ["Tier", "ResolverRecord", "SafeActionResolver", "relaxation_stages",
            "check_arena_fits", "resolve_one", "resolve_pose", "resolve_pose_act",
@@ -144,8 +144,7 @@ def resolve_pose(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, mask
     M = len(mask) + 5
     gv, gw, h, g = jit.floats(M), jit.floats(M), jit.floats(M), jit.floats(M)
     col = jit.ints(M)
-    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
-    pos = jit.ints(M + 4)
+    ax, ay, b, viol, pos = scratch(M)
     m = fill_rows(c, x, y, th, has_opp, ox, oy, oth, obs, mask, gv, gw, h, col)
     uv, uw, tier, stage, rejected, ri, rj, slack = resolve_one(c, tab, cand, gv, gw, h, col, m,
                                                                v, w, g, ax, ay, b, pos, viol)
@@ -168,8 +167,7 @@ def resolve_pose_act(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, ma
     M = len(mask) + 5
     gv, gw, h, g = jit.floats(M), jit.floats(M), jit.floats(M), jit.floats(M)
     col = jit.ints(M)
-    ax, ay, b, viol = jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4), jit.floats(M + 4)
-    pos = jit.ints(M + 4)
+    ax, ay, b, viol, pos = scratch(M)
     cl = jit.floats(len(c) + M)  # constants, then one right-hand-side offset per row
     m = actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, obs, mask,
                       gv, gw, h, col)
