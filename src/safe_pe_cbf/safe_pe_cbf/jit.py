@@ -2,11 +2,12 @@
 
 The filter's kernels (:mod:`safe_pe_cbf.constraints`, :mod:`~safe_pe_cbf.qp`,
 :mod:`~safe_pe_cbf.backup`, :mod:`~safe_pe_cbf.bounds`, :mod:`~safe_pe_cbf.resolver`, the
-loops of :mod:`~safe_pe_cbf.batch`) and the simulator's observation kernel import ``njit``,
-``prange`` and the scratch allocators from here. Without numba -- or with
-``NUMBA_DISABLE_JIT=1`` in the environment, e.g. on a robot that should not compile -- they
-run as plain Python: ``prange`` is ``range`` and the scratch buffers are Python lists (indexed
-like the arrays the compiled code gets, and faster than numpy scalars in the interpreter).
+loops of :mod:`~safe_pe_cbf.batch`) and the simulator's kernels (:mod:`safe_pe_sim.kernels`,
+the observation and actuation kernels) import ``njit``, ``prange`` and the scratch allocators
+from here. Without numba -- or with ``NUMBA_DISABLE_JIT=1`` in the environment, e.g. on a
+robot that should not compile -- they run as plain Python: ``prange`` is ``range`` and the
+scratch buffers are Python lists (indexed like the arrays the compiled code gets, and faster
+than numpy scalars in the interpreter).
 """
 
 from __future__ import annotations
