@@ -2,11 +2,12 @@
 
 The filter's kernels (:mod:`safe_pe_cbf.constraints`, :mod:`~safe_pe_cbf.qp`,
 :mod:`~safe_pe_cbf.backup`, :mod:`~safe_pe_cbf.bounds`, :mod:`~safe_pe_cbf.resolver`, the
-loops of :mod:`~safe_pe_cbf.batch`) and the simulator's observation kernel import ``njit``,
-``prange`` and the scratch allocators from here. Without numba -- or with
-``NUMBA_DISABLE_JIT=1`` in the environment, e.g. on a robot that should not compile -- they
-run as plain Python: ``prange`` is ``range`` and the scratch buffers are Python lists (indexed
-like the arrays the compiled code gets, and faster than numpy scalars in the interpreter).
+loops of :mod:`~safe_pe_cbf.batch`) and the simulator's kernels (:mod:`safe_pe_sim.kernels`,
+the observation and actuation kernels) import ``njit``, ``prange`` and the scratch allocators
+from here. Without numba -- or with ``NUMBA_DISABLE_JIT=1`` in the environment, e.g. on a
+robot that should not compile -- they run as plain Python: ``prange`` is ``range`` and the
+scratch buffers are Python lists (indexed like the arrays the compiled code gets, and faster
+than numpy scalars in the interpreter).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 
 __all__ = ["AVAILABLE", "BACKENDS", "njit", "prange", "floats", "ints", "pick_backend",
-           "with_globals", "depends_on_core"]
+           "with_globals", "depends_on_core", "tree_stamp", "source_stamp"]
 
 #: ``auto``: numba when it is installed, else numpy.
 BACKENDS = ("auto", "numba", "numpy")
@@ -37,31 +38,61 @@ except ImportError:  # pragma: no cover
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
-#: modules outside this package whose kernels inline this package's (see depends_on_core)
-_DEPENDENTS: set[str] = set()
+#: modules outside this package whose kernels inline this package's (see depends_on_core),
+#: each with the directory of sibling modules its kernels also inline (or None)
+_DEPENDENTS: dict[str, str | None] = {}
 
 
-def depends_on_core(path: str) -> None:
+def depends_on_core(path: str, also: str | None = None) -> None:
     """Key numba's on-disk cache of the kernels in module file ``path`` (outside this
     package) on this package's core modules too, as for the package's own kernels: call it
     from a module whose kernels inline ours (the simulator's observation kernel inlines the
     box barrier), so that a changed barrier recompiles them rather than loading stale code.
 
+    numba stamps a cached function with its own file only: a module whose compiled functions
+    call kernels of sibling modules (the simulator's :mod:`safe_pe_sim.kernels` package)
+    passes their directory as ``also``, so that a change to any ``.py`` file under it
+    recompiles its kernels too.
+
     :param path: the module's ``__file__``
+    :param also: directory whose ``.py`` files (recursively, without ``__pycache__``) are
+        added to the stamp, e.g. ``os.path.dirname(__file__)``; None: only the core
     """
-    _DEPENDENTS.add(os.path.abspath(path))
+    _DEPENDENTS[os.path.abspath(path)] = None if also is None else os.path.abspath(also)
+
+
+def tree_stamp(root: str, skip: tuple[str, ...] = ()) -> tuple:
+    """Relative name, mtime and size of every ``.py`` file under ``root`` (sorted; the
+    directories named in ``skip`` and ``__pycache__`` left out): what a cache stamp compares.
+
+    :param root: directory to walk
+    :param skip: names of sub-directories to leave out
+    """
+    out = []
+    for base, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in skip and d != "__pycache__")
+        for name in sorted(f for f in files if f.endswith(".py")):
+            st = os.stat(os.path.join(base, name))
+            out.append((os.path.relpath(os.path.join(base, name), root), st.st_mtime,
+                        st.st_size))
+    return tuple(out)
 
 
 def _package_stamp() -> tuple:
     """Name, mtime and size of every core module of the package (not ``ros/``)."""
-    out = []
-    for root, dirs, files in os.walk(_PACKAGE):
-        dirs[:] = sorted(d for d in dirs if d not in ("ros", "__pycache__"))
-        for name in sorted(f for f in files if f.endswith(".py")):
-            st = os.stat(os.path.join(root, name))
-            out.append((os.path.relpath(os.path.join(root, name), _PACKAGE), st.st_mtime,
-                        st.st_size))
-    return tuple(out)
+    return tree_stamp(_PACKAGE, skip=("ros",))
+
+
+def source_stamp(path: str, core: tuple) -> tuple:
+    """The part of a kernel's cache stamp this module adds for the module file ``path``:
+    ``(core,)`` for this package's modules and for dependents without sibling files, else
+    ``(core, tree_stamp(also))`` with ``also`` as given to :func:`depends_on_core`.
+
+    :param path: the kernel's module file
+    :param core: :func:`_package_stamp` (taken once at import)
+    """
+    also = _DEPENDENTS.get(os.path.abspath(path))
+    return (core,) if also is None else (core, tree_stamp(also))
 
 
 def _version_the_cache() -> None:
@@ -70,7 +101,8 @@ def _version_the_cache() -> None:
     numba stamps a cached function with its own file only, but the kernels inline each other
     across modules (the batched loop inlines the row builder of ``constraints.py``, the
     barrier rows of ``barriers/``): a changed callee would leave a stale compiled caller. The
-    stamp here covers every core module, so any change recompiles every kernel once. Uses
+    stamp here covers every core module, so any change recompiles every kernel once, and for
+    a dependent module (:func:`depends_on_core`) the sibling files it names too. Uses
     numba's locator hooks; without them (another numba) the default per-file stamp stays.
     """
     try:
@@ -89,10 +121,13 @@ def _version_the_cache() -> None:
                 path = os.path.abspath(py_file)
                 if not (path.startswith(_PACKAGE + os.sep) or path in _DEPENDENTS):
                     return None  # not ours: numba's own locators decide
-                return super().from_function(py_func, py_file)
+                found = super().from_function(py_func, py_file)
+                if found is not None:
+                    found._safe_pe_path = path
+                return found
 
             def get_source_stamp(self):
-                return (super().get_source_stamp(), stamp)
+                return (super().get_source_stamp(), *source_stamp(self._safe_pe_path, stamp))
         return Locator
 
     impl._locator_classes[:0] = [versioned(b) for b in bases]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from safe_pe_cbf import jit
 from safe_pe_cbf.jit import AVAILABLE
 
 from safe_pe_sim import kernels
@@ -73,8 +74,23 @@ def test_single_and_batched_paths_share_the_kernel() -> None:
 
 
 def test_compiled_callers_of_the_kernels_live_beside_them() -> None:
-    """numba stamps a cached function with its own file: a compiled loop in another module
-    would keep stale code of a changed kernel. Only these modules compile anything."""
-    root = Path(kernels.__file__).parent
-    compiling = {p.name for p in root.rglob("*.py") if "@njit" in p.read_text("utf-8")}
-    assert compiling == {"kernels.py", "observation_kernels.py", "actuation.py"}
+    """numba stamps a cached function with its own file: a compiled loop outside the kernels
+    package would keep stale code of a changed kernel. Only these modules compile anything."""
+    root = Path(kernels.__file__).parent.parent
+    compiling = {p.relative_to(root).as_posix() for p in root.rglob("*.py")
+                 if "@njit" in p.read_text("utf-8")}
+    assert compiling == {"kernels/motion.py", "kernels/safety.py", "kernels/contact.py",
+                         "kernels/rules.py", "kernels/steering.py", "kernels/loops.py",
+                         "observation_kernels.py", "actuation.py"}
+
+
+@pytest.mark.parametrize("module", [kernels.motion, kernels.safety, kernels.contact,
+                                    kernels.rules, kernels.steering, kernels.loops])
+def test_each_kernel_module_is_stamped_on_the_whole_package(module) -> None:
+    """Inside the package the kernels call each other across files: each module's cache
+    stamp must cover every file of the package (and the filter core)."""
+    package = Path(kernels.__file__).parent
+    core = ("core",)
+    stamp = jit.source_stamp(module.__file__, core)
+    assert stamp[0] == core
+    assert {entry[0] for entry in stamp[1]} == {p.name for p in package.glob("*.py")}

@@ -249,7 +249,8 @@ def test_boxes_and_segments_are_seen_at_their_nearest_point():
 
 
 @pytest.mark.parametrize("kernel,module", [(kern.observe_kernel, kern),
-                                           (kernels.check_game, kernels)])
+                                           (kernels.check_game, kernels.safety),
+                                           (kernels.check_games, kernels.loops)])
 def test_kernel_cache_is_keyed_on_the_filter_core(kernel, module):
     """The observation kernel and the simulator's kernels inline safe_pe_cbf's box barrier:
     their numba cache must be stamped with the filter core's modules, so that a changed
@@ -264,3 +265,6 @@ def test_kernel_cache_is_keyed_on_the_filter_core(kernel, module):
     assert found is not None
     stamp = found.get_source_stamp()
     assert any("barriers" in str(entry) for entry in stamp[1])
+    if module is not kern:  # the kernels package: every sibling file is in the stamp too
+        assert kernel.py_func.__code__.co_filename == module.__file__
+        assert {"motion.py", "safety.py", "loops.py"} <= {entry[0] for entry in stamp[2]}
