@@ -102,7 +102,7 @@ def test_policy_drives_a_robot_from_odometry_and_stops_without_it(tmp_path, env)
         for spec in specs.values():
             graph.start(spec)
         probe.wait_for(lambda: odom_p.get_subscription_count() >= 2
-                       and odom_e.get_subscription_count() >= 1, 30.0,
+                       and odom_e.get_subscription_count() >= 1, 2 * WAIT,
                        "filter and game-state node to subscribe to odometry", graph)
         pose = np.zeros(3)                       # odometry frame of the pursuer
         evader = np.array([1.2, -0.8, 0.0])      # arena frame
