@@ -26,7 +26,7 @@ from safe_pe_cbf import jit
 from safe_pe_cbf.actuated import actuated_rows, evade_backup, nominal_ok
 from safe_pe_cbf.batch_inputs import (bad_commands, check_batch_values, coerce_actuation,
                                       coerce_batch_inputs, coerce_commands)
-from safe_pe_cbf.barriers import BOX, CIRCLE, KIND
+from safe_pe_cbf.barriers import KIND, SIZE_COLUMNS
 from safe_pe_cbf.bounds import box_one
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import (MAX_ABS_I, WV, WW, Consts, argmin_h, certified,
@@ -63,11 +63,12 @@ def _bad_scene(lim, P, O, mask, Q, has_opp):  # pragma: no cover - compiled
                 for j in range(O.shape[2]):
                     if _bad(O[n, k, j], lim):
                         return True
-                if O[n, k, 2] < 0.0:
+                kind = O[n, k, KIND] if O.shape[2] > KIND else 0.0
+                if not (0.0 <= kind < SIZE_COLUMNS.shape[0] and kind == math.floor(kind)):
                     return True
-                if O.shape[2] > KIND and not (O[n, k, KIND] == CIRCLE or (
-                        O[n, k, KIND] == BOX and O[n, k, 3] >= 0.0)):
-                    return True
+                for j in SIZE_COLUMNS[int(kind)]:
+                    if j >= 0 and O[n, k, j] < 0.0:
+                        return True
     return False
 
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from safe_pe_cbf.barriers import BOX, CIRCLE, KIND, WIDE
+from safe_pe_cbf.barriers import KIND, WIDE, invalid_rows, kinds_text
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import MAX_ABS
 
@@ -69,15 +69,13 @@ def check_batch_values(P: np.ndarray, O: np.ndarray, M: np.ndarray, Q: Optional[
     if not np.all((np.abs(O) <= MAX_ABS) | ~M[..., None]):
         raise SafetyInputError(f"obstacles must be finite and within +-{MAX_ABS:g} where mask "
                                f"is True")
-    if np.any((O[..., 2] < 0.0) & M):
-        raise SafetyInputError("obstacle radii must be >= 0 where mask is True")
-    if O.shape[2] == WIDE:
-        kind = O[..., KIND]
-        if np.any(~((kind == CIRCLE) | (kind == BOX)) & M):
-            raise SafetyInputError(f"obstacle kinds (column {KIND}) must be {CIRCLE} (circle) "
-                                   f"or {BOX} (box) where mask is True")
-        if np.any((O[..., 3] < 0.0) & (kind == BOX) & M):
-            raise SafetyInputError("box half widths must be >= 0 where mask is True")
+    unknown, negative, what = invalid_rows(O[M])
+    if np.any(unknown):
+        raise SafetyInputError(f"obstacle kinds (column {KIND}) must be one of {kinds_text()} "
+                               f"where mask is True")
+    if np.any(negative):
+        raise SafetyInputError(f"obstacle sizes must be >= 0 where mask is True (a "
+                               f"{what[int(np.argmax(negative))]} is negative)")
     if Q is not None and not np.all(np.abs(Q) <= MAX_ABS):
         raise SafetyInputError(f"opponent_poses must be finite and within +-{MAX_ABS:g}")
     raise SafetyInputError(f"batched inputs must be finite and within +-{MAX_ABS:g}")

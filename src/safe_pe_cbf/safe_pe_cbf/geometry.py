@@ -15,7 +15,7 @@ from typing import Iterable, Sequence, Union
 
 import numpy as np
 
-from safe_pe_cbf.barriers import BOX, CIRCLE, KIND, WIDE
+from safe_pe_cbf.barriers import BOX, KIND, WIDE, invalid_rows, kinds_text
 from safe_pe_cbf.errors import SafetyInputError
 
 __all__ = [
@@ -190,16 +190,14 @@ def obstacles_array(obstacles: Union[Iterable[ObstacleLike], np.ndarray, None]) 
     if not np.all(np.abs(arr) <= MAX_ABS):
         raise SafetyInputError(f"obstacles must be finite (no NaN/inf) and within "
                                f"+-{MAX_ABS:g}")
-    kinds = arr[:, KIND] if width == WIDE else np.zeros(len(arr))
-    if not np.all((kinds == CIRCLE) | (kinds == BOX)):
-        bad = int(np.argmax((kinds != CIRCLE) & (kinds != BOX)))
-        raise SafetyInputError(f"obstacle[{bad}] has kind {kinds[bad]}: use {CIRCLE} (circle) "
-                               f"or {BOX} (box)")
-    sizes = arr[:, 2:4] if width == WIDE else arr[:, 2:3]
-    neg = np.any(sizes < 0.0, axis=1) & ((kinds == BOX) | (arr[:, 2] < 0.0))
-    if np.any(neg):
-        bad = int(np.argmax(neg))
-        raise SafetyInputError(f"obstacle[{bad}] has a negative radius or half size "
+    unknown, negative, what = invalid_rows(arr)
+    if np.any(unknown):
+        bad = int(np.argmax(unknown))
+        raise SafetyInputError(f"obstacle[{bad}] has kind {arr[bad, KIND]}: use one of "
+                               f"{kinds_text()}")
+    if np.any(negative):
+        bad = int(np.argmax(negative))
+        raise SafetyInputError(f"obstacle[{bad}] has a negative {what[bad]}: "
                                f"{arr[bad, 2:4 if width == WIDE else 3]}")
     return arr
 

@@ -1,15 +1,17 @@
 """Obstacle barrier types: one module each, found here by kind number.
 
 A barrier type is a module with ``NAME`` (column prefix), ``WIDTH`` (parameters per
-obstacle), ``row(o, px, py, cth, sth, d, off) -> (gv, gw, h)`` (compiled by numba; the
-barrier value ``h`` of the VCP ``(px, py)``, a convex 1-Lipschitz distance so that
-docs/cbf.md's sampled-data condition holds, and its row ``gv v + gw omega`` from the
-distance's outward unit normal with :func:`~safe_pe_cbf.barriers.normal.normal_row`) and
-``keepout(o, inflate)`` (the shape the RViz markers draw). The row builder
-(:func:`safe_pe_cbf.constraints.fill_rows`), and through it the resolver, the batched loop and
-the safe box, call :func:`obstacle_row`; the markers call :func:`keepout`. A new type is a new
-module, its entry in :data:`SHAPES` and its branch in :func:`obstacle_row` (numba needs the
-call sites spelled out).
+obstacle), ``LABEL`` and ``SIZES`` (what messages call it; its size columns, which must be
+>= 0), ``row(o, px, py, cth, sth, d, off) -> (gv, gw, h)`` (compiled by numba; the barrier
+value ``h`` of the VCP ``(px, py)``, a convex 1-Lipschitz distance so that docs/cbf.md's
+sampled-data condition holds, and its row ``gv v + gw omega`` from the distance's outward
+unit normal with :func:`~safe_pe_cbf.barriers.normal.normal_row`) and
+``keepout(o, inflate)`` (the shape the RViz markers draw). A new type is a new module and its
+entry in :data:`SHAPES`: everything else is derived from that registry here --
+:func:`obstacle_row` (the compiled dispatch that the row builder
+:func:`safe_pe_cbf.constraints.fill_rows`, and through it the resolver, the batched loop and
+the safe box, call), the kind and size checks (:data:`SIZE_COLUMNS`, :func:`invalid_rows`)
+and :func:`keepout` for the markers.
 
 Obstacle arrays are ``(K, 3)`` rows ``(x, y, radius)`` (all circles: the original API) or
 ``(K, 6)`` rows ``(p0, p1, p2, p3, p4, kind)`` with ``kind`` the index in :data:`SHAPES` in
@@ -29,25 +31,80 @@ import numpy as np
 from safe_pe_cbf.barriers import box, circle
 from safe_pe_cbf.jit import njit
 
-__all__ = ["SHAPES", "CIRCLE", "BOX", "KIND", "WIDE", "obstacle_row", "keepout", "kind_of",
-           "disk_row", "surface_distance", "nearest_point",
-           "nearest_points", "as_rows"]
+__all__ = ["SHAPES", "CIRCLE", "BOX", "KIND", "WIDE", "SIZE_COLUMNS", "obstacle_row",
+           "keepout", "kind_of", "invalid_rows", "kinds_text", "disk_row", "surface_distance",
+           "nearest_point", "nearest_points", "as_rows"]
 
-#: barrier types by kind number (the index)
+#: barrier types by kind number (the index): the registry
 SHAPES = (circle, box)
-CIRCLE, BOX = 0, 1
+CIRCLE, BOX = SHAPES.index(circle), SHAPES.index(box)
 #: column of the kind in a wide obstacle row, and the width of such a row
 KIND = 5
 WIDE = KIND + 1
+#: ``(len(SHAPES), n)`` the size columns of each kind (``SIZES``), padded with -1: >= 0 where
+#: an obstacle is present (the compiled input check reads it)
+SIZE_COLUMNS = np.array([sorted(s.SIZES) + [-1] * (max(len(t.SIZES) for t in SHAPES)
+                                                  - len(s.SIZES)) for s in SHAPES],
+                        dtype=np.int64)
 disk_row = circle.disk_row
 
 
-@njit(cache=True, inline="always")
-def obstacle_row(kind, o, px, py, cth, sth, d, off):  # pragma: no cover - compiled
-    """``(gv, gw, h)`` of an obstacle of type ``SHAPES[kind]`` (see the module docstring)."""
-    if kind == BOX:
-        return box.row(o, px, py, cth, sth, d, off)
-    return circle.row(o, px, py, cth, sth, d, off)
+def _dispatch(rows: tuple, k: int = 0):
+    """``f(kind, o, px, py, cth, sth, d, off)`` calling ``rows[kind]`` (``rows[-1]`` past the
+    end): a chain of compiled closures, one ``if`` per type, built from the registry (numba
+    needs each call site spelled out; inlined, so the compiled code is the plain ``if`` chain).
+
+    :param rows: the ``row`` kernels of :data:`SHAPES`, in kind order
+    :param k: the first kind this link handles
+    """
+    head = rows[k]
+    if k == len(rows) - 1:
+        @njit(inline="always")
+        def last(kind, o, px, py, cth, sth, d, off):  # pragma: no cover - compiled
+            return head(o, px, py, cth, sth, d, off)
+        return last
+    rest = _dispatch(rows, k + 1)
+
+    @njit(inline="always")
+    def link(kind, o, px, py, cth, sth, d, off):  # pragma: no cover - compiled
+        if kind == k:
+            return head(o, px, py, cth, sth, d, off)
+        return rest(kind, o, px, py, cth, sth, d, off)
+    return link
+
+
+#: ``(gv, gw, h)`` of an obstacle of type ``SHAPES[kind]`` (see the module docstring)
+obstacle_row = _dispatch(tuple(s.row for s in SHAPES))
+
+
+def kinds_text() -> str:
+    """The valid kinds for error messages, e.g. ``0 (circle), 1 (box)``."""
+    return ", ".join(f"{k} ({s.LABEL})" for k, s in enumerate(SHAPES))
+
+
+def invalid_rows(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Which obstacle rows have an unknown kind, and which a negative size.
+
+    Returns ``(bad kind (K,), negative size (K,), what)``: ``what[i]`` names the negative
+    size of row ``i`` (e.g. ``box half_width``), "" where none.
+
+    :param arr: ``(K, 3)`` circles or ``(K, WIDE)`` rows with their kind
+    """
+    arr = np.asarray(arr, dtype=np.float64)
+    arr = arr.reshape(-1, arr.shape[-1])
+    kinds = arr[:, KIND] if arr.shape[1] == WIDE else np.zeros(len(arr))
+    known = (kinds >= 0) & (kinds < len(SHAPES)) & (kinds == np.floor(kinds))
+    negative = np.zeros(len(arr), dtype=bool)
+    what = [""] * len(arr)
+    for k, shape in enumerate(SHAPES):
+        for col, name in sorted(shape.SIZES.items()):
+            if col >= arr.shape[1]:
+                continue
+            neg = known & (kinds == k) & (arr[:, col] < 0.0)
+            for i in np.nonzero(neg & ~negative)[0]:
+                what[i] = f"{shape.LABEL} {name}"
+            negative |= neg
+    return ~known, negative, what
 
 
 def kind_of(o) -> int:

@@ -14,11 +14,16 @@ import math
 from safe_pe_cbf.barriers.normal import normal_row
 from safe_pe_cbf.jit import njit
 
-__all__ = ["NAME", "WIDTH", "signed_distance", "row", "keepout", "CORNER_POINTS"]
+__all__ = ["NAME", "WIDTH", "LABEL", "SIZES", "signed_distance", "row", "keepout",
+           "CORNER_POINTS"]
 
 #: column name prefix (``obstacle[k]``) and the number of parameters of one obstacle
 NAME = "obstacle"
 WIDTH = 5
+#: what the markers and error messages call it, and its size parameters (column: name),
+#: which must be >= 0
+LABEL = "box"
+SIZES = {2: "half_length", 3: "half_width"}
 #: points per rounded corner of the keep-out polygon the markers draw
 CORNER_POINTS = 6
 

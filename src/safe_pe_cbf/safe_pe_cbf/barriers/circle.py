@@ -11,11 +11,15 @@ import math
 from safe_pe_cbf.barriers.normal import normal_row
 from safe_pe_cbf.jit import njit
 
-__all__ = ["NAME", "WIDTH", "disk_row", "row", "keepout"]
+__all__ = ["NAME", "WIDTH", "LABEL", "SIZES", "disk_row", "row", "keepout"]
 
 #: column name prefix (``obstacle[k]``) and the number of parameters of one obstacle
 NAME = "obstacle"
 WIDTH = 3
+#: what the markers and error messages call it, and its size parameters (column: name),
+#: which must be >= 0
+LABEL = "circle"
+SIZES = {2: "radius"}
 
 
 @njit(cache=True, inline="always")
