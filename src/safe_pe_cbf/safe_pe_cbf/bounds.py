@@ -31,7 +31,7 @@ from safe_pe_cbf.backup import select_backup
 from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import (TOL, V_MAX, V_MIN, W_MAX, W_MIN, Consts,
                                      check_arena_fits, fill_rows, present_groups, rhs,
-                                     softens)
+                                     row_buffers, softens)
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena, check_pose, obstacles_array
 from safe_pe_cbf.jit import njit
@@ -171,9 +171,8 @@ def box_pose(c, tab, cand, x, y, th, has_opp, ox, oy, oth, obs, mask
              ):  # pragma: no cover - compiled
     """:func:`box_one` at a pose (rows built here)."""
     M = len(mask) + 5
-    gv, gw, h, g, slack, load = (jit.floats(M), jit.floats(M), jit.floats(M), jit.floats(M),
-                                 jit.floats(M), jit.floats(M))
-    col = jit.ints(M)
+    gv, gw, h, g, col = row_buffers(M)
+    slack, load = jit.floats(M), jit.floats(M)
     ax, ay, b, viol, pos = scratch(M)
     m = fill_rows(c, x, y, th, has_opp, ox, oy, oth, obs, mask, gv, gw, h, col)
     return box_one(c, tab, cand, gv, gw, h, col, m, g, ax, ay, b, pos, viol, slack, load,
@@ -186,9 +185,8 @@ def box_pose_act(c, tab, cand, x, y, th, has_opp, ox, oy, oth, obs, mask, v0, w0
     """:func:`box_one` under the actuator model (rows of
     :func:`~safe_pe_cbf.actuated.actuated_rows`; ``cand`` the full brake)."""
     M = len(mask) + 5
-    gv, gw, h, g, slack, load = (jit.floats(M), jit.floats(M), jit.floats(M), jit.floats(M),
-                                 jit.floats(M), jit.floats(M))
-    col = jit.ints(M)
+    gv, gw, h, g, col = row_buffers(M)
+    slack, load = jit.floats(M), jit.floats(M)
     ax, ay, b, viol, pos = scratch(M)
     cl = jit.floats(len(c) + M)  # constants, then one right-hand-side offset per row
     m = actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, obs, mask,

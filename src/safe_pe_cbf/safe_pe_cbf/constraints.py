@@ -39,7 +39,7 @@ from safe_pe_cbf.jit import njit
 __all__ = ["ConstraintSet", "build_constraints", "Consts", "fill_rows", "rhs", "group_of",
            "certified", "certificate_bonus", "column_names", "relaxation_stages",
            "check_arena_fits", "WALL_NAMES", "PHYSICAL_TOL", "brake_path",
-           "opponent_commitment", "ROW_EXTRA"]
+           "opponent_commitment", "ROW_EXTRA", "row_buffers"]
 
 #: Absolute tolerance [m] of the physical check of every solver result: a QP or relaxed
 #: command is accepted only if each of its unscaled rows, with the command's own certificate
@@ -246,6 +246,13 @@ def _bonus(c, v, w):  # pragma: no cover - compiled
 def group_of(col):  # pragma: no cover - compiled
     """Constraint group of column ``col`` (collision, arena, obstacles)."""
     return GROUP_COLLISION if col == 0 else (GROUP_ARENA if col < 5 else GROUP_OBSTACLES)
+
+
+@njit(cache=True, inline="always")
+def row_buffers(M):  # pragma: no cover - compiled
+    """``(gv, gw, h, g, col)``: the rows of one robot (:func:`fill_rows`) and their
+    right-hand sides (:func:`rhs`), room for ``M = 5 + K``."""
+    return jit.floats(M), jit.floats(M), jit.floats(M), jit.floats(M), jit.ints(M)
 
 
 @njit(cache=True, inline="always")  # inlined in every loop: a call with

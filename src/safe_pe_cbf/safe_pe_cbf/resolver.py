@@ -44,7 +44,8 @@ from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import (MAX_ABS_I, PHYSICAL_TOL_I, TOL, V_MAX, V_MIN, W_MAX, W_MIN, WV,
                                      WW, ConstraintSet, Consts, argmin_h, build_constraints,
                                      certified, check_arena_fits, column_names, fill_rows,
-                                     present_groups, relaxation_stages, rhs, softens)
+                                     present_groups, relaxation_stages, rhs, row_buffers,
+                                     softens)
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena, check_command, check_pose, obstacles_tuple
 from safe_pe_cbf.jit import njit
@@ -142,12 +143,18 @@ def resolve_pose(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, mask
     column)``.
     """
     M = len(mask) + 5
-    gv, gw, h, g = jit.floats(M), jit.floats(M), jit.floats(M), jit.floats(M)
-    col = jit.ints(M)
+    gv, gw, h, g, col = row_buffers(M)
     ax, ay, b, viol, pos = scratch(M)
     m = fill_rows(c, x, y, th, has_opp, ox, oy, oth, obs, mask, gv, gw, h, col)
     uv, uw, tier, stage, rejected, ri, rj, slack = resolve_one(c, tab, cand, gv, gw, h, col, m,
                                                                v, w, g, ax, ay, b, pos, viol)
+    return _answer(uv, uw, tier, stage, rejected, ri, rj, slack, h, col, m)
+
+
+@njit(cache=True, inline="always")
+def _answer(uv, uw, tier, stage, rejected, ri, rj, slack, h, col, m
+            ):  # pragma: no cover - compiled
+    """The pose-level result: row indices as columns, with the smallest barrier value."""
     imin = argmin_h(h, m)
     return (uv, uw, tier, stage, rejected, col[ri] if ri >= 0 else -1,
             col[rj] if rj >= 0 else -1, slack, h[imin], col[imin])
@@ -165,23 +172,20 @@ def resolve_pose_act(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, ma
     :param ov: the opponent's held velocity, ``ow`` its angular part (NaN: unknown)
     """
     M = len(mask) + 5
-    gv, gw, h, g = jit.floats(M), jit.floats(M), jit.floats(M), jit.floats(M)
-    col = jit.ints(M)
+    gv, gw, h, g, col = row_buffers(M)
     ax, ay, b, viol, pos = scratch(M)
     cl = jit.floats(len(c) + M)  # constants, then one right-hand-side offset per row
     m = actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, obs, mask,
                       gv, gw, h, col)
-    imin = argmin_h(h, m)
     if nominal_ok(c, cl, tab, gv, gw, h, col, m, v, w, g):
-        return v, w, 0, 0, False, -1, -1, 0.0, h[imin], col[imin]
+        return _answer(v, w, 0, 0, False, -1, -1, 0.0, h, col, m)
     uv, uw, tier, stage, rejected, ri, rj, slack = resolve_one(cl, tab, cand, gv, gw, h, col, m,
                                                                v, w, g, ax, ay, b, pos, viol)
     if tier == 3:  # g: the gamma-1 right-hand sides of the backup
         found, ev, ew = evade_backup(cl, gv, gw, g, col, m)
         if found:
             uv, uw = ev, ew
-    return (uv, uw, tier, stage, rejected, col[ri] if ri >= 0 else -1,
-            col[rj] if rj >= 0 else -1, slack, h[imin], col[imin])
+    return _answer(uv, uw, tier, stage, rejected, ri, rj, slack, h, col, m)
 
 
 @njit(cache=True)
