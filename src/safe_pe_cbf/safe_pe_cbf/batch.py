@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 
 from safe_pe_cbf import jit
-from safe_pe_cbf.actuated import actuated_rows, evade_backup, nominal_ok
+from safe_pe_cbf.actuated import actuated_rows
 from safe_pe_cbf.batch_inputs import (bad_commands, check_batch_values, coerce_actuation,
                                       coerce_batch_inputs, coerce_commands)
 from safe_pe_cbf.barriers import KIND, SIZE_COLUMNS
@@ -35,7 +35,7 @@ from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import MAX_ABS, Arena
 from safe_pe_cbf.jit import njit
 from safe_pe_cbf.qp import scratch
-from safe_pe_cbf.resolver import resolve_one
+from safe_pe_cbf.resolver import resolve_one, resolve_one_act
 
 __all__ = ["BACKENDS", "BatchRecord", "BatchedSafetyFilter", "FilterRows", "barrier_values",
            "min_barrier", "column_names"]
@@ -128,24 +128,20 @@ def resolve_loop(c, CL, tab, cand, gv, gw, h, col, cnt, U, out_u, tier, qp_ok, a
     for n in range(N):
         v = U[n, 0]
         w = U[n, 1]
-        cl = CL[n] if act else c
-        # tier NOMINAL decided here with resolve_one's own first test (most robots): the call
-        # of the whole tier kernel, a dozen array arguments, is only paid by the others
-        if act:
-            nominal = nominal_ok(c, cl, tab, gv[n], gw[n], h[n], col[n], cnt[n], v, w, g)
+        if act:  # inlined: its nominal test first, the tier kernel only for the others
+            uv, uw, t, _s, _rej, ri, rj, _slack = resolve_one_act(
+                c, CL[n], tab, cand, gv[n], gw[n], h[n], col[n], cnt[n], v, w, g, ax, ay, b,
+                pos, viol)
         else:
+            # tier NOMINAL decided here with resolve_one's own first test (most robots): the
+            # call of the whole tier kernel, a dozen array arguments, is only paid by the others
             rhs(c, tab, 0, h[n], col[n], cnt[n], g)
-            nominal = certified(c, gv[n], gw[n], g, cnt[n], v, w, 0.0)
-        if nominal:
-            uv, uw, t, ri, rj = v, w, 0, -1, -1
-        else:
-            uv, uw, t, _s, _rej, ri, rj, _slack = resolve_one(cl, tab, cand, gv[n], gw[n], h[n],
-                                                              col[n], cnt[n], v, w, g, ax, ay,
-                                                              b, pos, viol)
-            if act and t == 3:
-                found, ev, ew = evade_backup(cl, gv[n], gw[n], g, col[n], cnt[n])
-                if found:
-                    uv, uw = ev, ew
+            if certified(c, gv[n], gw[n], g, cnt[n], v, w, 0.0):
+                uv, uw, t, ri, rj = v, w, 0, -1, -1
+            else:
+                uv, uw, t, _s, _rej, ri, rj, _slack = resolve_one(
+                    c, tab, cand, gv[n], gw[n], h[n], col[n], cnt[n], v, w, g, ax, ay, b, pos,
+                    viol)
         out_u[n, 0] = uv
         out_u[n, 1] = uw
         tier[n] = t

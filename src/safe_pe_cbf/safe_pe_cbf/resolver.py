@@ -53,7 +53,8 @@ from safe_pe_cbf.osqp_solver import OSQPSolver, osqp_rows
 from safe_pe_cbf.qp import qp_rows, scratch
 
 __all__ = ["Tier", "ResolverRecord", "SafeActionResolver", "relaxation_stages",
-           "check_arena_fits", "resolve_one", "resolve_pose", "resolve_pose_act",
+           "check_arena_fits", "resolve_one", "resolve_one_act", "resolve_pose",
+           "resolve_pose_act",
            "resolve_pose_packed",
            "pending_array"]
 
@@ -134,6 +135,28 @@ def resolve_one(c, tab, cand, gv, gw, h, col, m, v, w, g, ax, ay, b, pos, viol
     return bv, bw, 3, -1, rejected, arg, -1, slack
 
 
+@njit(cache=True, inline="always")
+def resolve_one_act(c, cl, tab, cand, gv, gw, h, col, m, v, w, g, ax, ay, b, pos, viol
+                    ):  # pragma: no cover - compiled
+    """:func:`resolve_one` under the actuator model (:mod:`safe_pe_cbf.actuated`), same
+    returns: the nominal passes when the velocity the base ramps it to is certified; the tiers
+    run on the robot's constants ``cl``; in "worst_case" mode an infeasible robot may evade
+    rather than brake (:func:`~safe_pe_cbf.actuated.evade_backup`).
+
+    :param c: packed constants; ``cl``: the robot's own
+        (:func:`~safe_pe_cbf.actuated.actuated_rows`)
+    """
+    if nominal_ok(c, cl, tab, gv, gw, h, col, m, v, w, g):
+        return v, w, 0, 0, False, -1, -1, 0.0
+    uv, uw, tier, stage, rejected, ri, rj, slack = resolve_one(cl, tab, cand, gv, gw, h, col, m,
+                                                               v, w, g, ax, ay, b, pos, viol)
+    if tier == 3:  # g: the gamma-1 right-hand sides of the backup
+        found, ev, ew = evade_backup(cl, gv, gw, g, col, m)
+        if found:
+            uv, uw = ev, ew
+    return uv, uw, tier, stage, rejected, ri, rj, slack
+
+
 @njit(cache=True)
 def resolve_pose(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, mask
                  ):  # pragma: no cover - compiled
@@ -177,14 +200,8 @@ def resolve_pose_act(c, tab, cand, x, y, th, has_opp, ox, oy, oth, v, w, obs, ma
     cl = jit.floats(len(c) + M)  # constants, then one right-hand-side offset per row
     m = actuated_rows(c, cl, x, y, th, v0, w0, pend, has_opp, ox, oy, oth, ov, ow, obs, mask,
                       gv, gw, h, col)
-    if nominal_ok(c, cl, tab, gv, gw, h, col, m, v, w, g):
-        return _answer(v, w, 0, 0, False, -1, -1, 0.0, h, col, m)
-    uv, uw, tier, stage, rejected, ri, rj, slack = resolve_one(cl, tab, cand, gv, gw, h, col, m,
-                                                               v, w, g, ax, ay, b, pos, viol)
-    if tier == 3:  # g: the gamma-1 right-hand sides of the backup
-        found, ev, ew = evade_backup(cl, gv, gw, g, col, m)
-        if found:
-            uv, uw = ev, ew
+    uv, uw, tier, stage, rejected, ri, rj, slack = resolve_one_act(
+        c, cl, tab, cand, gv, gw, h, col, m, v, w, g, ax, ay, b, pos, viol)
     return _answer(uv, uw, tier, stage, rejected, ri, rj, slack, h, col, m)
 
 
@@ -318,7 +335,8 @@ class SafeActionResolver:
         if self._osqp is not None:  # the same tier code, in the interpreter, with OSQP
             one = jit.with_globals(resolve_one, qp_rows=osqp_rows(self._osqp))
             self._run = jit.with_globals(resolve_pose, resolve_one=one)
-            self._run_act = jit.with_globals(resolve_pose_act, resolve_one=one)
+            one_act = jit.with_globals(resolve_one_act, resolve_one=one)
+            self._run_act = jit.with_globals(resolve_pose_act, resolve_one_act=one_act)
             self._run_packed = jit.with_globals(resolve_pose_packed,
                                                 resolve_pose_act=self._run_act)
 
