@@ -32,7 +32,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from safe_pe_cbf.barriers import as_rows
 
 from .kernels import contact_game, game_args
 
@@ -65,11 +64,7 @@ def solid_contact(prev: Sequence[Pose], applied: Sequence[tuple[float, float]],
     :return: ``(poses, stopped)``: end poses, and which robots were stopped by a contact
         (their velocity is zero after the step).
     """
-    rows = obstacles if isinstance(obstacles, np.ndarray) and obstacles.ndim == 2 \
-        else as_rows(obstacles)
-    if mask is None:
-        mask = np.ones(rows.shape[0], dtype=bool)
-    res = contact_game(*game_args(prev, applied, dt, substeps, radii, rows, mask, bounds))
+    res = contact_game(*game_args(prev, applied, dt, substeps, radii, obstacles, mask, bounds))
     stopped = [res[0] >= 0, res[1] >= 0]
     out = [(res[2], res[3], res[4]) if stopped[0] else tuple(ends[0]),
            (res[5], res[6], res[7]) if stopped[1] else tuple(ends[1])]

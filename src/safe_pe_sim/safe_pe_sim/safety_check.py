@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from safe_pe_cbf.barriers import as_rows, surface_distance
+from safe_pe_cbf.barriers import surface_distance
 
 from . import kernels
 from .kernels import ARENA, COLLISION, OBSTACLE, check_game, game_args
@@ -178,11 +178,7 @@ def check_step_scalar(prev: Sequence[Sequence[float]], cmds: Sequence[Sequence[f
     :param bounds: ``(x_min, x_max, y_min, y_max)``.
     :param mask: ``(k,)`` bool rows to check (default: all).
     """
-    rows = obstacles if isinstance(obstacles, np.ndarray) and obstacles.ndim == 2 \
-        else as_rows(obstacles)
-    if mask is None:
-        mask = np.ones(rows.shape[0], dtype=bool)
-    res = check_game(*game_args(prev, cmds, dt, substeps, radii, rows, mask, bounds), True)
+    res = check_game(*game_args(prev, cmds, dt, substeps, radii, obstacles, mask, bounds), True)
     rep = ScalarSafety()
     if res[13]:
         rep.substepped = True

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import os
 
-from safe_pe_cbf.barriers import BOX, KIND
+import numpy as np
+from safe_pe_cbf.barriers import BOX, KIND, as_rows
 from safe_pe_cbf.barriers.box import signed_distance
 from safe_pe_cbf.jit import depends_on_core, floats, njit
 
@@ -205,10 +206,15 @@ def game_args(prev, cmds, dt, substeps, radii, obstacles, mask, bounds) -> tuple
     :param dt: control period [s]
     :param substeps: sub-step samples S
     :param radii: ``(r_pursuer, r_evader)`` [m]
-    :param obstacles: ``(K, 3)`` or ``(K, 6)`` float rows
-    :param mask: ``(K,)`` bool real rows
+    :param obstacles: ``[(x, y, radius), ...]`` or 6-entry rows with a kind, or such a
+        ``(K, 3)``/``(K, 6)`` float array
+    :param mask: ``(K,)`` bool real rows (None: all)
     :param bounds: ``(x_min, x_max, y_min, y_max)`` [m]
     """
+    if not (isinstance(obstacles, np.ndarray) and obstacles.ndim == 2):
+        obstacles = as_rows(obstacles)
+    if mask is None:
+        mask = np.ones(obstacles.shape[0], dtype=bool)
     (x0, y0, th0), (x1, y1, th1) = prev
     (v0, w0), (v1, w1) = cmds
     x_min, x_max, y_min, y_max = bounds
