@@ -30,7 +30,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from safe_pe_cbf.actuator import ActuatorLimits, ramp_one
+from safe_pe_cbf.actuator import ActuatorLimits
+from safe_pe_sim.actuation import ActuatorTable, actuate
 from safe_pe_sim.config import (MAX_ARENA_EXTENT, MAX_SPAWN_TRIES, ArenaConfig, EnvConfig,
                                 ObstacleConfig, RobotConfig, SpawnConfig,
                                 load_profile)
@@ -221,15 +222,15 @@ def model_recording(limits: ActuatorLimits, dt: float, v_cmd: np.ndarray, w_cmd:
     :param noise: odometry noise sigma (linear [m/s], angular [rad/s])
     :param rng: draws the noise
     """
-    queue = [(0.0, 0.0)] * limits.latency_steps
-    v = w = 0.0
+    table = ActuatorTable([limits])  # the simulator's actuator step, for one robot
+    held = np.zeros((1, 2))
+    queue = np.zeros((1, table.depth, 2))
+    cmd = np.zeros((1, 2))
     v_meas, w_meas = np.empty(v_cmd.size), np.empty(v_cmd.size)
     for k in range(v_cmd.size):
-        queue.append((float(v_cmd[k]), float(w_cmd[k])))
-        now = queue.pop(0)
-        v, w = ramp_one(v, w, now[0], now[1], dt, limits.linear_accel, limits.linear_decel,
-                        limits.angular_accel)
-        v_meas[k], w_meas[k] = v, w
+        cmd[0] = v_cmd[k], w_cmd[k]
+        actuate(held, queue, cmd, float(dt), table.rates, table.latency)
+        v_meas[k], w_meas[k] = held[0]
     return Recording(np.arange(v_cmd.size) * dt, v_cmd.astype(float), w_cmd.astype(float),
                      v_meas + rng.normal(0.0, noise[0], v_cmd.size),
                      w_meas + rng.normal(0.0, noise[1], v_cmd.size), source="model")
