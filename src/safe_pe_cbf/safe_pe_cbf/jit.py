@@ -1,8 +1,7 @@
 """numba's ``njit`` where numba is installed, else a stand-in that leaves functions as they are.
 
-The filter's kernels (:mod:`safe_pe_cbf.constraints`, :mod:`~safe_pe_cbf.qp`,
-:mod:`~safe_pe_cbf.backup`, :mod:`~safe_pe_cbf.bounds`, :mod:`~safe_pe_cbf.resolver`, the
-loops of :mod:`~safe_pe_cbf.batch`) and the simulator's kernels (:mod:`safe_pe_sim.kernels`,
+The filter's kernels (:mod:`safe_pe_cbf.kernels`, :mod:`safe_pe_cbf.barriers`) and the
+simulator's kernels (:mod:`safe_pe_sim.kernels`,
 the observation and actuation kernels) import ``njit``, ``prange`` and the scratch allocators
 from here. Without numba -- or with ``NUMBA_DISABLE_JIT=1`` in the environment, e.g. on a
 robot that should not compile -- they run as plain Python: ``prange`` is ``range`` and the
@@ -99,13 +98,13 @@ def _version_the_cache() -> None:
     """Key numba's on-disk cache of this package's kernels on *all* its modules.
 
     numba stamps a cached function with its own file only, but the kernels inline each other
-    across modules (the batched loop inlines the row builder of ``constraints.py``, the
+    across modules (the batched loop inlines the row builder of ``kernels/rows.py``, the
     barrier rows of ``barriers/``): a changed callee would leave a stale compiled caller. The
     stamp here covers every core module, so any change recompiles every kernel once, and for
     a dependent module (:func:`depends_on_core`) the sibling files it names too. Uses
     numba's locator hooks; without them (another numba) the default per-file stamp stays.
     """
-    try:
+    try:  # numba's internals: only where numba is installed (this runs only then)
         from numba.core import caching
         bases = (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator,
                  caching.UserWideCacheLocator)

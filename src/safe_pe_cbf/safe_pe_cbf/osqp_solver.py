@@ -9,7 +9,8 @@ from typing import Sequence
 import numpy as np
 
 from safe_pe_cbf.errors import SafetyInputError
-from safe_pe_cbf.qp import QPResult, qp_rows
+from safe_pe_cbf.kernels.qp import qp_rows
+from safe_pe_cbf.qp import QPResult
 
 __all__ = ["OSQPSolver", "osqp_rows"]
 
@@ -110,7 +111,7 @@ class OSQPSolver:
 
 
 def osqp_rows(solver: OSQPSolver):
-    """A drop-in for :func:`~safe_pe_cbf.qp.qp_rows` that solves with OSQP (the exact solver
+    """A drop-in for :func:`~safe_pe_cbf.kernels.qp.qp_rows` that solves with OSQP (the exact solver
     decides where OSQP does not converge).
 
     :param solver: the OSQP solver (fresh or warm-started)

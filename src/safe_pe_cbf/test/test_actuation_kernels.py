@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 
 from cbf_random import random_scenes
 from plain_python import run_plain_python
-from safe_pe_cbf.actuated import _chord
 from safe_pe_cbf.actuator import ActuatorLimits, ramp_axis, ramp_one
 from safe_pe_cbf.batch import BatchedSafetyFilter
 from safe_pe_cbf.config import CBFConfig
-from safe_pe_cbf.constraints import brake_path
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import Arena
+from safe_pe_cbf.kernels.actuated import _chord
+from safe_pe_cbf.kernels.rows import brake_path
 from safe_pe_cbf.resolver import SafeActionResolver, Tier
 
 ARENA = Arena(0.0, 6.0, 0.0, 6.0)

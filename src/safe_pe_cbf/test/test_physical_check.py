@@ -17,10 +17,12 @@ from closed_loop import arc_step
 from safe_pe_cbf import jit
 from safe_pe_cbf.batch import BatchedSafetyFilter
 from safe_pe_cbf.config import CBFConfig
-from safe_pe_cbf.constraints import PHYSICAL_TOL, Consts, build_constraints, certified
+from safe_pe_cbf.constraints import PHYSICAL_TOL, Consts, build_constraints
 from safe_pe_cbf.geometry import Arena
-from safe_pe_cbf.qp import qp_rows
-from safe_pe_cbf.resolver import SafeActionResolver, Tier, resolve_one, resolve_pose
+from safe_pe_cbf.kernels.qp import qp_rows
+from safe_pe_cbf.kernels.rows import certified
+from safe_pe_cbf.kernels.tiers import resolve_one, resolve_pose
+from safe_pe_cbf.resolver import SafeActionResolver, Tier
 
 TB3 = dict(v_max=0.22, dt=0.1, robot_radius=0.105, omega_max=2.84, margin=0.0)
 LOOSE = [dict(feasibility_tol=1.0), dict(feasibility_tol=1e300), dict(weights=(1e-9, 1.0))]

@@ -9,7 +9,7 @@ unit normal with :func:`~safe_pe_cbf.barriers.normal.normal_row`) and
 ``keepout(o, inflate)`` (the shape the RViz markers draw). A new type is a new module and its
 entry in :data:`SHAPES`: everything else is derived from that registry here --
 :func:`obstacle_row` (the compiled dispatch that the row builder
-:func:`safe_pe_cbf.constraints.fill_rows`, and through it the resolver, the batched loop and
+:func:`safe_pe_cbf.kernels.rows.fill_rows`, and through it the resolver, the batched loop and
 the safe box, call), the kind and size checks (:data:`SIZE_COLUMNS`, :func:`invalid_rows`)
 and :func:`keepout` for the markers.
 

@@ -10,7 +10,7 @@ docs/actuation.md derives them; in short, for a robot whose velocity ramps at th
 * that velocity must be reachable in one period (the limits of the QP become the reachable
   box of the ramp from the held velocity ``(v_prev, w_prev)``);
 * a wall or obstacle barrier ``h`` (convex) becomes ``H = h - S_n``, ``S_n`` how far the full
-  brake (:func:`~safe_pe_cbf.constraints.brake_path`) can move the VCP *towards* it, given
+  brake (:func:`~safe_pe_cbf.kernels.rows.brake_path`) can move the VCP *towards* it, given
   the headings the brake can take; the row asks ``h(next) - S_n(u) >= (1 - gamma) max(H, 0)``
   with ``S_n(u)`` over-estimated by its chord over the reachable box (convex): one
   half-plane per row, like the ideal rows, each with its own right-hand-side offset;
@@ -21,9 +21,9 @@ docs/actuation.md derives them; in short, for a robot whose velocity ramps at th
 
 :func:`actuated_rows` writes a robot's own copy ``cl`` of the packed constants (reachable
 limits, held velocity) followed by one right-hand-side offset per row
-(:data:`~safe_pe_cbf.constraints.ROW_EXTRA`), and its rows; the resolver tiers
-(:func:`~safe_pe_cbf.resolver.resolve_one`) and the safe box
-(:func:`~safe_pe_cbf.bounds.box_one`) then run unchanged on ``cl``, with the full brake
+(:data:`~safe_pe_cbf.kernels.rows.ROW_EXTRA`), and its rows; the resolver tiers
+(:func:`~safe_pe_cbf.kernels.tiers.resolve_one`) and the safe box
+(:func:`~safe_pe_cbf.kernels.box.box_one`) then run unchanged on ``cl``, with the full brake
 (command ``(0, 0)``) as the only backup candidate. With ideal actuation none of this runs
 (the ideal kernels are untouched, hence bitwise the same results as before).
 """
@@ -33,17 +33,16 @@ from __future__ import annotations
 import math
 
 from safe_pe_cbf.actuator import ramp_axis, ramp_one
-from safe_pe_cbf.constraints import (ANG_ACC, C, D, DT, LIN_ACC, LIN_DEC, OPP_ANG_ACC,
-                                     OPP_COMMIT, OPP_D, OPP_LATENCY, OPP_LIN_ACC, OPP_LIN_DEC,
-                                     OPP_QX, OPP_QY, OPP_SPEED, OPP_V_MAX, OPP_W_MAX,
-                                     PAIR_R, ROW_EXTRA, SHARED, TH_PRED, V_MAX,
-                                     V_MIN, V_PREV, W_MAX, W_MIN, W_PREV, X_PRED, Y_PRED,
-                                     _bonus, brake_path, certified, fill_rows, rhs)
 from safe_pe_cbf.jit import njit
+from safe_pe_cbf.kernels.rows import (ANG_ACC, C, D, DT, LIN_ACC, LIN_DEC, OPP_ANG_ACC,
+                                      OPP_COMMIT, OPP_D, OPP_LATENCY, OPP_LIN_ACC, OPP_LIN_DEC,
+                                      OPP_QX, OPP_QY, OPP_SPEED, OPP_V_MAX, OPP_W_MAX, PAIR_R,
+                                      ROW_EXTRA, SHARED, TH_PRED, V_MAX, V_MIN, V_PREV, W_MAX,
+                                      W_MIN, W_PREV, X_PRED, Y_PRED, bonus, brake_path,
+                                      certified, fill_rows, rhs)
 
 __all__ = ["advance", "actuated_rows", "nominal_ok", "opponent_commitment_from",
-           "opponent_reach", "evade_backup",
-           "CHORD_EPS"]
+           "opponent_reach", "evade_backup", "CHORD_EPS"]
 
 #: added to every chord's intercept [m] so that rounding never makes it an under-estimate
 CHORD_EPS = 1e-12
@@ -316,10 +315,10 @@ def evade_backup(cl, gv, gw, g, col, m):  # pragma: no cover - compiled
     found = False
     for v in (cl[V_MIN], 0.5 * (cl[V_MIN] + cl[V_MAX]), cl[V_MAX]):
         for w in (cl[W_MIN], 0.5 * (cl[W_MIN] + cl[W_MAX]), cl[W_MAX]):
-            bonus = _bonus(cl, v, w)
+            extra = bonus(cl, v, w)
             ok = True
             for i in range(1, m):
-                if (g[i] + bonus) - (gv[i] * v + gw[i] * w) < 0.0:
+                if (g[i] + extra) - (gv[i] * v + gw[i] * w) < 0.0:
                     ok = False
                     break
             if ok:
