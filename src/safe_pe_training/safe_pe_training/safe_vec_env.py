@@ -46,6 +46,7 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
+from safe_pe_sim.vec_core import VectorizedPursuitEvasion
 from safe_pe_training.action_mapping import (
     BOX_OBS_DIM,
     CommandLimits,
@@ -55,6 +56,7 @@ from safe_pe_training.action_mapping import (
     unit_to_physical,
 )
 from safe_pe_training.actuation_state import check_filter_actuators, filter_actuation
+from safe_pe_training.factories import make_batched_filter, make_env_config, make_safety_reward
 from safe_pe_training.opponents import ROLE_INDEX, AgentView, Opponent
 
 TIER_DISABLED = 5
@@ -547,8 +549,6 @@ def make_filters(config: Any, env_config: Any) -> list[Any] | None:
     """
     if not config.use_cbf:
         return None
-    from safe_pe_training.factories import make_batched_filter
-
     return [make_batched_filter(config, role, env_config) for role in ("pursuer", "evader")]
 
 
@@ -560,8 +560,6 @@ def make_core(config: Any, env_config: Any, num_envs: int, seed: int) -> Any:
     :param num_envs: number of games
     :param seed: base seed (game i uses ``seed + i``)
     """
-    from safe_pe_sim.vec_core import VectorizedPursuitEvasion
-
     return VectorizedPursuitEvasion(env_config, num_envs, seed)
 
 
@@ -579,8 +577,6 @@ def make_learner_env(config: Any, role: str, opponent: Opponent, env_config: Any
     :param seed: base seed (default ``config.seed``)
     :param safety_listener: optional per-step listener of the learner's safety batch
     """
-    from safe_pe_training.factories import make_env_config, make_safety_reward
-
     env_config = env_config if env_config is not None else make_env_config(config)
     core = make_core(config, env_config, num_envs or config.num_envs,
                      config.seed if seed is None else seed)
