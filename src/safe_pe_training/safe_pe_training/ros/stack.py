@@ -13,7 +13,7 @@ Ctrl-C/SIGTERM forwarded with escalation, the exit code of the first failing chi
 
 It trains for ``--budget`` steps while the live graph plays the latest checkpoints through
 the filters, prints progress, and ends (training finished + ``linger``, ``--duration``
-reached, Ctrl-C/SIGTERM, or a child failed). The live graph stops in this order: policy
+seconds of play reached, Ctrl-C/SIGTERM, or a child failed). The live graph stops in this order: policy
 nodes stop (zero nominal command), filters publish one zero ``cmd_vel`` to their robot and
 stop, the metrics node writes the safety-target report, the simulator stops; training stops
 at its next safe point. The report (``safety_report.md``/``.json``), the training plots and
@@ -148,12 +148,33 @@ class Stack:
             self.reason = reason
         self.stop_event.set()
 
+    def playing(self) -> bool:
+        """Whether the loop has closed once: the simulator stepped and the metrics node has a
+        status of every robot's filter (so every node has run its first callback: on a cold
+        cache that is where the kernels compile, seconds each)."""
+        sim, metrics = self.nodes.get('sim'), self.nodes.get('metrics')
+        if sim is not None and sim.total_steps == 0:
+            return False
+        if metrics is None:
+            return True
+        report = metrics.report()
+        return all(report.source(robot).steps > 0 for robot in self.config.robots)
+
     def run(self) -> None:
-        """Block until a stop request (a signal from the runner, or an executor error)."""
+        """Block until a stop request (a signal from the runner, or an executor error) or,
+        with a ``duration``, until the graph has played that long, counted from
+        :meth:`playing`: compiling on a cold cache does not eat into it."""
         start = time.monotonic()
+        playing_since: float | None = None
         last_print = 0.0
         while not self.stop_event.wait(0.2):
             now = time.monotonic()
+            if playing_since is None and self.playing():
+                playing_since = now
+            if (self.config.duration and playing_since is not None
+                    and now - playing_since >= self.config.duration):
+                self.request_stop(f'duration of {self.config.duration:g} s reached')
+                break
             if not self.quiet and now - last_print >= 2.0:
                 last_print = now
                 self._say(self.progress_line(now - start))
@@ -236,7 +257,7 @@ def warm_up_policies(robots: Sequence[str]) -> str:
     :param robots: the roles of the live graph.
     :return: what was warmed up, or why not (the graph runs either way).
     """
-    try:
+    try:  # the policy stack (numba kernels; SB3 + torch on load): the graph child only
         from safe_pe_training.ros.policy_core import CheckpointDriver
 
         for role in robots:
@@ -311,20 +332,18 @@ def children(config: StackConfig, argv: Sequence[str],
 
 
 class _Runner:
-    """The runner's stop condition and messages (duration, training finished + linger)."""
+    """The runner's stop condition and messages (the graph ended, training finished +
+    linger)."""
 
     def __init__(self, config: StackConfig, run_dir: Path, quiet: bool) -> None:
         self.config = config
         self.run_dir = run_dir
         self.quiet = quiet
-        self.start = time.monotonic()
         self.trained_at: float | None = None
 
     def check(self, sup: Supervisor) -> str:
         now = time.monotonic()
-        if self.config.duration and now - self.start >= self.config.duration:
-            return f'duration of {self.config.duration:g} s reached'
-        if sup.returncode(GRAPH) == 0:
+        if sup.returncode(GRAPH) == 0:   # also the end of --duration, which the graph counts
             return 'the live graph ended'
         if sup.returncode(TRAINING) == 0:
             if self.trained_at is None:

@@ -39,7 +39,8 @@ class StackConfig:
         exceed the game's ``max_steps`` so that episodes finish within a phase.
     :param run_dir: run directory (checkpoints, metrics, plots, safety report).
     :param training_config: SafeSelfPlayConfig YAML (``""``: the run type's preset).
-    :param duration: wall-clock limit [s] (0: until training has finished + ``linger``).
+    :param duration: seconds the live graph plays, counted from the simulator's first step
+        (0: until training has finished + ``linger``).
     :param linger: seconds the live graph keeps playing after training finished.
     :param seed: seed of training and simulator.
     :param use_sim_time: nodes follow the simulator's ``/clock``.
@@ -184,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--run-type', choices=RUN_TYPES, help='training run A/B/C/D/custom')
     parser.add_argument('--run-dir', help='run directory (checkpoints, plots, report)')
     parser.add_argument('--duration', type=float,
-                        help='wall-clock limit in seconds (0: until training finished)')
+                        help='seconds the live graph plays, from the simulator\'s first step '
+                        '(0: until training finished)')
     parser.add_argument('--training-config', help='SafeSelfPlayConfig YAML for run type '
                         'custom (or to override the preset)')
     parser.add_argument('--robots', help='robots of the live graph, e.g. pursuer,evader')
