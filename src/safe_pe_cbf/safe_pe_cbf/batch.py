@@ -23,7 +23,7 @@ from safe_pe_cbf.config import CBFConfig
 from safe_pe_cbf.constraints import Consts, check_arena_fits, column_names
 from safe_pe_cbf.errors import SafetyInputError
 from safe_pe_cbf.geometry import MAX_ABS, Arena
-from safe_pe_cbf.kernels.loops import box_loop, build_loop, build_loop_act, resolve_loop
+from safe_pe_cbf.kernels.loops import box_loop, build_loop, resolve_loop
 
 __all__ = ["BACKENDS", "BatchRecord", "BatchedSafetyFilter", "FilterRows", "barrier_values",
            "min_barrier", "column_names"]
@@ -140,9 +140,13 @@ def _build_act(k: Consts, c: np.ndarray, P: np.ndarray, O: np.ndarray, M: np.nda
     out = (np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape, dtype=np.int64),
            np.empty(N, dtype=np.int64), np.empty(N), np.empty(N, dtype=np.int64))
     CL = np.empty((N, len(c) + out[0].shape[1]))  # constants, one offset per row
-    if build_loop_act(c, P, O, M, P if Q is None else Q, Q is not None, V, PEND, QV, *out, CL):
+    if build_loop(c, CL, P, O, M, P if Q is None else Q, Q is not None, V, PEND, QV, *out):
         check_batch_values(P, O, M, Q)  # raises with the details
     return out, CL
+
+
+#: what :func:`_build` hands the build loop for the actuator model's inputs: none (ideal)
+_IDEAL = (np.empty((0, 0)), np.empty((0, 2)), np.empty((0, 0, 2)), np.empty((0, 2)))
 
 
 def _build(k: Consts, c: np.ndarray, P: np.ndarray, O: np.ndarray, M: np.ndarray,
@@ -162,7 +166,8 @@ def _build(k: Consts, c: np.ndarray, P: np.ndarray, O: np.ndarray, M: np.ndarray
     out = ws["arrays"] + (np.empty(N, dtype=np.int64), np.empty(N), np.empty(N, dtype=np.int64))
     if workspace is None:
         ws.clear()
-    if build_loop(c, P, O, M, P if Q is None else Q, Q is not None, *out):
+    if build_loop(c, _IDEAL[0], P, O, M, P if Q is None else Q, Q is not None, *_IDEAL[1:],
+                  *out):
         check_batch_values(P, O, M, Q)  # raises with the details
     return out
 

@@ -1,7 +1,7 @@
 """The batched filter's loops: the single-robot kernels for each of N robots.
 
 :func:`build_loop` (rows by :func:`~safe_pe_cbf.kernels.rows.fill_rows`, or by
-:func:`~safe_pe_cbf.kernels.actuated.actuated_rows` in :func:`build_loop_act`),
+:func:`~safe_pe_cbf.kernels.actuated.actuated_rows` under the actuator model),
 :func:`resolve_loop` (:func:`~safe_pe_cbf.kernels.tiers.resolve_one`) and :func:`box_loop`
 (:func:`~safe_pe_cbf.kernels.box.box_one`): the very kernels of the single-robot path, hence
 identical commands, records and boxes. Called by :class:`safe_pe_cbf.batch.BatchedSafetyFilter`.
@@ -24,7 +24,7 @@ from safe_pe_cbf.kernels.qp import scratch
 from safe_pe_cbf.kernels.rows import MAX_ABS_I, WV, WW, argmin_h, certified, fill_rows, rhs
 from safe_pe_cbf.kernels.tiers import resolve_one, resolve_one_act
 
-__all__ = ["build_loop", "build_loop_act", "resolve_loop", "box_loop"]
+__all__ = ["build_loop", "resolve_loop", "box_loop"]
 
 
 @njit(cache=True, inline="always")
@@ -55,36 +55,29 @@ def _bad_scene(lim, P, O, mask, Q, has_opp):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def build_loop(c, P, O, mask, Q, has_opp, gv, gw, h, col, cnt, min_h, min_i
+def build_loop(c, CL, P, O, mask, Q, has_opp, V, PEND, QV, gv, gw, h, col, cnt, min_h, min_i
                ):  # pragma: no cover - compiled
     """Rows of N robots into ``(N, 5 + K)`` arrays (``cnt[n]`` rows each) and their smallest
     barrier value; returns 1 (filling nothing) on a non-finite or huge input, a negative
-    size or an unknown kind of a present obstacle, else 0."""
+    size or an unknown kind of a present obstacle, else 0.
+
+    With ideal actuation ``CL`` is ``(0, K)`` and the rows are those of
+    :func:`~safe_pe_cbf.kernels.rows.fill_rows` (``V, PEND, QV`` unused). Under the actuator
+    model they are those of :func:`~safe_pe_cbf.kernels.actuated.actuated_rows` from the held
+    velocities ``V (N, 2)``, the commands not yet in effect ``PEND (N, L, 2)`` and the
+    opponents' held velocities ``QV (N, 2)`` (NaN: unknown), each robot's constants into
+    ``CL (N, K)``."""
     if _bad_scene(c[MAX_ABS_I], P, O, mask, Q, has_opp):
         return 1
+    act = CL.shape[0] > 0
     for n in range(P.shape[0]):
-        m = fill_rows(c, P[n, 0], P[n, 1], P[n, 2], has_opp, Q[n, 0], Q[n, 1], Q[n, 2], O[n],
-                      mask[n], gv[n], gw[n], h[n], col[n])
-        cnt[n] = m
-        i = argmin_h(h[n], m)
-        min_h[n] = h[n, i]
-        min_i[n] = col[n, i]
-    return 0
-
-
-@njit(cache=True)
-def build_loop_act(c, P, O, mask, Q, has_opp, V, PEND, QV, gv, gw, h, col, cnt, min_h, min_i,
-                   CL):  # pragma: no cover - compiled
-    """:func:`build_loop` under the actuator model: rows of
-    :func:`~safe_pe_cbf.kernels.actuated.actuated_rows` from the held velocities ``V (N, 2)`` and
-    the commands not yet in effect ``PEND (N, L, 2)``, the opponents' held velocities ``QV
-    (N, 2)`` (NaN: unknown); each robot's constants into ``CL``."""
-    if _bad_scene(c[MAX_ABS_I], P, O, mask, Q, has_opp):
-        return 1
-    for n in range(P.shape[0]):
-        m = actuated_rows(c, CL[n], P[n, 0], P[n, 1], P[n, 2], V[n, 0], V[n, 1], PEND[n],
-                          has_opp, Q[n, 0], Q[n, 1], Q[n, 2], QV[n, 0], QV[n, 1], O[n], mask[n],
-                          gv[n], gw[n], h[n], col[n])
+        if act:
+            m = actuated_rows(c, CL[n], P[n, 0], P[n, 1], P[n, 2], V[n, 0], V[n, 1], PEND[n],
+                              has_opp, Q[n, 0], Q[n, 1], Q[n, 2], QV[n, 0], QV[n, 1], O[n],
+                              mask[n], gv[n], gw[n], h[n], col[n])
+        else:
+            m = fill_rows(c, P[n, 0], P[n, 1], P[n, 2], has_opp, Q[n, 0], Q[n, 1], Q[n, 2],
+                          O[n], mask[n], gv[n], gw[n], h[n], col[n])
         cnt[n] = m
         i = argmin_h(h[n], m)
         min_h[n] = h[n, i]
