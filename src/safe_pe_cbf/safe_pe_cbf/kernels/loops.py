@@ -69,20 +69,27 @@ def build_loop(c, CL, P, O, mask, Q, has_opp, V, PEND, QV, gv, gw, h, col, cnt, 
     ``CL (N, K)``."""
     if _bad_scene(c[MAX_ABS_I], P, O, mask, Q, has_opp):
         return 1
-    act = CL.shape[0] > 0
-    for n in range(P.shape[0]):
-        if act:
-            m = actuated_rows(c, CL[n], P[n, 0], P[n, 1], P[n, 2], V[n, 0], V[n, 1], PEND[n],
-                              has_opp, Q[n, 0], Q[n, 1], Q[n, 2], QV[n, 0], QV[n, 1], O[n],
-                              mask[n], gv[n], gw[n], h[n], col[n])
-        else:
-            m = fill_rows(c, P[n, 0], P[n, 1], P[n, 2], has_opp, Q[n, 0], Q[n, 1], Q[n, 2],
-                          O[n], mask[n], gv[n], gw[n], h[n], col[n])
-        cnt[n] = m
-        i = argmin_h(h[n], m)
-        min_h[n] = h[n, i]
-        min_i[n] = col[n, i]
+    if CL.shape[0] > 0:  # two loops, not a test per robot: the ideal one stays as lean
+        for n in range(P.shape[0]):
+            _count(n, actuated_rows(c, CL[n], P[n, 0], P[n, 1], P[n, 2], V[n, 0], V[n, 1],
+                                    PEND[n], has_opp, Q[n, 0], Q[n, 1], Q[n, 2], QV[n, 0],
+                                    QV[n, 1], O[n], mask[n], gv[n], gw[n], h[n], col[n]),
+                   h, col, cnt, min_h, min_i)
+    else:
+        for n in range(P.shape[0]):
+            _count(n, fill_rows(c, P[n, 0], P[n, 1], P[n, 2], has_opp, Q[n, 0], Q[n, 1],
+                                Q[n, 2], O[n], mask[n], gv[n], gw[n], h[n], col[n]),
+                   h, col, cnt, min_h, min_i)
     return 0
+
+
+@njit(cache=True, inline="always")
+def _count(n, m, h, col, cnt, min_h, min_i):  # pragma: no cover - compiled
+    """Robot ``n`` has ``m`` rows: its count and smallest barrier value."""
+    cnt[n] = m
+    i = argmin_h(h[n], m)
+    min_h[n] = h[n, i]
+    min_i[n] = col[n, i]
 
 
 @njit(cache=True)
