@@ -171,7 +171,7 @@ def safe_self_play_rollout(config: SafeSelfPlayConfig, n_episodes: int,
     per_agent = [SafetyMetricsTracker(targets=config.safety_targets) for _ in ROLES]
 
     game = PursuitEvasionGame(env_config)
-    game.safety_reward = make_safety_reward(config, env_config)  # None without w5
+    safety_reward = make_safety_reward(config, env_config)  # None without w5
     game.seed(base_seed)
     episodes = []
     for index in range(n_episodes):
@@ -179,7 +179,7 @@ def safe_self_play_rollout(config: SafeSelfPlayConfig, n_episodes: int,
         for resolver in resolvers:
             resolver.update(obstacles=game.obstacles_array)
         episodes.append(_play_episode(index, config, game, agents, resolvers, tracker,
-                                      per_agent))
+                                      per_agent, safety_reward))
     return RolloutResult(
         episodes=episodes, safety=tracker.get_summary(),
         per_agent={role: t.get_summary() for role, t in zip(ROLES, per_agent)},
@@ -201,9 +201,24 @@ def _actuation(cbf: Any, game: Any, agent: int) -> dict[str, Any]:
             "opponent_velocity": game.velocities[1 - agent]}
 
 
+def _w5(safety_reward: Any, game: Any) -> tuple[float, float]:
+    """The w5 term of both robots at the game's state after a step (0 without w5).
+
+    :param safety_reward: training's ``SafetyRewardComputer``, or None
+    :param game: the ``PursuitEvasionGame``
+    """
+    if safety_reward is None:
+        return 0.0, 0.0
+    extra = safety_reward.compute(np.asarray(game.poses, dtype=np.float64)[None],
+                                  game.obstacles_array[None],
+                                  np.ones((1, len(game.obstacles)), dtype=bool))[0]
+    return float(extra[0]), float(extra[1])
+
+
 def _play_episode(index: int, config: SafeSelfPlayConfig, game: Any, agents: list[Any],
                   resolvers: list[Any], tracker: SafetyMetricsTracker,
-                  per_agent: list[SafetyMetricsTracker]) -> EpisodeResult:
+                  per_agent: list[SafetyMetricsTracker], safety_reward: Any
+                  ) -> EpisodeResult:
     use_cbf = config.use_cbf
     returns = [0.0, 0.0]
     outcome = "timeout"
@@ -240,8 +255,9 @@ def _play_episode(index: int, config: SafeSelfPlayConfig, game: Any, agents: lis
             feasible_log.append([True, True])
         result = game.step(commands[0], commands[1])
         violated_log.append(list(result.safety.violated))
-        returns[0] += result.rewards[0]  # the game adds the safety reward when attached
-        returns[1] += result.rewards[1]
+        w5 = _w5(safety_reward, game)  # training's term: added here, not attached to the game
+        returns[0] += result.rewards[0] + w5[0]
+        returns[1] += result.rewards[1] + w5[1]
         if result.terminated or result.truncated:
             if result.captured:
                 outcome = "capture"
