@@ -6,9 +6,10 @@ filter's VCP offset and margin), so the reward pays for keeping the margins the 
 enforces. The term is per agent and never negated by ``zero_sum``.
 
 Training adds it on its side of the step: :class:`~safe_pe_training.safe_vec_env.SafeLearnerVecEnv`
-from the filter rows it already built for the learner; the single-game paths (rollouts, the
-gymnasium env) attach the computer to the simulator's generic extra-reward hook
-(``game.safety_reward``, ``safety_reward=``). The simulator itself knows nothing of the CBF.
+from the filter rows it already built for the learner, the rollouts
+(:mod:`safe_pe_training.rollout`) after each game step; only the gymnasium/PettingZoo envs
+take the computer through the simulator's generic extra-reward argument (``safety_reward=``).
+The simulator itself knows nothing of the CBF.
 """
 
 from __future__ import annotations
