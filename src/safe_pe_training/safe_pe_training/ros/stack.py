@@ -13,10 +13,10 @@ Ctrl-C/SIGTERM forwarded with escalation, the exit code of the first failing chi
 
 It trains for ``--budget`` steps while the live graph plays the latest checkpoints through
 the filters, prints progress, and ends (training finished + ``linger``, ``--duration``
-seconds of play reached, Ctrl-C/SIGTERM, or a child failed). The live graph stops in this order: policy
-nodes stop (zero nominal command), filters publish one zero ``cmd_vel`` to their robot and
-stop, the metrics node writes the safety-target report, the simulator stops; training stops
-at its next safe point. The report (``safety_report.md``/``.json``), the training plots and
+seconds of play reached, Ctrl-C/SIGTERM, or a child failed). The live graph stops in this
+order: policy nodes stop (zero nominal command), filters publish one zero ``cmd_vel`` to
+their robot and stop, the metrics node writes the safety-target report, the simulator stops;
+training stops at its next safe point. The report (``safety_report.md``/``.json``), the training plots and
 an episode GIF of the trained pair are in the run directory.
 """
 

@@ -39,8 +39,9 @@ class StackConfig:
         exceed the game's ``max_steps`` so that episodes finish within a phase.
     :param run_dir: run directory (checkpoints, metrics, plots, safety report).
     :param training_config: SafeSelfPlayConfig YAML (``""``: the run type's preset).
-    :param duration: seconds the live graph plays, counted from the simulator's first step
-        (0: until training has finished + ``linger``).
+    :param duration: seconds the live graph plays, counted from the first closed loop (the
+        simulator stepped, every robot's filter reported; 0: until training has finished +
+        ``linger``).
     :param linger: seconds the live graph keeps playing after training finished.
     :param seed: seed of training and simulator.
     :param use_sim_time: nodes follow the simulator's ``/clock``.
@@ -185,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--run-type', choices=RUN_TYPES, help='training run A/B/C/D/custom')
     parser.add_argument('--run-dir', help='run directory (checkpoints, plots, report)')
     parser.add_argument('--duration', type=float,
-                        help='seconds the live graph plays, from the simulator\'s first step '
+                        help='seconds the live graph plays, from the first closed loop '
                         '(0: until training finished)')
     parser.add_argument('--training-config', help='SafeSelfPlayConfig YAML for run type '
                         'custom (or to override the preset)')
