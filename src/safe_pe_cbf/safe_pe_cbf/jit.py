@@ -1,9 +1,8 @@
 """numba's ``njit`` where numba is installed, else a stand-in that leaves functions as they are.
 
 The filter's kernels (:mod:`safe_pe_cbf.kernels`, :mod:`safe_pe_cbf.barriers`) and the
-simulator's kernels (:mod:`safe_pe_sim.kernels`,
-the observation and actuation kernels) import ``njit``, ``prange`` and the scratch allocators
-from here. Without numba -- or with ``NUMBA_DISABLE_JIT=1`` in the environment, e.g. on a
+simulator's kernels (:mod:`safe_pe_sim.kernels`, the observation and actuation kernels)
+import ``njit``, ``prange`` and the scratch allocators from here. Without numba -- or with ``NUMBA_DISABLE_JIT=1`` in the environment, e.g. on a
 robot that should not compile -- they run as plain Python: ``prange`` is ``range`` and the
 scratch buffers are Python lists (indexed like the arrays the compiled code gets, and faster
 than numpy scalars in the interpreter).
